@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/tcpdash/tcpdash/tcpinfo"
+)
+
+const usage = `Usage:
+  tcpdash [flags]            live dashboard (a snapshot when stdout is not a terminal)
+  tcpdash --once [--json]    print one snapshot and exit
+  tcpdash --json             print one JSON snapshot per line every --interval
+
+Flags:
+  --once             print one snapshot and exit
+  --json             print JSON instead of text
+  --interval D       time between polls, a Go duration >= 100ms (default 1s)
+  --count N          with --json, stop after N snapshots (default 0: until interrupted)
+  --top N            rows in every table, 1-1000 (default 10)
+  --source S         auto, netlink or procfs (default auto: netlink, else /proc/net/tcp)
+`
+
+// usageError is a mistake on the command line: exit status 2 with usage.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// hinted is an error with advice on what to do about it.
+type hinted struct {
+	err  error
+	hint string
+}
+
+func (h hinted) Error() string { return h.err.Error() }
+func (h hinted) Unwrap() error { return h.err }
+
+type config struct {
+	once, json bool
+	interval   time.Duration
+	count      int
+	top        int
+	source     tcpinfo.Source
+}
+
+func parseFlags(args []string) (config, error) {
+	cfg := config{interval: time.Second, top: 10}
+	fs := flag.NewFlagSet("tcpdash", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.BoolVar(&cfg.once, "once", false, "")
+	fs.BoolVar(&cfg.json, "json", false, "")
+	fs.DurationVar(&cfg.interval, "interval", cfg.interval, "")
+	fs.IntVar(&cfg.count, "count", 0, "")
+	fs.IntVar(&cfg.top, "top", cfg.top, "")
+	source := fs.String("source", "auto", "")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return cfg, err
+		}
+		return cfg, usagef("%s", flagError(err))
+	}
+	if fs.NArg() > 0 {
+		return cfg, usagef("unexpected argument %q: tcpdash takes only flags", fs.Arg(0))
+	}
+	switch {
+	case cfg.interval < 100*time.Millisecond:
+		return cfg, usagef("--interval %s is too short: use a Go duration of at least 100ms, such as 1s", cfg.interval)
+	case cfg.count < 0:
+		return cfg, usagef("--count %d: use 0 (no limit) or a positive number", cfg.count)
+	case cfg.count > 0 && !cfg.json:
+		return cfg, usagef("--count goes with --json: add --json, or use --once for one snapshot")
+	case cfg.top < 1 || cfg.top > 1000:
+		return cfg, usagef("--top %d: use a number from 1 to 1000", cfg.top)
+	}
+	switch *source {
+	case "auto":
+	case "netlink", "procfs":
+		cfg.source = tcpinfo.Source(*source)
+	default:
+		return cfg, usagef("--source %q: use auto, netlink or procfs", *source)
+	}
+	return cfg, nil
+}
+
+// flagError turns the flag package's messages into one line that names the
+// flag and what it takes.
+func flagError(err error) string {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		return fmt.Sprintf("unknown flag %s: see the flags below", name)
+	}
+	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok {
+		switch {
+		case strings.Contains(rest, "-interval"):
+			return "--interval takes a Go duration such as 500ms or 2s: " + rest
+		case strings.Contains(rest, "-count"), strings.Contains(rest, "-top"):
+			return "a whole number is needed: " + rest
+		}
+		return "invalid value " + rest
+	}
+	return msg
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args)
+	if err == flag.ErrHelp {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	col, err := tcpinfo.NewCollector(tcpinfo.Options{Source: cfg.source, Top: cfg.top})
+	if err != nil {
+		return err
+	}
+	defer col.Close()
+	if _, note := col.Source(); note != "" && !cfg.json {
+		fmt.Fprintf(stderr, "tcpdash: source: %s\n", note)
+	}
+
+	switch {
+	case cfg.json && !cfg.once:
+		return streamJSON(ctx, col, cfg, stdout)
+	case !cfg.once && !isTerminal(stdout):
+		fmt.Fprintln(stderr, "tcpdash: stdout is not a terminal: printing one snapshot (use --once to say so, --json for JSON)")
+	}
+	snap, err := col.Collect()
+	if err != nil {
+		return err
+	}
+	if cfg.json {
+		return writeJSON(stdout, snap)
+	}
+	return writeReport(stdout, snap)
+}
+
+func writeJSON(w io.Writer, snap *tcpinfo.Snapshot) error {
+	b, err := json.Marshal(snap)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// streamJSON logs one snapshot per line, on a fixed schedule, until ctx is
+// done or count snapshots are out. An interrupt is a normal end.
+func streamJSON(ctx context.Context, col *tcpinfo.Collector, cfg config, w io.Writer) error {
+	tick := time.NewTicker(cfg.interval)
+	defer tick.Stop()
+	for n := 0; cfg.count == 0 || n < cfg.count; n++ {
+		if n > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+			}
+		}
+		snap, err := col.Collect()
+		if err != nil {
+			return err
+		}
+		if err := writeJSON(w, snap); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tcpdash/tcpdash/tcpinfo"
+)
+
+// writeReport prints a snapshot for people: the same facts as the JSON,
+// laid out in aligned tables.
+func writeReport(w io.Writer, s *tcpinfo.Snapshot) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
+
+	p("tcpdash snapshot %s  source %s  dump %s\n", s.Time.Format(time.RFC3339), s.Source, roundDuration(s.Dump))
+	if s.SourceNote != "" {
+		p("note: %s\n", s.SourceNote)
+	}
+	p("total %d sockets (ipv4 %d, ipv6 %d)\n\n", s.Total, s.Families.IPv4, s.Families.IPv6)
+
+	p("STATE\tCOUNT\t\n")
+	for _, st := range tcpinfo.AllStates() {
+		if n := s.States[st]; n > 0 {
+			p("%s\t%d\t%s\n", st, n, bar(n, s.Total, 30))
+		}
+	}
+
+	p("\nTOP LOCAL PORTS\n")
+	p("PORT\tTOTAL\tSTATES\n")
+	for _, r := range s.TopLocalPorts {
+		p("%d\t%d\t%s\n", r.Port, r.States.Total(), stateList(&r.States))
+	}
+	p("\nTOP REMOTE PORTS\n")
+	p("PORT\tTOTAL\tSTATES\n")
+	for _, r := range s.TopRemotePorts {
+		p("%d\t%d\t%s\n", r.Port, r.States.Total(), stateList(&r.States))
+	}
+	p("\nTOP REMOTE ENDPOINTS\n")
+	p("ENDPOINT\tTOTAL\tSTATES\n")
+	for _, r := range s.TopRemoteEndpoints {
+		p("%s\t%d\t%s\n", r.Endpoint, r.States.Total(), stateList(&r.States))
+	}
+
+	p("\nPORT PRESSURE (ephemeral range %s, %d ports per local address → destination)\n", s.PortRange, s.PortRange.Capacity())
+	p("LOCAL\tDESTINATION\tUSED\tTIME_WAIT\tCAPACITY\tUSE\n")
+	for _, g := range s.PortPressure {
+		p("%s\t%s\t%d\t%d\t%d\t%.1f%%\n", g.Local, g.Remote, g.Used, g.TimeWait, g.Capacity, 100*g.Ratio)
+	}
+
+	if s.States[tcpinfo.TimeWait] > 0 {
+		p("\nTIME_WAIT PORTS FREED WITHIN\n")
+		for _, e := range s.TimeWaitExpiry {
+			p("%s\t%d\n", e.Within, e.Count)
+		}
+	}
+
+	c := s.Counters
+	p("\nCOUNTERS\n")
+	p("sockstat\tinuse %d  inuse6 %d  orphan %d  tw %d  alloc %d\n", c.InUse, c.InUse6, c.Orphan, c.TWSockets, c.Alloc)
+	p("Tcp\tCurrEstab %d  ActiveOpens %d  PassiveOpens %d  AttemptFails %d  EstabResets %d\n",
+		c.CurrEstab, c.ActiveOpens, c.PassiveOpens, c.AttemptFails, c.EstabResets)
+	p("TcpExt\tTW %d  TWRecycled %d  TWKilled %d  TCPTimeWaitOverflow %d  ListenOverflows %d  ListenDrops %d\n",
+		c.TW, c.TWRecycled, c.TWKilled, c.TCPTimeWaitOverflow, c.ListenOverflows, c.ListenDrops)
+	return tw.Flush()
+}
+
+// stateList names a row's non-zero states in kernel order.
+func stateList(c *tcpinfo.StateCounts) string {
+	var parts []string
+	for _, st := range tcpinfo.AllStates() {
+		if c[st] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", st, c[st]))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func bar(n, total, width int) string {
+	if total == 0 {
+		return ""
+	}
+	return strings.Repeat("#", max(1, n*width/total))
+}
+
+func roundDuration(d time.Duration) time.Duration {
+	if d > 10*time.Millisecond {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(10 * time.Microsecond)
+}

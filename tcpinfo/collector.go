@@ -1,0 +1,160 @@
+package tcpinfo
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Options configure a Collector. The zero value polls the live kernel.
+type Options struct {
+	// Source forces a source; empty picks netlink, falling back to procfs
+	// when the kernel has no socket-diag support.
+	Source Source
+	// Top bounds every table of a snapshot; 0 means 10.
+	Top int
+	// ProcRoot and SysctlRoot default to /proc and /proc/sys.
+	ProcRoot, SysctlRoot string
+}
+
+// A dumper streams sockets; *Conn is the real one.
+type dumper interface {
+	Dump(Family, StateSet, func(*Socket)) error
+	Close() error
+}
+
+// A Collector takes snapshots. It is not safe for concurrent use.
+type Collector struct {
+	opts Options
+	conn dumper // nil when reading /proc
+	note string
+	agg  *Aggregator
+}
+
+// NewCollector opens the socket source.
+func NewCollector(opts Options) (*Collector, error) {
+	return newCollector(opts, func() (dumper, error) { return Dial() })
+}
+
+func newCollector(opts Options, dial func() (dumper, error)) (*Collector, error) {
+	if opts.Top == 0 {
+		opts.Top = 10
+	}
+	if opts.ProcRoot == "" {
+		opts.ProcRoot = "/proc"
+	}
+	if opts.SysctlRoot == "" {
+		opts.SysctlRoot = filepath.Join(opts.ProcRoot, "sys")
+	}
+	c := &Collector{opts: opts, agg: NewAggregator(PortRange{})}
+	switch opts.Source {
+	case SourceProcfs:
+		c.note = "procfs requested"
+		return c, nil
+	case "", SourceNetlink:
+	default:
+		return nil, fmt.Errorf("tcpinfo: unknown source %q", opts.Source)
+	}
+	conn, err := dial()
+	if err == nil {
+		// Probe once: a kernel without tcp_diag accepts the socket but
+		// rejects the dump.
+		err = conn.Dump(IPv4, StatesOf(Listen), func(*Socket) {})
+		if err != nil {
+			conn.Close()
+		}
+	}
+	switch {
+	case err == nil:
+		c.conn = conn
+	case opts.Source == "" && unsupported(err):
+		c.note = "netlink sock_diag unavailable (" + err.Error() + "); reading /proc/net/tcp"
+	default:
+		return nil, err
+	}
+	return c, nil
+}
+
+// unsupported reports whether err means the kernel lacks socket diag.
+func unsupported(err error) bool {
+	return errors.Is(err, unix.EPROTONOSUPPORT) || errors.Is(err, unix.ENOENT) ||
+		errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EAFNOSUPPORT)
+}
+
+// Source says where sockets come from, and why if not netlink.
+func (c *Collector) Source() (Source, string) {
+	if c.conn != nil {
+		return SourceNetlink, ""
+	}
+	return SourceProcfs, c.note
+}
+
+// Close releases the netlink socket.
+func (c *Collector) Close() error {
+	if c.conn == nil {
+		return nil
+	}
+	return c.conn.Close()
+}
+
+// Collect takes one snapshot.
+func (c *Collector) Collect() (*Snapshot, error) {
+	ports, err := ReadPortRange(c.opts.SysctlRoot)
+	if err != nil {
+		return nil, err
+	}
+	maxTW, err := readSysctlInt(c.opts.SysctlRoot, "net/ipv4/tcp_max_tw_buckets")
+	if err != nil {
+		return nil, err
+	}
+	snap := &Snapshot{Time: time.Now(), MaxTimeWaitBuckets: maxTW}
+	snap.Source, snap.SourceNote = c.Source()
+
+	c.agg.Reset(ports)
+	start := time.Now()
+	if err := c.dump(c.agg.Add); err != nil {
+		return nil, err
+	}
+	c.agg.Fill(snap, c.opts.Top)
+	snap.Dump = time.Since(start)
+
+	if snap.Counters, err = ReadCounters(c.opts.ProcRoot); err != nil {
+		return nil, err
+	}
+	return snap, nil
+}
+
+func (c *Collector) dump(fn func(*Socket)) error {
+	for _, family := range []Family{IPv4, IPv6} {
+		if c.conn != nil {
+			if err := c.conn.Dump(family, AnyState, fn); err != nil {
+				return err
+			}
+			continue
+		}
+		name := "net/tcp"
+		if family == IPv6 {
+			name = "net/tcp6"
+		}
+		if err := parseProcFile(filepath.Join(c.opts.ProcRoot, name), family, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func parseProcFile(path string, family Family, fn func(*Socket)) error {
+	f, err := os.Open(path)
+	if family == IPv6 && errors.Is(err, os.ErrNotExist) {
+		return nil // IPv6 disabled
+	}
+	if err != nil {
+		return fmt.Errorf("tcpinfo: %w", err)
+	}
+	defer f.Close()
+	return ParseProcNet(f, family, fn)
+}

@@ -1,0 +1,98 @@
+package tcpinfo
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/prometheus/procfs"
+)
+
+// Counters are the kernel's cheap TCP counters, read on every poll. The
+// sockstat values are gauges; the rest count up from boot (per namespace).
+type Counters struct {
+	// /proc/net/sockstat and sockstat6.
+	InUse  uint64 `json:"inuse"`
+	InUse6 uint64 `json:"inuse6"`
+	Orphan uint64 `json:"orphan"`
+	// TWSockets counts TIME_WAIT plus FIN_WAIT2 minisockets: what
+	// tcp_max_tw_buckets limits.
+	TWSockets uint64 `json:"tw"`
+	Alloc     uint64 `json:"alloc"`
+
+	// /proc/net/snmp, Tcp:.
+	CurrEstab    uint64 `json:"CurrEstab"`
+	ActiveOpens  uint64 `json:"ActiveOpens"`
+	PassiveOpens uint64 `json:"PassiveOpens"`
+	AttemptFails uint64 `json:"AttemptFails"`
+	EstabResets  uint64 `json:"EstabResets"`
+
+	// /proc/net/netstat, TcpExt:.
+	TW                  uint64 `json:"TW"`
+	TWRecycled          uint64 `json:"TWRecycled"`
+	TWKilled            uint64 `json:"TWKilled"`
+	TCPTimeWaitOverflow uint64 `json:"TCPTimeWaitOverflow"`
+	ListenOverflows     uint64 `json:"ListenOverflows"`
+	ListenDrops         uint64 `json:"ListenDrops"`
+}
+
+// ReadCounters reads the counters of the caller's network namespace from
+// a procfs mount such as /proc.
+func ReadCounters(procRoot string) (Counters, error) {
+	var c Counters
+	pfs, err := procfs.NewFS(procRoot)
+	if err != nil {
+		return c, fmt.Errorf("tcpinfo: %w", err)
+	}
+	ss, err := pfs.NetSockstat()
+	if err != nil {
+		return c, fmt.Errorf("tcpinfo: sockstat: %w", err)
+	}
+	for _, p := range ss.Protocols {
+		if p.Protocol == "TCP" {
+			c.InUse = uint64(p.InUse)
+			c.Orphan = deref(p.Orphan)
+			c.TWSockets = deref(p.TW)
+			c.Alloc = deref(p.Alloc)
+		}
+	}
+	// sockstat6 is absent when IPv6 is disabled; that is zero sockets.
+	if ss6, err := pfs.NetSockstat6(); err == nil {
+		for _, p := range ss6.Protocols {
+			if p.Protocol == "TCP6" {
+				c.InUse6 = uint64(p.InUse)
+			}
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return c, fmt.Errorf("tcpinfo: sockstat6: %w", err)
+	}
+
+	self, err := pfs.Self()
+	if err != nil {
+		return c, fmt.Errorf("tcpinfo: %w", err)
+	}
+	snmp, err := self.Snmp()
+	if err != nil {
+		return c, fmt.Errorf("tcpinfo: snmp: %w", err)
+	}
+	t := snmp.Tcp
+	c.CurrEstab, c.ActiveOpens, c.PassiveOpens = deref(t.CurrEstab), deref(t.ActiveOpens), deref(t.PassiveOpens)
+	c.AttemptFails, c.EstabResets = deref(t.AttemptFails), deref(t.EstabResets)
+
+	ns, err := self.Netstat()
+	if err != nil {
+		return c, fmt.Errorf("tcpinfo: netstat: %w", err)
+	}
+	x := ns.TcpExt
+	c.TW, c.TWRecycled, c.TWKilled = deref(x.TW), deref(x.TWRecycled), deref(x.TWKilled)
+	c.TCPTimeWaitOverflow = deref(x.TCPTimeWaitOverflow)
+	c.ListenOverflows, c.ListenDrops = deref(x.ListenOverflows), deref(x.ListenDrops)
+	return c, nil
+}
+
+func deref[T int | float64](p *T) uint64 {
+	if p == nil || *p < 0 {
+		return 0
+	}
+	return uint64(*p)
+}

@@ -1,0 +1,90 @@
+package tcpinfo
+
+import (
+	"encoding/json"
+	"math"
+	"time"
+)
+
+// The JSON shapes are a contract scripts depend on: keep the names.
+type (
+	jsonSnapshot struct {
+		Time               string         `json:"time"`
+		Source             Source         `json:"source"`
+		SourceNote         string         `json:"source_note,omitempty"`
+		DumpMS             float64        `json:"dump_ms"`
+		Total              int            `json:"total"`
+		States             StateCounts    `json:"states"`
+		Families           FamilyCounts   `json:"families"`
+		TopLocalPorts      []jsonPort     `json:"top_local_ports"`
+		TopRemotePorts     []jsonPort     `json:"top_remote_ports"`
+		TopRemoteEndpoints []jsonEndpoint `json:"top_remote_endpoints"`
+		PortPressure       []jsonPressure `json:"port_pressure"`
+		TimeWaitExpiry     []jsonExpiry   `json:"time_wait_expiry"`
+		Counters           Counters       `json:"counters"`
+	}
+	jsonPort struct {
+		Port   uint16        `json:"port"`
+		Total  int           `json:"total"`
+		States nonZeroStates `json:"states"`
+	}
+	jsonEndpoint struct {
+		Addr   string        `json:"addr"`
+		Port   uint16        `json:"port"`
+		Total  int           `json:"total"`
+		States nonZeroStates `json:"states"`
+	}
+	jsonPressure struct {
+		LocalAddr  string  `json:"local_addr"`
+		RemoteAddr string  `json:"remote_addr"`
+		RemotePort uint16  `json:"remote_port"`
+		Used       int     `json:"used"`
+		TimeWait   int     `json:"time_wait"`
+		Capacity   int     `json:"capacity"`
+		Ratio      float64 `json:"ratio"`
+	}
+	jsonExpiry struct {
+		WithinS int `json:"within_s"`
+		Count   int `json:"count"`
+	}
+)
+
+// MarshalJSON writes the snapshot in tcpdash's documented JSON form.
+func (s *Snapshot) MarshalJSON() ([]byte, error) {
+	j := jsonSnapshot{
+		Time:               s.Time.Format(time.RFC3339Nano),
+		Source:             s.Source,
+		SourceNote:         s.SourceNote,
+		DumpMS:             math.Round(float64(s.Dump.Microseconds())) / 1000,
+		Total:              s.Total,
+		States:             s.States,
+		Families:           s.Families,
+		TopLocalPorts:      make([]jsonPort, 0, len(s.TopLocalPorts)),
+		TopRemotePorts:     make([]jsonPort, 0, len(s.TopRemotePorts)),
+		TopRemoteEndpoints: make([]jsonEndpoint, 0, len(s.TopRemoteEndpoints)),
+		PortPressure:       make([]jsonPressure, 0, len(s.PortPressure)),
+		TimeWaitExpiry:     make([]jsonExpiry, 0, len(s.TimeWaitExpiry)),
+		Counters:           s.Counters,
+	}
+	for _, p := range s.TopLocalPorts {
+		j.TopLocalPorts = append(j.TopLocalPorts, jsonPort{p.Port, p.States.Total(), nonZeroStates(p.States)})
+	}
+	for _, p := range s.TopRemotePorts {
+		j.TopRemotePorts = append(j.TopRemotePorts, jsonPort{p.Port, p.States.Total(), nonZeroStates(p.States)})
+	}
+	for _, e := range s.TopRemoteEndpoints {
+		j.TopRemoteEndpoints = append(j.TopRemoteEndpoints, jsonEndpoint{
+			e.Endpoint.Addr().String(), e.Endpoint.Port(), e.States.Total(), nonZeroStates(e.States)})
+	}
+	for _, g := range s.PortPressure {
+		j.PortPressure = append(j.PortPressure, jsonPressure{
+			LocalAddr: g.Local.String(), RemoteAddr: g.Remote.Addr().String(), RemotePort: g.Remote.Port(),
+			Used: g.Used, TimeWait: g.TimeWait, Capacity: g.Capacity,
+			Ratio: math.Round(g.Ratio*1e4) / 1e4,
+		})
+	}
+	for _, e := range s.TimeWaitExpiry {
+		j.TimeWaitExpiry = append(j.TimeWaitExpiry, jsonExpiry{int(e.Within / time.Second), e.Count})
+	}
+	return json.Marshal(j)
+}

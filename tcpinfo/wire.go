@@ -1,0 +1,83 @@
+package tcpinfo
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// Wire sizes from include/uapi/linux/inet_diag.h.
+const (
+	sockIDLen  = 48 // struct inet_diag_sockid
+	reqV2Len   = 56 // struct inet_diag_req_v2
+	diagMsgLen = 72 // struct inet_diag_msg
+
+	sockDiagByFamily = 20 // SOCK_DIAG_BY_FAMILY
+	ipprotoTCP       = 6
+)
+
+// errShortMessage reports an inet_diag_msg shorter than its fixed part.
+var errShortMessage = errors.New("tcpinfo: short inet_diag message")
+
+// request is struct inet_diag_req_v2 for a dump: no socket id, no extensions.
+type request struct {
+	family Family
+	states StateSet
+}
+
+// MarshalBinary encodes r in host byte order, as the kernel expects.
+func (r request) MarshalBinary() ([]byte, error) {
+	b := make([]byte, reqV2Len)
+	b[0] = byte(r.family)
+	b[1] = ipprotoTCP
+	// b[2] idiag_ext = 0: extensions roughly double the dump, and the
+	// snapshot needs none.
+	binary.NativeEndian.PutUint32(b[4:], uint32(r.states))
+	return b, nil
+}
+
+// UnmarshalBinary decodes one struct inet_diag_msg into s. Trailing
+// attributes are ignored. It allocates nothing, so a dump can be decoded
+// into one reused Socket.
+func (s *Socket) UnmarshalBinary(b []byte) error {
+	if len(b) < diagMsgLen {
+		return fmt.Errorf("%w: %d bytes, want at least %d", errShortMessage, len(b), diagMsgLen)
+	}
+	family := Family(b[0])
+	id := b[4 : 4+sockIDLen]
+	var local, remote netip.Addr
+	switch family {
+	case IPv4:
+		local = netip.AddrFrom4([4]byte(id[4:8]))
+		remote = netip.AddrFrom4([4]byte(id[20:24]))
+	case IPv6:
+		local = netip.AddrFrom16([16]byte(id[4:20])).Unmap()
+		remote = netip.AddrFrom16([16]byte(id[20:36])).Unmap()
+	default:
+		return fmt.Errorf("tcpinfo: inet_diag message of unknown family %d", family)
+	}
+	state := State(b[1])
+	if !state.Valid() {
+		return fmt.Errorf("tcpinfo: inet_diag message with unknown state %d", b[1])
+	}
+	*s = Socket{
+		Family:      family,
+		State:       state,
+		Timer:       b[2],
+		Retransmits: b[3],
+		// Ports are the only big-endian fields.
+		Local:     netip.AddrPortFrom(local, binary.BigEndian.Uint16(id[0:2])),
+		Remote:    netip.AddrPortFrom(remote, binary.BigEndian.Uint16(id[2:4])),
+		Interface: binary.NativeEndian.Uint32(id[36:40]),
+		Cookie: uint64(binary.NativeEndian.Uint32(id[40:44])) |
+			uint64(binary.NativeEndian.Uint32(id[44:48]))<<32,
+		Expires: time.Duration(binary.NativeEndian.Uint32(b[52:56])) * time.Millisecond,
+		RecvQ:   binary.NativeEndian.Uint32(b[56:60]),
+		SendQ:   binary.NativeEndian.Uint32(b[60:64]),
+		UID:     binary.NativeEndian.Uint32(b[64:68]),
+		Inode:   binary.NativeEndian.Uint32(b[68:72]),
+	}
+	return nil
+}
