@@ -81,7 +81,7 @@ func (s *Socket) parseProcLine(line []byte, family Family) error {
 	if err != nil {
 		return fmt.Errorf("timer: %w", err)
 	}
-	retr, err := parseHex(f[6], 8)
+	retr, err := parseHex(f[6], 32)
 	if err != nil {
 		return fmt.Errorf("retransmits: %w", err)
 	}
@@ -99,7 +99,7 @@ func (s *Socket) parseProcLine(line []byte, family Family) error {
 		Local:       local,
 		Remote:      remote,
 		Timer:       uint8(timer),
-		Retransmits: uint8(retr),
+		Retransmits: uint8(min(retr, 255)),
 		Expires:     time.Duration(when) * (time.Second / userHZ),
 		SendQ:       uint32(tx),
 		RecvQ:       uint32(rx),

@@ -1,0 +1,100 @@
+// Package netns runs code inside a private user and network namespace, so
+// tests and benchmarks can build socket populations and change sysctls
+// without touching the host. It needs no root: an unprivileged user
+// namespace owns the network namespace.
+package netns
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// envKey marks a process that was started inside its own namespace; its
+// value names what to run there.
+const envKey = "TCPDASH_NETNS"
+
+// Inside reports whether this process was started by Command or Run in a
+// private namespace.
+func Inside() bool { return os.Getenv(envKey) != "" }
+
+// Command returns cmd set up to start in a new user and network namespace,
+// mapped to root inside so that it may change the namespace's sysctls.
+func Command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), envKey+"=command")
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
+	}
+	return cmd
+}
+
+// Run makes the calling test run inside a private namespace. In the parent
+// it re-executes the test binary for just this test in a new namespace,
+// reports the child's result as its own, and returns false: the caller
+// returns. In the child it brings up loopback and returns true: the caller
+// goes on with the test body. It must be called from a top-level test.
+func Run(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv(envKey) == t.Name() {
+		if err := LoopbackUp(); err != nil {
+			t.Fatalf("bring up loopback in namespace: %v", err)
+		}
+		return true
+	}
+	if Inside() {
+		t.Fatalf("netns.Run(%s) inside the namespace of another test", t.Name())
+	}
+	args := []string{"-test.run=^" + regexp.QuoteMeta(t.Name()) + "$", "-test.v", "-test.count=1"}
+	cmd := Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), envKey+"="+t.Name())
+	out, err := cmd.CombinedOutput()
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		t.Skipf("network namespaces unavailable here: %v", err)
+	}
+	text := string(out)
+	switch {
+	case strings.Contains(text, "--- PASS: "+t.Name()) && err == nil:
+		if testing.Verbose() {
+			t.Logf("in namespace:\n%s", indent(text))
+		}
+	case strings.Contains(text, "--- SKIP: "+t.Name()) && err == nil:
+		t.Skipf("skipped in namespace:\n%s", indent(text))
+	default:
+		t.Fatalf("in namespace (%v):\n%s", err, indent(text))
+	}
+	return false
+}
+
+func indent(s string) string { return "\t" + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n\t") }
+
+// LoopbackUp brings up lo, which a new network namespace starts with down.
+func LoopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socket: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("get lo flags: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("set lo up: %w", err)
+	}
+	return nil
+}
