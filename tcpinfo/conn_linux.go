@@ -28,8 +28,11 @@ func Dial() (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tcpinfo: dial sock_diag: %w", err)
 	}
-	return &Conn{c: c}, nil
+	return newConn(c), nil
 }
+
+// newConn wraps a netlink connection; tests pass an nltest fake.
+func newConn(c *netlink.Conn) *Conn { return &Conn{c: c} }
 
 // Close closes the socket.
 func (c *Conn) Close() error { return c.c.Close() }

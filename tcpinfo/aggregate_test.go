@@ -1,0 +1,237 @@
+package tcpinfo
+
+import (
+	"encoding/json"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	gocmp "github.com/google/go-cmp/cmp"
+)
+
+func sock(st State, local, remote string, expires time.Duration) *Socket {
+	return &Socket{Family: IPv4, State: st, Local: netip.MustParseAddrPort(local),
+		Remote: netip.MustParseAddrPort(remote), Expires: expires}
+}
+
+func TestAggregatorTables(t *testing.T) {
+	ports, err := ParsePortRange([]byte("40000 40009"), []byte("40009"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewAggregator(ports)
+	socks := []*Socket{
+		sock(Listen, "0.0.0.0:80", "0.0.0.0:0", 0),
+		sock(Established, "10.0.0.1:80", "10.0.0.9:50000", 0),
+		sock(TimeWait, "10.0.0.1:40000", "10.0.0.5:3306", 5*time.Second),
+		sock(TimeWait, "10.0.0.1:40001", "10.0.0.5:3306", 15*time.Second),
+		sock(Established, "10.0.0.1:40002", "10.0.0.5:3306", 0),
+		sock(TimeWait, "10.0.0.1:40003", "10.0.0.6:3306", 60*time.Second),
+		sock(CloseWait, "10.0.0.2:40004", "10.0.0.5:3306", 0),
+		sock(Established, "10.0.0.1:40009", "10.0.0.5:3306", 0), // reserved: not ephemeral
+		sock(Established, "10.0.0.1:39999", "10.0.0.5:3306", 0), // below the range
+	}
+	// Aggregate twice, with a Reset between, to prove Reset forgets.
+	for range 2 {
+		a.Reset(ports)
+		for _, s := range socks {
+			a.Add(s)
+		}
+	}
+	var snap Snapshot
+	a.Fill(&snap, 2)
+
+	if snap.Total != len(socks) || snap.States[TimeWait] != 3 || snap.States[Established] != 4 {
+		t.Errorf("total %d states %v", snap.Total, snap.States)
+	}
+	if got := snap.TopLocalPorts; len(got) != 2 || got[0].Port != 80 || got[0].States.Total() != 2 || got[1].Port != 39999 {
+		t.Errorf("top local ports %+v: want port 80 (2), then the lowest of the ties, 39999", got)
+	}
+	if got := snap.TopRemotePorts; len(got) != 2 || got[0].Port != 3306 || got[0].States.Total() != 7 || got[1].Port != 50000 {
+		t.Errorf("top remote ports %+v: want 3306 (7), 50000 (1); no LISTEN wildcard", got)
+	}
+	if got := snap.TopRemoteEndpoints; len(got) != 2 || got[0].Endpoint.String() != "10.0.0.5:3306" || got[0].States.Total() != 6 {
+		t.Errorf("top remote endpoints %+v", got)
+	}
+	wantGroups := []PressureGroup{
+		{Local: netip.MustParseAddr("10.0.0.1"), Remote: netip.MustParseAddrPort("10.0.0.5:3306"), Used: 3, TimeWait: 2, Capacity: 9, Ratio: 3.0 / 9},
+		// Ties go to the lower remote address: 10.0.0.5 before 10.0.0.6.
+		{Local: netip.MustParseAddr("10.0.0.2"), Remote: netip.MustParseAddrPort("10.0.0.5:3306"), Used: 1, TimeWait: 0, Capacity: 9, Ratio: 1.0 / 9},
+	}
+	if diff := gocmp.Diff(wantGroups, snap.PortPressure, gocmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
+		gocmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); diff != "" {
+		t.Errorf("port pressure (-want +got):\n%s", diff)
+	}
+	var expiry []int
+	for _, e := range snap.TimeWaitExpiry {
+		expiry = append(expiry, e.Count)
+	}
+	if want := []int{1, 2, 2, 2, 2, 3}; !slices.Equal(expiry, want) {
+		t.Errorf("cumulative TIME_WAIT expiry %v, want %v", expiry, want)
+	}
+}
+
+func TestTopN(t *testing.T) {
+	in := []int{5, 1, 9, 3, 9, 7, 2, 8}
+	byValueDesc := func(a, b int) int { return b - a }
+	for n := range len(in) + 2 {
+		got := topN(nil, n, len(in), func(i int) int { return in[i] }, byValueDesc)
+		want := slices.Clone(in)
+		slices.SortFunc(want, byValueDesc)
+		want = want[:min(n, len(in))]
+		if !slices.Equal(got, want) {
+			t.Errorf("top %d of %v = %v, want %v", n, in, got, want)
+		}
+	}
+}
+
+func TestCookieWindow(t *testing.T) {
+	var w cookieWindow
+	w.reset()
+	if w.seen(1) || !w.seen(1) {
+		t.Fatal("a cookie must be new once, then a repeat")
+	}
+	if w.seen(0) || w.seen(0) {
+		t.Fatal("cookie 0 means no cookie and is never a repeat")
+	}
+	for c := uint64(2); c < windowSize+2; c++ {
+		w.seen(c)
+	}
+	if w.seen(1) {
+		t.Error("cookie 1 should have left the window")
+	}
+	w.reset()
+	if w.seen(windowSize) {
+		t.Error("reset should forget every cookie")
+	}
+}
+
+// TestAggregateAllocatesNothing guards the hot path: once the tables have
+// grown, decoding and counting a socket allocates nothing.
+func TestAggregateAllocatesNothing(t *testing.T) {
+	var msgs [][]byte
+	for _, fx := range fixtures {
+		for _, m := range readFixture(t, fx.name) {
+			msgs = append(msgs, m.Data)
+		}
+	}
+	ports, _ := ParsePortRange([]byte("32768 60999"), nil)
+	a := NewAggregator(ports)
+	var s Socket
+	var w cookieWindow
+	w.reset()
+	pass := func() {
+		a.Reset(ports)
+		w.reset()
+		for _, b := range msgs {
+			if err := s.UnmarshalBinary(b); err != nil {
+				t.Fatal(err)
+			}
+			if !w.seen(s.Cookie) {
+				a.Add(&s)
+			}
+		}
+	}
+	pass() // grow the tables
+	if allocs := testing.AllocsPerRun(100, pass); allocs != 0 {
+		t.Errorf("decode+aggregate of %d sockets: %.1f allocations, want 0", len(msgs), allocs)
+	}
+}
+
+// BenchmarkDecodeAggregate measures one socket per op: decode, dedup and
+// count, as the dump does.
+func BenchmarkDecodeAggregate(b *testing.B) {
+	var msgs [][]byte
+	for _, fx := range fixtures {
+		for _, m := range readFixture(b, fx.name) {
+			msgs = append(msgs, m.Data)
+		}
+	}
+	ports, _ := ParsePortRange([]byte("32768 60999"), nil)
+	a := NewAggregator(ports)
+	var s Socket
+	var w cookieWindow
+	w.reset()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if i%len(msgs) == 0 {
+			a.Reset(ports)
+			w.reset()
+		}
+		s.UnmarshalBinary(msgs[i%len(msgs)])
+		if !w.seen(s.Cookie) {
+			a.Add(&s)
+		}
+	}
+}
+
+func TestSnapshotJSONContract(t *testing.T) {
+	ports, _ := ParsePortRange([]byte("40000 40009"), nil)
+	a := NewAggregator(ports)
+	a.Add(sock(TimeWait, "10.0.0.1:40000", "10.0.0.5:3306", 5*time.Second))
+	a.Add(sock(Listen, "0.0.0.0:80", "0.0.0.0:0", 0))
+	snap := Snapshot{Time: time.Date(2026, 11, 24, 14, 0, 0, 0, time.UTC), Source: SourceNetlink, Dump: 1500 * time.Microsecond}
+	a.Fill(&snap, 10)
+	b, err := json.Marshal(&snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"time", "source", "dump_ms", "total", "states", "families", "top_local_ports",
+		"top_remote_ports", "top_remote_endpoints", "port_pressure", "time_wait_expiry", "counters"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("JSON lacks %q: %s", k, b)
+		}
+	}
+	if states := m["states"].(map[string]any); len(states) != 12 || states["NEW_SYN_RECV"] != 0.0 {
+		t.Errorf("states %v: want all 12 names, zeros included", states)
+	}
+	for _, s := range AllStates() {
+		if !strings.Contains(string(b), `"`+s.String()+`":`) {
+			t.Errorf("JSON lacks state %s", s)
+		}
+	}
+	row := m["top_local_ports"].([]any)[0].(map[string]any)
+	if diff := gocmp.Diff(map[string]any{"port": 80.0, "total": 1.0, "states": map[string]any{"LISTEN": 1.0}}, row); diff != "" {
+		t.Errorf("table row lists only non-zero states (-want +got):\n%s", diff)
+	}
+	pp := m["port_pressure"].([]any)[0].(map[string]any)
+	if diff := gocmp.Diff(map[string]any{"local_addr": "10.0.0.1", "remote_addr": "10.0.0.5", "remote_port": 3306.0,
+		"used": 1.0, "time_wait": 1.0, "capacity": 10.0, "ratio": 0.1}, pp); diff != "" {
+		t.Errorf("port_pressure row (-want +got):\n%s", diff)
+	}
+	if m["time"] != "2026-11-24T14:00:00Z" || m["dump_ms"] != 1.5 {
+		t.Errorf("time %v dump_ms %v", m["time"], m["dump_ms"])
+	}
+	if exp := m["time_wait_expiry"].([]any); len(exp) != 6 || exp[0].(map[string]any)["within_s"] != 10.0 {
+		t.Errorf("time_wait_expiry %v", exp)
+	}
+	for _, k := range []string{"inuse", "orphan", "tw", "alloc", "CurrEstab", "ActiveOpens", "PassiveOpens",
+		"AttemptFails", "EstabResets", "TW", "TWRecycled", "TWKilled", "TCPTimeWaitOverflow", "ListenOverflows", "ListenDrops"} {
+		if _, ok := m["counters"].(map[string]any)[k]; !ok {
+			t.Errorf("counters lack %q", k)
+		}
+	}
+}
+
+func TestStateNames(t *testing.T) {
+	want := "ESTABLISHED SYN_SENT SYN_RECV FIN_WAIT1 FIN_WAIT2 TIME_WAIT CLOSE CLOSE_WAIT LAST_ACK LISTEN CLOSING NEW_SYN_RECV"
+	var got []string
+	for _, s := range AllStates() {
+		got = append(got, s.String())
+		if p, err := ParseState(s.String()); err != nil || p != s {
+			t.Errorf("ParseState(%s) = %v, %v", s, p, err)
+		}
+	}
+	if strings.Join(got, " ") != want {
+		t.Errorf("names %v", got)
+	}
+	if State(0).Valid() || State(13).Valid() || State(13).String() != "STATE(13)" {
+		t.Error("states outside 1..12 are invalid")
+	}
+}
