@@ -34,29 +34,33 @@ type Aggregator struct {
 	expiry [expiryBuckets]int
 }
 
-// portTable counts sockets by port without a map: a port is an array index.
+// portTable counts sockets by port without a map: index maps a port to
+// its row in rows, 1-based so that zero means no row. The index is 256 KiB
+// and the rows grow with distinct ports, which keeps the live heap, and
+// with it the GC's heap goal, small.
 type portTable struct {
-	counts  *[1 << 16]StateCounts
-	touched []uint16
+	index *[1 << 16]uint32
+	rows  []PortCount
 }
 
 func (t *portTable) add(port uint16, s State) {
-	if t.counts == nil {
-		t.counts = new([1 << 16]StateCounts)
+	if t.index == nil {
+		t.index = new([1 << 16]uint32)
 	}
-	c := &t.counts[port]
-	if c[0] == 0 { // index 0 is no state: it marks a port already listed
-		t.touched = append(t.touched, port)
-		c[0] = 1
+	i := t.index[port]
+	if i == 0 {
+		t.rows = append(t.rows, PortCount{Port: port})
+		i = uint32(len(t.rows))
+		t.index[port] = i
 	}
-	c[s]++
+	t.rows[i-1].States[s]++
 }
 
 func (t *portTable) reset() {
-	for _, p := range t.touched {
-		t.counts[p] = StateCounts{}
+	for _, r := range t.rows {
+		t.index[r.Port] = 0
 	}
-	t.touched = t.touched[:0]
+	t.rows = t.rows[:0]
 }
 
 type groupKey struct {
@@ -174,12 +178,7 @@ func (a *Aggregator) Fill(snap *Snapshot, n int) {
 }
 
 func (t *portTable) top(dst []PortCount, n int) []PortCount {
-	return topN(dst, n, len(t.touched), func(i int) PortCount {
-		p := t.touched[i]
-		c := t.counts[p]
-		c[0] = 0
-		return PortCount{Port: p, States: c}
-	}, comparePorts)
+	return topN(dst, n, len(t.rows), func(i int) PortCount { return t.rows[i] }, comparePorts)
 }
 
 func comparePorts(a, b PortCount) int {

@@ -235,3 +235,29 @@ func TestStateNames(t *testing.T) {
 		t.Error("states outside 1..12 are invalid")
 	}
 }
+
+// TestCookieWindowModel checks the window against a plain model over a
+// long stream with many repeats, evictions and hash collisions.
+func TestCookieWindowModel(t *testing.T) {
+	var w cookieWindow
+	w.reset()
+	var recent []uint64 // the model: the last windowSize distinct insertions
+	x := uint64(1)
+	for i := range 200_000 {
+		x = x*6364136223846793005 + 1442695040888963407
+		c := x>>52 + 1 // few distinct values: repeats and evictions galore
+		if i%7 == 0 && len(recent) > 0 {
+			c = recent[int(x%uint64(len(recent)))]
+		}
+		want := slices.Contains(recent, c)
+		if got := w.seen(c); got != want {
+			t.Fatalf("step %d: seen(%d) = %v, want %v", i, c, got, want)
+		}
+		if !want {
+			recent = append(recent, c)
+			if len(recent) > windowSize {
+				recent = recent[1:]
+			}
+		}
+	}
+}

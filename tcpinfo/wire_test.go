@@ -256,3 +256,56 @@ func TestIntegrationRecordFixtures(t *testing.T) {
 		}
 	}
 }
+
+// TestForEachMessage feeds recorded datagrams, and broken ones, to the
+// splitter the real receive path uses.
+func TestForEachMessage(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "dump_ipv4.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := len(readFixture(t, "dump_ipv4"))
+	done := make([]byte, 20)
+	binary.NativeEndian.PutUint32(done, 20)
+	binary.NativeEndian.PutUint16(done[4:], uint16(netlink.Done))
+	enoent := bytes.Clone(done)
+	binary.NativeEndian.PutUint16(enoent[4:], uint16(netlink.Error))
+	binary.NativeEndian.PutUint32(enoent[16:], errno(unix.ENOENT))
+
+	n := 0
+	count := func(netlink.Message) error { n++; return nil }
+	if fin, err := forEachMessage(b, count); err != nil || fin || n != want {
+		t.Fatalf("datagram without DONE: done=%v err=%v, %d messages, want %d", fin, err, n, want)
+	}
+	n = 0
+	if fin, err := forEachMessage(append(bytes.Clone(b), done...), count); err != nil || !fin || n != want {
+		t.Fatalf("datagram ending in DONE: done=%v err=%v, %d messages", fin, err, n)
+	}
+	if _, err := forEachMessage(enoent, count); !errors.Is(err, unix.ENOENT) {
+		t.Fatalf("NLMSG_ERROR: error %v, want ENOENT", err)
+	}
+	for _, cut := range []int{1, 15, 17, len(b) - 1} {
+		if _, err := forEachMessage(b[:cut], count); err == nil {
+			t.Errorf("datagram cut at %d bytes: no error", cut)
+		}
+	}
+	huge := bytes.Clone(b)
+	binary.NativeEndian.PutUint32(huge, 1<<30)
+	if _, err := forEachMessage(huge, count); err == nil {
+		t.Error("message longer than its datagram: no error")
+	}
+}
+
+func FuzzForEachMessage(f *testing.F) {
+	for _, fx := range fixtures {
+		b, err := os.ReadFile(filepath.Join("testdata", fx.name+".bin"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var s Socket
+		forEachMessage(b, func(m netlink.Message) error { return s.UnmarshalBinary(m.Data) })
+	})
+}

@@ -1,0 +1,242 @@
+// Command tcpload builds a known TCP socket population on loopback, for
+// testing and benchmarking tcpdash, then runs a command beside it.
+//
+//	tcpload --netns --time-wait 1000 --established 50 -- tcpdash --once
+//
+// With --netns it first moves into a private user+network namespace, so the
+// population and any --sysctl stay out of the host. With --bench it runs
+// each named command --runs times, interleaved, and reports CPU time and
+// peak memory side by side.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tcpdash/tcpdash/internal/loadgen"
+	"github.com/tcpdash/tcpdash/internal/netns"
+)
+
+const usage = `Usage: tcpload [flags] [-- command [args...]]
+
+Builds sockets on loopback, then runs command (or waits for Ctrl-C).
+
+Population:
+  --established N   ESTABLISHED pairs over 127.0.0.1 (2 sockets each)
+  --time-wait N     TIME_WAIT sockets from client-side closes
+  --half-closed N   pairs left in FIN_WAIT2 / CLOSE_WAIT
+  --ipv6 N          ESTABLISHED pairs over ::1
+  --mapped N        IPv4 clients of a dual-stack [::] listener
+  --listeners N     idle listeners
+  --dests N         destination addresses for TIME_WAIT (127.0.0.1..N, default 4)
+  --ports N         server ports per destination (default 2)
+
+Environment:
+  --netns           run in a new private user+network namespace
+  --sysctl K=V      set a sysctl first; only with --netns (repeatable)
+
+Benchmark:
+  --bench NAME=CMD  measure CMD (run by sh -c); repeatable, first is the baseline
+  --runs N          runs of each --bench command, interleaved (default 5)
+`
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "tcpload: error: %v\n", err)
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			os.Exit(exit.ExitCode())
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var spec loadgen.Spec
+	var inNetns bool
+	var sysctls, benches multiFlag
+	runs := 5
+	fs := flag.NewFlagSet("tcpload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	fs.IntVar(&spec.Established, "established", 0, "")
+	fs.IntVar(&spec.TimeWait, "time-wait", 0, "")
+	fs.IntVar(&spec.HalfClosed, "half-closed", 0, "")
+	fs.IntVar(&spec.IPv6, "ipv6", 0, "")
+	fs.IntVar(&spec.Mapped, "mapped", 0, "")
+	fs.IntVar(&spec.Listeners, "listeners", 0, "")
+	fs.IntVar(&spec.Dests, "dests", 4, "")
+	fs.IntVar(&spec.Ports, "ports", 2, "")
+	fs.BoolVar(&inNetns, "netns", false, "")
+	fs.Var(&sysctls, "sysctl", "")
+	fs.Var(&benches, "bench", "")
+	fs.IntVar(&runs, "runs", runs, "")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if spec.Dests < 1 || spec.Dests > 254 || spec.Ports < 1 || spec.Ports > 100 || runs < 1 {
+		return errors.New("--dests takes 1-254, --ports 1-100, --runs at least 1")
+	}
+
+	if inNetns && !netns.Inside() {
+		cmd := netns.Command("/proc/self/exe", args...)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
+		return cmd.Run()
+	}
+	if netns.Inside() {
+		if err := netns.LoopbackUp(); err != nil {
+			return err
+		}
+	}
+	for _, kv := range sysctls {
+		if !netns.Inside() {
+			return errors.New("--sysctl changes only a private namespace's values: add --netns")
+		}
+		if err := setSysctl(kv); err != nil {
+			return err
+		}
+	}
+
+	start := time.Now()
+	pop, err := loadgen.Build(spec)
+	if err != nil {
+		return err
+	}
+	defer pop.Close()
+	fmt.Fprintf(stderr, "tcpload: built %+v in %s (pid %d)\n", spec, time.Since(start).Round(time.Millisecond), os.Getpid())
+
+	switch {
+	case len(benches) > 0:
+		return bench(ctx, benches, runs, stdout)
+	case fs.NArg() > 0:
+		cmd := exec.CommandContext(ctx, fs.Arg(0), fs.Args()[1:]...)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
+		return cmd.Run()
+	}
+	fmt.Fprintf(stderr, "tcpload: holding the sockets until Ctrl-C; to look: nsenter -t %d -U -n --preserve-credentials tcpdash\n", os.Getpid())
+	<-ctx.Done()
+	return nil
+}
+
+// setSysctl writes KEY=VALUE under /proc/sys and reads it back.
+func setSysctl(kv string) error {
+	key, value, ok := strings.Cut(kv, "=")
+	if !ok || strings.Contains(key, "/") || strings.Contains(key, "..") {
+		return fmt.Errorf("--sysctl %q: want KEY=VALUE, such as net.ipv4.tcp_max_tw_buckets=400000", kv)
+	}
+	path := filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/"))
+	if err := os.WriteFile(path, []byte(value), 0); err != nil {
+		return fmt.Errorf("--sysctl %s: %w", key, err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if strings.Join(strings.Fields(string(got)), " ") != strings.Join(strings.Fields(value), " ") {
+		return fmt.Errorf("--sysctl %s: wrote %q, read back %q", key, value, strings.TrimSpace(string(got)))
+	}
+	return nil
+}
+
+type sample struct {
+	cpu   time.Duration
+	maxRS int64 // KiB
+	wall  time.Duration
+}
+
+// bench runs each command runs times, round-robin so that drift in the
+// machine's load hits all of them alike, and prints medians with ratios
+// to the first command.
+func bench(ctx context.Context, benches []string, runs int, w io.Writer) error {
+	names := make([]string, len(benches))
+	cmds := make([]string, len(benches))
+	for i, b := range benches {
+		name, cmd, ok := strings.Cut(b, "=")
+		if !ok {
+			return fmt.Errorf("--bench %q: want NAME=COMMAND", b)
+		}
+		names[i], cmds[i] = name, cmd
+	}
+	// Peak RSS comes from GNU time: Go starts children with vfork, so a
+	// child's own ru_maxrss starts at this process's high-water mark. GNU
+	// time is small, so the floor it leaves is too. CPU comes from wait4,
+	// to the microsecond, and includes GNU time's own ~1 ms.
+	gnuTime, err := exec.LookPath("/usr/bin/time")
+	if err != nil {
+		return errors.New("--bench needs GNU time for peak memory: apt-get install time")
+	}
+	rssFile, err := os.CreateTemp("", "tcpload-rss")
+	if err != nil {
+		return err
+	}
+	rssFile.Close()
+	defer os.Remove(rssFile.Name())
+	samples := make([][]sample, len(cmds))
+	for range runs {
+		for i, c := range cmds {
+			cmd := exec.CommandContext(ctx, gnuTime, "-f", "%M", "-o", rssFile.Name(), "sh", "-c", c)
+			cmd.Stdout = io.Discard
+			cmd.Stderr = os.Stderr
+			start := time.Now()
+			if err := cmd.Run(); err != nil {
+				return fmt.Errorf("%s: %w", names[i], err)
+			}
+			wall := time.Since(start)
+			ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+			rss, err := os.ReadFile(rssFile.Name())
+			if err != nil {
+				return err
+			}
+			var kib int64
+			if _, err := fmt.Sscan(string(rss), &kib); err != nil {
+				return fmt.Errorf("GNU time output %q: %w", rss, err)
+			}
+			samples[i] = append(samples[i], sample{
+				cpu:   time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
+				maxRS: kib,
+				wall:  wall,
+			})
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "command\tCPU (median)\tvs %s\tpeak RSS\tvs %s\twall\t\n", names[0], names[0])
+	base := median(samples[0])
+	for i, s := range samples {
+		m := median(s)
+		fmt.Fprintf(tw, "%s\t%s\t%.2fx\t%d KiB\t%.2fx\t%s\t\n", names[i], m.cpu.Round(time.Millisecond),
+			float64(m.cpu)/float64(base.cpu), m.maxRS, float64(m.maxRS)/float64(base.maxRS), m.wall.Round(time.Millisecond))
+	}
+	return tw.Flush()
+}
+
+func median(s []sample) sample {
+	s = slices.Clone(s)
+	slices.SortFunc(s, func(a, b sample) int { return int(a.cpu - b.cpu) })
+	m := s[len(s)/2]
+	rs := make([]int64, len(s))
+	for i := range s {
+		rs[i] = s[i].maxRS
+	}
+	slices.Sort(rs)
+	m.maxRS = rs[len(rs)/2]
+	return m
+}
