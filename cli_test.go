@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/tcpdash/tcpdash/internal/loadgen"
+	"github.com/tcpdash/tcpdash/internal/netns"
+)
+
+func runCLI(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err = run(context.Background(), args, strings.NewReader(""), &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+func TestBadFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--interval", "50ms"}, "--interval 50ms is too short"},
+		{[]string{"--interval", "soon"}, "--interval takes a Go duration"},
+		{[]string{"--interval"}, "flag needs an argument: -interval"},
+		{[]string{"--top", "0"}, "--top 0: use a number from 1 to 1000"},
+		{[]string{"--top", "ten"}, "a whole number is needed"},
+		{[]string{"--count", "-1", "--json"}, "--count -1"},
+		{[]string{"--count", "3"}, "--count goes with --json"},
+		{[]string{"--source", "sysfs"}, `--source "sysfs": use auto, netlink or procfs`},
+		{[]string{"--frobnicate"}, "unknown flag -frobnicate"},
+		{[]string{"extra"}, `unexpected argument "extra"`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			stdout, _, err := runCLI(t, tt.args...)
+			var u usageError
+			if !errors.As(err, &u) {
+				t.Fatalf("error %v, want a usage error", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q, want one line containing %q", err, tt.want)
+			}
+			if stdout != "" {
+				t.Errorf("printed %q on a usage error", stdout)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	stdout, _, err := runCLI(t, "--help")
+	if err != nil || !strings.Contains(stdout, "Usage:") {
+		t.Fatalf("--help: %v, %q", err, stdout)
+	}
+}
+
+func TestOnceJSONIsOneObject(t *testing.T) {
+	stdout, _, err := runCLI(t, "--once", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	var snap map[string]any
+	if err := dec.Decode(&snap); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, stdout)
+	}
+	if dec.More() {
+		t.Fatalf("more than one JSON value:\n%s", stdout)
+	}
+	if snap["source"] != "netlink" {
+		t.Errorf("source %v, want netlink", snap["source"])
+	}
+}
+
+func TestJSONStreamCount(t *testing.T) {
+	stdout, _, err := runCLI(t, "--json", "--count", "3", "--interval", "100ms", "--source", "procfs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(strings.NewReader(stdout))
+	sc.Buffer(nil, 1<<20)
+	n := 0
+	for sc.Scan() {
+		var snap map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &snap); err != nil {
+			t.Fatalf("line %d is not one JSON object: %v", n+1, err)
+		}
+		if snap["source"] != "procfs" || snap["source_note"] == nil {
+			t.Errorf("line %d: source %v note %v, want procfs with a note", n+1, snap["source"], snap["source_note"])
+		}
+		n++
+	}
+	if n != 3 {
+		t.Errorf("%d lines, want 3", n)
+	}
+}
+
+// TestNotATerminal: with no flags and stdout not a terminal, tcpdash
+// prints the --once snapshot and says why.
+func TestNotATerminal(t *testing.T) {
+	stdout, stderr, err := runCLI(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr, "not a terminal") || !strings.Contains(stdout, "STATE") {
+		t.Errorf("stderr %q, stdout %q", stderr, stdout)
+	}
+}
+
+func TestIntegrationOnceReport(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	pop, err := loadgen.Build(loadgen.Spec{Established: 7, TimeWait: 40, HalfClosed: 3, Dests: 2, Ports: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pop.Close()
+	for _, source := range []string{"netlink", "procfs"} {
+		stdout, stderr, err := runCLI(t, "--once", "--source", source)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"source " + source, "ESTABLISHED  14", "TIME_WAIT    40", "CLOSE_WAIT   3",
+			"FIN_WAIT2    3", "127.0.0.1  127.0.0.1:20000  20    20", "TIME_WAIT PORTS FREED WITHIN", "COUNTERS"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("--once --source %s lacks %q:\n%s", source, want, stdout)
+			}
+		}
+		if source == "procfs" && !strings.Contains(stderr, "procfs requested") {
+			t.Errorf("procfs source not announced on stderr: %q", stderr)
+		}
+	}
+}
