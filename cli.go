@@ -133,7 +133,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case !cfg.once && !isTerminal(stdout):
 		fmt.Fprintln(stderr, "tcpdash: stdout is not a terminal: printing one snapshot (use --once to say so, --json for JSON)")
 	}
-	snap, err := col.Collect()
+	snap, err := col.Collect(tcpinfo.Query{})
 	if err != nil {
 		return err
 	}
@@ -165,7 +165,7 @@ func streamJSON(ctx context.Context, col *tcpinfo.Collector, cfg config, w io.Wr
 			case <-tick.C:
 			}
 		}
-		snap, err := col.Collect()
+		snap, err := col.Collect(tcpinfo.Query{})
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,13 @@ import (
 	"time"
 )
 
+// TimeWaitLength is TCP_TIMEWAIT_LEN: fixed, whatever tcp_fin_timeout says.
+const TimeWaitLength = 60 * time.Second
+
+// RecentWindow is how young a TIME_WAIT socket must be to count as a
+// recent close in PressureGroup.RecentTimeWait.
+const RecentWindow = 10 * time.Second
+
 // expiryBuckets are the TIME_WAIT expiry histogram's upper bounds.
 const (
 	expiryStep    = 10 * time.Second
@@ -18,6 +25,7 @@ const (
 // adding a socket allocates nothing once the tables have grown.
 type Aggregator struct {
 	ports PortRange
+	query Query
 
 	total    int
 	states   StateCounts
@@ -78,9 +86,11 @@ func NewAggregator(ports PortRange) *Aggregator {
 	}
 }
 
-// Reset empties the counts for the next dump and sets the port range.
-func (a *Aggregator) Reset(ports PortRange) {
+// Reset empties the counts for the next dump, and sets the port range and
+// the query the tables are built for.
+func (a *Aggregator) Reset(ports PortRange, q Query) {
 	a.ports = ports
+	a.query = q
 	a.total = 0
 	a.states = StateCounts{}
 	a.families = FamilyCounts{}
@@ -106,13 +116,15 @@ func (a *Aggregator) Add(s *Socket) {
 	} else {
 		a.families.IPv4++
 	}
-	lport := s.Local.Port()
-	a.local.add(lport, st)
-
 	if st == TimeWait {
 		i := int((s.Expires + expiryStep - 1) / expiryStep)
 		a.expiry[min(max(i, 1), expiryBuckets)-1]++
 	}
+	if !a.query.matches(s) {
+		return
+	}
+	lport := s.Local.Port()
+	a.local.add(lport, st)
 
 	// A listener's peer is the wildcard: it is nobody's remote end.
 	rport := s.Remote.Port()
@@ -142,6 +154,9 @@ func (a *Aggregator) Add(s *Socket) {
 	a.groups[g].Used++
 	if st == TimeWait {
 		a.groups[g].TimeWait++
+		if s.Expires > TimeWaitLength-RecentWindow {
+			a.groups[g].RecentTimeWait++
+		}
 	}
 }
 
@@ -153,20 +168,22 @@ func (a *Aggregator) Fill(snap *Snapshot, n int) {
 	snap.Families = a.families
 	snap.PortRange = a.ports
 
-	snap.TopLocalPorts = a.local.top(snap.TopLocalPorts[:0], n)
-	snap.TopRemotePorts = a.remote.top(snap.TopRemotePorts[:0], n)
+	q := &a.query
+	snap.Query = a.query
+	snap.TopLocalPorts = a.local.top(snap.TopLocalPorts[:0], n, q)
+	snap.TopRemotePorts = a.remote.top(snap.TopRemotePorts[:0], n, q)
 
 	snap.TopRemoteEndpoints = topN(snap.TopRemoteEndpoints[:0], n, len(a.endpoints),
-		func(i int) EndpointCount { return a.endpoints[i] }, compareEndpoints)
+		func(i int) (EndpointCount, bool) { return a.endpoints[i], q.keep(&a.endpoints[i].States) }, q.compareEndpoints)
 
 	capacity := a.ports.Capacity()
-	snap.PortPressure = topN(snap.PortPressure[:0], n, len(a.groups), func(i int) PressureGroup {
+	snap.PortPressure = topN(snap.PortPressure[:0], n, len(a.groups), func(i int) (PressureGroup, bool) {
 		g := a.groups[i]
 		g.Capacity = capacity
 		if capacity > 0 {
 			g.Ratio = float64(g.Used) / float64(capacity)
 		}
-		return g
+		return g, true
 	}, comparePressure)
 
 	snap.TimeWaitExpiry = snap.TimeWaitExpiry[:0]
@@ -177,18 +194,8 @@ func (a *Aggregator) Fill(snap *Snapshot, n int) {
 	}
 }
 
-func (t *portTable) top(dst []PortCount, n int) []PortCount {
-	return topN(dst, n, len(t.rows), func(i int) PortCount { return t.rows[i] }, comparePorts)
-}
-
-func comparePorts(a, b PortCount) int {
-	return cmp.Or(cmp.Compare(b.States.Total(), a.States.Total()), cmp.Compare(a.Port, b.Port))
-}
-
-func compareEndpoints(a, b EndpointCount) int {
-	return cmp.Or(cmp.Compare(b.States.Total(), a.States.Total()),
-		cmp.Compare(a.Endpoint.Port(), b.Endpoint.Port()),
-		a.Endpoint.Addr().Compare(b.Endpoint.Addr()))
+func (t *portTable) top(dst []PortCount, n int, q *Query) []PortCount {
+	return topN(dst, n, len(t.rows), func(i int) (PortCount, bool) { return t.rows[i], q.keep(&t.rows[i].States) }, q.comparePorts)
 }
 
 func comparePressure(a, b PressureGroup) int {
@@ -197,15 +204,18 @@ func comparePressure(a, b PressureGroup) int {
 		a.Remote.Addr().Compare(b.Remote.Addr()), a.Local.Compare(b.Local))
 }
 
-// topN appends to dst the n smallest of count items under compare, in
-// order, in O(count·log n) without sorting everything: the tables can hold
+// topN appends to dst the n smallest of the count items that at keeps,
+// under compare, in order, without sorting everything: the tables can hold
 // tens of thousands of rows and only the top few are shown.
-func topN[T any](dst []T, n, count int, at func(int) T, compare func(a, b T) int) []T {
+func topN[T any](dst []T, n, count int, at func(int) (T, bool), compare func(a, b T) int) []T {
 	if n <= 0 {
 		return dst
 	}
 	for i := range count {
-		v := at(i)
+		v, ok := at(i)
+		if !ok {
+			continue
+		}
 		if len(dst) == n && compare(v, dst[n-1]) >= 0 {
 			continue
 		}

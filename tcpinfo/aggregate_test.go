@@ -35,7 +35,7 @@ func TestAggregatorTables(t *testing.T) {
 	}
 	// Aggregate twice, with a Reset between, to prove Reset forgets.
 	for range 2 {
-		a.Reset(ports)
+		a.Reset(ports, Query{})
 		for _, s := range socks {
 			a.Add(s)
 		}
@@ -77,13 +77,69 @@ func TestTopN(t *testing.T) {
 	in := []int{5, 1, 9, 3, 9, 7, 2, 8}
 	byValueDesc := func(a, b int) int { return b - a }
 	for n := range len(in) + 2 {
-		got := topN(nil, n, len(in), func(i int) int { return in[i] }, byValueDesc)
+		got := topN(nil, n, len(in), func(i int) (int, bool) { return in[i], true }, byValueDesc)
 		want := slices.Clone(in)
 		slices.SortFunc(want, byValueDesc)
 		want = want[:min(n, len(in))]
 		if !slices.Equal(got, want) {
 			t.Errorf("top %d of %v = %v, want %v", n, in, got, want)
 		}
+	}
+}
+
+func TestAggregatorQuery(t *testing.T) {
+	ports, _ := ParsePortRange([]byte("40000 40999"), nil)
+	socks := []*Socket{
+		sock(Established, "10.0.0.1:8080", "10.0.0.7:50000", 0),
+		sock(Established, "10.0.0.1:8080", "10.0.0.8:50001", 0),
+		sock(CloseWait, "10.0.0.1:8080", "10.0.0.9:50002", 0),
+		sock(CloseWait, "10.0.0.1:9090", "10.0.0.9:50003", 0),
+		sock(CloseWait, "10.0.0.1:9090", "10.0.0.9:50004", 0),
+		sock(TimeWait, "10.0.0.1:40000", "10.0.0.5:3306", 58*time.Second),
+		sock(TimeWait, "10.0.0.1:40001", "10.0.0.5:3306", 30*time.Second),
+	}
+	fill := func(q Query) *Snapshot {
+		a := NewAggregator(ports)
+		a.Reset(ports, q)
+		for _, s := range socks {
+			a.Add(s)
+		}
+		var snap Snapshot
+		a.Fill(&snap, 10)
+		return &snap
+	}
+	ports_ := func(rows []PortCount) (out []uint16) {
+		for _, r := range rows {
+			out = append(out, r.Port)
+		}
+		return out
+	}
+	tests := []struct {
+		name  string
+		q     Query
+		local []uint16
+	}{
+		{"by total", Query{}, []uint16{8080, 9090, 40000, 40001}},
+		{"rank by CLOSE_WAIT", Query{Rank: CloseWait}, []uint16{9090, 8080, 40000, 40001}},
+		{"only CLOSE_WAIT", Query{State: CloseWait}, []uint16{9090, 8080}},
+		{"only TIME_WAIT", Query{State: TimeWait}, []uint16{40000, 40001}},
+		{"port 3306", Query{Port: 3306}, []uint16{40000, 40001}},
+		{"address 10.0.0.9", Query{Addr: netip.MustParseAddr("10.0.0.9")}, []uint16{9090, 8080}},
+		{"address and port", Query{Addr: netip.MustParseAddr("10.0.0.9"), Port: 8080}, []uint16{8080}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			snap := fill(tt.q)
+			if got := ports_(snap.TopLocalPorts); !slices.Equal(got, tt.local) {
+				t.Errorf("local ports %v, want %v", got, tt.local)
+			}
+			if snap.Total != len(socks) || snap.States[CloseWait] != 3 {
+				t.Errorf("a query must not change the histogram: total %d, CLOSE_WAIT %d", snap.Total, snap.States[CloseWait])
+			}
+		})
+	}
+	if g := fill(Query{}).PortPressure; len(g) != 1 || g[0].RecentTimeWait != 1 || g[0].TimeWait != 2 {
+		t.Errorf("pressure %+v: want one group, 2 TIME_WAIT of which 1 younger than 10s", g)
 	}
 }
 
@@ -125,7 +181,7 @@ func TestAggregateAllocatesNothing(t *testing.T) {
 	var w cookieWindow
 	w.reset()
 	pass := func() {
-		a.Reset(ports)
+		a.Reset(ports, Query{})
 		w.reset()
 		for _, b := range msgs {
 			if err := s.UnmarshalBinary(b); err != nil {
@@ -159,7 +215,7 @@ func BenchmarkDecodeAggregate(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		if i%len(msgs) == 0 {
-			a.Reset(ports)
+			a.Reset(ports, Query{})
 			w.reset()
 		}
 		s.UnmarshalBinary(msgs[i%len(msgs)])
@@ -204,7 +260,7 @@ func TestSnapshotJSONContract(t *testing.T) {
 	}
 	pp := m["port_pressure"].([]any)[0].(map[string]any)
 	if diff := gocmp.Diff(map[string]any{"local_addr": "10.0.0.1", "remote_addr": "10.0.0.5", "remote_port": 3306.0,
-		"used": 1.0, "time_wait": 1.0, "capacity": 10.0, "ratio": 0.1}, pp); diff != "" {
+		"used": 1.0, "time_wait": 1.0, "time_wait_recent": 0.0, "capacity": 10.0, "ratio": 0.1}, pp); diff != "" {
 		t.Errorf("port_pressure row (-want +got):\n%s", diff)
 	}
 	if m["time"] != "2026-11-24T14:00:00Z" || m["dump_ms"] != 1.5 {

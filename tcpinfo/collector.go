@@ -101,8 +101,8 @@ func (c *Collector) Close() error {
 	return c.conn.Close()
 }
 
-// Collect takes one snapshot.
-func (c *Collector) Collect() (*Snapshot, error) {
+// Collect takes one snapshot, its tables built for q.
+func (c *Collector) Collect(q Query) (*Snapshot, error) {
 	ports, err := ReadPortRange(c.opts.SysctlRoot)
 	if err != nil {
 		return nil, err
@@ -114,7 +114,7 @@ func (c *Collector) Collect() (*Snapshot, error) {
 	snap := &Snapshot{Time: time.Now(), MaxTimeWaitBuckets: maxTW}
 	snap.Source, snap.SourceNote = c.Source()
 
-	c.agg.Reset(ports)
+	c.agg.Reset(ports, q)
 	start := time.Now()
 	if err := c.dump(c.agg.Add); err != nil {
 		return nil, err

@@ -40,6 +40,7 @@ type (
 		RemotePort uint16  `json:"remote_port"`
 		Used       int     `json:"used"`
 		TimeWait   int     `json:"time_wait"`
+		Recent     int     `json:"time_wait_recent"`
 		Capacity   int     `json:"capacity"`
 		Ratio      float64 `json:"ratio"`
 	}
@@ -79,7 +80,7 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 	for _, g := range s.PortPressure {
 		j.PortPressure = append(j.PortPressure, jsonPressure{
 			LocalAddr: g.Local.String(), RemoteAddr: g.Remote.Addr().String(), RemotePort: g.Remote.Port(),
-			Used: g.Used, TimeWait: g.TimeWait, Capacity: g.Capacity,
+			Used: g.Used, TimeWait: g.TimeWait, Recent: g.RecentTimeWait, Capacity: g.Capacity,
 			Ratio: math.Round(g.Ratio*1e4) / 1e4,
 		})
 	}

@@ -37,6 +37,8 @@ type Snapshot struct {
 	// that free their port within Within.
 	TimeWaitExpiry []ExpiryBucket
 	PortRange      PortRange
+	// Query is what the tables were built for.
+	Query Query
 	// MaxTimeWaitBuckets is net.ipv4.tcp_max_tw_buckets; 0 if unknown.
 	MaxTimeWaitBuckets int
 	Counters           Counters
@@ -69,6 +71,10 @@ type PressureGroup struct {
 	// Used counts sockets whose local port is ephemeral, TIME_WAIT included.
 	Used     int
 	TimeWait int
+	// RecentTimeWait counts TIME_WAIT sockets younger than RecentWindow:
+	// connections this host closed lately, so RecentTimeWait/RecentWindow
+	// is the group's recent close rate, read from one snapshot.
+	RecentTimeWait int
 	// Capacity is the number of usable ephemeral ports.
 	Capacity int
 	Ratio    float64

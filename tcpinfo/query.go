@@ -1,0 +1,58 @@
+package tcpinfo
+
+import (
+	"cmp"
+	"net/netip"
+)
+
+// A Query picks and orders the rows of a snapshot's tables. The zero
+// Query keeps every row and orders by total. Because it is applied while
+// aggregating, the top rows it yields are exact, however many rows there
+// are.
+type Query struct {
+	// State keeps only rows with sockets in this state; 0 keeps all.
+	State State
+	// Rank orders rows by their count in this state; 0 orders by total.
+	Rank State
+	// Port, when non-zero, counts in the tables only sockets with this
+	// local or remote port.
+	Port uint16
+	// Addr, when valid, counts in the tables only sockets with this local
+	// or remote address.
+	Addr netip.Addr
+}
+
+// matches reports whether s counts in the tables under q. The state
+// histogram, counters and expiry always count every socket.
+func (q *Query) matches(s *Socket) bool {
+	if q.Port != 0 && s.Local.Port() != q.Port && s.Remote.Port() != q.Port {
+		return false
+	}
+	if q.Addr.IsValid() && s.Local.Addr() != q.Addr && s.Remote.Addr() != q.Addr {
+		return false
+	}
+	return true
+}
+
+// keep reports whether a row with counts c stays under q.
+func (q *Query) keep(c *StateCounts) bool { return q.State == 0 || c[q.State] > 0 }
+
+// rankOf is the count a row is ordered by.
+func (q *Query) rankOf(c *StateCounts) int {
+	if q.Rank == 0 {
+		return c.Total()
+	}
+	return c[q.Rank]
+}
+
+func (q *Query) comparePorts(a, b PortCount) int {
+	return cmp.Or(cmp.Compare(q.rankOf(&b.States), q.rankOf(&a.States)),
+		cmp.Compare(b.States.Total(), a.States.Total()), cmp.Compare(a.Port, b.Port))
+}
+
+func (q *Query) compareEndpoints(a, b EndpointCount) int {
+	return cmp.Or(cmp.Compare(q.rankOf(&b.States), q.rankOf(&a.States)),
+		cmp.Compare(b.States.Total(), a.States.Total()),
+		cmp.Compare(a.Endpoint.Port(), b.Endpoint.Port()),
+		a.Endpoint.Addr().Compare(b.Endpoint.Addr()))
+}
