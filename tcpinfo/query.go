@@ -12,7 +12,8 @@ import (
 type Query struct {
 	// State keeps only rows with sockets in this state; 0 keeps all.
 	State State
-	// Rank orders rows by their count in this state; 0 orders by total.
+	// Rank orders rows by their count in this state; 0 orders by the
+	// State filter's count if there is one, else by total.
 	Rank State
 	// Port, when non-zero, counts in the tables only sockets with this
 	// local or remote port.
@@ -39,10 +40,13 @@ func (q *Query) keep(c *StateCounts) bool { return q.State == 0 || c[q.State] > 
 
 // rankOf is the count a row is ordered by.
 func (q *Query) rankOf(c *StateCounts) int {
-	if q.Rank == 0 {
-		return c.Total()
+	switch {
+	case q.Rank != 0:
+		return c[q.Rank]
+	case q.State != 0:
+		return c[q.State]
 	}
-	return c[q.Rank]
+	return c.Total()
 }
 
 func (q *Query) comparePorts(a, b PortCount) int {
