@@ -130,7 +130,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch {
 	case cfg.json && !cfg.once:
 		return streamJSON(ctx, col, cfg, stdout)
-	case !cfg.once && !isTerminal(stdout):
+	case !cfg.once && isTerminal(stdout):
+		return runDashboard(ctx, col, cfg)
+	case !cfg.once:
 		fmt.Fprintln(stderr, "tcpdash: stdout is not a terminal: printing one snapshot (use --once to say so, --json for JSON)")
 	}
 	snap, err := col.Collect(tcpinfo.Query{})

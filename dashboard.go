@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+
+	tea "charm.land/bubbletea/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/tcpdash/tcpdash/tcpinfo"
+	"github.com/tcpdash/tcpdash/ui"
+)
+
+// runDashboard runs the TUI until q, SIGTERM, or ctx ends (SIGINT, SIGHUP
+// when the tmux pane or SSH session goes away). Bubble Tea restores the
+// terminal on every one of those paths.
+func runDashboard(ctx context.Context, col *tcpinfo.Collector, cfg config) error {
+	m := ui.New(ui.Config{Collector: col, Interval: cfg.interval, Info: hostInfo()})
+	_, err := tea.NewProgram(m, tea.WithContext(ctx)).Run()
+	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
+		return nil // a signal ended it: a normal end
+	}
+	return err
+}
+
+// hostInfo is read once: none of it changes while tcpdash runs.
+func hostInfo() ui.HostInfo {
+	var info ui.HostInfo
+	info.Host, _ = os.Hostname()
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		info.Kernel = unix.ByteSliceToString(u.Release[:])
+	}
+	info.Netns, _ = os.Readlink("/proc/self/ns/net")
+	return info
+}

@@ -1,0 +1,103 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/tcpdash/tcpdash/tcpinfo"
+)
+
+// base is the time of the first fake snapshot; goldens depend on it.
+var base = time.Date(2026, 11, 24, 14, 0, 0, 0, time.UTC)
+
+// fakeCollector returns snapshots of a load test that gets worse at each
+// poll: CLOSE_WAIT leaks, TIME_WAIT to one database piles up, and
+// ListenOverflows rises. It records the queries it was given.
+type fakeCollector struct {
+	mu      sync.Mutex
+	n       int
+	queries []tcpinfo.Query
+	fail    bool
+	dump    time.Duration
+}
+
+var errFake = errors.New("netlink: connection refused (fake)")
+
+func (f *fakeCollector) Collect(q tcpinfo.Query) (*tcpinfo.Snapshot, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.queries = append(f.queries, q)
+	if f.fail {
+		return nil, errFake
+	}
+	s := fakeSnapshot(f.n, q)
+	if f.dump > 0 {
+		s.Dump = f.dump
+	}
+	f.n++
+	return s, nil
+}
+
+func (f *fakeCollector) lastQuery() tcpinfo.Query {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.queries[len(f.queries)-1]
+}
+
+func (f *fakeCollector) calls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.queries)
+}
+
+// fakeSnapshot builds poll i through the real aggregator.
+func fakeSnapshot(i int, q tcpinfo.Query) *tcpinfo.Snapshot {
+	ports, err := tcpinfo.ParsePortRange([]byte("32768 60999"), nil)
+	if err != nil {
+		panic(err)
+	}
+	a := tcpinfo.NewAggregator(ports)
+	a.Reset(ports, q)
+	add := func(n int, st tcpinfo.State, local, remote string, expires time.Duration) {
+		l, r := netip.MustParseAddrPort(local), netip.MustParseAddrPort(remote)
+		for j := range n {
+			s := tcpinfo.Socket{Family: tcpinfo.IPv4, State: st, Expires: expires,
+				Local: netip.AddrPortFrom(l.Addr(), l.Port()+uint16(j)), Remote: r}
+			if st == tcpinfo.Listen {
+				s.Local = l
+			}
+			if l.Port() == 8080 { // accepted sockets share the server port
+				s.Local = l
+				s.Remote = netip.AddrPortFrom(r.Addr(), r.Port()+uint16(j))
+			}
+			a.Add(&s)
+		}
+	}
+	add(1, tcpinfo.Listen, "0.0.0.0:8080", "0.0.0.0:0", 0)
+	add(1, tcpinfo.Listen, "0.0.0.0:22", "0.0.0.0:0", 0)
+	add(40, tcpinfo.Established, "10.0.0.9:8080", "10.0.1.7:40000", 0)
+	add(10+5*i, tcpinfo.CloseWait, "10.0.0.9:8080", "10.0.1.8:50000", 0)
+	add(2000+900*i, tcpinfo.TimeWait, "10.0.0.9:33000", "10.0.0.5:3306", 55*time.Second)
+	add(300, tcpinfo.TimeWait, "10.0.0.9:45000", "10.0.0.6:6379", 20*time.Second)
+	add(25, tcpinfo.Established, "10.0.0.9:50000", "10.0.0.5:3306", 0)
+	s := &tcpinfo.Snapshot{
+		Time: base.Add(time.Duration(i) * time.Second), Source: tcpinfo.SourceNetlink,
+		Dump: 1500 * time.Microsecond, MaxTimeWaitBuckets: 6000,
+	}
+	a.Fill(s, 100)
+	s.Counters = tcpinfo.Counters{
+		InUse: 80, Orphan: 1, TWSockets: uint64(s.States[tcpinfo.TimeWait]), Alloc: 90,
+		ActiveOpens: uint64(10000 + 900*i), PassiveOpens: uint64(500 + 5*i),
+		TW: uint64(7000 + 850*i), ListenOverflows: uint64(3 * i), ListenDrops: uint64(3 * i),
+	}
+	return s
+}
+
+func fakeInfo() HostInfo {
+	return HostInfo{Host: "db-client-1", Kernel: "6.18.0", Netns: "net:[4026531840]"}
+}
+
+func (f *fakeCollector) String() string { return fmt.Sprintf("fake after %d polls", f.n) }

@@ -1,0 +1,103 @@
+package ui
+
+import (
+	"time"
+
+	"github.com/tcpdash/tcpdash/tcpinfo"
+)
+
+// historyLen is how many polls the sparklines remember: three minutes at
+// the default interval.
+const historyLen = 180
+
+type sample struct {
+	at     time.Time
+	states tcpinfo.StateCounts
+}
+
+// history is a ring of recent state counts.
+type history struct {
+	samples []sample
+}
+
+func (h *history) add(s *tcpinfo.Snapshot) {
+	if len(h.samples) == historyLen {
+		copy(h.samples, h.samples[1:])
+		h.samples = h.samples[:historyLen-1]
+	}
+	h.samples = append(h.samples, sample{s.Time, s.States})
+}
+
+// series returns the last n counts of state st, oldest first.
+func (h *history) series(st tcpinfo.State, n int) []int {
+	from := max(len(h.samples)-n, 0)
+	out := make([]int, 0, len(h.samples)-from)
+	for _, s := range h.samples[from:] {
+		out = append(out, s.states[st])
+	}
+	return out
+}
+
+// growth returns how much state st grew per second over the last window,
+// and whether there is enough history to say.
+func (h *history) growth(st tcpinfo.State, window time.Duration) (float64, bool) {
+	n := len(h.samples)
+	if n < 2 {
+		return 0, false
+	}
+	last := h.samples[n-1]
+	i := n - 2
+	for i > 0 && last.at.Sub(h.samples[i].at) < window {
+		i--
+	}
+	dt := last.at.Sub(h.samples[i].at).Seconds()
+	if dt <= 0 {
+		return 0, false
+	}
+	return float64(last.states[st]-h.samples[i].states[st]) / dt, true
+}
+
+// rising reports whether state st grew at every one of the last n polls.
+func (h *history) rising(st tcpinfo.State, n int) bool {
+	if len(h.samples) < n+1 {
+		return false
+	}
+	s := h.samples[len(h.samples)-n-1:]
+	for i := 1; i < len(s); i++ {
+		if s[i].states[st] <= s[i-1].states[st] {
+			return false
+		}
+	}
+	return true
+}
+
+// sparkline draws the last width values, scaled between their minimum
+// and maximum: it shows the trend, so a steady count is a flat line.
+func sparkline(values []int, width int) string {
+	runes := []rune("▁▂▃▄▅▆▇█")
+	if width <= 0 {
+		return ""
+	}
+	if len(values) > width {
+		values = values[len(values)-width:]
+	}
+	lo, hi := 0, 0
+	for i, v := range values {
+		if i == 0 || v < lo {
+			lo = v
+		}
+		hi = max(hi, v)
+	}
+	out := make([]rune, 0, width)
+	for range width - len(values) {
+		out = append(out, ' ')
+	}
+	for _, v := range values {
+		i := 0
+		if hi > lo {
+			i = (v - lo) * (len(runes) - 1) / (hi - lo)
+		}
+		out = append(out, runes[i])
+	}
+	return string(out)
+}

@@ -1,0 +1,55 @@
+package ui
+
+import "charm.land/bubbles/v2/key"
+
+// keyMap holds every binding; help is generated from it, so what `?`
+// lists is what works.
+type keyMap struct {
+	Quit, Help            key.Binding
+	NextPane, PrevPane    key.Binding
+	Pane1, Pane2, Pane3   key.Binding
+	Pane4, Pane5          key.Binding
+	Pause, Faster, Slower key.Binding
+	StateFilter, Sort     key.Binding
+	Search, ClearSearch   key.Binding
+	Up, Down              key.Binding
+	Accept                key.Binding
+}
+
+func newKeyMap() keyMap {
+	return keyMap{
+		Quit:        key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		Help:        key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		NextPane:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane")),
+		PrevPane:    key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous pane")),
+		Pane1:       key.NewBinding(key.WithKeys("1"), key.WithHelp("1", "states")),
+		Pane2:       key.NewBinding(key.WithKeys("2"), key.WithHelp("2", "local ports")),
+		Pane3:       key.NewBinding(key.WithKeys("3"), key.WithHelp("3", "remote endpoints")),
+		Pane4:       key.NewBinding(key.WithKeys("4"), key.WithHelp("4", "port pressure")),
+		Pane5:       key.NewBinding(key.WithKeys("5"), key.WithHelp("5", "counters")),
+		Pause:       key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
+		Faster:      key.NewBinding(key.WithKeys("-"), key.WithHelp("-", "shorter interval")),
+		Slower:      key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+", "longer interval")),
+		StateFilter: key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "state filter")),
+		Sort:        key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort column")),
+		Search:      key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter port/address")),
+		ClearSearch: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
+		Up:          key.NewBinding(key.WithKeys("k", "up"), key.WithHelp("k/↑", "up")),
+		Down:        key.NewBinding(key.WithKeys("j", "down"), key.WithHelp("j/↓", "down")),
+		Accept:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply filter")),
+	}
+}
+
+// ShortHelp is the one-line help at the bottom.
+func (k keyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Quit, k.Help, k.NextPane, k.Pause, k.StateFilter, k.Sort, k.Search}
+}
+
+// FullHelp is what `?` shows, in columns.
+func (k keyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.Quit, k.Help, k.Pause, k.Faster, k.Slower},
+		{k.NextPane, k.PrevPane, k.Pane1, k.Pane2, k.Pane3, k.Pane4, k.Pane5},
+		{k.StateFilter, k.Sort, k.Search, k.ClearSearch, k.Up, k.Down},
+	}
+}

@@ -1,0 +1,353 @@
+// Package ui is tcpdash's live dashboard: a Bubble Tea model that polls a
+// Collector off the UI loop and draws state histograms, top tables, port
+// pressure and counter rates. It knows nothing about netlink; tests feed
+// it snapshots.
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/tcpdash/tcpdash/tcpinfo"
+)
+
+// HostInfo is what the header says about where tcpdash runs.
+type HostInfo struct {
+	Host, Kernel, Netns string
+}
+
+// Config is what the dashboard needs from its caller.
+type Config struct {
+	Collector Collector
+	Interval  time.Duration
+	Info      HostInfo
+	// Rows bounds each table; 0 means 100.
+	Rows int
+}
+
+type pane int
+
+const (
+	paneStates pane = iota
+	paneLocal
+	paneRemote
+	panePressure
+	paneCounters
+	numPanes
+)
+
+var paneNames = [numPanes]string{"States", "Local ports", "Remote endpoints", "Port pressure", "Counters"}
+
+// stateFilters is the cycle of the f key.
+var stateFilters = []tcpinfo.State{0, tcpinfo.TimeWait, tcpinfo.CloseWait, tcpinfo.Established,
+	tcpinfo.SynRecv, tcpinfo.FinWait2, tcpinfo.FinWait1, tcpinfo.LastAck, tcpinfo.Closing,
+	tcpinfo.SynSent, tcpinfo.Listen}
+
+// columns are the per-state columns of the top tables; s cycles through
+// TOTAL (0) and these.
+var columns = []tcpinfo.State{tcpinfo.Established, tcpinfo.TimeWait, tcpinfo.CloseWait,
+	tcpinfo.SynRecv, tcpinfo.FinWait2, tcpinfo.Listen}
+
+// Model is the root model.
+type Model struct {
+	cfg    Config
+	keys   keyMap
+	help   help.Model
+	styles styles
+
+	width, height int
+	focus         pane
+	detail        pane // the pane a compact layout shows under the states
+	showHelp      bool
+
+	interval time.Duration // the user's
+	gen      int           // tags the tick schedule
+	inFlight bool
+	paused   bool
+
+	snap, prev *tcpinfo.Snapshot
+	pollErr    error // the last poll's error; the data on screen is stale
+	history    history
+
+	filter    int // index into stateFilters
+	sort      int // 0 total, else index+1 into columns
+	search    textinput.Model
+	searching bool
+	addr      netip.Addr
+	port      uint16
+	searchErr string
+
+	cursor [numPanes]int
+}
+
+// New returns a dashboard that polls cfg.Collector every cfg.Interval.
+func New(cfg Config) Model {
+	if cfg.Rows == 0 {
+		cfg.Rows = 100
+	}
+	ti := textinput.New()
+	ti.Prompt = "filter: "
+	ti.Placeholder = "port, address or address:port"
+	return Model{
+		cfg:      cfg,
+		keys:     newKeyMap(),
+		help:     help.New(),
+		styles:   newStyles(true),
+		interval: cfg.Interval,
+		inFlight: true, // Init polls at once
+		detail:   panePressure,
+		search:   ti,
+	}
+}
+
+// Init polls at once and asks the terminal for its background colour.
+func (m Model) Init() tea.Cmd {
+	return tea.Batch(poll(m.cfg.Collector, m.query()), tea.RequestBackgroundColor)
+}
+
+func (m Model) query() tcpinfo.Query {
+	q := tcpinfo.Query{State: stateFilters[m.filter], Port: m.port, Addr: m.addr}
+	if m.sort > 0 {
+		q.Rank = columns[m.sort-1]
+	}
+	return q
+}
+
+// effectiveInterval is the interval in force: the user's, stretched when
+// dumps are slow.
+func (m Model) effectiveInterval() time.Duration {
+	if m.snap == nil {
+		return m.interval
+	}
+	return stretch(m.interval, m.snap.Dump)
+}
+
+// Update handles one message.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.help.SetWidth(msg.Width)
+		return m, nil
+	case tea.BackgroundColorMsg:
+		m.styles = newStyles(msg.IsDark())
+		m.help.Styles = help.DefaultStyles(msg.IsDark())
+		return m, nil
+	case polledMsg:
+		return m.polled(msg)
+	case tickMsg:
+		if msg.gen != m.gen || m.paused || m.inFlight {
+			return m, nil
+		}
+		m.inFlight = true
+		return m, poll(m.cfg.Collector, m.query())
+	case tea.KeyPressMsg:
+		if m.searching {
+			return m.searchKey(msg)
+		}
+		return m.key(msg)
+	}
+	return m, nil
+}
+
+func (m Model) polled(msg polledMsg) (tea.Model, tea.Cmd) {
+	m.inFlight = false
+	if msg.err != nil {
+		// Keep the last good data on screen, marked stale, and go on.
+		m.pollErr = msg.err
+	} else {
+		m.pollErr = nil
+		m.prev, m.snap = m.snap, msg.snap
+		m.history.add(msg.snap)
+		m.clampCursors()
+	}
+	if m.paused {
+		return m, nil
+	}
+	// The filter changed while this poll was in flight: its tables answer
+	// the old question, so ask the new one now rather than in a second.
+	if msg.err == nil && msg.snap.Query != m.query() {
+		m.inFlight = true
+		return m, poll(m.cfg.Collector, m.query())
+	}
+	return m, tick(m.effectiveInterval(), m.gen)
+}
+
+// repoll starts a new schedule: a poll now if none is in flight (the one in
+// flight re-arms the schedule when it lands).
+func (m Model) repoll() (Model, tea.Cmd) {
+	m.gen++
+	if m.inFlight || m.paused {
+		return m, nil
+	}
+	m.inFlight = true
+	return m, poll(m.cfg.Collector, m.query())
+}
+
+func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Quit):
+		return m, tea.Quit
+	case key.Matches(msg, k.Help):
+		m.showHelp = !m.showHelp
+	case key.Matches(msg, k.ClearSearch):
+		if m.showHelp {
+			m.showHelp = false
+			return m, nil
+		}
+		if m.addr.IsValid() || m.port != 0 || m.searchErr != "" {
+			m.addr, m.port, m.searchErr = netip.Addr{}, 0, ""
+			m.search.Reset()
+			return m.repoll()
+		}
+	case key.Matches(msg, k.NextPane):
+		m.setFocus((m.focus + 1) % numPanes)
+	case key.Matches(msg, k.PrevPane):
+		m.setFocus((m.focus + numPanes - 1) % numPanes)
+	case key.Matches(msg, k.Pane1, k.Pane2, k.Pane3, k.Pane4, k.Pane5):
+		n, _ := strconv.Atoi(msg.String())
+		m.setFocus(pane(n - 1))
+	case key.Matches(msg, k.Pause):
+		m.paused = !m.paused
+		if m.paused {
+			m.gen++ // drop the tick in flight
+			return m, nil
+		}
+		return m.repoll()
+	case key.Matches(msg, k.Faster, k.Slower):
+		dir := 1
+		if key.Matches(msg, k.Faster) {
+			dir = -1
+		}
+		m.interval = stepInterval(m.interval, dir)
+		m.gen++
+		if m.inFlight || m.paused {
+			return m, nil
+		}
+		return m, tick(m.effectiveInterval(), m.gen)
+	case key.Matches(msg, k.StateFilter):
+		m.filter = (m.filter + 1) % len(stateFilters)
+		m.resetCursors()
+		return m.repoll()
+	case key.Matches(msg, k.Sort):
+		m.sort = (m.sort + 1) % (len(columns) + 1)
+		m.resetCursors()
+		return m.repoll()
+	case key.Matches(msg, k.Search):
+		m.searching = true
+		m.searchErr = ""
+		return m, m.search.Focus()
+	case key.Matches(msg, k.Up):
+		m.moveCursor(-1)
+	case key.Matches(msg, k.Down):
+		m.moveCursor(1)
+	}
+	return m, nil
+}
+
+func (m Model) searchKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	switch {
+	case key.Matches(msg, m.keys.Accept):
+		addr, port, err := parseFilter(m.search.Value())
+		if err != nil {
+			// Say what is wrong and keep the text for correcting.
+			m.searchErr = err.Error()
+			return m, nil
+		}
+		m.searching, m.searchErr = false, ""
+		m.search.Blur()
+		m.addr, m.port = addr, port
+		m.resetCursors()
+		return m.repoll()
+	case key.Matches(msg, m.keys.ClearSearch):
+		m.searching, m.searchErr = false, ""
+		m.search.Blur()
+		m.search.SetValue(m.filterText())
+		return m, nil
+	}
+	var cmd tea.Cmd
+	m.search, cmd = m.search.Update(msg)
+	return m, cmd
+}
+
+func (m *Model) setFocus(p pane) {
+	m.focus = p
+	if p != paneStates {
+		m.detail = p
+	}
+}
+
+func (m *Model) resetCursors() { m.cursor = [numPanes]int{} }
+
+func (m *Model) moveCursor(d int) {
+	m.cursor[m.focus] += d
+	m.clampCursors()
+}
+
+func (m *Model) clampCursors() {
+	for p := range numPanes {
+		m.cursor[p] = max(0, min(m.cursor[p], m.rowCount(p)-1))
+	}
+}
+
+// rowCount is the number of selectable rows in pane p.
+func (m *Model) rowCount(p pane) int {
+	if m.snap == nil {
+		return 0
+	}
+	switch p {
+	case paneLocal:
+		return len(m.snap.TopLocalPorts)
+	case paneRemote:
+		return len(m.snap.TopRemoteEndpoints)
+	case panePressure:
+		return len(m.snap.PortPressure)
+	}
+	return 0
+}
+
+// filterText is the active port/address filter as the user would type it.
+func (m Model) filterText() string {
+	switch {
+	case m.addr.IsValid() && m.port != 0:
+		return netip.AddrPortFrom(m.addr, m.port).String()
+	case m.addr.IsValid():
+		return m.addr.String()
+	case m.port != 0:
+		return strconv.Itoa(int(m.port))
+	}
+	return ""
+}
+
+var errFilter = errors.New("want a port (3306), an address (10.0.0.5) or address:port ([::1]:80)")
+
+// parseFilter parses what the user typed after /. Empty clears.
+func parseFilter(s string) (netip.Addr, uint16, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return netip.Addr{}, 0, nil
+	}
+	if n, err := strconv.ParseUint(s, 10, 16); err == nil {
+		if n == 0 {
+			return netip.Addr{}, 0, fmt.Errorf("filter %q: port 0 matches nothing; %w", s, errFilter)
+		}
+		return netip.Addr{}, uint16(n), nil
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap(), ap.Port(), nil
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap(), 0, nil
+	}
+	return netip.Addr{}, 0, fmt.Errorf("filter %q: %w", s, errFilter)
+}

@@ -1,0 +1,406 @@
+package ui
+
+import (
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+	gocmp "github.com/google/go-cmp/cmp"
+
+	"github.com/tcpdash/tcpdash/tcpinfo"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// press turns a key name into the message the terminal would send.
+func press(k string) tea.KeyPressMsg {
+	switch k {
+	case "tab":
+		return tea.KeyPressMsg{Code: tea.KeyTab}
+	case "shift+tab":
+		return tea.KeyPressMsg{Code: tea.KeyTab, Mod: tea.ModShift}
+	case "esc":
+		return tea.KeyPressMsg{Code: tea.KeyEscape}
+	case "enter":
+		return tea.KeyPressMsg{Code: tea.KeyEnter}
+	case "down":
+		return tea.KeyPressMsg{Code: tea.KeyDown}
+	case "ctrl+c":
+		return tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
+	}
+	r := []rune(k)[0]
+	return tea.KeyPressMsg{Code: r, Text: k}
+}
+
+// step applies msg and returns the model.
+func step(t *testing.T, m Model, msg tea.Msg) (Model, tea.Cmd) {
+	t.Helper()
+	nm, cmd := m.Update(msg)
+	return nm.(Model), cmd
+}
+
+// runPoll runs a command that must be a poll and feeds its result back.
+func runPoll(t *testing.T, m Model, cmd tea.Cmd) (Model, tea.Cmd) {
+	t.Helper()
+	if cmd == nil {
+		t.Fatal("want a poll command, got none")
+	}
+	msg, ok := cmd().(polledMsg)
+	if !ok {
+		t.Fatalf("want a poll, got %T", msg)
+	}
+	return step(t, m, msg)
+}
+
+// started returns a model sized w×h that has taken n polls.
+func started(t *testing.T, f *fakeCollector, w, h, n int) Model {
+	t.Helper()
+	m := New(Config{Collector: f, Interval: time.Second, Info: fakeInfo()})
+	m, _ = step(t, m, tea.WindowSizeMsg{Width: w, Height: h})
+	for range n {
+		var cmd tea.Cmd
+		m, cmd = step(t, m, polledMsg{snap: mustCollect(t, f, m.query())})
+		if cmd == nil {
+			t.Fatal("a poll result must re-arm the tick")
+		}
+	}
+	return m
+}
+
+func mustCollect(t *testing.T, f *fakeCollector, q tcpinfo.Query) *tcpinfo.Snapshot {
+	s, err := f.Collect(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestPollSchedule(t *testing.T) {
+	f := &fakeCollector{}
+	m := New(Config{Collector: f, Interval: time.Second, Info: fakeInfo()})
+	if !m.inFlight {
+		t.Fatal("Init polls at once, so the model starts with a poll in flight")
+	}
+	m, cmd := runPoll(t, m, func() tea.Msg { s, err := f.Collect(m.query()); return polledMsg{s, err} })
+	if cmd == nil || m.inFlight {
+		t.Fatal("after a poll lands, a tick is armed and nothing is in flight")
+	}
+	// The tick of the current schedule polls; a stale one does nothing.
+	if _, cmd := step(t, m, tickMsg{gen: m.gen - 1}); cmd != nil {
+		t.Error("a tick from an old schedule must be dropped")
+	}
+	m2, cmd := step(t, m, tickMsg{gen: m.gen})
+	if !m2.inFlight {
+		t.Fatal("a current tick starts a poll")
+	}
+	// While a poll is in flight, a second tick does not start another.
+	if _, cmd2 := step(t, m2, tickMsg{gen: m2.gen}); cmd2 != nil {
+		t.Error("one poll at a time")
+	}
+	m, _ = runPoll(t, m2, cmd)
+	if m.snap.Time != base.Add(time.Second) || m.prev.Time != base {
+		t.Errorf("snap %v prev %v", m.snap.Time, m.prev.Time)
+	}
+}
+
+func TestPause(t *testing.T) {
+	f := &fakeCollector{}
+	m := started(t, f, 120, 40, 1)
+	m, cmd := step(t, m, press("p"))
+	if !m.paused || cmd != nil {
+		t.Fatal("p pauses without polling")
+	}
+	if _, cmd := step(t, m, tickMsg{gen: m.gen}); cmd != nil {
+		t.Error("no polling while paused")
+	}
+	if !strings.Contains(ansi.Strip(m.render()), "PAUSED") {
+		t.Error("the header must say PAUSED")
+	}
+	m, cmd = step(t, m, press("p"))
+	if m.paused {
+		t.Fatal("p resumes")
+	}
+	m, _ = runPoll(t, m, cmd) // resuming polls at once
+	if f.calls() != 2 {
+		t.Errorf("%d polls, want 2", f.calls())
+	}
+}
+
+func TestIntervalKeys(t *testing.T) {
+	f := &fakeCollector{}
+	m := started(t, f, 120, 40, 1)
+	gen := m.gen
+	m, cmd := step(t, m, press("+"))
+	if m.interval != 2*time.Second || cmd == nil || m.gen == gen {
+		t.Fatalf("+ : interval %v, want 2s with a new schedule", m.interval)
+	}
+	for range 20 {
+		m, _ = step(t, m, press("-"))
+	}
+	if m.interval != 100*time.Millisecond {
+		t.Errorf("- stops at 100ms, got %v", m.interval)
+	}
+	for range 20 {
+		m, _ = step(t, m, press("+"))
+	}
+	if m.interval != time.Minute {
+		t.Errorf("+ stops at 1m, got %v", m.interval)
+	}
+}
+
+func TestSlowDumpStretchesInterval(t *testing.T) {
+	f := &fakeCollector{dump: 600 * time.Millisecond}
+	m := started(t, f, 120, 40, 1)
+	if got := m.effectiveInterval(); got != 2400*time.Millisecond {
+		t.Errorf("effective interval %v, want 2.4s for 600ms dumps", got)
+	}
+	if !strings.Contains(ansi.Strip(m.render()), "every 1s → 2.4s (slow dumps)") {
+		t.Error("the header must say the interval stretched")
+	}
+}
+
+func TestPollErrorKeepsStaleData(t *testing.T) {
+	f := &fakeCollector{}
+	m := started(t, f, 120, 40, 2)
+	m, cmd := step(t, m, polledMsg{err: errFake})
+	if cmd == nil {
+		t.Fatal("polling goes on after an error")
+	}
+	if m.snap == nil || m.snap.Time != base.Add(time.Second) {
+		t.Fatal("the last good data stays")
+	}
+	out := ansi.Strip(m.render())
+	for _, want := range []string{"STALE", "! poll failed: netlink: connection refused (fake)", "showing data from 14:00:01", "TIME_WAIT"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("view lacks %q", want)
+		}
+	}
+	m, _ = step(t, m, polledMsg{snap: fakeSnapshot(5, tcpinfo.Query{})})
+	if m.pollErr != nil || strings.Contains(ansi.Strip(m.render()), "STALE") {
+		t.Error("a good poll clears the error")
+	}
+}
+
+func TestFocusKeys(t *testing.T) {
+	m := started(t, &fakeCollector{}, 80, 24, 1)
+	for _, tt := range []struct {
+		key  string
+		want pane
+	}{{"tab", paneLocal}, {"tab", paneRemote}, {"shift+tab", paneLocal}, {"5", paneCounters},
+		{"tab", paneStates}, {"shift+tab", paneCounters}, {"1", paneStates}, {"4", panePressure}} {
+		m, _ = step(t, m, press(tt.key))
+		if m.focus != tt.want {
+			t.Fatalf("after %s: focus %v, want %v", tt.key, m.focus, tt.want)
+		}
+	}
+	// At 80x24 the focused pane is the one shown under the states.
+	m, _ = step(t, m, press("5"))
+	if out := ansi.Strip(m.render()); !strings.Contains(out, "5 Counters") || strings.Contains(out, "4 Port pressure") {
+		t.Errorf("compact layout should show the counters pane only:\n%s", out)
+	}
+}
+
+func TestFilterAndSortKeys(t *testing.T) {
+	f := &fakeCollector{}
+	m := started(t, f, 120, 40, 1)
+	m, cmd := step(t, m, press("f"))
+	m, _ = runPoll(t, m, cmd)
+	if q := f.lastQuery(); q.State != tcpinfo.TimeWait {
+		t.Errorf("f: query %+v, want TIME_WAIT", q)
+	}
+	m, cmd = step(t, m, press("f"))
+	m, _ = runPoll(t, m, cmd)
+	if q := f.lastQuery(); q.State != tcpinfo.CloseWait {
+		t.Errorf("f f: query %+v, want CLOSE_WAIT", q)
+	}
+	if rows := m.snap.TopLocalPorts; len(rows) != 1 || rows[0].Port != 8080 {
+		t.Errorf("CLOSE_WAIT filter: local ports %+v, want only 8080", rows)
+	}
+	for range len(stateFilters) - 2 {
+		m, cmd = step(t, m, press("f"))
+		m, _ = runPoll(t, m, cmd)
+	}
+	if stateFilters[m.filter] != 0 {
+		t.Error("f cycles back to all states")
+	}
+	m, cmd = step(t, m, press("s"))
+	m, _ = runPoll(t, m, cmd)
+	if q := f.lastQuery(); q.Rank != tcpinfo.Established {
+		t.Errorf("s: query %+v, want rank by ESTABLISHED", q)
+	}
+	if !strings.Contains(ansi.Strip(m.render()), "ESTAB▼") {
+		t.Error("the sort column is marked")
+	}
+}
+
+func TestSearch(t *testing.T) {
+	f := &fakeCollector{}
+	m := started(t, f, 120, 40, 1)
+	m, _ = step(t, m, press("/"))
+	if !m.searching {
+		t.Fatal("/ opens the filter input")
+	}
+	m, _ = step(t, m, press("q")) // typed, not quit
+	m, _ = step(t, m, press("enter"))
+	if !m.searching || !strings.Contains(m.searchErr, `filter "q": want a port`) {
+		t.Fatalf("bad filter: searching %v, error %q", m.searching, m.searchErr)
+	}
+	if !strings.Contains(ansi.Strip(m.render()), `filter "q": want a port (3306)`) {
+		t.Error("the error is shown inline")
+	}
+	m.search.SetValue("10.0.0.5:3306")
+	m, cmd := step(t, m, press("enter"))
+	m, _ = runPoll(t, m, cmd)
+	want := tcpinfo.Query{Addr: netip.MustParseAddr("10.0.0.5"), Port: 3306}
+	if diff := gocmp.Diff(want, f.lastQuery(), gocmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("query (-want +got):\n%s", diff)
+	}
+	if out := ansi.Strip(m.render()); !strings.Contains(out, "matching 10.0.0.5:3306") || strings.Contains(out, "10.0.1.8") {
+		t.Errorf("filtered view:\n%s", out)
+	}
+	m, cmd = step(t, m, press("esc"))
+	m, _ = runPoll(t, m, cmd)
+	if q := f.lastQuery(); q.Addr.IsValid() || q.Port != 0 {
+		t.Errorf("esc clears the filter, query %+v", q)
+	}
+}
+
+func TestParseFilter(t *testing.T) {
+	for _, tt := range []struct {
+		in, addr, err string
+		port          uint16
+	}{
+		{in: "3306", port: 3306},
+		{in: " 10.0.0.5 ", addr: "10.0.0.5"},
+		{in: "[::1]:80", addr: "::1", port: 80},
+		{in: "[::ffff:10.0.0.5]:80", addr: "10.0.0.5", port: 80},
+		{in: "0", err: "port 0"},
+		{in: "70000", err: "want a port"},
+		{in: "10.0.0.300", err: "want a port"},
+	} {
+		addr, port, err := parseFilter(tt.in)
+		switch {
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("%q: error %v, want %q", tt.in, err, tt.err)
+		case tt.err == "" && (err != nil || port != tt.port || (tt.addr != "" && addr.String() != tt.addr)):
+			t.Errorf("%q: %v %d %v", tt.in, addr, port, err)
+		}
+	}
+}
+
+// TestFilterChangeDuringPoll: a poll that lands with tables built for an
+// old filter is followed at once by a poll for the new one.
+func TestFilterChangeDuringPoll(t *testing.T) {
+	f := &fakeCollector{}
+	m := started(t, f, 120, 40, 1)
+	m, cmd := step(t, m, tickMsg{gen: m.gen}) // a poll for the old filter
+	m, none := step(t, m, press("f"))
+	if none != nil {
+		t.Fatal("no second poll while one is in flight")
+	}
+	m, cmd = runPoll(t, m, cmd)
+	m, _ = runPoll(t, m, cmd) // must be a poll, not a tick
+	if q := f.lastQuery(); q.State != tcpinfo.TimeWait || m.snap.Query.State != tcpinfo.TimeWait {
+		t.Errorf("query %+v, snapshot for %+v: want TIME_WAIT", q, m.snap.Query)
+	}
+}
+
+func TestCursor(t *testing.T) {
+	m := started(t, &fakeCollector{}, 120, 40, 1)
+	m, _ = step(t, m, press("2"))
+	for range 150 {
+		m, _ = step(t, m, press("j"))
+	}
+	if n := len(m.snap.TopLocalPorts); m.cursor[paneLocal] != n-1 {
+		t.Errorf("cursor %d, want the last row %d", m.cursor[paneLocal], n-1)
+	}
+	for range 150 {
+		m, _ = step(t, m, press("k"))
+	}
+	if m.cursor[paneLocal] != 0 {
+		t.Errorf("cursor %d, want 0", m.cursor[paneLocal])
+	}
+}
+
+func TestQuitAndHelp(t *testing.T) {
+	m := started(t, &fakeCollector{}, 120, 40, 1)
+	for _, k := range []string{"q", "ctrl+c"} {
+		_, cmd := step(t, m, press(k))
+		if cmd == nil {
+			t.Fatalf("%s: no command", k)
+		}
+		if _, ok := cmd().(tea.QuitMsg); !ok {
+			t.Errorf("%s does not quit", k)
+		}
+	}
+	m, _ = step(t, m, press("?"))
+	out := ansi.Strip(m.render())
+	for _, b := range m.keys.FullHelp() {
+		for _, k := range b {
+			if !strings.Contains(out, k.Help().Desc) {
+				t.Errorf("full help lacks %q", k.Help().Desc)
+			}
+		}
+	}
+	m, _ = step(t, m, press("esc"))
+	if m.showHelp {
+		t.Error("esc closes the help")
+	}
+}
+
+func TestTroubleHighlights(t *testing.T) {
+	m := started(t, &fakeCollector{}, 120, 40, 4)
+	out := ansi.Strip(m.render())
+	for _, want := range []string{
+		"!CLOSE_WAIT", "! CLOSE_WAIT +5.00/s: the app is not closing sockets",
+		"!TIME_WAIT", "! TIME_WAIT at 83% of tcp_max_tw_buckets (6,000)",
+		"!ListenOverflows", "!ListenDrops",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("view lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestViewGolden renders the dashboard after a few polls at three sizes,
+// plus the too-small notice; ANSI is stripped. go test ./ui -update
+// rewrites them.
+func TestViewGolden(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {120, 40}, {200, 50}, {60, 15}, {59, 14}} {
+		name := filepath.Join("testdata", fmtSize(size)+".golden")
+		t.Run(name, func(t *testing.T) {
+			m := started(t, &fakeCollector{}, size[0], size[1], 3)
+			got := ansi.Strip(m.render())
+			lines := strings.Split(got, "\n")
+			if len(lines) > size[1] {
+				t.Errorf("%d lines for a %d-line terminal", len(lines), size[1])
+			}
+			for i, l := range lines {
+				if w := ansi.StringWidth(l); w > size[0] {
+					t.Errorf("line %d is %d cells wide for a %d-column terminal: %q", i+1, w, size[0], l)
+				}
+			}
+			if *update {
+				os.MkdirAll("testdata", 0o755)
+				os.WriteFile(name, []byte(got), 0o644)
+			}
+			want, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatalf("%v (go test ./ui -update creates it)", err)
+			}
+			if diff := gocmp.Diff(string(want), got); diff != "" {
+				t.Errorf("view differs (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func fmtSize(s [2]int) string { return strings.Join([]string{itoa(s[0]), itoa(s[1])}, "x") }
+
+func itoa(n int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(n)) }

@@ -1,0 +1,192 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/tcpdash/tcpdash/tcpinfo"
+)
+
+// Minimum terminal size; below it the dashboard says so instead of
+// drawing panes that would not fit.
+const minWidth, minHeight = 60, 15
+
+// View draws the dashboard. It is a pure function of the model.
+func (m Model) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.WindowTitle = "tcpdash"
+	return v
+}
+
+func (m Model) render() string {
+	w, h := m.width, m.height
+	if w == 0 || h == 0 {
+		return "tcpdash: starting…"
+	}
+	if w < minWidth || h < minHeight {
+		lines := []string{
+			"terminal too small",
+			fmt.Sprintf("%dx%d, need at least %dx%d", w, h, minWidth, minHeight),
+			"q quits",
+		}
+		for i := range lines {
+			lines[i] = fit(lines[i], w)
+		}
+		return strings.Join(lines[:min(len(lines), h)], "\n")
+	}
+
+	header := m.headerLines(w)
+	footer := m.footerLines(w)
+	bodyH := h - len(header) - len(footer)
+	var body []string
+	switch {
+	case m.showHelp:
+		body = strings.Split(m.help.FullHelpView(m.keys.FullHelp()), "\n")
+		body = frame("Keys (? or esc to close)", true, body, w, bodyH, m.styles)
+	case m.snap == nil:
+		msg := "waiting for the first snapshot…"
+		if m.pollErr != nil {
+			msg = "no data: " + m.pollErr.Error()
+		}
+		body = frame("tcpdash", false, []string{msg}, w, bodyH, m.styles)
+	case w >= 100 && h >= 34:
+		body = m.fullLayout(w, bodyH)
+	default:
+		body = m.compactLayout(w, bodyH)
+	}
+	lines := append(append(header, body...), footer...)
+	return strings.Join(lines, "\n")
+}
+
+// fullLayout shows every pane: states and counters, the two top tables
+// side by side, then port pressure.
+func (m Model) fullLayout(w, h int) []string {
+	left, right := w/2, w-w/2
+	topH := min(max(m.nonZeroStates(), 9)+4, 16)
+	rest := h - topH
+	pressH := min(max(len(m.snap.PortPressure)+3, 6), rest/2)
+	tablesH := rest - pressH
+	out := beside(m.statesPane(left, topH), m.countersPane(right, topH))
+	out = append(out, beside(m.localPane(left, tablesH), m.remotePane(right, tablesH))...)
+	return append(out, m.pressurePane(w, pressH)...)
+}
+
+// compactLayout shows the states and one more pane, the focused one (port
+// pressure by default); tab and the number keys bring up the others.
+func (m Model) compactLayout(w, h int) []string {
+	// The histogram comes first; the other pane keeps at least a row.
+	statesH := min(m.nonZeroStates()+4, h-4)
+	out := m.statesPane(w, statesH)
+	dh := h - statesH
+	switch m.detail {
+	case paneLocal:
+		out = append(out, m.localPane(w, dh)...)
+	case paneRemote:
+		out = append(out, m.remotePane(w, dh)...)
+	case paneCounters:
+		out = append(out, m.countersPane(w, dh)...)
+	default:
+		out = append(out, m.pressurePane(w, dh)...)
+	}
+	return out
+}
+
+func (m Model) nonZeroStates() int {
+	n := 0
+	for _, st := range tcpinfo.AllStates() {
+		if m.snap.States[st] > 0 {
+			n++
+		}
+	}
+	return max(n, 1)
+}
+
+func (m Model) paneTitle(p pane, extra string) string {
+	t := fmt.Sprintf("%d %s", int(p)+1, paneNames[p])
+	if extra != "" {
+		t += " · " + extra
+	}
+	return t
+}
+
+func (m Model) headerLines(w int) []string {
+	st := m.styles
+	i := m.cfg.Info
+	parts := []string{st.title.Render("tcpdash"), i.Host}
+	if i.Kernel != "" {
+		parts = append(parts, "kernel "+i.Kernel)
+	}
+	if i.Netns != "" {
+		parts = append(parts, "netns "+i.Netns)
+	}
+	every := "every " + m.interval.String()
+	if eff := m.effectiveInterval(); eff != m.interval {
+		every += " → " + eff.String() + " (slow dumps)"
+	}
+	if m.snap != nil {
+		src := string(m.snap.Source)
+		if m.snap.Source == tcpinfo.SourceProcfs {
+			src = st.warn.Render("procfs") + " (" + m.snap.SourceNote + ")"
+		}
+		parts = append(parts, src)
+	}
+	parts = append(parts, every)
+	if m.paused {
+		parts = append(parts, st.warn.Render("PAUSED"))
+	}
+	line1 := strings.Join(parts, "  ")
+	line2 := "no snapshot yet"
+	if s := m.snap; s != nil {
+		line2 = fmt.Sprintf("%s  dump %s  %s sockets (ipv4 %s · ipv6 %s)  ephemeral %s",
+			s.Time.Format("15:04:05"), roundDump(s.Dump), fmtInt(s.Total),
+			fmtInt(s.Families.IPv4), fmtInt(s.Families.IPv6), s.PortRange)
+		if m.pollErr != nil {
+			line2 = st.statusErr.Render("STALE") + "  " + line2
+		}
+	}
+	return []string{fit(line1, w), fit(st.dim.Render(line2), w)}
+}
+
+func roundDump(d time.Duration) time.Duration {
+	if d >= 10*time.Millisecond {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(100 * time.Microsecond)
+}
+
+func (m Model) footerLines(w int) []string {
+	st := m.styles
+	var status string
+	switch {
+	case m.searching:
+		status = m.search.View()
+		if m.searchErr != "" {
+			status += "  " + st.statusErr.Render(m.searchErr)
+		}
+	case m.pollErr != nil:
+		when := "no data yet"
+		if m.snap != nil {
+			when = "showing data from " + m.snap.Time.Format("15:04:05")
+		}
+		status = st.statusErr.Render("! poll failed: "+m.pollErr.Error()) + st.status.Render(" — "+when+"; still polling")
+	default:
+		filter := "all states"
+		if s := stateFilters[m.filter]; s != 0 {
+			filter = s.String()
+		}
+		sort := "total"
+		if m.sort > 0 {
+			sort = columns[m.sort-1].String()
+		}
+		status = fmt.Sprintf("focus: %s · state filter: %s · sort: %s", paneNames[m.focus], filter, sort)
+		if t := m.filterText(); t != "" {
+			status += " · matching " + t + " (esc clears)"
+		}
+		status = st.status.Render(status)
+	}
+	return []string{fit(status, w), fit(m.help.ShortHelpView(m.keys.ShortHelp()), w)}
+}
