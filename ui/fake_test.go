@@ -47,6 +47,18 @@ func (f *fakeCollector) lastQuery() tcpinfo.Query {
 	return f.queries[len(f.queries)-1]
 }
 
+func (f *fakeCollector) countQueries(match func(tcpinfo.Query) bool) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, q := range f.queries {
+		if match(q) {
+			n++
+		}
+	}
+	return n
+}
+
 func (f *fakeCollector) calls() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -1,22 +1,19 @@
 package ui
 
 import (
-	"flag"
+	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/golden"
 	gocmp "github.com/google/go-cmp/cmp"
 
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // press turns a key name into the message the terminal would send.
 func press(k string) tea.KeyPressMsg {
@@ -369,12 +366,11 @@ func TestTroubleHighlights(t *testing.T) {
 }
 
 // TestViewGolden renders the dashboard after a few polls at three sizes,
-// plus the too-small notice; ANSI is stripped. go test ./ui -update
-// rewrites them.
+// plus the smallest and a too-small terminal, ANSI stripped, into
+// testdata/TestViewGolden/WxH.golden; go test ./ui -update rewrites them.
 func TestViewGolden(t *testing.T) {
 	for _, size := range [][2]int{{80, 24}, {120, 40}, {200, 50}, {60, 15}, {59, 14}} {
-		name := filepath.Join("testdata", fmtSize(size)+".golden")
-		t.Run(name, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
 			m := started(t, &fakeCollector{}, size[0], size[1], 3)
 			got := ansi.Strip(m.render())
 			lines := strings.Split(got, "\n")
@@ -386,21 +382,7 @@ func TestViewGolden(t *testing.T) {
 					t.Errorf("line %d is %d cells wide for a %d-column terminal: %q", i+1, w, size[0], l)
 				}
 			}
-			if *update {
-				os.MkdirAll("testdata", 0o755)
-				os.WriteFile(name, []byte(got), 0o644)
-			}
-			want, err := os.ReadFile(name)
-			if err != nil {
-				t.Fatalf("%v (go test ./ui -update creates it)", err)
-			}
-			if diff := gocmp.Diff(string(want), got); diff != "" {
-				t.Errorf("view differs (-want +got):\n%s", diff)
-			}
+			golden.RequireEqual(t, got)
 		})
 	}
 }
-
-func fmtSize(s [2]int) string { return strings.Join([]string{itoa(s[0]), itoa(s[1])}, "x") }
-
-func itoa(n int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(n)) }
