@@ -1,0 +1,189 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tcpdash/tcpdash/internal/loadgen"
+	"github.com/tcpdash/tcpdash/internal/netns"
+)
+
+// tmuxSession drives one tmux server of its own.
+type tmuxSession struct {
+	t      *testing.T
+	socket string
+}
+
+func (s tmuxSession) run(args ...string) (string, error) {
+	out, err := exec.Command("tmux", append([]string{"-L", s.socket, "-f", "/dev/null"}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+func (s tmuxSession) capture() string {
+	out, err := s.run("capture-pane", "-p", "-t", "e2e")
+	if err != nil {
+		s.t.Fatalf("capture-pane: %v: %s", err, out)
+	}
+	return out
+}
+
+// waitScreen waits until the pane shows every pattern.
+func (s tmuxSession) waitScreen(what string, patterns ...string) string {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		screen := s.capture()
+		ok := true
+		for _, p := range patterns {
+			if !regexp.MustCompile(p).MatchString(screen) {
+				ok = false
+			}
+		}
+		if ok {
+			return screen
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("timed out waiting for %s; screen:\n%s", what, screen)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (s tmuxSession) pid() int {
+	out, err := s.run("display-message", "-p", "-t", "e2e", "#{pane_pid}")
+	if err != nil {
+		s.t.Fatalf("pane pid: %v", err)
+	}
+	var pid int
+	fmt.Sscan(out, &pid)
+	return pid
+}
+
+// TestIntegrationDashboardInTmux runs the real binary in tmux inside a
+// private network namespace holding a known population, and reads the
+// screen as a person would.
+func TestIntegrationDashboardInTmux(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	for _, tool := range []string{"tmux", "ss"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "tcpdash")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	pop, err := loadgen.Build(loadgen.Spec{Established: 12, TimeWait: 300, HalfClosed: 4, Dests: 1, Ports: 1, Listeners: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pop.Close()
+
+	// What ss says at this moment; the population is static.
+	ssOut, err := exec.Command("ss", "-tanH").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ssCount := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(string(ssOut)), "\n") {
+		ssCount[strings.Fields(l)[0]]++
+	}
+	want := map[string]int{"ESTABLISHED": ssCount["ESTAB"], "TIME_WAIT": ssCount["TIME-WAIT"],
+		"CLOSE_WAIT": ssCount["CLOSE-WAIT"], "FIN_WAIT2": ssCount["FIN-WAIT-2"], "LISTEN": ssCount["LISTEN"]}
+	if want["TIME_WAIT"] != 300 || want["ESTABLISHED"] != 24 {
+		t.Fatalf("population as ss sees it: %v", ssCount)
+	}
+
+	s := tmuxSession{t, fmt.Sprintf("tcpdash-e2e-%d", os.Getpid())}
+	defer s.run("kill-server")
+	start := func() {
+		if out, err := s.run("new-session", "-d", "-s", "e2e", "-x", "120", "-y", "40", bin); err != nil {
+			t.Fatalf("tmux new-session: %v: %s", err, out)
+		}
+		s.run("set-option", "-t", "e2e", "remain-on-exit", "on")
+	}
+	start()
+	var patterns []string
+	for name, n := range want {
+		patterns = append(patterns, fmt.Sprintf(`│%-12s%9s `, name, fmtThousands(n)))
+	}
+	screen := s.waitScreen("the state histogram to match ss", patterns...)
+	// The busiest remote endpoint, and so port, heads its table.
+	if !regexp.MustCompile(`│127\.0\.0\.1:20000\s+300\s+·\s+300`).MatchString(screen) {
+		t.Errorf("busiest remote endpoint 127.0.0.1:20000 (300 TIME_WAIT) is not first:\n%s", screen)
+	}
+	for _, p := range []string{"1 States", "2 Local ports", "3 Remote endpoints", "4 Port pressure", "5 Counters", "netlink", "every 1s"} {
+		if !strings.Contains(screen, p) {
+			t.Errorf("screen lacks %q", p)
+		}
+	}
+
+	s.run("send-keys", "-t", "e2e", "p")
+	s.waitScreen("the paused marker", "PAUSED")
+	s.run("send-keys", "-t", "e2e", "?")
+	s.waitScreen("the full help", "Keys", "shorter interval", "filter port/address")
+	// Wait for esc to take effect: ESC followed at once by q is alt+q.
+	s.run("send-keys", "-t", "e2e", "Escape")
+	s.waitScreen("the help to close", "1 States")
+	s.run("send-keys", "-t", "e2e", "q")
+	// restored waits for the process to exit (tmux may take a while to
+	// reap it), then checks that the alternate screen was left.
+	restored := func(pid int, how string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !exited(pid) {
+			if time.Now().After(deadline) {
+				t.Fatalf("tcpdash still running 10s after %s", how)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if screen := s.capture(); strings.Contains(screen, "1 States") {
+			t.Errorf("after %s the dashboard is still on screen: the alternate screen was not left:\n%s", how, screen)
+		}
+	}
+	restored(s.pid(), "q")
+
+	// SIGTERM, as from kill: the terminal must be restored too.
+	s.run("kill-session", "-t", "e2e")
+	start()
+	s.waitScreen("the dashboard", "1 States")
+	pid := s.pid()
+	syscall.Kill(pid, syscall.SIGTERM)
+	restored(pid, "SIGTERM")
+
+	// SIGHUP, as when the tmux pane or SSH session goes away.
+	s.run("kill-session", "-t", "e2e")
+	start()
+	s.waitScreen("the dashboard", "1 States")
+	pid = s.pid()
+	syscall.Kill(pid, syscall.SIGHUP)
+	restored(pid, "SIGHUP")
+}
+
+// exited reports whether pid is gone or a zombie waiting to be reaped.
+func exited(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	// The state follows the command name in parentheses.
+	i := strings.LastIndexByte(string(b), ')')
+	return i > 0 && i+2 < len(b) && b[i+2] == 'Z'
+}
+
+func fmtThousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
