@@ -97,6 +97,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("--dests takes 1-254, --ports 1-100, --runs at least 1")
 	}
 
+	// Big populations need more descriptors than the usual soft limit;
+	// root may raise the hard limit too, which the namespace inherits.
+	raiseFileLimit(2*(spec.Established+spec.HalfClosed+spec.IPv6+spec.Mapped) + spec.Listeners + 1024)
+
 	if inNetns && !netns.Inside() {
 		cmd := netns.Command("/proc/self/exe", args...)
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
@@ -135,6 +139,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "tcpload: holding the sockets until Ctrl-C; to look: nsenter -t %d -U -n --preserve-credentials tcpdash\n", os.Getpid())
 	<-ctx.Done()
 	return nil
+}
+
+func raiseFileLimit(want int) {
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) != nil || lim.Cur >= uint64(want) {
+		return
+	}
+	lim.Cur = uint64(want)
+	if lim.Max < lim.Cur {
+		lim.Max = lim.Cur // works for root only; otherwise Build reports EMFILE
+	}
+	syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
 }
 
 // setSysctl writes KEY=VALUE under /proc/sys and reads it back.

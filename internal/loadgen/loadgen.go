@@ -16,7 +16,8 @@ import (
 
 // A Spec says how many sockets of each kind to build.
 type Spec struct {
-	// Established pairs over IPv4 loopback: two ESTABLISHED sockets each.
+	// Established pairs over IPv4 loopback, spread over Dests
+	// destination addresses: two ESTABLISHED sockets each.
 	Established int
 	// TimeWait sockets from client-side closes, spread round-robin over
 	// Dests destination addresses (127.0.0.1, 127.0.0.2, …) and Ports
@@ -112,9 +113,13 @@ func Build(spec Spec) (_ *Population, err error) {
 	}
 
 	var halfClosedClients []int
-	keep := func(what string, n int, ln int, to netip.AddrPort, then func(c, s int) error) error {
+	keep := func(what string, n int, ln int, to netip.AddrPort, spread bool, then func(c, s int) error) error {
 		for i := range n {
-			c, s, err := pair(ln, to)
+			dest := to
+			if spread { // one group holds at most the ephemeral range
+				dest = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, byte(1 + i%spec.Dests)}), to.Port())
+			}
+			c, s, err := pair(ln, dest)
 			if err != nil {
 				return fmt.Errorf("%s pair %d: %w", what, i, err)
 			}
@@ -154,7 +159,7 @@ func Build(spec Spec) (_ *Population, err error) {
 			return nil, err
 		}
 		p.fds = append(p.fds, ln)
-		if err := keep(k.what, k.n, ln, k.to, k.after); err != nil {
+		if err := keep(k.what, k.n, ln, k.to, k.what == "established", k.after); err != nil {
 			return nil, err
 		}
 	}
