@@ -7,9 +7,9 @@
 # run once a second for the same duration.
 #
 #   scripts/bench-dashboard.sh [PAIRS [DURATION]]
-# PAIRS ESTABLISHED pairs (2 sockets each; 100000 for 200,000 sockets: root
-# or a high `ulimit -Hn` is needed). Static, unlike TIME_WAIT, which would
-# expire during the run.
+# PAIRS ESTABLISHED pairs (2 sockets each; 100000 for 200,000 sockets).
+# Static, unlike TIME_WAIT, which would expire during the run. They are
+# held by several tcpload workers, each within the usual 20,000 open files.
 set -euo pipefail
 pairs=${1:-500}
 duration=${2:-60}
@@ -24,7 +24,20 @@ done
 
 cat > "$bin/measure.sh" <<'INNER'
 set -euo pipefail
-bin=$1 duration=$2
+bin=$1 duration=$2 pairs=$3
+# Hold the population: workers of up to 9,000 pairs on their own ports.
+per=9000 started=0 i=0
+while ((started < pairs)); do
+  n=$((pairs - started < per ? pairs - started : per))
+  "$bin/tcpload" --established "$n" --dests 8 --base-port $((20000 + i * 300)) 2>"$bin/worker$i.log" &
+  started=$((started + n)) i=$((i + 1))
+done
+for ((j = 0; j < i; j++)); do
+  until grep -q "holding" "$bin/worker$j.log" 2>/dev/null; do
+    grep -q "error" "$bin/worker$j.log" 2>/dev/null && { cat "$bin/worker$j.log" >&2; exit 1; }
+    sleep 0.2
+  done
+done
 hz=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -55,6 +68,7 @@ printf '  tcpdash dashboard   CPU %6d ms = %5.2f%% of a core   RSS %d KiB at sta
 printf '  netstat|awk loop    CPU %6d ms = %5.2f%% of a core\n' \
   "$loop_ms" "$(echo "$loop_ms $duration" | awk '{print $1 / ($2 * 10)}')"
 printf '  ratio tcpdash / netstat|awk: %.3f\n' "$(echo "$dash_ms $loop_ms" | awk '{print $1 / $2}')"
+kill $(jobs -p) 2>/dev/null || true
 INNER
 
-"$bin/tcpload" --netns --established "$pairs" --dests 8 -- bash "$bin/measure.sh" "$bin" "$duration"
+"$bin/tcpload" --netns -- bash "$bin/measure.sh" "$bin" "$duration" "$pairs"

@@ -42,6 +42,8 @@ Population:
   --listeners N     idle listeners
   --dests N         destination addresses for TIME_WAIT (127.0.0.1..N, default 4)
   --ports N         server ports per destination (default 2)
+  --base-port P     first server port (default 20000); run several tcploads
+                    side by side in one namespace on different base ports
 
 Environment:
   --netns           run in a new private user+network namespace
@@ -86,6 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&spec.Listeners, "listeners", 0, "")
 	fs.IntVar(&spec.Dests, "dests", 4, "")
 	fs.IntVar(&spec.Ports, "ports", 2, "")
+	basePort := fs.Uint("base-port", 20000, "")
 	fs.BoolVar(&inNetns, "netns", false, "")
 	fs.Var(&sysctls, "sysctl", "")
 	fs.Var(&benches, "bench", "")
@@ -93,9 +96,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if spec.Dests < 1 || spec.Dests > 254 || spec.Ports < 1 || spec.Ports > 100 || runs < 1 {
-		return errors.New("--dests takes 1-254, --ports 1-100, --runs at least 1")
+	if spec.Dests < 1 || spec.Dests > 254 || spec.Ports < 1 || spec.Ports > 100 || runs < 1 ||
+		*basePort < 1024 || *basePort > 65000 {
+		return errors.New("--dests takes 1-254, --ports 1-100, --base-port 1024-65000, --runs at least 1")
 	}
+	spec.BasePort = uint16(*basePort)
 
 	// Big populations need more descriptors than the usual soft limit;
 	// root may raise the hard limit too, which the namespace inherits.
