@@ -1,0 +1,128 @@
+package tuning
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/tcpdash/tcpdash/tcpinfo"
+)
+
+// A Recommendation is advice drawn from live data. Key is empty when no
+// sysctl helps and the fix lies in the application.
+type Recommendation struct {
+	Key, Value string
+	Reason     string
+}
+
+// Pressure thresholds: a destination group this full is in trouble.
+const (
+	PressureWarn     = 0.7
+	TimeWaitNearFull = 0.8
+)
+
+// Recommend derives advice from a snapshot, the previous one (for what is
+// rising; may be nil), the current settings and the ports being listened
+// on. It never recommends tcp_tw_recycle, nor tcp_fin_timeout as a cure
+// for TIME_WAIT, and never lowers tcp_max_tw_buckets.
+func Recommend(now, prev *tcpinfo.Snapshot, settings []Setting, listening []uint16) []Recommendation {
+	val := map[string]string{}
+	for _, s := range settings {
+		if s.Exists {
+			val[s.Key] = s.Value
+		}
+	}
+	var out []Recommendation
+	rising := func(f func(*tcpinfo.Snapshot) uint64) (uint64, uint64, bool) {
+		if prev == nil {
+			return 0, 0, false
+		}
+		a, b := f(prev), f(now)
+		return a, b, b > a
+	}
+
+	if g, ok := worstGroup(now); ok && g.Ratio >= PressureWarn {
+		where := fmt.Sprintf("connect() from %s to %s uses %.0f%% of its %d ports (%d in TIME_WAIT)",
+			g.Local, g.Remote, 100*g.Ratio, g.Capacity, g.TimeWait)
+		if val["net.ipv4.tcp_tw_reuse"] != "1" {
+			reason := where + "; tcp_tw_reuse=1 lets new outgoing connections take over TIME_WAIT ports (outgoing only; needs timestamps on both ends)"
+			if val["net.ipv4.tcp_timestamps"] == "0" {
+				reason += "; tcp_timestamps is 0 here, so turn it on too"
+			}
+			out = append(out, Recommendation{"net.ipv4.tcp_tw_reuse", "1", reason})
+		}
+		if r, ok := widerRange(val["net.ipv4.ip_local_port_range"], listening); ok {
+			out = append(out, Recommendation{"net.ipv4.ip_local_port_range", r,
+				where + fmt.Sprintf("; %s gives each destination %s ports, clear of the ports being listened on", r, rangeSize(r))})
+		}
+	}
+
+	tw, max := now.Counters.TWSockets, now.MaxTimeWaitBuckets
+	_, overflow, overflowing := rising(func(s *tcpinfo.Snapshot) uint64 { return s.Counters.TCPTimeWaitOverflow })
+	if max > 0 && (tw*10 >= uint64(max)*uint64(TimeWaitNearFull*10) || overflowing) {
+		reason := fmt.Sprintf("%d TIME_WAIT/FIN_WAIT2 minisockets of at most %d", tw, max)
+		if overflowing {
+			reason += fmt.Sprintf(", and TCPTimeWaitOverflow rose to %d: closes are skipping TIME_WAIT", overflow)
+		}
+		out = append(out, Recommendation{"net.ipv4.tcp_max_tw_buckets", strconv.Itoa(2 * max),
+			reason + "; raise it (never lower it)"})
+	}
+
+	if prev != nil && now.States[tcpinfo.CloseWait] > prev.States[tcpinfo.CloseWait] {
+		out = append(out, Recommendation{Reason: fmt.Sprintf(
+			"CLOSE_WAIT grew from %d to %d: no sysctl fixes this; the application is not closing sockets its peers closed",
+			prev.States[tcpinfo.CloseWait], now.States[tcpinfo.CloseWait])})
+	}
+
+	if a, b, up := rising(func(s *tcpinfo.Snapshot) uint64 { return s.Counters.ListenOverflows }); up {
+		why := fmt.Sprintf("ListenOverflows rose from %d to %d: accept queues are full", a, b)
+		for _, k := range []string{"net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog"} {
+			if cur, err := strconv.Atoi(val[k]); err == nil {
+				out = append(out, Recommendation{k, strconv.Itoa(2 * cur),
+					why + "; also raise the application's listen() backlog, which somaxconn caps"})
+			}
+		}
+	}
+	return out
+}
+
+func worstGroup(s *tcpinfo.Snapshot) (tcpinfo.PressureGroup, bool) {
+	if len(s.PortPressure) == 0 {
+		return tcpinfo.PressureGroup{}, false
+	}
+	return s.PortPressure[0], true // sorted fullest first
+}
+
+// widerRange proposes LOW 65535 with LOW above every listening port below
+// the current range (so connect() never takes a server's port), LOW even so
+// that the ends differ in parity, and reports whether that is wider.
+func widerRange(current string, listening []uint16) (string, bool) {
+	f := strings.Fields(current)
+	if len(f) != 2 {
+		return "", false
+	}
+	curLo, err1 := strconv.Atoi(f[0])
+	curHi, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil {
+		return "", false
+	}
+	lo := 1024
+	for _, p := range listening {
+		if int(p) < curLo && int(p) >= lo {
+			lo = int(p) + 1
+		}
+	}
+	lo += lo % 2
+	// Worth a change only if at least a tenth wider.
+	if (65535-lo+1)*10 < (curHi-curLo+1)*11 {
+		return "", false
+	}
+	return fmt.Sprintf("%d 65535", lo), true
+}
+
+func rangeSize(r string) string {
+	f := strings.Fields(r)
+	lo, _ := strconv.Atoi(f[0])
+	hi, _ := strconv.Atoi(f[1])
+	return strconv.Itoa(hi - lo + 1)
+}

@@ -1,0 +1,284 @@
+package tuning
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeRoot lays out a sysctl tree in a temporary directory with the
+// compiled-in defaults, as a new network namespace has them.
+func fakeRoot(t *testing.T) (*System, string) {
+	t.Helper()
+	dir := t.TempDir()
+	values := map[string]string{
+		"net.ipv4.tcp_tw_reuse": "2", "net.ipv4.tcp_tw_reuse_delay": "1000", "net.ipv4.tcp_fin_timeout": "60",
+		"net.ipv4.ip_local_port_range": "32768\t60999", "net.ipv4.ip_local_reserved_ports": "",
+		"net.ipv4.tcp_max_tw_buckets": "131072", "net.ipv4.tcp_timestamps": "1", "net.ipv4.tcp_syncookies": "1",
+		"net.ipv4.tcp_max_syn_backlog": "512", "net.core.somaxconn": "4096", "net.ipv4.tcp_max_orphans": "65536",
+	}
+	for k, v := range values {
+		p := filepath.Join(dir, strings.ReplaceAll(k, ".", "/"))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(v+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := t.TempDir()
+	return New(Options{
+		SysctlRoot: dir, StateFile: filepath.Join(state, "last-batch.json"), AuditLog: filepath.Join(state, "audit.log"),
+		Netns: "net:[1]", User: "tester",
+		Now: func() time.Time { return time.Date(2026, 11, 24, 15, 0, 0, 0, time.UTC) },
+	}), dir
+}
+
+// treeState reads every file of a tree, to prove that nothing changed.
+func treeState(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := os.ReadFile(p)
+			out[p] = string(b)
+		}
+		return nil
+	})
+	return out
+}
+
+func assign(t *testing.T, args ...string) []Assignment {
+	t.Helper()
+	var as []Assignment
+	for _, a := range args {
+		x, err := ParseAssignment(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		as = append(as, x)
+	}
+	return as
+}
+
+func TestPlanRefusesBadInput(t *testing.T) {
+	s, dir := fakeRoot(t)
+	before := treeState(t, dir)
+	tests := []struct{ arg, want string }{
+		{"net.ipv4.tcp_fin_timeout=abc", `"abc" is not a whole number`},
+		{"net.ipv4.tcp_fin_timeout=-1", "-1 is out of range 1-3600"},
+		{"net.ipv4.ip_local_port_range=60000 1024", "LOW must be below HIGH"},
+		{"net.ipv4.ip_local_port_range=1024", "want two ports"},
+		{"net.ipv4.ip_local_port_range=0 70000", "ports are 1-65535"},
+		{"net.ipv4.tcp_tw_reuse=3", `"3" is not one of 0, 1, 2`},
+		{"net.ipv4.tcp_tw_reuse_delay=0", "0 is out of range 1-60000"},
+		{"net.ipv4.ip_local_reserved_ports=80,9000-800", "want ports or ranges"},
+		{"net.ipv4.tcp_bogus=1", `unknown key "net.ipv4.tcp_bogus"`},
+		{"net/ipv4/tcp_fin_timeout=30", "is not a sysctl key"},
+		{"net.ipv4..tcp_fin_timeout=30", "is not a sysctl key"},
+		{"../../etc/passwd=x", "is not a sysctl key"},
+		{"net.ipv4.tcp_tw_recycle=1", "was removed in Linux 4.12 and is never written"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.arg, func(t *testing.T) {
+			_, err := s.Plan(assign(t, tt.arg))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one containing %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is more than one line: %q", err)
+			}
+		})
+	}
+	if _, err := s.Plan(assign(t, "net.ipv4.tcp_fin_timeout=30", "net.ipv4.tcp_fin_timeout=40")); err == nil {
+		t.Error("a key set twice must be refused")
+	}
+	if _, err := ParseAssignment("net.ipv4.tcp_fin_timeout"); err == nil {
+		t.Error("an argument without = must be refused")
+	}
+	if diff := treeState(t, dir); len(diff) != len(before) {
+		t.Fatal("files appeared")
+	}
+	for p, v := range treeState(t, dir) {
+		if before[p] != v {
+			t.Errorf("planning changed %s", p)
+		}
+	}
+}
+
+func TestPlanNormalizesAndWarns(t *testing.T) {
+	s, _ := fakeRoot(t)
+	p, err := s.Plan(assign(t, "net.ipv4.ip_local_port_range= 1024  65535 ", "net.ipv4.tcp_fin_timeout=30",
+		"net.ipv4.tcp_tw_reuse_delay=1000", "net.ipv4.tcp_max_tw_buckets=1000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Changes) != 3 {
+		t.Fatalf("changes %v: the unchanged tcp_tw_reuse_delay must be left out", p.Changes)
+	}
+	if c := p.Changes[0]; c.New != "1024\t65535" || c.String() != "net.ipv4.ip_local_port_range: 32768 60999 → 1024 65535" {
+		t.Errorf("change %q / %q", c.New, c)
+	}
+	if w := p.Changes[1].Warnings; len(w) != 1 || !strings.Contains(w[0], "does not shorten TIME_WAIT") {
+		t.Errorf("tcp_fin_timeout warnings %v", w)
+	}
+	if w := p.Changes[2].Warnings; len(w) != 1 || !strings.Contains(w[0], "lowering tcp_max_tw_buckets") {
+		t.Errorf("tcp_max_tw_buckets warnings %v", w)
+	}
+}
+
+func TestApplyUndoAudit(t *testing.T) {
+	s, dir := fakeRoot(t)
+	p, err := s.Plan(assign(t, "net.ipv4.tcp_fin_timeout=30", "net.ipv4.tcp_tw_reuse=1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(p); err != nil {
+		t.Fatal(err)
+	}
+	read := func(k string) string {
+		b, _ := os.ReadFile(filepath.Join(dir, strings.ReplaceAll(k, ".", "/")))
+		return strings.TrimSpace(string(b))
+	}
+	if read("net.ipv4.tcp_fin_timeout") != "30" || read("net.ipv4.tcp_tw_reuse") != "1" {
+		t.Fatal("values not written")
+	}
+	u, err := s.PlanUndo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(u.Changes) != 2 || u.Changes[0].Key != "net.ipv4.tcp_tw_reuse" || u.Changes[0].New != "2" {
+		t.Fatalf("undo plan %v: want newest first, back to the old values", u.Changes)
+	}
+	if err := s.Undo(u); err != nil {
+		t.Fatal(err)
+	}
+	if read("net.ipv4.tcp_fin_timeout") != "60" || read("net.ipv4.tcp_tw_reuse") != "2" {
+		t.Fatal("undo did not restore")
+	}
+	if _, err := s.PlanUndo(); err == nil || !strings.Contains(err.Error(), "nothing to undo") {
+		t.Errorf("second undo: %v", err)
+	}
+	log, _ := os.ReadFile(s.opts.AuditLog)
+	want := "2026-11-24T15:00:00Z user=tester netns=net:[1] apply net.ipv4.tcp_fin_timeout: 60 → 30\n" +
+		"2026-11-24T15:00:00Z user=tester netns=net:[1] apply net.ipv4.tcp_tw_reuse: 2 → 1\n" +
+		"2026-11-24T15:00:00Z user=tester netns=net:[1] undo net.ipv4.tcp_tw_reuse: 1 → 2\n" +
+		"2026-11-24T15:00:00Z user=tester netns=net:[1] undo net.ipv4.tcp_fin_timeout: 30 → 60\n"
+	if string(log) != want {
+		t.Errorf("audit log:\n%s\nwant:\n%s", log, want)
+	}
+}
+
+func TestUndoRefusesWhenChangedSince(t *testing.T) {
+	s, dir := fakeRoot(t)
+	p, _ := s.Plan(assign(t, "net.ipv4.tcp_fin_timeout=30"))
+	if err := s.Apply(p); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "net/ipv4/tcp_fin_timeout"), []byte("45\n"), 0o644)
+	if _, err := s.PlanUndo(); err == nil || !strings.Contains(err.Error(), "something else changed it") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+// TestApplyRollsBack: a key in the middle of a batch fails, so the one
+// before it is restored and the one after it is never written.
+func TestApplyRollsBack(t *testing.T) {
+	s, dir := fakeRoot(t)
+	p, err := s.Plan(assign(t, "net.ipv4.tcp_fin_timeout=30", "net.ipv4.tcp_syncookies=2", "net.ipv4.tcp_tw_reuse=1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The middle key vanishes between plan and apply.
+	os.Remove(filepath.Join(dir, "net/ipv4/tcp_syncookies"))
+	before := treeState(t, dir)
+	err = s.Apply(p)
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "net.ipv4.tcp_syncookies: not on this kernel") ||
+		!strings.Contains(err.Error(), "restored") {
+		t.Fatalf("error %v", err)
+	}
+	for path, v := range treeState(t, dir) {
+		if before[path] != v {
+			t.Errorf("%s is %q after a failed batch, was %q", path, v, before[path])
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "net/ipv4/tcp_syncookies")); !errors.Is(err, fs.ErrNotExist) {
+		t.Error("apply created a sysctl file")
+	}
+	if _, err := s.PlanUndo(); err == nil {
+		t.Error("a failed batch must not be recorded for undo")
+	}
+}
+
+func TestPersist(t *testing.T) {
+	s, _ := fakeRoot(t)
+	if _, err := s.PlanPersist(filepath.Join(t.TempDir(), "x.conf")); err == nil {
+		t.Error("persist with nothing applied must be refused")
+	}
+	p, _ := s.Plan(assign(t, "net.ipv4.tcp_fin_timeout=30", "net.ipv4.ip_local_port_range=1024 65535"))
+	if err := s.Apply(p); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "90-tcpdash.conf")
+	existing := "# mine\nnet.core.somaxconn = 8192\nnet.ipv4.tcp_fin_timeout = 15\n"
+	os.WriteFile(path, []byte(existing), 0o644)
+	pp, err := s.PlanPersist(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "# mine\nnet.core.somaxconn = 8192\nnet.ipv4.tcp_fin_timeout = 30\nnet.ipv4.ip_local_port_range = 1024 65535\n"
+	if pp.New != want || pp.Old != existing {
+		t.Fatalf("planned file:\n%s\nwant:\n%s", pp.New, want)
+	}
+	if b, _ := os.ReadFile(path); string(b) != existing {
+		t.Fatal("planning wrote the file")
+	}
+	if err := s.Persist(pp); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != want {
+		t.Errorf("file:\n%s", b)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Errorf("temporary files left behind: %v", entries)
+	}
+	// A file changed after it was shown is not overwritten.
+	pp2, _ := s.PlanPersist(path)
+	os.WriteFile(path, []byte("# someone else\n"), 0o644)
+	if err := s.Persist(pp2); err == nil || !strings.Contains(err.Error(), "changed since it was shown") {
+		t.Errorf("error %v", err)
+	}
+	if _, err := s.PlanPersist("/etc/../etc/sysctl.conf"); err == nil || !strings.Contains(err.Error(), "never edits /etc/sysctl.conf") {
+		t.Errorf("error %v", err)
+	}
+	log, _ := os.ReadFile(s.opts.AuditLog)
+	if !strings.Contains(string(log), "persist "+path+" net.ipv4.tcp_fin_timeout: 60 → 30") {
+		t.Errorf("audit log lacks the persist:\n%s", log)
+	}
+}
+
+func TestSettings(t *testing.T) {
+	s, _ := fakeRoot(t)
+	settings, err := s.Settings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Setting{}
+	for _, st := range settings {
+		got[st.Key] = st
+	}
+	if r := got["net.ipv4.ip_local_port_range"]; !r.Exists || r.Value != "32768 60999" {
+		t.Errorf("port range %+v", r)
+	}
+	if r := got["net.ipv4.tcp_tw_recycle"]; r.Exists || r.Removed == "" {
+		t.Errorf("tcp_tw_recycle %+v: want absent and marked removed", r)
+	}
+	if len(settings) != len(Known()) {
+		t.Errorf("%d settings for %d tunables", len(settings), len(Known()))
+	}
+}
