@@ -16,6 +16,7 @@ const usage = `Usage:
   tcpdash [flags]            live dashboard (a snapshot when stdout is not a terminal)
   tcpdash --once [--json]    print one snapshot and exit
   tcpdash --json             print one JSON snapshot per line every --interval
+  tcpdash tune ...           sysctls: see tcpdash tune --help
 
 Flags:
   --once             print one snapshot and exit
@@ -26,12 +27,13 @@ Flags:
   --source S         auto, netlink or procfs (default auto: netlink, else /proc/net/tcp)
 `
 
-// usageError is a mistake on the command line: exit status 2 with usage.
-type usageError struct{ msg string }
+// usageError is a mistake on the command line: exit status 2 with the
+// usage it concerns.
+type usageError struct{ msg, usage string }
 
 func (e usageError) Error() string { return e.msg }
 
-func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...), usage} }
 
 // hinted is an error with advice on what to do about it.
 type hinted struct {
@@ -110,6 +112,9 @@ func flagError(err error) string {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "tune" {
+		return runTune(ctx, args[1:], stdin, stdout, stderr)
+	}
 	cfg, err := parseFlags(args)
 	if err == flag.ErrHelp {
 		fmt.Fprint(stdout, usage)

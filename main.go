@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -20,14 +21,14 @@ func main() {
 
 // exitCode prints err the house way and maps it to an exit status:
 // 2 for bad usage, 1 for everything else.
-func exitCode(err error, stderr *os.File) int {
+func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
 	var u usageError
 	if errors.As(err, &u) {
 		fmt.Fprintf(stderr, "tcpdash: error: %v\n", err)
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, u.usage)
 		return 2
 	}
 	fmt.Fprintf(stderr, "tcpdash: error: %v\n", err)

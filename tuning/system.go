@@ -343,3 +343,14 @@ func (s *System) audit(action string, changes []Change) error {
 	}
 	return err
 }
+
+// CanWrite reports why sysctls cannot be written here, or nil. It probes
+// access to a per-namespace sysctl rather than guessing from the uid:
+// root of a user namespace may write its own network namespace's values.
+func (s *System) CanWrite() error {
+	p := filepath.Join(s.opts.SysctlRoot, "net/ipv4/tcp_fin_timeout")
+	if err := syscall.Access(p, 2 /* W_OK */); err != nil {
+		return fmt.Errorf("writing sysctls needs root or CAP_NET_ADMIN over this network namespace (uid %d): %w", os.Geteuid(), err)
+	}
+	return nil
+}

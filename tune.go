@@ -1,0 +1,316 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tcpdash/tcpdash/tcpinfo"
+	"github.com/tcpdash/tcpdash/tuning"
+)
+
+const tuneUsage = `Usage:
+  tcpdash tune [flags]                   tunables, their values, what they do, and advice
+  tcpdash tune set KEY=VALUE... [flags]  change sysctls, after confirmation
+  tcpdash tune undo [flags]              restore the values from before the last batch
+  tcpdash tune persist [flags]           keep the last batch across reboots (sysctl.d)
+
+Flags:
+  --yes              do not ask (required when stdin is not a terminal)
+  --read-only        refuse every change
+  --file PATH        where persist writes (default /etc/sysctl.d/90-tcpdash.conf)
+  --state-file PATH  the last batch, for undo (default /var/lib/tcpdash/last-batch.json)
+  --audit-log PATH   every change, appended (default /var/log/tcpdash/audit.log)
+
+Exit status: 0 done, 1 refused or failed (nothing changed), 2 bad usage.
+`
+
+type tuneConfig struct {
+	yes, readOnly             bool
+	file, stateFile, auditLog string
+	sub                       string
+	args                      []string
+}
+
+func parseTuneFlags(args []string) (tuneConfig, error) {
+	cfg := tuneConfig{file: tuning.DefaultPersistPath,
+		stateFile: "/var/lib/tcpdash/last-batch.json", auditLog: "/var/log/tcpdash/audit.log"}
+	fs := flag.NewFlagSet("tcpdash tune", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.BoolVar(&cfg.yes, "yes", false, "")
+	fs.BoolVar(&cfg.readOnly, "read-only", false, "")
+	fs.StringVar(&cfg.file, "file", cfg.file, "")
+	fs.StringVar(&cfg.stateFile, "state-file", cfg.stateFile, "")
+	fs.StringVar(&cfg.auditLog, "audit-log", cfg.auditLog, "")
+	// Flags may come before, between or after the words.
+	var words []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				return cfg, err
+			}
+			return cfg, usageError{flagError(err), tuneUsage}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		words = append(words, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(words) > 0 {
+		cfg.sub, cfg.args = words[0], words[1:]
+	}
+	switch cfg.sub {
+	case "", "undo", "persist":
+		if len(cfg.args) > 0 {
+			return cfg, usageError{fmt.Sprintf("unexpected argument %q after %q", cfg.args[0], "tune "+cfg.sub), tuneUsage}
+		}
+	case "set":
+		if len(cfg.args) == 0 {
+			return cfg, usageError{"tune set needs KEY=VALUE, such as net.ipv4.tcp_tw_reuse=1", tuneUsage}
+		}
+	default:
+		return cfg, usageError{fmt.Sprintf("unknown tune command %q: use set, undo or persist", cfg.sub), tuneUsage}
+	}
+	return cfg, nil
+}
+
+func runTune(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cfg, err := parseTuneFlags(args)
+	if err == flag.ErrHelp {
+		fmt.Fprint(stdout, tuneUsage)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	sys := tuning.New(tuning.Options{
+		StateFile: cfg.stateFile, AuditLog: cfg.auditLog, Netns: hostInfo().Netns, User: userName(),
+	})
+	switch cfg.sub {
+	case "":
+		return tuneShow(ctx, sys, stdout)
+	case "set":
+		var as []tuning.Assignment
+		for _, a := range cfg.args {
+			x, err := tuning.ParseAssignment(a)
+			if err != nil {
+				return err
+			}
+			as = append(as, x)
+		}
+		plan, err := sys.Plan(as)
+		if err != nil {
+			return err
+		}
+		return confirmAndApply(cfg, sys, plan, "apply", sys.Apply, stdin, stdout)
+	case "undo":
+		plan, err := sys.PlanUndo()
+		if err != nil {
+			return err
+		}
+		return confirmAndApply(cfg, sys, plan, "undo", sys.Undo, stdin, stdout)
+	case "persist":
+		if cfg.readOnly {
+			return errors.New("--read-only: nothing written")
+		}
+		pp, err := sys.PlanPersist(cfg.file)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s will read:\n\n%s\n", pp.Path, indentText(pp.New))
+		if err := confirm(cfg, "Write "+pp.Path+"?", stdin, stdout); err != nil {
+			return err
+		}
+		if err := sys.Persist(pp); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s; systemd-sysctl applies it at boot (now: sysctl -p %s)\n", pp.Path, pp.Path)
+		return nil
+	}
+	return nil
+}
+
+func confirmAndApply(cfg tuneConfig, sys *tuning.System, plan tuning.Plan, verb string,
+	apply func(tuning.Plan) error, stdin io.Reader, stdout io.Writer) error {
+	if len(plan.Changes) == 0 {
+		fmt.Fprintln(stdout, "nothing to change: every value is already as asked")
+		return nil
+	}
+	if cfg.readOnly {
+		return errors.New("--read-only: nothing changed")
+	}
+	if err := sys.CanWrite(); err != nil {
+		return hinted{err, "run as root (sudo), or inside a network namespace you own"}
+	}
+	fmt.Fprintf(stdout, "To %s in network namespace %s:\n", verb, hostInfo().Netns)
+	for _, c := range plan.Changes {
+		fmt.Fprintf(stdout, "  %s\n", c)
+		for _, w := range c.Warnings {
+			fmt.Fprintf(stdout, "    ! %s\n", w)
+		}
+	}
+	if err := confirm(cfg, strings.ToUpper(verb[:1])+verb[1:]+" these changes?", stdin, stdout); err != nil {
+		return err
+	}
+	if err := apply(plan); err != nil {
+		return err
+	}
+	settings, err := sys.Settings()
+	if err != nil {
+		return err
+	}
+	for _, c := range plan.Changes {
+		for _, s := range settings {
+			if s.Key == c.Key {
+				fmt.Fprintf(stdout, "%s = %s (read back)\n", s.Key, s.Value)
+			}
+		}
+	}
+	if verb == "apply" {
+		fmt.Fprintln(stdout, "undo with: tcpdash tune undo; keep across reboots with: tcpdash tune persist")
+	}
+	return nil
+}
+
+// confirm asks y/N on a terminal; the default is No. Without a terminal
+// only --yes confirms.
+func confirm(cfg tuneConfig, question string, stdin io.Reader, stdout io.Writer) error {
+	if cfg.yes {
+		return nil
+	}
+	if f, ok := stdin.(*os.File); !ok || !isTerminal(f) {
+		return hinted{errors.New("not changing anything without confirmation: stdin is not a terminal"),
+			"add --yes to confirm from a script"}
+	}
+	fmt.Fprintf(stdout, "%s [y/N] ", question)
+	line, _ := bufio.NewReader(stdin).ReadString('\n')
+	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+		return errors.New("not confirmed: nothing changed")
+	}
+	return nil
+}
+
+// tuneShow prints every tunable with what it does on this kernel, and
+// advice drawn from one second of live data.
+func tuneShow(ctx context.Context, sys *tuning.System, w io.Writer) error {
+	settings, err := sys.Settings()
+	if err != nil {
+		return err
+	}
+	col, err := tcpinfo.NewCollector(tcpinfo.Options{Top: 1000})
+	if err != nil {
+		return err
+	}
+	defer col.Close()
+	// LISTEN ports, so that a wider port range can steer clear of them;
+	// two snapshots a second apart, to see what is rising.
+	q := tcpinfo.Query{State: tcpinfo.Listen}
+	prev, err := col.Collect(q)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Second):
+	}
+	now, err := col.Collect(q)
+	if err != nil {
+		return err
+	}
+	var listening []uint16
+	for _, p := range now.TopLocalPorts {
+		listening = append(listening, p.Port)
+	}
+	recs := tuning.Recommend(now, prev, settings, listening)
+	recommended := map[string]string{}
+	for _, r := range recs {
+		if r.Key != "" {
+			recommended[r.Key] = r.Value
+		}
+	}
+
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tVALUE\tDEFAULT\tSCOPE\tRECOMMENDED")
+	for _, s := range settings {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Key, settingValue(s), s.Default, s.Scope, orDash(recommended[s.Key], s))
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\nWhat they do on this kernel:")
+	for _, s := range settings {
+		fmt.Fprintf(w, "  %s\n      %s\n", s.Key, explainSetting(s))
+	}
+	fmt.Fprintln(w, "\nRecommendations, from one second of live data:")
+	if len(recs) == 0 {
+		fmt.Fprintln(w, "  none: nothing here needs a sysctl change")
+	}
+	for _, r := range recs {
+		if r.Key == "" {
+			fmt.Fprintf(w, "  (no sysctl) %s\n", r.Reason)
+			continue
+		}
+		fmt.Fprintf(w, "  %s=%s\n      %s\n", r.Key, r.Value, r.Reason)
+	}
+	return nil
+}
+
+func settingValue(s tuning.Setting) string {
+	switch {
+	case s.Exists && s.Value == "":
+		return "(empty)"
+	case s.Exists:
+		return s.Value
+	case s.Removed != "":
+		return "(removed)"
+	case s.Scope == tuning.Global:
+		return "(host only)"
+	}
+	return "(absent)"
+}
+
+func orDash(v string, s tuning.Setting) string {
+	switch {
+	case s.Removed != "":
+		return "never"
+	case v == "":
+		return "-"
+	}
+	return v
+}
+
+// explainSetting is the tunable's facts, qualified by what this kernel
+// has.
+func explainSetting(s tuning.Setting) string {
+	switch {
+	case s.Removed != "" && s.Exists:
+		return s.Does + " This kernel still has it (value " + s.Value + "): leave it at 0."
+	case s.Removed != "":
+		return s.Does + " Not on this kernel."
+	case !s.Exists && s.Scope == tuning.Global:
+		return s.Does + " Global: it exists only in the host's initial network namespace."
+	case !s.Exists:
+		return s.Does + " Not on this kernel."
+	}
+	return s.Does
+}
+
+func indentText(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
+}
+
+func userName() string {
+	u, err := user.Current()
+	if err != nil {
+		return fmt.Sprintf("uid%d", os.Geteuid())
+	}
+	return fmt.Sprintf("%s(%s)", u.Username, u.Uid)
+}
