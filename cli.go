@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tcpdash/tcpdash/tcpinfo"
+	"github.com/tcpdash/tcpdash/tuning"
 )
 
 const usage = `Usage:
@@ -25,6 +26,10 @@ Flags:
   --count N          with --json, stop after N snapshots (default 0: until interrupted)
   --top N            rows in every table, 1-1000 (default 10)
   --source S         auto, netlink or procfs (default auto: netlink, else /proc/net/tcp)
+  --read-only        the dashboard's tuning pane shows everything but changes nothing
+  --file PATH        where the tuning pane persists (default /etc/sysctl.d/90-tcpdash.conf)
+  --state-file PATH  the last applied batch, for undo (default /var/lib/tcpdash/last-batch.json)
+  --audit-log PATH   every sysctl change, appended (default /var/log/tcpdash/audit.log)
 `
 
 // usageError is a mistake on the command line: exit status 2 with the
@@ -50,6 +55,24 @@ type config struct {
 	count      int
 	top        int
 	source     tcpinfo.Source
+	tuneFiles
+}
+
+// tuneFiles are the tuning flags the dashboard and tcpdash tune share.
+type tuneFiles struct {
+	readOnly                  bool
+	file, stateFile, auditLog string
+}
+
+func (t *tuneFiles) register(fs *flag.FlagSet) {
+	fs.BoolVar(&t.readOnly, "read-only", false, "")
+	fs.StringVar(&t.file, "file", tuning.DefaultPersistPath, "")
+	fs.StringVar(&t.stateFile, "state-file", "/var/lib/tcpdash/last-batch.json", "")
+	fs.StringVar(&t.auditLog, "audit-log", "/var/log/tcpdash/audit.log", "")
+}
+
+func (t tuneFiles) system() *tuning.System {
+	return tuning.New(tuning.Options{StateFile: t.stateFile, AuditLog: t.auditLog, Netns: hostInfo().Netns, User: userName()})
 }
 
 func parseFlags(args []string) (config, error) {
@@ -63,6 +86,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.count, "count", 0, "")
 	fs.IntVar(&cfg.top, "top", cfg.top, "")
 	source := fs.String("source", "auto", "")
+	cfg.tuneFiles.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return cfg, err

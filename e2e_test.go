@@ -105,8 +105,10 @@ func TestIntegrationDashboardInTmux(t *testing.T) {
 
 	s := tmuxSession{t, fmt.Sprintf("tcpdash-e2e-%d", os.Getpid())}
 	defer s.run("kill-server")
+	state := t.TempDir()
 	start := func() {
-		if out, err := s.run("new-session", "-d", "-s", "e2e", "-x", "120", "-y", "40", bin); err != nil {
+		if out, err := s.run("new-session", "-d", "-s", "e2e", "-x", "120", "-y", "40", bin,
+			"--state-file", filepath.Join(state, "batch.json"), "--audit-log", filepath.Join(state, "audit.log")); err != nil {
 			t.Fatalf("tmux new-session: %v: %s", err, out)
 		}
 		s.run("set-option", "-t", "e2e", "remain-on-exit", "on")
@@ -134,6 +136,37 @@ func TestIntegrationDashboardInTmux(t *testing.T) {
 	// Wait for esc to take effect: ESC followed at once by q is alt+q.
 	s.run("send-keys", "-t", "e2e", "Escape")
 	s.waitScreen("the help to close", "1 States")
+
+	// The tuning pane: a change to this namespace's tcp_fin_timeout
+	// happens only after y, is read back, and is undone by u, y.
+	finTimeout := func() string {
+		b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_fin_timeout")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	s.run("send-keys", "-t", "e2e", "t")
+	s.waitScreen("the tuning pane", "6 Tuning", `net\.ipv4\.tcp_fin_timeout\s+60`)
+	s.run("send-keys", "-t", "e2e", "j", "j", "Enter")
+	s.waitScreen("the editor", "new value: 60")
+	s.run("send-keys", "-t", "e2e", "BSpace", "BSpace", "30", "Enter")
+	s.waitScreen("the confirmation", "Confirm: apply", "net.ipv4.tcp_fin_timeout: 60 → 30", "does not shorten TIME_WAIT")
+	if v := finTimeout(); v != "60" {
+		t.Fatalf("tcp_fin_timeout is %s before y", v)
+	}
+	s.run("send-keys", "-t", "e2e", "y")
+	s.waitScreen("the read-back", `net\.ipv4\.tcp_fin_timeout = 30 \(read back\)`)
+	if v := finTimeout(); v != "30" {
+		t.Fatalf("tcp_fin_timeout is %s after y", v)
+	}
+	s.run("send-keys", "-t", "e2e", "u")
+	s.waitScreen("the undo confirmation", "Confirm: undo", "net.ipv4.tcp_fin_timeout: 30 → 60")
+	s.run("send-keys", "-t", "e2e", "y")
+	s.waitScreen("the undo read-back", `net\.ipv4\.tcp_fin_timeout = 60 \(read back\)`)
+	if v := finTimeout(); v != "60" {
+		t.Fatalf("tcp_fin_timeout is %s after undo", v)
+	}
 	s.run("send-keys", "-t", "e2e", "q")
 	// restored waits for the process to exit (tmux may take a while to
 	// reap it), then checks that the alternate screen was left.

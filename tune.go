@@ -34,22 +34,18 @@ Exit status: 0 done, 1 refused or failed (nothing changed), 2 bad usage.
 `
 
 type tuneConfig struct {
-	yes, readOnly             bool
-	file, stateFile, auditLog string
-	sub                       string
-	args                      []string
+	yes bool
+	tuneFiles
+	sub  string
+	args []string
 }
 
 func parseTuneFlags(args []string) (tuneConfig, error) {
-	cfg := tuneConfig{file: tuning.DefaultPersistPath,
-		stateFile: "/var/lib/tcpdash/last-batch.json", auditLog: "/var/log/tcpdash/audit.log"}
+	var cfg tuneConfig
 	fs := flag.NewFlagSet("tcpdash tune", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.BoolVar(&cfg.yes, "yes", false, "")
-	fs.BoolVar(&cfg.readOnly, "read-only", false, "")
-	fs.StringVar(&cfg.file, "file", cfg.file, "")
-	fs.StringVar(&cfg.stateFile, "state-file", cfg.stateFile, "")
-	fs.StringVar(&cfg.auditLog, "audit-log", cfg.auditLog, "")
+	cfg.tuneFiles.register(fs)
 	// Flags may come before, between or after the words.
 	var words []string
 	for {
@@ -92,9 +88,7 @@ func runTune(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	sys := tuning.New(tuning.Options{
-		StateFile: cfg.stateFile, AuditLog: cfg.auditLog, Netns: hostInfo().Netns, User: userName(),
-	})
+	sys := cfg.tuneFiles.system()
 	switch cfg.sub {
 	case "":
 		return tuneShow(ctx, sys, stdout)

@@ -133,11 +133,7 @@ func (s *System) Plan(as []Assignment) (Plan, error) {
 		if display(v) == display(old) {
 			continue
 		}
-		c := Change{Key: t.Key, Old: old, New: v}
-		if t.warn != nil {
-			c.Warnings = t.warn(old, v)
-		}
-		p.Changes = append(p.Changes, c)
+		p.Changes = append(p.Changes, Change{Key: t.Key, Old: old, New: v, Warnings: t.Warnings(old, v)})
 	}
 	return p, nil
 }

@@ -246,3 +246,20 @@ func portList(v, _ string) (string, error) {
 	}
 	return strings.ReplaceAll(v, " ", ""), nil
 }
+
+// Check validates value for t without touching the system, and returns it
+// in the kernel's format. A removed tunable accepts nothing.
+func (t Tunable) Check(value string) (string, error) {
+	if t.Removed != "" || t.check == nil {
+		return "", fmt.Errorf("%s was removed in %s and is never written", t.Key, t.Removed)
+	}
+	return t.check(value, "")
+}
+
+// Warnings returns the cautions for changing t from old to new.
+func (t Tunable) Warnings(old, new string) []string {
+	if t.warn == nil {
+		return nil
+	}
+	return t.warn(old, new)
+}

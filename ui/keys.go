@@ -14,6 +14,9 @@ type keyMap struct {
 	Search, ClearSearch   key.Binding
 	Up, Down              key.Binding
 	Accept                key.Binding
+	Tune, Pane6           key.Binding
+	Edit, Undo, Persist   key.Binding
+	Yes, No               key.Binding
 }
 
 func newKeyMap() keyMap {
@@ -37,19 +40,27 @@ func newKeyMap() keyMap {
 		Up:          key.NewBinding(key.WithKeys("k", "up"), key.WithHelp("k/↑", "up")),
 		Down:        key.NewBinding(key.WithKeys("j", "down"), key.WithHelp("j/↓", "down")),
 		Accept:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply filter")),
+		Tune:        key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "tuning")),
+		Pane6:       key.NewBinding(key.WithKeys("6"), key.WithHelp("6", "tuning")),
+		Edit:        key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "edit value (tuning)")),
+		Undo:        key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "undo last batch (tuning)")),
+		Persist:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "persist (tuning)")),
+		Yes:         key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "confirm")),
+		No:          key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "cancel")),
 	}
 }
 
 // ShortHelp is the one-line help at the bottom.
 func (k keyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Quit, k.Help, k.NextPane, k.Pause, k.StateFilter, k.Sort, k.Search}
+	return []key.Binding{k.Quit, k.Help, k.NextPane, k.Pause, k.StateFilter, k.Sort, k.Search, k.Tune}
 }
 
 // FullHelp is what `?` shows, in columns.
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Quit, k.Help, k.Pause, k.Faster, k.Slower},
-		{k.NextPane, k.PrevPane, k.Pane1, k.Pane2, k.Pane3, k.Pane4, k.Pane5},
+		{k.NextPane, k.PrevPane, k.Pane1, k.Pane2, k.Pane3, k.Pane4, k.Pane5, k.Tune},
 		{k.StateFilter, k.Sort, k.Search, k.ClearSearch, k.Up, k.Down},
+		{k.Edit, k.Undo, k.Persist, k.Yes, k.No},
 	}
 }

@@ -18,6 +18,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tcpdash/tcpdash/tcpinfo"
+	"github.com/tcpdash/tcpdash/tuning"
 )
 
 // HostInfo is what the header says about where tcpdash runs.
@@ -32,6 +33,11 @@ type Config struct {
 	Info      HostInfo
 	// Rows bounds each table; 0 means 100.
 	Rows int
+	// Tuner backs the tuning pane; ReadOnly turns its editing off.
+	Tuner    Tuner
+	ReadOnly bool
+	// PersistPath is where w writes; empty means tuning.DefaultPersistPath.
+	PersistPath string
 }
 
 type pane int
@@ -42,10 +48,11 @@ const (
 	paneRemote
 	panePressure
 	paneCounters
+	paneTuning
 	numPanes
 )
 
-var paneNames = [numPanes]string{"States", "Local ports", "Remote endpoints", "Port pressure", "Counters"}
+var paneNames = [numPanes]string{"States", "Local ports", "Remote endpoints", "Port pressure", "Counters", "Tuning"}
 
 // stateFilters is the cycle of the f key.
 var stateFilters = []tcpinfo.State{0, tcpinfo.TimeWait, tcpinfo.CloseWait, tcpinfo.Established,
@@ -87,12 +94,16 @@ type Model struct {
 	searchErr string
 
 	cursor [numPanes]int
+	tune   tuneState
 }
 
 // New returns a dashboard that polls cfg.Collector every cfg.Interval.
 func New(cfg Config) Model {
 	if cfg.Rows == 0 {
 		cfg.Rows = 100
+	}
+	if cfg.PersistPath == "" {
+		cfg.PersistPath = tuning.DefaultPersistPath
 	}
 	ti := textinput.New()
 	ti.Prompt = "filter: "
@@ -106,12 +117,18 @@ func New(cfg Config) Model {
 		inFlight: true, // Init polls at once
 		detail:   panePressure,
 		search:   ti,
+		tune:     newTuneState(),
 	}
 }
 
-// Init polls at once and asks the terminal for its background colour.
+// Init polls at once, reads the sysctls and asks the terminal for its
+// background colour.
 func (m Model) Init() tea.Cmd {
-	return tea.Batch(poll(m.cfg.Collector, m.query()), tea.RequestBackgroundColor)
+	cmds := []tea.Cmd{poll(m.cfg.Collector, m.query()), tea.RequestBackgroundColor}
+	if m.cfg.Tuner != nil {
+		cmds = append(cmds, loadSettings(m.cfg.Tuner), checkWritable(m.cfg.Tuner, m.cfg.ReadOnly))
+	}
+	return tea.Batch(cmds...)
 }
 
 func (m Model) query() tcpinfo.Query {
@@ -144,6 +161,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case polledMsg:
 		return m.polled(msg)
+	case settingsMsg, writableMsg, plannedMsg, tunedMsg:
+		return m.tuneMsg(msg)
 	case tickMsg:
 		if msg.gen != m.gen || m.paused || m.inFlight {
 			return m, nil
@@ -195,6 +214,14 @@ func (m Model) repoll() (Model, tea.Cmd) {
 
 func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	k := m.keys
+	if key.Matches(msg, k.Quit) && msg.String() == "ctrl+c" {
+		return m, tea.Quit
+	}
+	if m.focus == paneTuning && m.cfg.Tuner != nil {
+		if nm, cmd, used := m.tuneKey(msg); used {
+			return nm, cmd
+		}
+	}
 	switch {
 	case key.Matches(msg, k.Quit):
 		return m, tea.Quit
@@ -214,9 +241,11 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.setFocus((m.focus + 1) % numPanes)
 	case key.Matches(msg, k.PrevPane):
 		m.setFocus((m.focus + numPanes - 1) % numPanes)
-	case key.Matches(msg, k.Pane1, k.Pane2, k.Pane3, k.Pane4, k.Pane5):
+	case key.Matches(msg, k.Pane1, k.Pane2, k.Pane3, k.Pane4, k.Pane5, k.Pane6):
 		n, _ := strconv.Atoi(msg.String())
 		m.setFocus(pane(n - 1))
+	case key.Matches(msg, k.Tune):
+		m.setFocus(paneTuning)
 	case key.Matches(msg, k.Pause):
 		m.paused = !m.paused
 		if m.paused {
@@ -282,7 +311,7 @@ func (m Model) searchKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 
 func (m *Model) setFocus(p pane) {
 	m.focus = p
-	if p != paneStates {
+	if p != paneStates && p != paneTuning {
 		m.detail = p
 	}
 }
@@ -302,6 +331,9 @@ func (m *Model) clampCursors() {
 
 // rowCount is the number of selectable rows in pane p.
 func (m *Model) rowCount(p pane) int {
+	if p == paneTuning {
+		return len(m.tune.settings)
+	}
 	if m.snap == nil {
 		return 0
 	}
@@ -312,6 +344,8 @@ func (m *Model) rowCount(p pane) int {
 		return len(m.snap.TopRemoteEndpoints)
 	case panePressure:
 		return len(m.snap.PortPressure)
+	case paneTuning:
+		return len(m.tune.settings)
 	}
 	return 0
 }

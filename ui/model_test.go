@@ -190,7 +190,8 @@ func TestFocusKeys(t *testing.T) {
 		key  string
 		want pane
 	}{{"tab", paneLocal}, {"tab", paneRemote}, {"shift+tab", paneLocal}, {"5", paneCounters},
-		{"tab", paneStates}, {"shift+tab", paneCounters}, {"1", paneStates}, {"4", panePressure}} {
+		{"tab", paneTuning}, {"tab", paneStates}, {"shift+tab", paneTuning}, {"1", paneStates}, {"t", paneTuning},
+		{"6", paneTuning}, {"4", panePressure}} {
 		m, _ = step(t, m, press(tt.key))
 		if m.focus != tt.want {
 			t.Fatalf("after %s: focus %v, want %v", tt.key, m.focus, tt.want)

@@ -47,6 +47,8 @@ func (m Model) render() string {
 	case m.showHelp:
 		body = strings.Split(m.help.FullHelpView(m.keys.FullHelp()), "\n")
 		body = frame("Keys (? or esc to close)", true, body, w, bodyH, m.styles)
+	case m.focus == paneTuning && m.cfg.Tuner != nil:
+		body = m.tuningPane(w, bodyH)
 	case m.snap == nil:
 		msg := "waiting for the first snapshot…"
 		if m.pollErr != nil {

@@ -1,0 +1,402 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/tcpdash/tcpdash/tcpinfo"
+	"github.com/tcpdash/tcpdash/tuning"
+)
+
+// A Tuner reads and changes sysctls; *tuning.System is the real one.
+type Tuner interface {
+	Settings() ([]tuning.Setting, error)
+	CanWrite() error
+	Plan([]tuning.Assignment) (tuning.Plan, error)
+	Apply(tuning.Plan) error
+	PlanUndo() (tuning.Plan, error)
+	Undo(tuning.Plan) error
+	PlanPersist(path string) (tuning.PersistPlan, error)
+	Persist(tuning.PersistPlan) error
+}
+
+// tuneAction is what a confirmation dialog will do.
+type tuneAction int
+
+const (
+	actApply tuneAction = iota
+	actUndo
+	actPersist
+)
+
+var actionVerbs = [...]string{"Apply", "Undo", "Persist"}
+
+type (
+	settingsMsg struct {
+		settings []tuning.Setting
+		err      error
+	}
+	writableMsg struct{ err error }
+	plannedMsg  struct {
+		action  tuneAction
+		plan    tuning.Plan
+		persist tuning.PersistPlan
+		err     error
+	}
+	tunedMsg struct {
+		action   tuneAction
+		summary  []string
+		settings []tuning.Setting
+		err      error
+	}
+)
+
+// tuneState is the tuning pane's part of the model.
+type tuneState struct {
+	settings []tuning.Setting
+	loadErr  error
+	// editOff says why editing is off; empty when it is on.
+	editOff string
+	editing bool
+	edit    textinput.Model
+	editErr string
+	// pending is the change awaiting y/N; nil when no dialog is open.
+	pending *plannedMsg
+	// result is the last apply, undo or persist, read back, or its error.
+	result    []string
+	resultErr error
+}
+
+func newTuneState() tuneState {
+	ti := textinput.New()
+	ti.Prompt = "new value: "
+	return tuneState{edit: ti}
+}
+
+func loadSettings(t Tuner) tea.Cmd {
+	return func() tea.Msg {
+		s, err := t.Settings()
+		return settingsMsg{s, err}
+	}
+}
+
+func checkWritable(t Tuner, readOnly bool) tea.Cmd {
+	return func() tea.Msg {
+		if readOnly {
+			return writableMsg{fmt.Errorf("started with --read-only")}
+		}
+		return writableMsg{t.CanWrite()}
+	}
+}
+
+func planChange(t Tuner, k, v string) tea.Cmd {
+	return func() tea.Msg {
+		p, err := t.Plan([]tuning.Assignment{{Key: k, Value: v}})
+		return plannedMsg{action: actApply, plan: p, err: err}
+	}
+}
+
+func planUndo(t Tuner) tea.Cmd {
+	return func() tea.Msg {
+		p, err := t.PlanUndo()
+		return plannedMsg{action: actUndo, plan: p, err: err}
+	}
+}
+
+func planPersist(t Tuner, path string) tea.Cmd {
+	return func() tea.Msg {
+		p, err := t.PlanPersist(path)
+		return plannedMsg{action: actPersist, persist: p, err: err}
+	}
+}
+
+// carryOut does a confirmed action and reads the settings back.
+func carryOut(t Tuner, p plannedMsg) tea.Cmd {
+	return func() tea.Msg {
+		var err error
+		var summary []string
+		switch p.action {
+		case actApply:
+			err = t.Apply(p.plan)
+		case actUndo:
+			err = t.Undo(p.plan)
+		case actPersist:
+			err = t.Persist(p.persist)
+			summary = []string{"wrote " + p.persist.Path}
+		}
+		s, rerr := t.Settings()
+		if err == nil {
+			err = rerr
+		}
+		if err == nil && p.action != actPersist {
+			for _, c := range p.plan.Changes {
+				for _, st := range s {
+					if st.Key == c.Key {
+						summary = append(summary, fmt.Sprintf("%s = %s (read back)", st.Key, st.Value))
+					}
+				}
+			}
+		}
+		return tunedMsg{action: p.action, summary: summary, settings: s, err: err}
+	}
+}
+
+// tuneKey handles keys while the tuning pane has the focus. It reports
+// whether it used the key.
+func (m Model) tuneKey(msg tea.KeyPressMsg) (Model, tea.Cmd, bool) {
+	k := m.keys
+	ts := &m.tune
+	switch {
+	case ts.pending != nil:
+		switch {
+		case key.Matches(msg, k.Yes):
+			p := *ts.pending
+			ts.pending = nil
+			return m, carryOut(m.cfg.Tuner, p), true
+		case key.Matches(msg, k.No):
+			ts.pending = nil
+			ts.result, ts.resultErr = []string{"cancelled: nothing changed"}, nil
+			return m, nil, true
+		}
+		return m, nil, true // the dialog holds the keyboard; No is the default
+	case ts.editing:
+		switch {
+		case key.Matches(msg, k.Edit):
+			s := m.selectedSetting()
+			if _, err := s.Check(ts.edit.Value()); err != nil {
+				ts.editErr = err.Error()
+				return m, nil, true
+			}
+			ts.editing = false
+			ts.edit.Blur()
+			return m, planChange(m.cfg.Tuner, s.Key, ts.edit.Value()), true
+		case key.Matches(msg, k.ClearSearch):
+			ts.editing, ts.editErr = false, ""
+			ts.edit.Blur()
+			return m, nil, true
+		}
+		var cmd tea.Cmd
+		ts.edit, cmd = ts.edit.Update(msg)
+		// Validate as the user types.
+		if _, err := m.selectedSetting().Check(ts.edit.Value()); err != nil {
+			ts.editErr = err.Error()
+		} else {
+			ts.editErr = ""
+		}
+		return m, cmd, true
+	case key.Matches(msg, k.Edit):
+		if ts.editOff != "" || len(ts.settings) == 0 {
+			return m, nil, true
+		}
+		s := m.selectedSetting()
+		if s.Removed != "" || !s.Exists {
+			ts.result, ts.resultErr = nil, fmt.Errorf("%s cannot be edited: %s", s.Key, notEditable(s))
+			return m, nil, true
+		}
+		ts.editing, ts.editErr = true, ""
+		ts.edit.SetValue(s.Value)
+		ts.edit.CursorEnd()
+		return m, ts.edit.Focus(), true
+	case key.Matches(msg, k.Undo):
+		if ts.editOff != "" {
+			return m, nil, true
+		}
+		return m, planUndo(m.cfg.Tuner), true
+	case key.Matches(msg, k.Persist):
+		if ts.editOff != "" {
+			return m, nil, true
+		}
+		return m, planPersist(m.cfg.Tuner, m.cfg.PersistPath), true
+	}
+	return m, nil, false
+}
+
+func notEditable(s tuning.Setting) string {
+	switch {
+	case s.Removed != "":
+		return "removed in " + s.Removed + "; tcpdash never writes it"
+	case s.Scope == tuning.Global:
+		return "global, and not visible in this network namespace"
+	}
+	return "not on this kernel"
+}
+
+func (m Model) selectedSetting() tuning.Setting {
+	i := m.cursor[paneTuning]
+	if i < 0 || i >= len(m.tune.settings) {
+		return tuning.Setting{}
+	}
+	return m.tune.settings[i]
+}
+
+// tuneMsg handles the tuning messages.
+func (m Model) tuneMsg(msg tea.Msg) (Model, tea.Cmd) {
+	ts := &m.tune
+	switch msg := msg.(type) {
+	case settingsMsg:
+		ts.settings, ts.loadErr = msg.settings, msg.err
+		m.clampCursors()
+	case writableMsg:
+		ts.editOff = ""
+		if msg.err != nil {
+			ts.editOff = msg.err.Error()
+		}
+	case plannedMsg:
+		switch {
+		case msg.err != nil:
+			ts.result, ts.resultErr = nil, msg.err
+		case msg.action != actPersist && len(msg.plan.Changes) == 0:
+			ts.result, ts.resultErr = []string{"nothing to change: the value is already so"}, nil
+		default:
+			ts.pending = &msg
+		}
+	case tunedMsg:
+		ts.result, ts.resultErr = msg.summary, msg.err
+		if msg.settings != nil {
+			ts.settings = msg.settings
+		}
+	}
+	return m, nil
+}
+
+// recommendations draws advice from the last two snapshots; the listening
+// ports come from the local ports table, so they are the busiest ones.
+func (m Model) recommendations() map[string]tuning.Recommendation {
+	out := map[string]tuning.Recommendation{}
+	if m.snap == nil || m.tune.settings == nil {
+		return out
+	}
+	var listening []uint16
+	for _, r := range m.snap.TopLocalPorts {
+		if r.States[tcpinfo.Listen] > 0 {
+			listening = append(listening, r.Port)
+		}
+	}
+	for _, r := range tuning.Recommend(m.snap, m.prev, m.tune.settings, listening) {
+		out[r.Key] = r
+	}
+	return out
+}
+
+func (m Model) tuningPane(w, h int) []string {
+	st := m.styles
+	ts := m.tune
+	inner := w - 2
+	if ts.pending != nil {
+		return m.confirmDialog(w, h)
+	}
+	recs := m.recommendations()
+	const keyW, valW, recW, scopeW = 34, 14, 14, 11
+	body := []string{st.header.Render(fit("KEY", keyW) + fit("CURRENT", valW) + fit("RECOMMENDED", recW) + fit("SCOPE", scopeW))}
+	if ts.loadErr != nil {
+		body = append(body, st.statusErr.Render("cannot read sysctls: "+ts.loadErr.Error()))
+	}
+	rows := make([]string, 0, len(ts.settings))
+	for _, s := range ts.settings {
+		val := s.Value
+		switch {
+		case s.Removed != "":
+			val = "removed"
+		case !s.Exists && s.Scope == tuning.Global:
+			val = "host only"
+		case !s.Exists:
+			val = "absent"
+		case val == "":
+			val = "(empty)"
+		}
+		rec := "-"
+		if r, ok := recs[s.Key]; ok {
+			rec = r.Value
+		} else if s.Removed != "" {
+			rec = "never"
+		}
+		rows = append(rows, fit(s.Key, keyW)+fit(val, valW)+fit(rec, recW)+fit(s.Scope.String(), scopeW))
+	}
+	listH := min(len(rows), max(h-12, 3))
+	body = append(body, m.tableRows(paneTuning, rows, listH)...)
+
+	// The selected tunable: what it does, and the advice about it.
+	sel := m.selectedSetting()
+	body = append(body, "")
+	if sel.Key != "" {
+		body = append(body, st.header.Render(sel.Key)+st.dim.Render(fmt.Sprintf("  values: %s %s · default %s", sel.Values, sel.Unit, sel.Default)))
+		body = append(body, wrap(sel.Does, inner)...)
+		if r, ok := recs[sel.Key]; ok {
+			body = append(body, wrap(st.warn.Render("recommended "+r.Value+": ")+r.Reason, inner)...)
+		}
+	}
+	if r, ok := recs[""]; ok {
+		body = append(body, wrap(st.trouble.Render("! ")+r.Reason, inner)...)
+	}
+	switch {
+	case ts.editing:
+		line := ts.edit.View()
+		if ts.editErr != "" {
+			line += "  " + st.statusErr.Render(ts.editErr)
+		}
+		body = append(body, line, st.dim.Render("enter: review the change · esc: cancel"))
+	case ts.editOff != "":
+		body = append(body, st.warn.Render("editing is off: "+ts.editOff))
+	default:
+		body = append(body, st.dim.Render("enter: edit the selected value · u: undo the last batch · w: persist it"))
+	}
+	if ts.resultErr != nil {
+		body = append(body, st.statusErr.Render("! "+ts.resultErr.Error()))
+	}
+	for _, r := range ts.result {
+		body = append(body, st.good.Render(r))
+	}
+	return frame(m.paneTitle(paneTuning, ""), m.focus == paneTuning, body, w, h, st)
+}
+
+func (m Model) confirmDialog(w, h int) []string {
+	st := m.styles
+	p := m.tune.pending
+	verb := actionVerbs[p.action]
+	var body []string
+	switch p.action {
+	case actPersist:
+		body = append(body, fmt.Sprintf("%s will read:", p.persist.Path), "")
+		for _, l := range strings.Split(strings.TrimRight(p.persist.New, "\n"), "\n") {
+			body = append(body, "    "+l)
+		}
+	default:
+		body = append(body, fmt.Sprintf("%s in network namespace %s:", verb, m.cfg.Info.Netns), "")
+		for _, c := range p.plan.Changes {
+			body = append(body, "  "+c.String())
+			for _, warn := range c.Warnings {
+				body = append(body, st.warn.Render("    ! "+warn))
+			}
+		}
+	}
+	body = append(body, "", st.header.Render(verb+"? y to confirm, n or esc to cancel (default: no)"))
+	return frame("Confirm: "+strings.ToLower(verb), true, body, w, h, st)
+}
+
+// wrap breaks s into lines of at most w cells at spaces.
+func wrap(s string, w int) []string {
+	if w <= 0 {
+		return nil
+	}
+	var out []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		if line != "" && lipgloss.Width(line)+1+lipgloss.Width(word) > w {
+			out = append(out, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += word
+	}
+	if line != "" {
+		out = append(out, line)
+	}
+	return out
+}
