@@ -3,6 +3,7 @@ package tcpinfo
 import (
 	"cmp"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -40,6 +41,19 @@ type Aggregator struct {
 	groups     []PressureGroup
 
 	expiry [expiryBuckets]int
+
+	// Attribution, when the query has Owners.
+	procs        []StateCounts // by Owners' process index
+	closeWait    map[procEndpoint]int
+	unowned      int // inode 0: no process in the kernel's eyes
+	unknown      int // an inode the owners walk did not see
+	orphanFW2    int
+	listenInPort []uint16
+}
+
+type procEndpoint struct {
+	proc int32
+	ep   netip.AddrPort
 }
 
 // portTable counts sockets by port without a map: index maps a port to
@@ -83,6 +97,7 @@ func NewAggregator(ports PortRange) *Aggregator {
 		ports:         ports,
 		endpointIndex: make(map[netip.AddrPort]int),
 		groupIndex:    make(map[groupKey]int),
+		closeWait:     make(map[procEndpoint]int),
 	}
 }
 
@@ -101,6 +116,13 @@ func (a *Aggregator) Reset(ports PortRange, q Query) {
 	clear(a.groupIndex)
 	a.groups = a.groups[:0]
 	a.expiry = [expiryBuckets]int{}
+	a.procs = a.procs[:0]
+	if q.Owners != nil {
+		a.procs = append(a.procs, make([]StateCounts, len(q.Owners.procs))...)
+	}
+	clear(a.closeWait)
+	a.unowned, a.unknown, a.orphanFW2 = 0, 0, 0
+	a.listenInPort = a.listenInPort[:0]
 }
 
 // Add counts one socket.
@@ -120,7 +142,14 @@ func (a *Aggregator) Add(s *Socket) {
 		i := int((s.Expires + expiryStep - 1) / expiryStep)
 		a.expiry[min(max(i, 1), expiryBuckets)-1]++
 	}
-	if !a.query.matches(s) {
+	if st == Listen && a.ports.Ephemeral(s.Local.Port()) && !slices.Contains(a.listenInPort, s.Local.Port()) {
+		a.listenInPort = append(a.listenInPort, s.Local.Port())
+	}
+	if st == FinWait2 && s.Inode == 0 {
+		a.orphanFW2++
+	}
+	owner := a.attribute(s)
+	if !a.query.matches(s, owner) {
 		return
 	}
 	lport := s.Local.Port()
@@ -160,6 +189,29 @@ func (a *Aggregator) Add(s *Socket) {
 	}
 }
 
+// attribute counts s for its owning process and returns the process's
+// index in the query's Owners, or -1.
+func (a *Aggregator) attribute(s *Socket) int32 {
+	o := a.query.Owners
+	if o == nil {
+		return -1
+	}
+	if s.Inode == 0 {
+		a.unowned++
+		return -1
+	}
+	i, ok := o.byInode[s.Inode]
+	if !ok {
+		a.unknown++
+		return -1
+	}
+	a.procs[i][s.State]++
+	if s.State == CloseWait {
+		a.closeWait[procEndpoint{i, s.Remote}]++
+	}
+	return i
+}
+
 // Fill writes the aggregate into snap, each table cut to its top n rows.
 // It reuses snap's slices.
 func (a *Aggregator) Fill(snap *Snapshot, n int) {
@@ -167,6 +219,9 @@ func (a *Aggregator) Fill(snap *Snapshot, n int) {
 	snap.States = a.states
 	snap.Families = a.families
 	snap.PortRange = a.ports
+	snap.OrphanFinWait2 = a.orphanFW2
+	snap.ListeningInRange = append(snap.ListeningInRange[:0], a.listenInPort...)
+	slices.Sort(snap.ListeningInRange)
 
 	q := &a.query
 	snap.Query = a.query
@@ -186,12 +241,48 @@ func (a *Aggregator) Fill(snap *Snapshot, n int) {
 		return g, true
 	}, comparePressure)
 
+	a.fillProcesses(snap, n)
+
 	snap.TimeWaitExpiry = snap.TimeWaitExpiry[:0]
 	sum := 0
 	for i, c := range a.expiry {
 		sum += c
 		snap.TimeWaitExpiry = append(snap.TimeWaitExpiry, ExpiryBucket{Within: time.Duration(i+1) * expiryStep, Count: sum})
 	}
+}
+
+func (a *Aggregator) fillProcesses(snap *Snapshot, n int) {
+	o := a.query.Owners
+	snap.Processes = snap.Processes[:0]
+	snap.Attribution = Attribution{}
+	if o == nil {
+		return
+	}
+	snap.Attribution = Attribution{Enabled: true, Time: o.Time, Took: o.Took, Hidden: o.Hidden,
+		Unowned: a.unowned, Unknown: a.unknown}
+	// Each process's biggest CLOSE_WAIT destination.
+	top := make(map[int32]procEndpoint)
+	for k, c := range a.closeWait {
+		if best, ok := top[k.proc]; !ok || c > a.closeWait[best] ||
+			c == a.closeWait[best] && k.ep.Compare(best.ep) < 0 {
+			top[k.proc] = k
+		}
+	}
+	snap.Processes = topN(snap.Processes, n, len(a.procs), func(i int) (ProcessCount, bool) {
+		c := a.procs[i]
+		if c.Total() == 0 {
+			return ProcessCount{}, false
+		}
+		p := ProcessCount{Owner: o.procs[i], States: c}
+		if k, ok := top[int32(i)]; ok {
+			p.CloseWaitTo, p.CloseWaitToCount = k.ep, a.closeWait[k]
+		}
+		return p, true
+	}, compareProcesses)
+}
+
+func compareProcesses(a, b ProcessCount) int {
+	return cmp.Or(cmp.Compare(b.States.Total(), a.States.Total()), cmp.Compare(a.PID, b.PID))
 }
 
 func (t *portTable) top(dst []PortCount, n int, q *Query) []PortCount {

@@ -22,6 +22,13 @@ type (
 		PortPressure       []jsonPressure `json:"port_pressure"`
 		TimeWaitExpiry     []jsonExpiry   `json:"time_wait_expiry"`
 		Counters           Counters       `json:"counters"`
+		Processes          []jsonProcess  `json:"processes"`
+	}
+	jsonProcess struct {
+		PID     int           `json:"pid"`
+		Command string        `json:"command"`
+		Total   int           `json:"total"`
+		States  nonZeroStates `json:"states"`
 	}
 	jsonPort struct {
 		Port   uint16        `json:"port"`
@@ -66,6 +73,10 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 		PortPressure:       make([]jsonPressure, 0, len(s.PortPressure)),
 		TimeWaitExpiry:     make([]jsonExpiry, 0, len(s.TimeWaitExpiry)),
 		Counters:           s.Counters,
+		Processes:          make([]jsonProcess, 0, len(s.Processes)),
+	}
+	for _, p := range s.Processes {
+		j.Processes = append(j.Processes, jsonProcess{p.PID, p.Command, p.States.Total(), nonZeroStates(p.States)})
 	}
 	for _, p := range s.TopLocalPorts {
 		j.TopLocalPorts = append(j.TopLocalPorts, jsonPort{p.Port, p.States.Total(), nonZeroStates(p.States)})

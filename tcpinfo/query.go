@@ -21,11 +21,19 @@ type Query struct {
 	// Addr, when valid, counts in the tables only sockets with this local
 	// or remote address.
 	Addr netip.Addr
+	// Owners, when set, attributes sockets to processes.
+	Owners *Owners
+	// PID, when non-zero, counts in the tables only sockets of this
+	// process (it needs Owners).
+	PID int
 }
 
 // matches reports whether s counts in the tables under q. The state
 // histogram, counters and expiry always count every socket.
-func (q *Query) matches(s *Socket) bool {
+func (q *Query) matches(s *Socket, owner int32) bool {
+	if q.PID != 0 && (owner < 0 || q.Owners.procs[owner].PID != q.PID) {
+		return false
+	}
 	if q.Port != 0 && s.Local.Port() != q.Port && s.Remote.Port() != q.Port {
 		return false
 	}

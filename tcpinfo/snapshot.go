@@ -37,6 +37,15 @@ type Snapshot struct {
 	// that free their port within Within.
 	TimeWaitExpiry []ExpiryBucket
 	PortRange      PortRange
+	// Processes holds sockets by owning process, when the query had Owners.
+	Processes   []ProcessCount
+	Attribution Attribution
+	// OrphanFinWait2 counts FIN_WAIT2 sockets no process holds any more:
+	// the ones tcp_fin_timeout bounds.
+	OrphanFinWait2 int
+	// ListeningInRange lists ports listened on inside the ephemeral range,
+	// which connect() could take while their server is down.
+	ListeningInRange []uint16
 	// Query is what the tables were built for.
 	Query Query
 	// MaxTimeWaitBuckets is net.ipv4.tcp_max_tw_buckets; 0 if unknown.
@@ -78,6 +87,32 @@ type PressureGroup struct {
 	// Capacity is the number of usable ephemeral ports.
 	Capacity int
 	Ratio    float64
+}
+
+// A ProcessCount counts a process's sockets by state.
+type ProcessCount struct {
+	Owner
+	States StateCounts
+	// CloseWaitTo is the remote endpoint the process holds most CLOSE_WAIT
+	// sockets to, and CloseWaitToCount how many.
+	CloseWaitTo      netip.AddrPort
+	CloseWaitToCount int
+}
+
+// Attribution says how sockets were matched to processes.
+type Attribution struct {
+	Enabled bool
+	// Time is when the /proc walk ran, Took how long it took.
+	Time time.Time
+	Took time.Duration
+	// Hidden counts processes whose files could not be read (not root).
+	Hidden int
+	// Unowned counts sockets no process holds in the kernel: TIME_WAIT,
+	// handshakes in progress, orphans. Their remote endpoint is the clue.
+	Unowned int
+	// Unknown counts sockets with an owner tcpdash could not see: another
+	// user's process, or one newer than the walk.
+	Unknown int
 }
 
 // An ExpiryBucket counts TIME_WAIT sockets that expire within a time.

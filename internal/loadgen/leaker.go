@@ -1,0 +1,97 @@
+package loadgen
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+const leakEnv = "TCPDASH_LEAK_TO"
+
+// MaybeLeak turns the process into a leaker when StartLeaker started it:
+// it connects to the address N times, says so, and holds the sockets,
+// never closing them, until its stdin closes. Call it first in TestMain.
+func MaybeLeak() {
+	to := os.Getenv(leakEnv)
+	if to == "" {
+		return
+	}
+	ap, err := netip.ParseAddrPort(to)
+	n, err2 := strconv.Atoi(os.Getenv(leakEnv + "_N"))
+	if err != nil || err2 != nil {
+		fmt.Fprintln(os.Stderr, "leaker: bad environment")
+		os.Exit(2)
+	}
+	for i := range n {
+		fd, err := unix.Socket(family(ap), unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err == nil {
+			err = unix.Connect(fd, sockaddr(ap))
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "leaker: connection %d: %v\n", i, err)
+			os.Exit(1)
+		}
+	}
+	fmt.Println("ready")
+	io.Copy(io.Discard, os.Stdin)
+	os.Exit(0)
+}
+
+// StartLeaker runs the test binary, under the command name name, as a
+// process that opens n connections to to and never closes them. When the
+// peer closes its side they sit in CLOSE_WAIT: a leak, as from an
+// application that forgets to close connections.
+func StartLeaker(t *testing.T, name string, to netip.AddrPort, n int) (pid int) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), name)
+	if err := os.Symlink(exe, link); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(link)
+	cmd.Env = append(os.Environ(), leakEnv+"="+to.String(), leakEnv+"_N="+strconv.Itoa(n))
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "ready\n" {
+		t.Fatalf("leaker: %q, %v", line, err)
+	}
+	return cmd.Process.Pid
+}
+
+// Server listens on at and closes every connection it accepts at once,
+// so that peers that never close theirs sit in CLOSE_WAIT. It runs until
+// the test ends.
+func Server(t *testing.T, at netip.AddrPort) {
+	t.Helper()
+	ln, err := listen(at, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(ln) })
+	go func() {
+		for {
+			fd, _, err := unix.Accept4(ln, unix.SOCK_CLOEXEC)
+			if err != nil {
+				return
+			}
+			unix.Close(fd)
+		}
+	}()
+}
