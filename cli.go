@@ -164,7 +164,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case !cfg.once:
 		fmt.Fprintln(stderr, "tcpdash: stdout is not a terminal: printing one snapshot (use --once to say so, --json for JSON)")
 	}
-	snap, err := col.Collect(tcpinfo.Query{})
+	snap, err := col.Collect(tcpinfo.Query{Owners: readOwners(nil, stderr)})
 	if err != nil {
 		return err
 	}
@@ -172,6 +172,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return writeJSON(stdout, snap)
 	}
 	return writeReport(stdout, snap)
+}
+
+// readOwners refreshes process attribution when it is stale. Without it
+// the snapshot is still right, only anonymous, so a failure is a warning.
+func readOwners(cur *tcpinfo.Owners, stderr io.Writer) *tcpinfo.Owners {
+	if !cur.Stale(time.Now()) {
+		return cur
+	}
+	o, err := tcpinfo.ReadOwners("/proc")
+	if err != nil {
+		fmt.Fprintf(stderr, "tcpdash: warning: cannot attribute sockets to processes: %v\n", err)
+		return cur
+	}
+	return o
 }
 
 func writeJSON(w io.Writer, snap *tcpinfo.Snapshot) error {
@@ -188,6 +202,7 @@ func writeJSON(w io.Writer, snap *tcpinfo.Snapshot) error {
 func streamJSON(ctx context.Context, col *tcpinfo.Collector, cfg config, w io.Writer) error {
 	tick := time.NewTicker(cfg.interval)
 	defer tick.Stop()
+	var owners *tcpinfo.Owners
 	for n := 0; cfg.count == 0 || n < cfg.count; n++ {
 		if n > 0 {
 			select {
@@ -196,7 +211,8 @@ func streamJSON(ctx context.Context, col *tcpinfo.Collector, cfg config, w io.Wr
 			case <-tick.C:
 			}
 		}
-		snap, err := col.Collect(tcpinfo.Query{})
+		owners = readOwners(owners, io.Discard)
+		snap, err := col.Collect(tcpinfo.Query{Owners: owners})
 		if err != nil {
 			return err
 		}

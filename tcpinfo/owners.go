@@ -56,37 +56,22 @@ func ReadOwners(procRoot string) (*Owners, error) {
 	if err != nil {
 		return nil, err
 	}
-	var link [64]byte
+	var w fdWalker
 	for _, name := range names {
 		pid, err := strconv.Atoi(name)
 		if err != nil {
 			continue
 		}
-		fdDir := filepath.Join(procRoot, name, "fd")
-		d, err := os.Open(fdDir)
-		if err != nil {
-			if errors.Is(err, fs.ErrPermission) {
-				o.Hidden++
-			}
-			continue
-		}
-		fds, _ := d.Readdirnames(-1)
-		d.Close()
 		idx := int32(-1)
-		for _, fd := range fds {
-			n, err := readlink(filepath.Join(fdDir, fd), link[:])
-			if err != nil {
-				continue
-			}
-			inode, ok := socketInode(link[:n])
-			if !ok {
-				continue
-			}
+		err = w.sockets(filepath.Join(procRoot, name, "fd"), func(inode uint32) {
 			if idx < 0 {
 				idx = int32(len(o.procs))
 				o.procs = append(o.procs, Owner{PID: pid, Command: command(procRoot, name)})
 			}
 			o.byInode[inode] = idx
+		})
+		if errors.Is(err, fs.ErrPermission) {
+			o.Hidden++
 		}
 	}
 	o.Took = time.Since(start)
@@ -112,4 +97,17 @@ func command(procRoot, pid string) string {
 		return "?"
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// Owner walks are refreshed no sooner than MinOwnersAge, and no sooner
+// than OwnersCostFactor times the last walk took, so attribution costs at
+// most a twentieth of a core however many files the host has open.
+const (
+	MinOwnersAge     = 5 * time.Second
+	OwnersCostFactor = 20
+)
+
+// Stale reports whether o is due for a refresh at now. A nil o is.
+func (o *Owners) Stale(now time.Time) bool {
+	return o == nil || now.Sub(o.Time) >= max(MinOwnersAge, OwnersCostFactor*o.Took)
 }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Process attribution at scale, side by side in one run: a private network
+# namespace holding PAIRS ESTABLISHED pairs (held by tcpload workers of
+# 9,000 pairs each, within the usual 20,000 open files) and PROCS processes
+# in all, then median CPU and peak RSS of `tcpdash --once --json` (which
+# walks /proc/<pid>/fd to name owners) against `ss -tanp` and `ss -tan`.
+#
+#   scripts/bench-attribution.sh [PAIRS [PROCS [RUNS]]]
+set -euo pipefail
+pairs=${1:-100000}
+procs=${2:-500}
+runs=${3:-5}
+cd "$(dirname "$0")/.."
+bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
+go build -o "$bin/tcpdash" .
+go build -o "$bin/tcpload" ./cmd/tcpload
+
+cat > "$bin/inner.sh" <<'INNER'
+set -euo pipefail
+bin=$1 pairs=$2 procs=$3 runs=$4
+per=9000 started=0 i=0
+while ((started < pairs)); do
+  n=$((pairs - started < per ? pairs - started : per))
+  "$bin/tcpload" --established "$n" --dests 8 --base-port $((20000 + i * 300)) 2>"$bin/worker$i.log" &
+  started=$((started + n)) i=$((i + 1))
+done
+for ((j = 0; j < i; j++)); do
+  until grep -q holding "$bin/worker$j.log" 2>/dev/null; do
+    grep -q error "$bin/worker$j.log" 2>/dev/null && { cat "$bin/worker$j.log" >&2; exit 1; }
+    sleep 0.2
+  done
+done
+for ((j = i; j < procs; j++)); do sleep 3600 & done
+echo "$(ss -tanH | wc -l) sockets, $(ls -d /proc/[0-9]* | wc -l) processes visible" >&2
+"$bin/tcpload" --runs "$runs" \
+  --bench "ss -tanp=ss -tanp" \
+  --bench "tcpdash --once --json=$bin/tcpdash --once --json" \
+  --bench "ss -tan=ss -tan"
+kill $(jobs -p) 2>/dev/null || true
+INNER
+
+"$bin/tcpload" --netns -- bash "$bin/inner.sh" "$bin" "$pairs" "$procs" "$runs"

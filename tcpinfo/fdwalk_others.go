@@ -1,0 +1,27 @@
+//go:build !linux
+
+package tcpinfo
+
+import (
+	"os"
+	"path/filepath"
+)
+
+type fdWalker struct{}
+
+func (w *fdWalker) sockets(path string, fn func(inode uint32)) error {
+	d, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	for _, n := range names {
+		if link, err := os.Readlink(filepath.Join(path, n)); err == nil {
+			if inode, ok := socketInode([]byte(link)); ok {
+				fn(inode)
+			}
+		}
+	}
+	return nil
+}
