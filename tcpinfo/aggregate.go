@@ -186,6 +186,9 @@ func (a *Aggregator) Add(s *Socket) {
 		if s.Expires > TimeWaitLength-RecentWindow {
 			a.groups[g].RecentTimeWait++
 		}
+		if s.Expires <= RecentWindow {
+			a.groups[g].ExpiringTimeWait++
+		}
 	}
 }
 

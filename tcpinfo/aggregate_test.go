@@ -56,7 +56,7 @@ func TestAggregatorTables(t *testing.T) {
 		t.Errorf("top remote endpoints %+v", got)
 	}
 	wantGroups := []PressureGroup{
-		{Local: netip.MustParseAddr("10.0.0.1"), Remote: netip.MustParseAddrPort("10.0.0.5:3306"), Used: 3, TimeWait: 2, Capacity: 9, Ratio: 3.0 / 9},
+		{Local: netip.MustParseAddr("10.0.0.1"), Remote: netip.MustParseAddrPort("10.0.0.5:3306"), Used: 3, TimeWait: 2, ExpiringTimeWait: 1, Capacity: 9, Ratio: 3.0 / 9},
 		// Ties go to the lower remote address: 10.0.0.5 before 10.0.0.6.
 		{Local: netip.MustParseAddr("10.0.0.2"), Remote: netip.MustParseAddrPort("10.0.0.5:3306"), Used: 1, TimeWait: 0, Capacity: 9, Ratio: 1.0 / 9},
 	}
@@ -138,8 +138,9 @@ func TestAggregatorQuery(t *testing.T) {
 			}
 		})
 	}
-	if g := fill(Query{}).PortPressure; len(g) != 1 || g[0].RecentTimeWait != 1 || g[0].TimeWait != 2 {
-		t.Errorf("pressure %+v: want one group, 2 TIME_WAIT of which 1 younger than 10s", g)
+	socks = append(socks, sock(TimeWait, "10.0.0.1:40002", "10.0.0.5:3306", 4*time.Second))
+	if g := fill(Query{}).PortPressure; len(g) != 1 || g[0].RecentTimeWait != 1 || g[0].ExpiringTimeWait != 1 || g[0].TimeWait != 3 {
+		t.Errorf("pressure %+v: want one group, 3 TIME_WAIT of which 1 younger than 10s and 1 expiring within 10s", g)
 	}
 }
 

@@ -84,6 +84,10 @@ type PressureGroup struct {
 	// connections this host closed lately, so RecentTimeWait/RecentWindow
 	// is the group's recent close rate, read from one snapshot.
 	RecentTimeWait int
+	// ExpiringTimeWait counts TIME_WAIT sockets that free their port
+	// within RecentWindow: the group's outflow, as RecentTimeWait is its
+	// inflow.
+	ExpiringTimeWait int
 	// Capacity is the number of usable ephemeral ports.
 	Capacity int
 	Ratio    float64
