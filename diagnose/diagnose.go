@@ -1,0 +1,289 @@
+// Package diagnose turns snapshots into findings: plain-language
+// diagnoses of who exhausts ports, who leaks sockets and when connect()
+// will start failing, each with its evidence and what fixes it.
+package diagnose
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tcpdash/tcpdash/tcpinfo"
+	"github.com/tcpdash/tcpdash/tuning"
+)
+
+// A Severity ranks findings.
+type Severity int
+
+// Severities, least first.
+const (
+	Info Severity = iota
+	Warning
+	Critical
+)
+
+func (s Severity) String() string { return [...]string{"info", "warning", "critical"}[s] }
+
+// MarshalJSON writes the severity's name.
+func (s Severity) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// A Finding is one diagnosis.
+type Finding struct {
+	Severity Severity `json:"severity"`
+	// Title says what is wrong in one sentence.
+	Title string `json:"title"`
+	// Detail says what fixes it.
+	Detail string `json:"detail"`
+	// Evidence is the data the finding rests on.
+	Evidence []string `json:"evidence"`
+	rank     float64  // orders findings of one severity
+}
+
+// Thresholds below which nothing is reported: a quiet host has no findings.
+const (
+	minCloseWait      = 10  // CLOSE_WAIT sockets in one process
+	minSynRecv        = 64  // half-open connections
+	minOrphanFinWait2 = 100 // orphaned FIN_WAIT2 sockets
+	forecastHorizon   = 5 * time.Minute
+)
+
+// Diagnose returns the findings for now, most severe first. earlier is a
+// snapshot some seconds before (nil if none): with it, what is rising and
+// how fast is measured; without it, rates come from the kernel's timers
+// where they can, and counters that only matter when rising are left out.
+// settings feed the sysctl advice; nil is fine.
+func Diagnose(now, earlier *tcpinfo.Snapshot, settings []tuning.Setting) []Finding {
+	var f []Finding
+	var dt float64
+	if earlier != nil {
+		dt = now.Time.Sub(earlier.Time).Seconds()
+		if dt <= 0 {
+			earlier = nil
+		}
+	}
+	recs := map[string]tuning.Recommendation{}
+	var listening []uint16 // the busiest listeners suffice to steer a new range
+	for _, p := range now.TopLocalPorts {
+		if p.States[tcpinfo.Listen] > 0 {
+			listening = append(listening, p.Port)
+		}
+	}
+	for _, r := range tuning.Recommend(now, earlier, settings, listening) {
+		recs[r.Key] = r
+	}
+
+	f = append(f, closeWait(now, earlier, dt)...)
+	f = append(f, exhaustion(now, earlier, dt, recs)...)
+	f = append(f, counters(now, earlier, dt, recs)...)
+	if n := now.States[tcpinfo.SynRecv]; n >= minSynRecv && (earlier == nil || n > earlier.States[tcpinfo.SynRecv]) {
+		f = append(f, Finding{Severity: Warning, rank: float64(n),
+			Title:    fmt.Sprintf("%s half-open connections (SYN_RECV) are piling up", fmtInt(n)),
+			Detail:   "Handshakes are not completing: a SYN flood, or clients whose final ACK is lost. Keep tcp_syncookies at 1; raise tcp_max_syn_backlog if ListenDrops rises too.",
+			Evidence: []string{"SYN_RECV " + fmtInt(n) + rateSuffix(n, earlier, dt, tcpinfo.SynRecv)}})
+	}
+	if n := now.OrphanFinWait2; n >= minOrphanFinWait2 && (earlier == nil || n >= earlier.OrphanFinWait2) {
+		f = append(f, Finding{Severity: Warning, rank: float64(n),
+			Title:    fmt.Sprintf("%s orphaned FIN_WAIT2 sockets are building up: peers are not closing their side", fmtInt(n)),
+			Detail:   "These sockets were closed here and wait for the peer's FIN. tcp_fin_timeout bounds how long (this is what it is for; it does not touch TIME_WAIT). Find the peers that keep connections half-open.",
+			Evidence: []string{fmt.Sprintf("orphaned FIN_WAIT2 %s; tw sockets %s", fmtInt(n), fmtInt(int(now.Counters.TWSockets)))}})
+	}
+	if len(now.ListeningInRange) > 0 {
+		var ports []string
+		for _, p := range now.ListeningInRange {
+			ports = append(ports, fmt.Sprint(p))
+		}
+		f = append(f, Finding{Severity: Warning, rank: float64(len(ports)),
+			Title: fmt.Sprintf("port %s is listened on inside the ephemeral range %s", strings.Join(ports, ", "), now.PortRange),
+			Detail: "connect() may take such a port for an outgoing connection while its server is down, and the server then cannot bind. " +
+				"Add the ports to net.ipv4.ip_local_reserved_ports, or move ip_local_port_range clear of them.",
+			Evidence: []string{"LISTEN on " + strings.Join(ports, ", ")}})
+	}
+
+	slices.SortStableFunc(f, func(a, b Finding) int {
+		return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(b.rank, a.rank))
+	})
+	return f
+}
+
+// closeWait names the processes that hold CLOSE_WAIT sockets.
+func closeWait(now, earlier *tcpinfo.Snapshot, dt float64) []Finding {
+	var f []Finding
+	before := map[int]int{}
+	if earlier != nil {
+		for _, p := range earlier.Processes {
+			before[p.PID] = p.States[tcpinfo.CloseWait]
+		}
+	}
+	for _, p := range now.Processes {
+		n := p.States[tcpinfo.CloseWait]
+		was, seen := before[p.PID]
+		if n < minCloseWait || seen && n < was {
+			continue
+		}
+		sev, rate := Warning, ""
+		if seen && n > was {
+			sev, rate = Critical, fmt.Sprintf(", growing %s/s", fmtRate(float64(n-was)/dt))
+		}
+		to := ""
+		if p.CloseWaitToCount > 0 {
+			to = " to " + p.CloseWaitTo.String()
+		}
+		f = append(f, Finding{Severity: sev, rank: float64(n),
+			Title: fmt.Sprintf("pid %d (%s) holds %s CLOSE_WAIT sockets%s — the application is not closing connections the peer has closed",
+				p.PID, p.Command, fmtInt(n), to),
+			Detail: "No sysctl fixes this. The program must close a socket when read() returns 0 (end of stream); " +
+				"a connection pool must evict connections the server closed (validate on borrow, idle timeouts).",
+			Evidence: []string{fmt.Sprintf("CLOSE_WAIT %s in pid %d%s; %s of them to %s", fmtInt(n), p.PID, rate,
+				fmtInt(p.CloseWaitToCount), p.CloseWaitTo)}})
+	}
+	// Without attribution, say what the counts say.
+	if !now.Attribution.Enabled && earlier != nil {
+		n, was := now.States[tcpinfo.CloseWait], earlier.States[tcpinfo.CloseWait]
+		if n >= minCloseWait && n > was {
+			f = append(f, Finding{Severity: Warning, rank: float64(n),
+				Title:    fmt.Sprintf("CLOSE_WAIT is growing (%s, +%s/s): an application is not closing connections the peer has closed", fmtInt(n), fmtRate(float64(n-was)/dt)),
+				Detail:   "No sysctl fixes this. Turn on process attribution to see which program.",
+				Evidence: []string{fmt.Sprintf("CLOSE_WAIT %s → %s in %.0fs", fmtInt(was), fmtInt(n), dt)}})
+		}
+	}
+	return f
+}
+
+// exhaustion reports destination groups running out of ports, with the
+// time left at the current growth.
+func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuning.Recommendation) []Finding {
+	type key struct{ l, r string }
+	before := map[key]tcpinfo.PressureGroup{}
+	if earlier != nil {
+		for _, g := range earlier.PortPressure {
+			before[key{g.Local.String(), g.Remote.String()}] = g
+		}
+	}
+	var f []Finding
+	for _, g := range now.PortPressure {
+		growth, how := Growth(g, before[key{g.Local.String(), g.Remote.String()}], earlier != nil, dt)
+		left := time.Duration(-1)
+		if growth > 0 {
+			left = time.Duration(float64(g.Capacity-g.Used) / growth * float64(time.Second))
+		}
+		if g.Ratio < tuning.PressureWarn && (left < 0 || left > forecastHorizon) {
+			continue
+		}
+		sev := Warning
+		if g.Ratio >= 0.9 || left >= 0 && left < time.Minute {
+			sev = Critical
+		}
+		title := fmt.Sprintf("connect() to %s from %s uses %.0f%% of its %s ports", g.Remote, g.Local, 100*g.Ratio, fmtInt(g.Capacity))
+		if left >= 0 {
+			title = fmt.Sprintf("connect() to %s from %s will start failing with EADDRNOTAVAIL in about %s", g.Remote, g.Local, about(left))
+		}
+		fixes := []string{}
+		if r, ok := recs["net.ipv4.tcp_tw_reuse"]; ok {
+			fixes = append(fixes, "net.ipv4.tcp_tw_reuse="+r.Value+" (outgoing connections may reuse TIME_WAIT ports)")
+		}
+		if r, ok := recs["net.ipv4.ip_local_port_range"]; ok {
+			fixes = append(fixes, "net.ipv4.ip_local_port_range="+r.Value)
+		}
+		fixes = append(fixes, "reuse connections (pooling, keep-alive) instead of one per request",
+			"more destination addresses or ports (each pair gets the whole range)",
+			"for bind() before connect(), IP_BIND_ADDRESS_NO_PORT; IP_LOCAL_PORT_RANGE per socket")
+		ev := []string{fmt.Sprintf("%s of %s ports used, %s in TIME_WAIT", fmtInt(g.Used), fmtInt(g.Capacity), fmtInt(g.TimeWait))}
+		if growth != 0 {
+			ev = append(ev, fmt.Sprintf("growing %s/s (%s)", fmtRate(growth), how))
+		}
+		f = append(f, Finding{Severity: sev, rank: g.Ratio + 1/(1+left.Seconds()), Title: title,
+			Detail: "Each (source, destination, port) group can hold each local port once, TIME_WAIT included (60 s). Fixes: " +
+				strings.Join(fixes, "; ") + ".",
+			Evidence: ev})
+	}
+	return f
+}
+
+// Growth is how fast a group's used ports grow, per second. With an
+// earlier sighting it is the measured change; otherwise it is read from the
+// kernel's TIME_WAIT timers: sockets younger than ten seconds came in,
+// those expiring within ten seconds go out.
+func Growth(now, then tcpinfo.PressureGroup, haveEarlier bool, dt float64) (float64, string) {
+	if haveEarlier && then.Capacity > 0 {
+		return float64(now.Used-then.Used) / dt, fmt.Sprintf("measured over %.0fs", dt)
+	}
+	w := tcpinfo.RecentWindow.Seconds()
+	return float64(now.RecentTimeWait-now.ExpiringTimeWait) / w, "from TIME_WAIT timers"
+}
+
+// counters reports the kernel counters that must not rise.
+func counters(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuning.Recommendation) []Finding {
+	var f []Finding
+	c := now.Counters
+	tw, maxTW := c.TWSockets, now.MaxTimeWaitBuckets
+	if earlier != nil && c.TCPTimeWaitOverflow > earlier.Counters.TCPTimeWaitOverflow {
+		d := c.TCPTimeWaitOverflow - earlier.Counters.TCPTimeWaitOverflow
+		f = append(f, Finding{Severity: Critical, rank: float64(d),
+			Title:    fmt.Sprintf("the TIME_WAIT table is full: %s closes skipped TIME_WAIT (%s/s)", fmtInt(int(d)), fmtRate(float64(d)/dt)),
+			Detail:   "Above tcp_max_tw_buckets closing sockets skip TIME_WAIT, so late segments can corrupt new connections. Fix: " + advice(recs, "net.ipv4.tcp_max_tw_buckets") + ", and fewer short-lived connections (pooling, keep-alive).",
+			Evidence: []string{fmt.Sprintf("TCPTimeWaitOverflow %s; tw sockets %s of %s", fmtInt(int(c.TCPTimeWaitOverflow)), fmtInt(int(tw)), fmtInt(maxTW))}})
+	} else if maxTW > 0 && tw*10 >= uint64(maxTW)*8 {
+		f = append(f, Finding{Severity: Warning, rank: float64(tw),
+			Title:    fmt.Sprintf("TIME_WAIT is at %d%% of tcp_max_tw_buckets", tw*100/uint64(maxTW)),
+			Detail:   "Beyond the limit closes skip TIME_WAIT. Fix: " + advice(recs, "net.ipv4.tcp_max_tw_buckets") + " (never lower it).",
+			Evidence: []string{fmt.Sprintf("tw sockets %s of %s", fmtInt(int(tw)), fmtInt(maxTW))}})
+	}
+	if earlier != nil {
+		lo := c.ListenOverflows - min(c.ListenOverflows, earlier.Counters.ListenOverflows)
+		ld := c.ListenDrops - min(c.ListenDrops, earlier.Counters.ListenDrops)
+		if lo > 0 || ld > 0 {
+			f = append(f, Finding{Severity: Critical, rank: float64(lo + ld),
+				Title: fmt.Sprintf("listen queues are overflowing: %s connections dropped (%s/s)", fmtInt(int(max(lo, ld))), fmtRate(float64(max(lo, ld))/dt)),
+				Detail: "The application does not accept() fast enough, or its backlog is too small. Fix: " + advice(recs, "net.core.somaxconn") +
+					" and " + advice(recs, "net.ipv4.tcp_max_syn_backlog") + ", raise the listen() backlog in the application (somaxconn caps it), and accept faster.",
+				Evidence: []string{fmt.Sprintf("ListenOverflows +%d, ListenDrops +%d in %.0fs", lo, ld, dt)}})
+		}
+	}
+	return f
+}
+
+func advice(recs map[string]tuning.Recommendation, key string) string {
+	if r, ok := recs[key]; ok {
+		return key + "=" + r.Value
+	}
+	return "raise " + key
+}
+
+func rateSuffix(n int, earlier *tcpinfo.Snapshot, dt float64, st tcpinfo.State) string {
+	if earlier == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (%+.1f/s)", float64(n-earlier.States[st])/dt)
+}
+
+// about rounds a duration the way a person would say it.
+func about(d time.Duration) string {
+	switch {
+	case d < 10*time.Second:
+		return fmt.Sprintf("%d s", int(math.Ceil(d.Seconds())))
+	case d < 2*time.Minute:
+		return fmt.Sprintf("%d s", int(d.Round(5*time.Second).Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Round(time.Minute).Minutes()))
+	}
+	return fmt.Sprintf("%.1f h", d.Hours())
+}
+
+func fmtInt(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+func fmtRate(r float64) string {
+	if math.Abs(r) >= 10 {
+		return fmt.Sprintf("%.0f", r)
+	}
+	return fmt.Sprintf("%.1f", r)
+}

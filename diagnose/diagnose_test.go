@@ -1,0 +1,132 @@
+package diagnose
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tcpdash/tcpdash/tcpinfo"
+	"github.com/tcpdash/tcpdash/tuning"
+)
+
+var t0 = time.Date(2026, 11, 24, 15, 0, 0, 0, time.UTC)
+
+func base(at time.Duration) *tcpinfo.Snapshot {
+	s := &tcpinfo.Snapshot{Time: t0.Add(at), MaxTimeWaitBuckets: 100000}
+	s.PortRange, _ = tcpinfo.ParsePortRange([]byte("32768 60999"), nil)
+	s.Attribution.Enabled = true
+	return s
+}
+
+func group(used, tw, recent, expiring int) tcpinfo.PressureGroup {
+	return tcpinfo.PressureGroup{Local: netip.MustParseAddr("10.0.0.9"), Remote: netip.MustParseAddrPort("10.0.0.5:3306"),
+		Used: used, TimeWait: tw, RecentTimeWait: recent, ExpiringTimeWait: expiring, Capacity: 28232,
+		Ratio: float64(used) / 28232}
+}
+
+func titles(f []Finding) string {
+	var s []string
+	for _, x := range f {
+		s = append(s, x.Severity.String()+": "+x.Title)
+	}
+	return strings.Join(s, "\n")
+}
+
+func TestQuiet(t *testing.T) {
+	s := base(time.Second)
+	s.States[tcpinfo.Established] = 40
+	s.States[tcpinfo.CloseWait] = 3
+	s.States[tcpinfo.TimeWait] = 200
+	s.PortPressure = []tcpinfo.PressureGroup{group(200, 200, 20, 20)}
+	s.Processes = []tcpinfo.ProcessCount{{Owner: tcpinfo.Owner{PID: 7, Command: "nginx"}}}
+	if f := Diagnose(s, base(0), nil); len(f) != 0 {
+		t.Errorf("a quiet host has findings:\n%s", titles(f))
+	}
+}
+
+func TestCloseWaitLeak(t *testing.T) {
+	proc := func(n int) tcpinfo.ProcessCount {
+		p := tcpinfo.ProcessCount{Owner: tcpinfo.Owner{PID: 4242, Command: "java"},
+			CloseWaitTo: netip.MustParseAddrPort("10.0.0.5:3306"), CloseWaitToCount: n - 4}
+		p.States[tcpinfo.CloseWait] = n
+		return p
+	}
+	now, then := base(2*time.Second), base(0)
+	now.Processes, then.Processes = []tcpinfo.ProcessCount{proc(1204)}, []tcpinfo.ProcessCount{proc(1180)}
+	f := Diagnose(now, then, nil)
+	want := "pid 4242 (java) holds 1,204 CLOSE_WAIT sockets to 10.0.0.5:3306 — the application is not closing connections the peer has closed"
+	if len(f) != 1 || f[0].Title != want || f[0].Severity != Critical || !strings.Contains(f[0].Evidence[0], "growing 12/s") {
+		t.Fatalf("findings:\n%s\n%+v", titles(f), f)
+	}
+	if !strings.Contains(f[0].Detail, "No sysctl fixes this") {
+		t.Errorf("detail %q", f[0].Detail)
+	}
+	// Shrinking CLOSE_WAIT is being cleaned up: no finding.
+	later := base(4 * time.Second)
+	later.Processes = []tcpinfo.ProcessCount{proc(1100)}
+	if f := Diagnose(later, now, nil); len(f) != 0 {
+		t.Errorf("shrinking CLOSE_WAIT reported:\n%s", titles(f))
+	}
+}
+
+func TestExhaustionForecast(t *testing.T) {
+	settings := []tuning.Setting{}
+	for _, tu := range tuning.Known() {
+		v := map[string]string{"net.ipv4.tcp_tw_reuse": "0", "net.ipv4.ip_local_port_range": "32768 60999", "net.ipv4.tcp_timestamps": "1"}[tu.Key]
+		settings = append(settings, tuning.Setting{Tunable: tu, Value: v, Exists: v != ""})
+	}
+	// 400 new connections a second to one destination, measured.
+	now, then := base(5*time.Second), base(0)
+	now.PortPressure = []tcpinfo.PressureGroup{group(20000, 19900, 4000, 0)}
+	then.PortPressure = []tcpinfo.PressureGroup{group(18000, 17900, 4000, 0)}
+	f := Diagnose(now, then, settings)
+	want := "connect() to 10.0.0.5:3306 from 10.0.0.9 will start failing with EADDRNOTAVAIL in about 20 s"
+	if len(f) == 0 || f[0].Title != want || f[0].Severity != Critical {
+		t.Fatalf("findings:\n%s", titles(f))
+	}
+	for _, must := range []string{"net.ipv4.tcp_tw_reuse=1", "pooling", "IP_BIND_ADDRESS_NO_PORT"} {
+		if !strings.Contains(f[0].Detail, must) {
+			t.Errorf("detail lacks %q: %s", must, f[0].Detail)
+		}
+	}
+	// From the timers alone: 4,000 born in the last 10 s, none leaving.
+	f = Diagnose(now, nil, settings)
+	if len(f) == 0 || !strings.Contains(f[0].Title, "in about 20 s") || !strings.Contains(strings.Join(f[0].Evidence, " "), "from TIME_WAIT timers") {
+		t.Fatalf("timer forecast:\n%s\n%v", titles(f), f)
+	}
+	// Steady state: as many leave as arrive, and the group is not full.
+	now.PortPressure = []tcpinfo.PressureGroup{group(15000, 14900, 2500, 2500)}
+	if f := Diagnose(now, nil, settings); len(f) != 0 {
+		t.Errorf("steady churn below capacity reported:\n%s", titles(f))
+	}
+	for _, x := range Diagnose(base(0), nil, settings) {
+		if strings.Contains(x.Detail, "tcp_tw_recycle") {
+			t.Errorf("recommends tcp_tw_recycle: %s", x.Detail)
+		}
+	}
+}
+
+func TestCounterFindings(t *testing.T) {
+	now, then := base(2*time.Second), base(0)
+	now.Counters.TCPTimeWaitOverflow, then.Counters.TCPTimeWaitOverflow = 50, 10
+	now.Counters.ListenOverflows, then.Counters.ListenOverflows = 8, 2
+	now.States[tcpinfo.SynRecv], then.States[tcpinfo.SynRecv] = 300, 100
+	now.OrphanFinWait2, then.OrphanFinWait2 = 500, 400
+	now.ListeningInRange = []uint16{40000}
+	got := titles(Diagnose(now, then, nil))
+	for _, want := range []string{
+		"critical: the TIME_WAIT table is full: 40 closes skipped TIME_WAIT (20/s)",
+		"critical: listen queues are overflowing: 6 connections dropped (3.0/s)",
+		"warning: 300 half-open connections (SYN_RECV) are piling up",
+		"warning: 500 orphaned FIN_WAIT2 sockets are building up",
+		"warning: port 40000 is listened on inside the ephemeral range 32768-60999",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("findings lack %q:\n%s", want, got)
+		}
+	}
+	if !strings.HasPrefix(got, "critical") {
+		t.Errorf("critical findings come first:\n%s", got)
+	}
+}

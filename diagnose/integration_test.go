@@ -1,0 +1,147 @@
+package diagnose
+
+import (
+	"context"
+	"math"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tcpdash/tcpdash/internal/loadgen"
+	"github.com/tcpdash/tcpdash/internal/netns"
+	"github.com/tcpdash/tcpdash/tcpinfo"
+)
+
+func setSysctl(t *testing.T, key, value string) {
+	t.Helper()
+	if err := os.WriteFile("/proc/sys/"+strings.ReplaceAll(key, ".", "/"), []byte(value), 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func collect(t *testing.T, col *tcpinfo.Collector) *tcpinfo.Snapshot {
+	t.Helper()
+	owners, err := tcpinfo.ReadOwners("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := col.Collect(tcpinfo.Query{Owners: owners})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestIntegrationFindings runs a leaking process and real connect()
+// pressure in a private namespace. Ports per group: 1,500; rate: 100/s;
+// connect() should fail after about 15 s.
+func TestIntegrationFindings(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	col, err := tcpinfo.NewCollector(tcpinfo.Options{Top: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer col.Close()
+
+	// Quiet first: an ordinary population has nothing to say.
+	pop, err := loadgen.Build(loadgen.Spec{Established: 20, TimeWait: 50, Listeners: 2, Dests: 2, Ports: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pop.Close()
+	quiet1 := collect(t, col)
+	time.Sleep(time.Second)
+	if f := Diagnose(collect(t, col), quiet1, nil); len(f) != 0 {
+		t.Fatalf("a quiet namespace has findings:\n%s", titles(f))
+	}
+
+	// Loopback reuses TIME_WAIT ports by default (tcp_tw_reuse=2); turn
+	// that off, and narrow the range, so that ports run out.
+	setSysctl(t, "net.ipv4.tcp_tw_reuse", "0")
+	setSysctl(t, "net.ipv4.ip_local_port_range", "40000 41499")
+
+	leakTo := netip.MustParseAddrPort("127.0.0.7:5432")
+	loadgen.Server(t, leakTo)
+	pid := loadgen.StartLeaker(t, "leaky-app", leakTo, 40)
+
+	db := netip.MustParseAddrPort("127.0.0.5:3306")
+	loadgen.ClosingServer(t, db)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	start := time.Now()
+	failed := make(chan time.Time, 1)
+	go func() {
+		at, _, err := loadgen.Churn(ctx, db, 100)
+		if err != nil {
+			t.Errorf("churn: %v", err)
+		}
+		failed <- at
+	}()
+
+	// Forecast from two polls two seconds apart, as the dashboard does,
+	// and from the timers alone once they cover ten seconds, as --once does.
+	time.Sleep(6 * time.Second)
+	earlier := collect(t, col)
+	time.Sleep(2 * time.Second)
+	measuredAt := time.Now()
+	measured := Diagnose(collect(t, col), earlier, nil)
+	time.Sleep(time.Until(start.Add(11 * time.Second)))
+	timersAt := time.Now()
+	fromTimers := Diagnose(collect(t, col), nil, nil)
+
+	failedAt := <-failed
+	if failedAt.IsZero() {
+		t.Fatal("connect() never failed with EADDRNOTAVAIL")
+	}
+	t.Logf("connect() failed %.1fs after the start", failedAt.Sub(start).Seconds())
+
+	for _, c := range []struct {
+		name     string
+		findings []Finding
+		at       time.Time
+	}{{"measured", measured, measuredAt}, {"timers", fromTimers, timersAt}} {
+		f := find(c.findings, "will start failing with EADDRNOTAVAIL")
+		if f == nil || !strings.Contains(f.Title, "to 127.0.0.5:3306 from 127.0.0.1") {
+			t.Errorf("%s: no exhaustion finding for 127.0.0.5:3306:\n%s", c.name, titles(c.findings))
+			continue
+		}
+		predicted := forecastOf(t, f.Title)
+		actual := failedAt.Sub(c.at)
+		t.Logf("%s: forecast %s, actual %.1fs (%s)", c.name, predicted, actual.Seconds(), strings.Join(f.Evidence, "; "))
+		if math.Abs(predicted.Seconds()-actual.Seconds()) > 0.25*actual.Seconds() {
+			t.Errorf("%s forecast %s is not within 25%% of the actual %.1fs", c.name, predicted, actual.Seconds())
+		}
+	}
+
+	leak := find(fromTimers, "CLOSE_WAIT")
+	if leak == nil || !strings.Contains(leak.Title, "pid "+itoa(pid)+" (leaky-app) holds 40 CLOSE_WAIT sockets to 127.0.0.7:5432") {
+		t.Errorf("the leaker is not named:\n%s", titles(fromTimers))
+	}
+}
+
+func find(f []Finding, substr string) *Finding {
+	for i := range f {
+		if strings.Contains(f[i].Title, substr) {
+			return &f[i]
+		}
+	}
+	return nil
+}
+
+// forecastOf reads "in about 12 s" back out of a title.
+func forecastOf(t *testing.T, title string) time.Duration {
+	t.Helper()
+	i := strings.Index(title, "in about ")
+	f := strings.Fields(title[i+len("in about "):])
+	d, err := time.ParseDuration(f[0] + map[string]string{"s": "s", "min": "m", "h": "h"}[f[1]])
+	if err != nil {
+		t.Fatalf("forecast in %q: %v", title, err)
+	}
+	return d
+}
+
+func itoa(n int) string { return strings.ReplaceAll(fmtInt(n), ",", "") }

@@ -1,0 +1,66 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ClosingServer listens on at and, for every connection, waits for the
+// client's FIN and then closes: the client closes first and is left in
+// TIME_WAIT, as behind a client that opens a connection per request.
+func ClosingServer(t *testing.T, at netip.AddrPort) {
+	t.Helper()
+	ln, err := listen(at, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(ln) })
+	go func() {
+		for {
+			fd, _, err := unix.Accept4(ln, unix.SOCK_CLOEXEC)
+			if err != nil {
+				return
+			}
+			go func() {
+				var b [1]byte
+				unix.Read(fd, b[:])
+				unix.Close(fd)
+			}()
+		}
+	}()
+}
+
+// Churn connects to to at rate connections a second, closing each at once,
+// until connect() fails with EADDRNOTAVAIL or ctx ends. It returns when
+// that happened, or the zero time, and how many connections succeeded.
+func Churn(ctx context.Context, to netip.AddrPort, rate int) (failedAt time.Time, n int, err error) {
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return time.Time{}, n, nil
+		case <-tick.C:
+		}
+		fd, err := unix.Socket(family(to), unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return time.Time{}, n, err
+		}
+		err = unix.Connect(fd, sockaddr(to))
+		if errors.Is(err, unix.EADDRNOTAVAIL) {
+			unix.Close(fd)
+			return time.Now(), n, nil
+		}
+		if err != nil {
+			unix.Close(fd)
+			return time.Time{}, n, err
+		}
+		n++
+		unix.Close(fd)
+	}
+}
