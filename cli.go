@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tcpdash/tcpdash/diagnose"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/tuning"
 )
@@ -26,6 +27,7 @@ Flags:
   --count N          with --json, stop after N snapshots (default 0: until interrupted)
   --top N            rows in every table, 1-1000 (default 10)
   --source S         auto, netlink or procfs (default auto: netlink, else /proc/net/tcp)
+  --processes=false  do not name the processes holding sockets (skips the /proc/<pid>/fd walk)
   --read-only        the dashboard's tuning pane shows everything but changes nothing
   --file PATH        where the tuning pane persists (default /etc/sysctl.d/90-tcpdash.conf)
   --state-file PATH  the last applied batch, for undo (default /var/lib/tcpdash/last-batch.json)
@@ -51,6 +53,7 @@ func (h hinted) Unwrap() error { return h.err }
 
 type config struct {
 	once, json bool
+	processes  bool
 	interval   time.Duration
 	count      int
 	top        int
@@ -76,12 +79,13 @@ func (t tuneFiles) system() *tuning.System {
 }
 
 func parseFlags(args []string) (config, error) {
-	cfg := config{interval: time.Second, top: 10}
+	cfg := config{interval: time.Second, top: 10, processes: true}
 	fs := flag.NewFlagSet("tcpdash", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	fs.BoolVar(&cfg.once, "once", false, "")
 	fs.BoolVar(&cfg.json, "json", false, "")
+	fs.BoolVar(&cfg.processes, "processes", true, "")
 	fs.DurationVar(&cfg.interval, "interval", cfg.interval, "")
 	fs.IntVar(&cfg.count, "count", 0, "")
 	fs.IntVar(&cfg.top, "top", cfg.top, "")
@@ -164,14 +168,27 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case !cfg.once:
 		fmt.Fprintln(stderr, "tcpdash: stdout is not a terminal: printing one snapshot (use --once to say so, --json for JSON)")
 	}
-	snap, err := col.Collect(tcpinfo.Query{Owners: readOwners(nil, stderr)})
+	var owners *tcpinfo.Owners
+	if cfg.processes {
+		owners = readOwners(nil, stderr)
+	}
+	snap, err := col.Collect(tcpinfo.Query{Owners: owners})
 	if err != nil {
 		return err
 	}
+	// One snapshot: rates come from the kernel's timers where they can.
+	findings := diagnose.Diagnose(snap, nil, readSettings(cfg))
 	if cfg.json {
-		return writeJSON(stdout, snap)
+		return writeJSON(stdout, snap, findings)
 	}
-	return writeReport(stdout, snap)
+	return writeReport(stdout, snap, findings)
+}
+
+// readSettings reads the sysctls that findings give advice about; without
+// them the advice is only less specific.
+func readSettings(cfg config) []tuning.Setting {
+	s, _ := cfg.tuneFiles.system().Settings()
+	return s
 }
 
 // readOwners refreshes process attribution when it is stale. Without it
@@ -188,12 +205,23 @@ func readOwners(cur *tcpinfo.Owners, stderr io.Writer) *tcpinfo.Owners {
 	return o
 }
 
-func writeJSON(w io.Writer, snap *tcpinfo.Snapshot) error {
+// writeJSON writes one line: the snapshot's object with findings added.
+func writeJSON(w io.Writer, snap *tcpinfo.Snapshot, findings []diagnose.Finding) error {
 	b, err := json.Marshal(snap)
 	if err != nil {
 		return err
 	}
-	_, err = w.Write(append(b, '\n'))
+	if findings == nil {
+		findings = []diagnose.Finding{}
+	}
+	f, err := json.Marshal(findings)
+	if err != nil {
+		return err
+	}
+	// The snapshot marshals itself; findings belong to another package,
+	// so they are spliced in before its closing brace.
+	b = append(append(append(b[:len(b)-1], `,"findings":`...), f...), "}\n"...)
+	_, err = w.Write(b)
 	return err
 }
 
@@ -203,6 +231,8 @@ func streamJSON(ctx context.Context, col *tcpinfo.Collector, cfg config, w io.Wr
 	tick := time.NewTicker(cfg.interval)
 	defer tick.Stop()
 	var owners *tcpinfo.Owners
+	var prev *tcpinfo.Snapshot
+	settings := readSettings(cfg)
 	for n := 0; cfg.count == 0 || n < cfg.count; n++ {
 		if n > 0 {
 			select {
@@ -211,14 +241,17 @@ func streamJSON(ctx context.Context, col *tcpinfo.Collector, cfg config, w io.Wr
 			case <-tick.C:
 			}
 		}
-		owners = readOwners(owners, io.Discard)
+		if cfg.processes {
+			owners = readOwners(owners, io.Discard)
+		}
 		snap, err := col.Collect(tcpinfo.Query{Owners: owners})
 		if err != nil {
 			return err
 		}
-		if err := writeJSON(w, snap); err != nil {
+		if err := writeJSON(w, snap, diagnose.Diagnose(snap, prev, settings)); err != nil {
 			return err
 		}
+		prev = snap
 	}
 	return nil
 }

@@ -7,12 +7,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/tcpdash/tcpdash/diagnose"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
 // writeReport prints a snapshot for people: the same facts as the JSON,
 // laid out in aligned tables.
-func writeReport(w io.Writer, s *tcpinfo.Snapshot) error {
+func writeReport(w io.Writer, s *tcpinfo.Snapshot, findings []diagnose.Finding) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
 
@@ -21,6 +22,16 @@ func writeReport(w io.Writer, s *tcpinfo.Snapshot) error {
 		p("note: %s\n", s.SourceNote)
 	}
 	p("total %d sockets (ipv4 %d, ipv6 %d)\n\n", s.Total, s.Families.IPv4, s.Families.IPv6)
+
+	if len(findings) > 0 {
+		p("FINDINGS\n")
+		for _, f := range findings {
+			p("%-8s %s\n", strings.ToUpper(f.Severity.String()), f.Title)
+			p("         evidence: %s\n", strings.Join(f.Evidence, "; "))
+			p("         fix: %s\n", f.Detail)
+		}
+		p("\n")
+	}
 
 	p("STATE\tCOUNT\t\n")
 	for _, st := range tcpinfo.AllStates() {
@@ -51,6 +62,20 @@ func writeReport(w io.Writer, s *tcpinfo.Snapshot) error {
 		p("%s\t%s\t%d\t%d\t%d\t%.1f%%\n", g.Local, g.Remote, g.Used, g.TimeWait, g.Capacity, 100*g.Ratio)
 	}
 
+	if a := s.Attribution; a.Enabled {
+		p("\nPROCESSES (sockets by owner; /proc walk took %s)\n", roundDuration(a.Took))
+		p("PID\tCOMMAND\tTOTAL\tSTATES\n")
+		for _, r := range s.Processes {
+			p("%d\t%s\t%d\t%s\n", r.PID, r.Command, r.States.Total(), stateList(&r.States))
+		}
+		if a.Unowned > 0 {
+			p("%d sockets have no owning process (TIME_WAIT, handshakes, orphans): their remote endpoint is the clue\n", a.Unowned)
+		}
+		if a.Unknown > 0 {
+			p("%d sockets belong to processes tcpdash cannot see%s\n", a.Unknown, hiddenHint(a))
+		}
+	}
+
 	if s.States[tcpinfo.TimeWait] > 0 {
 		p("\nTIME_WAIT PORTS FREED WITHIN\n")
 		for _, e := range s.TimeWaitExpiry {
@@ -66,6 +91,13 @@ func writeReport(w io.Writer, s *tcpinfo.Snapshot) error {
 	p("TcpExt\tTW %d  TWRecycled %d  TWKilled %d  TCPTimeWaitOverflow %d  ListenOverflows %d  ListenDrops %d\n",
 		c.TW, c.TWRecycled, c.TWKilled, c.TCPTimeWaitOverflow, c.ListenOverflows, c.ListenDrops)
 	return tw.Flush()
+}
+
+func hiddenHint(a tcpinfo.Attribution) string {
+	if a.Hidden > 0 {
+		return fmt.Sprintf(" (%d processes' files are unreadable: run as root to see them)", a.Hidden)
+	}
+	return " (in another PID namespace, or newer than the /proc walk)"
 }
 
 // stateList names a row's non-zero states in kernel order.
