@@ -16,8 +16,12 @@ import (
 // when the tmux pane or SSH session goes away). Bubble Tea restores the
 // terminal on every one of those paths.
 func runDashboard(ctx context.Context, col *tcpinfo.Collector, cfg config) error {
-	m := ui.New(ui.Config{Collector: col, Interval: cfg.interval, Info: hostInfo(),
-		Tuner: cfg.tuneFiles.system(), ReadOnly: cfg.readOnly, PersistPath: cfg.file})
+	uc := ui.Config{Collector: col, Interval: cfg.interval, Info: hostInfo(),
+		Tuner: cfg.tuneFiles.system(), ReadOnly: cfg.readOnly, PersistPath: cfg.file}
+	if cfg.processes {
+		uc.Owners = func() (*tcpinfo.Owners, error) { return tcpinfo.ReadOwners("/proc") }
+	}
+	m := ui.New(uc)
 	// 20 frames a second keeps keys snappy (50 ms) while the renderer wakes
 	// a third as often as the default 60: the data changes once a second.
 	_, err := tea.NewProgram(m, tea.WithContext(ctx), tea.WithFPS(20)).Run()

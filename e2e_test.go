@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,6 +88,13 @@ func TestIntegrationDashboardInTmux(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pop.Close()
+	leakTo := netip.MustParseAddrPort("127.0.0.7:5432")
+	loadgen.Server(t, leakTo)
+	leaker := loadgen.StartLeaker(t, "leaky-app", leakTo, 15)
+	waitFor(t, "the leaker's sockets to reach CLOSE_WAIT", func() bool {
+		out, _ := exec.Command("ss", "-tanH", "state", "close-wait").Output()
+		return strings.Count(string(out), "\n") == 4+15
+	})
 
 	// What ss says at this moment; the population is static.
 	ssOut, err := exec.Command("ss", "-tanH").Output()
@@ -99,7 +107,7 @@ func TestIntegrationDashboardInTmux(t *testing.T) {
 	}
 	want := map[string]int{"ESTABLISHED": ssCount["ESTAB"], "TIME_WAIT": ssCount["TIME-WAIT"],
 		"CLOSE_WAIT": ssCount["CLOSE-WAIT"], "FIN_WAIT2": ssCount["FIN-WAIT-2"], "LISTEN": ssCount["LISTEN"]}
-	if want["TIME_WAIT"] != 300 || want["ESTABLISHED"] != 24 {
+	if want["TIME_WAIT"] != 300 || want["ESTABLISHED"] != 24 || want["CLOSE_WAIT"] != 19 {
 		t.Fatalf("population as ss sees it: %v", ssCount)
 	}
 
@@ -136,6 +144,14 @@ func TestIntegrationDashboardInTmux(t *testing.T) {
 	// Wait for esc to take effect: ESC followed at once by q is alt+q.
 	s.run("send-keys", "-t", "e2e", "Escape")
 	s.waitScreen("the help to close", "1 States")
+	s.run("send-keys", "-t", "e2e", "p") // resume: findings need a second poll
+
+	// The findings and processes panes name the leaking process.
+	s.run("send-keys", "-t", "e2e", "7")
+	s.waitScreen("the leak finding", "7 Findings",
+		fmt.Sprintf(`pid %d \(leaky-app\) holds 15 CLOSE_WAIT sockets to 127\.0\.0\.7:5432`, leaker))
+	s.run("send-keys", "-t", "e2e", "6")
+	s.waitScreen("the processes pane", "6 Processes", fmt.Sprintf(`│%d\s+leaky-app\s`, leaker))
 
 	// The tuning pane: a change to this namespace's tcp_fin_timeout
 	// happens only after y, is read back, and is undone by u, y.
@@ -147,7 +163,7 @@ func TestIntegrationDashboardInTmux(t *testing.T) {
 		return strings.TrimSpace(string(b))
 	}
 	s.run("send-keys", "-t", "e2e", "t")
-	s.waitScreen("the tuning pane", "6 Tuning", `net\.ipv4\.tcp_fin_timeout\s+60`)
+	s.waitScreen("the tuning pane", "8 Tuning", `net\.ipv4\.tcp_fin_timeout\s+60`)
 	s.run("send-keys", "-t", "e2e", "j", "j", "Enter")
 	s.waitScreen("the editor", "new value: 60")
 	s.run("send-keys", "-t", "e2e", "BSpace", "BSpace", "30", "Enter")
@@ -211,6 +227,17 @@ func exited(pid int) bool {
 	// The state follows the command name in parentheses.
 	i := strings.LastIndexByte(string(b), ')')
 	return i > 0 && i+2 < len(b) && b[i+2] == 'Z'
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func fmtThousands(n int) string {

@@ -101,10 +101,10 @@ func command(procRoot, pid string) string {
 
 // Owner walks are refreshed no sooner than MinOwnersAge, and no sooner
 // than OwnersCostFactor times the last walk took, so attribution costs at
-// most a twentieth of a core however many files the host has open.
+// most a fortieth of a core however many files the host has open.
 const (
 	MinOwnersAge     = 5 * time.Second
-	OwnersCostFactor = 20
+	OwnersCostFactor = 40
 )
 
 // Stale reports whether o is due for a refresh at now. A nil o is.

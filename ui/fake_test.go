@@ -91,7 +91,7 @@ func fakeSnapshot(i int, q tcpinfo.Query) *tcpinfo.Snapshot {
 	add(1, tcpinfo.Listen, "0.0.0.0:8080", "0.0.0.0:0", 0)
 	add(1, tcpinfo.Listen, "0.0.0.0:22", "0.0.0.0:0", 0)
 	add(40, tcpinfo.Established, "10.0.0.9:8080", "10.0.1.7:40000", 0)
-	add(10+5*i, tcpinfo.CloseWait, "10.0.0.9:8080", "10.0.1.8:50000", 0)
+	add(10+5*i, tcpinfo.CloseWait, "10.0.0.9:52000", "10.0.0.5:3306", 0) // the leak
 	add(2000+900*i, tcpinfo.TimeWait, "10.0.0.9:33000", "10.0.0.5:3306", 55*time.Second)
 	add(300, tcpinfo.TimeWait, "10.0.0.9:45000", "10.0.0.6:6379", 20*time.Second)
 	add(25, tcpinfo.Established, "10.0.0.9:50000", "10.0.0.5:3306", 0)
@@ -100,12 +100,26 @@ func fakeSnapshot(i int, q tcpinfo.Query) *tcpinfo.Snapshot {
 		Dump: 1500 * time.Microsecond, MaxTimeWaitBuckets: 6000,
 	}
 	a.Fill(s, 100)
+	// Attribution as a /proc walk would give it; the java process leaks.
+	leak := 10 + 5*i
+	s.Processes = []tcpinfo.ProcessCount{
+		{Owner: tcpinfo.Owner{PID: 4242, Command: "java"}, States: tcpinfo.StateCounts{tcpinfo.Established: 25, tcpinfo.CloseWait: leak},
+			CloseWaitTo: netip.MustParseAddrPort("10.0.0.5:3306"), CloseWaitToCount: leak},
+		{Owner: tcpinfo.Owner{PID: 812, Command: "nginx"}, States: tcpinfo.StateCounts{tcpinfo.Established: 40, tcpinfo.Listen: 1}},
+		{Owner: tcpinfo.Owner{PID: 1, Command: "sshd"}, States: tcpinfo.StateCounts{tcpinfo.Listen: 1}},
+	}
+	s.Attribution = tcpinfo.Attribution{Enabled: true, Time: s.Time, Took: 12 * time.Millisecond, Unowned: s.States[tcpinfo.TimeWait]}
 	s.Counters = tcpinfo.Counters{
 		InUse: 80, Orphan: 1, TWSockets: uint64(s.States[tcpinfo.TimeWait]), Alloc: 90,
 		ActiveOpens: uint64(10000 + 900*i), PassiveOpens: uint64(500 + 5*i),
 		TW: uint64(7000 + 850*i), ListenOverflows: uint64(3 * i), ListenDrops: uint64(3 * i),
 	}
 	return s
+}
+
+// fakeOwners stands in for the /proc walk.
+func fakeOwners() (*tcpinfo.Owners, error) {
+	return &tcpinfo.Owners{Time: base, Took: 12 * time.Millisecond}, nil
 }
 
 func fakeInfo() HostInfo {

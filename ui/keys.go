@@ -15,6 +15,7 @@ type keyMap struct {
 	Up, Down              key.Binding
 	Accept                key.Binding
 	Tune, Pane6           key.Binding
+	Pane7, Pane8          key.Binding
 	Edit, Undo, Persist   key.Binding
 	Yes, No               key.Binding
 }
@@ -41,7 +42,9 @@ func newKeyMap() keyMap {
 		Down:        key.NewBinding(key.WithKeys("j", "down"), key.WithHelp("j/↓", "down")),
 		Accept:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply filter")),
 		Tune:        key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "tuning")),
-		Pane6:       key.NewBinding(key.WithKeys("6"), key.WithHelp("6", "tuning")),
+		Pane6:       key.NewBinding(key.WithKeys("6"), key.WithHelp("6", "processes")),
+		Pane7:       key.NewBinding(key.WithKeys("7"), key.WithHelp("7", "findings")),
+		Pane8:       key.NewBinding(key.WithKeys("8"), key.WithHelp("8", "tuning")),
 		Edit:        key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "edit value (tuning)")),
 		Undo:        key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "undo last batch (tuning)")),
 		Persist:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "persist (tuning)")),
@@ -59,7 +62,7 @@ func (k keyMap) ShortHelp() []key.Binding {
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Quit, k.Help, k.Pause, k.Faster, k.Slower},
-		{k.NextPane, k.PrevPane, k.Pane1, k.Pane2, k.Pane3, k.Pane4, k.Pane5, k.Tune},
+		{k.NextPane, k.PrevPane, k.Pane1, k.Pane2, k.Pane3, k.Pane4, k.Pane5, k.Pane6, k.Pane7, k.Pane8, k.Tune},
 		{k.StateFilter, k.Sort, k.Search, k.ClearSearch, k.Up, k.Down},
 		{k.Edit, k.Undo, k.Persist, k.Yes, k.No},
 	}

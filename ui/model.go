@@ -17,6 +17,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/tcpdash/tcpdash/diagnose"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/tuning"
 )
@@ -38,6 +39,9 @@ type Config struct {
 	ReadOnly bool
 	// PersistPath is where w writes; empty means tuning.DefaultPersistPath.
 	PersistPath string
+	// Owners reads which process holds which socket; nil turns process
+	// attribution off.
+	Owners func() (*tcpinfo.Owners, error)
 }
 
 type pane int
@@ -48,11 +52,14 @@ const (
 	paneRemote
 	panePressure
 	paneCounters
+	paneProcesses
+	paneFindings
 	paneTuning
 	numPanes
 )
 
-var paneNames = [numPanes]string{"States", "Local ports", "Remote endpoints", "Port pressure", "Counters", "Tuning"}
+var paneNames = [numPanes]string{"States", "Local ports", "Remote endpoints", "Port pressure", "Counters",
+	"Processes", "Findings", "Tuning"}
 
 // stateFilters is the cycle of the f key.
 var stateFilters = []tcpinfo.State{0, tcpinfo.TimeWait, tcpinfo.CloseWait, tcpinfo.Established,
@@ -95,6 +102,10 @@ type Model struct {
 
 	cursor [numPanes]int
 	tune   tuneState
+
+	owners         *tcpinfo.Owners
+	ownersErr      error
+	ownersInFlight bool
 }
 
 // New returns a dashboard that polls cfg.Collector every cfg.Interval.
@@ -132,11 +143,26 @@ func (m Model) Init() tea.Cmd {
 }
 
 func (m Model) query() tcpinfo.Query {
-	q := tcpinfo.Query{State: stateFilters[m.filter], Port: m.port, Addr: m.addr}
+	q := tcpinfo.Query{State: stateFilters[m.filter], Port: m.port, Addr: m.addr, Owners: m.owners}
 	if m.sort > 0 {
 		q.Rank = columns[m.sort-1]
 	}
+	// On the processes pane the tables follow the selected process.
+	if m.focus == paneProcesses && m.snap != nil && m.owners != nil {
+		if i := m.cursor[paneProcesses]; i < len(m.snap.Processes) {
+			q.PID = m.snap.Processes[i].PID
+		}
+	}
 	return q
+}
+
+// sameView reports whether a snapshot built for q answers the question the
+// model asks now. A newer owners walk alone does not call for a re-poll:
+// the next tick brings it.
+func (m Model) sameView(q tcpinfo.Query) bool {
+	now := m.query()
+	q.Owners, now.Owners = nil, nil
+	return q == now
 }
 
 // effectiveInterval is the interval in force: the user's, stretched when
@@ -163,6 +189,13 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.polled(msg)
 	case settingsMsg, writableMsg, plannedMsg, tunedMsg:
 		return m.tuneMsg(msg)
+	case ownersMsg:
+		m.ownersInFlight = false
+		m.ownersErr = msg.err
+		if msg.err == nil {
+			m.owners = msg.owners
+		}
+		return m, nil
 	case tickMsg:
 		if msg.gen != m.gen || m.paused || m.inFlight {
 			return m, nil
@@ -192,13 +225,33 @@ func (m Model) polled(msg polledMsg) (tea.Model, tea.Cmd) {
 	if m.paused {
 		return m, nil
 	}
+	cmds := []tea.Cmd{}
+	if m.cfg.Owners != nil && !m.ownersInFlight && m.owners.Stale(time.Now()) {
+		// Attribution is refreshed on its own goroutine, on its own slow
+		// schedule: polls never wait for the /proc walk.
+		m.ownersInFlight = true
+		cmds = append(cmds, readOwners(m.cfg.Owners))
+	}
 	// The filter changed while this poll was in flight: its tables answer
 	// the old question, so ask the new one now rather than in a second.
-	if msg.err == nil && msg.snap.Query != m.query() {
+	if msg.err == nil && !m.sameView(msg.snap.Query) {
 		m.inFlight = true
-		return m, poll(m.cfg.Collector, m.query())
+		return m, tea.Batch(append(cmds, poll(m.cfg.Collector, m.query()))...)
 	}
-	return m, tick(m.effectiveInterval(), m.gen)
+	return m, tea.Batch(append(cmds, tick(m.effectiveInterval(), m.gen))...)
+}
+
+// ownersMsg carries a finished /proc walk.
+type ownersMsg struct {
+	owners *tcpinfo.Owners
+	err    error
+}
+
+func readOwners(read func() (*tcpinfo.Owners, error)) tea.Cmd {
+	return func() tea.Msg {
+		o, err := read()
+		return ownersMsg{o, err}
+	}
 }
 
 // repoll starts a new schedule: a poll now if none is in flight (the one in
@@ -238,14 +291,14 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			return m.repoll()
 		}
 	case key.Matches(msg, k.NextPane):
-		m.setFocus((m.focus + 1) % numPanes)
+		return m.focusPane((m.focus + 1) % numPanes)
 	case key.Matches(msg, k.PrevPane):
-		m.setFocus((m.focus + numPanes - 1) % numPanes)
-	case key.Matches(msg, k.Pane1, k.Pane2, k.Pane3, k.Pane4, k.Pane5, k.Pane6):
+		return m.focusPane((m.focus + numPanes - 1) % numPanes)
+	case key.Matches(msg, k.Pane1, k.Pane2, k.Pane3, k.Pane4, k.Pane5, k.Pane6, k.Pane7, k.Pane8):
 		n, _ := strconv.Atoi(msg.String())
-		m.setFocus(pane(n - 1))
+		return m.focusPane(pane(n - 1))
 	case key.Matches(msg, k.Tune):
-		m.setFocus(paneTuning)
+		return m.focusPane(paneTuning)
 	case key.Matches(msg, k.Pause):
 		m.paused = !m.paused
 		if m.paused {
@@ -276,10 +329,27 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.searching = true
 		m.searchErr = ""
 		return m, m.search.Focus()
-	case key.Matches(msg, k.Up):
-		m.moveCursor(-1)
-	case key.Matches(msg, k.Down):
-		m.moveCursor(1)
+	case key.Matches(msg, k.Up, k.Down):
+		d := 1
+		if key.Matches(msg, k.Up) {
+			d = -1
+		}
+		was := m.query()
+		m.moveCursor(d)
+		if m.query() != was { // another process selected: its endpoints
+			return m.repoll()
+		}
+	}
+	return m, nil
+}
+
+// focusPane moves the focus; entering or leaving the processes pane
+// changes what the tables show, so it polls at once.
+func (m Model) focusPane(p pane) (tea.Model, tea.Cmd) {
+	was := m.query()
+	m.setFocus(p)
+	if m.query() != was {
+		return m.repoll()
 	}
 	return m, nil
 }
@@ -311,10 +381,13 @@ func (m Model) searchKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 
 func (m *Model) setFocus(p pane) {
 	m.focus = p
-	if p != paneStates && p != paneTuning {
+	if p != paneStates && !fullWidth(p) {
 		m.detail = p
 	}
 }
+
+// fullWidth panes take the whole body when focused.
+func fullWidth(p pane) bool { return p == paneProcesses || p == paneFindings || p == paneTuning }
 
 func (m *Model) resetCursors() { m.cursor = [numPanes]int{} }
 
@@ -344,8 +417,10 @@ func (m *Model) rowCount(p pane) int {
 		return len(m.snap.TopRemoteEndpoints)
 	case panePressure:
 		return len(m.snap.PortPressure)
-	case paneTuning:
-		return len(m.tune.settings)
+	case paneProcesses:
+		return len(m.snap.Processes)
+	case paneFindings:
+		return len(diagnose.Diagnose(m.snap, m.prev, m.tune.settings))
 	}
 	return 0
 }

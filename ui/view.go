@@ -7,6 +7,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/tcpdash/tcpdash/diagnose"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
@@ -39,7 +40,8 @@ func (m Model) render() string {
 		return strings.Join(lines[:min(len(lines), h)], "\n")
 	}
 
-	header := m.headerLines(w)
+	findings := m.findings()
+	header := m.headerLines(w, findings)
 	footer := m.footerLines(w)
 	bodyH := h - len(header) - len(footer)
 	var body []string
@@ -55,6 +57,10 @@ func (m Model) render() string {
 			msg = "no data: " + m.pollErr.Error()
 		}
 		body = frame("tcpdash", false, []string{msg}, w, bodyH, m.styles)
+	case m.focus == paneProcesses:
+		body = m.processesPane(w, bodyH)
+	case m.focus == paneFindings:
+		body = m.findingsPane(findings, w, bodyH)
 	case w >= 100 && h >= 34:
 		body = m.fullLayout(w, bodyH)
 	default:
@@ -115,7 +121,7 @@ func (m Model) paneTitle(p pane, extra string) string {
 	return t
 }
 
-func (m Model) headerLines(w int) []string {
+func (m Model) headerLines(w int, findings []diagnose.Finding) []string {
 	st := m.styles
 	i := m.cfg.Info
 	parts := []string{st.title.Render("tcpdash"), i.Host}
@@ -140,12 +146,15 @@ func (m Model) headerLines(w int) []string {
 	if m.paused {
 		parts = append(parts, st.warn.Render("PAUSED"))
 	}
+	if b := m.findingsBadge(findings); b != "" {
+		parts = append(parts, b)
+	}
 	line1 := strings.Join(parts, "  ")
 	line2 := "no snapshot yet"
 	if s := m.snap; s != nil {
-		line2 = fmt.Sprintf("%s  dump %s  %s sockets (ipv4 %s · ipv6 %s)  ephemeral %s",
+		line2 = fmt.Sprintf("%s  dump %s  %s sockets (ipv4 %s · ipv6 %s)  ephemeral %s  %s",
 			s.Time.Format("15:04:05"), roundDump(s.Dump), fmtInt(s.Total),
-			fmtInt(s.Families.IPv4), fmtInt(s.Families.IPv6), s.PortRange)
+			fmtInt(s.Families.IPv4), fmtInt(s.Families.IPv6), s.PortRange, m.attributionLine())
 		if m.pollErr != nil {
 			line2 = st.statusErr.Render("STALE") + "  " + line2
 		}

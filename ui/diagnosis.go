@@ -1,0 +1,147 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tcpdash/tcpdash/diagnose"
+	"github.com/tcpdash/tcpdash/tcpinfo"
+)
+
+// findings diagnoses the newest snapshot against the one before it.
+func (m Model) findings() []diagnose.Finding {
+	if m.snap == nil {
+		return nil
+	}
+	return diagnose.Diagnose(m.snap, m.prev, m.tune.settings)
+}
+
+// attributionLine says how process attribution stands, and what it costs.
+func (m Model) attributionLine() string {
+	switch {
+	case m.cfg.Owners == nil:
+		return "processes: off"
+	case m.ownersErr != nil:
+		return "processes: " + m.ownersErr.Error()
+	case m.owners == nil:
+		return "processes: reading /proc…"
+	}
+	age := time.Since(m.owners.Time).Round(time.Second)
+	if m.snap != nil {
+		age = m.snap.Time.Sub(m.owners.Time).Round(time.Second)
+	}
+	return fmt.Sprintf("processes: /proc walk %s, %s old", roundDump(m.owners.Took), max(age, 0))
+}
+
+func (m Model) processesPane(w, h int) []string {
+	st := m.styles
+	s := m.snap
+	inner := w - 2
+	if !s.Attribution.Enabled {
+		msg := "process attribution is off (started with --processes=false)"
+		if m.cfg.Owners != nil {
+			msg = "reading /proc/<pid>/fd for the owners of sockets…"
+		}
+		return frame(m.paneTitle(paneProcesses, ""), true, []string{st.dim.Render(msg)}, w, h, st)
+	}
+	prev := map[int]int{}
+	var dt float64
+	if m.prev != nil && m.prev.Attribution.Enabled {
+		dt = s.Time.Sub(m.prev.Time).Seconds()
+		for _, p := range m.prev.Processes {
+			prev[p.PID] = p.States[tcpinfo.CloseWait]
+		}
+	}
+	const pidW, cmdW, numW = 8, 16, 9
+	header, cell := m.stateColumns(inner - pidW - cmdW - numW)
+	body := []string{st.header.Render(fit("PID", pidW) + fit("COMMAND", cmdW) + padLeft("C_WAIT/s", numW) + header)}
+	rows := make([]string, 0, len(s.Processes))
+	for _, p := range s.Processes {
+		rate := "—"
+		if was, ok := prev[p.PID]; ok && dt > 0 {
+			rate = fmtRate(float64(p.States[tcpinfo.CloseWait]-was) / dt)
+		}
+		rows = append(rows, fit(fmt.Sprint(p.PID), pidW)+fit(p.Command, cmdW)+padLeft(rate, numW)+cell(&p.States))
+	}
+	if len(rows) == 0 {
+		body = append(body, st.dim.Render("no process holds a TCP socket in this network namespace"))
+	}
+	listH := max(min(len(rows), h/2-3), 1)
+	body = append(body, m.tableRows(paneProcesses, rows, listH)...)
+
+	a := s.Attribution
+	if a.Unowned > 0 {
+		body = append(body, st.dim.Render(fmt.Sprintf("%s sockets have no owner in the kernel (TIME_WAIT, handshakes, orphans): their remote endpoint is the clue",
+			fmtInt(a.Unowned))))
+	}
+	if a.Unknown > 0 {
+		hint := "in another PID namespace, or newer than the walk"
+		if a.Hidden > 0 {
+			hint = fmt.Sprintf("%d processes' files are unreadable: run as root", a.Hidden)
+		}
+		body = append(body, st.warn.Render(fmt.Sprintf("%s sockets have owners tcpdash cannot see (%s)", fmtInt(a.Unknown), hint)))
+	}
+
+	// The selected process's remote endpoints: the tables follow it.
+	if i := m.cursor[paneProcesses]; i < len(s.Processes) && s.Query.PID == s.Processes[i].PID {
+		p := s.Processes[i]
+		body = append(body, "", st.header.Render(fmt.Sprintf("Remote endpoints of pid %d (%s)", p.PID, p.Command)))
+		epW := min(max(inner/3, 16), 41)
+		eh, ecell := m.stateColumns(inner - epW)
+		body = append(body, st.header.Render(fit("ENDPOINT", epW)+eh))
+		for _, r := range s.TopRemoteEndpoints {
+			body = append(body, fit(r.Endpoint.String(), epW-1)+" "+ecell(&r.States))
+		}
+	}
+	return frame(m.paneTitle(paneProcesses, m.attributionLine()), true, body, w, h, st)
+}
+
+func (m Model) findingsPane(findings []diagnose.Finding, w, h int) []string {
+	st := m.styles
+	inner := w - 2
+	var body []string
+	if len(findings) == 0 {
+		body = append(body, st.good.Render("no findings: nothing here looks wrong"))
+	}
+	cur := min(m.cursor[paneFindings], max(len(findings)-1, 0))
+	for i, f := range findings {
+		style := st.warn
+		if f.Severity == diagnose.Critical {
+			style = st.trouble
+		}
+		line := style.Render(fit(strings.ToUpper(f.Severity.String()), 9)) + f.Title
+		if i == cur {
+			line = st.selected.Render(fit(strings.ToUpper(f.Severity.String()), 9) + f.Title)
+		}
+		body = append(body, line)
+	}
+	if cur < len(findings) {
+		f := findings[cur]
+		body = append(body, "")
+		body = append(body, wrap(f.Title, inner)...)
+		body = append(body, wrap(st.header.Render("evidence: ")+strings.Join(f.Evidence, "; "), inner)...)
+		body = append(body, wrap(st.header.Render("fix: ")+f.Detail, inner)...)
+	}
+	return frame(m.paneTitle(paneFindings, ""), true, body, w, h, st)
+}
+
+// findingsBadge is the header's word on severe findings.
+func (m Model) findingsBadge(findings []diagnose.Finding) string {
+	crit, warn := 0, 0
+	for _, f := range findings {
+		switch f.Severity {
+		case diagnose.Critical:
+			crit++
+		case diagnose.Warning:
+			warn++
+		}
+	}
+	switch {
+	case crit > 0:
+		return m.styles.trouble.Render(fmt.Sprintf("! %d critical: %s (7)", crit, findings[0].Title))
+	case warn > 0:
+		return m.styles.warn.Render(fmt.Sprintf("%d warning(s) (7)", warn))
+	}
+	return ""
+}

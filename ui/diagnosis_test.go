@@ -1,0 +1,100 @@
+package ui
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/tcpdash/tcpdash/tcpinfo"
+)
+
+func TestProcessesPaneFollowsSelection(t *testing.T) {
+	f := &fakeCollector{}
+	m := started(t, f, 120, 40, 2)
+	m, cmd := step(t, m, press("6"))
+	m, _ = runPoll(t, m, cmd) // entering the pane narrows the tables at once
+	if q := f.lastQuery(); q.PID != 4242 {
+		t.Fatalf("query PID %d, want the selected java process 4242", q.PID)
+	}
+	out := ansi.Strip(m.render())
+	for _, want := range []string{"6 Processes · processes: /proc walk 12ms", "4242    java", "Remote endpoints of pid 4242 (java)",
+		"have no owner in the kernel (TIME_WAIT, handshakes, orphans)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("processes pane lacks %q:\n%s", want, out)
+		}
+	}
+	m, cmd = step(t, m, press("j"))
+	m, _ = runPoll(t, m, cmd)
+	if q := f.lastQuery(); q.PID != 812 {
+		t.Errorf("j: query PID %d, want nginx 812", q.PID)
+	}
+	m, cmd = step(t, m, press("1"))
+	if _, _ = runPoll(t, m, cmd); f.lastQuery().PID != 0 {
+		t.Error("leaving the pane shows every process's sockets again")
+	}
+}
+
+func TestCloseWaitRatePerProcess(t *testing.T) {
+	m := started(t, &fakeCollector{}, 120, 40, 3)
+	m, cmd := step(t, m, press("6"))
+	m, _ = runPoll(t, m, cmd)
+	// java's CLOSE_WAIT grows by 5 a poll, a second apart.
+	if out := ansi.Strip(m.render()); !regexp.MustCompile(`│4242\s+java\s+5\.00\s`).MatchString(out) {
+		t.Errorf("CLOSE_WAIT/s of java:\n%s", out)
+	}
+}
+
+func TestFindingsPaneAndBadge(t *testing.T) {
+	m := started(t, &fakeCollector{}, 120, 40, 3)
+	if out := ansi.Strip(m.render()); !strings.Contains(out, "! 3 critical:") {
+		t.Errorf("the header flags critical findings:\n%s", out)
+	}
+	m, _ = step(t, m, press("7"))
+	out := ansi.Strip(m.render())
+	for _, want := range []string{
+		"CRITICAL pid 4242 (java) holds 20 CLOSE_WAIT sockets to 10.0.0.5:3306 — the application is not closing connections",
+		"CRITICAL listen queues are overflowing",
+		"will start failing with EADDRNOTAVAIL in about",
+		"evidence: CLOSE_WAIT 20 in pid 4242, growing 5.0/s",
+		"fix: No sysctl fixes this.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("findings pane lacks %q:\n%s", want, out)
+		}
+	}
+	m, _ = step(t, m, press("j"))
+	if m.cursor[paneFindings] != 1 {
+		t.Error("j moves to the next finding")
+	}
+}
+
+func TestOwnersRefreshSchedule(t *testing.T) {
+	m := New(Config{Collector: &fakeCollector{}, Interval: time.Second, Info: fakeInfo(), Owners: fakeOwners})
+	m, _ = step(t, m, polledMsg{snap: fakeSnapshot(0, tcpinfo.Query{})})
+	if !m.ownersInFlight {
+		t.Fatal("the first poll starts a /proc walk")
+	}
+	m, _ = step(t, m, polledMsg{snap: fakeSnapshot(1, tcpinfo.Query{})})
+	if !m.ownersInFlight {
+		t.Fatal("still in flight: no second walk")
+	}
+	o, _ := fakeOwners()
+	o.Time = time.Now()
+	m, _ = step(t, m, ownersMsg{owners: o})
+	if m.ownersInFlight || m.query().Owners != o {
+		t.Fatal("the walk's result feeds the next poll")
+	}
+	m, _ = step(t, m, polledMsg{snap: fakeSnapshot(2, m.query())})
+	if m.ownersInFlight {
+		t.Error("a fresh walk is not repeated at the next poll")
+	}
+	// Turned off: never walks.
+	off := New(Config{Collector: &fakeCollector{}, Interval: time.Second, Info: fakeInfo()})
+	off, _ = step(t, off, polledMsg{snap: fakeSnapshot(0, tcpinfo.Query{})})
+	if off.ownersInFlight || !strings.Contains(off.attributionLine(), "off") {
+		t.Error("no attribution without an Owners reader")
+	}
+}
