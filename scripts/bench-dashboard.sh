@@ -2,17 +2,20 @@
 # Measures the running dashboard against the seed's netstat|awk loop, side
 # by side in one run, in a private network namespace holding a static
 # population: CPU time and resident memory of tcpdash at the 1 s interval
-# over DURATION seconds, then the CPU time of
+# over DURATION seconds, with process attribution and without it
+# (--processes=false), then the CPU time of
 #   netstat -n | awk '/^tcp/ {++S[$NF]} END {for(a in S) print a, S[a]}'
-# run once a second for the same duration.
+# run once a second for as long.
 #
-#   scripts/bench-dashboard.sh [PAIRS [DURATION]]
+#   scripts/bench-dashboard.sh [PAIRS [DURATION [PROCS]]]
 # PAIRS ESTABLISHED pairs (2 sockets each; 100000 for 200,000 sockets).
 # Static, unlike TIME_WAIT, which would expire during the run. They are
-# held by several tcpload workers, each within the usual 20,000 open files.
+# held by tcpload workers of 9,000 pairs each (one process may hold 20,000
+# files here); idle processes make up PROCS processes in the namespace.
 set -euo pipefail
 pairs=${1:-500}
 duration=${2:-60}
+procs=${3:-0}
 cd "$(dirname "$0")/.."
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
@@ -24,8 +27,7 @@ done
 
 cat > "$bin/measure.sh" <<'INNER'
 set -euo pipefail
-bin=$1 duration=$2 pairs=$3
-# Hold the population: workers of up to 9,000 pairs on their own ports.
+bin=$1 duration=$2 pairs=$3 procs=$4
 per=9000 started=0 i=0
 while ((started < pairs)); do
   n=$((pairs - started < per ? pairs - started : per))
@@ -38,22 +40,32 @@ for ((j = 0; j < i; j++)); do
     sleep 0.2
   done
 done
+for ((j = i; j < procs; j++)); do sleep 86400 & done
+
 hz=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-sockets=$(ss -tanH | wc -l)
+pct() { echo "$1 $duration" | awk '{printf "%.2f", $1 / ($2 * 10)}'; }
+printf '%d sockets, %d processes, %d s at the 1 s interval\n' "$(ss -tanH | wc -l)" "$(ls -d /proc/[0-9]* | wc -l)" "$duration"
 
-tmux -L bench -f /dev/null new-session -d -s bench -x 120 -y 40 "$bin/tcpdash"
-sleep 3 # start-up and the first polls
-pid=$(tmux -L bench display-message -p -t bench '#{pane_pid}')
-c0=$(cpu "$pid") rss0=$(rss "$pid") rssmax=$rss0
-for ((i = 0; i < duration; i += 10)); do
-  sleep 10
-  r=$(rss "$pid"); ((r > rssmax)) && rssmax=$r
-done
-c1=$(cpu "$pid") rss1=$(rss "$pid")
-tmux -L bench kill-server
-dash_ms=$(( (c1 - c0) * 1000 / hz ))
+dashboard() { # name, flags
+  tmux -L bench -f /dev/null new-session -d -s bench -x 120 -y 40 "$bin/tcpdash $2"
+  sleep 3 # start-up, the first polls and the first /proc walk
+  local pid c0 rss0 rssmax r c1 rss1
+  pid=$(tmux -L bench display-message -p -t bench '#{pane_pid}')
+  c0=$(cpu "$pid") rss0=$(rss "$pid") rssmax=$rss0
+  for ((k = 0; k < duration; k += 10)); do
+    sleep 10
+    r=$(rss "$pid"); ((r > rssmax)) && rssmax=$r
+  done
+  c1=$(cpu "$pid") rss1=$(rss "$pid")
+  tmux -L bench kill-server
+  ms=$(((c1 - c0) * 1000 / hz))
+  printf '  %-28s CPU %7d ms = %5s%% of a core   RSS %d KiB at start, %d at end, %d peak\n' \
+    "$1" "$ms" "$(pct "$ms")" "$rss0" "$rss1" "$rssmax"
+}
+dashboard "tcpdash" ""; with=$ms
+dashboard "tcpdash --processes=false" "--processes=false"; without=$ms
 
 loop=$( { /usr/bin/time -f '%U %S' sh -c "
   for i in \$(seq $duration); do
@@ -61,14 +73,9 @@ loop=$( { /usr/bin/time -f '%U %S' sh -c "
     sleep 1
   done" ; } 2>&1 | tail -1)
 loop_ms=$(echo "$loop" | awk '{printf "%d", ($1 + $2) * 1000}')
-
-printf '%d sockets, %d s at the 1 s interval\n' "$sockets" "$duration"
-printf '  tcpdash dashboard   CPU %6d ms = %5.2f%% of a core   RSS %d KiB at start, %d KiB at end, %d KiB peak\n' \
-  "$dash_ms" "$(echo "$dash_ms $duration" | awk '{print $1 / ($2 * 10)}')" "$rss0" "$rss1" "$rssmax"
-printf '  netstat|awk loop    CPU %6d ms = %5.2f%% of a core\n' \
-  "$loop_ms" "$(echo "$loop_ms $duration" | awk '{print $1 / ($2 * 10)}')"
-printf '  ratio tcpdash / netstat|awk: %.3f\n' "$(echo "$dash_ms $loop_ms" | awk '{print $1 / $2}')"
+printf '  %-28s CPU %7d ms = %5s%% of a core\n' "netstat|awk loop" "$loop_ms" "$(pct "$loop_ms")"
+echo "$with $without $loop_ms" | awk '{printf "  attribution adds %+.0f%%; tcpdash / netstat|awk = %.3f\n", ($1 - $2) * 100 / $2, $1 / $3}'
 kill $(jobs -p) 2>/dev/null || true
 INNER
 
-"$bin/tcpload" --netns -- bash "$bin/measure.sh" "$bin" "$duration" "$pairs"
+"$bin/tcpload" --netns -- bash "$bin/measure.sh" "$bin" "$duration" "$pairs" "$procs"
