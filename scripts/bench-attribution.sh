@@ -13,24 +13,16 @@ runs=${3:-5}
 cd "$(dirname "$0")/.."
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
-go build -o "$bin/tcpdash" .
-go build -o "$bin/tcpload" ./cmd/tcpload
+source scripts/lib.sh
+build "$bin"
+cp scripts/lib.sh "$bin/"
 
 cat > "$bin/inner.sh" <<'INNER'
 set -euo pipefail
 bin=$1 pairs=$2 procs=$3 runs=$4
-per=9000 started=0 i=0
-while ((started < pairs)); do
-  n=$((pairs - started < per ? pairs - started : per))
-  "$bin/tcpload" --established "$n" --dests 8 --base-port $((20000 + i * 300)) 2>"$bin/worker$i.log" &
-  started=$((started + n)) i=$((i + 1))
-done
-for ((j = 0; j < i; j++)); do
-  until grep -q holding "$bin/worker$j.log" 2>/dev/null; do
-    grep -q error "$bin/worker$j.log" 2>/dev/null && { cat "$bin/worker$j.log" >&2; exit 1; }
-    sleep 0.2
-  done
-done
+source "$bin/lib.sh"
+start_workers "$bin" "$pairs"
+i=$WORKERS
 for ((j = i; j < procs; j++)); do sleep 3600 & done
 echo "$(ss -tanH | wc -l) sockets, $(ls -d /proc/[0-9]* | wc -l) processes visible" >&2
 "$bin/tcpload" --runs "$runs" \

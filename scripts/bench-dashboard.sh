@@ -19,8 +19,9 @@ procs=${3:-0}
 cd "$(dirname "$0")/.."
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
-go build -o "$bin/tcpdash" .
-go build -o "$bin/tcpload" ./cmd/tcpload
+source scripts/lib.sh
+build "$bin"
+cp scripts/lib.sh "$bin/"
 for tool in tmux netstat /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install tmux net-tools time" >&2; exit 1; }
 done
@@ -28,18 +29,9 @@ done
 cat > "$bin/measure.sh" <<'INNER'
 set -euo pipefail
 bin=$1 duration=$2 pairs=$3 procs=$4
-per=9000 started=0 i=0
-while ((started < pairs)); do
-  n=$((pairs - started < per ? pairs - started : per))
-  "$bin/tcpload" --established "$n" --dests 8 --base-port $((20000 + i * 300)) 2>"$bin/worker$i.log" &
-  started=$((started + n)) i=$((i + 1))
-done
-for ((j = 0; j < i; j++)); do
-  until grep -q "holding" "$bin/worker$j.log" 2>/dev/null; do
-    grep -q "error" "$bin/worker$j.log" 2>/dev/null && { cat "$bin/worker$j.log" >&2; exit 1; }
-    sleep 0.2
-  done
-done
+source "$bin/lib.sh"
+start_workers "$bin" "$pairs"
+i=$WORKERS
 for ((j = i; j < procs; j++)); do sleep 86400 & done
 
 hz=$(getconf CLK_TCK)

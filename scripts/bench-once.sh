@@ -12,8 +12,8 @@ runs=${3:-5}
 cd "$(dirname "$0")/.."
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
-go build -o "$bin/tcpdash" .
-go build -o "$bin/tcpload" ./cmd/tcpload
+source scripts/lib.sh
+build "$bin"
 command -v netstat >/dev/null || { echo "netstat missing: apt-get install net-tools" >&2; exit 1; }
 
 # 32 destination groups keep each well inside the ephemeral range; the

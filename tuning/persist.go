@@ -41,13 +41,9 @@ func (s *System) PlanPersist(path string) (PersistPlan, error) {
 	values := map[string]string{}
 	var order []string
 	for _, c := range b.Changes {
-		t, err := s.tunable(c.Key)
+		now, err := s.current(c.Key)
 		if err != nil {
 			return PersistPlan{}, err
-		}
-		now, err := s.read(t)
-		if err != nil {
-			return PersistPlan{}, explain(c.Key, c.New, err)
 		}
 		values[c.Key] = display(now)
 		order = append(order, c.Key)

@@ -154,6 +154,19 @@ func (s *System) tunable(key string) (Tunable, error) {
 	return t, nil
 }
 
+// current reads the value of a known, writable key.
+func (s *System) current(key string) (string, error) {
+	t, err := s.tunable(key)
+	if err != nil {
+		return "", err
+	}
+	v, err := s.read(t)
+	if err != nil {
+		return "", explain(key, "", err)
+	}
+	return v, nil
+}
+
 // explain turns a sysctl I/O error into one line that says what to do,
 // keeping the cause for errors.Is.
 func explain(key, value string, err error) error {
@@ -288,13 +301,9 @@ func (s *System) PlanUndo() (Plan, error) {
 	var p Plan
 	for i := len(b.Changes) - 1; i >= 0; i-- {
 		c := b.Changes[i]
-		t, err := s.tunable(c.Key)
+		now, err := s.current(c.Key)
 		if err != nil {
 			return Plan{}, err
-		}
-		now, err := s.read(t)
-		if err != nil {
-			return Plan{}, explain(c.Key, c.Old, err)
 		}
 		if display(now) != display(c.New) {
 			return Plan{}, fmt.Errorf("%s is now %s, not the %s tcpdash set: something else changed it, so undo would clobber that",

@@ -15,6 +15,19 @@ import (
 // TIME_WAIT, as behind a client that opens a connection per request.
 func ClosingServer(t *testing.T, at netip.AddrPort) {
 	t.Helper()
+	serve(t, at, func(fd int) {
+		go func() {
+			var b [1]byte
+			unix.Read(fd, b[:])
+			unix.Close(fd)
+		}()
+	})
+}
+
+// serve listens on at and hands every accepted connection to handle,
+// until the test ends.
+func serve(t *testing.T, at netip.AddrPort, handle func(fd int)) {
+	t.Helper()
 	ln, err := listen(at, false)
 	if err != nil {
 		t.Fatal(err)
@@ -26,11 +39,7 @@ func ClosingServer(t *testing.T, at netip.AddrPort) {
 			if err != nil {
 				return
 			}
-			go func() {
-				var b [1]byte
-				unix.Read(fd, b[:])
-				unix.Close(fd)
-			}()
+			handle(fd)
 		}
 	}()
 }

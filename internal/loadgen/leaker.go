@@ -80,18 +80,5 @@ func StartLeaker(t *testing.T, name string, to netip.AddrPort, n int) (pid int) 
 // the test ends.
 func Server(t *testing.T, at netip.AddrPort) {
 	t.Helper()
-	ln, err := listen(at, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(ln) })
-	go func() {
-		for {
-			fd, _, err := unix.Accept4(ln, unix.SOCK_CLOEXEC)
-			if err != nil {
-				return
-			}
-			unix.Close(fd)
-		}
-	}()
+	serve(t, at, func(fd int) { unix.Close(fd) })
 }

@@ -1,0 +1,27 @@
+# Shared by the benchmark scripts: build the binaries, and hold a large
+# population with several tcpload workers (one process may hold 20,000
+# open files here).
+
+# build DIR: tcpdash and tcpload into DIR.
+build() {
+  go build -o "$1/tcpdash" .
+  go build -o "$1/tcpload" ./cmd/tcpload
+}
+
+# start_workers BIN PAIRS: ESTABLISHED pairs in workers of 9,000, each on
+# its own server ports; returns once every worker holds its sockets.
+start_workers() {
+  local bin=$1 pairs=$2 per=9000 started=0 i=0 n j
+  while ((started < pairs)); do
+    n=$((pairs - started < per ? pairs - started : per))
+    "$bin/tcpload" --established "$n" --dests 8 --base-port $((20000 + i * 300)) 2>"$bin/worker$i.log" &
+    started=$((started + n)) i=$((i + 1))
+  done
+  for ((j = 0; j < i; j++)); do
+    until grep -q holding "$bin/worker$j.log" 2>/dev/null; do
+      grep -q error "$bin/worker$j.log" 2>/dev/null && { cat "$bin/worker$j.log" >&2; return 1; }
+      sleep 0.2
+    done
+  done
+  WORKERS=$i
+}
