@@ -47,6 +47,15 @@ func (w *fdWalker) sockets(path string, fn func(inode uint32)) error {
 	}
 }
 
+// readlink reads a link, such as /proc/<pid>/ns/net, into the buffer.
+func (w *fdWalker) readlink(path string) (string, error) {
+	n, err := unix.Readlink(path, w.link[:])
+	if err != nil {
+		return "", err
+	}
+	return string(w.link[:n]), nil
+}
+
 func (w *fdWalker) socket(dir int, name *byte) (uint32, bool) {
 	r, _, errno := unix.Syscall6(unix.SYS_READLINKAT, uintptr(dir), uintptr(unsafe.Pointer(name)),
 		uintptr(unsafe.Pointer(&w.link[0])), uintptr(len(w.link)), 0, 0)

@@ -25,3 +25,5 @@ func (w *fdWalker) sockets(path string, fn func(inode uint32)) error {
 	}
 	return nil
 }
+
+func (w *fdWalker) readlink(path string) (string, error) { return os.Readlink(path) }

@@ -2,6 +2,7 @@ package tcpinfo
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -28,6 +29,9 @@ type Owners struct {
 	// Hidden counts processes whose open files could not be read: other
 	// users' processes, when not running as root.
 	Hidden int
+	// Elsewhere counts processes skipped because they live in another
+	// network namespace: none of their sockets can be in this one's dump.
+	Elsewhere int
 }
 
 // Lookup returns the owner of a socket inode.
@@ -42,11 +46,16 @@ func (o *Owners) Lookup(inode uint32) (Owner, bool) {
 	return o.procs[i], true
 }
 
-// ReadOwners walks procRoot (normally /proc) for socket file descriptors.
-// Processes that exit during the walk are skipped.
+// ReadOwners walks procRoot (normally /proc) for socket file descriptors
+// of the processes in the caller's network namespace. Processes that exit
+// during the walk are skipped.
 func ReadOwners(procRoot string) (*Owners, error) {
 	start := time.Now()
 	o := &Owners{byInode: make(map[uint32]int32), Time: start}
+	ourNetns, err := os.Readlink(filepath.Join(procRoot, "self/ns/net"))
+	if err != nil {
+		return nil, fmt.Errorf("tcpinfo: own network namespace: %w", err)
+	}
 	dir, err := os.Open(procRoot)
 	if err != nil {
 		return nil, err
@@ -60,6 +69,16 @@ func ReadOwners(procRoot string) (*Owners, error) {
 	for _, name := range names {
 		pid, err := strconv.Atoi(name)
 		if err != nil {
+			continue
+		}
+		switch ns, err := w.readlink(filepath.Join(procRoot, name, "ns/net")); {
+		case errors.Is(err, fs.ErrPermission):
+			o.Hidden++
+			continue
+		case err != nil: // gone, or a kernel thread
+			continue
+		case ns != ourNetns:
+			o.Elsewhere++
 			continue
 		}
 		idx := int32(-1)
