@@ -2,7 +2,8 @@
 # Compares one snapshot by tcpdash with ss and netstat on the same large
 # population, side by side in one run: 200,000 TIME_WAIT and 10,000
 # ESTABLISHED sockets in a private network namespace (no root needed).
-# Prints median CPU time (user+system) and peak RSS over --runs runs.
+# Prints median CPU time (user+system) and peak RSS over --runs runs, for
+# tcpdash with process attribution (the default) and without.
 #
 #   scripts/bench-once.sh [TIME_WAIT [ESTABLISHED_SOCKETS [RUNS]]]
 set -euo pipefail
@@ -24,5 +25,6 @@ command -v netstat >/dev/null || { echo "netstat missing: apt-get install net-to
   --runs "$runs" \
   --bench "ss=ss -tan" \
   --bench "tcpdash=$bin/tcpdash --once --json" \
+  --bench "tcpdash, no processes=$bin/tcpdash --once --json --processes=false" \
   --bench "netstat=netstat -tan" \
   --bench "count=ss -tanH | wc -l"

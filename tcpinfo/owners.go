@@ -120,10 +120,10 @@ func command(procRoot, pid string) string {
 
 // Owner walks are refreshed no sooner than MinOwnersAge, and no sooner
 // than OwnersCostFactor times the last walk took, so attribution costs at
-// most a fortieth of a core however many files the host has open.
+// most a sixtieth of a core however many files the host has open.
 const (
 	MinOwnersAge     = 5 * time.Second
-	OwnersCostFactor = 40
+	OwnersCostFactor = 60
 )
 
 // Stale reports whether o is due for a refresh at now. A nil o is.
