@@ -167,62 +167,72 @@ func TestCookieWindow(t *testing.T) {
 	}
 }
 
+// hotPath is the dump's per-socket work, decode, dedup and count, over
+// the recorded fixtures.
+type hotPath struct {
+	msgs  [][]byte
+	ports PortRange
+	agg   *Aggregator
+	sock  Socket
+	dedup cookieWindow
+}
+
+func newHotPath(tb testing.TB) *hotPath {
+	h := &hotPath{}
+	for _, fx := range fixtures {
+		for _, m := range readFixture(tb, fx.name) {
+			h.msgs = append(h.msgs, m.Data)
+		}
+	}
+	h.ports, _ = ParsePortRange([]byte("32768 60999"), nil)
+	h.agg = NewAggregator(h.ports)
+	h.reset()
+	return h
+}
+
+func (h *hotPath) reset() {
+	h.agg.Reset(h.ports, Query{})
+	h.dedup.reset()
+}
+
+func (h *hotPath) add(b []byte) error {
+	if err := h.sock.UnmarshalBinary(b); err != nil {
+		return err
+	}
+	if !h.dedup.seen(h.sock.Cookie) {
+		h.agg.Add(&h.sock)
+	}
+	return nil
+}
+
 // TestAggregateAllocatesNothing guards the hot path: once the tables have
 // grown, decoding and counting a socket allocates nothing.
 func TestAggregateAllocatesNothing(t *testing.T) {
-	var msgs [][]byte
-	for _, fx := range fixtures {
-		for _, m := range readFixture(t, fx.name) {
-			msgs = append(msgs, m.Data)
-		}
-	}
-	ports, _ := ParsePortRange([]byte("32768 60999"), nil)
-	a := NewAggregator(ports)
-	var s Socket
-	var w cookieWindow
-	w.reset()
+	h := newHotPath(t)
 	pass := func() {
-		a.Reset(ports, Query{})
-		w.reset()
-		for _, b := range msgs {
-			if err := s.UnmarshalBinary(b); err != nil {
+		h.reset()
+		for _, b := range h.msgs {
+			if err := h.add(b); err != nil {
 				t.Fatal(err)
-			}
-			if !w.seen(s.Cookie) {
-				a.Add(&s)
 			}
 		}
 	}
 	pass() // grow the tables
 	if allocs := testing.AllocsPerRun(100, pass); allocs != 0 {
-		t.Errorf("decode+aggregate of %d sockets: %.1f allocations, want 0", len(msgs), allocs)
+		t.Errorf("decode+aggregate of %d sockets: %.1f allocations, want 0", len(h.msgs), allocs)
 	}
 }
 
 // BenchmarkDecodeAggregate measures one socket per op: decode, dedup and
 // count, as the dump does.
 func BenchmarkDecodeAggregate(b *testing.B) {
-	var msgs [][]byte
-	for _, fx := range fixtures {
-		for _, m := range readFixture(b, fx.name) {
-			msgs = append(msgs, m.Data)
-		}
-	}
-	ports, _ := ParsePortRange([]byte("32768 60999"), nil)
-	a := NewAggregator(ports)
-	var s Socket
-	var w cookieWindow
-	w.reset()
+	h := newHotPath(b)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		if i%len(msgs) == 0 {
-			a.Reset(ports, Query{})
-			w.reset()
+		if i%len(h.msgs) == 0 {
+			h.reset()
 		}
-		s.UnmarshalBinary(msgs[i%len(msgs)])
-		if !w.seen(s.Cookie) {
-			a.Add(&s)
-		}
+		h.add(h.msgs[i%len(h.msgs)])
 	}
 }
 
