@@ -104,7 +104,7 @@ func socketInode(link []byte) (uint32, bool) {
 		return 0, false
 	}
 	n, err := parseDec(link[len(prefix) : len(link)-1])
-	if err != nil || n > 1<<32-1 {
+	if err != nil || n == 0 || n > 1<<32-1 { // 0 is the kernel's "no inode"
 		return 0, false
 	}
 	return uint32(n), true

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -105,4 +106,64 @@ func TestIntegrationOwners(t *testing.T) {
 	if len(only.TopRemoteEndpoints) != 1 || only.TopRemoteEndpoints[0].Endpoint != server {
 		t.Errorf("the leaker's endpoints: %+v", only.TopRemoteEndpoints)
 	}
+}
+
+// TestReadOwnersFakeProc walks a /proc laid out in a temporary directory:
+// socket links are attributed, other links and other namespaces are not.
+func TestReadOwnersFakeProc(t *testing.T) {
+	root := t.TempDir()
+	mk := func(pid, comm, netns string, links map[string]string) {
+		dir := filepath.Join(root, pid)
+		os.MkdirAll(filepath.Join(dir, "fd"), 0o755)
+		os.MkdirAll(filepath.Join(dir, "ns"), 0o755)
+		os.WriteFile(filepath.Join(dir, "comm"), []byte(comm+"\n"), 0o644)
+		os.Symlink(netns, filepath.Join(dir, "ns", "net"))
+		for fd, target := range links {
+			os.Symlink(target, filepath.Join(dir, "fd", fd))
+		}
+	}
+	mk("self", "tcpdash", "net:[1]", nil)
+	mk("100", "java", "net:[1]", map[string]string{"0": "/dev/null", "3": "socket:[5001]", "4": "socket:[5002]", "5": "pipe:[9]"})
+	mk("200", "nginx", "net:[1]", map[string]string{"7": "socket:[6001]"})
+	mk("300", "other", "net:[2]", map[string]string{"3": "socket:[7001]"})
+	os.MkdirAll(filepath.Join(root, "400"), 0o755) // exited mid-walk: no fd, no ns
+	os.MkdirAll(filepath.Join(root, "sys"), 0o755) // not a pid
+
+	o, err := ReadOwners(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for inode, want := range map[uint32]Owner{5001: {100, "java"}, 5002: {100, "java"}, 6001: {200, "nginx"}} {
+		if got, ok := o.Lookup(inode); !ok || got != want {
+			t.Errorf("inode %d: %+v, %v; want %+v", inode, got, ok, want)
+		}
+	}
+	if _, ok := o.Lookup(7001); ok {
+		t.Error("a socket of another network namespace was attributed")
+	}
+	if o.Elsewhere != 1 || len(o.procs) != 2 {
+		t.Errorf("elsewhere %d, %d processes with sockets; want 1 and 2", o.Elsewhere, len(o.procs))
+	}
+	if _, ok := o.Lookup(0); ok {
+		t.Error("inode 0 has no owner")
+	}
+	now := o.Time
+	if o.Stale(now.Add(MinOwnersAge-time.Second)) || !o.Stale(now.Add(MinOwnersAge)) {
+		t.Error("a walk is fresh for MinOwnersAge")
+	}
+	o.Took = time.Second
+	if o.Stale(now.Add(MinOwnersAge)) || !o.Stale(now.Add(OwnersCostFactor*time.Second)) {
+		t.Error("a costly walk is fresh for OwnersCostFactor times its cost")
+	}
+}
+
+func FuzzSocketInode(f *testing.F) {
+	for _, s := range []string{"socket:[12345]", "socket:[]", "pipe:[1]", "socket:[4294967295]", "socket:[4294967296]"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if inode, ok := socketInode(b); ok && inode == 0 {
+			t.Fatalf("%q gave inode 0, which means no inode", b)
+		}
+	})
 }

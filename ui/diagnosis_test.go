@@ -91,6 +91,17 @@ func TestOwnersRefreshSchedule(t *testing.T) {
 	if m.ownersInFlight {
 		t.Error("a fresh walk is not repeated at the next poll")
 	}
+	// r asks for a walk now, once.
+	m, cmd := step(t, m, press("r"))
+	if cmd == nil || !m.ownersInFlight {
+		t.Fatal("r starts a /proc walk")
+	}
+	if msg, ok := cmd().(ownersMsg); !ok || msg.owners == nil {
+		t.Errorf("r's command is a walk, got %T", msg)
+	}
+	if _, cmd := step(t, m, press("r")); cmd != nil {
+		t.Error("r while a walk is in flight starts no second one")
+	}
 	// Turned off: never walks.
 	off := New(Config{Collector: &fakeCollector{}, Interval: time.Second, Info: fakeInfo()})
 	off, _ = step(t, off, polledMsg{snap: fakeSnapshot(0, tcpinfo.Query{})})

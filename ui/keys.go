@@ -16,6 +16,7 @@ type keyMap struct {
 	Accept                key.Binding
 	Tune, Pane6           key.Binding
 	Pane7, Pane8          key.Binding
+	Refresh               key.Binding
 	Edit, Undo, Persist   key.Binding
 	Yes, No               key.Binding
 }
@@ -45,8 +46,9 @@ func newKeyMap() keyMap {
 		Pane6:       key.NewBinding(key.WithKeys("6"), key.WithHelp("6", "processes")),
 		Pane7:       key.NewBinding(key.WithKeys("7"), key.WithHelp("7", "findings")),
 		Pane8:       key.NewBinding(key.WithKeys("8"), key.WithHelp("8", "tuning")),
-		Edit:        key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "edit value (tuning)")),
-		Undo:        key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "undo last batch (tuning)")),
+		Refresh:     key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "re-read owners")),
+		Edit:        key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "edit (tuning)")),
+		Undo:        key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "undo (tuning)")),
 		Persist:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "persist (tuning)")),
 		Yes:         key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "confirm")),
 		No:          key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "cancel")),
@@ -61,7 +63,7 @@ func (k keyMap) ShortHelp() []key.Binding {
 // FullHelp is what `?` shows, in columns.
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Quit, k.Help, k.Pause, k.Faster, k.Slower},
+		{k.Quit, k.Help, k.Pause, k.Faster, k.Slower, k.Refresh},
 		{k.NextPane, k.PrevPane, k.Pane1, k.Pane2, k.Pane3, k.Pane4, k.Pane5, k.Pane6, k.Pane7, k.Pane8, k.Tune},
 		{k.StateFilter, k.Sort, k.Search, k.ClearSearch, k.Up, k.Down},
 		{k.Edit, k.Undo, k.Persist, k.Yes, k.No},

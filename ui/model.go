@@ -299,6 +299,12 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m.focusPane(pane(n - 1))
 	case key.Matches(msg, k.Tune):
 		return m.focusPane(paneTuning)
+	case key.Matches(msg, k.Refresh):
+		if m.cfg.Owners == nil || m.ownersInFlight {
+			return m, nil
+		}
+		m.ownersInFlight = true
+		return m, readOwners(m.cfg.Owners)
 	case key.Matches(msg, k.Pause):
 		m.paused = !m.paused
 		if m.paused {

@@ -343,11 +343,14 @@ func TestQuitAndHelp(t *testing.T) {
 		}
 	}
 	m, _ = step(t, m, press("?"))
-	out := ansi.Strip(m.render())
-	for _, b := range m.keys.FullHelp() {
-		for _, k := range b {
-			if !strings.Contains(out, k.Help().Desc) {
-				t.Errorf("full help lacks %q", k.Help().Desc)
+	for _, size := range [][2]int{{120, 40}, {80, 24}} {
+		m, _ = step(t, m, tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+		out := ansi.Strip(m.render())
+		for _, b := range m.keys.FullHelp() {
+			for _, k := range b {
+				if !strings.Contains(out, k.Help().Key+" ") || !strings.Contains(out, k.Help().Desc) {
+					t.Errorf("full help at %dx%d lacks %q %q:\n%s", size[0], size[1], k.Help().Key, k.Help().Desc, out)
+				}
 			}
 		}
 	}

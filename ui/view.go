@@ -6,6 +6,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"github.com/tcpdash/tcpdash/diagnose"
 	"github.com/tcpdash/tcpdash/tcpinfo"
@@ -47,8 +48,7 @@ func (m Model) render() string {
 	var body []string
 	switch {
 	case m.showHelp:
-		body = strings.Split(m.help.FullHelpView(m.keys.FullHelp()), "\n")
-		body = frame("Keys (? or esc to close)", true, body, w, bodyH, m.styles)
+		body = frame("Keys (? or esc to close)", true, m.fullHelp(w-2), w, bodyH, m.styles)
 	case m.focus == paneTuning && m.cfg.Tuner != nil:
 		body = m.tuningPane(w, bodyH)
 	case m.snap == nil:
@@ -99,6 +99,28 @@ func (m Model) compactLayout(w, h int) []string {
 		out = append(out, m.countersPane(w, dh)...)
 	default:
 		out = append(out, m.pressurePane(w, dh)...)
+	}
+	return out
+}
+
+// fullHelp lays out every key group, side by side as far as they fit in w
+// cells and in further rows after that, so that ? lists every key at any
+// width.
+func (m Model) fullHelp(w int) []string {
+	h := m.help
+	h.SetWidth(0) // measure, never cut
+	var out []string
+	groups := m.keys.FullHelp()
+	for len(groups) > 0 {
+		n := len(groups)
+		for n > 1 && lipgloss.Width(h.FullHelpView(groups[:n])) > w {
+			n--
+		}
+		if len(out) > 0 {
+			out = append(out, "")
+		}
+		out = append(out, strings.Split(h.FullHelpView(groups[:n]), "\n")...)
+		groups = groups[n:]
 	}
 	return out
 }
