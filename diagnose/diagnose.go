@@ -128,17 +128,23 @@ func closeWait(now, earlier *tcpinfo.Snapshot, dt float64) []Finding {
 		if seen && n > was {
 			sev, rate = Critical, fmt.Sprintf(", growing %s/s", fmtRate(float64(n-was)/dt))
 		}
-		to := ""
-		if p.CloseWaitToCount > 0 {
+		// Name where the leak is: one destination (a client leaking), or
+		// one local port (a server leaking accepted connections).
+		to, where := "", ""
+		switch {
+		case p.CloseWaitToCount*2 >= n:
 			to = " to " + p.CloseWaitTo.String()
+			where = fmt.Sprintf("; %s of them to %s", fmtInt(p.CloseWaitToCount), p.CloseWaitTo)
+		case p.CloseWaitOnCount*2 >= n:
+			to = fmt.Sprintf(" on port %d", p.CloseWaitOn)
+			where = fmt.Sprintf("; %s of them on local port %d, from many peers", fmtInt(p.CloseWaitOnCount), p.CloseWaitOn)
 		}
 		f = append(f, Finding{Severity: sev, rank: float64(n),
 			Title: fmt.Sprintf("pid %d (%s) holds %s CLOSE_WAIT sockets%s — the application is not closing connections the peer has closed",
 				p.PID, p.Command, fmtInt(n), to),
 			Detail: "No sysctl fixes this. The program must close a socket when read() returns 0 (end of stream); " +
 				"a connection pool must evict connections the server closed (validate on borrow, idle timeouts).",
-			Evidence: []string{fmt.Sprintf("CLOSE_WAIT %s in pid %d%s; %s of them to %s", fmtInt(n), p.PID, rate,
-				fmtInt(p.CloseWaitToCount), p.CloseWaitTo)}})
+			Evidence: []string{fmt.Sprintf("CLOSE_WAIT %s in pid %d%s%s", fmtInt(n), p.PID, rate, where)}})
 	}
 	// Without attribution, say what the counts say.
 	if !now.Attribution.Enabled && earlier != nil {
@@ -212,7 +218,8 @@ func Growth(now, then tcpinfo.PressureGroup, haveEarlier bool, dt float64) (floa
 		return float64(now.Used-then.Used) / dt, fmt.Sprintf("measured over %.0fs", dt)
 	}
 	w := tcpinfo.RecentWindow.Seconds()
-	return float64(now.RecentTimeWait-now.ExpiringTimeWait) / w, "from TIME_WAIT timers"
+	return float64(now.RecentTimeWait-now.ExpiringTimeWait) / w,
+		"from TIME_WAIT timers: the last 10 s of closes, assumed to go on"
 }
 
 // counters reports the kernel counters that must not rise.

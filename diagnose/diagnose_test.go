@@ -48,7 +48,7 @@ func TestQuiet(t *testing.T) {
 func TestCloseWaitLeak(t *testing.T) {
 	proc := func(n int) tcpinfo.ProcessCount {
 		p := tcpinfo.ProcessCount{Owner: tcpinfo.Owner{PID: 4242, Command: "java"},
-			CloseWaitTo: netip.MustParseAddrPort("10.0.0.5:3306"), CloseWaitToCount: n - 4}
+			CloseWaitTo: netip.MustParseAddrPort("10.0.0.5:3306"), CloseWaitToCount: n - 4, CloseWaitOn: 52000, CloseWaitOnCount: 1}
 		p.States[tcpinfo.CloseWait] = n
 		return p
 	}
@@ -67,6 +67,21 @@ func TestCloseWaitLeak(t *testing.T) {
 	later.Processes = []tcpinfo.ProcessCount{proc(1100)}
 	if f := Diagnose(later, now, nil); len(f) != 0 {
 		t.Errorf("shrinking CLOSE_WAIT reported:\n%s", titles(f))
+	}
+}
+
+// TestCloseWaitServerLeak: a server that leaks accepted connections is
+// named by its port, its peers being many.
+func TestCloseWaitServerLeak(t *testing.T) {
+	p := tcpinfo.ProcessCount{Owner: tcpinfo.Owner{PID: 77, Command: "api"},
+		CloseWaitTo: netip.MustParseAddrPort("10.0.0.8:50123"), CloseWaitToCount: 1, CloseWaitOn: 8080, CloseWaitOnCount: 40}
+	p.States[tcpinfo.CloseWait] = 40
+	now := base(time.Second)
+	now.Processes = []tcpinfo.ProcessCount{p}
+	f := Diagnose(now, nil, nil)
+	if len(f) != 1 || !strings.Contains(f[0].Title, "pid 77 (api) holds 40 CLOSE_WAIT sockets on port 8080 —") ||
+		!strings.Contains(f[0].Evidence[0], "40 of them on local port 8080, from many peers") {
+		t.Fatalf("findings:\n%s\n%v", titles(f), f)
 	}
 }
 
@@ -92,7 +107,7 @@ func TestExhaustionForecast(t *testing.T) {
 	}
 	// From the timers alone: 4,000 born in the last 10 s, none leaving.
 	f = Diagnose(now, nil, settings)
-	if len(f) == 0 || !strings.Contains(f[0].Title, "in about 20 s") || !strings.Contains(strings.Join(f[0].Evidence, " "), "from TIME_WAIT timers") {
+	if len(f) == 0 || !strings.Contains(f[0].Title, "in about 20 s") || !strings.Contains(strings.Join(f[0].Evidence, " "), "from TIME_WAIT timers: the last 10 s of closes, assumed to go on") {
 		t.Fatalf("timer forecast:\n%s\n%v", titles(f), f)
 	}
 	// Steady state: as many leave as arrive, and the group is not full.

@@ -45,6 +45,7 @@ type Aggregator struct {
 	// Attribution, when the query has Owners.
 	procs        []StateCounts // by Owners' process index
 	closeWait    map[procEndpoint]int
+	closeWaitOn  map[procPort]int
 	unowned      int // inode 0: no process in the kernel's eyes
 	unknown      int // an inode the owners walk did not see
 	orphanFW2    int
@@ -54,6 +55,11 @@ type Aggregator struct {
 type procEndpoint struct {
 	proc int32
 	ep   netip.AddrPort
+}
+
+type procPort struct {
+	proc int32
+	port uint16
 }
 
 // portTable counts sockets by port without a map: index maps a port to
@@ -98,6 +104,7 @@ func NewAggregator(ports PortRange) *Aggregator {
 		endpointIndex: make(map[netip.AddrPort]int),
 		groupIndex:    make(map[groupKey]int),
 		closeWait:     make(map[procEndpoint]int),
+		closeWaitOn:   make(map[procPort]int),
 	}
 }
 
@@ -121,6 +128,7 @@ func (a *Aggregator) Reset(ports PortRange, q Query) {
 		a.procs = append(a.procs, make([]StateCounts, len(q.Owners.procs))...)
 	}
 	clear(a.closeWait)
+	clear(a.closeWaitOn)
 	a.unowned, a.unknown, a.orphanFW2 = 0, 0, 0
 	a.listenInPort = a.listenInPort[:0]
 }
@@ -211,6 +219,7 @@ func (a *Aggregator) attribute(s *Socket) int32 {
 	a.procs[i][s.State]++
 	if s.State == CloseWait {
 		a.closeWait[procEndpoint{i, s.Remote}]++
+		a.closeWaitOn[procPort{i, s.Local.Port()}]++
 	}
 	return i
 }
@@ -271,6 +280,13 @@ func (a *Aggregator) fillProcesses(snap *Snapshot, n int) {
 			top[k.proc] = k
 		}
 	}
+	// And its busiest CLOSE_WAIT local port: a server's leak shows there.
+	topOn := make(map[int32]procPort)
+	for k, c := range a.closeWaitOn {
+		if best, ok := topOn[k.proc]; !ok || c > a.closeWaitOn[best] || c == a.closeWaitOn[best] && k.port < best.port {
+			topOn[k.proc] = k
+		}
+	}
 	snap.Processes = topN(snap.Processes, n, len(a.procs), func(i int) (ProcessCount, bool) {
 		c := a.procs[i]
 		if c.Total() == 0 {
@@ -279,6 +295,9 @@ func (a *Aggregator) fillProcesses(snap *Snapshot, n int) {
 		p := ProcessCount{Owner: o.procs[i], States: c}
 		if k, ok := top[int32(i)]; ok {
 			p.CloseWaitTo, p.CloseWaitToCount = k.ep, a.closeWait[k]
+		}
+		if k, ok := topOn[int32(i)]; ok {
+			p.CloseWaitOn, p.CloseWaitOnCount = k.port, a.closeWaitOn[k]
 		}
 		return p, true
 	}, compareProcesses)

@@ -101,6 +101,10 @@ type ProcessCount struct {
 	// sockets to, and CloseWaitToCount how many.
 	CloseWaitTo      netip.AddrPort
 	CloseWaitToCount int
+	// CloseWaitOn is the local port with most of its CLOSE_WAIT sockets,
+	// and CloseWaitOnCount how many: where a server's leak shows.
+	CloseWaitOn      uint16
+	CloseWaitOnCount int
 }
 
 // Attribution says how sockets were matched to processes.
