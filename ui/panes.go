@@ -223,18 +223,19 @@ type groupKey struct {
 	remote netip.AddrPort
 }
 
-// newPerSecond estimates a group's new connections per second: its recent
-// closes (young TIME_WAIT, read from the kernel's timers) plus the growth
-// of its open connections since the previous poll.
+// newPerSecond estimates a group's new connections per second. With a
+// previous poll it is the growth of its used ports plus the ports its
+// expiring TIME_WAIT sockets free meanwhile, which is right while the rate
+// ramps up, holds steady, or stops after a burst. On the first poll only
+// the kernel's timers can say: TIME_WAIT sockets younger than ten seconds.
 func (m Model) newPerSecond(g tcpinfo.PressureGroup, prev map[groupKey]tcpinfo.PressureGroup) float64 {
-	rate := float64(g.RecentTimeWait) / tcpinfo.RecentWindow.Seconds()
+	window := tcpinfo.RecentWindow.Seconds()
 	if p, ok := prev[groupKey{g.Local, g.Remote}]; ok && m.prev != nil {
 		if dt := m.snap.Time.Sub(m.prev.Time).Seconds(); dt > 0 {
-			open, was := g.Used-g.TimeWait, p.Used-p.TimeWait
-			rate += max(0, float64(open-was)/dt)
+			return max(0, float64(g.Used-p.Used)/dt+float64(g.ExpiringTimeWait)/window)
 		}
 	}
-	return rate
+	return float64(g.RecentTimeWait) / window
 }
 
 func (m Model) pressurePane(w, h int) []string {
