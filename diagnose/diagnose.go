@@ -271,7 +271,7 @@ func rateSuffix(n int, earlier *tcpinfo.Snapshot, dt float64, st tcpinfo.State) 
 func about(d time.Duration) string {
 	switch {
 	case d < 10*time.Second:
-		return fmt.Sprintf("%d s", int(math.Ceil(d.Seconds())))
+		return fmt.Sprintf("%d s", max(1, int(math.Round(d.Seconds()))))
 	case d < 2*time.Minute:
 		return fmt.Sprintf("%d s", int(d.Round(5*time.Second).Seconds()))
 	case d < time.Hour:

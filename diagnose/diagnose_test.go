@@ -145,3 +145,14 @@ func TestCounterFindings(t *testing.T) {
 		t.Errorf("critical findings come first:\n%s", got)
 	}
 }
+
+func TestAbout(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		200 * time.Millisecond: "1 s", 7010 * time.Millisecond: "7 s", 7600 * time.Millisecond: "8 s",
+		42 * time.Second: "40 s", 3 * time.Minute: "3 min", 90 * time.Minute: "1.5 h",
+	} {
+		if got := about(d); got != want {
+			t.Errorf("about(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
