@@ -91,9 +91,12 @@ func TestIntegrationDashboardInTmux(t *testing.T) {
 	leakTo := netip.MustParseAddrPort("127.0.0.7:5432")
 	loadgen.Server(t, leakTo)
 	leaker := loadgen.StartLeaker(t, "leaky-app", leakTo, 15)
-	waitFor(t, "the leaker's sockets to reach CLOSE_WAIT", func() bool {
-		out, _ := exec.Command("ss", "-tanH", "state", "close-wait").Output()
-		return strings.Count(string(out), "\n") == 4+15
+	// Both ends settle: the leaker's in CLOSE_WAIT, the server's closed
+	// ones in FIN_WAIT2 once the leaker's kernel has acked their FINs.
+	waitFor(t, "the leak to settle", func() bool {
+		cw, _ := exec.Command("ss", "-tanH", "state", "close-wait").Output()
+		fw, _ := exec.Command("ss", "-tanH", "state", "fin-wait-2").Output()
+		return strings.Count(string(cw), "\n") == 4+15 && strings.Count(string(fw), "\n") == 4+15
 	})
 
 	// What ss says at this moment; the population is static.
@@ -114,9 +117,11 @@ func TestIntegrationDashboardInTmux(t *testing.T) {
 	s := tmuxSession{t, fmt.Sprintf("tcpdash-e2e-%d", os.Getpid())}
 	defer s.run("kill-server")
 	state := t.TempDir()
+	var env []string // for the command, as "env" arguments
 	start := func() {
-		if out, err := s.run("new-session", "-d", "-s", "e2e", "-x", "120", "-y", "40", bin,
-			"--state-file", filepath.Join(state, "batch.json"), "--audit-log", filepath.Join(state, "audit.log")); err != nil {
+		args := append([]string{"new-session", "-d", "-s", "e2e", "-x", "120", "-y", "40", "env"}, env...)
+		args = append(args, bin, "--state-file", filepath.Join(state, "batch.json"), "--audit-log", filepath.Join(state, "audit.log"))
+		if out, err := s.run(args...); err != nil {
 			t.Fatalf("tmux new-session: %v: %s", err, out)
 		}
 		s.run("set-option", "-t", "e2e", "remain-on-exit", "on")
@@ -216,6 +221,29 @@ func TestIntegrationDashboardInTmux(t *testing.T) {
 	pid = s.pid()
 	syscall.Kill(pid, syscall.SIGHUP)
 	restored(pid, "SIGHUP")
+
+	// Colour on a colour terminal; none at all with NO_COLOR, where
+	// trouble is still marked in text.
+	colour := regexp.MustCompile("\x1b\\[[0-9;]*[34]8;[25];")
+	for _, noColor := range []bool{false, true} {
+		env = []string{"TERM=xterm-256color", "COLORTERM=truecolor"}
+		if noColor {
+			env = append(env, "NO_COLOR=1")
+		}
+		s.run("kill-session", "-t", "e2e")
+		start()
+		s.waitScreen("the dashboard", "1 States", "CLOSE_WAIT")
+		out, err := s.run("capture-pane", "-e", "-p", "-t", "e2e")
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch has := colour.MatchString(out); {
+		case noColor && has:
+			t.Errorf("NO_COLOR, yet colour on screen: %q", colour.FindString(out))
+		case !noColor && !has:
+			t.Errorf("no colour on a colour terminal, so the NO_COLOR check proves nothing")
+		}
+	}
 }
 
 // exited reports whether pid is gone or a zombie waiting to be reaped.

@@ -10,12 +10,8 @@ set -euo pipefail
 pairs=${1:-100000}
 procs=${2:-500}
 runs=${3:-5}
-cd "$(dirname "$0")/.."
-bin=$(mktemp -d)
-trap 'rm -rf "$bin"' EXIT
-source scripts/lib.sh
-build "$bin"
-cp scripts/lib.sh "$bin/"
+source "$(dirname "$0")/lib.sh"
+prepare
 
 cat > "$bin/inner.sh" <<'INNER'
 set -euo pipefail

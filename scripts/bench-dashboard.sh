@@ -16,12 +16,8 @@ set -euo pipefail
 pairs=${1:-500}
 duration=${2:-60}
 procs=${3:-0}
-cd "$(dirname "$0")/.."
-bin=$(mktemp -d)
-trap 'rm -rf "$bin"' EXIT
-source scripts/lib.sh
-build "$bin"
-cp scripts/lib.sh "$bin/"
+source "$(dirname "$0")/lib.sh"
+prepare
 for tool in tmux netstat /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install tmux net-tools time" >&2; exit 1; }
 done

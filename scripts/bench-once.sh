@@ -10,11 +10,8 @@ set -euo pipefail
 tw=${1:-200000}
 est=${2:-10000}
 runs=${3:-5}
-cd "$(dirname "$0")/.."
-bin=$(mktemp -d)
-trap 'rm -rf "$bin"' EXIT
-source scripts/lib.sh
-build "$bin"
+source "$(dirname "$0")/lib.sh"
+prepare
 command -v netstat >/dev/null || { echo "netstat missing: apt-get install net-tools" >&2; exit 1; }
 
 # 32 destination groups keep each well inside the ephemeral range; the

@@ -2,10 +2,15 @@
 # population with several tcpload workers (one process may hold 20,000
 # open files here).
 
-# build DIR: tcpdash and tcpload into DIR.
-build() {
-  go build -o "$1/tcpdash" .
-  go build -o "$1/tcpload" ./cmd/tcpload
+# prepare: from the repository root, build tcpdash and tcpload into a
+# temporary directory $bin, removed when the script exits.
+prepare() {
+  cd "$(dirname "${BASH_SOURCE[0]}")/.."
+  bin=$(mktemp -d)
+  trap 'rm -rf "$bin"' EXIT
+  go build -o "$bin/tcpdash" .
+  go build -o "$bin/tcpload" ./cmd/tcpload
+  cp scripts/lib.sh "$bin/"
 }
 
 # start_workers BIN PAIRS: ESTABLISHED pairs in workers of 9,000, each on
