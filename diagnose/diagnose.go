@@ -212,14 +212,17 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuni
 // Growth is how fast a group's used ports grow, per second. With an
 // earlier sighting it is the measured change; otherwise it is read from the
 // kernel's TIME_WAIT timers: sockets younger than ten seconds came in,
-// those expiring within ten seconds go out.
+// those expiring within ten seconds go out. The inflow is the lesser of
+// the last ten and the last two seconds' rate, so that a burst which has
+// ended does not read as a rate that goes on.
 func Growth(now, then tcpinfo.PressureGroup, haveEarlier bool, dt float64) (float64, string) {
 	if haveEarlier && then.Capacity > 0 {
 		return float64(now.Used-then.Used) / dt, fmt.Sprintf("measured over %.0fs", dt)
 	}
 	w := tcpinfo.RecentWindow.Seconds()
-	return float64(now.RecentTimeWait-now.ExpiringTimeWait) / w,
-		"from TIME_WAIT timers: the last 10 s of closes, assumed to go on"
+	in := min(float64(now.RecentTimeWait)/w, float64(now.FreshTimeWait)/tcpinfo.FreshWindow.Seconds())
+	return in - float64(now.ExpiringTimeWait)/w,
+		"from TIME_WAIT timers: the recent rate of closes, assumed to go on"
 }
 
 // counters reports the kernel counters that must not rise.

@@ -19,10 +19,11 @@ func base(at time.Duration) *tcpinfo.Snapshot {
 	return s
 }
 
+// group is a destination group whose recent closes came at a steady rate.
 func group(used, tw, recent, expiring int) tcpinfo.PressureGroup {
 	return tcpinfo.PressureGroup{Local: netip.MustParseAddr("10.0.0.9"), Remote: netip.MustParseAddrPort("10.0.0.5:3306"),
-		Used: used, TimeWait: tw, RecentTimeWait: recent, ExpiringTimeWait: expiring, Capacity: 28232,
-		Ratio: float64(used) / 28232}
+		Used: used, TimeWait: tw, RecentTimeWait: recent, FreshTimeWait: recent / 5, ExpiringTimeWait: expiring,
+		Capacity: 28232, Ratio: float64(used) / 28232}
 }
 
 func titles(f []Finding) string {
@@ -107,8 +108,15 @@ func TestExhaustionForecast(t *testing.T) {
 	}
 	// From the timers alone: 4,000 born in the last 10 s, none leaving.
 	f = Diagnose(now, nil, settings)
-	if len(f) == 0 || !strings.Contains(f[0].Title, "in about 20 s") || !strings.Contains(strings.Join(f[0].Evidence, " "), "from TIME_WAIT timers: the last 10 s of closes, assumed to go on") {
+	if len(f) == 0 || !strings.Contains(f[0].Title, "in about 20 s") || !strings.Contains(strings.Join(f[0].Evidence, " "), "from TIME_WAIT timers: the recent rate of closes, assumed to go on") {
 		t.Fatalf("timer forecast:\n%s\n%v", titles(f), f)
+	}
+	// A burst that ended three seconds ago: young sockets, none fresh.
+	burst := group(15000, 14900, 4000, 0)
+	burst.FreshTimeWait = 0
+	now.PortPressure = []tcpinfo.PressureGroup{burst}
+	if f := Diagnose(now, nil, settings); len(f) != 0 {
+		t.Errorf("a finished burst below 70%% is forecast:\n%s", titles(f))
 	}
 	// Steady state: as many leave as arrive, and the group is not full.
 	now.PortPressure = []tcpinfo.PressureGroup{group(15000, 14900, 2500, 2500)}

@@ -11,8 +11,12 @@ import (
 const TimeWaitLength = 60 * time.Second
 
 // RecentWindow is how young a TIME_WAIT socket must be to count as a
-// recent close in PressureGroup.RecentTimeWait.
-const RecentWindow = 10 * time.Second
+// recent close in PressureGroup.RecentTimeWait; FreshWindow, a shorter
+// one, tells a steady rate from a burst that has ended.
+const (
+	RecentWindow = 10 * time.Second
+	FreshWindow  = 2 * time.Second
+)
 
 // expiryBuckets are the TIME_WAIT expiry histogram's upper bounds.
 const (
@@ -193,6 +197,9 @@ func (a *Aggregator) Add(s *Socket) {
 		a.groups[g].TimeWait++
 		if s.Expires > TimeWaitLength-RecentWindow {
 			a.groups[g].RecentTimeWait++
+			if s.Expires > TimeWaitLength-FreshWindow {
+				a.groups[g].FreshTimeWait++
+			}
 		}
 		if s.Expires <= RecentWindow {
 			a.groups[g].ExpiringTimeWait++

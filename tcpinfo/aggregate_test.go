@@ -95,7 +95,7 @@ func TestAggregatorQuery(t *testing.T) {
 		sock(CloseWait, "10.0.0.1:8080", "10.0.0.9:50002", 0),
 		sock(CloseWait, "10.0.0.1:9090", "10.0.0.9:50003", 0),
 		sock(CloseWait, "10.0.0.1:9090", "10.0.0.9:50004", 0),
-		sock(TimeWait, "10.0.0.1:40000", "10.0.0.5:3306", 58*time.Second),
+		sock(TimeWait, "10.0.0.1:40000", "10.0.0.5:3306", 59*time.Second),
 		sock(TimeWait, "10.0.0.1:40001", "10.0.0.5:3306", 30*time.Second),
 	}
 	fill := func(q Query) *Snapshot {
@@ -139,8 +139,9 @@ func TestAggregatorQuery(t *testing.T) {
 		})
 	}
 	socks = append(socks, sock(TimeWait, "10.0.0.1:40002", "10.0.0.5:3306", 4*time.Second))
-	if g := fill(Query{}).PortPressure; len(g) != 1 || g[0].RecentTimeWait != 1 || g[0].ExpiringTimeWait != 1 || g[0].TimeWait != 3 {
-		t.Errorf("pressure %+v: want one group, 3 TIME_WAIT of which 1 younger than 10s and 1 expiring within 10s", g)
+	if g := fill(Query{}).PortPressure; len(g) != 1 || g[0].RecentTimeWait != 1 || g[0].FreshTimeWait != 1 ||
+		g[0].ExpiringTimeWait != 1 || g[0].TimeWait != 3 {
+		t.Errorf("pressure %+v: want one group, 3 TIME_WAIT of which 1 younger than 2s and 10s, 1 expiring within 10s", g)
 	}
 }
 

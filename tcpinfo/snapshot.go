@@ -84,6 +84,8 @@ type PressureGroup struct {
 	// connections this host closed lately, so RecentTimeWait/RecentWindow
 	// is the group's recent close rate, read from one snapshot.
 	RecentTimeWait int
+	// FreshTimeWait counts those younger than FreshWindow.
+	FreshTimeWait int
 	// ExpiringTimeWait counts TIME_WAIT sockets that free their port
 	// within RecentWindow: the group's outflow, as RecentTimeWait is its
 	// inflow.
