@@ -177,7 +177,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return err
 	}
 	// One snapshot: rates come from the kernel's timers where they can.
-	findings := diagnose.Diagnose(snap, nil, readSettings(cfg))
+	findings := diagnose.Diagnose(snap, nil, readSettings())
 	if cfg.json {
 		return writeJSON(stdout, snap, findings)
 	}
@@ -185,9 +185,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 // readSettings reads the sysctls that findings give advice about; without
-// them the advice is only less specific.
-func readSettings(cfg config) []tuning.Setting {
-	s, _ := cfg.tuneFiles.system().Settings()
+// them the advice is only less specific. Reading needs no state file, audit
+// log or identity.
+func readSettings() []tuning.Setting {
+	s, _ := tuning.New(tuning.Options{}).Settings()
 	return s
 }
 
@@ -232,7 +233,7 @@ func streamJSON(ctx context.Context, col *tcpinfo.Collector, cfg config, w io.Wr
 	defer tick.Stop()
 	var owners *tcpinfo.Owners
 	var prev *tcpinfo.Snapshot
-	settings := readSettings(cfg)
+	settings := readSettings()
 	for n := 0; cfg.count == 0 || n < cfg.count; n++ {
 		if n > 0 {
 			select {

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,10 +21,9 @@ func TestIntegrationOnceNamesBoth(t *testing.T) {
 	if !netns.Run(t) {
 		return
 	}
-	for k, v := range map[string]string{"net/ipv4/tcp_tw_reuse": "0", "net/ipv4/ip_local_port_range": "40000 40999"} {
-		if err := os.WriteFile("/proc/sys/"+k, []byte(v), 0); err != nil {
-			t.Fatal(err)
-		}
+	if _, _, err := runCLI(t, "tune", "set", "net.ipv4.tcp_tw_reuse=0", "net.ipv4.ip_local_port_range=40000 40999",
+		"--yes", "--state-file", filepath.Join(t.TempDir(), "b"), "--audit-log", filepath.Join(t.TempDir(), "a")); err != nil {
+		t.Fatal(err)
 	}
 	leakTo := netip.MustParseAddrPort("127.0.0.7:5432")
 	loadgen.Server(t, leakTo)

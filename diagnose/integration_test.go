@@ -4,7 +4,7 @@ import (
 	"context"
 	"math"
 	"net/netip"
-	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,11 +12,27 @@ import (
 	"github.com/tcpdash/tcpdash/internal/loadgen"
 	"github.com/tcpdash/tcpdash/internal/netns"
 	"github.com/tcpdash/tcpdash/tcpinfo"
+	"github.com/tcpdash/tcpdash/tuning"
 )
 
-func setSysctl(t *testing.T, key, value string) {
+// setSysctls changes this namespace's sysctls as tcpdash would: checked,
+// written and read back.
+func setSysctls(t *testing.T, kvs ...string) {
 	t.Helper()
-	if err := os.WriteFile("/proc/sys/"+strings.ReplaceAll(key, ".", "/"), []byte(value), 0); err != nil {
+	var as []tuning.Assignment
+	for _, kv := range kvs {
+		a, err := tuning.ParseAssignment(kv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		as = append(as, a)
+	}
+	sys := tuning.New(tuning.Options{})
+	plan, err := sys.Plan(as)
+	if err == nil {
+		err = sys.Apply(plan)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 }
@@ -61,8 +77,7 @@ func TestIntegrationFindings(t *testing.T) {
 
 	// Loopback reuses TIME_WAIT ports by default (tcp_tw_reuse=2); turn
 	// that off, and narrow the range, so that ports run out.
-	setSysctl(t, "net.ipv4.tcp_tw_reuse", "0")
-	setSysctl(t, "net.ipv4.ip_local_port_range", "40000 41499")
+	setSysctls(t, "net.ipv4.tcp_tw_reuse=0", "net.ipv4.ip_local_port_range=40000 41499")
 
 	leakTo := netip.MustParseAddrPort("127.0.0.7:5432")
 	loadgen.Server(t, leakTo)
@@ -118,7 +133,7 @@ func TestIntegrationFindings(t *testing.T) {
 	}
 
 	leak := find(fromTimers, "CLOSE_WAIT")
-	if leak == nil || !strings.Contains(leak.Title, "pid "+itoa(pid)+" (leaky-app) holds 40 CLOSE_WAIT sockets to 127.0.0.7:5432") {
+	if leak == nil || !strings.Contains(leak.Title, "pid "+strconv.Itoa(pid)+" (leaky-app) holds 40 CLOSE_WAIT sockets to 127.0.0.7:5432") {
 		t.Errorf("the leaker is not named:\n%s", titles(fromTimers))
 	}
 }
@@ -143,5 +158,3 @@ func forecastOf(t *testing.T, title string) time.Duration {
 	}
 	return d
 }
-
-func itoa(n int) string { return strings.ReplaceAll(fmtInt(n), ",", "") }

@@ -2,6 +2,7 @@ package tcpinfo
 
 import (
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -21,7 +22,7 @@ func (f Family) String() string {
 	case IPv6:
 		return "ipv6"
 	}
-	return "family(" + itoa(int(f)) + ")"
+	return "family(" + strconv.Itoa(int(f)) + ")"
 }
 
 // A Socket is one TCP socket as the kernel reports it.
@@ -51,26 +52,4 @@ type Socket struct {
 	Inode uint32
 	// Cookie identifies the socket for its lifetime; 0 from /proc.
 	Cookie uint64
-}
-
-func itoa(n int) string {
-	var b [20]byte
-	i := len(b)
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
 }

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 	"sync"
 	"time"
@@ -125,5 +124,3 @@ func fakeOwners() (*tcpinfo.Owners, error) {
 func fakeInfo() HostInfo {
 	return HostInfo{Host: "db-client-1", Kernel: "6.18.0", Netns: "net:[4026531840]"}
 }
-
-func (f *fakeCollector) String() string { return fmt.Sprintf("fake after %d polls", f.n) }

@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/tcpdash/tcpdash/internal/loadgen"
 	"github.com/tcpdash/tcpdash/internal/netns"
+	"github.com/tcpdash/tcpdash/tuning"
 )
 
 const usage = `Usage: tcpload [flags] [-- command [args...]]
@@ -47,7 +47,8 @@ Population:
 
 Environment:
   --netns           run in a new private user+network namespace
-  --sysctl K=V      set a sysctl first; only with --netns (repeatable)
+  --sysctl K=V      set a sysctl tcpdash knows first, checked and read back;
+                    only with --netns (repeatable)
 
 Benchmark:
   --bench NAME=CMD  measure CMD (run by sh -c); repeatable, first is the baseline
@@ -116,11 +117,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	for _, kv := range sysctls {
+	if len(sysctls) > 0 {
 		if !netns.Inside() {
 			return errors.New("--sysctl changes only a private namespace's values: add --netns")
 		}
-		if err := setSysctl(kv); err != nil {
+		if err := setSysctls(sysctls); err != nil {
 			return err
 		}
 	}
@@ -158,22 +159,25 @@ func raiseFileLimit(want int) {
 	syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
 }
 
-// setSysctl writes KEY=VALUE under /proc/sys and reads it back.
-func setSysctl(kv string) error {
-	key, value, ok := strings.Cut(kv, "=")
-	if !ok || strings.Contains(key, "/") || strings.Contains(key, "..") {
-		return fmt.Errorf("--sysctl %q: want KEY=VALUE, such as net.ipv4.tcp_max_tw_buckets=400000", kv)
+// setSysctls applies KEY=VALUE pairs as one checked, read-back batch,
+// through the same tuning code tcpdash uses. No state or audit file: the
+// namespace, and its values, end with this process.
+func setSysctls(kvs []string) error {
+	var as []tuning.Assignment
+	for _, kv := range kvs {
+		a, err := tuning.ParseAssignment(kv)
+		if err != nil {
+			return fmt.Errorf("--sysctl: %w", err)
+		}
+		as = append(as, a)
 	}
-	path := filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/"))
-	if err := os.WriteFile(path, []byte(value), 0); err != nil {
-		return fmt.Errorf("--sysctl %s: %w", key, err)
-	}
-	got, err := os.ReadFile(path)
+	sys := tuning.New(tuning.Options{})
+	plan, err := sys.Plan(as)
 	if err != nil {
-		return err
+		return fmt.Errorf("--sysctl: %w", err)
 	}
-	if strings.Join(strings.Fields(string(got)), " ") != strings.Join(strings.Fields(value), " ") {
-		return fmt.Errorf("--sysctl %s: wrote %q, read back %q", key, value, strings.TrimSpace(string(got)))
+	if err := sys.Apply(plan); err != nil {
+		return fmt.Errorf("--sysctl: %w", err)
 	}
 	return nil
 }
