@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tcpdash/tcpdash/internal/humanize"
 	"github.com/tcpdash/tcpdash/internal/loadgen"
 	"github.com/tcpdash/tcpdash/internal/netns"
 )
@@ -129,7 +130,7 @@ func TestIntegrationDashboardInTmux(t *testing.T) {
 	start()
 	var patterns []string
 	for name, n := range want {
-		patterns = append(patterns, fmt.Sprintf(`│%-12s%9s `, name, fmtThousands(n)))
+		patterns = append(patterns, fmt.Sprintf(`│%-12s%9s `, name, humanize.Int(n)))
 	}
 	screen := s.waitScreen("the state histogram to match ss", patterns...)
 	// The busiest remote endpoint, and so port, heads its table.
@@ -266,12 +267,4 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-func fmtThousands(n int) string {
-	s := fmt.Sprint(n)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }

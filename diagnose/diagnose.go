@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tcpdash/tcpdash/internal/humanize"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/tuning"
 )
@@ -81,15 +82,15 @@ func Diagnose(now, earlier *tcpinfo.Snapshot, settings []tuning.Setting) []Findi
 	f = append(f, counters(now, earlier, dt, recs)...)
 	if n := now.States[tcpinfo.SynRecv]; n >= minSynRecv && (earlier == nil || n > earlier.States[tcpinfo.SynRecv]) {
 		f = append(f, Finding{Severity: Warning, rank: float64(n),
-			Title:    fmt.Sprintf("%s half-open connections (SYN_RECV) are piling up", fmtInt(n)),
+			Title:    fmt.Sprintf("%s half-open connections (SYN_RECV) are piling up", humanize.Int(n)),
 			Detail:   "Handshakes are not completing: a SYN flood, or clients whose final ACK is lost. Keep tcp_syncookies at 1; raise tcp_max_syn_backlog if ListenDrops rises too.",
-			Evidence: []string{"SYN_RECV " + fmtInt(n) + rateSuffix(n, earlier, dt, tcpinfo.SynRecv)}})
+			Evidence: []string{"SYN_RECV " + humanize.Int(n) + rateSuffix(n, earlier, dt, tcpinfo.SynRecv)}})
 	}
 	if n := now.OrphanFinWait2; n >= minOrphanFinWait2 && (earlier == nil || n >= earlier.OrphanFinWait2) {
 		f = append(f, Finding{Severity: Warning, rank: float64(n),
-			Title:    fmt.Sprintf("%s orphaned FIN_WAIT2 sockets are building up: peers are not closing their side", fmtInt(n)),
+			Title:    fmt.Sprintf("%s orphaned FIN_WAIT2 sockets are building up: peers are not closing their side", humanize.Int(n)),
 			Detail:   "These sockets were closed here and wait for the peer's FIN. tcp_fin_timeout bounds how long (this is what it is for; it does not touch TIME_WAIT). Find the peers that keep connections half-open.",
-			Evidence: []string{fmt.Sprintf("orphaned FIN_WAIT2 %s; tw sockets %s", fmtInt(n), fmtInt(int(now.Counters.TWSockets)))}})
+			Evidence: []string{fmt.Sprintf("orphaned FIN_WAIT2 %s; tw sockets %s", humanize.Int(n), humanize.Int(int(now.Counters.TWSockets)))}})
 	}
 	if len(now.ListeningInRange) > 0 {
 		var ports []string
@@ -134,26 +135,26 @@ func closeWait(now, earlier *tcpinfo.Snapshot, dt float64) []Finding {
 		switch {
 		case p.CloseWaitToCount*2 >= n:
 			to = " to " + p.CloseWaitTo.String()
-			where = fmt.Sprintf("; %s of them to %s", fmtInt(p.CloseWaitToCount), p.CloseWaitTo)
+			where = fmt.Sprintf("; %s of them to %s", humanize.Int(p.CloseWaitToCount), p.CloseWaitTo)
 		case p.CloseWaitOnCount*2 >= n:
 			to = fmt.Sprintf(" on port %d", p.CloseWaitOn)
-			where = fmt.Sprintf("; %s of them on local port %d, from many peers", fmtInt(p.CloseWaitOnCount), p.CloseWaitOn)
+			where = fmt.Sprintf("; %s of them on local port %d, from many peers", humanize.Int(p.CloseWaitOnCount), p.CloseWaitOn)
 		}
 		f = append(f, Finding{Severity: sev, rank: float64(n),
 			Title: fmt.Sprintf("pid %d (%s) holds %s CLOSE_WAIT sockets%s — the application is not closing connections the peer has closed",
-				p.PID, p.Command, fmtInt(n), to),
+				p.PID, p.Command, humanize.Int(n), to),
 			Detail: "No sysctl fixes this. The program must close a socket when read() returns 0 (end of stream); " +
 				"a connection pool must evict connections the server closed (validate on borrow, idle timeouts).",
-			Evidence: []string{fmt.Sprintf("CLOSE_WAIT %s in pid %d%s%s", fmtInt(n), p.PID, rate, where)}})
+			Evidence: []string{fmt.Sprintf("CLOSE_WAIT %s in pid %d%s%s", humanize.Int(n), p.PID, rate, where)}})
 	}
 	// Without attribution, say what the counts say.
 	if !now.Attribution.Enabled && earlier != nil {
 		n, was := now.States[tcpinfo.CloseWait], earlier.States[tcpinfo.CloseWait]
 		if n >= minCloseWait && n > was {
 			f = append(f, Finding{Severity: Warning, rank: float64(n),
-				Title:    fmt.Sprintf("CLOSE_WAIT is growing (%s, +%s/s): an application is not closing connections the peer has closed", fmtInt(n), fmtRate(float64(n-was)/dt)),
+				Title:    fmt.Sprintf("CLOSE_WAIT is growing (%s, +%s/s): an application is not closing connections the peer has closed", humanize.Int(n), fmtRate(float64(n-was)/dt)),
 				Detail:   "No sysctl fixes this. Turn on process attribution to see which program.",
-				Evidence: []string{fmt.Sprintf("CLOSE_WAIT %s → %s in %.0fs", fmtInt(was), fmtInt(n), dt)}})
+				Evidence: []string{fmt.Sprintf("CLOSE_WAIT %s → %s in %.0fs", humanize.Int(was), humanize.Int(n), dt)}})
 		}
 	}
 	return f
@@ -180,10 +181,10 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuni
 			continue
 		}
 		sev := Warning
-		if g.Ratio >= 0.9 || left >= 0 && left < time.Minute {
+		if g.Ratio >= tuning.PressureCritical || left >= 0 && left < time.Minute {
 			sev = Critical
 		}
-		title := fmt.Sprintf("connect() to %s from %s uses %.0f%% of its %s ports", g.Remote, g.Local, 100*g.Ratio, fmtInt(g.Capacity))
+		title := fmt.Sprintf("connect() to %s from %s uses %.0f%% of its %s ports", g.Remote, g.Local, 100*g.Ratio, humanize.Int(g.Capacity))
 		if left >= 0 {
 			title = fmt.Sprintf("connect() to %s from %s will start failing with EADDRNOTAVAIL in about %s", g.Remote, g.Local, about(left))
 		}
@@ -197,7 +198,7 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuni
 		fixes = append(fixes, "reuse connections (pooling, keep-alive) instead of one per request",
 			"more destination addresses or ports (each pair gets the whole range)",
 			"for bind() before connect(), IP_BIND_ADDRESS_NO_PORT; IP_LOCAL_PORT_RANGE per socket")
-		ev := []string{fmt.Sprintf("%s of %s ports used, %s in TIME_WAIT", fmtInt(g.Used), fmtInt(g.Capacity), fmtInt(g.TimeWait))}
+		ev := []string{fmt.Sprintf("%s of %s ports used, %s in TIME_WAIT", humanize.Int(g.Used), humanize.Int(g.Capacity), humanize.Int(g.TimeWait))}
 		if growth != 0 {
 			ev = append(ev, fmt.Sprintf("growing %s/s (%s)", fmtRate(growth), how))
 		}
@@ -233,21 +234,21 @@ func counters(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuning
 	if earlier != nil && c.TCPTimeWaitOverflow > earlier.Counters.TCPTimeWaitOverflow {
 		d := c.TCPTimeWaitOverflow - earlier.Counters.TCPTimeWaitOverflow
 		f = append(f, Finding{Severity: Critical, rank: float64(d),
-			Title:    fmt.Sprintf("the TIME_WAIT table is full: %s closes skipped TIME_WAIT (%s/s)", fmtInt(int(d)), fmtRate(float64(d)/dt)),
+			Title:    fmt.Sprintf("the TIME_WAIT table is full: %s closes skipped TIME_WAIT (%s/s)", humanize.Int(int(d)), fmtRate(float64(d)/dt)),
 			Detail:   "Above tcp_max_tw_buckets closing sockets skip TIME_WAIT, so late segments can corrupt new connections. Fix: " + advice(recs, "net.ipv4.tcp_max_tw_buckets") + ", and fewer short-lived connections (pooling, keep-alive).",
-			Evidence: []string{fmt.Sprintf("TCPTimeWaitOverflow %s; tw sockets %s of %s", fmtInt(int(c.TCPTimeWaitOverflow)), fmtInt(int(tw)), fmtInt(maxTW))}})
-	} else if maxTW > 0 && tw*10 >= uint64(maxTW)*8 {
+			Evidence: []string{fmt.Sprintf("TCPTimeWaitOverflow %s; tw sockets %s of %s", humanize.Int(int(c.TCPTimeWaitOverflow)), humanize.Int(int(tw)), humanize.Int(maxTW))}})
+	} else if tuning.TimeWaitNearLimit(now) {
 		f = append(f, Finding{Severity: Warning, rank: float64(tw),
 			Title:    fmt.Sprintf("TIME_WAIT is at %d%% of tcp_max_tw_buckets", tw*100/uint64(maxTW)),
 			Detail:   "Beyond the limit closes skip TIME_WAIT. Fix: " + advice(recs, "net.ipv4.tcp_max_tw_buckets") + " (never lower it).",
-			Evidence: []string{fmt.Sprintf("tw sockets %s of %s", fmtInt(int(tw)), fmtInt(maxTW))}})
+			Evidence: []string{fmt.Sprintf("tw sockets %s of %s", humanize.Int(int(tw)), humanize.Int(maxTW))}})
 	}
 	if earlier != nil {
 		lo := c.ListenOverflows - min(c.ListenOverflows, earlier.Counters.ListenOverflows)
 		ld := c.ListenDrops - min(c.ListenDrops, earlier.Counters.ListenDrops)
 		if lo > 0 || ld > 0 {
 			f = append(f, Finding{Severity: Critical, rank: float64(lo + ld),
-				Title: fmt.Sprintf("listen queues are overflowing: %s connections dropped (%s/s)", fmtInt(int(max(lo, ld))), fmtRate(float64(max(lo, ld))/dt)),
+				Title: fmt.Sprintf("listen queues are overflowing: %s connections dropped (%s/s)", humanize.Int(int(max(lo, ld))), fmtRate(float64(max(lo, ld))/dt)),
 				Detail: "The application does not accept() fast enough, or its backlog is too small. Fix: " + advice(recs, "net.core.somaxconn") +
 					" and " + advice(recs, "net.ipv4.tcp_max_syn_backlog") + ", raise the listen() backlog in the application (somaxconn caps it), and accept faster.",
 				Evidence: []string{fmt.Sprintf("ListenOverflows +%d, ListenDrops +%d in %.0fs", lo, ld, dt)}})
@@ -281,14 +282,6 @@ func about(d time.Duration) string {
 		return fmt.Sprintf("%d min", int(d.Round(time.Minute).Minutes()))
 	}
 	return fmt.Sprintf("%.1f h", d.Hours())
-}
-
-func fmtInt(n int) string {
-	s := fmt.Sprint(n)
-	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }
 
 func fmtRate(r float64) string {

@@ -15,11 +15,21 @@ type Recommendation struct {
 	Reason     string
 }
 
-// Pressure thresholds: a destination group this full is in trouble.
+// Thresholds, shared by the advice, the findings and the dashboard so that
+// they never disagree: a destination group this full of its ports is in
+// trouble (warning, critical), and so is TIME_WAIT this near its limit.
 const (
 	PressureWarn     = 0.7
+	PressureCritical = 0.9
 	TimeWaitNearFull = 0.8
 )
+
+// TimeWaitNearLimit reports whether TIME_WAIT (and FIN_WAIT2)
+// minisockets are above TimeWaitNearFull of tcp_max_tw_buckets.
+func TimeWaitNearLimit(s *tcpinfo.Snapshot) bool {
+	max := s.MaxTimeWaitBuckets
+	return max > 0 && float64(s.Counters.TWSockets) >= TimeWaitNearFull*float64(max)
+}
 
 // Recommend derives advice from a snapshot, the previous one (for what is
 // rising; may be nil), the current settings and the ports being listened
@@ -59,7 +69,7 @@ func Recommend(now, prev *tcpinfo.Snapshot, settings []Setting, listening []uint
 
 	tw, max := now.Counters.TWSockets, now.MaxTimeWaitBuckets
 	_, overflow, overflowing := rising(func(s *tcpinfo.Snapshot) uint64 { return s.Counters.TCPTimeWaitOverflow })
-	if max > 0 && (tw*10 >= uint64(max)*uint64(TimeWaitNearFull*10) || overflowing) {
+	if max > 0 && (TimeWaitNearLimit(now) || overflowing) {
 		reason := fmt.Sprintf("%d TIME_WAIT/FIN_WAIT2 minisockets of at most %d", tw, max)
 		if overflowing {
 			reason += fmt.Sprintf(", and TCPTimeWaitOverflow rose to %d: closes are skipping TIME_WAIT", overflow)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tcpdash/tcpdash/diagnose"
+	"github.com/tcpdash/tcpdash/internal/humanize"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
@@ -73,14 +74,14 @@ func (m Model) processesPane(w, h int) []string {
 	a := s.Attribution
 	if a.Unowned > 0 {
 		body = append(body, st.dim.Render(fmt.Sprintf("%s sockets have no owner in the kernel (TIME_WAIT, handshakes, orphans): their remote endpoint is the clue",
-			fmtInt(a.Unowned))))
+			humanize.Int(a.Unowned))))
 	}
 	if a.Unknown > 0 {
 		hint := "in another PID namespace, or newer than the walk"
 		if a.Hidden > 0 {
 			hint = fmt.Sprintf("%d processes' files are unreadable: run as root", a.Hidden)
 		}
-		body = append(body, st.warn.Render(fmt.Sprintf("%s sockets have owners tcpdash cannot see (%s)", fmtInt(a.Unknown), hint)))
+		body = append(body, st.warn.Render(fmt.Sprintf("%s sockets have owners tcpdash cannot see (%s)", humanize.Int(a.Unknown), hint)))
 	}
 
 	// The selected process's remote endpoints: the tables follow it.

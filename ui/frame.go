@@ -73,20 +73,6 @@ func beside(a, b []string) []string {
 	return out
 }
 
-// fmtInt formats n with thousands separators.
-func fmtInt(n int) string {
-	s := strconv.Itoa(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	if neg {
-		s = "-" + s
-	}
-	return s
-}
-
 // fmtRate formats a per-second rate compactly, with a sign.
 func fmtRate(r float64) string {
 	switch {

@@ -8,7 +8,9 @@ import (
 
 	"charm.land/lipgloss/v2"
 
+	"github.com/tcpdash/tcpdash/internal/humanize"
 	"github.com/tcpdash/tcpdash/tcpinfo"
+	"github.com/tcpdash/tcpdash/tuning"
 )
 
 // trouble returns why state st needs attention, or "".
@@ -24,9 +26,9 @@ func (m Model) trouble(st tcpinfo.State) string {
 			return "SYN_RECV piling up: handshakes are not completing"
 		}
 	case tcpinfo.TimeWait:
-		if max := s.MaxTimeWaitBuckets; max > 0 && s.Counters.TWSockets*10 >= uint64(max)*8 {
+		if max := s.MaxTimeWaitBuckets; tuning.TimeWaitNearLimit(s) {
 			return fmt.Sprintf("TIME_WAIT at %d%% of tcp_max_tw_buckets (%s)",
-				s.Counters.TWSockets*100/uint64(max), fmtInt(max))
+				s.Counters.TWSockets*100/uint64(max), humanize.Int(max))
 		}
 	}
 	return ""
@@ -61,7 +63,7 @@ func (m Model) statesPane(w, h int) []string {
 			reasons = append(reasons, why)
 		}
 		bar := strings.Repeat("█", max(1, n*barW/max(s.Total, 1)))
-		body = append(body, name+padLeft(fmtInt(n), countW)+padLeft(rate, rateW)+"  "+
+		body = append(body, name+padLeft(humanize.Int(n), countW)+padLeft(rate, rateW)+"  "+
 			barStyle.Render(fit(bar, barW))+" "+st.dim.Render(sparkline(m.history.series(state, sparkW), sparkW)))
 	}
 	if s.Total == 0 {
@@ -113,17 +115,17 @@ func (m Model) countersPane(w, h int) []string {
 			bad = r.trouble && d > 0
 		}
 		name := fit(r.name, nameW)
-		line := name + padLeft(rate, rateW) + padLeft(fmtInt(int(r.v(c))), 14)
+		line := name + padLeft(rate, rateW) + padLeft(humanize.Int(int(r.v(c))), 14)
 		if bad {
-			line = st.trouble.Render("!" + fit(r.name, nameW-1) + padLeft(rate, rateW) + padLeft(fmtInt(int(r.v(c))), 14))
+			line = st.trouble.Render("!" + fit(r.name, nameW-1) + padLeft(rate, rateW) + padLeft(humanize.Int(int(r.v(c))), 14))
 		}
 		body = append(body, line)
 	}
-	tw := fmt.Sprintf("tw sockets %s", fmtInt(int(c.TWSockets)))
+	tw := fmt.Sprintf("tw sockets %s", humanize.Int(int(c.TWSockets)))
 	if mx := m.snap.MaxTimeWaitBuckets; mx > 0 {
-		tw += fmt.Sprintf(" of %s max", fmtInt(mx))
+		tw += fmt.Sprintf(" of %s max", humanize.Int(mx))
 	}
-	body = append(body, st.dim.Render(fmt.Sprintf("%s · orphans %s · in use %s", tw, fmtInt(int(c.Orphan)), fmtInt(int(c.InUse+c.InUse6)))))
+	body = append(body, st.dim.Render(fmt.Sprintf("%s · orphans %s · in use %s", tw, humanize.Int(int(c.Orphan)), humanize.Int(int(c.InUse+c.InUse6)))))
 	return frame(m.paneTitle(paneCounters, ""), m.focus == paneCounters, body, w, h, st)
 }
 
@@ -157,11 +159,11 @@ func (m Model) stateColumns(w int) (header string, cell func(*tcpinfo.StateCount
 		header += mark(i+1, names[st])
 	}
 	cell = func(c *tcpinfo.StateCounts) string {
-		s := padLeft(fmtInt(c.Total()), colW)
+		s := padLeft(humanize.Int(c.Total()), colW)
 		for _, st := range columns[:n] {
 			v := "·"
 			if c[st] > 0 {
-				v = fmtInt(c[st])
+				v = humanize.Int(c[st])
 			}
 			s += padLeft(v, colW)
 		}
@@ -260,9 +262,9 @@ func (m Model) pressurePane(w, h int) []string {
 	for _, g := range m.snap.PortPressure {
 		filled := min(int(g.Ratio*float64(gaugeW)+0.5), gaugeW)
 		style := st.gaugeFill
-		if g.Ratio >= 0.9 {
+		if g.Ratio >= tuning.PressureCritical {
 			style = st.trouble
-		} else if g.Ratio >= 0.7 {
+		} else if g.Ratio >= tuning.PressureWarn {
 			style = st.warn
 		}
 		gauge := style.Render(strings.Repeat("█", filled)) + st.gaugeEmpty.Render(strings.Repeat("░", gaugeW-filled))
@@ -271,7 +273,7 @@ func (m Model) pressurePane(w, h int) []string {
 			twShare = g.TimeWait * 100 / g.Used
 		}
 		rows = append(rows, fit(g.Local.String()+" → "+g.Remote.String(), routeW)+" "+gauge+
-			padLeft(fmtInt(g.Used), numW)+padLeft(fmtInt(g.Capacity), numW)+
+			padLeft(humanize.Int(g.Used), numW)+padLeft(humanize.Int(g.Capacity), numW)+
 			padLeft(fmt.Sprintf("%.1f", g.Ratio*100), numW)+padLeft(fmt.Sprint(twShare), numW)+
 			padLeft(fmtRate(m.newPerSecond(g, prev)), numW))
 	}
@@ -280,6 +282,6 @@ func (m Model) pressurePane(w, h int) []string {
 		body = append(body, st.dim.Render(fmt.Sprintf("no outgoing connections from the ephemeral range %s", m.snap.PortRange)))
 	}
 	body = append(body, m.tableRows(panePressure, rows, h-3)...)
-	return frame(m.paneTitle(panePressure, fmt.Sprintf("%s ports per local address → destination", fmtInt(m.snap.PortRange.Capacity()))),
+	return frame(m.paneTitle(panePressure, fmt.Sprintf("%s ports per local address → destination", humanize.Int(m.snap.PortRange.Capacity()))),
 		m.focus == panePressure, body, w, h, st)
 }

@@ -9,6 +9,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/tcpdash/tcpdash/diagnose"
+	"github.com/tcpdash/tcpdash/internal/humanize"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
@@ -175,8 +176,8 @@ func (m Model) headerLines(w int, findings []diagnose.Finding) []string {
 	line2 := "no snapshot yet"
 	if s := m.snap; s != nil {
 		line2 = fmt.Sprintf("%s  dump %s  %s sockets (ipv4 %s · ipv6 %s)  ephemeral %s  %s",
-			s.Time.Format("15:04:05"), roundDump(s.Dump), fmtInt(s.Total),
-			fmtInt(s.Families.IPv4), fmtInt(s.Families.IPv6), s.PortRange, m.attributionLine())
+			s.Time.Format("15:04:05"), roundDump(s.Dump), humanize.Int(s.Total),
+			humanize.Int(s.Families.IPv4), humanize.Int(s.Families.IPv6), s.PortRange, m.attributionLine())
 		if m.pollErr != nil {
 			line2 = st.statusErr.Render("STALE") + "  " + line2
 		}
