@@ -10,12 +10,15 @@ import (
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
-// findings diagnoses the newest snapshot against the one before it.
-func (m Model) findings() []diagnose.Finding {
-	if m.snap == nil {
-		return nil
+// rediagnose recomputes the findings from their inputs: the newest
+// snapshot, the one before it and the sysctl settings. It is called where
+// those change, once, rather than in every render (a tick, a key and a
+// resize render too, with the same inputs).
+func (m *Model) rediagnose() {
+	m.findings = nil
+	if m.snap != nil {
+		m.findings = diagnose.Diagnose(m.snap, m.prev, m.tune.settings)
 	}
-	return diagnose.Diagnose(m.snap, m.prev, m.tune.settings)
 }
 
 // attributionLine says how process attribution stands, and what it costs.

@@ -109,3 +109,19 @@ func TestOwnersRefreshSchedule(t *testing.T) {
 		t.Error("no attribution without an Owners reader")
 	}
 }
+
+// TestFindingsFollowSettings: the findings' advice reads the sysctls, so
+// they are recomputed when the settings arrive, not only at the next poll.
+func TestFindingsFollowSettings(t *testing.T) {
+	m := started(t, &fakeCollector{}, 120, 40, 3)
+	m, _ = step(t, m, press("7"))
+	m, _ = step(t, m, press("j")) // the listen overflow finding, second
+	if out := ansi.Strip(m.render()); !strings.Contains(out, "raise net.core.somaxconn") {
+		t.Fatalf("without settings the advice is generic:\n%s", out)
+	}
+	tu := newFakeTuner()
+	m, _ = step(t, m, loadSettings(tu)())
+	if out := ansi.Strip(m.render()); !strings.Contains(out, "net.core.somaxconn=8192") {
+		t.Errorf("with somaxconn known (4096) the advice names a value:\n%s", out)
+	}
+}

@@ -91,6 +91,7 @@ type Model struct {
 	snap, prev *tcpinfo.Snapshot
 	pollErr    error // the last poll's error; the data on screen is stale
 	history    history
+	findings   []diagnose.Finding // of snap against prev; see rediagnose
 
 	filter    int // index into stateFilters
 	sort      int // 0 total, else index+1 into columns
@@ -220,6 +221,7 @@ func (m Model) polled(msg polledMsg) (tea.Model, tea.Cmd) {
 		m.pollErr = nil
 		m.prev, m.snap = m.snap, msg.snap
 		m.history.add(msg.snap)
+		m.rediagnose()
 		m.clampCursors()
 	}
 	if m.paused {
@@ -426,7 +428,7 @@ func (m *Model) rowCount(p pane) int {
 	case paneProcesses:
 		return len(m.snap.Processes)
 	case paneFindings:
-		return len(diagnose.Diagnose(m.snap, m.prev, m.tune.settings))
+		return len(m.findings)
 	}
 	return 0
 }

@@ -240,6 +240,7 @@ func (m Model) tuneMsg(msg tea.Msg) (Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case settingsMsg:
 		ts.settings, ts.loadErr = msg.settings, msg.err
+		m.rediagnose() // the advice in the findings reads the settings
 		m.clampCursors()
 	case writableMsg:
 		ts.editOff = ""
@@ -259,6 +260,7 @@ func (m Model) tuneMsg(msg tea.Msg) (Model, tea.Cmd) {
 		ts.result, ts.resultErr = msg.summary, msg.err
 		if msg.settings != nil {
 			ts.settings = msg.settings
+			m.rediagnose()
 		}
 	}
 	return m, nil

@@ -42,8 +42,7 @@ func (m Model) render() string {
 		return strings.Join(lines[:min(len(lines), h)], "\n")
 	}
 
-	findings := m.findings()
-	header := m.headerLines(w, findings)
+	header := m.headerLines(w, m.findings)
 	footer := m.footerLines(w)
 	bodyH := h - len(header) - len(footer)
 	var body []string
@@ -61,7 +60,7 @@ func (m Model) render() string {
 	case m.focus == paneProcesses:
 		body = m.processesPane(w, bodyH)
 	case m.focus == paneFindings:
-		body = m.findingsPane(findings, w, bodyH)
+		body = m.findingsPane(m.findings, w, bodyH)
 	case w >= 100 && h >= 34:
 		body = m.fullLayout(w, bodyH)
 	default:
