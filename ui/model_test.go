@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"image/color"
 	"net/netip"
 	"strings"
 	"testing"
@@ -393,5 +394,23 @@ func TestViewGolden(t *testing.T) {
 			}
 			golden.RequireEqual(t, got)
 		})
+	}
+}
+
+// TestBackgroundColour: the styles follow the terminal's answer about its
+// background; the text stays the same, only the colours change.
+func TestBackgroundColour(t *testing.T) {
+	m := started(t, &fakeCollector{}, 120, 40, 3)
+	dark := m.render()
+	light, _ := step(t, m, tea.BackgroundColorMsg{Color: color.White})
+	if light.render() == dark {
+		t.Error("a light background left the colours unchanged")
+	}
+	if ansi.Strip(light.render()) != ansi.Strip(dark) {
+		t.Error("a light background changed the text")
+	}
+	back, _ := step(t, light, tea.BackgroundColorMsg{Color: color.Black})
+	if back.render() != dark {
+		t.Error("a dark background does not give the dark styles back")
 	}
 }
