@@ -403,8 +403,10 @@ func TestBackgroundColour(t *testing.T) {
 	m := started(t, &fakeCollector{}, 120, 40, 3)
 	dark := m.render()
 	light, _ := step(t, m, tea.BackgroundColorMsg{Color: color.White})
-	if light.render() == dark {
-		t.Error("a light background left the colours unchanged")
+	// The panes, not only the help line (bubbles styles that itself).
+	panes := func(s string) string { return s[:strings.LastIndex(s, "\n")] }
+	if panes(light.render()) == panes(dark) {
+		t.Error("a light background left the panes' colours unchanged")
 	}
 	if ansi.Strip(light.render()) != ansi.Strip(dark) {
 		t.Error("a light background changed the text")
