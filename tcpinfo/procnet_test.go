@@ -119,10 +119,21 @@ func FuzzSocketUnmarshal(f *testing.F) {
 func FuzzParsePortRange(f *testing.F) {
 	f.Add([]byte("32768\t60999\n"), []byte(""))
 	f.Add([]byte("1024 65535"), []byte("8080,9000-9100\n"))
+	f.Add([]byte("40000 40010"), []byte("39990-40005,40005,40010-40020"))
 	f.Fuzz(func(t *testing.T, rng, reserved []byte) {
 		r, err := ParsePortRange(rng, reserved)
-		if err == nil && (r.Capacity() < 0 || r.Capacity() > 1<<16) {
-			t.Fatalf("capacity %d out of bounds", r.Capacity())
+		if err != nil {
+			return
+		}
+		// Capacity is exactly the ports connect() may pick.
+		n := 0
+		for p := range 1 << 16 {
+			if r.Ephemeral(uint16(p)) {
+				n++
+			}
+		}
+		if r.Capacity() != n {
+			t.Fatalf("range %q reserved %q: capacity %d, but %d ports are ephemeral", rng, reserved, r.Capacity(), n)
 		}
 	})
 }
