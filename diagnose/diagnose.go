@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -163,16 +164,19 @@ func closeWait(now, earlier *tcpinfo.Snapshot, dt float64) []Finding {
 // exhaustion reports destination groups running out of ports, with the
 // time left at the current growth.
 func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuning.Recommendation) []Finding {
-	type key struct{ l, r string }
+	type key struct {
+		l netip.Addr
+		r netip.AddrPort
+	}
 	before := map[key]tcpinfo.PressureGroup{}
 	if earlier != nil {
 		for _, g := range earlier.PortPressure {
-			before[key{g.Local.String(), g.Remote.String()}] = g
+			before[key{g.Local, g.Remote}] = g
 		}
 	}
 	var f []Finding
 	for _, g := range now.PortPressure {
-		growth, how := Growth(g, before[key{g.Local.String(), g.Remote.String()}], earlier != nil, dt)
+		growth, how := growthOf(g, before[key{g.Local, g.Remote}], earlier != nil, dt)
 		left := time.Duration(-1)
 		if growth > 0 {
 			left = time.Duration(float64(g.Capacity-g.Used) / growth * float64(time.Second))
@@ -210,13 +214,13 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuni
 	return f
 }
 
-// Growth is how fast a group's used ports grow, per second. With an
+// growthOf is how fast a group's used ports grow, per second. With an
 // earlier sighting it is the measured change; otherwise it is read from the
 // kernel's TIME_WAIT timers: sockets younger than ten seconds came in,
 // those expiring within ten seconds go out. The inflow is the lesser of
 // the last ten and the last two seconds' rate, so that a burst which has
 // ended does not read as a rate that goes on.
-func Growth(now, then tcpinfo.PressureGroup, haveEarlier bool, dt float64) (float64, string) {
+func growthOf(now, then tcpinfo.PressureGroup, haveEarlier bool, dt float64) (float64, string) {
 	if haveEarlier && then.Capacity > 0 {
 		return float64(now.Used-then.Used) / dt, fmt.Sprintf("measured over %.0fs", dt)
 	}
