@@ -17,9 +17,7 @@ cat > "$bin/inner.sh" <<'INNER'
 set -euo pipefail
 bin=$1 pairs=$2 procs=$3 runs=$4
 source "$bin/lib.sh"
-start_workers "$bin" "$pairs"
-i=$WORKERS
-for ((j = i; j < procs; j++)); do sleep 3600 & done
+hold_population "$bin" "$pairs" "$procs"
 echo "$(ss -tanH | wc -l) sockets, $(ls -d /proc/[0-9]* | wc -l) processes visible" >&2
 "$bin/tcpload" --runs "$runs" \
   --bench "ss -tanp=ss -tanp" \

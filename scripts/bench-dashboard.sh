@@ -26,9 +26,7 @@ cat > "$bin/measure.sh" <<'INNER'
 set -euo pipefail
 bin=$1 duration=$2 pairs=$3 procs=$4
 source "$bin/lib.sh"
-start_workers "$bin" "$pairs"
-i=$WORKERS
-for ((j = i; j < procs; j++)); do sleep 86400 & done
+hold_population "$bin" "$pairs" "$procs"
 
 hz=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }

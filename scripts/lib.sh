@@ -13,8 +13,15 @@ prepare() {
   cp scripts/lib.sh "$bin/"
 }
 
-# start_workers BIN PAIRS: ESTABLISHED pairs in workers of 9,000, each on
-# its own server ports; returns once every worker holds its sockets.
+# hold_population BIN PAIRS PROCS: ESTABLISHED pairs in tcpload workers of
+# 9,000 each, on their own server ports, plus idle processes up to PROCS
+# processes in all; returns once every worker holds its sockets.
+hold_population() {
+  start_workers "$1" "$2"
+  local j
+  for ((j = WORKERS; j < $3; j++)); do sleep 86400 & done
+}
+
 start_workers() {
   local bin=$1 pairs=$2 per=9000 started=0 i=0 n j
   while ((started < pairs)); do
