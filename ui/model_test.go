@@ -416,3 +416,20 @@ func TestBackgroundColour(t *testing.T) {
 		t.Error("a dark background does not give the dark styles back")
 	}
 }
+
+// TestSynRecvTrouble: SYN_RECV is trouble only once it has risen three
+// polls in a row.
+func TestSynRecvTrouble(t *testing.T) {
+	m := New(Config{Collector: &fakeCollector{}, Interval: time.Second, Info: fakeInfo()})
+	m, _ = step(t, m, tea.WindowSizeMsg{Width: 120, Height: 40})
+	for i, n := range []int{5, 9, 14, 20} {
+		s := fakeSnapshot(0, tcpinfo.Query{})
+		s.Time = base.Add(time.Duration(i) * time.Second)
+		s.States[tcpinfo.SynRecv] = n
+		m, _ = step(t, m, polledMsg{snap: s})
+		marked := strings.Contains(ansi.Strip(m.render()), "!SYN_RECV")
+		if want := i >= 3; marked != want {
+			t.Errorf("after %d polls (SYN_RECV %d): marked %v, want %v", i+1, n, marked, want)
+		}
+	}
+}
