@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/tcpdash/tcpdash/internal/sysctl"
 )
 
 // A PortRange is net.ipv4.ip_local_port_range less ip_local_reserved_ports:
@@ -79,11 +81,11 @@ func ParsePortRange(portRange, reserved []byte) (PortRange, error) {
 // ReadPortRange reads the ephemeral range from a sysctl tree such as
 // /proc/sys. The values are those of the reader's network namespace.
 func ReadPortRange(sysctlRoot string) (PortRange, error) {
-	rng, err := os.ReadFile(filepath.Join(sysctlRoot, "net/ipv4/ip_local_port_range"))
+	rng, err := sysctl.ReadFile(filepath.Join(sysctlRoot, "net/ipv4/ip_local_port_range"))
 	if err != nil {
 		return PortRange{}, fmt.Errorf("tcpinfo: %w", err)
 	}
-	res, err := os.ReadFile(filepath.Join(sysctlRoot, "net/ipv4/ip_local_reserved_ports"))
+	res, err := sysctl.ReadFile(filepath.Join(sysctlRoot, "net/ipv4/ip_local_reserved_ports"))
 	if err != nil && !os.IsNotExist(err) {
 		return PortRange{}, fmt.Errorf("tcpinfo: %w", err)
 	}
@@ -92,7 +94,7 @@ func ReadPortRange(sysctlRoot string) (PortRange, error) {
 
 // readSysctlInt reads a one-number sysctl, returning 0 if it is absent.
 func readSysctlInt(sysctlRoot, key string) (int, error) {
-	b, err := os.ReadFile(filepath.Join(sysctlRoot, key))
+	b, err := sysctl.ReadFile(filepath.Join(sysctlRoot, key))
 	if os.IsNotExist(err) {
 		return 0, nil
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tcpdash/tcpdash/internal/sysctl"
 )
 
 // Options say where a System reads and writes. Tests point every path at
@@ -70,11 +72,11 @@ func (s *System) Settings() ([]Setting, error) {
 }
 
 func (s *System) read(t Tunable) (string, error) {
-	b, err := os.ReadFile(filepath.Join(s.opts.SysctlRoot, t.Path()))
+	v, err := sysctl.Read(s.opts.SysctlRoot, t.Key)
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", t.Key, err)
 	}
-	return strings.TrimRight(string(b), "\n"), nil
+	return v, nil
 }
 
 // display folds the kernel's tabs and newlines into single spaces.

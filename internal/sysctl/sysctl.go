@@ -1,0 +1,51 @@
+// Package sysctl reads /proc/sys files whole. The kernel's bitmap sysctls
+// (ip_local_reserved_ports) answer end-of-file to any read at an offset
+// above 0, so a value is only whole when it arrives in one read(): Go's
+// os.ReadFile, which starts with 512 bytes, cuts such a value short.
+package sysctl
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// MaxSize is the buffer a value is read into. A read that fills it may
+// have been cut, so it is refused rather than trusted.
+const MaxSize = 64 << 10
+
+// ReadFile reads the sysctl file at path in one read(). The error wraps
+// the cause, so errors.Is(err, fs.ErrNotExist) still tells an absent key.
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, MaxSize)
+	n, err := f.Read(buf)
+	if err != nil && !errors.Is(err, io.EOF) { // an empty value is EOF at once
+		return nil, err
+	}
+	if n == len(buf) {
+		return nil, fmt.Errorf("read %s: the value fills the %d-byte buffer and may be cut: %w", path, MaxSize, fs.ErrInvalid)
+	}
+	return buf[:n:n], nil
+}
+
+// Read reads key (net.ipv4.tcp_tw_reuse, or net/ipv4/tcp_tw_reuse) under
+// root, normally /proc/sys, with trailing newlines removed.
+func Read(root, key string) (string, error) {
+	b, err := ReadFile(filepath.Join(root, Path(key)))
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(string(b), "\n"), nil
+}
+
+// Path turns a dotted key into its path below a sysctl root.
+func Path(key string) string { return strings.ReplaceAll(key, ".", "/") }
