@@ -32,6 +32,7 @@ Flags:
   --file PATH        where the tuning pane persists (default /etc/sysctl.d/90-tcpdash.conf)
   --state-file PATH  the last applied batch, for undo (default /var/lib/tcpdash/last-batch.json)
   --audit-log PATH   every sysctl change, appended (default /var/log/tcpdash/audit.log)
+  --no-undo          allow an empty --state-file or --audit-log: changes without undo or record
 `
 
 // usageError is a mistake on the command line: exit status 2 with the
@@ -63,19 +64,21 @@ type config struct {
 
 // tuneFiles are the tuning flags the dashboard and tcpdash tune share.
 type tuneFiles struct {
-	readOnly                  bool
+	readOnly, noUndo          bool
 	file, stateFile, auditLog string
 }
 
 func (t *tuneFiles) register(fs *flag.FlagSet) {
 	fs.BoolVar(&t.readOnly, "read-only", false, "")
+	fs.BoolVar(&t.noUndo, "no-undo", false, "")
 	fs.StringVar(&t.file, "file", tuning.DefaultPersistPath, "")
 	fs.StringVar(&t.stateFile, "state-file", "/var/lib/tcpdash/last-batch.json", "")
 	fs.StringVar(&t.auditLog, "audit-log", "/var/log/tcpdash/audit.log", "")
 }
 
 func (t tuneFiles) system() *tuning.System {
-	return tuning.New(tuning.Options{StateFile: t.stateFile, AuditLog: t.auditLog, Netns: hostInfo().Netns, User: userName()})
+	return tuning.New(tuning.Options{StateFile: t.stateFile, AuditLog: t.auditLog, NoUndo: t.noUndo,
+		Netns: hostInfo().Netns, User: userName()})
 }
 
 func parseFlags(args []string) (config, error) {

@@ -17,7 +17,8 @@ import (
 // terminal on every one of those paths.
 func runDashboard(ctx context.Context, col *tcpinfo.Collector, cfg config) error {
 	uc := ui.Config{Collector: col, Interval: cfg.interval, Info: hostInfo(),
-		Tuner: cfg.tuneFiles.system(), ReadOnly: cfg.readOnly, PersistPath: cfg.file}
+		Tuner: cfg.tuneFiles.system(), ReadOnly: cfg.readOnly, PersistPath: cfg.file,
+		Unrecorded: cfg.noUndo && (cfg.stateFile == "" || cfg.auditLog == "")}
 	if cfg.processes {
 		uc.Owners = func() (*tcpinfo.Owners, error) { return tcpinfo.ReadOwners("/proc") }
 	}

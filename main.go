@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/tcpdash/tcpdash/tuning"
 )
 
 func main() {
@@ -19,8 +21,18 @@ func main() {
 	os.Exit(exitCode(err, os.Stderr))
 }
 
+// Exit statuses. exitChanged is tune's "changed, but …": the kernel was
+// changed and something after that failed; the message names each key's
+// value now.
+const (
+	exitRefused = 1
+	exitUsage   = 2
+	exitChanged = 3
+)
+
 // exitCode prints err the house way and maps it to an exit status:
-// 2 for bad usage, 1 for everything else.
+// 2 for bad usage, 3 when sysctls were changed but not as asked, 1 for
+// everything else (nothing changed).
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
@@ -29,12 +41,16 @@ func exitCode(err error, stderr io.Writer) int {
 	if errors.As(err, &u) {
 		fmt.Fprintf(stderr, "tcpdash: error: %v\n", err)
 		fmt.Fprint(stderr, u.usage)
-		return 2
+		return exitUsage
 	}
 	fmt.Fprintf(stderr, "tcpdash: error: %v\n", err)
 	var h hinted
 	if errors.As(err, &h) {
 		fmt.Fprintf(stderr, "tcpdash: hint: %s\n", h.hint)
 	}
-	return 1
+	var changed *tuning.ChangedError
+	if errors.As(err, &changed) {
+		return exitChanged
+	}
+	return exitRefused
 }

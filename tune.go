@@ -29,8 +29,13 @@ Flags:
   --file PATH        where persist writes (default /etc/sysctl.d/90-tcpdash.conf)
   --state-file PATH  the last batch, for undo (default /var/lib/tcpdash/last-batch.json)
   --audit-log PATH   every change, appended (default /var/log/tcpdash/audit.log)
+  --no-undo          allow an empty --state-file or --audit-log: no undo, no record
 
-Exit status: 0 done, 1 refused or failed (nothing changed), 2 bad usage.
+Exit status:
+  0  done (or nothing to do)
+  1  refused or failed: nothing changed
+  2  bad usage: nothing changed
+  3  changed, but not as asked or not recorded: the message names each key's value now
 `
 
 type tuneConfig struct {
@@ -111,6 +116,15 @@ func runTune(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		if err != nil {
 			return err
 		}
+		if len(plan.Changes) == 0 {
+			// An interrupted batch whose keys are all back: only the
+			// record is left to clear.
+			if err := sys.Undo(plan); err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout, "every value is already as before the batch; its record is cleared")
+			return nil
+		}
 		return confirmAndApply(cfg, sys, plan, "undo", sys.Undo, stdin, stdout)
 	case "persist":
 		if cfg.readOnly {
@@ -146,6 +160,9 @@ func confirmAndApply(cfg tuneConfig, sys *tuning.System, plan tuning.Plan, verb 
 		return hinted{err, "run as root (sudo), or inside a network namespace you own"}
 	}
 	fmt.Fprintf(stdout, "To %s in network namespace %s:\n", verb, hostInfo().Netns)
+	if cfg.noUndo && (cfg.stateFile == "" || cfg.auditLog == "") {
+		fmt.Fprintln(stdout, "  (--no-undo: this change is not recorded; tcpdash tune undo cannot restore it)")
+	}
 	for _, c := range plan.Changes {
 		fmt.Fprintf(stdout, "  %s\n", c)
 		for _, w := range c.Warnings {
@@ -199,6 +216,9 @@ func tuneShow(ctx context.Context, sys *tuning.System, w io.Writer) error {
 	settings, err := sys.Settings()
 	if err != nil {
 		return err
+	}
+	if msg, _ := sys.Interrupted(); msg != "" {
+		fmt.Fprintf(w, "! %s\n\n", msg)
 	}
 	col, err := tcpinfo.NewCollector(tcpinfo.Options{Top: 1000})
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/tcpdash/tcpdash/internal/safefile"
 )
 
 // DefaultPersistPath is where persisted values go: a file of tcpdash's
@@ -29,13 +31,16 @@ func (s *System) PlanPersist(path string) (PersistPlan, error) {
 	if clean == "/etc/sysctl.conf" {
 		return PersistPlan{}, errors.New("tcpdash never edits /etc/sysctl.conf: persist to a file in /etc/sysctl.d")
 	}
-	b, err := s.lastBatch()
+	b, err := s.lastRecord()
 	if err != nil {
 		return PersistPlan{}, err
 	}
-	old, err := os.ReadFile(clean)
+	if b.pending() {
+		return PersistPlan{}, fmt.Errorf("%w (%s): run tcpdash tune undo first", ErrInterrupted, b.describe())
+	}
+	old, err := safefile.ReadFile(clean)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return PersistPlan{}, fmt.Errorf("read %s: %w", clean, err)
+		return PersistPlan{}, err
 	}
 	p := PersistPlan{Path: clean, Old: string(old)}
 	values := map[string]string{}
@@ -84,51 +89,28 @@ func (s *System) PlanPersist(path string) (PersistPlan, error) {
 }
 
 // Persist writes the planned file atomically: a temporary file in the same
-// directory, fsync, rename, fsync of the directory. It refuses if the file
-// changed since the plan was made.
+// directory, fsync, rename, fsync of the directory. It keeps an existing
+// file's mode, refuses a file that is not root's (or the caller's) own,
+// and refuses if the file changed since the plan was made.
 func (s *System) Persist(p PersistPlan) error {
-	now, err := os.ReadFile(p.Path)
+	d, name, err := safefile.Split(p.Path, false, 0)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	now, err := d.ReadFile(name)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("read %s: %w", p.Path, err)
+		return err
 	}
 	if string(now) != p.Old {
 		return fmt.Errorf("%s changed since it was shown: look again and persist again", p.Path)
 	}
-	if err := writeAtomic(p.Path, []byte(p.New), 0o644); err != nil {
+	mode := os.FileMode(0o644)
+	if m, err := d.Mode(name); err == nil {
+		mode = m
+	}
+	if err := d.WriteAtomic(name, []byte(p.New), mode); err != nil {
 		return err
 	}
 	return s.audit("persist "+p.Path, p.Changes)
-}
-
-func writeAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -1,7 +1,6 @@
 package tuning
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -19,10 +18,19 @@ import (
 type Options struct {
 	// SysctlRoot is /proc/sys, or a directory laid out like it.
 	SysctlRoot string
-	// StateFile remembers the last applied batch, for undo.
+	// StateFile remembers the last batch, for undo, and a batch in
+	// progress, so that an interrupted one can be restored. Its lock file
+	// is beside it (StateFile + ".lock").
 	StateFile string
-	// AuditLog gets a line for every applied, undone or persisted change.
+	// AuditLog gets a line for every intended, applied, rolled back,
+	// undone or persisted change.
 	AuditLog string
+	// NoUndo allows changes without a StateFile or AuditLog: no undo, no
+	// record. Without it, an empty StateFile or AuditLog refuses changes.
+	NoUndo bool
+	// LockWait is how long a second tcpdash waits for the lock before it
+	// refuses; 0 means DefaultLockWait.
+	LockWait time.Duration
 	// Netns and User identify who changed what, in the audit log.
 	Netns, User string
 	// Now stamps audit lines; nil means time.Now.
@@ -32,6 +40,10 @@ type Options struct {
 // A System reads and changes sysctls under one root.
 type System struct {
 	opts Options
+	// afterWrite, when set, runs between each sysctl write and its
+	// read-back: tests slow a batch down with it to kill the process in
+	// the middle, or change what the read-back sees.
+	afterWrite func(key string)
 }
 
 // New returns a System; an empty SysctlRoot means /proc/sys.
@@ -41,6 +53,9 @@ func New(opts Options) *System {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.LockWait == 0 {
+		opts.LockWait = DefaultLockWait
 	}
 	return &System{opts: opts}
 }
@@ -96,8 +111,10 @@ func ParseAssignment(arg string) (Assignment, error) {
 
 // A Change is one key's move from Old to New, in the kernel's format.
 type Change struct {
-	Key, Old, New string
-	Warnings      []string
+	Key      string   `json:"key"`
+	Old      string   `json:"old"`
+	New      string   `json:"new"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 func (c Change) String() string {
@@ -132,7 +149,7 @@ func (s *System) Plan(as []Assignment) (Plan, error) {
 		if err != nil {
 			return Plan{}, fmt.Errorf("%s: %w (valid: %s)", t.Key, err, t.Values)
 		}
-		if display(v) == display(old) {
+		if t.Same(v, old) {
 			continue
 		}
 		p.Changes = append(p.Changes, Change{Key: t.Key, Old: old, New: v, Warnings: t.Warnings(old, v)})
@@ -197,164 +214,26 @@ func (s *System) write(t Tunable, value string) error {
 	if err != nil {
 		return explain(t.Key, value, err)
 	}
+	if s.afterWrite != nil {
+		s.afterWrite(t.Key)
+	}
 	got, err := s.read(t)
 	if err != nil {
 		return err
 	}
-	if display(got) != display(value) {
+	if !t.Same(got, value) {
 		return fmt.Errorf("%s: wrote %q but the kernel reads back %q", t.Key, display(value), display(got))
 	}
 	return nil
-}
-
-// Apply writes a plan, reading each value back. If any write fails, the
-// ones already written are restored, newest first, and the error names the
-// key and the reason. On success the batch is remembered for Undo and
-// written to the audit log.
-func (s *System) Apply(p Plan) error {
-	if err := s.apply(p, "apply"); err != nil {
-		return err
-	}
-	return s.saveBatch(p)
-}
-
-func (s *System) apply(p Plan, action string) error {
-	for i, c := range p.Changes {
-		t, err := s.tunable(c.Key)
-		if err != nil {
-			return err
-		}
-		if err := s.write(t, c.New); err != nil {
-			return s.rollback(p.Changes[:i], err)
-		}
-	}
-	return s.audit(action, p.Changes)
-}
-
-func (s *System) rollback(done []Change, cause error) error {
-	var failed []string
-	for i := len(done) - 1; i >= 0; i-- {
-		t, _ := Lookup(done[i].Key)
-		if err := s.write(t, done[i].Old); err != nil {
-			failed = append(failed, err.Error())
-		}
-	}
-	if len(failed) > 0 {
-		return fmt.Errorf("%w; restoring the batch failed too: %s", cause, strings.Join(failed, "; "))
-	}
-	if len(done) > 0 {
-		return fmt.Errorf("%w (the %d change(s) before it were restored)", cause, len(done))
-	}
-	return cause
-}
-
-// batch is the state file's content.
-type batch struct {
-	Time    time.Time `json:"time"`
-	Netns   string    `json:"netns"`
-	Changes []Change  `json:"changes"`
-}
-
-func (s *System) saveBatch(p Plan) error {
-	if s.opts.StateFile == "" {
-		return nil
-	}
-	b, err := json.MarshalIndent(batch{s.opts.Now(), s.opts.Netns, p.Changes}, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(s.opts.StateFile), 0o755); err != nil {
-		return fmt.Errorf("applied, but cannot remember the batch for undo: %w", err)
-	}
-	if err := writeAtomic(s.opts.StateFile, b, 0o600); err != nil {
-		return fmt.Errorf("applied, but cannot remember the batch for undo: %w", err)
-	}
-	return nil
-}
-
-func (s *System) lastBatch() (batch, error) {
-	var b batch
-	if s.opts.StateFile == "" {
-		return b, errors.New("no state file: undo is off")
-	}
-	data, err := os.ReadFile(s.opts.StateFile)
-	if errors.Is(err, fs.ErrNotExist) {
-		return b, errors.New("nothing to undo: no batch applied by tcpdash is on record")
-	}
-	if err != nil {
-		return b, err
-	}
-	if err := json.Unmarshal(data, &b); err != nil {
-		return b, fmt.Errorf("%s is corrupt: %w", s.opts.StateFile, err)
-	}
-	if b.Netns != s.opts.Netns {
-		return b, fmt.Errorf("the last batch was applied in network namespace %s, this is %s: undo it there", b.Netns, s.opts.Netns)
-	}
-	return b, nil
-}
-
-// PlanUndo returns the plan that restores the values from before the last
-// applied batch. It refuses if any of them changed since.
-func (s *System) PlanUndo() (Plan, error) {
-	b, err := s.lastBatch()
-	if err != nil {
-		return Plan{}, err
-	}
-	var p Plan
-	for i := len(b.Changes) - 1; i >= 0; i-- {
-		c := b.Changes[i]
-		now, err := s.current(c.Key)
-		if err != nil {
-			return Plan{}, err
-		}
-		if display(now) != display(c.New) {
-			return Plan{}, fmt.Errorf("%s is now %s, not the %s tcpdash set: something else changed it, so undo would clobber that",
-				c.Key, display(now), display(c.New))
-		}
-		p.Changes = append(p.Changes, Change{Key: c.Key, Old: now, New: c.Old})
-	}
-	return p, nil
-}
-
-// Undo applies an undo plan and forgets the batch.
-func (s *System) Undo(p Plan) error {
-	if err := s.apply(p, "undo"); err != nil {
-		return err
-	}
-	if err := os.Remove(s.opts.StateFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
-}
-
-// audit appends one line per change.
-func (s *System) audit(action string, changes []Change) error {
-	if s.opts.AuditLog == "" || len(changes) == 0 {
-		return nil
-	}
-	var b strings.Builder
-	now := s.opts.Now().UTC().Format(time.RFC3339)
-	for _, c := range changes {
-		fmt.Fprintf(&b, "%s user=%s netns=%s %s %s\n", now, s.opts.User, s.opts.Netns, action, c)
-	}
-	if err := os.MkdirAll(filepath.Dir(s.opts.AuditLog), 0o755); err != nil {
-		return fmt.Errorf("changed, but cannot write the audit log: %w", err)
-	}
-	f, err := os.OpenFile(s.opts.AuditLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
-		return fmt.Errorf("changed, but cannot write the audit log: %w", err)
-	}
-	_, err = f.WriteString(b.String())
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // CanWrite reports why sysctls cannot be written here, or nil. It probes
 // access to a per-namespace sysctl rather than guessing from the uid:
 // root of a user namespace may write its own network namespace's values.
 func (s *System) CanWrite() error {
+	if !s.opts.NoUndo && (s.opts.StateFile == "" || s.opts.AuditLog == "") {
+		return errors.New("no state file or audit log: undo would be impossible (--no-undo allows that)")
+	}
 	p := filepath.Join(s.opts.SysctlRoot, "net/ipv4/tcp_fin_timeout")
 	if err := syscall.Access(p, 2 /* W_OK */); err != nil {
 		return fmt.Errorf("writing sysctls needs root or CAP_NET_ADMIN over this network namespace (uid %d): %w", os.Geteuid(), err)

@@ -164,8 +164,12 @@ func TestApplyUndoAudit(t *testing.T) {
 		t.Errorf("second undo: %v", err)
 	}
 	log, _ := os.ReadFile(s.opts.AuditLog)
-	want := "2026-11-24T15:00:00Z user=tester netns=net:[1] apply net.ipv4.tcp_fin_timeout: 60 → 30\n" +
+	want := "2026-11-24T15:00:00Z user=tester netns=net:[1] intent apply net.ipv4.tcp_fin_timeout: 60 → 30\n" +
+		"2026-11-24T15:00:00Z user=tester netns=net:[1] intent apply net.ipv4.tcp_tw_reuse: 2 → 1\n" +
+		"2026-11-24T15:00:00Z user=tester netns=net:[1] apply net.ipv4.tcp_fin_timeout: 60 → 30\n" +
 		"2026-11-24T15:00:00Z user=tester netns=net:[1] apply net.ipv4.tcp_tw_reuse: 2 → 1\n" +
+		"2026-11-24T15:00:00Z user=tester netns=net:[1] intent undo net.ipv4.tcp_tw_reuse: 1 → 2\n" +
+		"2026-11-24T15:00:00Z user=tester netns=net:[1] intent undo net.ipv4.tcp_fin_timeout: 30 → 60\n" +
 		"2026-11-24T15:00:00Z user=tester netns=net:[1] undo net.ipv4.tcp_tw_reuse: 1 → 2\n" +
 		"2026-11-24T15:00:00Z user=tester netns=net:[1] undo net.ipv4.tcp_fin_timeout: 30 → 60\n"
 	if string(log) != want {
@@ -193,14 +197,19 @@ func TestApplyRollsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The middle key vanishes between plan and apply.
-	os.Remove(filepath.Join(dir, "net/ipv4/tcp_syncookies"))
 	before := treeState(t, dir)
+	// The middle key vanishes once the first is written.
+	s.afterWrite = func(key string) {
+		if key == "net.ipv4.tcp_fin_timeout" {
+			os.Remove(filepath.Join(dir, "net/ipv4/tcp_syncookies"))
+		}
+	}
 	err = s.Apply(p)
 	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "net.ipv4.tcp_syncookies: not on this kernel") ||
-		!strings.Contains(err.Error(), "restored") {
+		!strings.Contains(err.Error(), "nothing changed") {
 		t.Fatalf("error %v", err)
 	}
+	delete(before, filepath.Join(dir, "net/ipv4/tcp_syncookies"))
 	for path, v := range treeState(t, dir) {
 		if before[path] != v {
 			t.Errorf("%s is %q after a failed batch, was %q", path, v, before[path])
@@ -211,6 +220,138 @@ func TestApplyRollsBack(t *testing.T) {
 	}
 	if _, err := s.PlanUndo(); err == nil {
 		t.Error("a failed batch must not be recorded for undo")
+	}
+	log, _ := os.ReadFile(s.opts.AuditLog)
+	if !strings.Contains(string(log), "rollback net.ipv4.tcp_syncookies") {
+		t.Errorf("the audit log does not record the rollback:\n%s", log)
+	}
+}
+
+// TestApplyRestoresFailingKey: the key whose read-back fails is restored
+// too, not only the ones before it.
+func TestApplyRestoresFailingKey(t *testing.T) {
+	s, dir := fakeRoot(t)
+	p, err := s.Plan(assign(t, "net.ipv4.tcp_fin_timeout=30", "net.core.somaxconn=8192"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := treeState(t, dir)
+	tampered := false
+	s.afterWrite = func(key string) {
+		if key == "net.core.somaxconn" && !tampered {
+			tampered = true
+			os.WriteFile(filepath.Join(dir, "net/core/somaxconn"), []byte("7777\n"), 0o644)
+		}
+	}
+	err = s.Apply(p)
+	var ce *ChangedError
+	if err == nil || errors.As(err, &ce) || !strings.Contains(err.Error(), "reads back") {
+		t.Fatalf("error %v: want a read-back failure with nothing changed", err)
+	}
+	s.afterWrite = nil
+	for path, v := range treeState(t, dir) {
+		if before[path] != v {
+			t.Errorf("%s is %q after a failed batch, was %q", path, v, before[path])
+		}
+	}
+}
+
+// TestNothingChangesWithoutARecord: when the state file or the audit log
+// cannot be written, the kernel is not touched.
+func TestNothingChangesWithoutARecord(t *testing.T) {
+	for name, breakIt := range map[string]func(s *System){
+		"state dir is a file": func(s *System) {
+			os.WriteFile(filepath.Dir(s.opts.StateFile)+"/blocker", nil, 0o600)
+			s.opts.StateFile = filepath.Dir(s.opts.StateFile) + "/blocker/state.json"
+		},
+		"audit log is a directory": func(s *System) { os.Mkdir(s.opts.AuditLog, 0o700) },
+		"no state file":            func(s *System) { s.opts.StateFile = "" },
+		"no audit log":             func(s *System) { s.opts.AuditLog = "" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, dir := fakeRoot(t)
+			breakIt(s)
+			before := treeState(t, dir)
+			p, err := s.Plan(assign(t, "net.ipv4.tcp_fin_timeout=30"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = s.Apply(p)
+			var ce *ChangedError
+			if err == nil || errors.As(err, &ce) {
+				t.Fatalf("error %v: want a refusal", err)
+			}
+			if !strings.Contains(err.Error(), "nothing changed") && !strings.Contains(err.Error(), "--no-undo") {
+				t.Errorf("the refusal does not say nothing changed: %v", err)
+			}
+			for path, v := range treeState(t, dir) {
+				if before[path] != v {
+					t.Errorf("%s is %q, was %q", path, v, before[path])
+				}
+			}
+		})
+	}
+}
+
+// TestInterruptedBatch: a batch killed after its pending record leaves
+// that record; apply refuses until undo restores it.
+func TestInterruptedBatch(t *testing.T) {
+	s, dir := fakeRoot(t)
+	before := treeState(t, dir)
+	p, _ := s.Plan(assign(t, "net.ipv4.tcp_fin_timeout=30", "net.ipv4.tcp_tw_reuse=1", "net.core.somaxconn=100"))
+	// Simulate kill -9 after the second write: stop the batch by panicking
+	// out of it, so the record is left as a crash would leave it.
+	s.afterWrite = func(key string) {
+		if key == "net.ipv4.tcp_tw_reuse" {
+			panic("killed")
+		}
+	}
+	func() {
+		defer func() { recover() }()
+		s.Apply(p)
+	}()
+	s.afterWrite = nil
+	msg, _ := s.Interrupted()
+	if !strings.Contains(msg, "interrupted") || !strings.Contains(msg, "tcpdash tune undo") {
+		t.Fatalf("Interrupted() = %q", msg)
+	}
+	p2, _ := s.Plan(assign(t, "net.ipv4.tcp_syncookies=2"))
+	if err := s.Apply(p2); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("apply over an interrupted batch: %v", err)
+	}
+	u, err := s.PlanUndo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(u.Changes) != 2 {
+		t.Fatalf("undo plan %v: want the two keys written", u.Changes)
+	}
+	if err := s.Undo(u); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Dir(s.opts.StateFile)
+	for path, v := range treeState(t, dir) {
+		if before[path] != v && !strings.HasPrefix(path, state) {
+			t.Errorf("%s is %q after undo, was %q", path, v, before[path])
+		}
+	}
+	if msg, _ := s.Interrupted(); msg != "" {
+		t.Errorf("still interrupted after undo: %q", msg)
+	}
+}
+
+// TestUndoValidatesTheRecord: a state file that would write values tune
+// set refuses is not trusted.
+func TestUndoValidatesTheRecord(t *testing.T) {
+	s, _ := fakeRoot(t)
+	p, _ := s.Plan(assign(t, "net.ipv4.tcp_fin_timeout=30"))
+	if err := s.Apply(p); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(s.opts.StateFile)
+	os.WriteFile(s.opts.StateFile, []byte(strings.Replace(string(b), `"old": "60"`, `"old": "3600000"`, 1)), 0o600)
+	if _, err := s.PlanUndo(); err == nil || !strings.Contains(err.Error(), "not trusted") {
+		t.Fatalf("PlanUndo over a tampered record: %v", err)
 	}
 }
 

@@ -227,24 +227,62 @@ func portRange(v, _ string) (string, error) {
 	return fmt.Sprintf("%d\t%d", lo, hi), nil
 }
 
+// portList checks a port list and returns it as the kernel prints it:
+// sorted, with overlapping and adjacent ports merged into ranges
+// ("9000,8080,8081" reads back "8080-8081,9000").
 func portList(v, _ string) (string, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return "", nil
 	}
+	var set [1 << 16]bool
 	for part := range strings.SplitSeq(v, ",") {
 		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
-		a, err1 := strconv.Atoi(lo)
+		a, err1 := strconv.Atoi(strings.TrimSpace(lo))
 		b := a
 		var err2 error
 		if isRange {
-			b, err2 = strconv.Atoi(hi)
+			b, err2 = strconv.Atoi(strings.TrimSpace(hi))
 		}
 		if err1 != nil || err2 != nil || a < 1 || b > 65535 || a > b {
 			return "", fmt.Errorf("%q: want ports or ranges such as 8080,9000-9100", part)
 		}
+		for p := a; p <= b; p++ {
+			set[p] = true
+		}
 	}
-	return strings.ReplaceAll(v, " ", ""), nil
+	var out []string
+	for p := 1; p < len(set); p++ {
+		if !set[p] {
+			continue
+		}
+		q := p
+		for q+1 < len(set) && set[q+1] {
+			q++
+		}
+		if q == p {
+			out = append(out, strconv.Itoa(p))
+		} else {
+			out = append(out, strconv.Itoa(p)+"-"+strconv.Itoa(q))
+		}
+		p = q
+	}
+	return strings.Join(out, ","), nil
+}
+
+// Same reports whether a and b are the same value of t as the kernel
+// stores it: whitespace folded, port lists sorted and merged.
+func (t Tunable) Same(a, b string) bool {
+	return t.canonical(a) == t.canonical(b)
+}
+
+func (t Tunable) canonical(v string) string {
+	if t.check != nil {
+		if c, err := t.check(v, ""); err == nil {
+			return display(c)
+		}
+	}
+	return display(v)
 }
 
 // Check validates value for t without touching the system, and returns it

@@ -35,8 +35,11 @@ type Config struct {
 	// Rows bounds each table; 0 means 100.
 	Rows int
 	// Tuner backs the tuning pane; ReadOnly turns its editing off.
-	Tuner    Tuner
-	ReadOnly bool
+	Tuner Tuner
+	// Unrecorded says changes go unrecorded (--no-undo without a state
+	// file or audit log): the confirmation says so.
+	Unrecorded bool
+	ReadOnly   bool
 	// PersistPath is where w writes; empty means tuning.DefaultPersistPath.
 	PersistPath string
 	// Owners reads which process holds which socket; nil turns process

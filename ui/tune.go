@@ -23,6 +23,8 @@ type Tuner interface {
 	Undo(tuning.Plan) error
 	PlanPersist(path string) (tuning.PersistPlan, error)
 	Persist(tuning.PersistPlan) error
+	// Interrupted describes a batch a killed tcpdash left half done.
+	Interrupted() (string, error)
 }
 
 // tuneAction is what a confirmation dialog will do.
@@ -38,8 +40,9 @@ var actionVerbs = [...]string{"Apply", "Undo", "Persist"}
 
 type (
 	settingsMsg struct {
-		settings []tuning.Setting
-		err      error
+		settings    []tuning.Setting
+		interrupted string
+		err         error
 	}
 	writableMsg struct{ err error }
 	plannedMsg  struct {
@@ -49,10 +52,11 @@ type (
 		err     error
 	}
 	tunedMsg struct {
-		action   tuneAction
-		summary  []string
-		settings []tuning.Setting
-		err      error
+		action      tuneAction
+		summary     []string
+		settings    []tuning.Setting
+		interrupted string
+		err         error
 	}
 )
 
@@ -60,6 +64,8 @@ type (
 type tuneState struct {
 	settings []tuning.Setting
 	loadErr  error
+	// interrupted says a batch was left half done, and how to undo it.
+	interrupted string
 	// editOff says why editing is off; empty when it is on.
 	editOff string
 	editing bool
@@ -81,7 +87,8 @@ func newTuneState() tuneState {
 func loadSettings(t Tuner) tea.Cmd {
 	return func() tea.Msg {
 		s, err := t.Settings()
-		return settingsMsg{s, err}
+		interrupted, _ := t.Interrupted()
+		return settingsMsg{s, interrupted, err}
 	}
 }
 
@@ -133,6 +140,7 @@ func carryOut(t Tuner, p plannedMsg) tea.Cmd {
 		if err == nil {
 			err = rerr
 		}
+		interrupted, _ := t.Interrupted()
 		if err == nil && p.action != actPersist {
 			for _, c := range p.plan.Changes {
 				for _, st := range s {
@@ -142,7 +150,7 @@ func carryOut(t Tuner, p plannedMsg) tea.Cmd {
 				}
 			}
 		}
-		return tunedMsg{action: p.action, summary: summary, settings: s, err: err}
+		return tunedMsg{action: p.action, summary: summary, settings: s, interrupted: interrupted, err: err}
 	}
 }
 
@@ -239,7 +247,7 @@ func (m Model) tuneMsg(msg tea.Msg) (Model, tea.Cmd) {
 	ts := &m.tune
 	switch msg := msg.(type) {
 	case settingsMsg:
-		ts.settings, ts.loadErr = msg.settings, msg.err
+		ts.settings, ts.loadErr, ts.interrupted = msg.settings, msg.err, msg.interrupted
 		m.rediagnose() // the advice in the findings reads the settings
 		m.clampCursors()
 	case writableMsg:
@@ -251,6 +259,10 @@ func (m Model) tuneMsg(msg tea.Msg) (Model, tea.Cmd) {
 		switch {
 		case msg.err != nil:
 			ts.result, ts.resultErr = nil, msg.err
+		case msg.action == actUndo && len(msg.plan.Changes) == 0 && ts.interrupted != "":
+			// An interrupted batch whose keys are all back: only its
+			// record is left to clear, which changes no sysctl.
+			return m, carryOut(m.cfg.Tuner, msg)
 		case msg.action != actPersist && len(msg.plan.Changes) == 0:
 			ts.result, ts.resultErr = []string{"nothing to change: the value is already so"}, nil
 		default:
@@ -259,7 +271,7 @@ func (m Model) tuneMsg(msg tea.Msg) (Model, tea.Cmd) {
 	case tunedMsg:
 		ts.result, ts.resultErr = msg.summary, msg.err
 		if msg.settings != nil {
-			ts.settings = msg.settings
+			ts.settings, ts.interrupted = msg.settings, msg.interrupted
 			m.rediagnose()
 		}
 	}
@@ -297,6 +309,9 @@ func (m Model) tuningPane(w, h int) []string {
 	body := []string{st.header.Render(fit("KEY", keyW) + fit("CURRENT", valW) + fit("RECOMMENDED", recW) + fit("SCOPE", scopeW))}
 	if ts.loadErr != nil {
 		body = append(body, st.statusErr.Render("cannot read sysctls: "+ts.loadErr.Error()))
+	}
+	if ts.interrupted != "" {
+		body = append(body, wrap(st.trouble.Render("! ")+ts.interrupted+" (u)", inner)...)
 	}
 	rows := make([]string, 0, len(ts.settings))
 	for _, s := range ts.settings {
@@ -369,6 +384,9 @@ func (m Model) confirmDialog(w, h int) []string {
 		}
 	default:
 		body = append(body, fmt.Sprintf("%s in network namespace %s:", verb, m.cfg.Info.Netns), "")
+		if m.cfg.Unrecorded {
+			body = append(body, st.warn.Render("  --no-undo: not recorded; undo cannot restore it"))
+		}
 		for _, c := range p.plan.Changes {
 			body = append(body, "  "+c.String())
 			for _, warn := range c.Warnings {

@@ -14,10 +14,11 @@ import (
 
 // fakeTuner is an in-memory sysctl table that records what was done.
 type fakeTuner struct {
-	values   map[string]string
-	last     []tuning.Change // the last applied batch
-	writeErr error
-	applied  int
+	interrupted string
+	values      map[string]string
+	last        []tuning.Change // the last applied batch
+	writeErr    error
+	applied     int
 }
 
 func newFakeTuner() *fakeTuner {
@@ -88,6 +89,8 @@ func (f *fakeTuner) PlanPersist(path string) (tuning.PersistPlan, error) {
 }
 
 func (f *fakeTuner) Persist(tuning.PersistPlan) error { return nil }
+
+func (f *fakeTuner) Interrupted() (string, error) { return f.interrupted, nil }
 
 // tuned returns a model on the tuning pane with the tuner's messages in.
 func tuned(t *testing.T, tu *fakeTuner, readOnly bool) Model {

@@ -262,13 +262,16 @@ func (d *Dir) WriteAtomic(name string, data []byte, perm os.FileMode) error {
 	return nil
 }
 
-// Remove removes name from d; a missing name is not an error.
+// Remove removes name from d durably; a missing name is not an error.
 func (d *Dir) Remove(name string) error {
 	err := unix.Unlinkat(d.fd(), name, 0)
-	if err != nil && !errors.Is(err, unix.ENOENT) {
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return nil
+	case err != nil:
 		return &fs.PathError{Op: "remove", Path: filepath.Join(d.path, name), Err: err}
 	}
-	return nil
+	return unix.Fsync(d.fd())
 }
 
 // Split opens path's directory (creating it with perm if create) and
