@@ -27,7 +27,7 @@ func setSysctls(t *testing.T, kvs ...string) {
 		}
 		as = append(as, a)
 	}
-	sys := tuning.New(tuning.Options{})
+	sys := tuning.New(tuning.Options{NoUndo: true})
 	plan, err := sys.Plan(as)
 	if err == nil {
 		err = sys.Apply(plan)

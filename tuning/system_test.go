@@ -423,3 +423,32 @@ func TestSettings(t *testing.T) {
 		t.Errorf("%d settings for %d tunables", len(settings), len(Known()))
 	}
 }
+
+// TestUndoRecordNotRemovable: the values are restored although the record
+// cannot be removed, and the error says so.
+func TestUndoRecordNotRemovable(t *testing.T) {
+	s, dir := fakeRoot(t)
+	p, _ := s.Plan(assign(t, "net.ipv4.tcp_fin_timeout=30"))
+	if err := s.Apply(p); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.PlanUndo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Once the undo is under way, the record turns into a directory that
+	// cannot be unlinked.
+	s.afterWrite = func(string) {
+		os.Remove(s.opts.StateFile)
+		os.MkdirAll(filepath.Join(s.opts.StateFile, "x"), 0o700)
+	}
+	err = s.Undo(u)
+	var ce *ChangedError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "every value was restored") ||
+		!strings.Contains(err.Error(), "net.ipv4.tcp_fin_timeout=60") {
+		t.Fatalf("error %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "net/ipv4/tcp_fin_timeout")); string(b) != "60\n" {
+		t.Fatalf("tcp_fin_timeout %q after undo", b)
+	}
+}

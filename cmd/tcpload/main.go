@@ -171,7 +171,7 @@ func setSysctls(kvs []string) error {
 		}
 		as = append(as, a)
 	}
-	sys := tuning.New(tuning.Options{})
+	sys := tuning.New(tuning.Options{NoUndo: true})
 	plan, err := sys.Plan(as)
 	if err != nil {
 		return fmt.Errorf("--sysctl: %w", err)

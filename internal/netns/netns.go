@@ -25,8 +25,10 @@ const envKey = "TCPDASH_NETNS"
 // private namespace.
 func Inside() bool { return os.Getenv(envKey) != "" }
 
-// Command returns cmd set up to start in a new user and network namespace,
-// mapped to root inside so that it may change the namespace's sysctls.
+// Command returns cmd set up to start in a new user, network and mount
+// namespace, mapped to root inside so that it may change the namespace's
+// sysctls and mount file systems of its own (a full tmpfs, a read-only
+// bind) that no one outside sees.
 func Command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), envKey+"=command")
@@ -34,11 +36,45 @@ func Command(name string, args ...string) *exec.Cmd {
 		// The namespace and its sockets go away with the process that
 		// made them, however it ends.
 		Pdeathsig:   syscall.SIGKILL,
-		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET | syscall.CLONE_NEWNS,
+		UidMappings: idMap(os.Getuid()),
+		GidMappings: idMap(os.Getgid()),
 	}
 	return cmd
+}
+
+// idMap maps the caller to root inside. Real root maps the first 65,536
+// ids one to one as well, so tests can plant files owned by another user
+// (nobody, 65534); anyone else maps only themselves.
+func idMap(id int) []syscall.SysProcIDMap {
+	if os.Geteuid() == 0 && id == 0 {
+		return []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 65536}}
+	}
+	return []syscall.SysProcIDMap{{ContainerID: 0, HostID: id, Size: 1}}
+}
+
+// MapsOthers reports whether this namespace has users besides root, so a
+// test can plant files owned by nobody (65534).
+func MapsOthers() bool {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b))
+	return len(f) >= 3 && f[2] != "1"
+}
+
+// Require fails the test when TCPDASH_REQUIRE_NETNS is set, and skips it
+// otherwise: for what a test needs from the machine (root, a tool).
+func Require(t testing.TB, ok bool, what string) {
+	t.Helper()
+	if ok {
+		return
+	}
+	if os.Getenv("TCPDASH_REQUIRE_NETNS") != "" {
+		t.Fatalf("%s (TCPDASH_REQUIRE_NETNS is set)", what)
+	}
+	t.Skip(what)
 }
 
 // Run makes the calling test run inside a private namespace. In the parent
