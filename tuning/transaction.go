@@ -379,6 +379,14 @@ func (s *System) begin() (*txn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state file: %w; nothing changed", err)
 	}
+	// A state file that cannot be trusted is refused before a lock file
+	// is made beside it.
+	if f, err := d.Open(name, unix.O_RDONLY, 0); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		d.Close()
+		return nil, fmt.Errorf("state file: %w; nothing changed", err)
+	}
 	lock, err := d.Open(name+".lock", unix.O_RDWR|unix.O_CREAT, 0o600)
 	if err != nil {
 		d.Close()
