@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tcpdash/tcpdash/diagnose"
+	"github.com/tcpdash/tcpdash/internal/termsafe"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/tuning"
 )
@@ -160,7 +161,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	defer col.Close()
 	if _, note := col.Source(); note != "" && !cfg.json {
-		fmt.Fprintf(stderr, "tcpdash: source: %s\n", note)
+		fmt.Fprintf(stderr, "tcpdash: source: %s\n", termsafe.String(note))
 	}
 
 	switch {
@@ -203,7 +204,7 @@ func readOwners(cur *tcpinfo.Owners, stderr io.Writer) *tcpinfo.Owners {
 	}
 	o, err := tcpinfo.ReadOwners("/proc")
 	if err != nil {
-		fmt.Fprintf(stderr, "tcpdash: warning: cannot attribute sockets to processes: %v\n", err)
+		fmt.Fprintf(stderr, "tcpdash: warning: cannot attribute sockets to processes: %s\n", termsafe.Error(err))
 		return cur
 	}
 	return o

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/tcpdash/tcpdash/internal/termsafe"
 	"github.com/tcpdash/tcpdash/tuning"
 )
 
@@ -37,16 +38,17 @@ func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
+	// Errors quote what users typed and paths and names from outside:
+	// one printable line each.
+	fmt.Fprintf(stderr, "tcpdash: error: %s\n", termsafe.Error(err))
 	var u usageError
 	if errors.As(err, &u) {
-		fmt.Fprintf(stderr, "tcpdash: error: %v\n", err)
 		fmt.Fprint(stderr, u.usage)
 		return exitUsage
 	}
-	fmt.Fprintf(stderr, "tcpdash: error: %v\n", err)
 	var h hinted
 	if errors.As(err, &h) {
-		fmt.Fprintf(stderr, "tcpdash: hint: %s\n", h.hint)
+		fmt.Fprintf(stderr, "tcpdash: hint: %s\n", termsafe.String(h.hint))
 	}
 	var changed *tuning.ChangedError
 	if errors.As(err, &changed) {

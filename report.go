@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tcpdash/tcpdash/diagnose"
+	"github.com/tcpdash/tcpdash/internal/termsafe"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
@@ -19,16 +20,17 @@ func writeReport(w io.Writer, s *tcpinfo.Snapshot, findings []diagnose.Finding) 
 
 	p("tcpdash snapshot %s  source %s  dump %s\n", s.Time.Format(time.RFC3339), s.Source, roundDuration(s.Dump))
 	if s.SourceNote != "" {
-		p("note: %s\n", s.SourceNote)
+		p("note: %s\n", termsafe.String(s.SourceNote))
 	}
 	p("total %d sockets (ipv4 %d, ipv6 %d)\n\n", s.Total, s.Families.IPv4, s.Families.IPv6)
 
 	if len(findings) > 0 {
 		p("FINDINGS\n")
 		for _, f := range findings {
-			p("%-8s %s\n", strings.ToUpper(f.Severity.String()), f.Title)
-			p("         evidence: %s\n", strings.Join(f.Evidence, "; "))
-			p("         fix: %s\n", f.Detail)
+			// Titles and evidence name processes: strings their owners chose.
+			p("%-8s %s\n", strings.ToUpper(f.Severity.String()), termsafe.String(f.Title))
+			p("         evidence: %s\n", termsafe.String(strings.Join(f.Evidence, "; ")))
+			p("         fix: %s\n", termsafe.String(f.Detail))
 		}
 		p("\n")
 	}
@@ -66,7 +68,7 @@ func writeReport(w io.Writer, s *tcpinfo.Snapshot, findings []diagnose.Finding) 
 		p("\nPROCESSES (sockets by owner; /proc walk took %s)\n", roundDuration(a.Took))
 		p("PID\tCOMMAND\tTOTAL\tSTATES\n")
 		for _, r := range s.Processes {
-			p("%d\t%s\t%d\t%s\n", r.PID, r.Command, r.States.Total(), stateList(&r.States))
+			p("%d\t%s\t%d\t%s\n", r.PID, termsafe.String(r.Command), r.States.Total(), stateList(&r.States))
 		}
 		if a.Unowned > 0 {
 			p("%d sockets have no owning process (TIME_WAIT, handshakes, orphans): their remote endpoint is the clue\n", a.Unowned)

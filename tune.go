@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/tcpdash/tcpdash/internal/termsafe"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/tuning"
 )
@@ -134,14 +135,15 @@ func runTune(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s will read:\n\n%s\n", pp.Path, indentText(pp.New))
-		if err := confirm(cfg, "Write "+pp.Path+"?", stdin, stdout); err != nil {
+		fmt.Fprintf(stdout, "%s will read:\n\n%s\n", termsafe.String(pp.Path), indentText(pp.New))
+		if err := confirm(cfg, "Write "+termsafe.String(pp.Path)+"?", stdin, stdout); err != nil {
 			return err
 		}
 		if err := sys.Persist(pp); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "wrote %s; systemd-sysctl applies it at boot (now: sysctl -p %s)\n", pp.Path, pp.Path)
+		path := termsafe.String(pp.Path)
+		fmt.Fprintf(stdout, "wrote %s; systemd-sysctl applies it at boot (now: sysctl -p %s)\n", path, path)
 		return nil
 	}
 	return nil
@@ -164,7 +166,7 @@ func confirmAndApply(cfg tuneConfig, sys *tuning.System, plan tuning.Plan, verb 
 		fmt.Fprintln(stdout, "  (--no-undo: this change is not recorded; tcpdash tune undo cannot restore it)")
 	}
 	for _, c := range plan.Changes {
-		fmt.Fprintf(stdout, "  %s\n", c)
+		fmt.Fprintf(stdout, "  %s\n", termsafe.String(c.String()))
 		for _, w := range c.Warnings {
 			fmt.Fprintf(stdout, "    ! %s\n", w)
 		}
@@ -218,7 +220,7 @@ func tuneShow(ctx context.Context, sys *tuning.System, w io.Writer) error {
 		return err
 	}
 	if msg, _ := sys.Interrupted(); msg != "" {
-		fmt.Fprintf(w, "! %s\n\n", msg)
+		fmt.Fprintf(w, "! %s\n\n", termsafe.String(msg))
 	}
 	col, err := tcpinfo.NewCollector(tcpinfo.Options{Top: 1000})
 	if err != nil {
@@ -269,10 +271,10 @@ func tuneShow(ctx context.Context, sys *tuning.System, w io.Writer) error {
 	}
 	for _, r := range recs {
 		if r.Key == "" {
-			fmt.Fprintf(w, "  (no sysctl) %s\n", r.Reason)
+			fmt.Fprintf(w, "  (no sysctl) %s\n", termsafe.String(r.Reason))
 			continue
 		}
-		fmt.Fprintf(w, "  %s=%s\n      %s\n", r.Key, r.Value, r.Reason)
+		fmt.Fprintf(w, "  %s=%s\n      %s\n", r.Key, r.Value, termsafe.String(r.Reason))
 	}
 	return nil
 }
@@ -317,8 +319,13 @@ func explainSetting(s tuning.Setting) string {
 	return s.Does
 }
 
+// indentText indents a file's lines for showing, each made printable.
 func indentText(s string) string {
-	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = "    " + termsafe.String(l)
+	}
+	return strings.Join(lines, "\n")
 }
 
 func userName() string {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tcpdash/tcpdash/diagnose"
 	"github.com/tcpdash/tcpdash/internal/humanize"
+	"github.com/tcpdash/tcpdash/internal/termsafe"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
@@ -27,7 +28,7 @@ func (m Model) attributionLine() string {
 	case m.cfg.Owners == nil:
 		return "processes: off"
 	case m.ownersErr != nil:
-		return "processes: " + m.ownersErr.Error()
+		return "processes: " + termsafe.Error(m.ownersErr)
 	case m.owners == nil:
 		return "processes: reading /proc…"
 	}

@@ -18,6 +18,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tcpdash/tcpdash/diagnose"
+	"github.com/tcpdash/tcpdash/internal/termsafe"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/tuning"
 )
@@ -123,6 +124,9 @@ func New(cfg Config) Model {
 	ti := textinput.New()
 	ti.Prompt = "filter: "
 	ti.Placeholder = "port, address or address:port"
+	// Host and namespace names come from outside: made printable once.
+	cfg.Info.Host, cfg.Info.Kernel, cfg.Info.Netns =
+		termsafe.String(cfg.Info.Host), termsafe.String(cfg.Info.Kernel), termsafe.String(cfg.Info.Netns)
 	return Model{
 		cfg:      cfg,
 		keys:     newKeyMap(),
@@ -222,6 +226,7 @@ func (m Model) polled(msg polledMsg) (tea.Model, tea.Cmd) {
 		m.pollErr = msg.err
 	} else {
 		m.pollErr = nil
+		printableNames(msg.snap)
 		m.prev, m.snap = m.snap, msg.snap
 		m.history.add(msg.snap)
 		m.rediagnose()
@@ -371,7 +376,7 @@ func (m Model) searchKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		addr, port, err := parseFilter(m.search.Value())
 		if err != nil {
 			// Say what is wrong and keep the text for correcting.
-			m.searchErr = err.Error()
+			m.searchErr = termsafe.Error(err)
 			return m, nil
 		}
 		m.searching, m.searchErr = false, ""
@@ -470,4 +475,13 @@ func parseFilter(s string) (netip.Addr, uint16, error) {
 		return a.Unmap(), 0, nil
 	}
 	return netip.Addr{}, 0, fmt.Errorf("filter %q: %w", s, errFilter)
+}
+
+// printableNames makes the process names in a snapshot printable as it
+// arrives: every pane, and the findings drawn from it, then show them
+// safely. A process names itself, escape codes and newlines included.
+func printableNames(s *tcpinfo.Snapshot) {
+	for i := range s.Processes {
+		s.Processes[i].Command = termsafe.String(s.Processes[i].Command)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
+	"github.com/tcpdash/tcpdash/internal/termsafe"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/tuning"
 )
@@ -308,10 +309,10 @@ func (m Model) tuningPane(w, h int) []string {
 	const keyW, valW, recW, scopeW = 34, 14, 14, 11
 	body := []string{st.header.Render(fit("KEY", keyW) + fit("CURRENT", valW) + fit("RECOMMENDED", recW) + fit("SCOPE", scopeW))}
 	if ts.loadErr != nil {
-		body = append(body, st.statusErr.Render("cannot read sysctls: "+ts.loadErr.Error()))
+		body = append(body, st.statusErr.Render("cannot read sysctls: "+termsafe.Error(ts.loadErr)))
 	}
 	if ts.interrupted != "" {
-		body = append(body, wrap(st.trouble.Render("! ")+ts.interrupted+" (u)", inner)...)
+		body = append(body, wrap(st.trouble.Render("! ")+termsafe.String(ts.interrupted)+" (u)", inner)...)
 	}
 	rows := make([]string, 0, len(ts.settings))
 	for _, s := range ts.settings {
@@ -354,19 +355,19 @@ func (m Model) tuningPane(w, h int) []string {
 	case ts.editing:
 		line := ts.edit.View()
 		if ts.editErr != "" {
-			line += "  " + st.statusErr.Render(ts.editErr)
+			line += "  " + st.statusErr.Render(termsafe.String(ts.editErr))
 		}
 		body = append(body, line, st.dim.Render("enter: review the change · esc: cancel"))
 	case ts.editOff != "":
-		body = append(body, st.warn.Render("editing is off: "+ts.editOff))
+		body = append(body, st.warn.Render("editing is off: "+termsafe.String(ts.editOff)))
 	default:
 		body = append(body, st.dim.Render("enter: edit the selected value · u: undo the last batch · w: persist it"))
 	}
 	if ts.resultErr != nil {
-		body = append(body, st.statusErr.Render("! "+ts.resultErr.Error()))
+		body = append(body, st.statusErr.Render("! "+termsafe.Error(ts.resultErr)))
 	}
 	for _, r := range ts.result {
-		body = append(body, st.good.Render(r))
+		body = append(body, st.good.Render(termsafe.String(r)))
 	}
 	return frame(m.paneTitle(paneTuning, ""), m.focus == paneTuning, body, w, h, st)
 }
@@ -378,9 +379,9 @@ func (m Model) confirmDialog(w, h int) []string {
 	var body []string
 	switch p.action {
 	case actPersist:
-		body = append(body, fmt.Sprintf("%s will read:", p.persist.Path), "")
+		body = append(body, termsafe.String(p.persist.Path)+" will read:", "")
 		for _, l := range strings.Split(strings.TrimRight(p.persist.New, "\n"), "\n") {
-			body = append(body, "    "+l)
+			body = append(body, "    "+termsafe.String(l))
 		}
 	default:
 		body = append(body, fmt.Sprintf("%s in network namespace %s:", verb, m.cfg.Info.Netns), "")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tcpdash/tcpdash/diagnose"
 	"github.com/tcpdash/tcpdash/internal/humanize"
+	"github.com/tcpdash/tcpdash/internal/termsafe"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
@@ -54,7 +55,7 @@ func (m Model) render() string {
 	case m.snap == nil:
 		msg := "waiting for the first snapshot…"
 		if m.pollErr != nil {
-			msg = "no data: " + m.pollErr.Error()
+			msg = "no data: " + termsafe.Error(m.pollErr)
 		}
 		body = frame("tcpdash", false, []string{msg}, w, bodyH, m.styles)
 	case m.focus == paneProcesses:
@@ -160,7 +161,7 @@ func (m Model) headerLines(w int, findings []diagnose.Finding) []string {
 	if m.snap != nil {
 		src := string(m.snap.Source)
 		if m.snap.Source == tcpinfo.SourceProcfs {
-			src = st.warn.Render("procfs") + " (" + m.snap.SourceNote + ")"
+			src = st.warn.Render("procfs") + " (" + termsafe.String(m.snap.SourceNote) + ")"
 		}
 		parts = append(parts, src)
 	}
@@ -205,7 +206,7 @@ func (m Model) footerLines(w int) []string {
 		if m.snap != nil {
 			when = "showing data from " + m.snap.Time.Format("15:04:05")
 		}
-		status = st.statusErr.Render("! poll failed: "+m.pollErr.Error()) + st.status.Render(" — "+when+"; still polling")
+		status = st.statusErr.Render("! poll failed: "+termsafe.Error(m.pollErr)) + st.status.Render(" — "+when+"; still polling")
 	default:
 		filter := "all states"
 		if s := stateFilters[m.filter]; s != 0 {

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tcpdash/tcpdash/diagnose"
+	"github.com/tcpdash/tcpdash/internal/termsafe"
+	"github.com/tcpdash/tcpdash/tcpinfo"
+)
+
+// hostileSnapshot holds a process that leaks CLOSE_WAIT under name, so the
+// name shows in the processes table and in a finding's title.
+func hostileSnapshot(name string) *tcpinfo.Snapshot {
+	to := netip.MustParseAddrPort("10.0.0.5:3306")
+	s := &tcpinfo.Snapshot{Time: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC), Source: tcpinfo.SourceNetlink,
+		SourceNote: name, Total: 50}
+	s.States[tcpinfo.CloseWait] = 50
+	s.Processes = []tcpinfo.ProcessCount{{Owner: tcpinfo.Owner{PID: 4242, Command: name},
+		States: tcpinfo.StateCounts{tcpinfo.CloseWait: 50}, CloseWaitTo: to, CloseWaitToCount: 50}}
+	s.Attribution.Enabled = true
+	return s
+}
+
+// FuzzReportNames: any bytes as a process name leave the --once text
+// report free of control bytes, and JSON keeps the exact name.
+func FuzzReportNames(f *testing.F) {
+	for _, s := range []string{"java", "\x1b]2;pwned\a", "\x1b[2J", "x\nCRITICAL forged", "\u202e", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		snap := hostileSnapshot(name)
+		findings := diagnose.Diagnose(snap, nil, nil)
+		var text bytes.Buffer
+		if err := writeReport(&text, snap, findings); err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(text.String(), "\n") {
+			if !termsafe.Printable(line) {
+				t.Fatalf("line %d of the report holds a control byte from %q: %q", i+1, name, line)
+			}
+		}
+		if !strings.Contains(text.String(), termsafe.String(name)) {
+			t.Fatalf("the report does not name the process as %q", termsafe.String(name))
+		}
+		var js bytes.Buffer
+		if err := writeJSON(&js, snap, findings); err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			Processes []struct{ Command string } `json:"processes"`
+		}
+		if err := json.Unmarshal(js.Bytes(), &got); err != nil {
+			t.Fatal(err)
+		}
+		// JSON's own encoding of the name, invalid UTF-8 as U+FFFD, and
+		// nothing of the terminal's escaping.
+		var want string
+		b, _ := json.Marshal(name)
+		json.Unmarshal(b, &want)
+		if got.Processes[0].Command != want {
+			t.Fatalf("JSON has %q, want the exact name %q", got.Processes[0].Command, want)
+		}
+	})
+}

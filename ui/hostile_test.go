@@ -1,0 +1,88 @@
+package ui
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/tcpdash/tcpdash/internal/termsafe"
+	"github.com/tcpdash/tcpdash/tcpinfo"
+)
+
+// sgr matches the renderer's own colour codes, the only escapes a frame
+// may hold.
+var sgr = regexp.MustCompile(`\x1b\[[0-9;:]*m`)
+
+// hostileCollector names the leaking process with whatever it is given.
+type hostileCollector struct {
+	fakeCollector
+	name string
+}
+
+func (h *hostileCollector) Collect(q tcpinfo.Query) (*tcpinfo.Snapshot, error) {
+	s, err := h.fakeCollector.Collect(q)
+	if err == nil {
+		s.Processes[0].Command = h.name
+	}
+	return s, err
+}
+
+// FuzzHostileNames feeds any bytes as a process name, a hostname and an
+// error through every pane's View: a frame holds no control byte but the
+// renderer's own colour codes.
+func FuzzHostileNames(f *testing.F) {
+	for _, s := range []string{"java", "\x1b]2;pwned\a", "\x1b[2J", "a\nFAKE", "\u202eevil", "\xff\xfe", "\x9b31m"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		checkFrames(t, name)
+	})
+}
+
+// TestHostileNames: the seeds, as a test that always runs.
+func TestHostileNames(t *testing.T) {
+	for _, s := range []string{"\x1b]2;pwned\a", "\x1b[2J\x1b[H", "leak\nCRITICAL forged line", "\u202eevil"} {
+		out := checkFrames(t, s)
+		if !strings.Contains(out, termsafe.String(s)) && !strings.Contains(out, "\\x1b") && !strings.Contains(out, `\u202e`) {
+			t.Errorf("the escaped name %q is nowhere on screen", termsafe.String(s))
+		}
+	}
+}
+
+func checkFrames(t *testing.T, name string) string {
+	t.Helper()
+	c := &hostileCollector{name: name}
+	info := fakeInfo()
+	info.Host = name
+	m := New(Config{Collector: c, Interval: time.Second, Info: info, Owners: fakeOwners})
+	m, _ = step(t, m, tea.WindowSizeMsg{Width: 120, Height: 40})
+	m, _ = step(t, m, readOwners(fakeOwners)())
+	for range 3 {
+		s, _ := c.Collect(m.query())
+		m, _ = step(t, m, polledMsg{snap: s})
+	}
+	m, _ = step(t, m, polledMsg{err: errors.New("poll: " + name)})
+	var all strings.Builder
+	for p := range numPanes {
+		nm, _ := m.focusPane(p)
+		fm := nm.(Model)
+		for _, k := range []string{"", "enter"} { // the pane, and its drill-down
+			if k != "" {
+				fm, _ = step(t, fm, press(k))
+			}
+			frame := fm.render()
+			plain := sgr.ReplaceAllString(frame, "")
+			for i, line := range strings.Split(plain, "\n") {
+				if !termsafe.Printable(line) {
+					t.Fatalf("pane %d, line %d holds a control byte from the name %q:\n%q", p, i+1, name, line)
+				}
+			}
+			all.WriteString(plain)
+		}
+	}
+	return all.String()
+}
