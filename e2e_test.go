@@ -21,10 +21,23 @@ import (
 type tmuxSession struct {
 	t      *testing.T
 	socket string
+	conf   string
+}
+
+// newTmux makes a tmux server configuration that keeps the server alive
+// with no session. By default tmux exits with its last session, so a
+// new-session right after kill-session could reach a server on its way
+// out: "server exited unexpectedly", about one run in 30.
+func newTmux(t *testing.T) tmuxSession {
+	conf := filepath.Join(t.TempDir(), "tmux.conf")
+	if err := os.WriteFile(conf, []byte("set -g exit-empty off\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return tmuxSession{t, fmt.Sprintf("tcpdash-e2e-%d", os.Getpid()), conf}
 }
 
 func (s tmuxSession) run(args ...string) (string, error) {
-	out, err := exec.Command("tmux", append([]string{"-L", s.socket, "-f", "/dev/null"}, args...)...).CombinedOutput()
+	out, err := exec.Command("tmux", append([]string{"-L", s.socket, "-f", s.conf}, args...)...).CombinedOutput()
 	return string(out), err
 }
 
@@ -80,10 +93,7 @@ func TestIntegrationDashboardInTmux(t *testing.T) {
 			t.Skipf("%s is not installed", tool)
 		}
 	}
-	bin := filepath.Join(t.TempDir(), "tcpdash")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	pop, err := loadgen.Build(loadgen.Spec{Established: 12, TimeWait: 300, HalfClosed: 4, Dests: 1, Ports: 1, Listeners: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +125,7 @@ func TestIntegrationDashboardInTmux(t *testing.T) {
 		t.Fatalf("population as ss sees it: %v", ssCount)
 	}
 
-	s := tmuxSession{t, fmt.Sprintf("tcpdash-e2e-%d", os.Getpid())}
+	s := newTmux(t)
 	defer s.run("kill-server")
 	state := t.TempDir()
 	var env []string // for the command, as "env" arguments
@@ -245,6 +255,16 @@ func TestIntegrationDashboardInTmux(t *testing.T) {
 			t.Errorf("no colour on a colour terminal, so the NO_COLOR check proves nothing")
 		}
 	}
+}
+
+// buildBinary builds tcpdash for tests that run the real binary.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "tcpdash")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // exited reports whether pid is gone or a zombie waiting to be reaped.

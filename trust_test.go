@@ -1,15 +1,22 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
+	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tcpdash/tcpdash/internal/loadgen"
 	"github.com/tcpdash/tcpdash/internal/netns"
+	"github.com/tcpdash/tcpdash/internal/termsafe"
 )
 
 // TestIntegrationTuneFiles tries tcpdash tune the way a bad day and an
@@ -147,4 +154,75 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// hostileName is what a process may call itself (15 bytes at most): a
+// terminal title change, a screen clear and a forged line.
+const hostileName = "\x1b]2;PWN\a\x1b[2J\nX"
+
+// TestIntegrationHostileProcessName: a leaking process named with escape
+// codes and a newline cannot touch the terminal, in --once text or in the
+// dashboard under tmux; JSON keeps its exact name.
+func TestIntegrationHostileProcessName(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	leakTo := netip.MustParseAddrPort("127.0.0.7:5432")
+	loadgen.Server(t, leakTo)
+	pid := loadgen.StartLeaker(t, hostileName, leakTo, 15)
+	if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); string(b) != hostileName+"\n" {
+		t.Fatalf("the leaker is called %q", b)
+	}
+	escaped := termsafe.String(hostileName)
+
+	out, _, err := runCLI(t, "--once")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(out, "\n") {
+		if !termsafe.Printable(line) {
+			t.Errorf("--once line %d holds a control byte: %q", i+1, line)
+		}
+	}
+	if !strings.Contains(out, fmt.Sprintf("pid %d (%s) holds 15 CLOSE_WAIT", pid, escaped)) {
+		t.Errorf("--once does not name the leaker escaped as %s:\n%s", escaped, out)
+	}
+	js, _, err := runCLI(t, "--once", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := json.Marshal(hostileName); !strings.Contains(js, `"command":`+string(want)) {
+		t.Errorf("--json lacks the exact name %s", want)
+	}
+
+	netns.Require(t, haveTool("tmux"), "tmux is not installed")
+	bin := buildBinary(t)
+	s := newTmux(t)
+	defer s.run("kill-server")
+	state := t.TempDir()
+	if out, err := s.run("new-session", "-d", "-s", "e2e", "-x", "120", "-y", "40", bin,
+		"--state-file", filepath.Join(state, "b.json"), "--audit-log", filepath.Join(state, "a.log")); err != nil {
+		t.Fatalf("tmux new-session: %v: %s", err, out)
+	}
+	title := func() string {
+		out, _ := s.run("display-message", "-p", "-t", "e2e", "#{pane_title}")
+		return strings.TrimSpace(out)
+	}
+	s.run("send-keys", "-t", "e2e", "6")
+	screen := s.waitScreen("the escaped name in the processes pane", "6 Processes", regexp.QuoteMeta(`\x1b]2;PWN\x07`))
+	s.run("send-keys", "-t", "e2e", "7")
+	screen += s.waitScreen("the escaped name in the findings", "7 Findings", regexp.QuoteMeta(fmt.Sprintf(`pid %d (\x1b]2;PWN`, pid)))
+	if strings.Contains(title(), "PWN") {
+		t.Errorf("the process name retitled the terminal: %q", title())
+	}
+	// Each pane's frame closes, and no line starts with the forged text.
+	if strings.Contains(screen, "\nX)") || strings.Count(screen, "╰") != 2 {
+		t.Errorf("the frame is broken by the name:\n%s", screen)
+	}
+	s.run("send-keys", "-t", "e2e", "q")
+}
+
+func haveTool(name string) bool {
+	_, err := exec.LookPath(name)
+	return err == nil
 }
