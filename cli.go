@@ -230,20 +230,31 @@ func writeJSON(w io.Writer, snap *tcpinfo.Snapshot, findings []diagnose.Finding)
 	return err
 }
 
-// streamJSON logs one snapshot per line, on a fixed schedule, until ctx is
-// done or count snapshots are out. An interrupt is a normal end.
+// streamJSON logs one snapshot per line until ctx is done or count
+// snapshots are out. Like the dashboard, it stretches its interval while
+// dumps are slow, and each line says the interval it was taken at. An
+// interrupt is a normal end.
 func streamJSON(ctx context.Context, col *tcpinfo.Collector, cfg config, w io.Writer) error {
-	tick := time.NewTicker(cfg.interval)
-	defer tick.Stop()
 	var owners *tcpinfo.Owners
 	var prev *tcpinfo.Snapshot
 	settings := readSettings()
+	interval := cfg.interval
+	next := time.Now()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	for n := 0; cfg.count == 0 || n < cfg.count; n++ {
 		if n > 0 {
+			// The schedule stays on its grid: a late poll does not push
+			// every later one back.
+			next = next.Add(interval)
+			if now := time.Now(); next.Before(now) {
+				next = now
+			}
+			timer.Reset(time.Until(next))
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-tick.C:
+			case <-timer.C:
 			}
 		}
 		if cfg.processes {
@@ -253,10 +264,12 @@ func streamJSON(ctx context.Context, col *tcpinfo.Collector, cfg config, w io.Wr
 		if err != nil {
 			return err
 		}
+		snap.Interval = interval
 		if err := writeJSON(w, snap, diagnose.Diagnose(snap, prev, settings)); err != nil {
 			return err
 		}
 		prev = snap
+		interval = tcpinfo.Stretch(cfg.interval, snap.Dump)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ type (
 		Source             Source         `json:"source"`
 		SourceNote         string         `json:"source_note,omitempty"`
 		DumpMS             float64        `json:"dump_ms"`
+		IntervalMS         int64          `json:"interval_ms,omitempty"`
 		Total              int            `json:"total"`
 		States             StateCounts    `json:"states"`
 		Families           FamilyCounts   `json:"families"`
@@ -64,6 +65,7 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 		Source:             s.Source,
 		SourceNote:         s.SourceNote,
 		DumpMS:             math.Round(float64(s.Dump.Microseconds())) / 1000,
+		IntervalMS:         s.Interval.Milliseconds(),
 		Total:              s.Total,
 		States:             s.States,
 		Families:           s.Families,

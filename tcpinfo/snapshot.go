@@ -22,6 +22,10 @@ type Snapshot struct {
 	SourceNote string
 	// Dump is how long reading and aggregating the sockets took.
 	Dump time.Duration
+	// Interval is, in a stream of snapshots, the interval this one was
+	// taken at: the one asked for, stretched while dumps are slow (see
+	// Stretch). Zero for a single snapshot.
+	Interval time.Duration
 
 	Total    int
 	States   StateCounts

@@ -179,7 +179,7 @@ func (m Model) effectiveInterval() time.Duration {
 	if m.snap == nil {
 		return m.interval
 	}
-	return stretch(m.interval, m.snap.Dump)
+	return tcpinfo.Stretch(m.interval, m.snap.Dump)
 }
 
 // Update handles one message.

@@ -58,11 +58,3 @@ func stepInterval(d time.Duration, dir int) time.Duration {
 	return intervals[len(intervals)-2]
 }
 
-// stretch lengthens the interval when a dump takes more than a quarter of
-// it, so that tcpdash never spends more than a quarter of a core polling.
-func stretch(interval, dump time.Duration) time.Duration {
-	if dump*4 <= interval {
-		return interval
-	}
-	return (dump*4 + 99*time.Millisecond).Truncate(100 * time.Millisecond)
-}

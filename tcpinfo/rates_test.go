@@ -1,0 +1,96 @@
+package tcpinfo
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// slowKernel is a kernel whose counter rises at a steady rate on a fake
+// clock, and whose dumps take a different, long time each: the case where
+// stamping the time on one side of the dump and reading the counters on
+// the other skews every rate.
+type slowKernel struct {
+	clock time.Time
+	rate  float64 // ActiveOpens per second
+	start time.Time
+	dumps []time.Duration
+	n     int
+}
+
+func (k *slowKernel) now() time.Time { return k.clock }
+
+func (k *slowKernel) counters() (Counters, error) {
+	k.clock = k.clock.Add(100 * time.Microsecond) // reading takes a moment too
+	return Counters{ActiveOpens: uint64(k.rate * k.clock.Sub(k.start).Seconds())}, nil
+}
+
+func (k *slowKernel) Dump(f Family, _ StateSet, fn func(*Socket)) error {
+	if f == IPv4 {
+		k.clock = k.clock.Add(k.dumps[k.n%len(k.dumps)])
+		k.n++
+	}
+	return nil
+}
+
+func (k *slowKernel) Close() error { return nil }
+
+// TestRatesOverSlowDumps: Δcounter/Δtime between snapshots equals the
+// kernel's rate exactly, whatever each dump takes.
+func TestRatesOverSlowDumps(t *testing.T) {
+	start := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	k := &slowKernel{clock: start, start: start, rate: 5000,
+		dumps: []time.Duration{185 * time.Millisecond, 313 * time.Millisecond, 20 * time.Millisecond, 250 * time.Millisecond}}
+	c, err := newCollector(Options{SysctlRoot: fakeSysctls(t)}, func() (dumper, error) { return k, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.now, c.counters = k.now, k.counters
+	var prev *Snapshot
+	for i := range 8 {
+		s, err := c.Collect(Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.clock = k.clock.Add(time.Second - s.Dump) // the poller's sleep
+		if prev != nil {
+			dt := s.Time.Sub(prev.Time).Seconds()
+			got := float64(s.Counters.ActiveOpens-prev.Counters.ActiveOpens) / dt
+			// Counters are whole numbers: within one count over the interval.
+			if d := got - k.rate; d > 1/dt || d < -1/dt {
+				t.Errorf("interval %d: %.1f opens/s over %.3fs, the kernel's rate is %.0f", i, got, dt, k.rate)
+			}
+		}
+		prev = s
+	}
+}
+
+func TestStretch(t *testing.T) {
+	for _, tc := range []struct{ interval, dump, want time.Duration }{
+		{time.Second, 100 * time.Millisecond, time.Second},
+		{time.Second, 250 * time.Millisecond, time.Second},
+		{time.Second, 300 * time.Millisecond, 1200 * time.Millisecond},
+		{time.Second, 310 * time.Millisecond, 1300 * time.Millisecond},
+	} {
+		if got := Stretch(tc.interval, tc.dump); got != tc.want {
+			t.Errorf("Stretch(%v, %v) = %v, want %v", tc.interval, tc.dump, got, tc.want)
+		}
+	}
+}
+
+// fakeSysctls lays out the sysctls a Collector reads.
+func fakeSysctls(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	for name, v := range map[string]string{"ip_local_port_range": "32768\t60999\n", "tcp_max_tw_buckets": "131072\n"} {
+		p := filepath.Join(root, "net/ipv4", name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
