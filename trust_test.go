@@ -174,6 +174,10 @@ func TestIntegrationHostileProcessName(t *testing.T) {
 		t.Fatalf("the leaker is called %q", b)
 	}
 	escaped := termsafe.String(hostileName)
+	waitFor(t, "the leak to settle in CLOSE_WAIT", func() bool {
+		cw, _ := exec.Command("ss", "-tanH", "state", "close-wait").Output()
+		return strings.Count(string(cw), "\n") == 15
+	})
 
 	out, _, err := runCLI(t, "--once")
 	if err != nil {

@@ -57,4 +57,3 @@ func stepInterval(d time.Duration, dir int) time.Duration {
 	}
 	return intervals[len(intervals)-2]
 }
-
