@@ -18,7 +18,7 @@ import (
 func runDashboard(ctx context.Context, col *tcpinfo.Collector, cfg config) error {
 	uc := ui.Config{Collector: col, Interval: cfg.interval, Info: hostInfo(),
 		Tuner: cfg.tuneFiles.system(), ReadOnly: cfg.readOnly, PersistPath: cfg.file,
-		Unrecorded: cfg.noUndo && (cfg.stateFile == "" || cfg.auditLog == "")}
+		Root: os.Geteuid() == 0, Unrecorded: cfg.noUndo && (cfg.stateFile == "" || cfg.auditLog == "")}
 	if cfg.processes {
 		uc.Owners = func() (*tcpinfo.Owners, error) { return tcpinfo.ReadOwners("/proc") }
 	}

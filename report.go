@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -68,13 +69,14 @@ func writeReport(w io.Writer, s *tcpinfo.Snapshot, findings []diagnose.Finding) 
 		p("\nPROCESSES (sockets by owner; /proc walk took %s)\n", roundDuration(a.Took))
 		p("PID\tCOMMAND\tTOTAL\tSTATES\n")
 		for _, r := range s.Processes {
-			p("%d\t%s\t%d\t%s\n", r.PID, termsafe.String(r.Command), r.States.Total(), stateList(&r.States))
+			shared := ""
+			if r.Shared > 0 {
+				shared = fmt.Sprintf(" (%d shared)", r.Shared)
+			}
+			p("%d\t%s\t%d%s\t%s\n", r.PID, termsafe.String(r.Command), r.States.Total(), shared, stateList(&r.States))
 		}
-		if a.Unowned > 0 {
-			p("%d sockets have no owning process (TIME_WAIT, handshakes, orphans): their remote endpoint is the clue\n", a.Unowned)
-		}
-		if a.Unknown > 0 {
-			p("%d sockets belong to processes tcpdash cannot see%s\n", a.Unknown, hiddenHint(a))
+		for _, note := range diagnose.OwnerNotes(a, os.Geteuid() == 0) {
+			p("%s\n", note)
 		}
 	}
 
@@ -93,13 +95,6 @@ func writeReport(w io.Writer, s *tcpinfo.Snapshot, findings []diagnose.Finding) 
 	p("TcpExt\tTW %d  TWRecycled %d  TWKilled %d  TCPTimeWaitOverflow %d  ListenOverflows %d  ListenDrops %d\n",
 		c.TW, c.TWRecycled, c.TWKilled, c.TCPTimeWaitOverflow, c.ListenOverflows, c.ListenDrops)
 	return tw.Flush()
-}
-
-func hiddenHint(a tcpinfo.Attribution) string {
-	if a.Hidden > 0 {
-		return fmt.Sprintf(" (%d processes' files are unreadable: run as root to see them)", a.Hidden)
-	}
-	return " (in another PID namespace, or newer than the /proc walk)"
 }
 
 // stateList names a row's non-zero states in kernel order.

@@ -48,10 +48,10 @@ type Aggregator struct {
 
 	// Attribution, when the query has Owners.
 	procs        []StateCounts // by Owners' process index
+	procShared   []int         // sockets each process shares with another
 	closeWait    map[procEndpoint]int
 	closeWaitOn  map[procPort]int
-	unowned      int // inode 0: no process in the kernel's eyes
-	unknown      int // an inode the owners walk did not see
+	att          Attribution // the per-socket counts
 	orphanFW2    int
 	listenInPort []uint16
 }
@@ -127,13 +127,14 @@ func (a *Aggregator) Reset(ports PortRange, q Query) {
 	clear(a.groupIndex)
 	a.groups = a.groups[:0]
 	a.expiry = [expiryBuckets]int{}
-	a.procs = a.procs[:0]
+	a.procs, a.procShared = a.procs[:0], a.procShared[:0]
 	if q.Owners != nil {
 		a.procs = append(a.procs, make([]StateCounts, len(q.Owners.procs))...)
+		a.procShared = append(a.procShared, make([]int, len(q.Owners.procs))...)
 	}
 	clear(a.closeWait)
 	clear(a.closeWaitOn)
-	a.unowned, a.unknown, a.orphanFW2 = 0, 0, 0
+	a.att, a.orphanFW2 = Attribution{}, 0
 	a.listenInPort = a.listenInPort[:0]
 }
 
@@ -207,28 +208,64 @@ func (a *Aggregator) Add(s *Socket) {
 	}
 }
 
-// attribute counts s for its owning process and returns the process's
-// index in the query's Owners, or -1.
+// attribute counts s for its owning processes and returns the index of
+// its first holder in the query's Owners, or -1. A socket several
+// processes hold counts under each of them, and once in the totals.
 func (a *Aggregator) attribute(s *Socket) int32 {
 	o := a.query.Owners
 	if o == nil {
 		return -1
 	}
 	if s.Inode == 0 {
-		a.unowned++
+		a.att.Unowned++
+		switch s.State {
+		case TimeWait:
+			a.att.UnownedTimeWait++
+		case SynRecv, NewSynRecv:
+			a.att.UnownedHandshake++
+		default:
+			a.att.UnownedOrphan++
+		}
 		return -1
 	}
 	i, ok := o.byInode[s.Inode]
 	if !ok {
-		a.unknown++
+		a.att.Unknown++
+		switch {
+		case s.Inode > o.maxInode:
+			a.att.UnseenNewer++
+		case o.Hidden > 0:
+			a.att.UnseenHidden++
+		case o.LeaderGone > 0:
+			a.att.UnseenLeaderGone++
+		default:
+			a.att.UnseenOtherPIDNamespace++
+		}
 		return -1
 	}
+	a.att.Owned++
+	a.countFor(i, s)
+	if o.shared != nil {
+		if holders, ok := o.shared[s.Inode]; ok {
+			a.att.Shared++
+			for _, h := range holders {
+				a.procShared[h]++
+				if h != i {
+					a.countFor(h, s)
+				}
+			}
+		}
+	}
+	return i
+}
+
+// countFor counts s in process i's row.
+func (a *Aggregator) countFor(i int32, s *Socket) {
 	a.procs[i][s.State]++
 	if s.State == CloseWait {
 		a.closeWait[procEndpoint{i, s.Remote}]++
 		a.closeWaitOn[procPort{i, s.Local.Port()}]++
 	}
-	return i
 }
 
 // Fill writes the aggregate into snap, each table cut to its top n rows.
@@ -277,8 +314,9 @@ func (a *Aggregator) fillProcesses(snap *Snapshot, n int) {
 	if o == nil {
 		return
 	}
-	snap.Attribution = Attribution{Enabled: true, Time: o.Time, Took: o.Took, Hidden: o.Hidden,
-		Unowned: a.unowned, Unknown: a.unknown}
+	snap.Attribution = a.att
+	snap.Attribution.Enabled, snap.Attribution.Time, snap.Attribution.Took = true, o.Time, o.Took
+	snap.Attribution.Hidden, snap.Attribution.ViaThreads, snap.Attribution.LeaderGone = o.Hidden, o.ViaThreads, o.LeaderGone
 	// Each process's biggest CLOSE_WAIT destination.
 	top := make(map[int32]procEndpoint)
 	for k, c := range a.closeWait {
@@ -299,7 +337,7 @@ func (a *Aggregator) fillProcesses(snap *Snapshot, n int) {
 		if c.Total() == 0 {
 			return ProcessCount{}, false
 		}
-		p := ProcessCount{Owner: o.procs[i], States: c}
+		p := ProcessCount{Owner: o.procs[i], States: c, Shared: a.procShared[i]}
 		if k, ok := top[int32(i)]; ok {
 			p.CloseWaitTo, p.CloseWaitToCount = k.ep, a.closeWait[k]
 		}

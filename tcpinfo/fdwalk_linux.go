@@ -17,18 +17,18 @@ type fdWalker struct {
 }
 
 // sockets calls fn with the inode of every socket open in the process
-// whose fd directory is path. It reports an error only if the directory
-// cannot be opened.
-func (w *fdWalker) sockets(path string, fn func(inode uint32)) error {
+// whose fd directory is path, and returns how many files it has open. It
+// reports an error only if the directory cannot be opened.
+func (w *fdWalker) sockets(path string, fn func(inode uint32)) (files int, err error) {
 	dir, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer unix.Close(dir)
 	for {
 		n, err := unix.Getdents(dir, w.dents[:])
 		if err != nil || n <= 0 {
-			return nil
+			return files, nil
 		}
 		for b := w.dents[:n]; len(b) >= 19; {
 			// struct linux_dirent64: ino u64, off u64, reclen u16, type u8, name.
@@ -38,6 +38,7 @@ func (w *fdWalker) sockets(path string, fn func(inode uint32)) error {
 			}
 			name := b[19:reclen] // NUL-terminated, as readlinkat wants
 			if name[0] != '.' {
+				files++
 				if inode, ok := w.socket(dir, &name[0]); ok {
 					fn(inode)
 				}

@@ -9,10 +9,10 @@ import (
 
 type fdWalker struct{}
 
-func (w *fdWalker) sockets(path string, fn func(inode uint32)) error {
+func (w *fdWalker) sockets(path string, fn func(inode uint32)) (int, error) {
 	d, err := os.Open(path)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	names, _ := d.Readdirnames(-1)
 	d.Close()
@@ -23,7 +23,7 @@ func (w *fdWalker) sockets(path string, fn func(inode uint32)) error {
 			}
 		}
 	}
-	return nil
+	return len(names), nil
 }
 
 func (w *fdWalker) readlink(path string) (string, error) { return os.Readlink(path) }

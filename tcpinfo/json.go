@@ -24,12 +24,37 @@ type (
 		TimeWaitExpiry     []jsonExpiry   `json:"time_wait_expiry"`
 		Counters           Counters       `json:"counters"`
 		Processes          []jsonProcess  `json:"processes"`
+		Owners             *jsonOwners    `json:"owners,omitempty"`
+	}
+	// jsonOwners says how many sockets have no owner, and why.
+	jsonOwners struct {
+		Owned  int `json:"owned"`
+		Shared int `json:"shared"`
+		// Sockets no process holds in the kernel.
+		KernelUnowned struct {
+			Total     int `json:"total"`
+			TimeWait  int `json:"time_wait"`
+			Handshake int `json:"handshake"`
+			Orphan    int `json:"orphan"`
+		} `json:"kernel_unowned"`
+		// Sockets whose owner the /proc walk did not see, by reason.
+		Unseen struct {
+			Total             int `json:"total"`
+			NewerThanWalk     int `json:"newer_than_walk"`
+			OtherUser         int `json:"other_user"`
+			MainThreadExited  int `json:"main_thread_exited"`
+			OtherPIDNamespace int `json:"other_pid_namespace"`
+		} `json:"unseen"`
+		HiddenProcesses int     `json:"hidden_processes"`
+		WalkMS          float64 `json:"walk_ms"`
+		WalkTime        string  `json:"walk_time"`
 	}
 	jsonProcess struct {
 		PID     int           `json:"pid"`
 		Command string        `json:"command"`
 		Total   int           `json:"total"`
 		States  nonZeroStates `json:"states"`
+		Shared  int           `json:"shared,omitempty"`
 	}
 	jsonPort struct {
 		Port   uint16        `json:"port"`
@@ -78,7 +103,17 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 		Processes:          make([]jsonProcess, 0, len(s.Processes)),
 	}
 	for _, p := range s.Processes {
-		j.Processes = append(j.Processes, jsonProcess{p.PID, p.Command, p.States.Total(), nonZeroStates(p.States)})
+		j.Processes = append(j.Processes, jsonProcess{p.PID, p.Command, p.States.Total(), nonZeroStates(p.States), p.Shared})
+	}
+	if a := s.Attribution; a.Enabled {
+		o := &jsonOwners{Owned: a.Owned, Shared: a.Shared, HiddenProcesses: a.Hidden,
+			WalkMS: math.Round(float64(a.Took.Microseconds())) / 1000, WalkTime: a.Time.Format(time.RFC3339Nano)}
+		k := &o.KernelUnowned
+		k.Total, k.TimeWait, k.Handshake, k.Orphan = a.Unowned, a.UnownedTimeWait, a.UnownedHandshake, a.UnownedOrphan
+		u := &o.Unseen
+		u.Total, u.NewerThanWalk, u.OtherUser = a.Unknown, a.UnseenNewer, a.UnseenHidden
+		u.MainThreadExited, u.OtherPIDNamespace = a.UnseenLeaderGone, a.UnseenOtherPIDNamespace
+		j.Owners = o
 	}
 	for _, p := range s.TopLocalPorts {
 		j.TopLocalPorts = append(j.TopLocalPorts, jsonPort{p.Port, p.States.Total(), nonZeroStates(p.States)})

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,20 +22,31 @@ type Owner struct {
 // /proc/<pid>/fd. Reading it costs a readlink per open file on the host,
 // which is what makes `ss -p` slow, so callers refresh it rarely.
 type Owners struct {
-	byInode map[uint32]int32 // index into procs
-	procs   []Owner
+	byInode map[uint32]int32 // index into procs: the first holder seen
+	// shared lists every holder of a socket held by more than one process
+	// (inherited across fork, or passed with SCM_RIGHTS); nil if none.
+	shared map[uint32][]int32
+	procs  []Owner
+	// maxInode is the highest socket inode the walk saw: a socket above
+	// it was most likely made after the walk.
+	maxInode uint32
 	// Time is when the walk started; Took how long it took.
 	Time time.Time
 	Took time.Duration
 	// Hidden counts processes whose open files could not be read: other
-	// users' processes, when not running as root.
+	// users' processes, when not running as root, or processes outside
+	// this user namespace.
 	Hidden int
 	// Elsewhere counts processes skipped because they live in another
 	// network namespace: none of their sockets can be in this one's dump.
 	Elsewhere int
+	// ViaThreads counts processes whose main thread has exited, read
+	// through /proc/<pid>/task/<tid>/fd; LeaderGone those whose remaining
+	// threads could not be read either.
+	ViaThreads, LeaderGone int
 }
 
-// Lookup returns the owner of a socket inode.
+// Lookup returns the owner of a socket inode: its first holder.
 func (o *Owners) Lookup(inode uint32) (Owner, bool) {
 	if o == nil || inode == 0 {
 		return Owner{}, false
@@ -71,30 +83,103 @@ func ReadOwners(procRoot string) (*Owners, error) {
 		if err != nil {
 			continue
 		}
-		switch ns, err := w.readlink(filepath.Join(procRoot, name, "ns/net")); {
+		ns, err := w.readlink(filepath.Join(procRoot, name, "ns/net"))
+		thread := ""
+		if errors.Is(err, fs.ErrNotExist) {
+			// Gone, or a main thread that exited: it has no namespaces
+			// left, its other threads do.
+			thread, ns, err = liveThread(&w, procRoot, name)
+		}
+		switch {
 		case errors.Is(err, fs.ErrPermission):
 			o.Hidden++
 			continue
-		case err != nil: // gone, or a kernel thread
+		case err != nil:
 			continue
 		case ns != ourNetns:
 			o.Elsewhere++
 			continue
 		}
 		idx := int32(-1)
-		err = w.sockets(filepath.Join(procRoot, name, "fd"), func(inode uint32) {
+		add := func(inode uint32) {
 			if idx < 0 {
 				idx = int32(len(o.procs))
 				o.procs = append(o.procs, Owner{PID: pid, Command: command(procRoot, name)})
 			}
-			o.byInode[inode] = idx
-		})
-		if errors.Is(err, fs.ErrPermission) {
+			o.add(inode, idx)
+		}
+		fdDir := filepath.Join(procRoot, name, "fd")
+		if thread != "" {
+			fdDir = filepath.Join(procRoot, name, "task", thread, "fd")
+		}
+		files, err := w.sockets(fdDir, add)
+		switch {
+		case errors.Is(err, fs.ErrPermission):
 			o.Hidden++
+		case thread != "" && files > 0:
+			o.ViaThreads++
+		case thread != "":
+			o.LeaderGone++
 		}
 	}
 	o.Took = time.Since(start)
 	return o, nil
+}
+
+// add records that process idx holds inode.
+func (o *Owners) add(inode uint32, idx int32) {
+	o.maxInode = max(o.maxInode, inode)
+	first, seen := o.byInode[inode]
+	switch {
+	case !seen:
+		o.byInode[inode] = idx
+	case first == idx: // another fd of the same process
+	default:
+		if o.shared == nil {
+			o.shared = make(map[uint32][]int32)
+		}
+		holders := o.shared[inode]
+		if len(holders) == 0 {
+			holders = append(holders, first)
+		}
+		if !slices.Contains(holders, idx) {
+			o.shared[inode] = append(holders, idx)
+		}
+	}
+}
+
+// heldBy reports whether pid holds the socket whose first holder is
+// first.
+func (o *Owners) heldBy(inode uint32, first int32, pid int) bool {
+	if o.procs[first].PID == pid {
+		return true
+	}
+	for _, h := range o.shared[inode] {
+		if o.procs[h].PID == pid {
+			return true
+		}
+	}
+	return false
+}
+
+// liveThread finds a thread of a process whose main thread has exited,
+// and that thread's network namespace. Threads share the process's files
+// (CLONE_FILES), so one is enough.
+func liveThread(w *fdWalker, procRoot, pid string) (tid, netns string, err error) {
+	tasks, err := os.ReadDir(filepath.Join(procRoot, pid, "task"))
+	if err != nil {
+		return "", "", err
+	}
+	err = fs.ErrNotExist
+	for _, t := range tasks {
+		if t.Name() == pid {
+			continue
+		}
+		if netns, err = w.readlink(filepath.Join(procRoot, pid, "task", t.Name(), "ns/net")); err == nil {
+			return t.Name(), netns, nil
+		}
+	}
+	return "", "", err
 }
 
 // socketInode parses "socket:[12345]".

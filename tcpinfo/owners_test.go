@@ -1,6 +1,9 @@
 package tcpinfo
 
 import (
+	"bufio"
+	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -108,6 +111,94 @@ func TestIntegrationOwners(t *testing.T) {
 	}
 }
 
+// threadHolder is a process whose main thread exits while another thread
+// keeps a connection open: /proc/PID/fd is then empty.
+const threadHolder = `
+import ctypes, socket, sys, threading, time
+s = socket.create_connection(("127.0.0.9", int(sys.argv[1])))
+threading.Thread(target=lambda: time.sleep(60)).start()
+print("ready", flush=True)
+ctypes.CDLL(None).pthread_exit(None)
+`
+
+// TestIntegrationOwnersSharedAndThreads: on the real kernel, a listener
+// handed to a child is listed under both processes and counted once, and
+// a process whose main thread exited is still named.
+func TestIntegrationOwnersSharedAndThreads(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	netns.Require(t, haveTool("python3"), "python3 is not installed (it makes a process whose main thread exits)")
+	ln, err := net.Listen("tcp", "127.0.0.9:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	lf, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := exec.Command("sleep", "60")
+	child.ExtraFiles = []*os.File{lf}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lf.Close()
+	defer func() { child.Process.Kill(); child.Wait() }()
+
+	port := ln.Addr().(*net.TCPAddr).Port
+	py := exec.Command("python3", "-c", threadHolder, strconv.Itoa(port))
+	py.Stderr = os.Stderr
+	out, _ := py.StdoutPipe()
+	if err := py.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { py.Process.Kill(); py.Wait() }()
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
+		t.Fatalf("the python helper did not start: %q, %v", line, err)
+	}
+	time.Sleep(100 * time.Millisecond) // the main thread is gone
+	if fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", py.Process.Pid)); len(fds) != 0 {
+		t.Fatalf("the helper's main thread still shows %d fds", len(fds))
+	}
+
+	owners, err := ReadOwners("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	col, err := NewCollector(Options{Top: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer col.Close()
+	snap, err := col.Collect(Query{Owners: owners})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPID := map[int]ProcessCount{}
+	for _, p := range snap.Processes {
+		byPID[p.PID] = p
+	}
+	if p := byPID[os.Getpid()]; p.States[Listen] != 1 || p.Shared != 1 {
+		t.Errorf("this process %+v: want the listener, shared", p)
+	}
+	if p := byPID[child.Process.Pid]; p.States[Listen] != 1 || p.Shared != 1 {
+		t.Errorf("the child %+v: want the listener it inherited, shared", p)
+	}
+	if p := byPID[py.Process.Pid]; p.States[Established] != 1 {
+		t.Errorf("the process whose main thread exited %+v: want its connection", p)
+	}
+	if snap.States[Listen] != 1 || snap.Attribution.Shared != 1 || snap.Attribution.ViaThreads != 1 {
+		t.Errorf("listeners %d, shared %d, via threads %d: want 1 each", snap.States[Listen],
+			snap.Attribution.Shared, snap.Attribution.ViaThreads)
+	}
+}
+
+func haveTool(name string) bool {
+	_, err := exec.LookPath(name)
+	return err == nil
+}
+
 // TestReadOwnersFakeProc walks a /proc laid out in a temporary directory:
 // socket links are attributed, other links and other namespaces are not.
 func TestReadOwnersFakeProc(t *testing.T) {
@@ -154,6 +245,83 @@ func TestReadOwnersFakeProc(t *testing.T) {
 	o.Took = time.Second
 	if o.Stale(now.Add(MinOwnersAge)) || !o.Stale(now.Add(OwnersCostFactor*time.Second)) {
 		t.Error("a costly walk is fresh for OwnersCostFactor times its cost")
+	}
+}
+
+// TestOwnersSharedThreadsAndReasons: a socket two processes hold counts
+// under each and once in the totals; a process whose main thread exited is
+// read through its threads; sockets nobody was seen holding are put down
+// to the likeliest reason.
+func TestOwnersSharedThreadsAndReasons(t *testing.T) {
+	root := t.TempDir()
+	mk := func(dir, comm string, links map[string]string) {
+		os.MkdirAll(filepath.Join(dir, "fd"), 0o755)
+		os.MkdirAll(filepath.Join(dir, "ns"), 0o755)
+		os.WriteFile(filepath.Join(dir, "comm"), []byte(comm+"\n"), 0o644)
+		os.Symlink("net:[1]", filepath.Join(dir, "ns", "net"))
+		for fd, target := range links {
+			os.Symlink(target, filepath.Join(dir, "fd", fd))
+		}
+	}
+	mk(filepath.Join(root, "self"), "tcpdash", nil)
+	// A server and the worker it forked share the listener.
+	mk(filepath.Join(root, "100"), "server", map[string]string{"3": "socket:[5000]", "4": "socket:[5001]"})
+	mk(filepath.Join(root, "101"), "worker", map[string]string{"3": "socket:[5000]", "5": "socket:[5002]", "6": "socket:[5002]"})
+	// A process whose main thread exited: no files under fd, its thread
+	// 301 still has them.
+	mk(filepath.Join(root, "300"), "zombie-leader", nil)
+	os.Remove(filepath.Join(root, "300", "ns", "net")) // an exited thread has no namespaces
+	mk(filepath.Join(root, "300", "task", "300"), "zombie-leader", nil)
+	mk(filepath.Join(root, "300", "task", "301"), "zombie-leader", map[string]string{"9": "socket:[5003]"})
+
+	o, err := ReadOwners(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := o.Lookup(5003); !ok || got.PID != 300 || o.ViaThreads != 1 {
+		t.Fatalf("socket of a process whose leader exited: %+v %v, via threads %d", got, ok, o.ViaThreads)
+	}
+
+	ports, _ := ParsePortRange([]byte("32768 60999"), nil)
+	a := NewAggregator(ports)
+	a.Reset(ports, Query{Owners: o})
+	for _, s := range []Socket{
+		{State: Listen, Inode: 5000}, {State: Established, Inode: 5001}, {State: Established, Inode: 5002},
+		{State: CloseWait, Inode: 5003},
+		{State: TimeWait}, {State: TimeWait}, {State: SynRecv}, {State: FinWait1},
+		{State: Established, Inode: 9000}, // above every inode the walk saw
+		{State: Established, Inode: 10},   // below: another PID namespace
+	} {
+		a.Add(&s)
+	}
+	var snap Snapshot
+	a.Fill(&snap, 10)
+	at := snap.Attribution
+	want := Attribution{Enabled: true, Time: o.Time, Took: o.Took, ViaThreads: 1, Owned: 4, Shared: 1,
+		Unowned: 4, UnownedTimeWait: 2, UnownedHandshake: 1, UnownedOrphan: 1,
+		Unknown: 2, UnseenNewer: 1, UnseenOtherPIDNamespace: 1}
+	if at != want {
+		t.Errorf("attribution\n got %+v\nwant %+v", at, want)
+	}
+	byPID := map[int]ProcessCount{}
+	for _, p := range snap.Processes {
+		byPID[p.PID] = p
+	}
+	if p := byPID[100]; p.States[Listen] != 1 || p.Shared != 1 || p.States.Total() != 2 {
+		t.Errorf("server %+v: want the shared listener and its own socket", p)
+	}
+	if p := byPID[101]; p.States[Listen] != 1 || p.Shared != 1 || p.States.Total() != 2 {
+		t.Errorf("worker %+v: want the shared listener and its own socket (held by two fds, counted once)", p)
+	}
+	if snap.States[Listen] != 1 {
+		t.Errorf("the shared listener counts %d times in the totals", snap.States[Listen])
+	}
+	// Narrowed to the worker, the shared listener is its too.
+	a.Reset(ports, Query{Owners: o, PID: 101})
+	a.Add(&Socket{State: Listen, Inode: 5000, Local: netip.MustParseAddrPort("0.0.0.0:80")})
+	a.Fill(&snap, 10)
+	if len(snap.TopLocalPorts) != 1 {
+		t.Errorf("the worker's tables lack the listener it shares: %+v", snap.TopLocalPorts)
 	}
 }
 

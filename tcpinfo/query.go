@@ -31,7 +31,7 @@ type Query struct {
 // matches reports whether s counts in the tables under q. The state
 // histogram, counters and expiry always count every socket.
 func (q *Query) matches(s *Socket, owner int32) bool {
-	if q.PID != 0 && (owner < 0 || q.Owners.procs[owner].PID != q.PID) {
+	if q.PID != 0 && (owner < 0 || !q.Owners.heldBy(s.Inode, owner, q.PID)) {
 		return false
 	}
 	if q.Port != 0 && s.Local.Port() != q.Port && s.Remote.Port() != q.Port {

@@ -111,22 +111,39 @@ type ProcessCount struct {
 	// and CloseWaitOnCount how many: where a server's leak shows.
 	CloseWaitOn      uint16
 	CloseWaitOnCount int
+	// Shared counts the process's sockets that other processes hold too.
+	Shared int
 }
 
-// Attribution says how sockets were matched to processes.
+// Attribution says how sockets were matched to processes, and why some
+// were not.
 type Attribution struct {
 	Enabled bool
 	// Time is when the /proc walk ran, Took how long it took.
 	Time time.Time
 	Took time.Duration
-	// Hidden counts processes whose files could not be read (not root).
+	// Hidden counts processes whose files could not be read: other users'
+	// when not root, or processes outside this user namespace.
 	Hidden int
+	// ViaThreads counts processes read through a thread because their
+	// main thread has exited; LeaderGone those that could not be read so.
+	ViaThreads, LeaderGone int
+
+	// Owned counts sockets matched to a process; Shared, those of them
+	// that more than one process holds (listed under each, counted once).
+	Owned, Shared int
 	// Unowned counts sockets no process holds in the kernel: TIME_WAIT,
-	// handshakes in progress, orphans. Their remote endpoint is the clue.
-	Unowned int
-	// Unknown counts sockets with an owner tcpdash could not see: another
-	// user's process, or one newer than the walk.
-	Unknown int
+	// handshakes in progress, orphans closed by their application. Their
+	// remote endpoint is the clue.
+	Unowned                                          int
+	UnownedTimeWait, UnownedHandshake, UnownedOrphan int
+	// Unknown counts sockets with an owner tcpdash did not see, by the
+	// likeliest reason: newer than the walk (an inode above all it saw);
+	// a process whose files were unreadable; a process whose threads
+	// could not be read after its main thread exited; or a process in
+	// another PID namespace, which /proc does not list.
+	Unknown                                                              int
+	UnseenNewer, UnseenHidden, UnseenLeaderGone, UnseenOtherPIDNamespace int
 }
 
 // An ExpiryBucket counts TIME_WAIT sockets that expire within a time.

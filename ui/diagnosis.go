@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/tcpdash/tcpdash/diagnose"
-	"github.com/tcpdash/tcpdash/internal/humanize"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
@@ -67,7 +66,11 @@ func (m Model) processesPane(w, h int) []string {
 		if was, ok := prev[p.PID]; ok && dt > 0 {
 			rate = fmtRate(float64(p.States[tcpinfo.CloseWait]-was) / dt)
 		}
-		rows = append(rows, fit(fmt.Sprint(p.PID), pidW)+fit(p.Command, cmdW)+padLeft(rate, numW)+cell(&p.States))
+		command := p.Command
+		if p.Shared > 0 {
+			command = "+" + command // holds sockets another process holds too
+		}
+		rows = append(rows, fit(fmt.Sprint(p.PID), pidW)+fit(command, cmdW)+padLeft(rate, numW)+cell(&p.States))
 	}
 	if len(rows) == 0 {
 		body = append(body, st.dim.Render("no process holds a TCP socket in this network namespace"))
@@ -75,17 +78,8 @@ func (m Model) processesPane(w, h int) []string {
 	listH := max(min(len(rows), h/2-3), 1)
 	body = append(body, m.tableRows(paneProcesses, rows, listH)...)
 
-	a := s.Attribution
-	if a.Unowned > 0 {
-		body = append(body, st.dim.Render(fmt.Sprintf("%s sockets have no owner in the kernel (TIME_WAIT, handshakes, orphans): their remote endpoint is the clue",
-			humanize.Int(a.Unowned))))
-	}
-	if a.Unknown > 0 {
-		hint := "in another PID namespace, or newer than the walk"
-		if a.Hidden > 0 {
-			hint = fmt.Sprintf("%d processes' files are unreadable: run as root", a.Hidden)
-		}
-		body = append(body, st.warn.Render(fmt.Sprintf("%s sockets have owners tcpdash cannot see (%s)", humanize.Int(a.Unknown), hint)))
+	for _, note := range diagnose.OwnerNotes(s.Attribution, m.cfg.Root) {
+		body = append(body, wrap(st.dim.Render(note), inner)...)
 	}
 
 	// The selected process's remote endpoints: the tables follow it.

@@ -21,7 +21,7 @@ func TestProcessesPaneFollowsSelection(t *testing.T) {
 	}
 	out := ansi.Strip(m.render())
 	for _, want := range []string{"6 Processes · processes: /proc walk 12ms", "4242    java", "Remote endpoints of pid 4242 (java)",
-		"have no owner in the kernel (TIME_WAIT, handshakes, orphans)"} {
+		"sockets have no owner in the kernel (4,100 TIME_WAIT): their remote endpoint is the clue"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("processes pane lacks %q:\n%s", want, out)
 		}

@@ -107,7 +107,8 @@ func fakeSnapshot(i int, q tcpinfo.Query) *tcpinfo.Snapshot {
 		{Owner: tcpinfo.Owner{PID: 812, Command: "nginx"}, States: tcpinfo.StateCounts{tcpinfo.Established: 40, tcpinfo.Listen: 1}},
 		{Owner: tcpinfo.Owner{PID: 1, Command: "sshd"}, States: tcpinfo.StateCounts{tcpinfo.Listen: 1}},
 	}
-	s.Attribution = tcpinfo.Attribution{Enabled: true, Time: s.Time, Took: 12 * time.Millisecond, Unowned: s.States[tcpinfo.TimeWait]}
+	s.Attribution = tcpinfo.Attribution{Enabled: true, Time: s.Time, Took: 12 * time.Millisecond,
+		Unowned: s.States[tcpinfo.TimeWait], UnownedTimeWait: s.States[tcpinfo.TimeWait]}
 	s.Counters = tcpinfo.Counters{
 		InUse: 80, Orphan: 1, TWSockets: uint64(s.States[tcpinfo.TimeWait]), Alloc: 90,
 		ActiveOpens: uint64(10000 + 900*i), PassiveOpens: uint64(500 + 5*i),

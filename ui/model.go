@@ -37,6 +37,8 @@ type Config struct {
 	Rows int
 	// Tuner backs the tuning pane; ReadOnly turns its editing off.
 	Tuner Tuner
+	// Root says tcpdash runs as root, so notes never tell it to.
+	Root bool
 	// Unrecorded says changes go unrecorded (--no-undo without a state
 	// file or audit log): the confirmation says so.
 	Unrecorded bool
