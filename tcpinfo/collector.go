@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"net"
+	"net/netip"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -37,6 +40,8 @@ type Collector struct {
 	// a slow dump its own clock.
 	now      func() time.Time
 	counters func() (Counters, error)
+	// zones names interfaces by index, for link-local addresses.
+	zones map[uint32]string
 }
 
 // NewCollector opens the socket source.
@@ -130,6 +135,7 @@ func (c *Collector) Collect(q Query) (*Snapshot, error) {
 	snap.Time = before.Add(after.Sub(before) / 2)
 
 	c.agg.Reset(ports, q)
+	clear(c.zones) // interfaces come and go; names are looked up again
 	if err := c.dump(c.agg.Add); err != nil {
 		return nil, err
 	}
@@ -141,7 +147,16 @@ func (c *Collector) Collect(q Query) (*Snapshot, error) {
 func (c *Collector) dump(fn func(*Socket)) error {
 	for _, family := range []Family{IPv4, IPv6} {
 		if c.conn != nil {
-			if err := c.conn.Dump(family, AnyState, fn); err != nil {
+			add := fn
+			if family == IPv6 {
+				add = func(s *Socket) {
+					if s.Interface != 0 {
+						c.addZones(s)
+					}
+					fn(s)
+				}
+			}
+			if err := c.conn.Dump(family, AnyState, add); err != nil {
 				return err
 			}
 			continue
@@ -177,4 +192,31 @@ func Stretch(interval, dump time.Duration) time.Duration {
 		return interval
 	}
 	return (dump*4 + 99*time.Millisecond).Truncate(100 * time.Millisecond)
+}
+
+// addZones gives link-local addresses the zone of the socket's interface
+// (fe80::2%eth1): the same address on two links is two peers, and each
+// link has its own ports to them.
+func (c *Collector) addZones(s *Socket) {
+	l, r := s.Local.Addr(), s.Remote.Addr()
+	if !l.IsLinkLocalUnicast() && !r.IsLinkLocalUnicast() {
+		return
+	}
+	zone, ok := c.zones[s.Interface]
+	if !ok {
+		zone = strconv.FormatUint(uint64(s.Interface), 10) // an index with no name left
+		if ifi, err := net.InterfaceByIndex(int(s.Interface)); err == nil {
+			zone = ifi.Name
+		}
+		if c.zones == nil {
+			c.zones = make(map[uint32]string)
+		}
+		c.zones[s.Interface] = zone
+	}
+	if l.IsLinkLocalUnicast() {
+		s.Local = netip.AddrPortFrom(l.WithZone(zone), s.Local.Port())
+	}
+	if r.IsLinkLocalUnicast() {
+		s.Remote = netip.AddrPortFrom(r.WithZone(zone), s.Remote.Port())
+	}
 }
