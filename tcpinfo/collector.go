@@ -3,9 +3,9 @@ package tcpinfo
 import (
 	"errors"
 	"fmt"
-	"os"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
