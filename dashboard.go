@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/signal"
+	"runtime/pprof"
+	"sync/atomic"
+	"syscall"
 
 	tea "charm.land/bubbletea/v2"
 	"golang.org/x/sys/unix"
@@ -23,13 +27,96 @@ func runDashboard(ctx context.Context, col *tcpinfo.Collector, cfg config) error
 		uc.Owners = func() (*tcpinfo.Owners, error) { return tcpinfo.ReadOwners("/proc") }
 	}
 	m := ui.New(uc)
+	// SIGQUIT ends the dashboard like SIGTERM, with the terminal restored;
+	// Go's goroutine dump, which it would print over the alternate screen,
+	// follows once the terminal is back.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sigquit := make(chan os.Signal, 1)
+	signal.Notify(sigquit, syscall.SIGQUIT)
+	defer signal.Stop(sigquit)
+	var quitBySIGQUIT atomic.Bool
+	go func() {
+		select {
+		case <-sigquit:
+			quitBySIGQUIT.Store(true)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	// 20 frames a second keeps keys snappy (50 ms) while the renderer wakes
 	// a third as often as the default 60: the data changes once a second.
-	_, err := tea.NewProgram(m, tea.WithContext(ctx), tea.WithFPS(20)).Run()
+	susp := newSuspender()
+	defer susp.stop()
+	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithFPS(20), tea.WithFilter(susp.filter))
+	susp.start(p)
+	_, err := p.Run()
+	if quitBySIGQUIT.Load() {
+		_ = pprof.Lookup("goroutine").WriteTo(os.Stderr, 2)
+		return errors.New("quit by SIGQUIT")
+	}
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return nil // a signal ended it: a normal end
 	}
 	return err
+}
+
+// A suspender makes a SIGTSTP from outside (kill -TSTP, a shell's job
+// control) suspend the dashboard as ctrl+z does: the terminal is restored
+// before the process stops and set up again when it continues. Go cannot
+// hand SIGTSTP back to its default action once it is caught, so the
+// process stops itself with SIGSTOP when Bubble Tea's suspend raises its
+// own SIGTSTP.
+type suspender struct {
+	tstp, cont chan os.Signal
+	done       chan struct{}
+	// suspending is set from the moment a suspend is under way until the
+	// process continues.
+	suspending atomic.Bool
+}
+
+func newSuspender() *suspender {
+	s := &suspender{tstp: make(chan os.Signal, 1), cont: make(chan os.Signal, 1), done: make(chan struct{})}
+	signal.Notify(s.tstp, syscall.SIGTSTP)
+	signal.Notify(s.cont, syscall.SIGCONT)
+	return s
+}
+
+func (s *suspender) start(p *tea.Program) {
+	go func() {
+		for {
+			select {
+			case <-s.done:
+				return
+			case <-s.tstp:
+				if s.suspending.Load() {
+					// Bubble Tea's own, with the terminal released: stop
+					// the job as SIGTSTP would have.
+					_ = syscall.Kill(0, syscall.SIGSTOP)
+					continue
+				}
+				s.suspending.Store(true)
+				p.Send(tea.SuspendMsg{}) // from outside: release the terminal first
+			case <-s.cont:
+				s.suspending.Store(false)
+			}
+		}
+	}()
+}
+
+// filter sees every message before Bubble Tea acts on it: ctrl+z's
+// suspend is marked as under way.
+func (s *suspender) filter(_ tea.Model, msg tea.Msg) tea.Msg {
+	if _, ok := msg.(tea.SuspendMsg); ok {
+		s.suspending.Store(true)
+	}
+	return msg
+}
+
+func (s *suspender) stop() {
+	close(s.done)
+	signal.Stop(s.tstp)
+	signal.Stop(s.cont)
 }
 
 // hostInfo is read once: none of it changes while tcpdash runs.

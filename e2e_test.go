@@ -288,3 +288,69 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestIntegrationSuspendAndQuit: ctrl+z and a SIGTSTP from outside give
+// the shell back a usable terminal and fg brings the dashboard back, as in
+// htop or vim; SIGQUIT ends it with the terminal restored.
+func TestIntegrationSuspendAndQuit(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	netns.Require(t, haveTool("tmux"), "tmux is not installed")
+	bin := buildBinary(t)
+	state := t.TempDir()
+	s := newTmux(t)
+	defer s.run("kill-server")
+	if out, err := s.run("new-session", "-d", "-s", "e2e", "-x", "100", "-y", "30", "env", "PS1=READY$ ", "sh", "-i"); err != nil {
+		t.Fatalf("tmux new-session: %v: %s", err, out)
+	}
+	s.waitScreen("the shell", `READY\$`)
+	altScreen := func() bool {
+		out, _ := s.run("display-message", "-p", "-t", "e2e", "#{alternate_on}")
+		return strings.TrimSpace(out) == "1"
+	}
+	// usable types a command and waits for its output: the terminal echoes
+	// and reads lines again.
+	usable := func(what, word string) {
+		t.Helper()
+		if altScreen() {
+			t.Fatalf("after %s the terminal is still on the alternate screen", what)
+		}
+		s.run("send-keys", "-t", "e2e", "echo "+word, "Enter")
+		s.waitScreen("the shell to work after "+what, "(?m)^"+word+"$")
+	}
+	s.run("send-keys", "-t", "e2e", fmt.Sprintf("%s --state-file %s/b --audit-log %s/a", bin, state, state), "Enter")
+	s.waitScreen("the dashboard", "1 States")
+	// The dashboard is the shell's child.
+	dashboardPID := func() int {
+		shell := s.pid()
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", shell, shell))
+		var pid int
+		fmt.Sscan(string(b), &pid)
+		return pid
+	}
+
+	s.run("send-keys", "-t", "e2e", "C-z")
+	s.waitScreen("the shell after ctrl+z", `READY\$`, "(?i)stopped")
+	usable("ctrl+z", "suspended1")
+	s.run("send-keys", "-t", "e2e", "fg", "Enter")
+	s.waitScreen("the dashboard after fg", "1 States")
+
+	pid := dashboardPID()
+	if pid == 0 {
+		t.Fatal("cannot find the dashboard's pid")
+	}
+	syscall.Kill(pid, syscall.SIGTSTP)
+	s.waitScreen("the shell after SIGTSTP", "suspended1", "(?i)stopped.*\n(.*\n)*READY\\$")
+	usable("SIGTSTP", "suspended2")
+	s.run("send-keys", "-t", "e2e", "fg", "Enter")
+	s.waitScreen("the dashboard after the second fg", "1 States")
+	if !altScreen() {
+		t.Fatal("the dashboard is back but not on the alternate screen")
+	}
+
+	syscall.Kill(pid, syscall.SIGQUIT)
+	waitFor(t, "tcpdash to end on SIGQUIT", func() bool { return exited(pid) })
+	s.waitScreen("the goroutine dump after the terminal is back", "goroutine [0-9]+")
+	usable("SIGQUIT", "quitok")
+}

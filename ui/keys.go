@@ -5,7 +5,7 @@ import "charm.land/bubbles/v2/key"
 // keyMap holds every binding; help is generated from it, so what `?`
 // lists is what works.
 type keyMap struct {
-	Quit, Help            key.Binding
+	Quit, Help, Suspend   key.Binding
 	NextPane, PrevPane    key.Binding
 	Pane1, Pane2, Pane3   key.Binding
 	Pane4, Pane5          key.Binding
@@ -25,6 +25,7 @@ func newKeyMap() keyMap {
 	return keyMap{
 		Quit:        key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 		Help:        key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Suspend:     key.NewBinding(key.WithKeys("ctrl+z"), key.WithHelp("ctrl+z", "suspend (fg resumes)")),
 		NextPane:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane")),
 		PrevPane:    key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous pane")),
 		Pane1:       key.NewBinding(key.WithKeys("1"), key.WithHelp("1", "states")),
@@ -63,7 +64,7 @@ func (k keyMap) ShortHelp() []key.Binding {
 // FullHelp is what `?` shows, in columns.
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Quit, k.Help, k.Pause, k.Faster, k.Slower, k.Refresh},
+		{k.Quit, k.Help, k.Suspend, k.Pause, k.Faster, k.Slower, k.Refresh},
 		{k.NextPane, k.PrevPane, k.Pane1, k.Pane2, k.Pane3, k.Pane4, k.Pane5, k.Pane6, k.Pane7, k.Pane8, k.Tune},
 		{k.StateFilter, k.Sort, k.Search, k.ClearSearch, k.Up, k.Down},
 		{k.Edit, k.Undo, k.Persist, k.Yes, k.No},

@@ -279,8 +279,13 @@ func (m Model) repoll() (Model, tea.Cmd) {
 
 func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	k := m.keys
-	if key.Matches(msg, k.Quit) && msg.String() == "ctrl+c" {
+	switch {
+	case key.Matches(msg, k.Quit) && msg.String() == "ctrl+c":
 		return m, tea.Quit
+	case key.Matches(msg, k.Suspend):
+		// As in a shell: the terminal is restored while stopped, and
+		// fg brings the dashboard back.
+		return m, tea.Suspend
 	}
 	if m.focus == paneTuning && m.cfg.Tuner != nil {
 		if nm, cmd, used := m.tuneKey(msg); used {
