@@ -133,12 +133,20 @@ func closeWait(now, earlier *tcpinfo.Snapshot, dt float64) []Finding {
 		// Name where the leak is: one destination (a client leaking), or
 		// one local port (a server leaking accepted connections).
 		to, where := "", ""
+		// The title gives the share right: "700 CLOSE_WAIT sockets, 400 on
+		// port 20001", not all 700 on it.
+		share := func(k int, place string) string {
+			if k == n {
+				return " " + place
+			}
+			return fmt.Sprintf(", %s %s", humanize.Int(k), place)
+		}
 		switch {
 		case p.CloseWaitToCount*2 >= n:
-			to = " to " + p.CloseWaitTo.String()
+			to = share(p.CloseWaitToCount, "to "+p.CloseWaitTo.String())
 			where = fmt.Sprintf("; %s of them to %s", humanize.Int(p.CloseWaitToCount), p.CloseWaitTo)
 		case p.CloseWaitOnCount*2 >= n:
-			to = fmt.Sprintf(" on port %d", p.CloseWaitOn)
+			to = share(p.CloseWaitOnCount, fmt.Sprintf("on port %d", p.CloseWaitOn))
 			where = fmt.Sprintf("; %s of them on local port %d, from many peers", humanize.Int(p.CloseWaitOnCount), p.CloseWaitOn)
 		}
 		f = append(f, Finding{Severity: sev, rank: float64(n),

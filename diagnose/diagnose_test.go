@@ -56,7 +56,7 @@ func TestCloseWaitLeak(t *testing.T) {
 	now, then := base(2*time.Second), base(0)
 	now.Processes, then.Processes = []tcpinfo.ProcessCount{proc(1204)}, []tcpinfo.ProcessCount{proc(1180)}
 	f := Diagnose(now, then, nil)
-	want := "pid 4242 (java) holds 1,204 CLOSE_WAIT sockets to 10.0.0.5:3306 — the application is not closing connections the peer has closed"
+	want := "pid 4242 (java) holds 1,204 CLOSE_WAIT sockets, 1,200 to 10.0.0.5:3306 — the application is not closing connections the peer has closed"
 	if len(f) != 1 || f[0].Title != want || f[0].Severity != Critical || !strings.Contains(f[0].Evidence[0], "growing 12/s") {
 		t.Fatalf("findings:\n%s\n%+v", titles(f), f)
 	}
@@ -83,6 +83,12 @@ func TestCloseWaitServerLeak(t *testing.T) {
 	if len(f) != 1 || !strings.Contains(f[0].Title, "pid 77 (api) holds 40 CLOSE_WAIT sockets on port 8080 —") ||
 		!strings.Contains(f[0].Evidence[0], "40 of them on local port 8080, from many peers") {
 		t.Fatalf("findings:\n%s\n%v", titles(f), f)
+	}
+	// 700 leaked, 400 of them on one port: the title says 400, not 700.
+	p.States[tcpinfo.CloseWait], p.CloseWaitOn, p.CloseWaitOnCount = 700, 20001, 400
+	now.Processes = []tcpinfo.ProcessCount{p}
+	if f := Diagnose(now, nil, nil); len(f) != 1 || !strings.Contains(f[0].Title, "holds 700 CLOSE_WAIT sockets, 400 on port 20001 —") {
+		t.Fatalf("findings:\n%s", titles(f))
 	}
 }
 
