@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -23,6 +24,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/tcpdash/tcpdash/internal/loadgen"
 	"github.com/tcpdash/tcpdash/internal/netns"
@@ -44,6 +47,10 @@ Population:
   --ports N         server ports per destination (default 2)
   --base-port P     first server port (default 20000); run several tcploads
                     side by side in one namespace on different base ports
+
+Load:
+  --churn RATE      while the command runs, connect() RATE times a second to a
+                    server of its own on 127.0.0.250:7000, which closes at once
 
 Environment:
   --netns           run in a new private user+network namespace
@@ -94,6 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Var(&sysctls, "sysctl", "")
 	fs.Var(&benches, "bench", "")
 	fs.IntVar(&runs, "runs", runs, "")
+	churn := fs.Int("churn", 0, "")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -133,6 +141,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer pop.Close()
 	fmt.Fprintf(stderr, "tcpload: built %+v in %s (pid %d)\n", spec, time.Since(start).Round(time.Millisecond), os.Getpid())
+	if *churn > 0 {
+		stopChurn, err := startChurn(ctx, *churn, stderr)
+		if err != nil {
+			return err
+		}
+		defer stopChurn()
+	}
 
 	switch {
 	case len(benches) > 0:
@@ -264,4 +279,27 @@ func median(s []sample) sample {
 	slices.Sort(rs)
 	m.maxRS = rs[len(rs)/2]
 	return m
+}
+
+// startChurn runs a steady connect() load against a server that closes
+// every connection at once; stop ends it and reports the rate achieved.
+func startChurn(ctx context.Context, rate int, stderr io.Writer) (stop func(), err error) {
+	to := netip.MustParseAddrPort("127.0.0.250:7000")
+	stopServer, err := loadgen.Serve(to, func(fd int) { unix.Close(fd) })
+	if err != nil {
+		return nil, fmt.Errorf("--churn: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(done)
+		_, n, err := loadgen.Churn(ctx, to, rate)
+		if err != nil {
+			fmt.Fprintf(stderr, "tcpload: churn: %v\n", err)
+		}
+		fmt.Fprintf(stderr, "tcpload: churn: %d connections in %s: %.0f/s\n", n, time.Since(start).Round(time.Millisecond),
+			float64(n)/time.Since(start).Seconds())
+	}()
+	return func() { cancel(); <-done; stopServer() }, nil
 }

@@ -28,11 +28,20 @@ func ClosingServer(t *testing.T, at netip.AddrPort) {
 // until the test ends.
 func serve(t *testing.T, at netip.AddrPort, handle func(fd int)) {
 	t.Helper()
-	ln, err := listen(at, false)
+	stop, err := Serve(at, handle)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { unix.Close(ln) })
+	t.Cleanup(stop)
+}
+
+// Serve listens on at and hands every accepted connection to handle until
+// stop is called.
+func Serve(at netip.AddrPort, handle func(fd int)) (stop func(), err error) {
+	ln, err := listen(at, false)
+	if err != nil {
+		return nil, err
+	}
 	go func() {
 		for {
 			fd, _, err := unix.Accept4(ln, unix.SOCK_CLOEXEC)
@@ -42,6 +51,7 @@ func serve(t *testing.T, at netip.AddrPort, handle func(fd int)) {
 			handle(fd)
 		}
 	}()
+	return func() { unix.Close(ln) }, nil
 }
 
 // Churn connects to to at rate connections a second, closing each at once,
