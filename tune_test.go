@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -148,4 +151,34 @@ func diffMaps(a, b map[string]string) []string {
 		}
 	}
 	return d
+}
+
+// TestExitStatus: 0 done, 1 nothing changed, 2 bad usage, 3 changed but
+// not as asked; the message is one printable line.
+func TestExitStatus(t *testing.T) {
+	changed := &tuning.ChangedError{Err: errors.New("applied, but the audit log could not record it"),
+		Now: []tuning.Setting{{Tunable: tuning.Tunable{Key: "net.ipv4.tcp_fin_timeout"}, Value: "30", Exists: true}}}
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{nil, 0},
+		{errors.New("not confirmed: nothing changed"), 1},
+		{usagef("unknown flag -x"), 2},
+		{changed, 3},
+		{fmt.Errorf("tune set: %w", changed), 3},
+	} {
+		var stderr bytes.Buffer
+		if got := exitCode(tc.err, &stderr); got != tc.want {
+			t.Errorf("exitCode(%v) = %d, want %d", tc.err, got, tc.want)
+		}
+		if tc.want == 3 && !strings.Contains(stderr.String(), "values now: net.ipv4.tcp_fin_timeout=30") {
+			t.Errorf("exit 3 must name each key's value now: %q", stderr.String())
+		}
+	}
+	var stderr bytes.Buffer
+	exitCode(fmt.Errorf("bad value %s", "x\x1b]2;t\a\ny"), &stderr)
+	if strings.Count(stderr.String(), "\n") != 1 || strings.Contains(stderr.String(), "\x1b") {
+		t.Errorf("an error quoting input must be one printable line: %q", stderr.String())
+	}
 }

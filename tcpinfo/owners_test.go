@@ -162,19 +162,7 @@ func TestIntegrationOwnersSharedAndThreads(t *testing.T) {
 		t.Fatalf("the helper's main thread still shows %d fds", len(fds))
 	}
 
-	owners, err := ReadOwners("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	col, err := NewCollector(Options{Top: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer col.Close()
-	snap, err := col.Collect(Query{Owners: owners})
-	if err != nil {
-		t.Fatal(err)
-	}
+	snap := ownedSnapshot(t)
 	byPID := map[int]ProcessCount{}
 	for _, p := range snap.Processes {
 		byPID[p.PID] = p
@@ -192,6 +180,26 @@ func TestIntegrationOwnersSharedAndThreads(t *testing.T) {
 		t.Errorf("listeners %d, shared %d, via threads %d: want 1 each", snap.States[Listen],
 			snap.Attribution.Shared, snap.Attribution.ViaThreads)
 	}
+}
+
+// ownedSnapshot walks /proc and takes a snapshot of this namespace with
+// its owners.
+func ownedSnapshot(t *testing.T) *Snapshot {
+	t.Helper()
+	owners, err := ReadOwners("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	col, err := NewCollector(Options{Top: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer col.Close()
+	snap, err := col.Collect(Query{Owners: owners})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
 }
 
 func haveTool(name string) bool {

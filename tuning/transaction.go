@@ -108,14 +108,8 @@ func (s *System) Apply(p Plan) error {
 	}
 	rec := &record{Time: s.opts.Now(), Netns: s.opts.Netns, Status: statusPending, Action: "apply",
 		PID: os.Getpid(), Changes: p.Changes, Prior: prior}
-	if err := tx.save(rec); err != nil {
-		return fmt.Errorf("cannot record the batch for undo, so nothing changed: %w", err)
-	}
-	if err := s.audit("intent apply", p.Changes); err != nil {
-		if rerr := tx.save(prior); rerr != nil {
-			err = fmt.Errorf("%w (and restoring the record failed: %v)", err, rerr)
-		}
-		return fmt.Errorf("cannot write the audit log, so nothing changed: %w", err)
+	if err := s.recordIntent(tx, rec, prior, p.Changes); err != nil {
+		return err
 	}
 	if n, err := s.writeAll(p.Changes); err != nil {
 		return s.rollback(tx, p.Changes[:n+1], prior, err)
@@ -126,6 +120,22 @@ func (s *System) Apply(p Plan) error {
 	rec.Status, rec.Prior = statusApplied, nil
 	if err := tx.save(rec); err != nil {
 		return s.changed(fmt.Errorf("applied, but the batch could not be marked done (tcpdash tune undo restores it): %w", err), p.Changes)
+	}
+	return nil
+}
+
+// recordIntent makes rec, a pending record, the state file's, and audits
+// its intent, both durably, before the kernel is touched. If either fails
+// the record goes back to was, and nothing has changed.
+func (s *System) recordIntent(tx *txn, rec, was *record, changes []Change) error {
+	if err := tx.save(rec); err != nil {
+		return fmt.Errorf("cannot record the %s for undo, so nothing changed: %w", rec.Action, err)
+	}
+	if err := s.audit("intent "+rec.Action, changes); err != nil {
+		if rerr := tx.save(was); rerr != nil {
+			err = fmt.Errorf("%w (and restoring the record failed: %v)", err, rerr)
+		}
+		return fmt.Errorf("cannot write the audit log, so nothing changed: %w", err)
 	}
 	return nil
 }
@@ -275,14 +285,8 @@ func (s *System) Undo(p Plan) error {
 	if len(p.Changes) > 0 {
 		undoing := *rec
 		undoing.Status, undoing.Action, undoing.PID = statusPending, "undo", os.Getpid()
-		if err := tx.save(&undoing); err != nil {
-			return fmt.Errorf("cannot record the undo, so nothing changed: %w", err)
-		}
-		if err := s.audit("intent undo", p.Changes); err != nil {
-			if rerr := tx.save(rec); rerr != nil {
-				err = fmt.Errorf("%w (and restoring the record failed: %v)", err, rerr)
-			}
-			return fmt.Errorf("cannot write the audit log, so nothing changed: %w", err)
+		if err := s.recordIntent(tx, &undoing, rec, p.Changes); err != nil {
+			return err
 		}
 		if n, err := s.writeAll(p.Changes); err != nil {
 			return s.changed(fmt.Errorf("%w (the batch stays on record: tcpdash tune undo retries)", err), p.Changes[:n+1])
