@@ -452,3 +452,34 @@ func TestUndoRecordNotRemovable(t *testing.T) {
 		t.Fatalf("tcp_fin_timeout %q after undo", b)
 	}
 }
+
+// FuzzStateFile: whatever a state file holds, undo either refuses or plans
+// only values tune set would accept, for keys tcpdash knows.
+func FuzzStateFile(f *testing.F) {
+	f.Add([]byte(`{"netns":"net:[1]","status":"applied","changes":[{"key":"net.ipv4.tcp_fin_timeout","old":"60","new":"30"}]}`))
+	f.Add([]byte(`{"netns":"net:[1]","status":"pending","changes":[{"key":"net.core.somaxconn","old":"0","new":"4096"}]}`))
+	f.Add([]byte(`{"netns":"net:[1]","changes":[{"key":"../../etc/passwd","old":"x","new":"y"}]}`))
+	f.Add([]byte(`not json`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, _ := fakeRoot(t)
+		if err := os.WriteFile(s.opts.StateFile, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		p, err := s.PlanUndo()
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") && !strings.Contains(string(data), "\n") {
+				t.Fatalf("a refusal spans lines: %q", err)
+			}
+			return
+		}
+		for _, c := range p.Changes {
+			tu, ok := Lookup(c.Key)
+			if !ok || tu.Removed != "" {
+				t.Fatalf("undo plans unknown or removed key %q", c.Key)
+			}
+			if _, err := tu.Check(c.New); err != nil {
+				t.Fatalf("undo plans %s=%q, which tune set refuses: %v", c.Key, c.New, err)
+			}
+		}
+	})
+}
