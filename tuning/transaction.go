@@ -348,7 +348,7 @@ func readRecord(d *safefile.Dir, name, netns string) (*record, error) {
 		return nil, fmt.Errorf("%s is corrupt (%v): move it aside to start afresh", filepath.Join(d.Path(), name), firstLine(err))
 	}
 	if r.Netns != netns {
-		return nil, fmt.Errorf("the last batch was applied in network namespace %s, this is %s: undo it there", r.Netns, netns)
+		return nil, fmt.Errorf("the last batch was applied in network namespace %s, this is %s: undo it there, or give this namespace its own --state-file", r.Netns, netns)
 	}
 	if r.Status == "" {
 		r.Status = statusApplied
