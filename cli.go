@@ -29,6 +29,7 @@ Flags:
   --top N            rows in every table, 1-1000 (default 10)
   --source S         auto, netlink or procfs (default auto: netlink, else /proc/net/tcp)
   --processes=false  do not name the processes holding sockets (skips the /proc/<pid>/fd walk)
+` + netnsUsage + `
   --read-only        the dashboard's tuning pane shows everything but changes nothing
   --file PATH        where the tuning pane persists (default /etc/sysctl.d/90-tcpdash.conf)
   --state-file PATH  the last applied batch, for undo (default /var/lib/tcpdash/last-batch.json)
@@ -60,6 +61,7 @@ type config struct {
 	count      int
 	top        int
 	source     tcpinfo.Source
+	netns      string
 	tuneFiles
 }
 
@@ -73,13 +75,17 @@ func (t *tuneFiles) register(fs *flag.FlagSet) {
 	fs.BoolVar(&t.readOnly, "read-only", false, "")
 	fs.BoolVar(&t.noUndo, "no-undo", false, "")
 	fs.StringVar(&t.file, "file", tuning.DefaultPersistPath, "")
-	fs.StringVar(&t.stateFile, "state-file", "/var/lib/tcpdash/last-batch.json", "")
+	fs.StringVar(&t.stateFile, "state-file", defaultStateFile, "")
 	fs.StringVar(&t.auditLog, "audit-log", "/var/log/tcpdash/audit.log", "")
 }
 
-func (t tuneFiles) system() *tuning.System {
-	return tuning.New(tuning.Options{StateFile: t.stateFile, AuditLog: t.auditLog, NoUndo: t.noUndo,
-		Netns: hostInfo().Netns, User: userName()})
+// defaultStateFile is --state-file's default.
+const defaultStateFile = "/var/lib/tcpdash/last-batch.json"
+
+// system tunes the watched namespace.
+func (t tuneFiles) system(w *watched) *tuning.System {
+	return tuning.New(tuning.Options{StateFile: w.stateFile(t.stateFile, defaultStateFile), AuditLog: t.auditLog,
+		NoUndo: t.noUndo, Netns: w.ns.ID(), User: userName(), InNamespace: w.inNamespace()})
 }
 
 func parseFlags(args []string) (config, error) {
@@ -94,6 +100,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.count, "count", 0, "")
 	fs.IntVar(&cfg.top, "top", cfg.top, "")
 	source := fs.String("source", "auto", "")
+	registerNetns(fs, &cfg.netns)
 	cfg.tuneFiles.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -155,7 +162,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	col, err := tcpinfo.NewCollector(tcpinfo.Options{Source: cfg.source, Top: cfg.top})
+	w, err := watch(cfg.netns)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	col, err := tcpinfo.NewCollector(tcpinfo.Options{Source: cfg.source, Top: cfg.top, Namespace: w.collectorNamespace()})
 	if err != nil {
 		return err
 	}
@@ -166,22 +178,23 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 	switch {
 	case cfg.json && !cfg.once:
-		return streamJSON(ctx, col, cfg, stdout)
+		return streamJSON(ctx, col, cfg, w, stdout)
 	case !cfg.once && isTerminal(stdout):
-		return runDashboard(ctx, col, cfg)
+		return runDashboard(ctx, col, cfg, w)
 	case !cfg.once:
 		fmt.Fprintln(stderr, "tcpdash: stdout is not a terminal: printing one snapshot (use --once to say so, --json for JSON)")
 	}
 	var owners *tcpinfo.Owners
 	if cfg.processes {
-		owners = readOwners(nil, stderr)
+		owners = readOwners(nil, w, stderr)
 	}
 	snap, err := col.Collect(tcpinfo.Query{Owners: owners})
 	if err != nil {
 		return err
 	}
+	w.label(snap)
 	// One snapshot: rates come from the kernel's timers where they can.
-	findings := diagnose.Diagnose(snap, nil, readSettings())
+	findings := diagnose.Diagnose(snap, nil, readSettings(w))
 	if cfg.json {
 		return writeJSON(stdout, snap, findings)
 	}
@@ -191,18 +204,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // readSettings reads the sysctls that findings give advice about; without
 // them the advice is only less specific. Reading needs no state file, audit
 // log or identity.
-func readSettings() []tuning.Setting {
-	s, _ := tuning.New(tuning.Options{}).Settings()
+func readSettings(w *watched) []tuning.Setting {
+	s, _ := tuning.New(tuning.Options{InNamespace: w.inNamespace()}).Settings()
 	return s
 }
 
 // readOwners refreshes process attribution when it is stale. Without it
 // the snapshot is still right, only anonymous, so a failure is a warning.
-func readOwners(cur *tcpinfo.Owners, stderr io.Writer) *tcpinfo.Owners {
+func readOwners(cur *tcpinfo.Owners, w *watched, stderr io.Writer) *tcpinfo.Owners {
 	if !cur.Stale(time.Now()) {
 		return cur
 	}
-	o, err := tcpinfo.ReadOwners("/proc")
+	o, err := tcpinfo.ReadOwnersIn("/proc", w.ns.ID())
 	if err != nil {
 		fmt.Fprintf(stderr, "tcpdash: warning: cannot attribute sockets to processes: %s\n", termsafe.Error(err))
 		return cur
@@ -234,10 +247,10 @@ func writeJSON(w io.Writer, snap *tcpinfo.Snapshot, findings []diagnose.Finding)
 // snapshots are out. Like the dashboard, it stretches its interval while
 // dumps are slow, and each line says the interval it was taken at. An
 // interrupt is a normal end.
-func streamJSON(ctx context.Context, col *tcpinfo.Collector, cfg config, w io.Writer) error {
+func streamJSON(ctx context.Context, col *tcpinfo.Collector, cfg config, ns *watched, out io.Writer) error {
 	var owners *tcpinfo.Owners
 	var prev *tcpinfo.Snapshot
-	settings := readSettings()
+	settings := readSettings(ns)
 	interval := cfg.interval
 	next := time.Now()
 	timer := time.NewTimer(0)
@@ -258,14 +271,15 @@ func streamJSON(ctx context.Context, col *tcpinfo.Collector, cfg config, w io.Wr
 			}
 		}
 		if cfg.processes {
-			owners = readOwners(owners, io.Discard)
+			owners = readOwners(owners, ns, io.Discard)
 		}
 		snap, err := col.Collect(tcpinfo.Query{Owners: owners})
 		if err != nil {
 			return err
 		}
 		snap.Interval = interval
-		if err := writeJSON(w, snap, diagnose.Diagnose(snap, prev, settings)); err != nil {
+		ns.label(snap)
+		if err := writeJSON(out, snap, diagnose.Diagnose(snap, prev, settings)); err != nil {
 			return err
 		}
 		prev = snap

@@ -19,12 +19,12 @@ import (
 // runDashboard runs the TUI until q, SIGTERM, or ctx ends (SIGINT, SIGHUP
 // when the tmux pane or SSH session goes away). Bubble Tea restores the
 // terminal on every one of those paths.
-func runDashboard(ctx context.Context, col *tcpinfo.Collector, cfg config) error {
-	uc := ui.Config{Collector: col, Interval: cfg.interval, Info: hostInfo(),
-		Tuner: cfg.tuneFiles.system(), ReadOnly: cfg.readOnly, PersistPath: cfg.file,
+func runDashboard(ctx context.Context, col *tcpinfo.Collector, cfg config, w *watched) error {
+	uc := ui.Config{Collector: col, Interval: cfg.interval, Info: hostInfo(w),
+		Tuner: cfg.tuneFiles.system(w), ReadOnly: cfg.readOnly, PersistPath: cfg.file,
 		Root: os.Geteuid() == 0, Unrecorded: cfg.noUndo && (cfg.stateFile == "" || cfg.auditLog == "")}
 	if cfg.processes {
-		uc.Owners = func() (*tcpinfo.Owners, error) { return tcpinfo.ReadOwners("/proc") }
+		uc.Owners = func() (*tcpinfo.Owners, error) { return tcpinfo.ReadOwnersIn("/proc", w.ns.ID()) }
 	}
 	m := ui.New(uc)
 	// SIGQUIT ends the dashboard like SIGTERM, with the terminal restored;
@@ -120,13 +120,13 @@ func (s *suspender) stop() {
 }
 
 // hostInfo is read once: none of it changes while tcpdash runs.
-func hostInfo() ui.HostInfo {
+func hostInfo(w *watched) ui.HostInfo {
 	var info ui.HostInfo
 	info.Host, _ = os.Hostname()
 	var u unix.Utsname
 	if unix.Uname(&u) == nil {
 		info.Kernel = unix.ByteSliceToString(u.Release[:])
 	}
-	info.Netns, _ = os.Readlink("/proc/self/ns/net")
+	info.Netns = w.String()
 	return info
 }

@@ -20,6 +20,13 @@ func writeReport(w io.Writer, s *tcpinfo.Snapshot, findings []diagnose.Finding) 
 	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
 
 	p("tcpdash snapshot %s  source %s  dump %s\n", s.Time.Format(time.RFC3339), s.Source, roundDuration(s.Dump))
+	if s.Netns != "" {
+		name := s.Netns
+		if len(s.Names) > 0 {
+			name = strings.Join(s.Names, ", ") + " " + s.Netns
+		}
+		p("netns %s\n", termsafe.String(name))
+	}
 	if s.SourceNote != "" {
 		p("note: %s\n", termsafe.String(s.SourceNote))
 	}

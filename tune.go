@@ -31,6 +31,7 @@ Flags:
   --state-file PATH  the last batch, for undo (default /var/lib/tcpdash/last-batch.json)
   --audit-log PATH   every change, appended (default /var/log/tcpdash/audit.log)
   --no-undo          allow an empty --state-file or --audit-log: no undo, no record
+` + netnsUsage + `
 
 Exit status:
   0  done (or nothing to do)
@@ -42,8 +43,9 @@ Exit status:
 type tuneConfig struct {
 	yes bool
 	tuneFiles
-	sub  string
-	args []string
+	sub   string
+	args  []string
+	netns string
 }
 
 func parseTuneFlags(args []string) (tuneConfig, error) {
@@ -52,6 +54,7 @@ func parseTuneFlags(args []string) (tuneConfig, error) {
 	fs.SetOutput(io.Discard)
 	fs.BoolVar(&cfg.yes, "yes", false, "")
 	cfg.tuneFiles.register(fs)
+	registerNetns(fs, &cfg.netns)
 	// Flags may come before, between or after the words.
 	var words []string
 	for {
@@ -94,10 +97,15 @@ func runTune(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	sys := cfg.tuneFiles.system()
+	w, err := watch(cfg.netns)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	sys := cfg.tuneFiles.system(w)
 	switch cfg.sub {
 	case "":
-		return tuneShow(ctx, sys, stdout)
+		return tuneShow(ctx, sys, w, stdout)
 	case "set":
 		var as []tuning.Assignment
 		for _, a := range cfg.args {
@@ -111,7 +119,7 @@ func runTune(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		if err != nil {
 			return err
 		}
-		return confirmAndApply(cfg, sys, plan, "apply", sys.Apply, stdin, stdout)
+		return confirmAndApply(cfg, w, sys, plan, "apply", sys.Apply, stdin, stdout)
 	case "undo":
 		plan, err := sys.PlanUndo()
 		if err != nil {
@@ -126,7 +134,7 @@ func runTune(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			fmt.Fprintln(stdout, "every value is already as before the batch; its record is cleared")
 			return nil
 		}
-		return confirmAndApply(cfg, sys, plan, "undo", sys.Undo, stdin, stdout)
+		return confirmAndApply(cfg, w, sys, plan, "undo", sys.Undo, stdin, stdout)
 	case "persist":
 		if cfg.readOnly {
 			return errors.New("--read-only: nothing written")
@@ -149,7 +157,7 @@ func runTune(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	return nil
 }
 
-func confirmAndApply(cfg tuneConfig, sys *tuning.System, plan tuning.Plan, verb string,
+func confirmAndApply(cfg tuneConfig, w *watched, sys *tuning.System, plan tuning.Plan, verb string,
 	apply func(tuning.Plan) error, stdin io.Reader, stdout io.Writer) error {
 	if len(plan.Changes) == 0 {
 		fmt.Fprintln(stdout, "nothing to change: every value is already as asked")
@@ -161,7 +169,7 @@ func confirmAndApply(cfg tuneConfig, sys *tuning.System, plan tuning.Plan, verb 
 	if err := sys.CanWrite(); err != nil {
 		return hinted{err, "run as root (sudo), or inside a network namespace you own"}
 	}
-	fmt.Fprintf(stdout, "To %s in network namespace %s:\n", verb, hostInfo().Netns)
+	fmt.Fprintf(stdout, "To %s in network namespace %s:\n", verb, termsafe.String(w.String()))
 	if cfg.noUndo && (cfg.stateFile == "" || cfg.auditLog == "") {
 		fmt.Fprintln(stdout, "  (--no-undo: this change is not recorded; tcpdash tune undo cannot restore it)")
 	}
@@ -214,7 +222,7 @@ func confirm(cfg tuneConfig, question string, stdin io.Reader, stdout io.Writer)
 
 // tuneShow prints every tunable with what it does on this kernel, and
 // advice drawn from one second of live data.
-func tuneShow(ctx context.Context, sys *tuning.System, w io.Writer) error {
+func tuneShow(ctx context.Context, sys *tuning.System, ns *watched, w io.Writer) error {
 	settings, err := sys.Settings()
 	if err != nil {
 		return err
@@ -222,7 +230,7 @@ func tuneShow(ctx context.Context, sys *tuning.System, w io.Writer) error {
 	if msg, _ := sys.Interrupted(); msg != "" {
 		fmt.Fprintf(w, "! %s\n\n", termsafe.String(msg))
 	}
-	col, err := tcpinfo.NewCollector(tcpinfo.Options{Top: 1000})
+	col, err := tcpinfo.NewCollector(tcpinfo.Options{Top: 1000, Namespace: ns.collectorNamespace()})
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,19 @@ type Options struct {
 	Top int
 	// ProcRoot and SysctlRoot default to /proc and /proc/sys.
 	ProcRoot, SysctlRoot string
+	// Namespace is the network namespace to watch; nil is tcpdash's own.
+	Namespace Namespace
+}
+
+// A Namespace is a network namespace held open for watching
+// (*namespaces.Handle is the real one).
+type Namespace interface {
+	// NetNSFD refers to the namespace, to create netlink sockets in it.
+	NetNSFD() int
+	// ProcDir is a /proc/PID or /proc/PID/task/TID whose net/ shows it.
+	ProcDir() string
+	// Do runs fn on a thread inside it: /proc/sys resolves there.
+	Do(fn func() error) error
 }
 
 // A dumper streams sockets; *Conn is the real one.
@@ -46,7 +59,12 @@ type Collector struct {
 
 // NewCollector opens the socket source.
 func NewCollector(opts Options) (*Collector, error) {
-	return newCollector(opts, func() (dumper, error) { return Dial() })
+	return newCollector(opts, func() (dumper, error) {
+		if opts.Namespace != nil {
+			return DialIn(opts.Namespace.NetNSFD())
+		}
+		return Dial()
+	})
 }
 
 func newCollector(opts Options, dial func() (dumper, error)) (*Collector, error) {
@@ -61,6 +79,9 @@ func newCollector(opts Options, dial func() (dumper, error)) (*Collector, error)
 	}
 	c := &Collector{opts: opts, agg: NewAggregator(PortRange{}), now: time.Now,
 		counters: func() (Counters, error) { return ReadCounters(opts.ProcRoot) }}
+	if ns := opts.Namespace; ns != nil {
+		c.counters = func() (Counters, error) { return ReadCountersAt(ns.ProcDir()) }
+	}
 	switch opts.Source {
 	case SourceProcfs:
 		c.note = "procfs requested"
@@ -113,11 +134,15 @@ func (c *Collector) Close() error {
 
 // Collect takes one snapshot, its tables built for q.
 func (c *Collector) Collect(q Query) (*Snapshot, error) {
-	ports, err := ReadPortRange(c.opts.SysctlRoot)
-	if err != nil {
-		return nil, err
-	}
-	maxTW, err := readSysctlInt(c.opts.SysctlRoot, "net/ipv4/tcp_max_tw_buckets")
+	var ports PortRange
+	var maxTW int
+	err := c.inNamespace(func() (err error) {
+		if ports, err = ReadPortRange(c.opts.SysctlRoot); err != nil {
+			return err
+		}
+		maxTW, err = readSysctlInt(c.opts.SysctlRoot, "net/ipv4/tcp_max_tw_buckets")
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -184,6 +209,15 @@ func parseProcFile(path string, family Family, fn func(*Socket)) error {
 	return ParseProcNet(f, family, fn)
 }
 
+// inNamespace runs fn where /proc/sys and interface names are the watched
+// namespace's.
+func (c *Collector) inNamespace(fn func() error) error {
+	if c.opts.Namespace == nil {
+		return fn()
+	}
+	return c.opts.Namespace.Do(fn)
+}
+
 // Stretch lengthens a polling interval when a dump takes more than a
 // quarter of it, so that polling never takes more than a quarter of a
 // core. The dashboard and the --json stream both poll at this pace.
@@ -205,9 +239,12 @@ func (c *Collector) addZones(s *Socket) {
 	zone, ok := c.zones[s.Interface]
 	if !ok {
 		zone = strconv.FormatUint(uint64(s.Interface), 10) // an index with no name left
-		if ifi, err := net.InterfaceByIndex(int(s.Interface)); err == nil {
-			zone = ifi.Name
-		}
+		_ = c.inNamespace(func() error {
+			if ifi, err := net.InterfaceByIndex(int(s.Interface)); err == nil {
+				zone = ifi.Name
+			}
+			return nil
+		})
 		if c.zones == nil {
 			c.zones = make(map[uint32]string)
 		}

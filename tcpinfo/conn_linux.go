@@ -28,8 +28,13 @@ type Conn struct {
 }
 
 // Dial opens a sock_diag netlink socket. It needs no privileges.
-func Dial() (*Conn, error) {
-	c, err := netlink.Dial(unix.NETLINK_SOCK_DIAG, nil)
+func Dial() (*Conn, error) { return DialIn(0) }
+
+// DialIn opens a sock_diag netlink socket inside the network namespace
+// that netnsFD refers to (0: the caller's). The socket stays bound to that
+// namespace: its dumps report the namespace's sockets.
+func DialIn(netnsFD int) (*Conn, error) {
+	c, err := netlink.Dial(unix.NETLINK_SOCK_DIAG, &netlink.Config{NetNS: netnsFD})
 	if err != nil {
 		return nil, fmt.Errorf("tcpinfo: dial sock_diag: %w", err)
 	}

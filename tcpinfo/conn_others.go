@@ -15,6 +15,9 @@ func Dial() (*Conn, error) {
 	return nil, fmt.Errorf("tcpinfo: inet_diag is not supported on %s", runtime.GOOS)
 }
 
+// DialIn reports that inet_diag is Linux-only.
+func DialIn(int) (*Conn, error) { return Dial() }
+
 // Close does nothing.
 func (c *Conn) Close() error { return nil }
 

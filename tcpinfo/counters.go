@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
 
 	"github.com/prometheus/procfs"
 )
@@ -39,8 +42,17 @@ type Counters struct {
 // ReadCounters reads the counters of the caller's network namespace from
 // a procfs mount such as /proc.
 func ReadCounters(procRoot string) (Counters, error) {
+	return ReadCountersAt(filepath.Join(procRoot, strconv.Itoa(os.Getpid())))
+}
+
+// ReadCountersAt reads the counters of the network namespace that
+// procDir's net/ shows: procDir is /proc/PID of a process in it, or
+// /proc/PID/task/TID of a thread that entered it.
+func ReadCountersAt(procDir string) (Counters, error) {
 	var c Counters
-	pfs, err := procfs.NewFS(procRoot)
+	// procfs reads sockstat from <fs>/net/ and snmp from <fs>/<pid>/net/:
+	// procDir is both an FS and, one level up, a process.
+	pfs, err := procfs.NewFS(procDir)
 	if err != nil {
 		return c, fmt.Errorf("tcpinfo: %w", err)
 	}
@@ -67,7 +79,15 @@ func ReadCounters(procRoot string) (Counters, error) {
 		return c, fmt.Errorf("tcpinfo: sockstat6: %w", err)
 	}
 
-	self, err := pfs.Self()
+	parent, err := procfs.NewFS(filepath.Dir(procDir))
+	if err != nil {
+		return c, fmt.Errorf("tcpinfo: %w", err)
+	}
+	id, err := strconv.Atoi(filepath.Base(procDir))
+	if err != nil {
+		return c, fmt.Errorf("tcpinfo: %s is not a /proc/PID directory", procDir)
+	}
+	self, err := parent.Proc(id)
 	if err != nil {
 		return c, fmt.Errorf("tcpinfo: %w", err)
 	}

@@ -14,6 +14,8 @@ type (
 		SourceNote         string         `json:"source_note,omitempty"`
 		DumpMS             float64        `json:"dump_ms"`
 		IntervalMS         int64          `json:"interval_ms,omitempty"`
+		Netns              string         `json:"netns,omitempty"`
+		Names              []string       `json:"names,omitempty"`
 		Total              int            `json:"total"`
 		States             StateCounts    `json:"states"`
 		Families           FamilyCounts   `json:"families"`
@@ -91,6 +93,8 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 		SourceNote:         s.SourceNote,
 		DumpMS:             math.Round(float64(s.Dump.Microseconds())) / 1000,
 		IntervalMS:         s.Interval.Milliseconds(),
+		Netns:              s.Netns,
+		Names:              s.Names,
 		Total:              s.Total,
 		States:             s.States,
 		Families:           s.Families,

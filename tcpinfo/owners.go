@@ -62,12 +62,19 @@ func (o *Owners) Lookup(inode uint32) (Owner, bool) {
 // of the processes in the caller's network namespace. Processes that exit
 // during the walk are skipped.
 func ReadOwners(procRoot string) (*Owners, error) {
-	start := time.Now()
-	o := &Owners{byInode: make(map[uint32]int32), Time: start}
 	ourNetns, err := os.Readlink(filepath.Join(procRoot, "self/ns/net"))
 	if err != nil {
 		return nil, fmt.Errorf("tcpinfo: own network namespace: %w", err)
 	}
+	return ReadOwnersIn(procRoot, ourNetns)
+}
+
+// ReadOwnersIn walks procRoot for the sockets of the processes in the
+// network namespace netns ("net:[4026532180]", as /proc/PID/ns/net reads).
+func ReadOwnersIn(procRoot, netns string) (*Owners, error) {
+	ourNetns := netns
+	start := time.Now()
+	o := &Owners{byInode: make(map[uint32]int32), Time: start}
 	dir, err := os.Open(procRoot)
 	if err != nil {
 		return nil, err

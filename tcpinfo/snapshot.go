@@ -22,6 +22,11 @@ type Snapshot struct {
 	SourceNote string
 	// Dump is how long reading and aggregating the sockets took.
 	Dump time.Duration
+	// Netns is the watched network namespace ("net:[4026532180]") and
+	// Names what it is called (ip netns names, containers, "pid N (comm)"),
+	// when the caller says so: the collector only holds a descriptor.
+	Netns string
+	Names []string
 	// Interval is, in a stream of snapshots, the interval this one was
 	// taken at: the one asked for, stretched while dumps are slow (see
 	// Stretch). Zero for a single snapshot.

@@ -33,6 +33,9 @@ type Options struct {
 	LockWait time.Duration
 	// Netns and User identify who changed what, in the audit log.
 	Netns, User string
+	// InNamespace, when set, runs sysctl I/O on a thread inside the
+	// network namespace being tuned (namespaces.Handle.Do).
+	InNamespace func(fn func() error) error
 	// Now stamps audit lines; nil means time.Now.
 	Now func() time.Time
 }
@@ -86,8 +89,11 @@ func (s *System) Settings() ([]Setting, error) {
 	return out, nil
 }
 
-func (s *System) read(t Tunable) (string, error) {
-	v, err := sysctl.Read(s.opts.SysctlRoot, t.Key)
+func (s *System) read(t Tunable) (v string, err error) {
+	err = s.inNamespace(func() (err error) {
+		v, err = sysctl.Read(s.opts.SysctlRoot, t.Key)
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", t.Key, err)
 	}
@@ -203,7 +209,13 @@ func explain(key, value string, err error) error {
 // write sets one sysctl and reads it back. It opens the file without
 // O_CREATE: a missing sysctl is an error, never a new file.
 func (s *System) write(t Tunable, value string) error {
-	f, err := os.OpenFile(filepath.Join(s.opts.SysctlRoot, t.Path()), os.O_WRONLY|os.O_TRUNC, 0)
+	var f *os.File
+	err := s.inNamespace(func() (err error) {
+		// /proc/sys resolves in the opening thread's namespace; the open
+		// file keeps it.
+		f, err = os.OpenFile(filepath.Join(s.opts.SysctlRoot, t.Path()), os.O_WRONLY|os.O_TRUNC, 0)
+		return err
+	})
 	if err != nil {
 		return explain(t.Key, value, err)
 	}
@@ -227,6 +239,14 @@ func (s *System) write(t Tunable, value string) error {
 	return nil
 }
 
+// inNamespace runs fn where /proc/sys is the watched namespace's.
+func (s *System) inNamespace(fn func() error) error {
+	if s.opts.InNamespace == nil {
+		return fn()
+	}
+	return s.opts.InNamespace(fn)
+}
+
 // CanWrite reports why sysctls cannot be written here, or nil. It probes
 // access to a per-namespace sysctl rather than guessing from the uid:
 // root of a user namespace may write its own network namespace's values.
@@ -235,7 +255,7 @@ func (s *System) CanWrite() error {
 		return errors.New("no state file or audit log: undo would be impossible (--no-undo allows that)")
 	}
 	p := filepath.Join(s.opts.SysctlRoot, "net/ipv4/tcp_fin_timeout")
-	if err := syscall.Access(p, 2 /* W_OK */); err != nil {
+	if err := s.inNamespace(func() error { return syscall.Access(p, 2 /* W_OK */) }); err != nil {
 		return fmt.Errorf("writing sysctls needs root or CAP_NET_ADMIN over this network namespace (uid %d): %w", os.Geteuid(), err)
 	}
 	return nil

@@ -1,0 +1,83 @@
+package namespaces
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// A Handle holds a namespace open while tcpdash watches it: a descriptor
+// to create netlink sockets in it, and an OS thread that entered it, for
+// what /proc resolves by the reader's namespace (/proc/sys, and net/ under
+// the thread's own /proc/PID/task/TID). Close it when done: an open handle
+// keeps the namespace alive.
+type Handle struct {
+	ns   Namespace
+	file *os.File
+	tid  int
+	do   chan func()
+	done chan struct{}
+}
+
+// Enter opens ns and starts a thread inside it.
+func Enter(ns Namespace) (*Handle, error) {
+	f, err := os.Open(ns.Path)
+	if err != nil {
+		return nil, fmt.Errorf("open network namespace %s: %w", ns, err)
+	}
+	h := &Handle{ns: ns, file: f, do: make(chan func()), done: make(chan struct{})}
+	ready := make(chan error)
+	go func() {
+		// Never unlocked: when this goroutine ends, Go retires the thread,
+		// and the namespace it entered with it.
+		runtime.LockOSThread()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			ready <- fmt.Errorf("enter network namespace %s: %w", ns, err)
+			return
+		}
+		h.tid = unix.Gettid()
+		ready <- nil
+		for {
+			select {
+			case fn := <-h.do:
+				fn()
+			case <-h.done:
+				return
+			}
+		}
+	}()
+	if err := <-ready; err != nil {
+		f.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+// Namespace is the namespace held.
+func (h *Handle) Namespace() Namespace { return h.ns }
+
+// NetNSFD is a descriptor of the namespace, for netlink.Config.NetNS.
+func (h *Handle) NetNSFD() int { return int(h.file.Fd()) }
+
+// ProcDir is a /proc directory whose net/ shows the namespace: the
+// thread's own (/proc/net follows the thread-group leader).
+func (h *Handle) ProcDir() string { return fmt.Sprintf("/proc/%d/task/%d", os.Getpid(), h.tid) }
+
+// Do runs fn on the thread inside the namespace.
+func (h *Handle) Do(fn func() error) error {
+	errc := make(chan error, 1)
+	select {
+	case h.do <- func() { errc <- fn() }:
+	case <-h.done:
+		return fmt.Errorf("network namespace %s: handle closed", h.ns)
+	}
+	return <-errc
+}
+
+// Close ends the thread and releases the namespace.
+func (h *Handle) Close() error {
+	close(h.done)
+	return h.file.Close()
+}

@@ -1,0 +1,22 @@
+//go:build !linux
+
+package namespaces
+
+import (
+	"fmt"
+	"runtime"
+)
+
+// A Handle holds a namespace open; only Linux has network namespaces.
+type Handle struct{}
+
+// Enter is unsupported off Linux.
+func Enter(ns Namespace) (*Handle, error) {
+	return nil, fmt.Errorf("network namespaces are unsupported on %s", runtime.GOOS)
+}
+
+func (h *Handle) Namespace() Namespace     { return Namespace{} }
+func (h *Handle) NetNSFD() int             { return -1 }
+func (h *Handle) ProcDir() string          { return "" }
+func (h *Handle) Do(fn func() error) error { return fn() }
+func (h *Handle) Close() error             { return nil }

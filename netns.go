@@ -1,0 +1,95 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/tcpdash/tcpdash/namespaces"
+	"github.com/tcpdash/tcpdash/tcpinfo"
+)
+
+// netnsUsage is the --netns line every mode's usage shares.
+const netnsUsage = `  --netns WHAT       watch another network namespace: NAME (ip netns), a path to a
+                     namespace file, pid:N, or container:ID (an id prefix or name)`
+
+// A watched namespace is the one a mode looks at and tunes: tcpdash's own,
+// or the one --netns names, held open on a thread inside it.
+type watched struct {
+	ns     namespaces.Namespace
+	handle *namespaces.Handle // nil for tcpdash's own namespace
+}
+
+func registerNetns(fs *flag.FlagSet, what *string) {
+	fs.StringVar(what, "netns", "", "")
+}
+
+// watch resolves --netns and enters the namespace. Nothing is opened when
+// it does not resolve.
+func watch(what string) (*watched, error) {
+	f := namespaces.NewFinder()
+	self, err := f.Self()
+	if err != nil {
+		return nil, fmt.Errorf("own network namespace: %w", err)
+	}
+	if what == "" {
+		return &watched{ns: self}, nil
+	}
+	ns, err := f.Resolve(what)
+	if err != nil {
+		return nil, err
+	}
+	if ns.Inode == self.Inode {
+		return &watched{ns: ns}, nil
+	}
+	h, err := namespaces.Enter(ns)
+	if err != nil {
+		return nil, err
+	}
+	return &watched{ns: ns, handle: h}, nil
+}
+
+func (w *watched) Close() {
+	if w.handle != nil {
+		w.handle.Close()
+	}
+}
+
+// collectorNamespace is what tcpinfo needs; nil for tcpdash's own.
+func (w *watched) collectorNamespace() tcpinfo.Namespace {
+	if w.handle == nil {
+		return nil
+	}
+	return w.handle
+}
+
+// inNamespace runs sysctl I/O inside the watched namespace.
+func (w *watched) inNamespace() func(func() error) error {
+	if w.handle == nil {
+		return nil
+	}
+	return w.handle.Do
+}
+
+// String names the namespace for headers and confirmations:
+// "web net:[4026532180]".
+func (w *watched) String() string { return w.ns.String() }
+
+// label says in a snapshot which namespace it is of, when --netns chose
+// one: scripts that watch several can tell the lines apart.
+func (w *watched) label(s *tcpinfo.Snapshot) {
+	if w.handle != nil {
+		s.Netns, s.Names = w.ns.ID(), w.ns.Names
+	}
+}
+
+// stateFile keeps each namespace's batches apart: the default state file
+// of another namespace carries its inode.
+func (w *watched) stateFile(path, dflt string) string {
+	if w.handle == nil || path != dflt {
+		return path
+	}
+	ext := filepath.Ext(path)
+	return fmt.Sprintf("%s.%d%s", strings.TrimSuffix(path, ext), w.ns.Inode, ext)
+}

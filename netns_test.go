@@ -1,0 +1,190 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tcpdash/tcpdash/internal/netns"
+)
+
+// TestIntegrationWatchOtherNamespaces builds two network namespaces inside
+// the test's own: one reached by pid, one named (ip netns style) with no
+// process left in it. --once --json --netns on each equals ss -tanH inside
+// it, and tune set --netns changes that namespace's value only.
+func TestIntegrationWatchOtherNamespaces(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	netns.Require(t, haveTool("nsenter") && haveTool("ss"), "nsenter and ss (util-linux, iproute2) are needed")
+	// Pdeathsig follows the forking thread, not the process: fork from
+	// one thread that lives as long as the test, or a thread Go retires
+	// (one that entered a namespace) takes the namespaces' holders along.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tcpload := filepath.Join(t.TempDir(), "tcpload")
+	if out, err := exec.Command("go", "build", "-o", tcpload, "./cmd/tcpload").CombinedOutput(); err != nil {
+		t.Fatalf("go build tcpload: %v\n%s", err, out)
+	}
+	// /run is private to this test: named namespaces go in its own
+	// /run/netns, which the host never sees.
+	must(t, unix.Mount("tmpfs", "/run", "tmpfs", 0, "mode=0755"))
+	t.Cleanup(func() { unix.Unmount("/run", unix.MNT_DETACH) })
+	must(t, os.MkdirAll("/run/netns", 0o755))
+
+	// A: a process in a namespace of its own, reached by pid.
+	holder := exec.Command("sleep", "120")
+	holder.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+	must(t, holder.Start())
+	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+	pathA := fmt.Sprintf("/proc/%d/ns/net", holder.Process.Pid)
+
+	// B: named, its last process gone; it lives on through the bind mount.
+	maker := exec.Command("sleep", "120")
+	maker.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+	must(t, maker.Start())
+	pathB := "/run/netns/loadtest"
+	must(t, os.WriteFile(pathB, nil, 0o444))
+	must(t, unix.Mount(fmt.Sprintf("/proc/%d/ns/net", maker.Process.Pid), pathB, "", unix.MS_BIND, ""))
+	t.Cleanup(func() { unix.Unmount(pathB, unix.MNT_DETACH) })
+	maker.Process.Kill()
+	maker.Wait()
+
+	// Populations: A holds sockets; B keeps only the TIME_WAIT of a
+	// tcpload that has exited.
+	populate := func(nsPath string, args ...string) *exec.Cmd {
+		cmd := exec.Command("nsenter", append([]string{"--net=" + nsPath, tcpload}, args...)...)
+		cmd.Env = append(os.Environ(), "TCPDASH_NETNS=command") // tcpload brings lo up
+		return cmd
+	}
+	a := populate(pathA, "--established", "7", "--time-wait", "40", "--listeners", "2")
+	aErr, _ := a.StderrPipe()
+	must(t, a.Start())
+	t.Cleanup(func() { a.Process.Signal(os.Interrupt); a.Wait() })
+	waitLine(t, aErr, "holding the sockets")
+	if out, err := populate(pathB, "--time-wait", "25", "--established", "3", "--", "true").CombinedOutput(); err != nil {
+		t.Fatalf("tcpload in B: %v\n%s", err, out)
+	}
+
+	for _, tc := range []struct{ what, path, name string }{
+		{fmt.Sprintf("pid:%d", holder.Process.Pid), pathA, fmt.Sprintf("pid %d (sleep)", holder.Process.Pid)},
+		{"loadtest", pathB, "loadtest"},
+		{pathB, pathB, "loadtest"},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			out, _, err := runCLI(t, "--once", "--json", "--netns", tc.what)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var snap struct {
+				States   map[string]int
+				Counters struct{ TW int }
+				Netns    string
+				Names    []string
+			}
+			must(t, json.Unmarshal([]byte(out), &snap))
+			// The counters are the namespace's too (this test's own has no
+			// TIME_WAIT at all).
+			if snap.Counters.TW != snap.States["TIME_WAIT"] || snap.Counters.TW == 0 {
+				t.Errorf("sockstat tw %d, TIME_WAIT %d: the counters are not the namespace's", snap.Counters.TW, snap.States["TIME_WAIT"])
+			}
+			if !strings.HasPrefix(snap.Netns, "net:[") || len(snap.Names) == 0 || snap.Names[0] != tc.name {
+				t.Errorf("netns %q, names %q; want %q first", snap.Netns, snap.Names, tc.name)
+			}
+			want := ssStates(t, tc.path)
+			for st, n := range want {
+				if snap.States[st] != n {
+					t.Errorf("%s: %d, ss -tanH inside says %d", st, snap.States[st], n)
+				}
+			}
+			if len(want) == 0 {
+				t.Fatal("ss sees no sockets: the population is missing")
+			}
+			text, _, err := runCLI(t, "--once", "--netns", tc.what)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(text, "netns "+tc.name) {
+				t.Errorf("--once text does not name the namespace %q:\n%.300s", tc.name, text)
+			}
+		})
+	}
+
+	// tune set --netns changes that namespace only.
+	fin := func(nsPath string) string {
+		out, err := exec.Command("nsenter", "--net="+nsPath, "cat", "/proc/sys/net/ipv4/tcp_fin_timeout").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	own := fin("/proc/self/ns/net")
+	state := t.TempDir()
+	files := []string{"--state-file", filepath.Join(state, "b.json"), "--audit-log", filepath.Join(state, "a.log")}
+	out, _, err := runCLI(t, append([]string{"tune", "set", "net.ipv4.tcp_fin_timeout=17", "--yes", "--netns", "loadtest"}, files...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "in network namespace loadtest net:[") {
+		t.Errorf("the confirmation does not name the namespace:\n%s", out)
+	}
+	if fin(pathB) != "17" || fin(pathA) != "60" || fin("/proc/self/ns/net") != own {
+		t.Fatalf("tcp_fin_timeout: B %s (want 17), A %s, own %s (want both unchanged)", fin(pathB), fin(pathA), fin("/proc/self/ns/net"))
+	}
+	if _, _, err := runCLI(t, append([]string{"tune", "undo", "--yes", "--netns", "loadtest"}, files...)...); err != nil {
+		t.Fatal(err)
+	}
+	if fin(pathB) != "60" {
+		t.Errorf("after undo B's tcp_fin_timeout is %s", fin(pathB))
+	}
+
+	// Bad values: one line, exit 1.
+	for _, bad := range []string{"nosuch", "pid:999999999", "pid:x", "container:0123456789ab", "/etc/hostname"} {
+		_, _, err := runCLI(t, "--once", "--netns", bad)
+		if code := exitCode(err, io.Discard); code != 1 || strings.Contains(err.Error(), "\n") {
+			t.Errorf("--netns %q: exit %d, %v; want 1 and one line", bad, code, err)
+		}
+	}
+}
+
+// ssStates counts ss -tanH's states inside a namespace, in tcpdash's names.
+func ssStates(t *testing.T, nsPath string) map[string]int {
+	t.Helper()
+	out, err := exec.Command("nsenter", "--net="+nsPath, "ss", "-tanH").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{"ESTAB": "ESTABLISHED", "TIME-WAIT": "TIME_WAIT", "LISTEN": "LISTEN",
+		"CLOSE-WAIT": "CLOSE_WAIT", "FIN-WAIT-2": "FIN_WAIT2", "FIN-WAIT-1": "FIN_WAIT1", "SYN-SENT": "SYN_SENT",
+		"SYN-RECV": "SYN_RECV", "LAST-ACK": "LAST_ACK", "CLOSING": "CLOSING"}
+	got := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			got[names[f[0]]]++
+		}
+	}
+	return got
+}
+
+// waitLine reads r until a line contains s.
+func waitLine(t *testing.T, r io.Reader, s string) {
+	t.Helper()
+	buf := make([]byte, 4096)
+	var seen strings.Builder
+	for !strings.Contains(seen.String(), s) {
+		n, err := r.Read(buf)
+		if err != nil {
+			t.Fatalf("waiting for %q: %v; got %q", s, err, seen.String())
+		}
+		seen.Write(buf[:n])
+	}
+}
