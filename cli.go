@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tcpdash/tcpdash/cgroups"
 	"github.com/tcpdash/tcpdash/diagnose"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
 	"github.com/tcpdash/tcpdash/tcpinfo"
@@ -167,7 +168,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return err
 	}
 	defer w.Close()
-	col, err := tcpinfo.NewCollector(tcpinfo.Options{Source: cfg.source, Top: cfg.top, Namespace: w.collectorNamespace()})
+	// Streams and the dashboard carry owners over to TIME_WAIT; a single
+	// snapshot cannot see the past.
+	col, err := tcpinfo.NewCollector(tcpinfo.Options{Source: cfg.source, Top: cfg.top, Namespace: w.collectorNamespace(),
+		Cgroups: cgroupResolver(), RememberOwners: !cfg.once})
 	if err != nil {
 		return err
 	}
@@ -199,6 +203,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return writeJSON(stdout, snap, findings)
 	}
 	return writeReport(stdout, snap, findings)
+}
+
+// cgroupResolver names the cgroups in snapshots; without a cgroup2 mount
+// they stay ids (a cgroup-v1-only host reports the root for every socket).
+func cgroupResolver() tcpinfo.CgroupResolver {
+	r, err := cgroups.NewResolver()
+	if err != nil {
+		return nil
+	}
+	return r
 }
 
 // readSettings reads the sysctls that findings give advice about; without

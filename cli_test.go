@@ -15,8 +15,13 @@ import (
 
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
+	return runCLIContext(context.Background(), t, args...)
+}
+
+func runCLIContext(ctx context.Context, t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	err = run(context.Background(), args, strings.NewReader(""), &out, &errb)
+	err = run(ctx, args, strings.NewReader(""), &out, &errb)
 	return out.String(), errb.String(), err
 }
 

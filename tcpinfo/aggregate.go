@@ -44,11 +44,17 @@ type Aggregator struct {
 	groupIndex map[groupKey]int
 	groups     []PressureGroup
 
+	cgroupIndex map[uint64]int
+	cgroups     []CgroupCount
+
 	expiry [expiryBuckets]int
 
 	// Attribution, when the query has Owners.
 	procs        []StateCounts // by Owners' process index
 	procShared   []int         // sockets each process shares with another
+	procCgroup   []uint64      // the cgroup of each process's sockets
+	pidIndex     map[int32]int32
+	memory       *ownerMemory // nil unless owners are remembered
 	closeWait    map[procEndpoint]int
 	closeWaitOn  map[procPort]int
 	att          Attribution // the per-socket counts
@@ -107,10 +113,24 @@ func NewAggregator(ports PortRange) *Aggregator {
 		ports:         ports,
 		endpointIndex: make(map[netip.AddrPort]int),
 		groupIndex:    make(map[groupKey]int),
+		cgroupIndex:   make(map[uint64]int),
 		closeWait:     make(map[procEndpoint]int),
 		closeWaitOn:   make(map[procPort]int),
 	}
 }
+
+// RememberOwners makes the aggregator carry owners over from open sockets
+// to their TIME_WAIT, across dumps; now is the time of the dump about to
+// be added. Call it before each Reset.
+func (a *Aggregator) RememberOwners(now time.Time) {
+	if a.memory == nil {
+		a.memory = newOwnerMemory()
+	}
+	a.memory.begin(now)
+}
+
+// Remembered is how many sockets' owners are remembered.
+func (a *Aggregator) Remembered() int { return a.memory.Len() }
 
 // Reset empties the counts for the next dump, and sets the port range and
 // the query the tables are built for.
@@ -126,11 +146,23 @@ func (a *Aggregator) Reset(ports PortRange, q Query) {
 	a.endpoints = a.endpoints[:0]
 	clear(a.groupIndex)
 	a.groups = a.groups[:0]
+	clear(a.cgroupIndex)
+	a.cgroups = a.cgroups[:0]
 	a.expiry = [expiryBuckets]int{}
-	a.procs, a.procShared = a.procs[:0], a.procShared[:0]
+	a.procs, a.procShared, a.procCgroup = a.procs[:0], a.procShared[:0], a.procCgroup[:0]
+	clear(a.pidIndex)
 	if q.Owners != nil {
 		a.procs = append(a.procs, make([]StateCounts, len(q.Owners.procs))...)
 		a.procShared = append(a.procShared, make([]int, len(q.Owners.procs))...)
+		a.procCgroup = append(a.procCgroup, make([]uint64, len(q.Owners.procs))...)
+		if a.memory != nil {
+			if a.pidIndex == nil {
+				a.pidIndex = make(map[int32]int32, len(q.Owners.procs))
+			}
+			for i, p := range q.Owners.procs {
+				a.pidIndex[int32(p.PID)] = int32(i)
+			}
+		}
 	}
 	clear(a.closeWait)
 	clear(a.closeWaitOn)
@@ -161,12 +193,15 @@ func (a *Aggregator) Add(s *Socket) {
 	if st == FinWait2 && s.Inode == 0 {
 		a.orphanFW2++
 	}
-	owner := a.attribute(s)
+	owner, cgroup := a.attribute(s)
 	if !a.query.matches(s, owner) {
 		return
 	}
 	lport := s.Local.Port()
 	a.local.add(lport, st)
+	if cgroup != 0 {
+		a.addCgroup(cgroup, st)
+	}
 
 	// A listener's peer is the wildcard: it is nobody's remote end.
 	rport := s.Remote.Port()
@@ -209,42 +244,44 @@ func (a *Aggregator) Add(s *Socket) {
 }
 
 // attribute counts s for its owning processes and returns the index of
-// its first holder in the query's Owners, or -1. A socket several
-// processes hold counts under each of them, and once in the totals.
-func (a *Aggregator) attribute(s *Socket) int32 {
+// its first holder in the query's Owners (or -1) and its cgroup. A socket
+// several processes hold counts under each of them, and once in the
+// totals. A TIME_WAIT socket is given the owner its connection had when it
+// was seen open, when the aggregator remembers owners.
+func (a *Aggregator) attribute(s *Socket) (owner int32, cgroup uint64) {
 	o := a.query.Owners
-	if o == nil {
-		return -1
-	}
 	if s.Inode == 0 {
-		a.att.Unowned++
-		switch s.State {
-		case TimeWait:
-			a.att.UnownedTimeWait++
-		case SynRecv, NewSynRecv:
-			a.att.UnownedHandshake++
-		default:
-			a.att.UnownedOrphan++
+		owner, cgroup = -1, 0
+		if o != nil {
+			a.countUnowned(s)
 		}
-		return -1
+		if s.State == TimeWait {
+			if r, ok := a.memory.recall(s); ok {
+				cgroup = r.cgroup
+				if o != nil {
+					a.att.UnownedRemembered++
+					if i, ok := a.pidIndex[r.pid]; ok {
+						a.countFor(i, s)
+						owner = i
+					}
+				}
+			}
+		}
+		return owner, cgroup
+	}
+	if o == nil {
+		a.memory.note(s, 0)
+		return -1, s.Cgroup
 	}
 	i, ok := o.byInode[s.Inode]
 	if !ok {
-		a.att.Unknown++
-		switch {
-		case s.Inode > o.maxInode:
-			a.att.UnseenNewer++
-		case o.Hidden > 0:
-			a.att.UnseenHidden++
-		case o.LeaderGone > 0:
-			a.att.UnseenLeaderGone++
-		default:
-			a.att.UnseenOtherPIDNamespace++
-		}
-		return -1
+		a.countUnseen(s, o)
+		a.memory.note(s, 0)
+		return -1, s.Cgroup
 	}
 	a.att.Owned++
 	a.countFor(i, s)
+	a.memory.note(s, o.procs[i].PID)
 	if o.shared != nil {
 		if holders, ok := o.shared[s.Inode]; ok {
 			a.att.Shared++
@@ -256,12 +293,54 @@ func (a *Aggregator) attribute(s *Socket) int32 {
 			}
 		}
 	}
-	return i
+	return i, s.Cgroup
+}
+
+// countUnowned counts a socket no process holds in the kernel, by kind.
+func (a *Aggregator) countUnowned(s *Socket) {
+	a.att.Unowned++
+	switch s.State {
+	case TimeWait:
+		a.att.UnownedTimeWait++
+	case SynRecv, NewSynRecv:
+		a.att.UnownedHandshake++
+	default:
+		a.att.UnownedOrphan++
+	}
+}
+
+// countUnseen counts a socket whose owner the walk did not see, by the
+// likeliest reason.
+func (a *Aggregator) countUnseen(s *Socket, o *Owners) {
+	a.att.Unknown++
+	switch {
+	case s.Inode > o.maxInode:
+		a.att.UnseenNewer++
+	case o.Hidden > 0:
+		a.att.UnseenHidden++
+	case o.LeaderGone > 0:
+		a.att.UnseenLeaderGone++
+	default:
+		a.att.UnseenOtherPIDNamespace++
+	}
+}
+
+func (a *Aggregator) addCgroup(id uint64, st State) {
+	i, ok := a.cgroupIndex[id]
+	if !ok {
+		i = len(a.cgroups)
+		a.cgroupIndex[id] = i
+		a.cgroups = append(a.cgroups, CgroupCount{ID: id})
+	}
+	a.cgroups[i].States[st]++
 }
 
 // countFor counts s in process i's row.
 func (a *Aggregator) countFor(i int32, s *Socket) {
 	a.procs[i][s.State]++
+	if a.procCgroup[i] == 0 {
+		a.procCgroup[i] = s.Cgroup
+	}
 	if s.State == CloseWait {
 		a.closeWait[procEndpoint{i, s.Remote}]++
 		a.closeWaitOn[procPort{i, s.Local.Port()}]++
@@ -286,6 +365,8 @@ func (a *Aggregator) Fill(snap *Snapshot, n int) {
 
 	snap.TopRemoteEndpoints = topN(snap.TopRemoteEndpoints[:0], n, len(a.endpoints),
 		func(i int) (EndpointCount, bool) { return a.endpoints[i], q.keep(&a.endpoints[i].States) }, q.compareEndpoints)
+	snap.Cgroups = topN(snap.Cgroups[:0], n, len(a.cgroups),
+		func(i int) (CgroupCount, bool) { return a.cgroups[i], q.keep(&a.cgroups[i].States) }, q.compareCgroups)
 
 	capacity := a.ports.Capacity()
 	snap.PortPressure = topN(snap.PortPressure[:0], n, len(a.groups), func(i int) (PressureGroup, bool) {
@@ -337,7 +418,7 @@ func (a *Aggregator) fillProcesses(snap *Snapshot, n int) {
 		if c.Total() == 0 {
 			return ProcessCount{}, false
 		}
-		p := ProcessCount{Owner: o.procs[i], States: c, Shared: a.procShared[i]}
+		p := ProcessCount{Owner: o.procs[i], States: c, Shared: a.procShared[i], Cgroup: a.procCgroup[i]}
 		if k, ok := top[int32(i)]; ok {
 			p.CloseWaitTo, p.CloseWaitToCount = k.ep, a.closeWait[k]
 		}

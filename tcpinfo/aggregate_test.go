@@ -337,6 +337,7 @@ func TestOwnersJSONContract(t *testing.T) {
 	snap := Snapshot{Time: time.Date(2026, 11, 24, 14, 0, 0, 0, time.UTC), Interval: 1200 * time.Millisecond,
 		Attribution: Attribution{Enabled: true, Time: time.Date(2026, 11, 24, 13, 59, 58, 0, time.UTC), Took: 2500 * time.Microsecond,
 			Hidden: 3, Owned: 10, Shared: 1, Unowned: 6, UnownedTimeWait: 4, UnownedHandshake: 1, UnownedOrphan: 1,
+			UnownedRemembered: 3, Remembered: 12,
 			Unknown: 4, UnseenNewer: 1, UnseenHidden: 2, UnseenOtherPIDNamespace: 1}}
 	b, err := json.Marshal(&snap)
 	if err != nil {
@@ -350,7 +351,8 @@ func TestOwnersJSONContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]any{"owned": 10.0, "shared": 1.0, "hidden_processes": 3.0, "walk_ms": 2.5, "walk_time": "2026-11-24T13:59:58Z",
-		"kernel_unowned": map[string]any{"total": 6.0, "time_wait": 4.0, "handshake": 1.0, "orphan": 1.0},
+		"kernel_unowned": map[string]any{"total": 6.0, "time_wait": 4.0, "handshake": 1.0, "orphan": 1.0, "time_wait_remembered": 3.0},
+		"remembered":     12.0,
 		"unseen":         map[string]any{"total": 4.0, "newer_than_walk": 1.0, "other_user": 2.0, "main_thread_exited": 0.0, "other_pid_namespace": 1.0}}
 	if diff := gocmp.Diff(want, m.Owners); diff != "" {
 		t.Errorf("owners (-want +got):\n%s", diff)

@@ -24,6 +24,18 @@ type Options struct {
 	ProcRoot, SysctlRoot string
 	// Namespace is the network namespace to watch; nil is tcpdash's own.
 	Namespace Namespace
+	// Cgroups names the cgroups sockets come from; nil leaves them ids.
+	Cgroups CgroupResolver
+	// RememberOwners carries the process and cgroup seen holding a
+	// connection over to its TIME_WAIT, across snapshots (for streams:
+	// one snapshot cannot see the past).
+	RememberOwners bool
+}
+
+// A CgroupResolver maps cgroup ids to paths and names
+// (*cgroups.Resolver is the real one).
+type CgroupResolver interface {
+	Resolve(id uint64) (path, name string, ok bool)
 }
 
 // A Namespace is a network namespace held open for watching
@@ -159,12 +171,28 @@ func (c *Collector) Collect(q Query) (*Snapshot, error) {
 	after := c.now()
 	snap.Time = before.Add(after.Sub(before) / 2)
 
+	if c.opts.RememberOwners {
+		c.agg.RememberOwners(snap.Time)
+	}
 	c.agg.Reset(ports, q)
 	clear(c.zones) // interfaces come and go; names are looked up again
 	if err := c.dump(c.agg.Add); err != nil {
 		return nil, err
 	}
 	c.agg.Fill(snap, c.opts.Top)
+	if c.opts.Cgroups != nil {
+		for i := range snap.Cgroups {
+			snap.Cgroups[i].Path, snap.Cgroups[i].Name, _ = c.opts.Cgroups.Resolve(snap.Cgroups[i].ID)
+		}
+		for i, p := range snap.Processes {
+			if p.Cgroup != 0 {
+				_, snap.Processes[i].CgroupName, _ = c.opts.Cgroups.Resolve(p.Cgroup)
+			}
+		}
+	}
+	if snap.Attribution.Enabled {
+		snap.Attribution.Remembered = c.agg.Remembered()
+	}
 	snap.Dump = c.now().Sub(after)
 	return snap, nil
 }

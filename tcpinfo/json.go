@@ -26,6 +26,7 @@ type (
 		TimeWaitExpiry     []jsonExpiry   `json:"time_wait_expiry"`
 		Counters           Counters       `json:"counters"`
 		Processes          []jsonProcess  `json:"processes"`
+		Cgroups            []jsonCgroup   `json:"cgroups"`
 		Owners             *jsonOwners    `json:"owners,omitempty"`
 	}
 	// jsonOwners says how many sockets have no owner, and why.
@@ -38,7 +39,11 @@ type (
 			TimeWait  int `json:"time_wait"`
 			Handshake int `json:"handshake"`
 			Orphan    int `json:"orphan"`
+			// TIME_WAIT given the owner its connection had when open.
+			TimeWaitRemembered int `json:"time_wait_remembered"`
 		} `json:"kernel_unowned"`
+		// Remembered is how many sockets' owners a stream remembers.
+		Remembered int `json:"remembered"`
 		// Sockets whose owner the /proc walk did not see, by reason.
 		Unseen struct {
 			Total             int `json:"total"`
@@ -57,6 +62,14 @@ type (
 		Total   int           `json:"total"`
 		States  nonZeroStates `json:"states"`
 		Shared  int           `json:"shared,omitempty"`
+		Cgroup  string        `json:"cgroup,omitempty"`
+	}
+	jsonCgroup struct {
+		ID     uint64        `json:"id"`
+		Path   string        `json:"path"`
+		Name   string        `json:"name"`
+		Total  int           `json:"total"`
+		States nonZeroStates `json:"states"`
 	}
 	jsonPort struct {
 		Port   uint16        `json:"port"`
@@ -105,19 +118,24 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 		TimeWaitExpiry:     make([]jsonExpiry, 0, len(s.TimeWaitExpiry)),
 		Counters:           s.Counters,
 		Processes:          make([]jsonProcess, 0, len(s.Processes)),
+		Cgroups:            make([]jsonCgroup, 0, len(s.Cgroups)),
 	}
 	for _, p := range s.Processes {
-		j.Processes = append(j.Processes, jsonProcess{p.PID, p.Command, p.States.Total(), nonZeroStates(p.States), p.Shared})
+		j.Processes = append(j.Processes, jsonProcess{p.PID, p.Command, p.States.Total(), nonZeroStates(p.States), p.Shared, p.CgroupName})
 	}
 	if a := s.Attribution; a.Enabled {
 		o := &jsonOwners{Owned: a.Owned, Shared: a.Shared, HiddenProcesses: a.Hidden,
 			WalkMS: math.Round(float64(a.Took.Microseconds())) / 1000, WalkTime: a.Time.Format(time.RFC3339Nano)}
 		k := &o.KernelUnowned
 		k.Total, k.TimeWait, k.Handshake, k.Orphan = a.Unowned, a.UnownedTimeWait, a.UnownedHandshake, a.UnownedOrphan
+		k.TimeWaitRemembered, o.Remembered = a.UnownedRemembered, a.Remembered
 		u := &o.Unseen
 		u.Total, u.NewerThanWalk, u.OtherUser = a.Unknown, a.UnseenNewer, a.UnseenHidden
 		u.MainThreadExited, u.OtherPIDNamespace = a.UnseenLeaderGone, a.UnseenOtherPIDNamespace
 		j.Owners = o
+	}
+	for _, c := range s.Cgroups {
+		j.Cgroups = append(j.Cgroups, jsonCgroup{c.ID, c.Path, c.Name, c.States.Total(), nonZeroStates(c.States)})
 	}
 	for _, p := range s.TopLocalPorts {
 		j.TopLocalPorts = append(j.TopLocalPorts, jsonPort{p.Port, p.States.Total(), nonZeroStates(p.States)})

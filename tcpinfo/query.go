@@ -68,3 +68,8 @@ func (q *Query) compareEndpoints(a, b EndpointCount) int {
 		cmp.Compare(a.Endpoint.Port(), b.Endpoint.Port()),
 		a.Endpoint.Addr().Compare(b.Endpoint.Addr()))
 }
+
+func (q *Query) compareCgroups(a, b CgroupCount) int {
+	return cmp.Or(cmp.Compare(q.rankOf(&b.States), q.rankOf(&a.States)),
+		cmp.Compare(b.States.Total(), a.States.Total()), cmp.Compare(a.ID, b.ID))
+}

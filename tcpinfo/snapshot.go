@@ -39,6 +39,10 @@ type Snapshot struct {
 	TopLocalPorts      []PortCount
 	TopRemotePorts     []PortCount
 	TopRemoteEndpoints []EndpointCount
+	// Cgroups counts sockets by the cgroup that created them, from the
+	// dump itself (no /proc walk); Path and Name are filled when the
+	// collector has a CgroupResolver.
+	Cgroups []CgroupCount
 	// PortPressure lists destination groups by how full their share of the
 	// ephemeral port range is, fullest first.
 	PortPressure []PressureGroup
@@ -72,6 +76,17 @@ type FamilyCounts struct {
 type PortCount struct {
 	Port   uint16
 	States StateCounts
+}
+
+// A CgroupCount counts the sockets one cgroup created, by state.
+type CgroupCount struct {
+	// ID is the cgroup-v2 id: the inode of its directory.
+	ID uint64
+	// Path is the cgroup's path below the cgroup2 mount
+	// (/system.slice/nginx.service); Name what people call it
+	// (nginx.service, docker 0123456789ab web, pod default/api).
+	Path, Name string
+	States     StateCounts
 }
 
 // An EndpointCount counts the sockets to one remote address and port.
@@ -118,6 +133,9 @@ type ProcessCount struct {
 	CloseWaitOnCount int
 	// Shared counts the process's sockets that other processes hold too.
 	Shared int
+	// Cgroup is the cgroup its sockets came from, CgroupName its name.
+	Cgroup     uint64
+	CgroupName string
 }
 
 // Attribution says how sockets were matched to processes, and why some
@@ -142,6 +160,12 @@ type Attribution struct {
 	// remote endpoint is the clue.
 	Unowned                                          int
 	UnownedTimeWait, UnownedHandshake, UnownedOrphan int
+	// UnownedRemembered counts the TIME_WAIT sockets given the owner
+	// their connection had when it was seen open (dashboard and --json
+	// streams); the rest were never seen open.
+	UnownedRemembered int
+	// Remembered is how many sockets' owners the stream remembers.
+	Remembered int
 	// Unknown counts sockets with an owner tcpdash did not see, by the
 	// likeliest reason: newer than the walk (an inode above all it saw);
 	// a process whose files were unreadable; a process whose threads

@@ -50,6 +50,11 @@ type Socket struct {
 	UID          uint32
 	// Inode is 0 for sockets no process owns (TIME_WAIT, SYN_RECV requests).
 	Inode uint32
-	// Cookie identifies the socket for its lifetime; 0 from /proc.
+	// Cookie identifies the socket for its lifetime; 0 from /proc. A
+	// TIME_WAIT socket keeps the cookie of the connection it came from.
 	Cookie uint64
+	// Cgroup is the cgroup-v2 id of the task that created the socket (an
+	// accepted socket gets its listener's); 0 for TIME_WAIT and request
+	// sockets, and from /proc.
+	Cgroup uint64
 }

@@ -16,6 +16,8 @@ const (
 
 	sockDiagByFamily = 20 // SOCK_DIAG_BY_FAMILY
 	ipprotoTCP       = 6
+
+	attrCgroupID = 21 // INET_DIAG_CGROUP_ID: u64, sent without an idiag_ext bit
 )
 
 // errShortMessage reports an inet_diag_msg shorter than its fixed part.
@@ -38,8 +40,8 @@ func (r request) MarshalBinary() ([]byte, error) {
 	return b, nil
 }
 
-// UnmarshalBinary decodes one struct inet_diag_msg into s. Trailing
-// attributes are ignored. It allocates nothing, so a dump can be decoded
+// UnmarshalBinary decodes one struct inet_diag_msg into s, and of its
+// attributes the cgroup id. It allocates nothing, so a dump can be decoded
 // into one reused Socket.
 func (s *Socket) UnmarshalBinary(b []byte) error {
 	if len(b) < diagMsgLen {
@@ -79,5 +81,24 @@ func (s *Socket) UnmarshalBinary(b []byte) error {
 		UID:     binary.NativeEndian.Uint32(b[64:68]),
 		Inode:   binary.NativeEndian.Uint32(b[68:72]),
 	}
+	s.Cgroup = cgroupAttr(b[diagMsgLen:])
 	return nil
+}
+
+// cgroupAttr finds INET_DIAG_CGROUP_ID among the attributes that follow
+// the fixed message, by hand: netlink's AttributeDecoder allocates, and
+// this runs once per socket. Malformed attributes end the search.
+func cgroupAttr(b []byte) uint64 {
+	for len(b) >= 4 {
+		n := int(binary.NativeEndian.Uint16(b[0:2]))
+		typ := binary.NativeEndian.Uint16(b[2:4]) & 0x3fff // without NLA_F_NESTED, NLA_F_NET_BYTEORDER
+		if n < 4 || n > len(b) {
+			return 0
+		}
+		if typ == attrCgroupID && n >= 12 {
+			return binary.NativeEndian.Uint64(b[4:12])
+		}
+		b = b[min((n+3)&^3, len(b)):]
+	}
+	return 0
 }

@@ -51,6 +51,16 @@ func MaybeLeak() {
 // application that forgets to close connections.
 func StartLeaker(t *testing.T, name string, to netip.AddrPort, n int) (pid int) {
 	t.Helper()
+	pid, _ = StartLeakerIn(t, name, to, n, "")
+	return pid
+}
+
+// StartLeakerIn is StartLeaker with the process moved into the cgroup
+// directory cgroup (when not empty) before it opens any socket: a socket
+// is tagged with its creator's cgroup at creation. Closing the returned
+// stdin makes it exit, its sockets closing first on its side.
+func StartLeakerIn(t *testing.T, name string, to netip.AddrPort, n int, cgroup string) (pid int, stdin io.Closer) {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -60,19 +70,22 @@ func StartLeaker(t *testing.T, name string, to netip.AddrPort, n int) (pid int) 
 		t.Fatal(err)
 	}
 	cmd := exec.Command(link)
+	if cgroup != "" {
+		cmd = exec.Command("sh", "-c", `echo $$ > "$1/cgroup.procs" && exec "$2"`, "sh", cgroup, link)
+	}
 	cmd.Env = append(os.Environ(), leakEnv+"="+to.String(), leakEnv+"_N="+strconv.Itoa(n))
-	stdin, _ := cmd.StdinPipe()
+	in, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	t.Cleanup(func() { in.Close(); cmd.Wait() })
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil || line != "ready\n" {
 		t.Fatalf("leaker: %q, %v", line, err)
 	}
-	return cmd.Process.Pid
+	return cmd.Process.Pid, in
 }
 
 // Server listens on at and closes every connection it accepts at once,

@@ -1,0 +1,138 @@
+package cgroups
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// A Resolver maps cgroup-v2 ids (directory inodes) to paths and names. It
+// walks the cgroup2 mount once, and again, at most once a second, when an
+// id it has not seen turns up: cgroups come and go with services and pods.
+// It is safe for concurrent use.
+type Resolver struct {
+	// Mount is where the cgroup2 hierarchy is mounted (walked), Root the
+	// path in the hierarchy that the mount shows ("/" unless a cgroup
+	// namespace hides more).
+	Mount, Root string
+	Namer       *Namer
+
+	mu       sync.Mutex
+	paths    map[uint64]string
+	names    map[uint64]string
+	walked   time.Time
+	rewalkAt time.Duration
+}
+
+// ErrNoCgroup2 says the host has no cgroup2 mount: every socket reports
+// the root (a cgroup-v1-only host).
+var ErrNoCgroup2 = errors.New("no cgroup2 mount")
+
+// NewResolver finds the cgroup2 mount in this mount namespace or, failing
+// that, in pid 1's (through /proc/1/root), as ip netns exec hides it.
+func NewResolver() (*Resolver, error) {
+	for _, src := range []struct{ mountinfo, prefix string }{
+		{"/proc/self/mountinfo", ""}, {"/proc/1/mountinfo", "/proc/1/root"},
+	} {
+		mount, root, err := FindMount(src.mountinfo)
+		if err == nil {
+			return &Resolver{Mount: src.prefix + mount, Root: root, Namer: NewNamer(), rewalkAt: time.Second}, nil
+		}
+	}
+	return nil, ErrNoCgroup2
+}
+
+// FindMount reads a mountinfo file for the cgroup2 mount: its mount point
+// and the hierarchy path it shows.
+func FindMount(mountinfo string) (mount, root string, err error) {
+	f, err := os.Open(mountinfo)
+	if err != nil {
+		return "", "", err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// id parent major:minor root mountpoint options... - fstype source superopts
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		fields, after := strings.Fields(pre), strings.Fields(post)
+		if !ok || len(fields) < 5 || len(after) < 1 || after[0] != "cgroup2" {
+			continue
+		}
+		return unescape(fields[4]), unescape(fields[3]), nil
+	}
+	if err := sc.Err(); err != nil {
+		return "", "", err
+	}
+	return "", "", fmt.Errorf("%s: %w", mountinfo, ErrNoCgroup2)
+}
+
+// unescape undoes mountinfo's octal escapes (\040 for a space).
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			var c byte
+			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &c); err == nil {
+				b.WriteByte(c)
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// Resolve returns the path and name of cgroup id, or ok false if no
+// cgroup has that id (it went away, or it is on another mount).
+func (r *Resolver) Resolve(id uint64) (path, name string, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if path, ok := r.paths[id]; ok {
+		return path, r.names[id], true
+	}
+	if time.Since(r.walked) < r.rewalkAt {
+		return "", "", false
+	}
+	r.walk()
+	path, ok = r.paths[id]
+	return path, r.names[id], ok
+}
+
+// walk reads every cgroup directory's inode.
+func (r *Resolver) walk() {
+	r.walked = time.Now()
+	paths := map[uint64]string{}
+	_ = filepath.WalkDir(r.Mount, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		st, ok := info.Sys().(*syscall.Stat_t)
+		if !ok {
+			return nil
+		}
+		rel, _ := filepath.Rel(r.Mount, p)
+		paths[st.Ino] = filepath.Join(r.Root, "/", rel)
+		return nil
+	})
+	r.paths = paths
+	names := make(map[uint64]string, len(paths))
+	for id, p := range paths {
+		names[id] = r.Namer.Name(p)
+	}
+	r.names = names
+}
