@@ -53,6 +53,13 @@ func TestIntegrationCgroupsAndTimeWaitOwners(t *testing.T) {
 			Path, Name string
 			States     map[string]int
 		}
+		PortPressure []struct {
+			RemotePort int `json:"remote_port"`
+			Opener     struct {
+				PID    int
+				Cgroup string
+			}
+		} `json:"port_pressure"`
 		Owners struct {
 			KernelUnowned struct {
 				TimeWait           int `json:"time_wait"`
@@ -113,6 +120,10 @@ func TestIntegrationCgroupsAndTimeWaitOwners(t *testing.T) {
 	}
 	if r := last.Owners.KernelUnowned.TimeWaitRemembered; r < want {
 		t.Errorf("owners say %d of %d TIME_WAIT remembered, want at least 90%%", r, tw)
+	}
+	// The destination's opener is the client, by pid and cgroup.
+	if pp := last.PortPressure; len(pp) == 0 || pp[0].RemotePort != 7000 || pp[0].Opener.PID != pid || pp[0].Opener.Cgroup != name {
+		t.Errorf("port pressure %+v: want the group to :7000 opened by pid %d in %s", pp, pid, name)
 	}
 	// A single snapshot cannot see the past, and says so by counting none.
 	once, _, err := runCLI(t, "--once", "--json")

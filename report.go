@@ -74,16 +74,29 @@ func writeReport(w io.Writer, s *tcpinfo.Snapshot, findings []diagnose.Finding) 
 
 	if a := s.Attribution; a.Enabled {
 		p("\nPROCESSES (sockets by owner; /proc walk took %s)\n", roundDuration(a.Took))
-		p("PID\tCOMMAND\tTOTAL\tSTATES\n")
+		p("PID\tCOMMAND\tCGROUP\tTOTAL\tSTATES\n")
 		for _, r := range s.Processes {
 			shared := ""
 			if r.Shared > 0 {
 				shared = fmt.Sprintf(" (%d shared)", r.Shared)
 			}
-			p("%d\t%s\t%d%s\t%s\n", r.PID, termsafe.String(r.Command), r.States.Total(), shared, stateList(&r.States))
+			p("%d\t%s\t%s\t%d%s\t%s\n", r.PID, termsafe.String(r.Command), orDashText(termsafe.String(r.CgroupName)),
+				r.States.Total(), shared, stateList(&r.States))
 		}
 		for _, note := range diagnose.OwnerNotes(a, os.Geteuid() == 0) {
 			p("%s\n", note)
+		}
+	}
+
+	if len(s.Cgroups) > 0 {
+		p("\nCGROUPS (sockets by the cgroup that created them, from the dump)\n")
+		p("NAME\tPATH\tTOTAL\tSTATES\n")
+		for _, c := range s.Cgroups {
+			name := c.Name
+			if name == "" {
+				name = fmt.Sprintf("cgroup %d", c.ID)
+			}
+			p("%s\t%s\t%d\t%s\n", termsafe.String(name), orDashText(termsafe.String(c.Path)), c.States.Total(), stateList(&c.States))
 		}
 	}
 
@@ -102,6 +115,13 @@ func writeReport(w io.Writer, s *tcpinfo.Snapshot, findings []diagnose.Finding) 
 	p("TcpExt\tTW %d  TWRecycled %d  TWKilled %d  TCPTimeWaitOverflow %d  ListenOverflows %d  ListenDrops %d\n",
 		c.TW, c.TWRecycled, c.TWKilled, c.TCPTimeWaitOverflow, c.ListenOverflows, c.ListenDrops)
 	return tw.Flush()
+}
+
+func orDashText(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // stateList names a row's non-zero states in kernel order.

@@ -211,6 +211,9 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuni
 			"more destination addresses or ports (each pair gets the whole range)",
 			"for bind() before connect(), IP_BIND_ADDRESS_NO_PORT; IP_LOCAL_PORT_RANGE per socket")
 		ev := []string{fmt.Sprintf("%s of %s ports used, %s in TIME_WAIT", humanize.Int(g.Used), humanize.Int(g.Capacity), humanize.Int(g.TimeWait))}
+		if who := opener(g); who != "" {
+			ev = append([]string{who}, ev...)
+		}
 		if growth != 0 {
 			ev = append(ev, fmt.Sprintf("growing %s/s (%s)", fmtRate(growth), how))
 		}
@@ -220,6 +223,34 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuni
 			Evidence: ev})
 	}
 	return f
+}
+
+// opener says who opens a group's connections, when it is known:
+// "java (pid 4242, payments.service) opens 298 connections/s to
+// 10.0.0.5:3306 and closes them first".
+func opener(g tcpinfo.PressureGroup) string {
+	var who []string
+	if g.Opener.PID != 0 {
+		who = append(who, fmt.Sprintf("pid %d", g.Opener.PID))
+	}
+	if g.OpenerCgroupName != "" {
+		who = append(who, g.OpenerCgroupName)
+	}
+	if len(who) == 0 || g.OpenerSockets*2 < g.Used {
+		return "" // nobody holds most of them
+	}
+	name := g.Opener.Command
+	if name == "" {
+		name, who = who[len(who)-1], who[:len(who)-1]
+	}
+	if len(who) > 0 {
+		name += " (" + strings.Join(who, ", ") + ")"
+	}
+	rate := float64(g.RecentTimeWait) / tcpinfo.RecentWindow.Seconds()
+	if g.TimeWait*2 >= g.Used && rate > 0 {
+		return fmt.Sprintf("%s opens %s connections/s to %s and closes them first", name, fmtRate(rate), g.Remote)
+	}
+	return fmt.Sprintf("%s holds %s of its %s sockets", name, humanize.Int(g.OpenerSockets), humanize.Int(g.Used))
 }
 
 // growthOf is how fast a group's used ports grow, per second. With an

@@ -170,3 +170,29 @@ func TestAbout(t *testing.T) {
 		}
 	}
 }
+
+// TestExhaustionNamesOpener: the process and cgroup that open a group's
+// connections lead the evidence.
+func TestExhaustionNamesOpener(t *testing.T) {
+	g := group(20000, 19900, 2980, 0)
+	g.Opener, g.OpenerCgroupName, g.OpenerSockets = tcpinfo.Owner{PID: 4242, Command: "java"}, "payments.service", 19950
+	now := base(time.Second)
+	now.PortPressure = []tcpinfo.PressureGroup{g}
+	f := Diagnose(now, nil, nil)
+	want := "java (pid 4242, payments.service) opens 298 connections/s to 10.0.0.5:3306 and closes them first"
+	if len(f) == 0 || f[0].Evidence[0] != want {
+		t.Fatalf("evidence %q, want %q first", f[0].Evidence, want)
+	}
+	// Known by its cgroup only (a TIME_WAIT whose process was never seen).
+	g.Opener = tcpinfo.Owner{}
+	now.PortPressure = []tcpinfo.PressureGroup{g}
+	if f := Diagnose(now, nil, nil); f[0].Evidence[0] != "payments.service opens 298 connections/s to 10.0.0.5:3306 and closes them first" {
+		t.Errorf("evidence %q", f[0].Evidence)
+	}
+	// Nobody holds most of the group: nobody is named.
+	g.OpenerSockets = 100
+	now.PortPressure = []tcpinfo.PressureGroup{g}
+	if f := Diagnose(now, nil, nil); strings.Contains(f[0].Evidence[0], "opens") {
+		t.Errorf("evidence %q names a minor holder", f[0].Evidence)
+	}
+}

@@ -21,8 +21,16 @@ func OwnerNotes(a tcpinfo.Attribution, root bool) []string {
 		if kinds != "" {
 			kinds = " (" + kinds + ")"
 		}
-		notes = append(notes, fmt.Sprintf("%s sockets have no owner in the kernel%s: their remote endpoint is the clue",
-			humanize.Int(a.Unowned), kinds))
+		clue := "their remote endpoint is the clue"
+		switch {
+		case a.UnownedRemembered > 0:
+			clue = fmt.Sprintf("%s TIME_WAIT counted for the process and cgroup that held the connection open; %s never seen open",
+				humanize.Int(a.UnownedRemembered), humanize.Int(a.UnownedTimeWait-a.UnownedRemembered))
+		case a.UnownedTimeWait > 0 && a.Remembered == 0:
+			clue += " (one snapshot cannot see who opened a TIME_WAIT socket; the dashboard and --json streams remember)"
+		}
+		notes = append(notes, fmt.Sprintf("%s sockets have no owner in the kernel%s: %s",
+			humanize.Int(a.Unowned), kinds, clue))
 	}
 	if a.Unknown > 0 {
 		var why []string

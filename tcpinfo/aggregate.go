@@ -47,6 +47,10 @@ type Aggregator struct {
 	cgroupIndex map[uint64]int
 	cgroups     []CgroupCount
 
+	// groupOwners counts each destination group's sockets by who opened
+	// them: the process (or -1) and cgroup (or 0).
+	groupOwners map[groupOwner]int
+
 	expiry [expiryBuckets]int
 
 	// Attribution, when the query has Owners.
@@ -65,6 +69,12 @@ type Aggregator struct {
 type procEndpoint struct {
 	proc int32
 	ep   netip.AddrPort
+}
+
+type groupOwner struct {
+	group  int32
+	proc   int32
+	cgroup uint64
 }
 
 type procPort struct {
@@ -114,6 +124,7 @@ func NewAggregator(ports PortRange) *Aggregator {
 		endpointIndex: make(map[netip.AddrPort]int),
 		groupIndex:    make(map[groupKey]int),
 		cgroupIndex:   make(map[uint64]int),
+		groupOwners:   make(map[groupOwner]int),
 		closeWait:     make(map[procEndpoint]int),
 		closeWaitOn:   make(map[procPort]int),
 	}
@@ -148,6 +159,7 @@ func (a *Aggregator) Reset(ports PortRange, q Query) {
 	a.groups = a.groups[:0]
 	clear(a.cgroupIndex)
 	a.cgroups = a.cgroups[:0]
+	clear(a.groupOwners)
 	a.expiry = [expiryBuckets]int{}
 	a.procs, a.procShared, a.procCgroup = a.procs[:0], a.procShared[:0], a.procCgroup[:0]
 	clear(a.pidIndex)
@@ -229,6 +241,9 @@ func (a *Aggregator) Add(s *Socket) {
 		a.groups = append(a.groups, PressureGroup{Local: key.local, Remote: netip.AddrPortFrom(key.remote, rport)})
 	}
 	a.groups[g].Used++
+	if owner >= 0 || cgroup != 0 {
+		a.groupOwners[groupOwner{int32(g), owner, cgroup}]++
+	}
 	if st == TimeWait {
 		a.groups[g].TimeWait++
 		if s.Expires > TimeWaitLength-RecentWindow {
@@ -369,8 +384,22 @@ func (a *Aggregator) Fill(snap *Snapshot, n int) {
 		func(i int) (CgroupCount, bool) { return a.cgroups[i], q.keep(&a.cgroups[i].States) }, q.compareCgroups)
 
 	capacity := a.ports.Capacity()
+	// Each group's main opener: who holds most of its sockets.
+	opener := make(map[int32]groupOwner)
+	for k, c := range a.groupOwners {
+		if best, ok := opener[k.group]; !ok || c > a.groupOwners[best] ||
+			c == a.groupOwners[best] && (k.proc > best.proc || k.proc == best.proc && k.cgroup < best.cgroup) {
+			opener[k.group] = k
+		}
+	}
 	snap.PortPressure = topN(snap.PortPressure[:0], n, len(a.groups), func(i int) (PressureGroup, bool) {
 		g := a.groups[i]
+		if k, ok := opener[int32(i)]; ok {
+			g.OpenerSockets, g.OpenerCgroup = a.groupOwners[k], k.cgroup
+			if k.proc >= 0 {
+				g.Opener = a.query.Owners.procs[k.proc]
+			}
+		}
 		g.Capacity = capacity
 		if capacity > 0 {
 			g.Ratio = float64(g.Used) / float64(capacity)

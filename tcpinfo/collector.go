@@ -189,6 +189,11 @@ func (c *Collector) Collect(q Query) (*Snapshot, error) {
 				_, snap.Processes[i].CgroupName, _ = c.opts.Cgroups.Resolve(p.Cgroup)
 			}
 		}
+		for i, g := range snap.PortPressure {
+			if g.OpenerCgroup != 0 {
+				_, snap.PortPressure[i].OpenerCgroupName, _ = c.opts.Cgroups.Resolve(g.OpenerCgroup)
+			}
+		}
 	}
 	if snap.Attribution.Enabled {
 		snap.Attribution.Remembered = c.agg.Remembered()

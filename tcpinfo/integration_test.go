@@ -78,7 +78,8 @@ func TestIntegrationMatchesSS(t *testing.T) {
 				gocmp.Comparer(func(a, b netip.AddrPort) bool { return a == b }),
 				gocmp.Comparer(func(a, b PortRange) bool { return a.String() == b.String() && a.Reserved == b.Reserved }),
 				// ss -tanH shows no timers; checked below instead.
-				cmpopts.IgnoreFields(PressureGroup{}, "RecentTimeWait", "FreshTimeWait", "ExpiringTimeWait"),
+				cmpopts.IgnoreFields(PressureGroup{}, "RecentTimeWait", "FreshTimeWait", "ExpiringTimeWait",
+					"Opener", "OpenerCgroup", "OpenerCgroupName", "OpenerSockets"),
 			}
 			if diff := gocmp.Diff(want, got, opts...); diff != "" {
 				t.Errorf("snapshot differs from ss -tanH (-ss +tcpdash):\n%s", diff)

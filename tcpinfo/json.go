@@ -83,14 +83,22 @@ type (
 		States nonZeroStates `json:"states"`
 	}
 	jsonPressure struct {
-		LocalAddr  string  `json:"local_addr"`
-		RemoteAddr string  `json:"remote_addr"`
-		RemotePort uint16  `json:"remote_port"`
-		Used       int     `json:"used"`
-		TimeWait   int     `json:"time_wait"`
-		Recent     int     `json:"time_wait_recent"`
-		Capacity   int     `json:"capacity"`
-		Ratio      float64 `json:"ratio"`
+		LocalAddr  string      `json:"local_addr"`
+		RemoteAddr string      `json:"remote_addr"`
+		RemotePort uint16      `json:"remote_port"`
+		Used       int         `json:"used"`
+		TimeWait   int         `json:"time_wait"`
+		Recent     int         `json:"time_wait_recent"`
+		Capacity   int         `json:"capacity"`
+		Ratio      float64     `json:"ratio"`
+		Opener     *jsonOpener `json:"opener,omitempty"`
+	}
+	// jsonOpener is who holds most of a destination group's sockets.
+	jsonOpener struct {
+		PID     int    `json:"pid,omitempty"`
+		Command string `json:"command,omitempty"`
+		Cgroup  string `json:"cgroup,omitempty"`
+		Sockets int    `json:"sockets"`
 	}
 	jsonExpiry struct {
 		WithinS int `json:"within_s"`
@@ -148,11 +156,15 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 			e.Endpoint.Addr().String(), e.Endpoint.Port(), e.States.Total(), nonZeroStates(e.States)})
 	}
 	for _, g := range s.PortPressure {
-		j.PortPressure = append(j.PortPressure, jsonPressure{
+		jp := jsonPressure{
 			LocalAddr: g.Local.String(), RemoteAddr: g.Remote.Addr().String(), RemotePort: g.Remote.Port(),
 			Used: g.Used, TimeWait: g.TimeWait, Recent: g.RecentTimeWait, Capacity: g.Capacity,
 			Ratio: math.Round(g.Ratio*1e4) / 1e4,
-		})
+		}
+		if g.OpenerSockets > 0 {
+			jp.Opener = &jsonOpener{g.Opener.PID, g.Opener.Command, g.OpenerCgroupName, g.OpenerSockets}
+		}
+		j.PortPressure = append(j.PortPressure, jp)
 	}
 	for _, e := range s.TimeWaitExpiry {
 		j.TimeWaitExpiry = append(j.TimeWaitExpiry, jsonExpiry{int(e.Within / time.Second), e.Count})

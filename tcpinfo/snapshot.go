@@ -117,6 +117,13 @@ type PressureGroup struct {
 	// Capacity is the number of usable ephemeral ports.
 	Capacity int
 	Ratio    float64
+	// Opener is the process holding most of the group's sockets (its
+	// TIME_WAIT included, where owners are remembered), OpenerCgroup its
+	// cgroup, and OpenerSockets how many: who is opening the connections.
+	Opener           Owner
+	OpenerCgroup     uint64
+	OpenerCgroupName string
+	OpenerSockets    int
 }
 
 // A ProcessCount counts a process's sockets by state.
