@@ -163,6 +163,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
+	if cfg.netns == "all" {
+		return runAll(ctx, cfg, stdout, stderr)
+	}
 	w, err := watch(cfg.netns)
 	if err != nil {
 		return err

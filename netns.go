@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"path/filepath"
@@ -12,7 +13,8 @@ import (
 
 // netnsUsage is the --netns line every mode's usage shares.
 const netnsUsage = `  --netns WHAT       watch another network namespace: NAME (ip netns), a path to a
-                     namespace file, pid:N, or container:ID (an id prefix or name)`
+                     namespace file, pid:N, or container:ID (an id prefix or name);
+                     all: every namespace on the host (with --once or --json)`
 
 // A watched namespace is the one a mode looks at and tunes: tcpdash's own,
 // or the one --netns names, held open on a thread inside it.
@@ -33,8 +35,11 @@ func watch(what string) (*watched, error) {
 	if err != nil {
 		return nil, fmt.Errorf("own network namespace: %w", err)
 	}
-	if what == "" {
+	switch what {
+	case "":
 		return &watched{ns: self}, nil
+	case "all":
+		return nil, errors.New("--netns all: this mode acts on one namespace at a time; pick one with --netns NAME, pid:N or container:ID")
 	}
 	ns, err := f.Resolve(what)
 	if err != nil {
@@ -75,6 +80,11 @@ func (w *watched) inNamespace() func(func() error) error {
 // String names the namespace for headers and confirmations:
 // "web net:[4026532180]".
 func (w *watched) String() string { return w.ns.String() }
+
+// labelAlways names the namespace in a snapshot, tcpdash's own too.
+func (w *watched) labelAlways(s *tcpinfo.Snapshot) {
+	s.Netns, s.Names = w.ns.ID(), w.ns.Names
+}
 
 // label says in a snapshot which namespace it is of, when --netns chose
 // one: scripts that watch several can tell the lines apart.

@@ -119,6 +119,44 @@ func TestIntegrationWatchOtherNamespaces(t *testing.T) {
 		})
 	}
 
+	// --netns all lists them all, the named one with no process included,
+	// each as ss sees it inside.
+	out, _, err := runCLI(t, "--once", "--json", "--netns", "all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fleet struct {
+		Namespaces []struct {
+			Netns  string
+			Names  []string
+			States map[string]int
+		}
+	}
+	must(t, json.Unmarshal([]byte(out), &fleet))
+	paths := map[string]string{}
+	for _, p := range []string{pathA, pathB, "/proc/self/ns/net"} {
+		var st unix.Stat_t
+		must(t, unix.Stat(p, &st))
+		paths[fmt.Sprintf("net:[%d]", st.Ino)] = p
+	}
+	found := 0
+	for _, ns := range fleet.Namespaces {
+		p, ok := paths[ns.Netns]
+		if !ok {
+			continue
+		}
+		found++
+		want := ssStates(t, p)
+		for st, n := range want {
+			if ns.States[st] != n {
+				t.Errorf("all: %s %v: %s %d, ss -tanH inside says %d", ns.Netns, ns.Names, st, ns.States[st], n)
+			}
+		}
+	}
+	if found != 3 {
+		t.Errorf("--netns all found %d of the 3 namespaces: %+v", found, fleet.Namespaces)
+	}
+
 	// tune set --netns changes that namespace only.
 	fin := func(nsPath string) string {
 		out, err := exec.Command("nsenter", "--net="+nsPath, "cat", "/proc/sys/net/ipv4/tcp_fin_timeout").Output()
@@ -130,7 +168,7 @@ func TestIntegrationWatchOtherNamespaces(t *testing.T) {
 	own := fin("/proc/self/ns/net")
 	state := t.TempDir()
 	files := []string{"--state-file", filepath.Join(state, "b.json"), "--audit-log", filepath.Join(state, "a.log")}
-	out, _, err := runCLI(t, append([]string{"tune", "set", "net.ipv4.tcp_fin_timeout=17", "--yes", "--netns", "loadtest"}, files...)...)
+	out, _, err = runCLI(t, append([]string{"tune", "set", "net.ipv4.tcp_fin_timeout=17", "--yes", "--netns", "loadtest"}, files...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,10 +186,12 @@ func TestIntegrationWatchOtherNamespaces(t *testing.T) {
 	}
 
 	// Bad values: one line, exit 1.
-	for _, bad := range []string{"nosuch", "pid:999999999", "pid:x", "container:0123456789ab", "/etc/hostname"} {
-		_, _, err := runCLI(t, "--once", "--netns", bad)
+	for _, bad := range [][]string{{"--once", "--netns", "nosuch"}, {"--once", "--netns", "pid:999999999"},
+		{"--once", "--netns", "pid:x"}, {"--once", "--netns", "container:0123456789ab"}, {"--once", "--netns", "/etc/hostname"},
+		{"tune", "--netns", "all"}} {
+		_, _, err := runCLI(t, bad...)
 		if code := exitCode(err, io.Discard); code != 1 || strings.Contains(err.Error(), "\n") {
-			t.Errorf("--netns %q: exit %d, %v; want 1 and one line", bad, code, err)
+			t.Errorf("%q: exit %d, %v; want 1 and one line", bad, code, err)
 		}
 	}
 }

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/tcpdash/tcpdash/diagnose"
+	"github.com/tcpdash/tcpdash/namespaces"
+	"github.com/tcpdash/tcpdash/tcpinfo"
+	"github.com/tcpdash/tcpdash/tuning"
+)
+
+// A member is one namespace of --netns all, held open while watched.
+type member struct {
+	w        *watched
+	col      *tcpinfo.Collector
+	owners   *tcpinfo.Owners
+	prev     *tcpinfo.Snapshot
+	settings []tuning.Setting
+}
+
+func (m *member) Close() {
+	m.col.Close()
+	m.w.Close()
+}
+
+// A fleet is every network namespace on the host, kept in step with the
+// namespaces that come and go.
+type fleet struct {
+	cfg     config
+	finder  *namespaces.Finder
+	self    uint64
+	members map[uint64]*member
+	order   []uint64
+}
+
+func newFleet(cfg config) (*fleet, error) {
+	f := namespaces.NewFinder()
+	self, err := f.Self()
+	if err != nil {
+		return nil, fmt.Errorf("own network namespace: %w", err)
+	}
+	return &fleet{cfg: cfg, finder: f, self: self.Inode, members: map[uint64]*member{}}, nil
+}
+
+// refresh opens the namespaces that appeared and closes the handles of
+// those that went away: an open handle keeps a namespace alive.
+func (fl *fleet) refresh(stderr io.Writer) error {
+	all, err := fl.finder.All()
+	if err != nil {
+		return err
+	}
+	seen := map[uint64]bool{}
+	fl.order = fl.order[:0]
+	for _, ns := range all {
+		seen[ns.Inode] = true
+		m, ok := fl.members[ns.Inode]
+		if !ok {
+			if m, err = fl.open(ns); err != nil {
+				// It may have gone in between; the others go on.
+				fmt.Fprintf(stderr, "tcpdash: warning: %s: %v\n", ns, err)
+				continue
+			}
+			fl.members[ns.Inode] = m
+		} else {
+			m.w.ns = ns // names change as processes come and go
+		}
+		fl.order = append(fl.order, ns.Inode)
+	}
+	for inode, m := range fl.members {
+		if !seen[inode] {
+			m.Close()
+			delete(fl.members, inode)
+		}
+	}
+	return nil
+}
+
+func (fl *fleet) open(ns namespaces.Namespace) (*member, error) {
+	w := &watched{ns: ns}
+	if ns.Inode != fl.self {
+		h, err := namespaces.Enter(ns)
+		if err != nil {
+			return nil, err
+		}
+		w.handle = h
+	}
+	col, err := tcpinfo.NewCollector(tcpinfo.Options{Source: fl.cfg.source, Top: fl.cfg.top,
+		Namespace: w.collectorNamespace(), Cgroups: cgroupResolver(), RememberOwners: !fl.cfg.once})
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	return &member{w: w, col: col, settings: readSettings(w)}, nil
+}
+
+func (fl *fleet) Close() {
+	for _, m := range fl.members {
+		m.Close()
+	}
+}
+
+// poll takes a snapshot of every namespace, with its findings.
+func (fl *fleet) poll(stderr io.Writer) ([]*tcpinfo.Snapshot, [][]diagnose.Finding) {
+	var snaps []*tcpinfo.Snapshot
+	var findings [][]diagnose.Finding
+	for _, inode := range fl.order {
+		m := fl.members[inode]
+		if fl.cfg.processes {
+			m.owners = readOwners(m.owners, m.w, io.Discard)
+		}
+		snap, err := m.col.Collect(tcpinfo.Query{Owners: m.owners})
+		if err != nil {
+			fmt.Fprintf(stderr, "tcpdash: warning: %s: %v\n", m.w, err)
+			continue
+		}
+		m.w.labelAlways(snap)
+		snaps = append(snaps, snap)
+		findings = append(findings, diagnose.Diagnose(snap, m.prev, m.settings))
+		m.prev = snap
+	}
+	return snaps, findings
+}
+
+// runAll is --netns all for --once and --json: every namespace's
+// snapshot, in one object (one per line when streaming).
+func runAll(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
+	if !cfg.once && !cfg.json {
+		if isTerminal(stdout) {
+			return usagef("--netns all works with --once and --json; the dashboard watches one namespace: pick one with --netns NAME, pid:N or container:ID")
+		}
+		cfg.once = true
+	}
+	fl, err := newFleet(cfg)
+	if err != nil {
+		return err
+	}
+	defer fl.Close()
+	interval := cfg.interval
+	for n := 0; cfg.once && n < 1 || !cfg.once && (cfg.count == 0 || n < cfg.count); n++ {
+		if n > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(interval):
+			}
+		}
+		if err := fl.refresh(stderr); err != nil {
+			return err
+		}
+		start := time.Now()
+		snaps, findings := fl.poll(stderr)
+		if len(snaps) == 0 {
+			return errors.New("no network namespace could be read")
+		}
+		if cfg.json {
+			if err := writeFleetJSON(stdout, start, interval, !cfg.once, snaps, findings); err != nil {
+				return err
+			}
+		} else {
+			for i, snap := range snaps {
+				if i > 0 {
+					fmt.Fprintln(stdout)
+				}
+				if err := writeReport(stdout, snap, findings[i]); err != nil {
+					return err
+				}
+			}
+		}
+		// A fleet is polled in full: stretch by the time it took.
+		interval = tcpinfo.Stretch(cfg.interval, time.Since(start))
+	}
+	return nil
+}
+
+// writeFleetJSON writes one object: {"time", "interval_ms" (streams),
+// "namespaces": [snapshot objects, each with netns, names and findings]}.
+func writeFleetJSON(w io.Writer, t time.Time, interval time.Duration, stream bool, snaps []*tcpinfo.Snapshot, findings [][]diagnose.Finding) error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `{"time":%q,`, t.Format(time.RFC3339Nano))
+	if stream {
+		fmt.Fprintf(&b, `"interval_ms":%d,`, interval.Milliseconds())
+	}
+	b.WriteString(`"namespaces":[`)
+	for i, snap := range snaps {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if err := writeJSON(&b, snap, findings[i]); err != nil {
+			return err
+		}
+		b.Truncate(b.Len() - 1) // writeJSON ends its line
+	}
+	b.WriteString("]}\n")
+	_, err := w.Write(b.Bytes())
+	return err
+}
