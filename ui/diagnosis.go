@@ -42,6 +42,9 @@ func (m Model) processesPane(w, h int) []string {
 	st := m.styles
 	s := m.snap
 	inner := w - 2
+	if m.services {
+		return m.servicesView(w, h)
+	}
 	if !s.Attribution.Enabled {
 		msg := "process attribution is off (started with --processes=false)"
 		if m.cfg.Owners != nil {
@@ -58,8 +61,17 @@ func (m Model) processesPane(w, h int) []string {
 		}
 	}
 	const pidW, cmdW, numW = 8, 16, 9
-	header, cell := m.stateColumns(inner - pidW - cmdW - numW)
-	body := []string{st.header.Render(fit("PID", pidW) + fit("COMMAND", cmdW) + padLeft("C_WAIT/s", numW) + header)}
+	// The cgroup column, where the width allows: who runs the process.
+	cgW := 0
+	if inner >= 110 {
+		cgW = 22
+	}
+	header, cell := m.stateColumns(inner - pidW - cmdW - numW - cgW)
+	cgHeader := ""
+	if cgW > 0 {
+		cgHeader = fit("CGROUP", cgW)
+	}
+	body := []string{st.header.Render(fit("PID", pidW) + fit("COMMAND", cmdW) + cgHeader + padLeft("C_WAIT/s", numW) + header)}
 	rows := make([]string, 0, len(s.Processes))
 	for _, p := range s.Processes {
 		rate := "—"
@@ -70,7 +82,11 @@ func (m Model) processesPane(w, h int) []string {
 		if p.Shared > 0 {
 			command = "+" + command // holds sockets another process holds too
 		}
-		rows = append(rows, fit(fmt.Sprint(p.PID), pidW)+fit(command, cmdW)+padLeft(rate, numW)+cell(&p.States))
+		cg := ""
+		if cgW > 0 {
+			cg = fit(orDash(p.CgroupName), cgW-1) + " "
+		}
+		rows = append(rows, fit(fmt.Sprint(p.PID), pidW)+fit(command, cmdW)+cg+padLeft(rate, numW)+cell(&p.States))
 	}
 	if len(rows) == 0 {
 		body = append(body, st.dim.Render("no process holds a TCP socket in this network namespace"))
@@ -94,6 +110,41 @@ func (m Model) processesPane(w, h int) []string {
 		}
 	}
 	return frame(m.paneTitle(paneProcesses, m.attributionLine()), true, body, w, h, st)
+}
+
+// servicesView is the processes pane's other mode (c): sockets by the
+// cgroup that created them, read from the dump itself: services,
+// containers and pods, TIME_WAIT included where owners are remembered.
+func (m Model) servicesView(w, h int) []string {
+	st := m.styles
+	s := m.snap
+	inner := w - 2
+	nameW := min(max(inner/3, 16), 40)
+	header, cell := m.stateColumns(inner - nameW)
+	body := []string{st.header.Render(fit("SERVICE / CGROUP", nameW) + header)}
+	rows := make([]string, 0, len(s.Cgroups))
+	for _, c := range s.Cgroups {
+		name := c.Name
+		if name == "" {
+			name = fmt.Sprintf("cgroup %d", c.ID)
+		}
+		rows = append(rows, fit(name, nameW-1)+" "+cell(&c.States))
+	}
+	if len(rows) == 0 {
+		body = append(body, st.dim.Render("no cgroup ids in the dump (the /proc/net/tcp fallback has none)"))
+	}
+	body = append(body, m.tableRows(paneProcesses, rows, max(h-4, 1))...)
+	if a := s.Attribution; a.UnownedRemembered > 0 {
+		body = append(body, st.dim.Render(fmt.Sprintf("TIME_WAIT counted for the cgroup that opened it: %d", a.UnownedRemembered)))
+	}
+	return frame(m.paneTitle(paneProcesses, "services (c: processes)"), true, body, w, h, st)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func (m Model) findingsPane(findings []diagnose.Finding, w, h int) []string {

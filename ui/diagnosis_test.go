@@ -42,7 +42,7 @@ func TestCloseWaitRatePerProcess(t *testing.T) {
 	m, cmd := step(t, m, press("6"))
 	m, _ = runPoll(t, m, cmd)
 	// java's CLOSE_WAIT grows by 5 a poll, a second apart.
-	if out := ansi.Strip(m.render()); !regexp.MustCompile(`│4242\s+java\s+5\.00\s`).MatchString(out) {
+	if out := ansi.Strip(m.render()); !regexp.MustCompile(`│4242\s+java\s+-\s+5\.00\s`).MatchString(out) {
 		t.Errorf("CLOSE_WAIT/s of java:\n%s", out)
 	}
 }
@@ -123,5 +123,27 @@ func TestFindingsFollowSettings(t *testing.T) {
 	m, _ = step(t, m, loadSettings(tu)())
 	if out := ansi.Strip(m.render()); !strings.Contains(out, "net.core.somaxconn=8192") {
 		t.Errorf("with somaxconn known (4096) the advice names a value:\n%s", out)
+	}
+}
+
+// TestServicesMode: c turns the processes pane into sockets by cgroup, and
+// back; the tables follow a selected process only in the processes mode.
+func TestServicesMode(t *testing.T) {
+	m := started(t, &fakeCollector{}, 120, 40, 2)
+	m, cmd := step(t, m, press("6"))
+	m, _ = runPoll(t, m, cmd)
+	m.snap.Cgroups = []tcpinfo.CgroupCount{{ID: 7, Path: "/system.slice/payments.service", Name: "payments.service",
+		States: tcpinfo.StateCounts{tcpinfo.Established: 25, tcpinfo.TimeWait: 900}}}
+	m, cmd = step(t, m, press("c"))
+	if !m.services || cmd == nil || m.query().PID != 0 {
+		t.Fatalf("c: services %v, query %+v, cmd %v", m.services, m.query(), cmd != nil)
+	}
+	out := ansi.Strip(m.render())
+	if !regexp.MustCompile(`│payments\.service\s+925\s+25\s+900\s`).MatchString(out) || !strings.Contains(out, "services (c: processes)") {
+		t.Errorf("services mode:\n%s", out)
+	}
+	m, _ = step(t, m, press("c"))
+	if m.services {
+		t.Error("c again goes back to the processes")
 	}
 }

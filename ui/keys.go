@@ -16,7 +16,7 @@ type keyMap struct {
 	Accept                key.Binding
 	Tune, Pane6           key.Binding
 	Pane7, Pane8          key.Binding
-	Refresh               key.Binding
+	Refresh, Services     key.Binding
 	Edit, Undo, Persist   key.Binding
 	Yes, No               key.Binding
 }
@@ -48,6 +48,7 @@ func newKeyMap() keyMap {
 		Pane7:       key.NewBinding(key.WithKeys("7"), key.WithHelp("7", "findings")),
 		Pane8:       key.NewBinding(key.WithKeys("8"), key.WithHelp("8", "tuning")),
 		Refresh:     key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "re-read owners")),
+		Services:    key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "processes / services (6)")),
 		Edit:        key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "edit (tuning)")),
 		Undo:        key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "undo (tuning)")),
 		Persist:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "persist (tuning)")),
@@ -67,6 +68,6 @@ func (k keyMap) FullHelp() [][]key.Binding {
 		{k.Quit, k.Help, k.Suspend, k.Pause, k.Faster, k.Slower, k.Refresh},
 		{k.NextPane, k.PrevPane, k.Pane1, k.Pane2, k.Pane3, k.Pane4, k.Pane5, k.Pane6, k.Pane7, k.Pane8, k.Tune},
 		{k.StateFilter, k.Sort, k.Search, k.ClearSearch, k.Up, k.Down},
-		{k.Edit, k.Undo, k.Persist, k.Yes, k.No},
+		{k.Services, k.Edit, k.Undo, k.Persist, k.Yes, k.No},
 	}
 }

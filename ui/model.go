@@ -109,6 +109,8 @@ type Model struct {
 
 	cursor [numPanes]int
 	tune   tuneState
+	// services shows the processes pane's cgroups mode.
+	services bool
 
 	owners         *tcpinfo.Owners
 	ownersErr      error
@@ -158,7 +160,7 @@ func (m Model) query() tcpinfo.Query {
 		q.Rank = columns[m.sort-1]
 	}
 	// On the processes pane the tables follow the selected process.
-	if m.focus == paneProcesses && m.snap != nil && m.owners != nil {
+	if m.focus == paneProcesses && !m.services && m.snap != nil && m.owners != nil {
 		if i := m.cursor[paneProcesses]; i < len(m.snap.Processes) {
 			q.PID = m.snap.Processes[i].PID
 		}
@@ -316,6 +318,10 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m.focusPane(pane(n - 1))
 	case key.Matches(msg, k.Tune):
 		return m.focusPane(paneTuning)
+	case key.Matches(msg, k.Services) && m.focus == paneProcesses:
+		m.services = !m.services
+		m.cursor[paneProcesses] = 0
+		return m.repoll() // the tables follow a selected process only in its mode
 	case key.Matches(msg, k.Refresh):
 		if m.cfg.Owners == nil || m.ownersInFlight {
 			return m, nil
@@ -441,6 +447,9 @@ func (m *Model) rowCount(p pane) int {
 	case panePressure:
 		return len(m.snap.PortPressure)
 	case paneProcesses:
+		if m.services {
+			return len(m.snap.Cgroups)
+		}
 		return len(m.snap.Processes)
 	case paneFindings:
 		return len(m.findings)
@@ -489,6 +498,18 @@ func parseFilter(s string) (netip.Addr, uint16, error) {
 // safely. A process names itself, escape codes and newlines included.
 func printableNames(s *tcpinfo.Snapshot) {
 	for i := range s.Processes {
-		s.Processes[i].Command = termsafe.String(s.Processes[i].Command)
+		p := &s.Processes[i]
+		p.Command, p.CgroupName = termsafe.String(p.Command), termsafe.String(p.CgroupName)
+	}
+	for i := range s.Cgroups {
+		c := &s.Cgroups[i]
+		c.Name, c.Path = termsafe.String(c.Name), termsafe.String(c.Path)
+	}
+	for i := range s.PortPressure {
+		g := &s.PortPressure[i]
+		g.Opener.Command, g.OpenerCgroupName = termsafe.String(g.Opener.Command), termsafe.String(g.OpenerCgroupName)
+	}
+	for i, n := range s.Names {
+		s.Names[i] = termsafe.String(n)
 	}
 }
