@@ -3,6 +3,7 @@ package tcpinfo
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -93,4 +94,29 @@ func fakeSysctls(t *testing.T) string {
 		}
 	}
 	return root
+}
+
+// BenchmarkOwnerMemory measures the cookie → owner memory per socket and
+// the cost of remembering one: go test ./tcpinfo -bench OwnerMemory.
+func BenchmarkOwnerMemory(b *testing.B) {
+	const sockets = 200_000
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	m := newOwnerMemory()
+	m.begin(time.Unix(1000, 0))
+	s := Socket{State: Established, Cgroup: 7}
+	for i := range sockets {
+		s.Cookie = uint64(i + 1)
+		m.note(&s, 4242)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perSocket := float64(after.HeapAlloc-before.HeapAlloc) / sockets
+	for i := 0; b.Loop(); i++ {
+		s.Cookie = uint64(i%sockets + 1)
+		m.note(&s, 4242)
+	}
+	b.ReportMetric(perSocket, "heap-bytes/socket")
+	runtime.KeepAlive(m)
 }
