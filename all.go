@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tcpdash/tcpdash/diagnose"
+	"github.com/tcpdash/tcpdash/internal/termsafe"
 	"github.com/tcpdash/tcpdash/namespaces"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/tuning"
@@ -18,8 +19,8 @@ import (
 type member struct {
 	w        *watched
 	col      *tcpinfo.Collector
-	owners   *tcpinfo.Owners
 	prev     *tcpinfo.Snapshot
+	findings []diagnose.Finding // of prev
 	settings []tuning.Setting
 }
 
@@ -32,10 +33,32 @@ func (m *member) Close() {
 // namespaces that come and go.
 type fleet struct {
 	cfg     config
+	cgroups tcpinfo.CgroupResolver // one for all: cgroup ids are host-wide
 	finder  *namespaces.Finder
 	self    uint64
 	members map[uint64]*member
 	order   []uint64
+	// One /proc walk names the owners in every namespace.
+	owners   *tcpinfo.Owners // any of ownersOf, for its time and cost
+	ownersOf map[string]*tcpinfo.Owners
+}
+
+// readOwners walks /proc once for every namespace's owners.
+func (fl *fleet) readOwners(stderr io.Writer) {
+	ids := make([]string, 0, len(fl.order))
+	for _, inode := range fl.order {
+		ids = append(ids, fl.members[inode].w.ns.ID())
+	}
+	all, err := tcpinfo.ReadOwnersAll("/proc", ids)
+	if err != nil {
+		fmt.Fprintf(stderr, "tcpdash: warning: cannot attribute sockets to processes: %s\n", termsafe.Error(err))
+		return
+	}
+	fl.ownersOf = all
+	for _, o := range all {
+		fl.owners = o
+		break
+	}
 }
 
 func newFleet(cfg config) (*fleet, error) {
@@ -44,7 +67,7 @@ func newFleet(cfg config) (*fleet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("own network namespace: %w", err)
 	}
-	return &fleet{cfg: cfg, finder: f, self: self.Inode, members: map[uint64]*member{}}, nil
+	return &fleet{cfg: cfg, finder: f, self: self.Inode, members: map[uint64]*member{}, cgroups: cgroupResolver()}, nil
 }
 
 // refresh opens the namespaces that appeared and closes the handles of
@@ -66,6 +89,7 @@ func (fl *fleet) refresh(stderr io.Writer) error {
 				continue
 			}
 			fl.members[ns.Inode] = m
+			fl.owners = nil // a new namespace: walk /proc for its owners now
 		} else {
 			m.w.ns = ns // names change as processes come and go
 		}
@@ -90,7 +114,7 @@ func (fl *fleet) open(ns namespaces.Namespace) (*member, error) {
 		w.handle = h
 	}
 	col, err := tcpinfo.NewCollector(tcpinfo.Options{Source: fl.cfg.source, Top: fl.cfg.top,
-		Namespace: w.collectorNamespace(), Cgroups: cgroupResolver(), RememberOwners: !fl.cfg.once})
+		Namespace: w.collectorNamespace(), Cgroups: fl.cgroups, RememberOwners: !fl.cfg.once})
 	if err != nil {
 		w.Close()
 		return nil, err
@@ -104,23 +128,53 @@ func (fl *fleet) Close() {
 	}
 }
 
-// poll takes a snapshot of every namespace, with its findings.
+// refreshEvery is how stale a quiet namespace's snapshot may get.
+const refreshEvery = 5 * time.Second
+
+// quiet reports whether m's namespace has not moved since its last
+// snapshot, by its counters (inuse, tw, orphans and the opens, resets and
+// overflows since boot), and that snapshot is recent: then it is reused.
+// A dump walks the host's whole socket hash, so 50 empty namespaces cost
+// as much as 50 dumps of every socket on the host; counters cost a read.
+func (m *member) quiet(now time.Time) bool {
+	if m.prev == nil || now.Sub(m.prev.Time) >= refreshEvery {
+		return false
+	}
+	c, err := m.col.Counters()
+	if err != nil {
+		return false
+	}
+	p := m.prev.Counters
+	return c.InUse == p.InUse && c.InUse6 == p.InUse6 && c.TWSockets == p.TWSockets && c.Orphan == p.Orphan &&
+		c.ActiveOpens == p.ActiveOpens && c.PassiveOpens == p.PassiveOpens && c.EstabResets == p.EstabResets &&
+		c.AttemptFails == p.AttemptFails && c.ListenOverflows == p.ListenOverflows && c.CurrEstab == p.CurrEstab
+}
+
+// poll takes a snapshot of every namespace that moved, with its findings;
+// a quiet one keeps its last snapshot, whose time says when it was taken.
 func (fl *fleet) poll(stderr io.Writer) ([]*tcpinfo.Snapshot, [][]diagnose.Finding) {
 	var snaps []*tcpinfo.Snapshot
 	var findings [][]diagnose.Finding
+	now := time.Now()
+	if fl.cfg.processes && fl.owners.Stale(now) {
+		fl.readOwners(stderr)
+	}
 	for _, inode := range fl.order {
 		m := fl.members[inode]
-		if fl.cfg.processes {
-			m.owners = readOwners(m.owners, m.w, io.Discard)
+		if !fl.cfg.once && m.quiet(now) {
+			snaps = append(snaps, m.prev)
+			findings = append(findings, m.findings)
+			continue
 		}
-		snap, err := m.col.Collect(tcpinfo.Query{Owners: m.owners})
+		snap, err := m.col.Collect(tcpinfo.Query{Owners: fl.ownersOf[m.w.ns.ID()]})
 		if err != nil {
 			fmt.Fprintf(stderr, "tcpdash: warning: %s: %v\n", m.w, err)
 			continue
 		}
 		m.w.labelAlways(snap)
+		m.findings = diagnose.Diagnose(snap, m.prev, m.settings)
 		snaps = append(snaps, snap)
-		findings = append(findings, diagnose.Diagnose(snap, m.prev, m.settings))
+		findings = append(findings, m.findings)
 		m.prev = snap
 	}
 	return snaps, findings

@@ -72,9 +72,56 @@ func ReadOwners(procRoot string) (*Owners, error) {
 // ReadOwnersIn walks procRoot for the sockets of the processes in the
 // network namespace netns ("net:[4026532180]", as /proc/PID/ns/net reads).
 func ReadOwnersIn(procRoot, netns string) (*Owners, error) {
-	ourNetns := netns
+	all, err := walkOwners(procRoot, netns)
+	if err != nil {
+		return nil, err
+	}
+	return all[netns], nil
+}
+
+// ReadOwnersAll walks procRoot once for the owners of the sockets of every
+// network namespace, by namespace ("net:[4026532180]"): watching many
+// namespaces costs one walk, not one each. Each of netns gets an entry,
+// an empty one for a namespace no process is in.
+func ReadOwnersAll(procRoot string, netns []string) (map[string]*Owners, error) {
+	all, err := walkOwners(procRoot, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, ns := range netns {
+		if _, ok := all[ns]; !ok {
+			var any *Owners
+			for _, o := range all {
+				any = o
+				break
+			}
+			o := &Owners{byInode: map[uint32]int32{}}
+			if any != nil {
+				o.Time, o.Took, o.Hidden = any.Time, any.Took, any.Hidden
+			}
+			all[ns] = o
+		}
+	}
+	return all, nil
+}
+
+// walkOwners reads the processes of namespace only, or of every namespace
+// when only is "". A process whose namespace cannot be read counts as
+// hidden in each namespace asked for: it may be in any of them.
+func walkOwners(procRoot, only string) (map[string]*Owners, error) {
 	start := time.Now()
-	o := &Owners{byInode: make(map[uint32]int32), Time: start}
+	byNetns := map[string]*Owners{}
+	get := func(ns string) *Owners {
+		o, ok := byNetns[ns]
+		if !ok {
+			o = &Owners{byInode: make(map[uint32]int32), Time: start}
+			byNetns[ns] = o
+		}
+		return o
+	}
+	if only != "" {
+		get(only)
+	}
 	dir, err := os.Open(procRoot)
 	if err != nil {
 		return nil, err
@@ -85,6 +132,7 @@ func ReadOwnersIn(procRoot, netns string) (*Owners, error) {
 		return nil, err
 	}
 	var w fdWalker
+	hidden, elsewhere := 0, 0
 	for _, name := range names {
 		pid, err := strconv.Atoi(name)
 		if err != nil {
@@ -99,14 +147,15 @@ func ReadOwnersIn(procRoot, netns string) (*Owners, error) {
 		}
 		switch {
 		case errors.Is(err, fs.ErrPermission):
-			o.Hidden++
+			hidden++
 			continue
 		case err != nil:
 			continue
-		case ns != ourNetns:
-			o.Elsewhere++
+		case only != "" && ns != only:
+			elsewhere++
 			continue
 		}
+		o := get(ns)
 		idx := int32(-1)
 		add := func(inode uint32) {
 			if idx < 0 {
@@ -129,8 +178,13 @@ func ReadOwnersIn(procRoot, netns string) (*Owners, error) {
 			o.LeaderGone++
 		}
 	}
-	o.Took = time.Since(start)
-	return o, nil
+	took := time.Since(start)
+	for _, o := range byNetns {
+		o.Hidden += hidden
+		o.Elsewhere = elsewhere
+		o.Took = took
+	}
+	return byNetns, nil
 }
 
 // add records that process idx holds inode.
