@@ -10,6 +10,8 @@
 # cookie → owner map takes in a --json stream over the big namespace.
 #
 #   sudo scripts/bench-netns.sh [SMALL [PAIRS_SMALL [PAIRS_BIG [DURATION]]]]
+# With BASELINE=/path/to/another/tcpdash, that binary is measured too, in
+# the same run on the same namespaces.
 set -euo pipefail
 small=${1:-50}
 pairs_small=${2:-150}
@@ -52,8 +54,19 @@ for f in "${nsfiles[@]}"; do total=$((total + $(nsenter --net="$f" ss -tanH | wc
 printf '%d namespaces (+ the host), %d sockets in them, %d s each:\n' "${#nsfiles[@]}" "$total" "$duration"
 
 cpu_ms() { awk '{printf "%d", ($1 + $2) * 1000}'; }
-t1=$( { /usr/bin/time -f '%U %S' "$bin/tcpdash" --json --netns all --interval 1s --count "$duration" >/dev/null; } 2>&1 | tail -1 | cpu_ms)
-printf '  %-44s CPU %6d ms = %5.1f%% of a core\n' "tcpdash --json --netns all (1 s)" "$t1" "$(echo "$t1 $duration" | awk '{print $1/($2*10)}')"
+# A stream for DURATION seconds (its interval stretches while polls are
+# slow, so it is stopped by time, not by a count of lines).
+stream() {
+  { /usr/bin/time -f '%U %S' timeout -s INT "$duration" "$1" --json --netns all --interval 1s >"$bin/lines.jsonl"; } 2>&1 | tail -1 | cpu_ms
+}
+if [ -n "${BASELINE:-}" ]; then
+  t0=$(stream "$BASELINE")
+  printf '  %-44s CPU %6d ms = %5.1f%% of a core, %d lines\n' "baseline --json --netns all (1 s)" "$t0" \
+    "$(echo "$t0 $duration" | awk '{print $1/($2*10)}')" "$(wc -l < "$bin/lines.jsonl")"
+fi
+t1=$(stream "$bin/tcpdash")
+printf '  %-44s CPU %6d ms = %5.1f%% of a core, %d lines\n' "tcpdash --json --netns all (1 s)" "$t1" \
+  "$(echo "$t1 $duration" | awk '{print $1/($2*10)}')" "$(wc -l < "$bin/lines.jsonl")"
 printf '%s\n' "${nsfiles[@]}" > "$bin/nsfiles"
 t2=$( { /usr/bin/time -f '%U %S' sh -c "
   for i in \$(seq $duration); do
