@@ -5,6 +5,9 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/tcpdash/tcpdash/diagnose"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
 	"github.com/tcpdash/tcpdash/tcpinfo"
@@ -17,7 +20,7 @@ import (
 func (m *Model) rediagnose() {
 	m.findings = nil
 	if m.snap != nil {
-		m.findings = diagnose.Diagnose(m.snap, m.prev, m.tune.settings)
+		m.findings = diagnose.Diagnose(m.snap, m.prev, m.tuning.Settings())
 	}
 }
 
@@ -38,25 +41,65 @@ func (m Model) attributionLine() string {
 	return fmt.Sprintf("processes: /proc walk %s, %s old", roundDump(m.owners.Took), max(age, 0))
 }
 
-func (m Model) processesPane(w, h int) []string {
-	st := m.styles
-	s := m.snap
+// processesPane is sockets by owning process, the selected process's
+// endpoints, and (c) the services view: sockets by cgroup.
+type processesPane struct {
+	base
+	cursor
+	keys keyMap
+	// services shows sockets by cgroup instead of by process.
+	services bool
+}
+
+// Update moves the selection and switches the view.
+func (p processesPane) Update(msg tea.Msg) (processesPane, tea.Cmd) {
+	if km, ok := msg.(tea.KeyPressMsg); ok && key.Matches(km, p.keys.Services) {
+		p.services, p.row = !p.services, 0
+		return p, nil
+	}
+	p.cursor.move(p.keys.step(msg), p.rows())
+	return p, nil
+}
+
+func (p processesPane) rows() int {
+	switch {
+	case p.b == nil || p.b.snap == nil:
+		return 0
+	case p.services:
+		return len(p.b.snap.Cgroups)
+	}
+	return len(p.b.snap.Processes)
+}
+
+// selectedPID is the process the tables follow, when one is selected.
+func (p processesPane) selectedPID() (int, bool) {
+	if p.services || p.b == nil || p.b.snap == nil || p.row >= len(p.b.snap.Processes) {
+		return 0, false
+	}
+	return p.b.snap.Processes[p.row].PID, true
+}
+
+// View draws the pane in its box; it takes the whole body when focused.
+func (p processesPane) View(focused bool) []string {
+	b, w, h := p.b, p.w, p.h
+	st := b.styles
+	s := b.snap
 	inner := w - 2
-	if m.services {
-		return m.servicesView(w, h)
+	if p.services {
+		return p.servicesView()
 	}
 	if !s.Attribution.Enabled {
 		msg := "process attribution is off (started with --processes=false)"
-		if m.cfg.Owners != nil {
+		if b.owners {
 			msg = "reading /proc/<pid>/fd for the owners of sockets…"
 		}
-		return frame(m.paneTitle(paneProcesses, ""), true, []string{st.dim.Render(msg)}, w, h, st)
+		return frame(paneTitle(paneProcesses, ""), true, []string{st.dim.Render(msg)}, w, h, st)
 	}
 	prev := map[int]int{}
 	var dt float64
-	if m.prev != nil && m.prev.Attribution.Enabled {
-		dt = s.Time.Sub(m.prev.Time).Seconds()
-		for _, p := range m.prev.Processes {
+	if b.prev != nil && b.prev.Attribution.Enabled {
+		dt = s.Time.Sub(b.prev.Time).Seconds()
+		for _, p := range b.prev.Processes {
 			prev[p.PID] = p.States[tcpinfo.CloseWait]
 		}
 	}
@@ -66,7 +109,7 @@ func (m Model) processesPane(w, h int) []string {
 	if inner >= 110 {
 		cgW = 22
 	}
-	header, cell := m.stateColumns(inner - pidW - cmdW - numW - cgW)
+	header, cell := b.stateColumns(inner - pidW - cmdW - numW - cgW)
 	cgHeader := ""
 	if cgW > 0 {
 		cgHeader = fit("CGROUP", cgW)
@@ -92,35 +135,36 @@ func (m Model) processesPane(w, h int) []string {
 		body = append(body, st.dim.Render("no process holds a TCP socket in this network namespace"))
 	}
 	listH := max(min(len(rows), h/2-3), 1)
-	body = append(body, m.tableRows(paneProcesses, rows, listH)...)
+	body = append(body, tableRows(rows, listH, p.row, focused, st)...)
 
-	for _, note := range diagnose.OwnerNotes(s.Attribution, m.cfg.Root) {
+	for _, note := range diagnose.OwnerNotes(s.Attribution, b.root) {
 		body = append(body, wrap(st.dim.Render(note), inner)...)
 	}
 
 	// The selected process's remote endpoints: the tables follow it.
-	if i := m.cursor[paneProcesses]; i < len(s.Processes) && s.Query.PID == s.Processes[i].PID {
+	if i := p.row; i < len(s.Processes) && s.Query.PID == s.Processes[i].PID {
 		p := s.Processes[i]
 		body = append(body, "", st.header.Render(fmt.Sprintf("Remote endpoints of pid %d (%s)", p.PID, p.Command)))
 		epW := min(max(inner/3, 16), 41)
-		eh, ecell := m.stateColumns(inner - epW)
+		eh, ecell := b.stateColumns(inner - epW)
 		body = append(body, st.header.Render(fit("ENDPOINT", epW)+eh))
 		for _, r := range s.TopRemoteEndpoints {
 			body = append(body, fit(r.Endpoint.String(), epW-1)+" "+ecell(&r.States))
 		}
 	}
-	return frame(m.paneTitle(paneProcesses, m.attributionLine()), true, body, w, h, st)
+	return frame(paneTitle(paneProcesses, b.attribution), true, body, w, h, st)
 }
 
 // servicesView is the processes pane's other mode (c): sockets by the
 // cgroup that created them, read from the dump itself: services,
 // containers and pods, TIME_WAIT included where owners are remembered.
-func (m Model) servicesView(w, h int) []string {
-	st := m.styles
-	s := m.snap
+func (p processesPane) servicesView() []string {
+	b, w, h := p.b, p.w, p.h
+	st := b.styles
+	s := b.snap
 	inner := w - 2
 	nameW := min(max(inner/3, 16), 40)
-	header, cell := m.stateColumns(inner - nameW)
+	header, cell := b.stateColumns(inner - nameW)
 	body := []string{st.header.Render(fit("SERVICE / CGROUP", nameW) + header)}
 	rows := make([]string, 0, len(s.Cgroups))
 	for _, c := range s.Cgroups {
@@ -133,11 +177,11 @@ func (m Model) servicesView(w, h int) []string {
 	if len(rows) == 0 {
 		body = append(body, st.dim.Render("no cgroup ids in the dump (the /proc/net/tcp fallback has none)"))
 	}
-	body = append(body, m.tableRows(paneProcesses, rows, max(h-4, 1))...)
+	body = append(body, tableRows(rows, max(h-4, 1), p.row, true, st)...)
 	if a := s.Attribution; a.UnownedRemembered > 0 {
 		body = append(body, st.dim.Render(fmt.Sprintf("TIME_WAIT counted for the cgroup that opened it: %d", a.UnownedRemembered)))
 	}
-	return frame(m.paneTitle(paneProcesses, "services (c: processes)"), true, body, w, h, st)
+	return frame(paneTitle(paneProcesses, "services (c: processes)"), true, body, w, h, st)
 }
 
 func orDash(s string) string {
@@ -147,14 +191,38 @@ func orDash(s string) string {
 	return s
 }
 
-func (m Model) findingsPane(findings []diagnose.Finding, w, h int) []string {
-	st := m.styles
+// findingsPane is the findings, most severe first, the selected one with
+// its evidence and fix.
+type findingsPane struct {
+	base
+	cursor
+	keys keyMap
+}
+
+// Update moves the selection.
+func (p findingsPane) Update(msg tea.Msg) (findingsPane, tea.Cmd) {
+	p.cursor.move(p.keys.step(msg), p.rows())
+	return p, nil
+}
+
+func (p findingsPane) rows() int {
+	if p.b == nil {
+		return 0
+	}
+	return len(p.b.findings)
+}
+
+// View draws the pane in its box; it takes the whole body when focused.
+func (p findingsPane) View(bool) []string {
+	b, w, h := p.b, p.w, p.h
+	findings := b.findings
+	st := b.styles
 	inner := w - 2
 	var body []string
 	if len(findings) == 0 {
 		body = append(body, st.good.Render("no findings: nothing here looks wrong"))
 	}
-	cur := min(m.cursor[paneFindings], max(len(findings)-1, 0))
+	cur := min(p.row, max(len(findings)-1, 0))
 	for i, f := range findings {
 		style := st.warn
 		if f.Severity == diagnose.Critical {
@@ -173,7 +241,7 @@ func (m Model) findingsPane(findings []diagnose.Finding, w, h int) []string {
 		body = append(body, wrap(st.header.Render("evidence: ")+strings.Join(f.Evidence, "; "), inner)...)
 		body = append(body, wrap(st.header.Render("fix: ")+f.Detail, inner)...)
 	}
-	return frame(m.paneTitle(paneFindings, ""), true, body, w, h, st)
+	return frame(paneTitle(paneFindings, ""), true, body, w, h, st)
 }
 
 // findingsBadge is the header's word on severe findings.

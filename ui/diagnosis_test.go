@@ -66,7 +66,7 @@ func TestFindingsPaneAndBadge(t *testing.T) {
 		}
 	}
 	m, _ = step(t, m, press("j"))
-	if m.cursor[paneFindings] != 1 {
+	if m.findingsP.row != 1 {
 		t.Error("j moves to the next finding")
 	}
 }
@@ -135,15 +135,15 @@ func TestServicesMode(t *testing.T) {
 	m.snap.Cgroups = []tcpinfo.CgroupCount{{ID: 7, Path: "/system.slice/payments.service", Name: "payments.service",
 		States: tcpinfo.StateCounts{tcpinfo.Established: 25, tcpinfo.TimeWait: 900}}}
 	m, cmd = step(t, m, press("c"))
-	if !m.services || cmd == nil || m.query().PID != 0 {
-		t.Fatalf("c: services %v, query %+v, cmd %v", m.services, m.query(), cmd != nil)
+	if !m.processes.services || cmd == nil || m.query().PID != 0 {
+		t.Fatalf("c: services %v, query %+v, cmd %v", m.processes.services, m.query(), cmd != nil)
 	}
 	out := ansi.Strip(m.render())
 	if !regexp.MustCompile(`│payments\.service\s+925\s+25\s+900\s`).MatchString(out) || !strings.Contains(out, "services (c: processes)") {
 		t.Errorf("services mode:\n%s", out)
 	}
 	m, _ = step(t, m, press("c"))
-	if m.services {
+	if m.processes.services {
 		t.Error("c again goes back to the processes")
 	}
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
-// base is the time of the first fake snapshot; goldens depend on it.
-var base = time.Date(2026, 11, 24, 14, 0, 0, 0, time.UTC)
+// baseTime is the time of the first fake snapshot; goldens depend on it.
+var baseTime = time.Date(2026, 11, 24, 14, 0, 0, 0, time.UTC)
 
 // fakeCollector returns snapshots of a load test that gets worse at each
 // poll: CLOSE_WAIT leaks, TIME_WAIT to one database piles up, and
@@ -95,7 +95,7 @@ func fakeSnapshot(i int, q tcpinfo.Query) *tcpinfo.Snapshot {
 	add(300, tcpinfo.TimeWait, "10.0.0.9:45000", "10.0.0.6:6379", 20*time.Second)
 	add(25, tcpinfo.Established, "10.0.0.9:50000", "10.0.0.5:3306", 0)
 	s := &tcpinfo.Snapshot{
-		Time: base.Add(time.Duration(i) * time.Second), Source: tcpinfo.SourceNetlink,
+		Time: baseTime.Add(time.Duration(i) * time.Second), Source: tcpinfo.SourceNetlink,
 		Dump: 1500 * time.Microsecond, MaxTimeWaitBuckets: 6000,
 	}
 	a.Fill(s, 100)
@@ -119,7 +119,7 @@ func fakeSnapshot(i int, q tcpinfo.Query) *tcpinfo.Snapshot {
 
 // fakeOwners stands in for the /proc walk.
 func fakeOwners() (*tcpinfo.Owners, error) {
-	return &tcpinfo.Owners{Time: base, Took: 12 * time.Millisecond}, nil
+	return &tcpinfo.Owners{Time: baseTime, Took: 12 * time.Millisecond}, nil
 }
 
 func fakeInfo() HostInfo {

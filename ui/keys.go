@@ -1,6 +1,9 @@
 package ui
 
-import "charm.land/bubbles/v2/key"
+import (
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+)
 
 // keyMap holds every binding; help is generated from it, so what `?`
 // lists is what works.
@@ -70,4 +73,18 @@ func (k keyMap) FullHelp() [][]key.Binding {
 		{k.StateFilter, k.Sort, k.Search, k.ClearSearch, k.Up, k.Down},
 		{k.Services, k.Edit, k.Undo, k.Persist, k.Yes, k.No},
 	}
+}
+
+// step is the cursor move a message asks for: -1 up, +1 down, 0 none.
+func (k keyMap) step(msg tea.Msg) int {
+	km, ok := msg.(tea.KeyPressMsg)
+	switch {
+	case !ok:
+		return 0
+	case key.Matches(km, k.Up):
+		return -1
+	case key.Matches(km, k.Down):
+		return 1
+	}
+	return 0
 }

@@ -107,10 +107,16 @@ type Model struct {
 	port      uint16
 	searchErr string
 
-	cursor [numPanes]int
-	tune   tuneState
-	// services shows the processes pane's cgroups mode.
-	services bool
+	// The panes: each keeps its own selection and mode; all read board.
+	board     *board
+	states    statesPane
+	counters  countersPane
+	local     localPane
+	remote    remotePane
+	pressure  pressurePane
+	processes processesPane
+	findingsP findingsPane
+	tuning    tuningPane
 
 	owners         *tcpinfo.Owners
 	ownersErr      error
@@ -131,17 +137,48 @@ func New(cfg Config) Model {
 	// Host and namespace names come from outside: made printable once.
 	cfg.Info.Host, cfg.Info.Kernel, cfg.Info.Netns =
 		termsafe.String(cfg.Info.Host), termsafe.String(cfg.Info.Kernel), termsafe.String(cfg.Info.Netns)
-	return Model{
-		cfg:      cfg,
-		keys:     newKeyMap(),
-		help:     help.New(),
-		styles:   newStyles(true),
-		interval: cfg.Interval,
-		inFlight: true, // Init polls at once
-		detail:   panePressure,
-		search:   ti,
-		tune:     newTuneState(),
+	keys := newKeyMap()
+	m := Model{
+		cfg:       cfg,
+		keys:      keys,
+		help:      help.New(),
+		styles:    newStyles(true),
+		interval:  cfg.Interval,
+		inFlight:  true, // Init polls at once
+		detail:    panePressure,
+		search:    ti,
+		local:     localPane{keys: keys},
+		remote:    remotePane{keys: keys},
+		pressure:  pressurePane{keys: keys},
+		processes: processesPane{keys: keys},
+		findingsP: findingsPane{keys: keys},
+		tuning:    newTuningPane(cfg, keys),
 	}
+	m.refreshBoard()
+	return m
+}
+
+// refreshBoard builds the board the panes read from the model's state, and
+// hands it to every pane. It runs where that state changes: a poll, a
+// setting, a key that changes a filter, the colours.
+func (m *Model) refreshBoard() {
+	b := &board{snap: m.snap, prev: m.prev, history: &m.history, findings: m.findings, styles: m.styles,
+		filter: stateFilters[m.filter], sort: m.sort, match: m.filterText(), root: m.cfg.Root, owners: m.cfg.Owners != nil}
+	b.attribution = m.attributionLine()
+	m.board = b
+	m.states.setBoard(b)
+	m.counters.setBoard(b)
+	m.local.setBoard(b)
+	m.local.clamp(m.local.rows())
+	m.remote.setBoard(b)
+	m.remote.clamp(m.remote.rows())
+	m.pressure.setBoard(b)
+	m.pressure.clamp(m.pressure.rows())
+	m.processes.setBoard(b)
+	m.processes.clamp(m.processes.rows())
+	m.findingsP.setBoard(b)
+	m.findingsP.clamp(m.findingsP.rows())
+	m.tuning.setBoard(b)
 }
 
 // Init polls at once, reads the sysctls and asks the terminal for its
@@ -160,9 +197,9 @@ func (m Model) query() tcpinfo.Query {
 		q.Rank = columns[m.sort-1]
 	}
 	// On the processes pane the tables follow the selected process.
-	if m.focus == paneProcesses && !m.services && m.snap != nil && m.owners != nil {
-		if i := m.cursor[paneProcesses]; i < len(m.snap.Processes) {
-			q.PID = m.snap.Processes[i].PID
+	if m.focus == paneProcesses && m.owners != nil {
+		if pid, ok := m.processes.selectedPID(); ok {
+			q.PID = pid
 		}
 	}
 	return q
@@ -196,17 +233,23 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.BackgroundColorMsg:
 		m.styles = newStyles(msg.IsDark())
 		m.help.Styles = help.DefaultStyles(msg.IsDark())
+		m.refreshBoard()
 		return m, nil
 	case polledMsg:
 		return m.polled(msg)
 	case settingsMsg, writableMsg, plannedMsg, tunedMsg:
-		return m.tuneMsg(msg)
+		var cmd tea.Cmd
+		m.tuning, cmd = m.tuning.Update(msg)
+		m.rediagnose() // the advice in the findings reads the settings
+		m.refreshBoard()
+		return m, cmd
 	case ownersMsg:
 		m.ownersInFlight = false
 		m.ownersErr = msg.err
 		if msg.err == nil {
 			m.owners = msg.owners
 		}
+		m.refreshBoard()
 		return m, nil
 	case tickMsg:
 		if msg.gen != m.gen || m.paused || m.inFlight {
@@ -234,8 +277,8 @@ func (m Model) polled(msg polledMsg) (tea.Model, tea.Cmd) {
 		m.prev, m.snap = m.snap, msg.snap
 		m.history.add(msg.snap)
 		m.rediagnose()
-		m.clampCursors()
 	}
+	m.refreshBoard()
 	if m.paused {
 		return m, nil
 	}
@@ -271,6 +314,7 @@ func readOwners(read func() (*tcpinfo.Owners, error)) tea.Cmd {
 // repoll starts a new schedule: a poll now if none is in flight (the one in
 // flight re-arms the schedule when it lands).
 func (m Model) repoll() (Model, tea.Cmd) {
+	m.refreshBoard() // what the titles say the tables show
 	m.gen++
 	if m.inFlight || m.paused {
 		return m, nil
@@ -289,10 +333,10 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		// fg brings the dashboard back.
 		return m, tea.Suspend
 	}
-	if m.focus == paneTuning && m.cfg.Tuner != nil {
-		if nm, cmd, used := m.tuneKey(msg); used {
-			return nm, cmd
-		}
+	if m.focus == paneTuning && m.cfg.Tuner != nil && m.tuning.captures(msg) {
+		var cmd tea.Cmd
+		m.tuning, cmd = m.tuning.Update(msg)
+		return m, cmd
 	}
 	switch {
 	case key.Matches(msg, k.Quit):
@@ -319,8 +363,7 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Tune):
 		return m.focusPane(paneTuning)
 	case key.Matches(msg, k.Services) && m.focus == paneProcesses:
-		m.services = !m.services
-		m.cursor[paneProcesses] = 0
+		m.processes, _ = m.processes.Update(msg)
 		return m.repoll() // the tables follow a selected process only in its mode
 	case key.Matches(msg, k.Refresh):
 		if m.cfg.Owners == nil || m.ownersInFlight {
@@ -359,17 +402,31 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.searchErr = ""
 		return m, m.search.Focus()
 	case key.Matches(msg, k.Up, k.Down):
-		d := 1
-		if key.Matches(msg, k.Up) {
-			d = -1
-		}
 		was := m.query()
-		m.moveCursor(d)
+		m.routeToFocused(msg)
 		if m.query() != was { // another process selected: its endpoints
 			return m.repoll()
 		}
 	}
 	return m, nil
+}
+
+// routeToFocused hands a key to the focused pane.
+func (m *Model) routeToFocused(msg tea.Msg) {
+	switch m.focus {
+	case paneLocal:
+		m.local, _ = m.local.Update(msg)
+	case paneRemote:
+		m.remote, _ = m.remote.Update(msg)
+	case panePressure:
+		m.pressure, _ = m.pressure.Update(msg)
+	case paneProcesses:
+		m.processes, _ = m.processes.Update(msg)
+	case paneFindings:
+		m.findingsP, _ = m.findingsP.Update(msg)
+	case paneTuning:
+		m.tuning, _ = m.tuning.Update(msg)
+	}
 }
 
 // focusPane moves the focus; entering or leaving the processes pane
@@ -418,43 +475,10 @@ func (m *Model) setFocus(p pane) {
 // fullWidth panes take the whole body when focused.
 func fullWidth(p pane) bool { return p == paneProcesses || p == paneFindings || p == paneTuning }
 
-func (m *Model) resetCursors() { m.cursor = [numPanes]int{} }
-
-func (m *Model) moveCursor(d int) {
-	m.cursor[m.focus] += d
-	m.clampCursors()
-}
-
-func (m *Model) clampCursors() {
-	for p := range numPanes {
-		m.cursor[p] = max(0, min(m.cursor[p], m.rowCount(p)-1))
-	}
-}
-
-// rowCount is the number of selectable rows in pane p.
-func (m *Model) rowCount(p pane) int {
-	if p == paneTuning {
-		return len(m.tune.settings)
-	}
-	if m.snap == nil {
-		return 0
-	}
-	switch p {
-	case paneLocal:
-		return len(m.snap.TopLocalPorts)
-	case paneRemote:
-		return len(m.snap.TopRemoteEndpoints)
-	case panePressure:
-		return len(m.snap.PortPressure)
-	case paneProcesses:
-		if m.services {
-			return len(m.snap.Cgroups)
-		}
-		return len(m.snap.Processes)
-	case paneFindings:
-		return len(m.findings)
-	}
-	return 0
+// resetCursors puts every table's selection back on its first row: the
+// rows mean something else under a new filter or sort.
+func (m *Model) resetCursors() {
+	m.local.row, m.remote.row, m.pressure.row, m.processes.row, m.findingsP.row = 0, 0, 0, 0, 0
 }
 
 // filterText is the active port/address filter as the user would type it.

@@ -102,7 +102,7 @@ func TestPollSchedule(t *testing.T) {
 		t.Error("one poll at a time")
 	}
 	m, _ = runPoll(t, m2, cmd)
-	if m.snap.Time != base.Add(time.Second) || m.prev.Time != base {
+	if m.snap.Time != baseTime.Add(time.Second) || m.prev.Time != baseTime {
 		t.Errorf("snap %v prev %v", m.snap.Time, m.prev.Time)
 	}
 }
@@ -170,7 +170,7 @@ func TestPollErrorKeepsStaleData(t *testing.T) {
 	if cmd == nil {
 		t.Fatal("polling goes on after an error")
 	}
-	if m.snap == nil || m.snap.Time != base.Add(time.Second) {
+	if m.snap == nil || m.snap.Time != baseTime.Add(time.Second) {
 		t.Fatal("the last good data stays")
 	}
 	out := ansi.Strip(m.render())
@@ -321,14 +321,14 @@ func TestCursor(t *testing.T) {
 	for range 150 {
 		m, _ = step(t, m, press("j"))
 	}
-	if n := len(m.snap.TopLocalPorts); m.cursor[paneLocal] != n-1 {
-		t.Errorf("cursor %d, want the last row %d", m.cursor[paneLocal], n-1)
+	if n := len(m.snap.TopLocalPorts); m.local.row != n-1 {
+		t.Errorf("cursor %d, want the last row %d", m.local.row, n-1)
 	}
 	for range 150 {
 		m, _ = step(t, m, press("k"))
 	}
-	if m.cursor[paneLocal] != 0 {
-		t.Errorf("cursor %d, want 0", m.cursor[paneLocal])
+	if m.local.row != 0 {
+		t.Errorf("cursor %d, want 0", m.local.row)
 	}
 }
 
@@ -424,7 +424,7 @@ func TestSynRecvTrouble(t *testing.T) {
 	m, _ = step(t, m, tea.WindowSizeMsg{Width: 120, Height: 40})
 	for i, n := range []int{5, 9, 14, 20} {
 		s := fakeSnapshot(0, tcpinfo.Query{})
-		s.Time = base.Add(time.Duration(i) * time.Second)
+		s.Time = baseTime.Add(time.Duration(i) * time.Second)
 		s.States[tcpinfo.SynRecv] = n
 		m, _ = step(t, m, polledMsg{snap: s})
 		marked := strings.Contains(ansi.Strip(m.render()), "!SYN_RECV")

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
 	"github.com/tcpdash/tcpdash/internal/humanize"
@@ -14,15 +15,15 @@ import (
 )
 
 // trouble returns why state st needs attention, or "".
-func (m Model) trouble(st tcpinfo.State) string {
-	s := m.snap
+func (b *board) trouble(st tcpinfo.State) string {
+	s := b.snap
 	switch st {
 	case tcpinfo.CloseWait:
-		if g, ok := m.history.growth(st, 10*time.Second); ok && g > 0 && s.States[st] > 0 {
+		if g, ok := b.history.growth(st, 10*time.Second); ok && g > 0 && s.States[st] > 0 {
 			return fmt.Sprintf("CLOSE_WAIT +%s/s: the app is not closing sockets", fmtRate(g))
 		}
 	case tcpinfo.SynRecv:
-		if s.States[st] > 0 && m.history.rising(st, 3) {
+		if s.States[st] > 0 && b.history.rising(st, 3) {
 			return "SYN_RECV piling up: handshakes are not completing"
 		}
 	case tcpinfo.TimeWait:
@@ -36,9 +37,16 @@ func (m Model) trouble(st tcpinfo.State) string {
 
 // statesPane is the histogram: a bar per non-zero state with its count,
 // its change per second and a sparkline of the last minutes.
-func (m Model) statesPane(w, h int) []string {
-	st := m.styles
-	s := m.snap
+type statesPane struct{ base }
+
+// Update does nothing: the histogram has no rows to select.
+func (p statesPane) Update(tea.Msg) (statesPane, tea.Cmd) { return p, nil }
+
+// View draws the pane in its box.
+func (p statesPane) View(focused bool) []string {
+	st := p.b.styles
+	s := p.b.snap
+	w, h := p.w, p.h
 	inner := w - 2
 	const nameW, countW, rateW = 12, 9, 9
 	rest := max(inner-nameW-countW-rateW-3, 2)
@@ -52,19 +60,19 @@ func (m Model) statesPane(w, h int) []string {
 			continue
 		}
 		rate := "—"
-		if g, ok := m.history.growth(state, 0); ok {
+		if g, ok := p.b.history.growth(state, 0); ok {
 			rate = fmtRate(g)
 		}
 		name := fit(state.String(), nameW)
 		barStyle := st.bar
-		if why := m.trouble(state); why != "" {
+		if why := p.b.trouble(state); why != "" {
 			name = st.trouble.Render(fit("!"+state.String(), nameW))
 			barStyle = st.barTrouble
 			reasons = append(reasons, why)
 		}
 		bar := strings.Repeat("█", max(1, n*barW/max(s.Total, 1)))
 		body = append(body, name+padLeft(humanize.Int(n), countW)+padLeft(rate, rateW)+"  "+
-			barStyle.Render(fit(bar, barW))+" "+st.dim.Render(sparkline(m.history.series(state, sparkW), sparkW)))
+			barStyle.Render(fit(bar, barW))+" "+st.dim.Render(sparkline(p.b.history.series(state, sparkW), sparkW)))
 	}
 	if s.Total == 0 {
 		body = append(body, st.dim.Render("no TCP sockets in this network namespace"))
@@ -72,13 +80,32 @@ func (m Model) statesPane(w, h int) []string {
 	for _, r := range reasons {
 		body = append(body, st.trouble.Render("! "+r))
 	}
-	return frame(m.paneTitle(paneStates, ""), m.focus == paneStates, body, w, h, st)
+	return frame(paneTitle(paneStates, ""), focused, body, w, h, st)
+}
+
+// height is the rows the histogram wants: one per non-zero state.
+func (b *board) nonZeroStates() int {
+	n := 0
+	for _, st := range tcpinfo.AllStates() {
+		if b.snap.States[st] > 0 {
+			n++
+		}
+	}
+	return max(n, 1)
 }
 
 // countersPane shows per-second rates of the kernel counters.
-func (m Model) countersPane(w, h int) []string {
-	st := m.styles
-	c := m.snap.Counters
+type countersPane struct{ base }
+
+// Update does nothing: the counters have no rows to select.
+func (p countersPane) Update(tea.Msg) (countersPane, tea.Cmd) { return p, nil }
+
+// View draws the pane in its box.
+func (p countersPane) View(focused bool) []string {
+	st := p.b.styles
+	snap, prev := p.b.snap, p.b.prev
+	w, h := p.w, p.h
+	c := snap.Counters
 	type row struct {
 		name    string
 		v       func(tcpinfo.Counters) uint64
@@ -98,15 +125,15 @@ func (m Model) countersPane(w, h int) []string {
 	const nameW, rateW = 20, 10
 	body := []string{st.header.Render(fit("COUNTER", nameW) + padLeft("/s", rateW) + padLeft("TOTAL", 14))}
 	var dt float64
-	if m.prev != nil {
-		dt = m.snap.Time.Sub(m.prev.Time).Seconds()
+	if prev != nil {
+		dt = snap.Time.Sub(prev.Time).Seconds()
 	}
 	for _, r := range rows {
 		rate := "—"
 		bad := false
 		if dt > 0 {
 			// Counters only go up; a reset (new namespace) shows as 0.
-			now, then := r.v(c), r.v(m.prev.Counters)
+			now, then := r.v(c), r.v(prev.Counters)
 			d := 0.0
 			if now >= then {
 				d = float64(now-then) / dt
@@ -122,102 +149,87 @@ func (m Model) countersPane(w, h int) []string {
 		body = append(body, line)
 	}
 	tw := fmt.Sprintf("tw sockets %s", humanize.Int(int(c.TWSockets)))
-	if mx := m.snap.MaxTimeWaitBuckets; mx > 0 {
+	if mx := snap.MaxTimeWaitBuckets; mx > 0 {
 		tw += fmt.Sprintf(" of %s max", humanize.Int(mx))
 	}
 	body = append(body, st.dim.Render(fmt.Sprintf("%s · orphans %s · in use %s", tw, humanize.Int(int(c.Orphan)), humanize.Int(int(c.InUse+c.InUse6)))))
-	return frame(m.paneTitle(paneCounters, ""), m.focus == paneCounters, body, w, h, st)
+	return frame(paneTitle(paneCounters, ""), focused, body, w, h, st)
 }
 
-// tableTitle names the pane and what the tables are filtered by.
-func (m Model) tableTitle(p pane) string {
-	var extra []string
-	if s := stateFilters[m.filter]; s != 0 {
-		extra = append(extra, s.String())
-	}
-	if t := m.filterText(); t != "" {
-		extra = append(extra, "matching "+t)
-	}
-	return m.paneTitle(p, strings.Join(extra, " · "))
+// localPane is the top local ports.
+type localPane struct {
+	base
+	cursor
+	keys keyMap
 }
 
-// stateColumns renders the header and cells of the per-state columns that
-// fit in w cells, marking the sort column.
-func (m Model) stateColumns(w int) (header string, cell func(*tcpinfo.StateCounts) string) {
-	const colW = 8
-	names := map[tcpinfo.State]string{tcpinfo.Established: "ESTAB", tcpinfo.TimeWait: "T_WAIT",
-		tcpinfo.CloseWait: "C_WAIT", tcpinfo.SynRecv: "SYN_R", tcpinfo.FinWait2: "FIN_W2", tcpinfo.Listen: "LISTEN"}
-	n := min(max((w-colW)/colW, 0), len(columns))
-	mark := func(i int, label string) string {
-		if m.sort == i {
-			label += "▼"
-		}
-		return padLeft(label, colW)
-	}
-	header = mark(0, "TOTAL")
-	for i, st := range columns[:n] {
-		header += mark(i+1, names[st])
-	}
-	cell = func(c *tcpinfo.StateCounts) string {
-		s := padLeft(humanize.Int(c.Total()), colW)
-		for _, st := range columns[:n] {
-			v := "·"
-			if c[st] > 0 {
-				v = humanize.Int(c[st])
-			}
-			s += padLeft(v, colW)
-		}
-		return s
-	}
-	return header, cell
+// Update moves the selection.
+func (p localPane) Update(msg tea.Msg) (localPane, tea.Cmd) {
+	p.cursor.move(p.keys.step(msg), p.rows())
+	return p, nil
 }
 
-// tableRows renders rows with the cursor's row highlighted when focused,
-// scrolled so that the cursor stays visible in h lines.
-func (m Model) tableRows(p pane, rows []string, h int) []string {
-	cur := m.cursor[p]
-	off := max(0, cur-h+1)
-	out := make([]string, 0, h)
-	for i := off; i < len(rows) && len(out) < h; i++ {
-		if i == cur && m.focus == p {
-			out = append(out, m.styles.selected.Render(rows[i]))
-			continue
-		}
-		out = append(out, rows[i])
+func (p localPane) rows() int {
+	if p.b == nil || p.b.snap == nil {
+		return 0
 	}
-	return out
+	return len(p.b.snap.TopLocalPorts)
 }
 
-func (m Model) localPane(w, h int) []string {
+// View draws the pane in its box.
+func (p localPane) View(focused bool) []string {
+	b, w, h := p.b, p.w, p.h
 	inner := w - 2
 	const portW = 7
-	header, cell := m.stateColumns(inner - portW)
-	rows := make([]string, 0, len(m.snap.TopLocalPorts))
-	for _, r := range m.snap.TopLocalPorts {
+	header, cell := b.stateColumns(inner - portW)
+	rows := make([]string, 0, len(b.snap.TopLocalPorts))
+	for _, r := range b.snap.TopLocalPorts {
 		rows = append(rows, fit(fmt.Sprint(r.Port), portW)+cell(&r.States))
 	}
-	body := []string{m.styles.header.Render(fit("PORT", portW) + header)}
+	body := []string{b.styles.header.Render(fit("PORT", portW) + header)}
 	if len(rows) == 0 {
-		body = append(body, m.styles.dim.Render("no sockets match"))
+		body = append(body, b.styles.dim.Render("no sockets match"))
 	}
-	body = append(body, m.tableRows(paneLocal, rows, h-3)...)
-	return frame(m.tableTitle(paneLocal), m.focus == paneLocal, body, w, h, m.styles)
+	body = append(body, tableRows(rows, h-3, p.row, focused, b.styles)...)
+	return frame(b.tableTitle(paneLocal), focused, body, w, h, b.styles)
 }
 
-func (m Model) remotePane(w, h int) []string {
+// remotePane is the top remote endpoints.
+type remotePane struct {
+	base
+	cursor
+	keys keyMap
+}
+
+// Update moves the selection.
+func (p remotePane) Update(msg tea.Msg) (remotePane, tea.Cmd) {
+	p.cursor.move(p.keys.step(msg), p.rows())
+	return p, nil
+}
+
+func (p remotePane) rows() int {
+	if p.b == nil || p.b.snap == nil {
+		return 0
+	}
+	return len(p.b.snap.TopRemoteEndpoints)
+}
+
+// View draws the pane in its box.
+func (p remotePane) View(focused bool) []string {
+	b, w, h := p.b, p.w, p.h
 	inner := w - 2
 	epW := min(max(inner/3, 16), 41)
-	header, cell := m.stateColumns(inner - epW)
-	rows := make([]string, 0, len(m.snap.TopRemoteEndpoints))
-	for _, r := range m.snap.TopRemoteEndpoints {
+	header, cell := b.stateColumns(inner - epW)
+	rows := make([]string, 0, len(b.snap.TopRemoteEndpoints))
+	for _, r := range b.snap.TopRemoteEndpoints {
 		rows = append(rows, fit(r.Endpoint.String(), epW-1)+" "+cell(&r.States))
 	}
-	body := []string{m.styles.header.Render(fit("ENDPOINT", epW) + header)}
+	body := []string{b.styles.header.Render(fit("ENDPOINT", epW) + header)}
 	if len(rows) == 0 {
-		body = append(body, m.styles.dim.Render("no sockets match"))
+		body = append(body, b.styles.dim.Render("no sockets match"))
 	}
-	body = append(body, m.tableRows(paneRemote, rows, h-3)...)
-	return frame(m.tableTitle(paneRemote), m.focus == paneRemote, body, w, h, m.styles)
+	body = append(body, tableRows(rows, h-3, p.row, focused, b.styles)...)
+	return frame(b.tableTitle(paneRemote), focused, body, w, h, b.styles)
 }
 
 type groupKey struct {
@@ -230,36 +242,59 @@ type groupKey struct {
 // expiring TIME_WAIT sockets free meanwhile, which is right while the rate
 // ramps up, holds steady, or stops after a burst. On the first poll only
 // the kernel's timers can say: TIME_WAIT sockets younger than ten seconds.
-func (m Model) newPerSecond(g tcpinfo.PressureGroup, prev map[groupKey]tcpinfo.PressureGroup) float64 {
+func (b *board) newPerSecond(g tcpinfo.PressureGroup, prev map[groupKey]tcpinfo.PressureGroup) float64 {
 	window := tcpinfo.RecentWindow.Seconds()
-	if p, ok := prev[groupKey{g.Local, g.Remote}]; ok && m.prev != nil {
-		if dt := m.snap.Time.Sub(m.prev.Time).Seconds(); dt > 0 {
+	if p, ok := prev[groupKey{g.Local, g.Remote}]; ok && b.prev != nil {
+		if dt := b.snap.Time.Sub(b.prev.Time).Seconds(); dt > 0 {
 			return max(0, float64(g.Used-p.Used)/dt+float64(g.ExpiringTimeWait)/window)
 		}
 	}
 	return float64(g.RecentTimeWait) / window
 }
 
-func (m Model) pressurePane(w, h int) []string {
-	st := m.styles
+// pressurePane is port pressure: each destination group's share of the
+// ephemeral range, fullest first.
+type pressurePane struct {
+	base
+	cursor
+	keys keyMap
+}
+
+// Update moves the selection.
+func (p pressurePane) Update(msg tea.Msg) (pressurePane, tea.Cmd) {
+	p.cursor.move(p.keys.step(msg), p.rows())
+	return p, nil
+}
+
+func (p pressurePane) rows() int {
+	if p.b == nil || p.b.snap == nil {
+		return 0
+	}
+	return len(p.b.snap.PortPressure)
+}
+
+// View draws the pane in its box.
+func (p pressurePane) View(focused bool) []string {
+	b, w, h := p.b, p.w, p.h
+	st := b.styles
 	inner := w - 2
 	prev := map[groupKey]tcpinfo.PressureGroup{}
-	if m.prev != nil {
-		for _, g := range m.prev.PortPressure {
+	if b.prev != nil {
+		for _, g := range b.prev.PortPressure {
 			prev[groupKey{g.Local, g.Remote}] = g
 		}
 	}
 	const numW = 8
 	routeW := lipgloss.Width("LOCAL → DESTINATION")
-	for _, g := range m.snap.PortPressure {
+	for _, g := range b.snap.PortPressure {
 		routeW = max(routeW, len(g.Local.String())+3+len(g.Remote.String()))
 	}
 	routeW = min(routeW, inner/2)
 	gaugeW := max(inner-routeW-5*numW-1, 4)
 	header := st.header.Render(fit("LOCAL → DESTINATION", routeW) + " " + fit("USED OF CAPACITY", gaugeW) +
 		padLeft("USED", numW) + padLeft("CAP", numW) + padLeft("USE%", numW) + padLeft("TW%", numW) + padLeft("NEW/S", numW))
-	rows := make([]string, 0, len(m.snap.PortPressure))
-	for _, g := range m.snap.PortPressure {
+	rows := make([]string, 0, len(b.snap.PortPressure))
+	for _, g := range b.snap.PortPressure {
 		filled := min(int(g.Ratio*float64(gaugeW)+0.5), gaugeW)
 		style := st.gaugeFill
 		if g.Ratio >= tuning.PressureCritical {
@@ -275,13 +310,13 @@ func (m Model) pressurePane(w, h int) []string {
 		rows = append(rows, fit(g.Local.String()+" → "+g.Remote.String(), routeW)+" "+gauge+
 			padLeft(humanize.Int(g.Used), numW)+padLeft(humanize.Int(g.Capacity), numW)+
 			padLeft(fmt.Sprintf("%.1f", g.Ratio*100), numW)+padLeft(fmt.Sprint(twShare), numW)+
-			padLeft(fmtRate(m.newPerSecond(g, prev)), numW))
+			padLeft(fmtRate(b.newPerSecond(g, prev)), numW))
 	}
 	body := []string{header}
 	if len(rows) == 0 {
-		body = append(body, st.dim.Render(fmt.Sprintf("no outgoing connections from the ephemeral range %s", m.snap.PortRange)))
+		body = append(body, st.dim.Render(fmt.Sprintf("no outgoing connections from the ephemeral range %s", b.snap.PortRange)))
 	}
-	body = append(body, m.tableRows(panePressure, rows, h-3)...)
-	return frame(m.paneTitle(panePressure, fmt.Sprintf("%s ports per local address → destination", humanize.Int(m.snap.PortRange.Capacity()))),
-		m.focus == panePressure, body, w, h, st)
+	body = append(body, tableRows(rows, h-3, p.row, focused, st)...)
+	return frame(paneTitle(panePressure, fmt.Sprintf("%s ports per local address → destination", humanize.Int(b.snap.PortRange.Capacity()))),
+		focused, body, w, h, st)
 }

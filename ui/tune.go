@@ -61,8 +61,19 @@ type (
 	}
 )
 
-// tuneState is the tuning pane's part of the model.
-type tuneState struct {
+// tuningPane is every known tunable with its value and the advice for it;
+// it edits, undoes and persists them, each behind a confirmation.
+type tuningPane struct {
+	base
+	cursor
+	keys        keyMap
+	tuner       Tuner
+	persistPath string
+	// netns names the namespace changes apply to; unrecorded says they go
+	// without undo (--no-undo): both for the confirmation.
+	netns      string
+	unrecorded bool
+
 	settings []tuning.Setting
 	loadErr  error
 	// interrupted says a batch was left half done, and how to undo it.
@@ -79,10 +90,33 @@ type tuneState struct {
 	resultErr error
 }
 
-func newTuneState() tuneState {
+func newTuningPane(cfg Config, keys keyMap) tuningPane {
 	ti := textinput.New()
 	ti.Prompt = "new value: "
-	return tuneState{edit: ti}
+	return tuningPane{edit: ti, keys: keys, tuner: cfg.Tuner, persistPath: cfg.PersistPath,
+		netns: cfg.Info.Netns, unrecorded: cfg.Unrecorded}
+}
+
+// Settings are the tunables as last read: the findings' advice reads them.
+func (p tuningPane) Settings() []tuning.Setting { return p.settings }
+
+// captures reports whether the pane takes k before the dashboard's own
+// keys: a dialog or an editor holds the keyboard.
+func (p tuningPane) captures(k tea.KeyPressMsg) bool {
+	return p.pending != nil || p.editing || key.Matches(k, p.keys.Edit, p.keys.Undo, p.keys.Persist)
+}
+
+// Update handles the tuning messages, and keys while focused.
+func (p tuningPane) Update(msg tea.Msg) (tuningPane, tea.Cmd) {
+	if k, ok := msg.(tea.KeyPressMsg); ok {
+		if p.captures(k) {
+			p, cmd, _ := p.key(k)
+			return p, cmd
+		}
+		p.cursor.move(p.keys.step(k), len(p.settings))
+		return p, nil
+	}
+	return p.message(msg)
 }
 
 func loadSettings(t Tuner) tea.Cmd {
@@ -155,74 +189,74 @@ func carryOut(t Tuner, p plannedMsg) tea.Cmd {
 	}
 }
 
-// tuneKey handles keys while the tuning pane has the focus. It reports
-// whether it used the key.
-func (m Model) tuneKey(msg tea.KeyPressMsg) (Model, tea.Cmd, bool) {
-	k := m.keys
-	ts := &m.tune
+// key handles the keys the pane captures. It reports whether it used
+// the key.
+func (p tuningPane) key(msg tea.KeyPressMsg) (tuningPane, tea.Cmd, bool) {
+	k := p.keys
+	ts := &p
 	switch {
 	case ts.pending != nil:
 		switch {
 		case key.Matches(msg, k.Yes):
-			p := *ts.pending
+			planned := *ts.pending
 			ts.pending = nil
-			return m, carryOut(m.cfg.Tuner, p), true
+			return p, carryOut(p.tuner, planned), true
 		case key.Matches(msg, k.No):
 			ts.pending = nil
 			ts.result, ts.resultErr = []string{"cancelled: nothing changed"}, nil
-			return m, nil, true
+			return p, nil, true
 		}
-		return m, nil, true // the dialog holds the keyboard; No is the default
+		return p, nil, true // the dialog holds the keyboard; No is the default
 	case ts.editing:
 		switch {
 		case key.Matches(msg, k.Edit):
-			s := m.selectedSetting()
+			s := p.selectedSetting()
 			if _, err := s.Check(ts.edit.Value()); err != nil {
 				ts.editErr = err.Error()
-				return m, nil, true
+				return p, nil, true
 			}
 			ts.editing = false
 			ts.edit.Blur()
-			return m, planChange(m.cfg.Tuner, s.Key, ts.edit.Value()), true
+			return p, planChange(p.tuner, s.Key, ts.edit.Value()), true
 		case key.Matches(msg, k.ClearSearch):
 			ts.editing, ts.editErr = false, ""
 			ts.edit.Blur()
-			return m, nil, true
+			return p, nil, true
 		}
 		var cmd tea.Cmd
 		ts.edit, cmd = ts.edit.Update(msg)
 		// Validate as the user types.
-		if _, err := m.selectedSetting().Check(ts.edit.Value()); err != nil {
+		if _, err := p.selectedSetting().Check(ts.edit.Value()); err != nil {
 			ts.editErr = err.Error()
 		} else {
 			ts.editErr = ""
 		}
-		return m, cmd, true
+		return p, cmd, true
 	case key.Matches(msg, k.Edit):
 		if ts.editOff != "" || len(ts.settings) == 0 {
-			return m, nil, true
+			return p, nil, true
 		}
-		s := m.selectedSetting()
+		s := p.selectedSetting()
 		if s.Removed != "" || !s.Exists {
 			ts.result, ts.resultErr = nil, fmt.Errorf("%s cannot be edited: %s", s.Key, notEditable(s))
-			return m, nil, true
+			return p, nil, true
 		}
 		ts.editing, ts.editErr = true, ""
 		ts.edit.SetValue(s.Value)
 		ts.edit.CursorEnd()
-		return m, ts.edit.Focus(), true
+		return p, ts.edit.Focus(), true
 	case key.Matches(msg, k.Undo):
 		if ts.editOff != "" {
-			return m, nil, true
+			return p, nil, true
 		}
-		return m, planUndo(m.cfg.Tuner), true
+		return p, planUndo(p.tuner), true
 	case key.Matches(msg, k.Persist):
 		if ts.editOff != "" {
-			return m, nil, true
+			return p, nil, true
 		}
-		return m, planPersist(m.cfg.Tuner, m.cfg.PersistPath), true
+		return p, planPersist(p.tuner, p.persistPath), true
 	}
-	return m, nil, false
+	return p, nil, false
 }
 
 func notEditable(s tuning.Setting) string {
@@ -235,22 +269,21 @@ func notEditable(s tuning.Setting) string {
 	return "not on this kernel"
 }
 
-func (m Model) selectedSetting() tuning.Setting {
-	i := m.cursor[paneTuning]
-	if i < 0 || i >= len(m.tune.settings) {
+func (p tuningPane) selectedSetting() tuning.Setting {
+	i := p.row
+	if i < 0 || i >= len(p.settings) {
 		return tuning.Setting{}
 	}
-	return m.tune.settings[i]
+	return p.settings[i]
 }
 
-// tuneMsg handles the tuning messages.
-func (m Model) tuneMsg(msg tea.Msg) (Model, tea.Cmd) {
-	ts := &m.tune
+// message handles the tuning messages.
+func (p tuningPane) message(msg tea.Msg) (tuningPane, tea.Cmd) {
+	ts := &p
 	switch msg := msg.(type) {
 	case settingsMsg:
 		ts.settings, ts.loadErr, ts.interrupted = msg.settings, msg.err, msg.interrupted
-		m.rediagnose() // the advice in the findings reads the settings
-		m.clampCursors()
+		ts.cursor.clamp(len(ts.settings))
 	case writableMsg:
 		ts.editOff = ""
 		if msg.err != nil {
@@ -263,7 +296,7 @@ func (m Model) tuneMsg(msg tea.Msg) (Model, tea.Cmd) {
 		case msg.action == actUndo && len(msg.plan.Changes) == 0 && ts.interrupted != "":
 			// An interrupted batch whose keys are all back: only its
 			// record is left to clear, which changes no sysctl.
-			return m, carryOut(m.cfg.Tuner, msg)
+			return p, carryOut(p.tuner, msg)
 		case msg.action != actPersist && len(msg.plan.Changes) == 0:
 			ts.result, ts.resultErr = []string{"nothing to change: the value is already so"}, nil
 		default:
@@ -273,39 +306,40 @@ func (m Model) tuneMsg(msg tea.Msg) (Model, tea.Cmd) {
 		ts.result, ts.resultErr = msg.summary, msg.err
 		if msg.settings != nil {
 			ts.settings, ts.interrupted = msg.settings, msg.interrupted
-			m.rediagnose()
 		}
 	}
-	return m, nil
+	return p, nil
 }
 
 // recommendations draws advice from the last two snapshots; the listening
 // ports come from the local ports table, so they are the busiest ones.
-func (m Model) recommendations() map[string]tuning.Recommendation {
+func (p tuningPane) recommendations() map[string]tuning.Recommendation {
 	out := map[string]tuning.Recommendation{}
-	if m.snap == nil || m.tune.settings == nil {
+	if p.b == nil || p.b.snap == nil || p.settings == nil {
 		return out
 	}
 	var listening []uint16
-	for _, r := range m.snap.TopLocalPorts {
+	for _, r := range p.b.snap.TopLocalPorts {
 		if r.States[tcpinfo.Listen] > 0 {
 			listening = append(listening, r.Port)
 		}
 	}
-	for _, r := range tuning.Recommend(m.snap, m.prev, m.tune.settings, listening) {
+	for _, r := range tuning.Recommend(p.b.snap, p.b.prev, p.settings, listening) {
 		out[r.Key] = r
 	}
 	return out
 }
 
-func (m Model) tuningPane(w, h int) []string {
-	st := m.styles
-	ts := m.tune
+// View draws the pane in its box; it takes the whole body when focused.
+func (p tuningPane) View(focused bool) []string {
+	w, h := p.w, p.h
+	st := p.b.styles
+	ts := p
 	inner := w - 2
 	if ts.pending != nil {
-		return m.confirmDialog(w, h)
+		return p.confirmDialog()
 	}
-	recs := m.recommendations()
+	recs := p.recommendations()
 	const keyW, valW, recW, scopeW = 34, 14, 14, 11
 	body := []string{st.header.Render(fit("KEY", keyW) + fit("CURRENT", valW) + fit("RECOMMENDED", recW) + fit("SCOPE", scopeW))}
 	if ts.loadErr != nil {
@@ -336,10 +370,10 @@ func (m Model) tuningPane(w, h int) []string {
 		rows = append(rows, fit(s.Key, keyW)+fit(val, valW)+fit(rec, recW)+fit(s.Scope.String(), scopeW))
 	}
 	listH := min(len(rows), max(h-12, 3))
-	body = append(body, m.tableRows(paneTuning, rows, listH)...)
+	body = append(body, tableRows(rows, listH, p.row, focused, st)...)
 
 	// The selected tunable: what it does, and the advice about it.
-	sel := m.selectedSetting()
+	sel := p.selectedSetting()
 	body = append(body, "")
 	if sel.Key != "" {
 		body = append(body, st.header.Render(sel.Key)+st.dim.Render(fmt.Sprintf("  values: %s %s · default %s", sel.Values, sel.Unit, sel.Default)))
@@ -369,12 +403,13 @@ func (m Model) tuningPane(w, h int) []string {
 	for _, r := range ts.result {
 		body = append(body, st.good.Render(termsafe.String(r)))
 	}
-	return frame(m.paneTitle(paneTuning, ""), m.focus == paneTuning, body, w, h, st)
+	return frame(paneTitle(paneTuning, ""), focused, body, w, h, st)
 }
 
-func (m Model) confirmDialog(w, h int) []string {
-	st := m.styles
-	p := m.tune.pending
+func (t tuningPane) confirmDialog() []string {
+	w, h := t.w, t.h
+	st := t.b.styles
+	p := t.pending
 	verb := actionVerbs[p.action]
 	var body []string
 	switch p.action {
@@ -384,8 +419,8 @@ func (m Model) confirmDialog(w, h int) []string {
 			body = append(body, "    "+termsafe.String(l))
 		}
 	default:
-		body = append(body, fmt.Sprintf("%s in network namespace %s:", verb, m.cfg.Info.Netns), "")
-		if m.cfg.Unrecorded {
+		body = append(body, fmt.Sprintf("%s in network namespace %s:", verb, t.netns), "")
+		if t.unrecorded {
 			body = append(body, st.warn.Render("  --no-undo: not recorded; undo cannot restore it"))
 		}
 		for _, c := range p.plan.Changes {

@@ -118,9 +118,9 @@ func run(t *testing.T, m Model, cmd tea.Cmd) Model {
 // selectKey moves the cursor to key.
 func selectKey(t *testing.T, m Model, key string) Model {
 	t.Helper()
-	for i, s := range m.tune.settings {
+	for i, s := range m.tuning.settings {
 		if s.Key == key {
-			m.cursor[paneTuning] = i
+			m.tuning.row = i
 			return m
 		}
 	}
@@ -139,14 +139,14 @@ func TestTuneEditConfirmApplyUndo(t *testing.T) {
 	tu := newFakeTuner()
 	m := selectKey(t, tuned(t, tu, false), "net.ipv4.tcp_fin_timeout")
 	m, _ = step(t, m, press("enter"))
-	if !m.tune.editing || m.tune.edit.Value() != "60" {
-		t.Fatalf("enter edits, prefilled with the current value: %v %q", m.tune.editing, m.tune.edit.Value())
+	if !m.tuning.editing || m.tuning.edit.Value() != "60" {
+		t.Fatalf("enter edits, prefilled with the current value: %v %q", m.tuning.editing, m.tuning.edit.Value())
 	}
 	m, _ = step(t, m, tea.KeyPressMsg{Code: tea.KeyBackspace})
 	m, _ = step(t, m, tea.KeyPressMsg{Code: tea.KeyBackspace})
 	m = typeText(t, m, "3x")
-	if !strings.Contains(m.tune.editErr, `"3x" is not a whole number`) {
-		t.Errorf("inline validation: %q", m.tune.editErr)
+	if !strings.Contains(m.tuning.editErr, `"3x" is not a whole number`) {
+		t.Errorf("inline validation: %q", m.tuning.editErr)
 	}
 	if _, cmd := step(t, m, press("enter")); cmd != nil {
 		t.Error("an invalid value must not go on to a plan")
@@ -155,7 +155,7 @@ func TestTuneEditConfirmApplyUndo(t *testing.T) {
 	m = typeText(t, m, "0")
 	m, cmd := step(t, m, press("enter"))
 	m = run(t, m, cmd) // the plan
-	if m.tune.pending == nil {
+	if m.tuning.pending == nil {
 		t.Fatal("a confirmation dialog must open")
 	}
 	out := ansi.Strip(m.render())
@@ -167,13 +167,13 @@ func TestTuneEditConfirmApplyUndo(t *testing.T) {
 	// Anything but y leaves it unapplied: enter, q, other letters.
 	for _, k := range []string{"enter", "q", "x"} {
 		m, cmd = step(t, m, press(k))
-		if cmd != nil || tu.applied != 0 || m.tune.pending == nil {
+		if cmd != nil || tu.applied != 0 || m.tuning.pending == nil {
 			t.Fatalf("%s in the dialog must do nothing", k)
 		}
 	}
 	m, cmd = step(t, m, press("y"))
 	m = run(t, m, cmd)
-	if tu.values["net.ipv4.tcp_fin_timeout"] != "30" || m.tune.pending != nil {
+	if tu.values["net.ipv4.tcp_fin_timeout"] != "30" || m.tuning.pending != nil {
 		t.Fatal("y applies")
 	}
 	if out := ansi.Strip(m.render()); !strings.Contains(out, "net.ipv4.tcp_fin_timeout = 30 (read back)") {
@@ -202,7 +202,7 @@ func TestTuneCancel(t *testing.T) {
 	m = run(t, m, cmd)
 	for _, k := range []string{"n", "esc"} {
 		mm, cmd := step(t, m, press(k))
-		if cmd != nil || mm.tune.pending != nil || tu.applied != 0 {
+		if cmd != nil || mm.tuning.pending != nil || tu.applied != 0 {
 			t.Errorf("%s must cancel without applying", k)
 		}
 		if !strings.Contains(ansi.Strip(mm.render()), "cancelled: nothing changed") {
@@ -213,7 +213,7 @@ func TestTuneCancel(t *testing.T) {
 	m = selectKey(t, tuned(t, tu, false), "net.ipv4.tcp_tw_reuse")
 	m, _ = step(t, m, press("enter"))
 	m, cmd = step(t, m, press("esc"))
-	if m.tune.editing || cmd != nil {
+	if m.tuning.editing || cmd != nil {
 		t.Error("esc ends editing")
 	}
 }
@@ -235,7 +235,7 @@ func TestTuneReadOnly(t *testing.T) {
 			t.Errorf("pane:\n%s\nwant %q and every tunable", out, tt.want)
 		}
 		for _, k := range []string{"enter", "u", "w"} {
-			if mm, cmd := step(t, m, press(k)); cmd != nil || mm.tune.editing {
+			if mm, cmd := step(t, m, press(k)); cmd != nil || mm.tuning.editing {
 				t.Errorf("%s works while editing is off", k)
 			}
 		}
@@ -246,7 +246,7 @@ func TestTuneRemovedAndRecommended(t *testing.T) {
 	tu := newFakeTuner()
 	m := selectKey(t, tuned(t, tu, false), "net.ipv4.tcp_tw_recycle")
 	m, cmd := step(t, m, press("enter"))
-	if cmd != nil || m.tune.editing || !strings.Contains(ansi.Strip(m.render()), "tcp_tw_recycle cannot be edited: removed in Linux 4.12") {
+	if cmd != nil || m.tuning.editing || !strings.Contains(ansi.Strip(m.render()), "tcp_tw_recycle cannot be edited: removed in Linux 4.12") {
 		t.Error("tcp_tw_recycle must not be editable")
 	}
 	// The fake snapshot's TIME_WAIT is near the fake tcp_max_tw_buckets.

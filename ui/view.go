@@ -51,7 +51,7 @@ func (m Model) render() string {
 	case m.showHelp:
 		body = frame("Keys (? or esc to close)", true, m.fullHelp(w-2), w, bodyH, m.styles)
 	case m.focus == paneTuning && m.cfg.Tuner != nil:
-		body = m.tuningPane(w, bodyH)
+		body = sized(m.tuning, w, bodyH).View(true)
 	case m.snap == nil:
 		msg := "waiting for the first snapshot…"
 		if m.pollErr != nil {
@@ -59,9 +59,9 @@ func (m Model) render() string {
 		}
 		body = frame("tcpdash", false, []string{msg}, w, bodyH, m.styles)
 	case m.focus == paneProcesses:
-		body = m.processesPane(w, bodyH)
+		body = sized(m.processes, w, bodyH).View(true)
 	case m.focus == paneFindings:
-		body = m.findingsPane(m.findings, w, bodyH)
+		body = sized(m.findingsP, w, bodyH).View(true)
 	case w >= 100 && h >= 34:
 		body = m.fullLayout(w, bodyH)
 	default:
@@ -75,31 +75,46 @@ func (m Model) render() string {
 // side by side, then port pressure.
 func (m Model) fullLayout(w, h int) []string {
 	left, right := w/2, w-w/2
-	topH := min(max(m.nonZeroStates(), 9)+4, 16)
+	topH := min(max(m.board.nonZeroStates(), 9)+4, 16)
 	rest := h - topH
 	pressH := min(max(len(m.snap.PortPressure)+3, 6), rest/2)
 	tablesH := rest - pressH
-	out := beside(m.statesPane(left, topH), m.countersPane(right, topH))
-	out = append(out, beside(m.localPane(left, tablesH), m.remotePane(right, tablesH))...)
-	return append(out, m.pressurePane(w, pressH)...)
+	f := m.focus
+	out := beside(sized(m.states, left, topH).View(f == paneStates), sized(m.counters, right, topH).View(f == paneCounters))
+	out = append(out, beside(sized(m.local, left, tablesH).View(f == paneLocal), sized(m.remote, right, tablesH).View(f == paneRemote))...)
+	return append(out, sized(m.pressure, w, pressH).View(f == panePressure)...)
+}
+
+// A sizable pane takes its box before it draws.
+type sizable[P any] interface {
+	SetSize(w, h int)
+	*P
+}
+
+// sized returns p set to a w×h box: panes are values, laid out anew in
+// every frame.
+func sized[P any, PP sizable[P]](p P, w, h int) P {
+	PP(&p).SetSize(w, h)
+	return p
 }
 
 // compactLayout shows the states and one more pane, the focused one (port
 // pressure by default); tab and the number keys bring up the others.
 func (m Model) compactLayout(w, h int) []string {
 	// The histogram comes first; the other pane keeps at least a row.
-	statesH := min(m.nonZeroStates()+4, h-4)
-	out := m.statesPane(w, statesH)
+	statesH := min(m.board.nonZeroStates()+4, h-4)
+	f := m.focus
+	out := sized(m.states, w, statesH).View(f == paneStates)
 	dh := h - statesH
 	switch m.detail {
 	case paneLocal:
-		out = append(out, m.localPane(w, dh)...)
+		out = append(out, sized(m.local, w, dh).View(f == paneLocal)...)
 	case paneRemote:
-		out = append(out, m.remotePane(w, dh)...)
+		out = append(out, sized(m.remote, w, dh).View(f == paneRemote)...)
 	case paneCounters:
-		out = append(out, m.countersPane(w, dh)...)
+		out = append(out, sized(m.counters, w, dh).View(f == paneCounters)...)
 	default:
-		out = append(out, m.pressurePane(w, dh)...)
+		out = append(out, sized(m.pressure, w, dh).View(f == panePressure)...)
 	}
 	return out
 }
@@ -124,24 +139,6 @@ func (m Model) fullHelp(w int) []string {
 		groups = groups[n:]
 	}
 	return out
-}
-
-func (m Model) nonZeroStates() int {
-	n := 0
-	for _, st := range tcpinfo.AllStates() {
-		if m.snap.States[st] > 0 {
-			n++
-		}
-	}
-	return max(n, 1)
-}
-
-func (m Model) paneTitle(p pane, extra string) string {
-	t := fmt.Sprintf("%d %s", int(p)+1, paneNames[p])
-	if extra != "" {
-		t += " · " + extra
-	}
-	return t
 }
 
 func (m Model) headerLines(w int, findings []diagnose.Finding) []string {
