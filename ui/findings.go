@@ -1,0 +1,62 @@
+package ui
+
+import (
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/tcpdash/tcpdash/diagnose"
+)
+
+// findingsPane is the findings, most severe first, the selected one with
+// its evidence and fix.
+type findingsPane struct {
+	base
+	cursor
+	keys keyMap
+}
+
+// Update moves the selection.
+func (p findingsPane) Update(msg tea.Msg) (findingsPane, tea.Cmd) {
+	p.cursor.move(p.keys.step(msg), p.rows())
+	return p, nil
+}
+
+func (p findingsPane) rows() int {
+	if p.b == nil {
+		return 0
+	}
+	return len(p.b.findings)
+}
+
+// View draws the pane in its box; it takes the whole body when focused.
+func (p findingsPane) View(bool) []string {
+	b, w, h := p.b, p.w, p.h
+	findings := b.findings
+	st := b.styles
+	inner := w - 2
+	var body []string
+	if len(findings) == 0 {
+		body = append(body, st.good.Render("no findings: nothing here looks wrong"))
+	}
+	cur := min(p.row, max(len(findings)-1, 0))
+	for i, f := range findings {
+		style := st.warn
+		if f.Severity == diagnose.Critical {
+			style = st.trouble
+		}
+		line := style.Render(fit(strings.ToUpper(f.Severity.String()), 9)) + f.Title
+		if i == cur {
+			line = st.selected.Render(fit(strings.ToUpper(f.Severity.String()), 9) + f.Title)
+		}
+		body = append(body, line)
+	}
+	if cur < len(findings) {
+		f := findings[cur]
+		body = append(body, "")
+		body = append(body, wrap(f.Title, inner)...)
+		body = append(body, wrap(st.header.Render("evidence: ")+strings.Join(f.Evidence, "; "), inner)...)
+		body = append(body, wrap(st.header.Render("fix: ")+f.Detail, inner)...)
+	}
+	return frame(paneTitle(paneFindings, ""), true, body, w, h, st)
+}

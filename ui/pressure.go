@@ -1,0 +1,103 @@
+package ui
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/tcpdash/tcpdash/internal/humanize"
+	"github.com/tcpdash/tcpdash/tcpinfo"
+	"github.com/tcpdash/tcpdash/tuning"
+)
+
+type groupKey struct {
+	local  netip.Addr
+	remote netip.AddrPort
+}
+
+// newPerSecond estimates a group's new connections per second. With a
+// previous poll it is the growth of its used ports plus the ports its
+// expiring TIME_WAIT sockets free meanwhile, which is right while the rate
+// ramps up, holds steady, or stops after a burst. On the first poll only
+// the kernel's timers can say: TIME_WAIT sockets younger than ten seconds.
+func (b *board) newPerSecond(g tcpinfo.PressureGroup, prev map[groupKey]tcpinfo.PressureGroup) float64 {
+	window := tcpinfo.RecentWindow.Seconds()
+	if p, ok := prev[groupKey{g.Local, g.Remote}]; ok && b.prev != nil {
+		if dt := b.snap.Time.Sub(b.prev.Time).Seconds(); dt > 0 {
+			return max(0, float64(g.Used-p.Used)/dt+float64(g.ExpiringTimeWait)/window)
+		}
+	}
+	return float64(g.RecentTimeWait) / window
+}
+
+// pressurePane is port pressure: each destination group's share of the
+// ephemeral range, fullest first.
+type pressurePane struct {
+	base
+	cursor
+	keys keyMap
+}
+
+// Update moves the selection.
+func (p pressurePane) Update(msg tea.Msg) (pressurePane, tea.Cmd) {
+	p.cursor.move(p.keys.step(msg), p.rows())
+	return p, nil
+}
+
+func (p pressurePane) rows() int {
+	if p.b == nil || p.b.snap == nil {
+		return 0
+	}
+	return len(p.b.snap.PortPressure)
+}
+
+// View draws the pane in its box.
+func (p pressurePane) View(focused bool) []string {
+	b, w, h := p.b, p.w, p.h
+	st := b.styles
+	inner := w - 2
+	prev := map[groupKey]tcpinfo.PressureGroup{}
+	if b.prev != nil {
+		for _, g := range b.prev.PortPressure {
+			prev[groupKey{g.Local, g.Remote}] = g
+		}
+	}
+	const numW = 8
+	routeW := lipgloss.Width("LOCAL → DESTINATION")
+	for _, g := range b.snap.PortPressure {
+		routeW = max(routeW, len(g.Local.String())+3+len(g.Remote.String()))
+	}
+	routeW = min(routeW, inner/2)
+	gaugeW := max(inner-routeW-5*numW-1, 4)
+	header := st.header.Render(fit("LOCAL → DESTINATION", routeW) + " " + fit("USED OF CAPACITY", gaugeW) +
+		padLeft("USED", numW) + padLeft("CAP", numW) + padLeft("USE%", numW) + padLeft("TW%", numW) + padLeft("NEW/S", numW))
+	rows := make([]string, 0, len(b.snap.PortPressure))
+	for _, g := range b.snap.PortPressure {
+		filled := min(int(g.Ratio*float64(gaugeW)+0.5), gaugeW)
+		style := st.gaugeFill
+		if g.Ratio >= tuning.PressureCritical {
+			style = st.trouble
+		} else if g.Ratio >= tuning.PressureWarn {
+			style = st.warn
+		}
+		gauge := style.Render(strings.Repeat("█", filled)) + st.gaugeEmpty.Render(strings.Repeat("░", gaugeW-filled))
+		twShare := 0
+		if g.Used > 0 {
+			twShare = g.TimeWait * 100 / g.Used
+		}
+		rows = append(rows, fit(g.Local.String()+" → "+g.Remote.String(), routeW)+" "+gauge+
+			padLeft(humanize.Int(g.Used), numW)+padLeft(humanize.Int(g.Capacity), numW)+
+			padLeft(fmt.Sprintf("%.1f", g.Ratio*100), numW)+padLeft(fmt.Sprint(twShare), numW)+
+			padLeft(fmtRate(b.newPerSecond(g, prev)), numW))
+	}
+	body := []string{header}
+	if len(rows) == 0 {
+		body = append(body, st.dim.Render(fmt.Sprintf("no outgoing connections from the ephemeral range %s", b.snap.PortRange)))
+	}
+	body = append(body, tableRows(rows, h-3, p.row, focused, st)...)
+	return frame(paneTitle(panePressure, fmt.Sprintf("%s ports per local address → destination", humanize.Int(b.snap.PortRange.Capacity()))),
+		focused, body, w, h, st)
+}

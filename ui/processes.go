@@ -1,0 +1,161 @@
+package ui
+
+import (
+	"fmt"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/tcpdash/tcpdash/diagnose"
+	"github.com/tcpdash/tcpdash/tcpinfo"
+)
+
+// processesPane is sockets by owning process, the selected process's
+// endpoints, and (c) the services view: sockets by cgroup.
+type processesPane struct {
+	base
+	cursor
+	keys keyMap
+	// services shows sockets by cgroup instead of by process.
+	services bool
+}
+
+// Update moves the selection and switches the view.
+func (p processesPane) Update(msg tea.Msg) (processesPane, tea.Cmd) {
+	if km, ok := msg.(tea.KeyPressMsg); ok && key.Matches(km, p.keys.Services) {
+		p.services, p.row = !p.services, 0
+		return p, nil
+	}
+	p.cursor.move(p.keys.step(msg), p.rows())
+	return p, nil
+}
+
+func (p processesPane) rows() int {
+	switch {
+	case p.b == nil || p.b.snap == nil:
+		return 0
+	case p.services:
+		return len(p.b.snap.Cgroups)
+	}
+	return len(p.b.snap.Processes)
+}
+
+// selectedPID is the process the tables follow, when one is selected.
+func (p processesPane) selectedPID() (int, bool) {
+	if p.services || p.b == nil || p.b.snap == nil || p.row >= len(p.b.snap.Processes) {
+		return 0, false
+	}
+	return p.b.snap.Processes[p.row].PID, true
+}
+
+// View draws the pane in its box; it takes the whole body when focused.
+func (p processesPane) View(focused bool) []string {
+	b, w, h := p.b, p.w, p.h
+	st := b.styles
+	s := b.snap
+	inner := w - 2
+	if p.services {
+		return p.servicesView()
+	}
+	if !s.Attribution.Enabled {
+		msg := "process attribution is off (started with --processes=false)"
+		if b.owners {
+			msg = "reading /proc/<pid>/fd for the owners of sockets…"
+		}
+		return frame(paneTitle(paneProcesses, ""), true, []string{st.dim.Render(msg)}, w, h, st)
+	}
+	prev := map[int]int{}
+	var dt float64
+	if b.prev != nil && b.prev.Attribution.Enabled {
+		dt = s.Time.Sub(b.prev.Time).Seconds()
+		for _, p := range b.prev.Processes {
+			prev[p.PID] = p.States[tcpinfo.CloseWait]
+		}
+	}
+	const pidW, cmdW, numW = 8, 16, 9
+	// The cgroup column, where the width allows: who runs the process.
+	cgW := 0
+	if inner >= 110 {
+		cgW = 22
+	}
+	header, cell := b.stateColumns(inner - pidW - cmdW - numW - cgW)
+	cgHeader := ""
+	if cgW > 0 {
+		cgHeader = fit("CGROUP", cgW)
+	}
+	body := []string{st.header.Render(fit("PID", pidW) + fit("COMMAND", cmdW) + cgHeader + padLeft("C_WAIT/s", numW) + header)}
+	rows := make([]string, 0, len(s.Processes))
+	for _, p := range s.Processes {
+		rate := "—"
+		if was, ok := prev[p.PID]; ok && dt > 0 {
+			rate = fmtRate(float64(p.States[tcpinfo.CloseWait]-was) / dt)
+		}
+		command := p.Command
+		if p.Shared > 0 {
+			command = "+" + command // holds sockets another process holds too
+		}
+		cg := ""
+		if cgW > 0 {
+			cg = fit(orDash(p.CgroupName), cgW-1) + " "
+		}
+		rows = append(rows, fit(fmt.Sprint(p.PID), pidW)+fit(command, cmdW)+cg+padLeft(rate, numW)+cell(&p.States))
+	}
+	if len(rows) == 0 {
+		body = append(body, st.dim.Render("no process holds a TCP socket in this network namespace"))
+	}
+	listH := max(min(len(rows), h/2-3), 1)
+	body = append(body, tableRows(rows, listH, p.row, focused, st)...)
+
+	for _, note := range diagnose.OwnerNotes(s.Attribution, b.root) {
+		body = append(body, wrap(st.dim.Render(note), inner)...)
+	}
+
+	// The selected process's remote endpoints: the tables follow it.
+	if i := p.row; i < len(s.Processes) && s.Query.PID == s.Processes[i].PID {
+		p := s.Processes[i]
+		body = append(body, "", st.header.Render(fmt.Sprintf("Remote endpoints of pid %d (%s)", p.PID, p.Command)))
+		epW := min(max(inner/3, 16), 41)
+		eh, ecell := b.stateColumns(inner - epW)
+		body = append(body, st.header.Render(fit("ENDPOINT", epW)+eh))
+		for _, r := range s.TopRemoteEndpoints {
+			body = append(body, fit(r.Endpoint.String(), epW-1)+" "+ecell(&r.States))
+		}
+	}
+	return frame(paneTitle(paneProcesses, b.attribution), true, body, w, h, st)
+}
+
+// servicesView is the processes pane's other mode (c): sockets by the
+// cgroup that created them, read from the dump itself: services,
+// containers and pods, TIME_WAIT included where owners are remembered.
+func (p processesPane) servicesView() []string {
+	b, w, h := p.b, p.w, p.h
+	st := b.styles
+	s := b.snap
+	inner := w - 2
+	nameW := min(max(inner/3, 16), 40)
+	header, cell := b.stateColumns(inner - nameW)
+	body := []string{st.header.Render(fit("SERVICE / CGROUP", nameW) + header)}
+	rows := make([]string, 0, len(s.Cgroups))
+	for _, c := range s.Cgroups {
+		name := c.Name
+		if name == "" {
+			name = fmt.Sprintf("cgroup %d", c.ID)
+		}
+		rows = append(rows, fit(name, nameW-1)+" "+cell(&c.States))
+	}
+	if len(rows) == 0 {
+		body = append(body, st.dim.Render("no cgroup ids in the dump (the /proc/net/tcp fallback has none)"))
+	}
+	body = append(body, tableRows(rows, max(h-4, 1), p.row, true, st)...)
+	if a := s.Attribution; a.UnownedRemembered > 0 {
+		body = append(body, st.dim.Render(fmt.Sprintf("TIME_WAIT counted for the cgroup that opened it: %d", a.UnownedRemembered)))
+	}
+	return frame(paneTitle(paneProcesses, "services (c: processes)"), true, body, w, h, st)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
