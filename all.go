@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/tcpdash/tcpdash/diagnose"
@@ -13,12 +15,17 @@ import (
 	"github.com/tcpdash/tcpdash/namespaces"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/tuning"
+	"github.com/tcpdash/tcpdash/ui"
 )
 
 // A member is one namespace of --netns all, held open while watched.
 type member struct {
-	w        *watched
-	col      *tcpinfo.Collector
+	w   *watched
+	col *tcpinfo.Collector
+	// dash is the collector the dashboard polls when it watches this
+	// namespace: its own socket, so the Namespaces pane's polls never
+	// share one with it.
+	dash     *tcpinfo.Collector
 	prev     *tcpinfo.Snapshot
 	findings []diagnose.Finding // of prev
 	settings []tuning.Setting
@@ -26,12 +33,16 @@ type member struct {
 
 func (m *member) Close() {
 	m.col.Close()
+	if m.dash != nil {
+		m.dash.Close()
+	}
 	m.w.Close()
 }
 
 // A fleet is every network namespace on the host, kept in step with the
 // namespaces that come and go.
 type fleet struct {
+	mu      sync.Mutex // the dashboard asks from its own goroutines
 	cfg     config
 	cgroups tcpinfo.CgroupResolver // one for all: cgroup ids are host-wide
 	finder  *namespaces.Finder
@@ -123,6 +134,8 @@ func (fl *fleet) open(ns namespaces.Namespace) (*member, error) {
 }
 
 func (fl *fleet) Close() {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
 	for _, m := range fl.members {
 		m.Close()
 	}
@@ -183,10 +196,9 @@ func (fl *fleet) poll(stderr io.Writer) ([]*tcpinfo.Snapshot, [][]diagnose.Findi
 // runAll is --netns all for --once and --json: every namespace's
 // snapshot, in one object (one per line when streaming).
 func runAll(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
-	if !cfg.once && !cfg.json {
-		if isTerminal(stdout) {
-			return usagef("--netns all works with --once and --json; the dashboard watches one namespace: pick one with --netns NAME, pid:N or container:ID")
-		}
+	dashboard := !cfg.once && !cfg.json && isTerminal(stdout)
+	if !cfg.once && !cfg.json && !dashboard {
+		fmt.Fprintln(stderr, "tcpdash: stdout is not a terminal: printing one snapshot (use --once to say so, --json for JSON)")
 		cfg.once = true
 	}
 	fl, err := newFleet(cfg)
@@ -194,6 +206,9 @@ func runAll(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer fl.Close()
+	if dashboard {
+		return runFleetDashboard(ctx, cfg, fl)
+	}
 	interval := cfg.interval
 	for n := 0; cfg.once && n < 1 || !cfg.once && (cfg.count == 0 || n < cfg.count); n++ {
 		if n > 0 {
@@ -252,4 +267,52 @@ func writeFleetJSON(w io.Writer, t time.Time, interval time.Duration, stream boo
 	b.WriteString("]}\n")
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// Overview is the Namespaces pane's poll: every namespace, triaged.
+func (fl *fleet) Overview() ([]ui.NamespaceRow, error) {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	if err := fl.refresh(io.Discard); err != nil {
+		return nil, err
+	}
+	snaps, findings := fl.poll(io.Discard)
+	rows := make([]ui.NamespaceRow, 0, len(snaps))
+	for i, s := range snaps {
+		r := ui.NamespaceRow{Netns: s.Netns, Names: slices.Clone(s.Names), Snap: s}
+		if len(findings[i]) > 0 {
+			r.Worst = &findings[i][0]
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+// Watch hands the dashboard one namespace: its own collector, a tuner
+// acting on it, and its owners.
+func (fl *fleet) Watch(netns string) (ui.Watch, error) {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	var m *member
+	for _, x := range fl.members {
+		if x.w.ns.ID() == netns {
+			m = x
+		}
+	}
+	if m == nil {
+		return ui.Watch{}, fmt.Errorf("network namespace %s is gone", netns)
+	}
+	if m.dash == nil {
+		col, err := tcpinfo.NewCollector(tcpinfo.Options{Source: fl.cfg.source, Top: fl.cfg.top,
+			Namespace: m.w.collectorNamespace(), Cgroups: fl.cgroups, RememberOwners: true})
+		if err != nil {
+			return ui.Watch{}, err
+		}
+		m.dash = col
+	}
+	w := ui.Watch{Collector: m.dash, Tuner: fl.cfg.tuneFiles.system(m.w), Netns: m.w.String()}
+	if fl.cfg.processes {
+		w.Owners = ownersOf(m.w)
+	}
+	return w, nil
 }

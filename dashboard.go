@@ -20,12 +20,38 @@ import (
 // when the tmux pane or SSH session goes away). Bubble Tea restores the
 // terminal on every one of those paths.
 func runDashboard(ctx context.Context, col *tcpinfo.Collector, cfg config, w *watched) error {
-	uc := ui.Config{Collector: col, Interval: cfg.interval, Info: hostInfo(w),
-		Tuner: cfg.tuneFiles.system(w), ReadOnly: cfg.readOnly, PersistPath: cfg.file,
-		Root: os.Geteuid() == 0, Unrecorded: cfg.noUndo && (cfg.stateFile == "" || cfg.auditLog == "")}
+	uc := dashboardConfig(cfg, hostInfo(w))
+	uc.Collector, uc.Tuner = col, cfg.tuneFiles.system(w)
 	if cfg.processes {
-		uc.Owners = func() (*tcpinfo.Owners, error) { return tcpinfo.ReadOwnersIn("/proc", w.ns.ID()) }
+		uc.Owners = ownersOf(w)
 	}
+	return runProgram(ctx, uc)
+}
+
+// runFleetDashboard is --netns all in a terminal: the dashboard opens on
+// the Namespaces pane.
+func runFleetDashboard(ctx context.Context, cfg config, fl *fleet) error {
+	info := hostInfo(&watched{})
+	info.Netns = "all"
+	uc := dashboardConfig(cfg, info)
+	uc.Fleet = fl
+	return runProgram(ctx, uc)
+}
+
+// dashboardConfig is what every dashboard shares.
+func dashboardConfig(cfg config, info ui.HostInfo) ui.Config {
+	return ui.Config{Interval: cfg.interval, Info: info, ReadOnly: cfg.readOnly, PersistPath: cfg.file,
+		Root: os.Geteuid() == 0, Unrecorded: cfg.noUndo && (cfg.stateFile == "" || cfg.auditLog == "")}
+}
+
+// ownersOf reads which process holds which socket in w's namespace.
+func ownersOf(w *watched) func() (*tcpinfo.Owners, error) {
+	id := w.ns.ID()
+	return func() (*tcpinfo.Owners, error) { return tcpinfo.ReadOwnersIn("/proc", id) }
+}
+
+// runProgram runs the TUI until it quits or a signal ends it.
+func runProgram(ctx context.Context, uc ui.Config) error {
 	m := ui.New(uc)
 	// SIGQUIT ends the dashboard like SIGTERM, with the terminal restored;
 	// Go's goroutine dump, which it would print over the alternate screen,

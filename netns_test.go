@@ -185,6 +185,28 @@ func TestIntegrationWatchOtherNamespaces(t *testing.T) {
 		t.Errorf("after undo B's tcp_fin_timeout is %s", fin(pathB))
 	}
 
+	// The dashboard on every namespace: the Namespaces pane lists them,
+	// busiest first; enter watches A with every pane, esc comes back.
+	if haveTool("tmux") {
+		bin := buildBinary(t)
+		tm := newTmux(t)
+		defer tm.run("kill-server")
+		if out, err := tm.run("new-session", "-d", "-s", "e2e", "-x", "140", "-y", "40", bin, "--netns", "all",
+			"--state-file", filepath.Join(state, "d.json"), "--audit-log", filepath.Join(state, "d.log")); err != nil {
+			t.Fatalf("tmux: %v: %s", err, out)
+		}
+		tm.waitScreen("the Namespaces pane", `Namespaces · [0-9]+`, "loadtest", fmt.Sprintf(`pid %d \(sleep\)`, holder.Process.Pid))
+		tm.run("send-keys", "-t", "e2e", "Enter")
+		wantA := ssStates(t, pathA)
+		tm.waitScreen("namespace A's histogram", "1 States", fmt.Sprintf(`│TIME_WAIT\s+%d\s`, wantA["TIME_WAIT"]),
+			fmt.Sprintf(`│ESTABLISHED\s+%d\s`, wantA["ESTABLISHED"]), fmt.Sprintf(`netns pid %d \(sleep\)`, holder.Process.Pid))
+		tm.run("send-keys", "-t", "e2e", "Escape")
+		tm.waitScreen("the Namespaces pane again", `Namespaces · [0-9]+`)
+		tm.run("send-keys", "-t", "e2e", "q")
+	} else {
+		netns.Require(t, false, "tmux is not installed")
+	}
+
 	// Bad values: one line, exit 1.
 	for _, bad := range [][]string{{"--once", "--netns", "nosuch"}, {"--once", "--netns", "pid:999999999"},
 		{"--once", "--netns", "pid:x"}, {"--once", "--netns", "container:0123456789ab"}, {"--once", "--netns", "/etc/hostname"},

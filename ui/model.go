@@ -48,6 +48,9 @@ type Config struct {
 	// Owners reads which process holds which socket; nil turns process
 	// attribution off.
 	Owners func() (*tcpinfo.Owners, error)
+	// Fleet, when set, is every namespace (--netns all): the dashboard
+	// opens on the Namespaces pane, and enter watches one of them.
+	Fleet Fleet
 }
 
 type pane int
@@ -118,6 +121,12 @@ type Model struct {
 	findingsP findingsPane
 	tuning    tuningPane
 
+	// With a Fleet: the Namespaces pane, whether it is on screen, and
+	// whether its poll is in flight.
+	namespaces    namespacesPane
+	atFleet       bool
+	fleetInFlight bool
+
 	owners         *tcpinfo.Owners
 	ownersErr      error
 	ownersInFlight bool
@@ -139,20 +148,25 @@ func New(cfg Config) Model {
 		termsafe.String(cfg.Info.Host), termsafe.String(cfg.Info.Kernel), termsafe.String(cfg.Info.Netns)
 	keys := newKeyMap()
 	m := Model{
-		cfg:       cfg,
-		keys:      keys,
-		help:      help.New(),
-		styles:    newStyles(true),
-		interval:  cfg.Interval,
-		inFlight:  true, // Init polls at once
-		detail:    panePressure,
-		search:    ti,
-		local:     localPane{keys: keys},
-		remote:    remotePane{keys: keys},
-		pressure:  pressurePane{keys: keys},
-		processes: processesPane{keys: keys},
-		findingsP: findingsPane{keys: keys},
-		tuning:    newTuningPane(cfg, keys),
+		cfg:        cfg,
+		keys:       keys,
+		help:       help.New(),
+		styles:     newStyles(true),
+		interval:   cfg.Interval,
+		inFlight:   true, // Init polls at once
+		detail:     panePressure,
+		search:     ti,
+		local:      localPane{keys: keys},
+		remote:     remotePane{keys: keys},
+		pressure:   pressurePane{keys: keys},
+		processes:  processesPane{keys: keys},
+		findingsP:  findingsPane{keys: keys},
+		tuning:     newTuningPane(cfg, keys),
+		namespaces: namespacesPane{keys: keys},
+		atFleet:    cfg.Fleet != nil,
+	}
+	if m.atFleet {
+		m.inFlight, m.fleetInFlight = false, true
 	}
 	m.refreshBoard()
 	return m
@@ -179,11 +193,15 @@ func (m *Model) refreshBoard() {
 	m.findingsP.setBoard(b)
 	m.findingsP.clamp(m.findingsP.rows())
 	m.tuning.setBoard(b)
+	m.namespaces.setBoard(b)
 }
 
 // Init polls at once, reads the sysctls and asks the terminal for its
 // background colour.
 func (m Model) Init() tea.Cmd {
+	if m.atFleet {
+		return tea.Batch(pollFleet(m.cfg.Fleet), tea.RequestBackgroundColor)
+	}
 	cmds := []tea.Cmd{poll(m.cfg.Collector, m.query()), tea.RequestBackgroundColor}
 	if m.cfg.Tuner != nil {
 		cmds = append(cmds, loadSettings(m.cfg.Tuner), checkWritable(m.cfg.Tuner, m.cfg.ReadOnly))
@@ -225,6 +243,11 @@ func (m Model) effectiveInterval() time.Duration {
 
 // Update handles one message.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if m.cfg.Fleet != nil {
+		if nm, cmd, ok := m.fleetUpdate(msg); ok {
+			return nm, cmd
+		}
+	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
@@ -352,6 +375,9 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			m.addr, m.port, m.searchErr = netip.Addr{}, 0, ""
 			m.search.Reset()
 			return m.repoll()
+		}
+		if m.cfg.Fleet != nil && !(m.focus == paneTuning && m.tuning.captures(msg)) {
+			return m.leave() // nothing left to clear: back to every namespace
 		}
 	case key.Matches(msg, k.NextPane):
 		return m.focusPane((m.focus + 1) % numPanes)

@@ -50,6 +50,8 @@ func (m Model) render() string {
 	switch {
 	case m.showHelp:
 		body = frame("Keys (? or esc to close)", true, m.fullHelp(w-2), w, bodyH, m.styles)
+	case m.atFleet:
+		body = sized(m.namespaces, w, bodyH).View(true)
 	case m.focus == paneTuning && m.cfg.Tuner != nil:
 		body = sized(m.tuning, w, bodyH).View(true)
 	case m.snap == nil:
@@ -171,7 +173,10 @@ func (m Model) headerLines(w int, findings []diagnose.Finding) []string {
 	}
 	line1 := strings.Join(parts, "  ")
 	line2 := "no snapshot yet"
-	if s := m.snap; s != nil {
+	if m.atFleet {
+		line2 = fmt.Sprintf("%d network namespaces; each dumped when its counters move, or every 5 s", len(m.namespaces.rows))
+	}
+	if s := m.snap; s != nil && !m.atFleet {
 		line2 = fmt.Sprintf("%s  dump %s  %s sockets (ipv4 %s · ipv6 %s)  ephemeral %s  %s",
 			s.Time.Format("15:04:05"), roundDump(s.Dump), humanize.Int(s.Total),
 			humanize.Int(s.Families.IPv4), humanize.Int(s.Families.IPv6), s.PortRange, m.attributionLine())
@@ -198,6 +203,8 @@ func (m Model) footerLines(w int) []string {
 		if m.searchErr != "" {
 			status += "  " + st.statusErr.Render(m.searchErr)
 		}
+	case m.atFleet:
+		status = st.status.Render("focus: Namespaces · enter: watch the selected one · esc there: back here")
 	case m.pollErr != nil:
 		when := "no data yet"
 		if m.snap != nil {

@@ -1,0 +1,96 @@
+package ui
+
+import (
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+)
+
+// fleetUpdate handles what only --netns all has: the Namespaces pane's
+// polls and keys, and entering and leaving a namespace. It reports
+// whether it handled msg.
+func (m Model) fleetUpdate(msg tea.Msg) (Model, tea.Cmd, bool) {
+	switch msg := msg.(type) {
+	case fleetMsg:
+		m.fleetInFlight = false
+		m.namespaces, _ = m.namespaces.Update(msg)
+		if !m.atFleet || m.paused {
+			return m, nil, true
+		}
+		return m, tick(m.interval, m.gen), true
+	case watchMsg:
+		if msg.err != nil {
+			m.namespaces.err = msg.err
+			return m, nil, true
+		}
+		m, cmd := m.watch(msg)
+		return m, cmd, true
+	case tickMsg:
+		if !m.atFleet {
+			return m, nil, false
+		}
+		if msg.gen != m.gen || m.paused || m.fleetInFlight {
+			return m, nil, true
+		}
+		m.fleetInFlight = true
+		return m, pollFleet(m.cfg.Fleet), true
+	case polledMsg:
+		if m.atFleet { // a namespace's poll that was in flight when esc left it
+			m.inFlight = false
+			return m, nil, true
+		}
+	case tea.KeyPressMsg:
+		if !m.atFleet || m.showHelp {
+			return m, nil, false
+		}
+		k := m.keys
+		switch {
+		case key.Matches(msg, k.Accept):
+			if netns := m.namespaces.selected(); netns != "" {
+				return m, enterNamespace(m.cfg.Fleet, netns), true
+			}
+			return m, nil, true
+		case key.Matches(msg, k.Up, k.Down):
+			m.namespaces, _ = m.namespaces.Update(msg)
+			return m, nil, true
+		case key.Matches(msg, k.Quit, k.Help, k.Pause, k.Suspend):
+			return m, nil, false // the dashboard's own
+		}
+		return m, nil, true // the other panes' keys wait for a namespace
+	}
+	return m, nil, false
+}
+
+// watch switches every pane, tuning included, to one namespace, and
+// starts polling it.
+func (m Model) watch(msg watchMsg) (Model, tea.Cmd) {
+	w := msg.watch
+	m.cfg.Collector, m.cfg.Tuner, m.cfg.Owners, m.cfg.Info.Netns = w.Collector, w.Tuner, w.Owners, w.Netns
+	m.atFleet = false
+	m.snap, m.prev, m.findings, m.pollErr = nil, nil, nil, nil
+	m.history = history{}
+	m.owners, m.ownersErr = nil, nil
+	m.tuning = newTuningPane(m.cfg, m.keys)
+	m.processes.services = false
+	m.resetCursors()
+	m.focus, m.detail = paneStates, panePressure
+	m.gen++ // the fleet's tick is void
+	m.refreshBoard()
+	m.inFlight = true
+	cmds := []tea.Cmd{poll(m.cfg.Collector, m.query())}
+	if m.cfg.Tuner != nil {
+		cmds = append(cmds, loadSettings(m.cfg.Tuner), checkWritable(m.cfg.Tuner, m.cfg.ReadOnly))
+	}
+	return m, tea.Batch(cmds...)
+}
+
+// leave goes back to the Namespaces pane.
+func (m Model) leave() (Model, tea.Cmd) {
+	m.atFleet = true
+	m.cfg.Info.Netns = "all"
+	m.gen++ // the namespace's tick is void
+	if m.fleetInFlight || m.paused {
+		return m, nil
+	}
+	m.fleetInFlight = true
+	return m, pollFleet(m.cfg.Fleet)
+}

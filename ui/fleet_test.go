@@ -1,0 +1,108 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/tcpdash/tcpdash/diagnose"
+	"github.com/tcpdash/tcpdash/tcpinfo"
+)
+
+// fakeFleet is two namespaces: a quiet one and the load test's.
+type fakeFleet struct {
+	watched []string
+	col     *fakeCollector
+}
+
+func (f *fakeFleet) Overview() ([]NamespaceRow, error) {
+	quiet := &tcpinfo.Snapshot{Total: 3}
+	quiet.States[tcpinfo.Listen] = 3
+	busy := fakeSnapshot(2, tcpinfo.Query{})
+	leak := diagnose.Finding{Severity: diagnose.Critical, Title: "pid 4242 (java) holds 20 CLOSE_WAIT sockets"}
+	return []NamespaceRow{
+		{Netns: "net:[1]", Names: []string{"pid 1 (systemd)"}, Snap: quiet},
+		{Netns: "net:[2]", Names: []string{"docker 0123456789ab web", "\x1b]2;x\a"}, Snap: busy, Worst: &leak},
+	}, nil
+}
+
+func (f *fakeFleet) Watch(netns string) (Watch, error) {
+	f.watched = append(f.watched, netns)
+	return Watch{Collector: f.col, Netns: "docker 0123456789ab web " + netns}, nil
+}
+
+// TestFleet: the dashboard opens on the Namespaces pane, worst first;
+// enter watches the selected namespace with every pane; esc comes back.
+func TestFleet(t *testing.T) {
+	f := &fakeFleet{col: &fakeCollector{}}
+	m := New(Config{Fleet: f, Interval: time.Second, Info: HostInfo{Host: "node-1", Netns: "all"}})
+	m, _ = step(t, m, tea.WindowSizeMsg{Width: 120, Height: 40})
+	if cmd := m.Init(); cmd == nil {
+		t.Fatal("Init polls the fleet")
+	}
+	m, cmd := step(t, m, pollFleet(f)())
+	if cmd == nil {
+		t.Fatal("a fleet poll must re-arm the tick")
+	}
+	out := ansi.Strip(m.render())
+	first := strings.Index(out, "docker 0123456789ab web")
+	second := strings.Index(out, "pid 1 (systemd)")
+	if !strings.Contains(out, "Namespaces · 2") || first < 0 || second < first || !strings.Contains(out, "pid 4242 (java) holds 20") {
+		t.Fatalf("namespaces pane, worst first:\n%s", out)
+	}
+	if strings.Contains(m.render(), "\x1b]2;") {
+		t.Error("a namespace's name reaches the terminal raw")
+	}
+	// A pane key does nothing here; enter watches the worst namespace.
+	if m2, _ := step(t, m, press("3")); m2.focus != m.focus {
+		t.Error("pane keys wait for a namespace")
+	}
+	m, cmd = step(t, m, press("enter"))
+	if cmd == nil {
+		t.Fatal("enter asks for the namespace")
+	}
+	m, cmd = step(t, m, cmd())
+	if len(f.watched) != 1 || f.watched[0] != "net:[2]" || m.atFleet || cmd == nil {
+		t.Fatalf("watched %v, at fleet %v", f.watched, m.atFleet)
+	}
+	m, _ = runPoll(t, m, pollOf(t, cmd))
+	out = ansi.Strip(m.render())
+	if !strings.Contains(out, "1 States") || !strings.Contains(out, "netns docker 0123456789ab web net:[2]") {
+		t.Fatalf("watching a namespace:\n%s", out)
+	}
+	// esc with nothing to clear goes back; the namespace's late poll is
+	// dropped.
+	m, cmd = step(t, m, press("esc"))
+	if !m.atFleet || cmd == nil {
+		t.Fatalf("esc: at fleet %v", m.atFleet)
+	}
+	m, _ = step(t, m, polledMsg{snap: fakeSnapshot(9, tcpinfo.Query{})})
+	if out := ansi.Strip(m.render()); !strings.Contains(out, "Namespaces · 2") {
+		t.Fatalf("back at the fleet:\n%s", out)
+	}
+}
+
+// pollOf finds the poll among a batch of commands.
+func pollOf(t *testing.T, cmd tea.Cmd) tea.Cmd {
+	t.Helper()
+	msg := cmd()
+	batch, ok := msg.(tea.BatchMsg)
+	if !ok {
+		return func() tea.Msg { return msg }
+	}
+	for _, c := range batch {
+		if c == nil {
+			continue
+		}
+		if m := c(); m != nil {
+			if _, ok := m.(polledMsg); ok {
+				return func() tea.Msg { return m }
+			}
+		}
+	}
+	t.Fatal("no poll in the batch")
+	return nil
+}
