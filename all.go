@@ -310,7 +310,7 @@ func (fl *fleet) Watch(netns string) (ui.Watch, error) {
 		}
 		m.dash = col
 	}
-	w := ui.Watch{Collector: m.dash, Tuner: fl.cfg.tuneFiles.system(m.w), Netns: m.w.String()}
+	w := ui.Watch{Source: m.dash, Tuner: fl.cfg.tuneFiles.system(m.w), Netns: m.w.String()}
 	if fl.cfg.processes {
 		w.Owners = ownersOf(m.w)
 	}

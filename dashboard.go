@@ -21,7 +21,7 @@ import (
 // terminal on every one of those paths.
 func runDashboard(ctx context.Context, col *tcpinfo.Collector, cfg config, w *watched) error {
 	uc := dashboardConfig(cfg, hostInfo(w))
-	uc.Collector, uc.Tuner = col, cfg.tuneFiles.system(w)
+	uc.Source, uc.Tuner = col, cfg.tuneFiles.system(w)
 	if cfg.processes {
 		uc.Owners = ownersOf(w)
 	}

@@ -72,7 +72,7 @@ func TestFindingsPaneAndBadge(t *testing.T) {
 }
 
 func TestOwnersRefreshSchedule(t *testing.T) {
-	m := New(Config{Collector: &fakeCollector{}, Interval: time.Second, Info: fakeInfo(), Owners: fakeOwners})
+	m := New(Config{Source: &fakeCollector{}, Interval: time.Second, Info: fakeInfo(), Owners: fakeOwners})
 	m, _ = step(t, m, polledMsg{snap: fakeSnapshot(0, tcpinfo.Query{})})
 	if !m.ownersInFlight {
 		t.Fatal("the first poll starts a /proc walk")
@@ -103,7 +103,7 @@ func TestOwnersRefreshSchedule(t *testing.T) {
 		t.Error("r while a walk is in flight starts no second one")
 	}
 	// Turned off: never walks.
-	off := New(Config{Collector: &fakeCollector{}, Interval: time.Second, Info: fakeInfo()})
+	off := New(Config{Source: &fakeCollector{}, Interval: time.Second, Info: fakeInfo()})
 	off, _ = step(t, off, polledMsg{snap: fakeSnapshot(0, tcpinfo.Query{})})
 	if off.ownersInFlight || !strings.Contains(off.attributionLine(), "off") {
 		t.Error("no attribution without an Owners reader")

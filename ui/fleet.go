@@ -64,7 +64,7 @@ func (m Model) fleetUpdate(msg tea.Msg) (Model, tea.Cmd, bool) {
 // starts polling it.
 func (m Model) watch(msg watchMsg) (Model, tea.Cmd) {
 	w := msg.watch
-	m.cfg.Collector, m.cfg.Tuner, m.cfg.Owners, m.cfg.Info.Netns = w.Collector, w.Tuner, w.Owners, w.Netns
+	m.cfg.Source, m.cfg.Tuner, m.cfg.Owners, m.cfg.Info.Netns = w.Source, w.Tuner, w.Owners, w.Netns
 	m.atFleet = false
 	m.snap, m.prev, m.findings, m.pollErr = nil, nil, nil, nil
 	m.history = history{}
@@ -76,7 +76,7 @@ func (m Model) watch(msg watchMsg) (Model, tea.Cmd) {
 	m.gen++ // the fleet's tick is void
 	m.refreshBoard()
 	m.inFlight = true
-	cmds := []tea.Cmd{poll(m.cfg.Collector, m.query())}
+	cmds := []tea.Cmd{poll(m.cfg.Source, m.query())}
 	if m.cfg.Tuner != nil {
 		cmds = append(cmds, loadSettings(m.cfg.Tuner), checkWritable(m.cfg.Tuner, m.cfg.ReadOnly))
 	}

@@ -31,7 +31,7 @@ func (f *fakeFleet) Overview() ([]NamespaceRow, error) {
 
 func (f *fakeFleet) Watch(netns string) (Watch, error) {
 	f.watched = append(f.watched, netns)
-	return Watch{Collector: f.col, Netns: "docker 0123456789ab web " + netns}, nil
+	return Watch{Source: f.col, Netns: "docker 0123456789ab web " + netns}, nil
 }
 
 // TestFleet: the dashboard opens on the Namespaces pane, worst first;

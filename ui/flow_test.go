@@ -17,7 +17,7 @@ import (
 
 func startFlow(t *testing.T, f *fakeCollector) *teatest.TestModel {
 	t.Helper()
-	m := New(Config{Collector: f, Interval: 100 * time.Millisecond, Info: fakeInfo()})
+	m := New(Config{Source: f, Interval: 100 * time.Millisecond, Info: fakeInfo()})
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(120, 40))
 	waitFor(t, tm, "4 Port pressure", "10.0.0.5:3306")
 	return tm

@@ -58,7 +58,7 @@ func checkFrames(t *testing.T, name string) string {
 	c := &hostileCollector{name: name}
 	info := fakeInfo()
 	info.Host = name
-	m := New(Config{Collector: c, Interval: time.Second, Info: info, Owners: fakeOwners})
+	m := New(Config{Source: c, Interval: time.Second, Info: info, Owners: fakeOwners})
 	m, _ = step(t, m, tea.WindowSizeMsg{Width: 120, Height: 40})
 	m, _ = step(t, m, readOwners(fakeOwners)())
 	for range 3 {

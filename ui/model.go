@@ -1,5 +1,5 @@
 // Package ui is tcpdash's live dashboard: a Bubble Tea model that polls a
-// Collector off the UI loop and draws state histograms, top tables, port
+// Source off the UI loop and draws state histograms, top tables, port
 // pressure and counter rates. It knows nothing about netlink; tests feed
 // it snapshots.
 package ui
@@ -30,9 +30,11 @@ type HostInfo struct {
 
 // Config is what the dashboard needs from its caller.
 type Config struct {
-	Collector Collector
-	Interval  time.Duration
-	Info      HostInfo
+	// Source gives the snapshots: a live collector, one namespace of a
+	// fleet, a recording.
+	Source   Source
+	Interval time.Duration
+	Info     HostInfo
 	// Rows bounds each table; 0 means 100.
 	Rows int
 	// Tuner backs the tuning pane; ReadOnly turns its editing off.
@@ -132,7 +134,7 @@ type Model struct {
 	ownersInFlight bool
 }
 
-// New returns a dashboard that polls cfg.Collector every cfg.Interval.
+// New returns a dashboard that polls cfg.Source every cfg.Interval.
 func New(cfg Config) Model {
 	if cfg.Rows == 0 {
 		cfg.Rows = 100
@@ -202,7 +204,7 @@ func (m Model) Init() tea.Cmd {
 	if m.atFleet {
 		return tea.Batch(pollFleet(m.cfg.Fleet), tea.RequestBackgroundColor)
 	}
-	cmds := []tea.Cmd{poll(m.cfg.Collector, m.query()), tea.RequestBackgroundColor}
+	cmds := []tea.Cmd{poll(m.cfg.Source, m.query()), tea.RequestBackgroundColor}
 	if m.cfg.Tuner != nil {
 		cmds = append(cmds, loadSettings(m.cfg.Tuner), checkWritable(m.cfg.Tuner, m.cfg.ReadOnly))
 	}
@@ -279,7 +281,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		m.inFlight = true
-		return m, poll(m.cfg.Collector, m.query())
+		return m, poll(m.cfg.Source, m.query())
 	case tea.KeyPressMsg:
 		if m.searching {
 			return m.searchKey(msg)
@@ -316,7 +318,7 @@ func (m Model) polled(msg polledMsg) (tea.Model, tea.Cmd) {
 	// the old question, so ask the new one now rather than in a second.
 	if msg.err == nil && !m.sameView(msg.snap.Query) {
 		m.inFlight = true
-		return m, tea.Batch(append(cmds, poll(m.cfg.Collector, m.query()))...)
+		return m, tea.Batch(append(cmds, poll(m.cfg.Source, m.query()))...)
 	}
 	return m, tea.Batch(append(cmds, tick(m.effectiveInterval(), m.gen))...)
 }
@@ -343,7 +345,7 @@ func (m Model) repoll() (Model, tea.Cmd) {
 		return m, nil
 	}
 	m.inFlight = true
-	return m, poll(m.cfg.Collector, m.query())
+	return m, poll(m.cfg.Source, m.query())
 }
 
 func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {

@@ -58,7 +58,7 @@ func runPoll(t *testing.T, m Model, cmd tea.Cmd) (Model, tea.Cmd) {
 // started returns a model sized w×h that has taken n polls.
 func started(t *testing.T, f *fakeCollector, w, h, n int) Model {
 	t.Helper()
-	m := New(Config{Collector: f, Interval: time.Second, Info: fakeInfo(), Owners: fakeOwners})
+	m := New(Config{Source: f, Interval: time.Second, Info: fakeInfo(), Owners: fakeOwners})
 	m, _ = step(t, m, tea.WindowSizeMsg{Width: w, Height: h})
 	m, _ = step(t, m, readOwners(fakeOwners)())
 	for range n {
@@ -81,7 +81,7 @@ func mustCollect(t *testing.T, f *fakeCollector, q tcpinfo.Query) *tcpinfo.Snaps
 
 func TestPollSchedule(t *testing.T) {
 	f := &fakeCollector{}
-	m := New(Config{Collector: f, Interval: time.Second, Info: fakeInfo()})
+	m := New(Config{Source: f, Interval: time.Second, Info: fakeInfo()})
 	if !m.inFlight {
 		t.Fatal("Init polls at once, so the model starts with a poll in flight")
 	}
@@ -420,7 +420,7 @@ func TestBackgroundColour(t *testing.T) {
 // TestSynRecvTrouble: SYN_RECV is trouble only once it has risen three
 // polls in a row.
 func TestSynRecvTrouble(t *testing.T) {
-	m := New(Config{Collector: &fakeCollector{}, Interval: time.Second, Info: fakeInfo()})
+	m := New(Config{Source: &fakeCollector{}, Interval: time.Second, Info: fakeInfo()})
 	m, _ = step(t, m, tea.WindowSizeMsg{Width: 120, Height: 40})
 	for i, n := range []int{5, 9, 14, 20} {
 		s := fakeSnapshot(0, tcpinfo.Query{})

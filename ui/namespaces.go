@@ -35,10 +35,10 @@ type NamespaceRow struct {
 // A Watch is one namespace's sources: its snapshots, owners, sysctls and
 // what the header calls it.
 type Watch struct {
-	Collector Collector
-	Tuner     Tuner
-	Owners    func() (*tcpinfo.Owners, error)
-	Netns     string
+	Source Source
+	Tuner  Tuner
+	Owners func() (*tcpinfo.Owners, error)
+	Netns  string
 }
 
 type (

@@ -8,8 +8,10 @@ import (
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
-// A Collector takes snapshots; *tcpinfo.Collector is the real one.
-type Collector interface {
+// A Source gives the snapshots every pane reads: *tcpinfo.Collector for
+// a live namespace (each namespace of a fleet has its own); a recording
+// feeds the same panes through the same interface.
+type Source interface {
 	Collect(tcpinfo.Query) (*tcpinfo.Snapshot, error)
 }
 
@@ -25,7 +27,7 @@ type tickMsg struct{ gen int }
 
 // poll runs one Collect off the UI loop: Bubble Tea runs commands in
 // their own goroutines, so a slow dump never delays a key press.
-func poll(c Collector, q tcpinfo.Query) tea.Cmd {
+func poll(c Source, q tcpinfo.Query) tea.Cmd {
 	return func() tea.Msg {
 		snap, err := c.Collect(q)
 		return polledMsg{snap, err}

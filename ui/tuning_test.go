@@ -95,7 +95,7 @@ func (f *fakeTuner) Interrupted() (string, error) { return f.interrupted, nil }
 // tuned returns a model on the tuning pane with the tuner's messages in.
 func tuned(t *testing.T, tu *fakeTuner, readOnly bool) Model {
 	t.Helper()
-	m := New(Config{Collector: &fakeCollector{}, Interval: time.Second, Info: fakeInfo(), Tuner: tu, ReadOnly: readOnly})
+	m := New(Config{Source: &fakeCollector{}, Interval: time.Second, Info: fakeInfo(), Tuner: tu, ReadOnly: readOnly})
 	m, _ = step(t, m, tea.WindowSizeMsg{Width: 120, Height: 40})
 	// Poll 4 has TIME_WAIT at 98% of the fake tcp_max_tw_buckets.
 	m, _ = step(t, m, polledMsg{snap: fakeSnapshot(4, m.query())})
