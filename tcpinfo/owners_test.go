@@ -43,19 +43,7 @@ func TestIntegrationOwners(t *testing.T) {
 	defer pop.Close()
 	time.Sleep(50 * time.Millisecond) // the server's FINs land
 
-	owners, err := ReadOwners("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	col, err := NewCollector(Options{Top: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer col.Close()
-	snap, err := col.Collect(Query{Owners: owners})
-	if err != nil {
-		t.Fatal(err)
-	}
+	snap, owners, col := ownedSnapshot(t)
 	var leaker *ProcessCount
 	for i, p := range snap.Processes {
 		if p.PID == pid {
@@ -162,7 +150,7 @@ func TestIntegrationOwnersSharedAndThreads(t *testing.T) {
 		t.Fatalf("the helper's main thread still shows %d fds", len(fds))
 	}
 
-	snap := ownedSnapshot(t)
+	snap, _, _ := ownedSnapshot(t)
 	byPID := map[int]ProcessCount{}
 	for _, p := range snap.Processes {
 		byPID[p.PID] = p
@@ -183,8 +171,8 @@ func TestIntegrationOwnersSharedAndThreads(t *testing.T) {
 }
 
 // ownedSnapshot walks /proc and takes a snapshot of this namespace with
-// its owners.
-func ownedSnapshot(t *testing.T) *Snapshot {
+// its owners; the collector stays open for more.
+func ownedSnapshot(t *testing.T) (*Snapshot, *Owners, *Collector) {
 	t.Helper()
 	owners, err := ReadOwners("/proc")
 	if err != nil {
@@ -194,12 +182,12 @@ func ownedSnapshot(t *testing.T) *Snapshot {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer col.Close()
+	t.Cleanup(func() { col.Close() })
 	snap, err := col.Collect(Query{Owners: owners})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return snap
+	return snap, owners, col
 }
 
 func haveTool(name string) bool {

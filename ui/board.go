@@ -43,6 +43,22 @@ func (p *base) SetSize(w, h int) { p.w, p.h = w, h }
 // setBoard hands the pane what to show.
 func (p *base) setBoard(b *board) { p.b = b }
 
+// A table is a pane with rows to select: its box and board, the selected
+// row, and the keys that move it.
+type table struct {
+	base
+	cursor
+	keys keyMap
+}
+
+// snap is the board's snapshot, nil before the first.
+func (t table) snap() *tcpinfo.Snapshot {
+	if t.b == nil {
+		return nil
+	}
+	return t.b.snap
+}
+
 // A cursor is a selected row in a table pane.
 type cursor struct{ row int }
 

@@ -11,9 +11,7 @@ import (
 // findingsPane is the findings, most severe first, the selected one with
 // its evidence and fix.
 type findingsPane struct {
-	base
-	cursor
-	keys keyMap
+	table
 }
 
 // Update moves the selection.

@@ -158,13 +158,13 @@ func New(cfg Config) Model {
 		inFlight:   true, // Init polls at once
 		detail:     panePressure,
 		search:     ti,
-		local:      localPane{keys: keys},
-		remote:     remotePane{keys: keys},
-		pressure:   pressurePane{keys: keys},
-		processes:  processesPane{keys: keys},
-		findingsP:  findingsPane{keys: keys},
+		local:      localPane{table{keys: keys}},
+		remote:     remotePane{table{keys: keys}},
+		pressure:   pressurePane{table{keys: keys}},
+		processes:  processesPane{table: table{keys: keys}},
+		findingsP:  findingsPane{table{keys: keys}},
 		tuning:     newTuningPane(cfg, keys),
-		namespaces: namespacesPane{keys: keys},
+		namespaces: namespacesPane{table: table{keys: keys}},
 		atFleet:    cfg.Fleet != nil,
 	}
 	if m.atFleet {

@@ -93,9 +93,7 @@ func sortRows(rows []NamespaceRow) {
 // namespacesPane lists every namespace: its names, sockets by state, the
 // fullest destination and the worst finding.
 type namespacesPane struct {
-	base
-	cursor
-	keys keyMap
+	table
 	rows []NamespaceRow
 	err  error
 }

@@ -8,9 +8,7 @@ import (
 
 // localPane is the top local ports.
 type localPane struct {
-	base
-	cursor
-	keys keyMap
+	table
 }
 
 // Update moves the selection.
@@ -20,10 +18,10 @@ func (p localPane) Update(msg tea.Msg) (localPane, tea.Cmd) {
 }
 
 func (p localPane) rows() int {
-	if p.b == nil || p.b.snap == nil {
-		return 0
+	if s := p.snap(); s != nil {
+		return len(s.TopLocalPorts)
 	}
-	return len(p.b.snap.TopLocalPorts)
+	return 0
 }
 
 // View draws the pane in its box.
@@ -46,9 +44,7 @@ func (p localPane) View(focused bool) []string {
 
 // remotePane is the top remote endpoints.
 type remotePane struct {
-	base
-	cursor
-	keys keyMap
+	table
 }
 
 // Update moves the selection.
@@ -58,10 +54,10 @@ func (p remotePane) Update(msg tea.Msg) (remotePane, tea.Cmd) {
 }
 
 func (p remotePane) rows() int {
-	if p.b == nil || p.b.snap == nil {
-		return 0
+	if s := p.snap(); s != nil {
+		return len(s.TopRemoteEndpoints)
 	}
-	return len(p.b.snap.TopRemoteEndpoints)
+	return 0
 }
 
 // View draws the pane in its box.

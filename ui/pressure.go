@@ -36,9 +36,7 @@ func (b *board) newPerSecond(g tcpinfo.PressureGroup, prev map[groupKey]tcpinfo.
 // pressurePane is port pressure: each destination group's share of the
 // ephemeral range, fullest first.
 type pressurePane struct {
-	base
-	cursor
-	keys keyMap
+	table
 }
 
 // Update moves the selection.
@@ -48,10 +46,10 @@ func (p pressurePane) Update(msg tea.Msg) (pressurePane, tea.Cmd) {
 }
 
 func (p pressurePane) rows() int {
-	if p.b == nil || p.b.snap == nil {
-		return 0
+	if s := p.snap(); s != nil {
+		return len(s.PortPressure)
 	}
-	return len(p.b.snap.PortPressure)
+	return 0
 }
 
 // View draws the pane in its box.

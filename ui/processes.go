@@ -13,9 +13,7 @@ import (
 // processesPane is sockets by owning process, the selected process's
 // endpoints, and (c) the services view: sockets by cgroup.
 type processesPane struct {
-	base
-	cursor
-	keys keyMap
+	table
 	// services shows sockets by cgroup instead of by process.
 	services bool
 }

@@ -64,9 +64,7 @@ type (
 // tuningPane is every known tunable with its value and the advice for it;
 // it edits, undoes and persists them, each behind a confirmation.
 type tuningPane struct {
-	base
-	cursor
-	keys        keyMap
+	table
 	tuner       Tuner
 	persistPath string
 	// netns names the namespace changes apply to; unrecorded says they go
@@ -93,7 +91,7 @@ type tuningPane struct {
 func newTuningPane(cfg Config, keys keyMap) tuningPane {
 	ti := textinput.New()
 	ti.Prompt = "new value: "
-	return tuningPane{edit: ti, keys: keys, tuner: cfg.Tuner, persistPath: cfg.PersistPath,
+	return tuningPane{edit: ti, table: table{keys: keys}, tuner: cfg.Tuner, persistPath: cfg.PersistPath,
 		netns: cfg.Info.Netns, unrecorded: cfg.Unrecorded}
 }
 
