@@ -50,7 +50,7 @@ func (f *Finder) container(what string) (Namespace, error) {
 	if what == "" {
 		return Namespace{}, fmt.Errorf("--netns container: needs a container id prefix or name")
 	}
-	namer := cgroups.NewNamer()
+	namer := f.Namer
 	first := map[string]int{} // container id → its first pid
 	var ids []string
 	for _, pid := range f.pids() {

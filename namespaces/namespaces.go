@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tcpdash/tcpdash/cgroups"
 )
 
 // nsfsMagic is NSFS_MAGIC: namespace files live on nsfs.
@@ -53,10 +55,14 @@ func (n Namespace) String() string {
 type Finder struct {
 	ProcRoot  string   // /proc
 	NamedDirs []string // /run/netns, /var/run/netns, /run/docker/netns
+	// Namer reads container and pod names.
+	Namer *cgroups.Namer
 }
 
 // NewFinder looks at the live system.
-func NewFinder() *Finder { return &Finder{ProcRoot: "/proc", NamedDirs: namedDirs} }
+func NewFinder() *Finder {
+	return &Finder{ProcRoot: "/proc", NamedDirs: namedDirs, Namer: cgroups.NewNamer()}
+}
 
 // Self is the namespace tcpdash runs in.
 func (f *Finder) Self() (Namespace, error) {

@@ -1,0 +1,81 @@
+package namespaces
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tcpdash/tcpdash/cgroups"
+)
+
+// fakeProc lays out processes with cgroup paths; their ns/net links point
+// at this test's own namespace file, so they resolve.
+func fakeProc(t *testing.T, procs map[string]string) *Finder {
+	t.Helper()
+	root := t.TempDir()
+	docker := t.TempDir()
+	for pid, cg := range procs {
+		dir := filepath.Join(root, pid)
+		must(t, os.MkdirAll(filepath.Join(dir, "ns"), 0o755))
+		must(t, os.WriteFile(filepath.Join(dir, "cgroup"), []byte("0::"+cg+"\n"), 0o644))
+		must(t, os.WriteFile(filepath.Join(dir, "comm"), []byte("app"+pid+"\n"), 0o644))
+		link, err := os.Readlink("/proc/self/ns/net")
+		must(t, err)
+		must(t, os.Symlink(link, filepath.Join(dir, "ns", "net")))
+	}
+	web := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	must(t, os.MkdirAll(filepath.Join(docker, web), 0o755))
+	must(t, os.WriteFile(filepath.Join(docker, web, "config.v2.json"), []byte(`{"Name":"/web"}`), 0o644))
+	return &Finder{ProcRoot: root, Namer: &cgroups.Namer{DockerDir: docker}}
+}
+
+func TestResolveContainer(t *testing.T) {
+	f := fakeProc(t, map[string]string{
+		"100": "/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope",
+		"101": "/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope",
+		"200": "/system.slice/docker-0123ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff.scope",
+		"300": "/system.slice/nginx.service",
+	})
+	for _, tc := range []struct{ what, pid, err string }{
+		{"container:web", "100", ""},
+		{"container:0123456789ab", "100", ""},
+		{"container:0123", "", "matches 2 containers (0123456789ab, 0123ffffffff)"},
+		{"container:dead", "", "no running container"},
+		{"container:", "", "needs a container id prefix or name"},
+		{"pid:x", "", "pid:N takes a process id"},
+		{"", "", "needs a value"},
+	} {
+		ns, err := f.Resolve(tc.what)
+		switch {
+		case tc.err != "":
+			if err == nil || !strings.Contains(err.Error(), tc.err) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("%s: %v, want one line with %q", tc.what, err, tc.err)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", tc.what, err)
+		case ns.PID == 0 || !strings.HasSuffix(ns.Path, "/"+tc.pid+"/ns/net"):
+			t.Errorf("%s: %+v, want pid %s", tc.what, ns, tc.pid)
+		case !strings.Contains(strings.Join(ns.Names, ","), "docker 0123456789ab"):
+			t.Errorf("%s: names %q lack the container", tc.what, ns.Names)
+		}
+	}
+}
+
+func FuzzParseNetns(f *testing.F) {
+	for _, s := range []string{"net:[4026531840]", "net:[]", "mnt:[1]", "net:[0]", "net:[18446744073709551616]"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if n, ok := parseNetns(s); ok && (n == 0 || !strings.HasPrefix(s, "net:[")) {
+			t.Fatalf("%q parsed as %d", s, n)
+		}
+	})
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
