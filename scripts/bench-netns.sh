@@ -22,7 +22,9 @@ prepare
 for tool in nsenter /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install util-linux time" >&2; exit 1; }
 done
-cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$bin"; }
+# tcpload --netns waits for its child in the namespace, which dies with it
+# (Pdeathsig): kill -9 takes both.
+cleanup() { kill -9 $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$bin"; }
 trap cleanup EXIT
 
 pids=()
@@ -57,7 +59,9 @@ cpu_ms() { awk '{printf "%d", ($1 + $2) * 1000}'; }
 # A stream for DURATION seconds (its interval stretches while polls are
 # slow, so it is stopped by time, not by a count of lines).
 stream() {
-  { /usr/bin/time -f '%U %S' timeout -s INT "$duration" "$1" --json --netns all --interval 1s >"$bin/lines.jsonl"; } 2>&1 | tail -1 | cpu_ms
+  # timeout exits 124 when it stops the stream, as meant: not a failure.
+  { /usr/bin/time -f '%U %S' timeout -s INT "$duration" "$1" --json --netns all --interval 1s >"$bin/lines.jsonl" || true; } 2>&1 |
+    tail -1 | cpu_ms
 }
 if [ -n "${BASELINE:-}" ]; then
   t0=$(stream "$BASELINE")
