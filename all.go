@@ -141,54 +141,85 @@ func (fl *fleet) Close() {
 	}
 }
 
-// refreshEvery is how stale a quiet namespace's snapshot may get.
-const refreshEvery = 5 * time.Second
+// Quiet namespaces are refreshed, oldest first, once their snapshot is
+// refreshEvery old, but only as far as refreshBudget of dumping a poll
+// allows: the rest wait for the next poll, so that refreshes spread out
+// instead of all coming due at once.
+const (
+	refreshEvery  = 5 * time.Second
+	refreshBudget = 100 * time.Millisecond
+)
 
-// quiet reports whether m's namespace has not moved since its last
-// snapshot, by its counters (inuse, tw, orphans and the opens, resets and
-// overflows since boot), and that snapshot is recent: then it is reused.
-// A dump walks the host's whole socket hash, so 50 empty namespaces cost
-// as much as 50 dumps of every socket on the host; counters cost a read.
-func (m *member) quiet(now time.Time) bool {
-	if m.prev == nil || now.Sub(m.prev.Time) >= refreshEvery {
-		return false
+// moved reports whether m's namespace changed since its last snapshot, by
+// its counters (inuse, tw, orphans, and the opens, resets and overflows
+// since boot). A dump walks the host's whole socket hash, so 50 empty
+// namespaces cost as much as 50 dumps of every socket on the host; the
+// counters cost a read.
+func (m *member) moved() bool {
+	if m.prev == nil {
+		return true
 	}
 	c, err := m.col.Counters()
 	if err != nil {
-		return false
+		return true
 	}
 	p := m.prev.Counters
-	return c.InUse == p.InUse && c.InUse6 == p.InUse6 && c.TWSockets == p.TWSockets && c.Orphan == p.Orphan &&
-		c.ActiveOpens == p.ActiveOpens && c.PassiveOpens == p.PassiveOpens && c.EstabResets == p.EstabResets &&
-		c.AttemptFails == p.AttemptFails && c.ListenOverflows == p.ListenOverflows && c.CurrEstab == p.CurrEstab
+	return c.InUse != p.InUse || c.InUse6 != p.InUse6 || c.TWSockets != p.TWSockets || c.Orphan != p.Orphan ||
+		c.ActiveOpens != p.ActiveOpens || c.PassiveOpens != p.PassiveOpens || c.EstabResets != p.EstabResets ||
+		c.AttemptFails != p.AttemptFails || c.ListenOverflows != p.ListenOverflows || c.CurrEstab != p.CurrEstab
 }
 
-// poll takes a snapshot of every namespace that moved, with its findings;
-// a quiet one keeps its last snapshot, whose time says when it was taken.
+// poll snapshots every namespace that moved, and the quiet ones due for a
+// refresh as far as the budget goes; the others keep their last snapshot,
+// whose time says when it was taken. --once dumps them all.
 func (fl *fleet) poll(stderr io.Writer) ([]*tcpinfo.Snapshot, [][]diagnose.Finding) {
-	var snaps []*tcpinfo.Snapshot
-	var findings [][]diagnose.Finding
 	now := time.Now()
 	if fl.cfg.processes && fl.owners.Stale(now) {
 		fl.readOwners(stderr)
 	}
+	// Which to dump: those that moved, then the stalest quiet ones.
+	dump := map[*member]bool{}
+	var due []*member
 	for _, inode := range fl.order {
 		m := fl.members[inode]
-		if !fl.cfg.once && m.quiet(now) {
-			snaps = append(snaps, m.prev)
-			findings = append(findings, m.findings)
-			continue
+		switch {
+		case fl.cfg.once || m.moved():
+			dump[m] = true
+		case now.Sub(m.prev.Time) >= refreshEvery:
+			due = append(due, m)
 		}
+	}
+	slices.SortFunc(due, func(a, b *member) int { return a.prev.Time.Compare(b.prev.Time) })
+	var spent time.Duration
+	collect := func(m *member) {
 		snap, err := m.col.Collect(tcpinfo.Query{Owners: fl.ownersOf[m.w.ns.ID()]})
 		if err != nil {
 			fmt.Fprintf(stderr, "tcpdash: warning: %s: %v\n", m.w, err)
-			continue
+			return
 		}
+		spent += snap.Dump
 		m.w.labelAlways(snap)
 		m.findings = diagnose.Diagnose(snap, m.prev, m.settings)
-		snaps = append(snaps, snap)
-		findings = append(findings, m.findings)
 		m.prev = snap
+	}
+	for _, inode := range fl.order {
+		if m := fl.members[inode]; dump[m] {
+			collect(m)
+		}
+	}
+	for _, m := range due {
+		if spent >= refreshBudget {
+			break
+		}
+		collect(m)
+	}
+	var snaps []*tcpinfo.Snapshot
+	var findings [][]diagnose.Finding
+	for _, inode := range fl.order {
+		if m := fl.members[inode]; m.prev != nil {
+			snaps = append(snaps, m.prev)
+			findings = append(findings, m.findings)
+		}
 	}
 	return snaps, findings
 }
