@@ -8,6 +8,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/tcpdash/tcpdash/internal/loadgen"
 	"github.com/tcpdash/tcpdash/internal/netns"
@@ -140,6 +141,19 @@ func TestIntegrationOnceReport(t *testing.T) {
 		}
 		if source == "procfs" && !strings.Contains(stderr, "procfs requested") {
 			t.Errorf("procfs source not announced on stderr: %q", stderr)
+		}
+	}
+}
+
+func TestWrapText(t *testing.T) {
+	got := wrapText("the quick brown fox → jumps over the lazy dog", 16, "  ")
+	want := "  the quick\n  brown fox →\n  jumps over the\n  lazy dog"
+	if got != want {
+		t.Errorf("wrapText:\n%s\nwant:\n%s", got, want)
+	}
+	for _, l := range strings.Split(got, "\n") {
+		if utf8.RuneCountInString(l) > 16 {
+			t.Errorf("line %q is wider than 16", l)
 		}
 	}
 }

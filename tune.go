@@ -269,9 +269,11 @@ func tuneShow(ctx context.Context, sys *tuning.System, ns *watched, w io.Writer)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Key, settingValue(s), s.Default, s.Scope, orDash(recommended[s.Key], s))
 	}
 	tw.Flush()
+	// Explanations wrap to the terminal (80 columns when not one).
+	width := terminalWidth(w)
 	fmt.Fprintln(w, "\nWhat they do on this kernel:")
 	for _, s := range settings {
-		fmt.Fprintf(w, "  %s\n      %s\n", s.Key, explainSetting(s))
+		fmt.Fprintf(w, "  %s\n%s\n", s.Key, wrapText(explainSetting(s), width, "      "))
 	}
 	fmt.Fprintln(w, "\nRecommendations, from one second of live data:")
 	if len(recs) == 0 {
@@ -279,10 +281,10 @@ func tuneShow(ctx context.Context, sys *tuning.System, ns *watched, w io.Writer)
 	}
 	for _, r := range recs {
 		if r.Key == "" {
-			fmt.Fprintf(w, "  (no sysctl) %s\n", termsafe.String(r.Reason))
+			fmt.Fprintf(w, "%s\n", wrapText("(no sysctl) "+termsafe.String(r.Reason), width, "  "))
 			continue
 		}
-		fmt.Fprintf(w, "  %s=%s\n      %s\n", r.Key, r.Value, termsafe.String(r.Reason))
+		fmt.Fprintf(w, "  %s=%s\n%s\n", r.Key, r.Value, wrapText(termsafe.String(r.Reason), width, "      "))
 	}
 	return nil
 }
