@@ -55,6 +55,21 @@ func writeReport(w io.Writer, s *tcpinfo.Snapshot, findings []diagnose.Finding) 
 	for _, r := range s.TopLocalPorts {
 		p("%d\t%d\t%s\n", r.Port, r.States.Total(), stateList(&r.States))
 	}
+	if len(s.Listeners) > 0 {
+		p("\nLISTENERS (accept queue now / backlog; full drops new connections)\n")
+		p("LISTEN\tACCEPT Q\tSYN_RECV\tOWNER\n")
+		for _, l := range s.Listeners {
+			full := ""
+			if l.Full() {
+				full = "  FULL"
+			}
+			owner := "-"
+			if l.Owner.PID != 0 {
+				owner = fmt.Sprintf("pid %d (%s)", l.Owner.PID, termsafe.String(l.Owner.Command))
+			}
+			p("%s\t%d / %d%s\t%d\t%s\n", l.Local, l.AcceptQueue, l.Backlog, full, l.SynRecv, owner)
+		}
+	}
 	p("\nTOP REMOTE PORTS\n")
 	p("PORT\tTOTAL\tSTATES\n")
 	for _, r := range s.TopRemotePorts {

@@ -253,6 +253,25 @@ func opener(g tcpinfo.PressureGroup) string {
 	return fmt.Sprintf("%s holds %s of its %s sockets", name, humanize.Int(g.OpenerSockets), humanize.Int(g.Used))
 }
 
+// fullListeners are the listeners whose accept queue is full.
+func fullListeners(s *tcpinfo.Snapshot) []tcpinfo.Listener {
+	var full []tcpinfo.Listener
+	for _, l := range s.Listeners {
+		if l.Full() {
+			full = append(full, l)
+		}
+	}
+	return full
+}
+
+// listenerOwner is " (pid 311 nginx)", or "" when not known.
+func listenerOwner(l tcpinfo.Listener) string {
+	if l.Owner.PID == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (pid %d %s)", l.Owner.PID, l.Owner.Command)
+}
+
 // growthOf is how fast a group's used ports grow, per second. With an
 // earlier sighting it is the measured change; otherwise it is read from the
 // kernel's TIME_WAIT timers: sockets younger than ten seconds came in,
@@ -290,8 +309,19 @@ func counters(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuning
 		lo := c.ListenOverflows - min(c.ListenOverflows, earlier.Counters.ListenOverflows)
 		ld := c.ListenDrops - min(c.ListenDrops, earlier.Counters.ListenDrops)
 		if lo > 0 || ld > 0 {
+			dropped := max(lo, ld)
+			title := fmt.Sprintf("listen queues are overflowing: %s connections dropped (%s/s)", humanize.Int(int(dropped)), fmtRate(float64(dropped)/dt))
+			if full := fullListeners(now); len(full) > 0 {
+				// The drops are the full queue's: name its port and process.
+				l := full[0]
+				title = fmt.Sprintf("port %d%s: accept queue full, %d of %d; %s connections dropped/s",
+					l.Local.Port(), listenerOwner(l), l.AcceptQueue, l.Backlog, fmtRate(float64(dropped)/dt))
+				if len(full) > 1 {
+					title += fmt.Sprintf(" (and %d more full listeners)", len(full)-1)
+				}
+			}
 			f = append(f, Finding{Severity: Critical, rank: float64(lo + ld),
-				Title: fmt.Sprintf("listen queues are overflowing: %s connections dropped (%s/s)", humanize.Int(int(max(lo, ld))), fmtRate(float64(max(lo, ld))/dt)),
+				Title: title,
 				Detail: "The application does not accept() fast enough, or its backlog is too small. Fix: " + advice(recs, "net.core.somaxconn") +
 					" and " + advice(recs, "net.ipv4.tcp_max_syn_backlog") + ", raise the listen() backlog in the application (somaxconn caps it), and accept faster.",
 				Evidence: []string{fmt.Sprintf("ListenOverflows +%d, ListenDrops +%d in %.0fs", lo, ld, dt)}})

@@ -196,3 +196,19 @@ func TestExhaustionNamesOpener(t *testing.T) {
 		t.Errorf("evidence %q names a minor holder", f[0].Evidence)
 	}
 }
+
+// TestListenOverflowNamesListener: the overflow finding names the full
+// queue's port and process.
+func TestListenOverflowNamesListener(t *testing.T) {
+	now, then := base(2*time.Second), base(0)
+	then.Counters.ListenOverflows, now.Counters.ListenOverflows = 100, 476
+	now.Listeners = []tcpinfo.Listener{
+		{Local: netip.MustParseAddrPort("0.0.0.0:9000"), AcceptQueue: 1, Backlog: 1, Owner: tcpinfo.Owner{PID: 311, Command: "nginx"}},
+		{Local: netip.MustParseAddrPort("0.0.0.0:22"), AcceptQueue: 0, Backlog: 128},
+	}
+	f := Diagnose(now, then, nil)
+	want := "port 9000 (pid 311 nginx): accept queue full, 1 of 1; 188 connections dropped/s"
+	if len(f) == 0 || f[0].Title != want {
+		t.Fatalf("findings:\n%s\nwant %q", titles(f), want)
+	}
+}

@@ -47,6 +47,9 @@ type Aggregator struct {
 	cgroupIndex map[uint64]int
 	cgroups     []CgroupCount
 
+	listeners []Listener
+	synRecv   map[uint16]int // handshakes by local port
+
 	// groupOwners counts each destination group's sockets by who opened
 	// them: the process (or -1) and cgroup (or 0).
 	groupOwners map[groupOwner]int
@@ -124,6 +127,7 @@ func NewAggregator(ports PortRange) *Aggregator {
 		endpointIndex: make(map[netip.AddrPort]int),
 		groupIndex:    make(map[groupKey]int),
 		cgroupIndex:   make(map[uint64]int),
+		synRecv:       make(map[uint16]int),
 		groupOwners:   make(map[groupOwner]int),
 		closeWait:     make(map[procEndpoint]int),
 		closeWaitOn:   make(map[procPort]int),
@@ -159,6 +163,8 @@ func (a *Aggregator) Reset(ports PortRange, q Query) {
 	a.groups = a.groups[:0]
 	clear(a.cgroupIndex)
 	a.cgroups = a.cgroups[:0]
+	a.listeners = a.listeners[:0]
+	clear(a.synRecv)
 	clear(a.groupOwners)
 	a.expiry = [expiryBuckets]int{}
 	a.procs, a.procShared, a.procCgroup = a.procs[:0], a.procShared[:0], a.procCgroup[:0]
@@ -206,6 +212,16 @@ func (a *Aggregator) Add(s *Socket) {
 		a.orphanFW2++
 	}
 	owner, cgroup := a.attribute(s)
+	switch st {
+	case Listen:
+		l := Listener{Local: s.Local, AcceptQueue: int(s.RecvQ), Backlog: int(s.SendQ)}
+		if owner >= 0 {
+			l.Owner = a.query.Owners.procs[owner]
+		}
+		a.listeners = append(a.listeners, l)
+	case SynRecv, NewSynRecv:
+		a.synRecv[s.Local.Port()]++
+	}
 	if !a.query.matches(s, owner) {
 		return
 	}
@@ -380,6 +396,11 @@ func (a *Aggregator) Fill(snap *Snapshot, n int) {
 
 	snap.TopRemoteEndpoints = topN(snap.TopRemoteEndpoints[:0], n, len(a.endpoints),
 		func(i int) (EndpointCount, bool) { return a.endpoints[i], q.keep(&a.endpoints[i].States) }, q.compareEndpoints)
+	snap.Listeners = topN(snap.Listeners[:0], n, len(a.listeners), func(i int) (Listener, bool) {
+		l := a.listeners[i]
+		l.SynRecv = a.synRecv[l.Local.Port()]
+		return l, true
+	}, compareListeners)
 	snap.Cgroups = topN(snap.Cgroups[:0], n, len(a.cgroups),
 		func(i int) (CgroupCount, bool) { return a.cgroups[i], q.keep(&a.cgroups[i].States) }, q.compareCgroups)
 
@@ -456,6 +477,19 @@ func (a *Aggregator) fillProcesses(snap *Snapshot, n int) {
 		}
 		return p, true
 	}, compareProcesses)
+}
+
+// compareListeners puts the fullest accept queues first, then the
+// busiest handshakes, then by port.
+func compareListeners(a, b Listener) int {
+	fill := func(l Listener) float64 {
+		if l.Backlog == 0 {
+			return 0
+		}
+		return float64(l.AcceptQueue) / float64(l.Backlog)
+	}
+	return cmp.Or(cmp.Compare(fill(b), fill(a)), cmp.Compare(b.SynRecv, a.SynRecv),
+		cmp.Compare(a.Local.Port(), b.Local.Port()), a.Local.Addr().Compare(b.Local.Addr()))
 }
 
 func compareProcesses(a, b ProcessCount) int {

@@ -27,6 +27,7 @@ type (
 		Counters           Counters       `json:"counters"`
 		Processes          []jsonProcess  `json:"processes"`
 		Cgroups            []jsonCgroup   `json:"cgroups"`
+		Listeners          []jsonListener `json:"listeners"`
 		Owners             *jsonOwners    `json:"owners,omitempty"`
 	}
 	// jsonOwners says how many sockets have no owner, and why.
@@ -63,6 +64,16 @@ type (
 		States  nonZeroStates `json:"states"`
 		Shared  int           `json:"shared,omitempty"`
 		Cgroup  string        `json:"cgroup,omitempty"`
+	}
+	jsonListener struct {
+		Addr        string `json:"addr"`
+		Port        uint16 `json:"port"`
+		AcceptQueue int    `json:"accept_queue"`
+		Backlog     int    `json:"backlog"`
+		SynRecv     int    `json:"syn_recv"`
+		Full        bool   `json:"full"`
+		PID         int    `json:"pid,omitempty"`
+		Command     string `json:"command,omitempty"`
 	}
 	jsonCgroup struct {
 		ID     uint64        `json:"id"`
@@ -127,6 +138,7 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 		Counters:           s.Counters,
 		Processes:          make([]jsonProcess, 0, len(s.Processes)),
 		Cgroups:            make([]jsonCgroup, 0, len(s.Cgroups)),
+		Listeners:          make([]jsonListener, 0, len(s.Listeners)),
 	}
 	for _, p := range s.Processes {
 		j.Processes = append(j.Processes, jsonProcess{p.PID, p.Command, p.States.Total(), nonZeroStates(p.States), p.Shared, p.CgroupName})
@@ -141,6 +153,10 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 		u.Total, u.NewerThanWalk, u.OtherUser = a.Unknown, a.UnseenNewer, a.UnseenHidden
 		u.MainThreadExited, u.OtherPIDNamespace = a.UnseenLeaderGone, a.UnseenOtherPIDNamespace
 		j.Owners = o
+	}
+	for _, l := range s.Listeners {
+		j.Listeners = append(j.Listeners, jsonListener{l.Local.Addr().String(), l.Local.Port(), l.AcceptQueue, l.Backlog,
+			l.SynRecv, l.Full(), l.Owner.PID, l.Owner.Command})
 	}
 	for _, c := range s.Cgroups {
 		j.Cgroups = append(j.Cgroups, jsonCgroup{c.ID, c.Path, c.Name, c.States.Total(), nonZeroStates(c.States)})

@@ -39,6 +39,8 @@ type Snapshot struct {
 	TopLocalPorts      []PortCount
 	TopRemotePorts     []PortCount
 	TopRemoteEndpoints []EndpointCount
+	// Listeners are the listening sockets, fullest accept queue first.
+	Listeners []Listener
 	// Cgroups counts sockets by the cgroup that created them, from the
 	// dump itself (no /proc walk); Path and Name are filled when the
 	// collector has a CgroupResolver.
@@ -77,6 +79,22 @@ type PortCount struct {
 	Port   uint16
 	States StateCounts
 }
+
+// A Listener is one listening socket and how its queues stand.
+type Listener struct {
+	Local netip.AddrPort
+	// AcceptQueue is how many connections wait for accept(); Backlog is
+	// the most it holds (the listen() backlog, capped by somaxconn).
+	AcceptQueue, Backlog int
+	// SynRecv counts the handshakes in progress on its port.
+	SynRecv int
+	// Owner is the process holding it, when processes are named.
+	Owner Owner
+}
+
+// Full reports whether the accept queue is full: new connections are
+// dropped (ListenOverflows) until the application accepts.
+func (l Listener) Full() bool { return l.Backlog > 0 && l.AcceptQueue >= l.Backlog }
 
 // A CgroupCount counts the sockets one cgroup created, by state.
 type CgroupCount struct {

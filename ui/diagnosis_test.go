@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
@@ -145,5 +146,24 @@ func TestServicesMode(t *testing.T) {
 	m, _ = step(t, m, press("c"))
 	if m.processes.services {
 		t.Error("c again goes back to the processes")
+	}
+}
+
+// TestListenersMode: l turns the local ports pane into the listeners, a
+// full accept queue marked.
+func TestListenersMode(t *testing.T) {
+	m := started(t, &fakeCollector{}, 120, 40, 2)
+	m, _ = step(t, m, press("2"))
+	m.snap.Listeners = []tcpinfo.Listener{{Local: netip.MustParseAddrPort("0.0.0.0:9000"), AcceptQueue: 1, Backlog: 1,
+		SynRecv: 12, Owner: tcpinfo.Owner{PID: 311, Command: "nginx"}}}
+	m.refreshBoard()
+	m, _ = step(t, m, press("l"))
+	out := ansi.Strip(m.render())
+	if !regexp.MustCompile(`│0\.0\.0\.0:9000\s+!1 / 1\s+12\s+pid 311`).MatchString(out) || !strings.Contains(out, "listeners (l: ports)") {
+		t.Errorf("listeners mode:\n%s", out)
+	}
+	m, _ = step(t, m, press("l"))
+	if m.local.listeners {
+		t.Error("l again goes back to the ports")
 	}
 }

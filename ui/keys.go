@@ -20,6 +20,7 @@ type keyMap struct {
 	Tune, Pane6           key.Binding
 	Pane7, Pane8          key.Binding
 	Refresh, Services     key.Binding
+	Listeners             key.Binding
 	Edit, Undo, Persist   key.Binding
 	Yes, No               key.Binding
 }
@@ -52,6 +53,7 @@ func newKeyMap() keyMap {
 		Pane8:       key.NewBinding(key.WithKeys("8"), key.WithHelp("8", "tuning")),
 		Refresh:     key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "re-read owners")),
 		Services:    key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "processes / services (6)")),
+		Listeners:   key.NewBinding(key.WithKeys("l"), key.WithHelp("l", "ports / listeners (2)")),
 		Edit:        key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "edit (tuning)")),
 		Undo:        key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "undo (tuning)")),
 		Persist:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "persist (tuning)")),
@@ -68,7 +70,7 @@ func (k keyMap) ShortHelp() []key.Binding {
 // FullHelp is what `?` shows, in columns.
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Quit, k.Help, k.Suspend, k.Pause, k.Faster, k.Slower, k.Refresh},
+		{k.Quit, k.Help, k.Suspend, k.Pause, k.Faster, k.Slower, k.Refresh, k.Listeners},
 		{k.NextPane, k.PrevPane, k.Pane1, k.Pane2, k.Pane3, k.Pane4, k.Pane5, k.Pane6, k.Pane7, k.Pane8, k.Tune},
 		{k.StateFilter, k.Sort, k.Search, k.ClearSearch, k.Up, k.Down},
 		{k.Services, k.Edit, k.Undo, k.Persist, k.Yes, k.No},

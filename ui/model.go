@@ -158,7 +158,7 @@ func New(cfg Config) Model {
 		inFlight:   true, // Init polls at once
 		detail:     panePressure,
 		search:     ti,
-		local:      localPane{table{keys: keys}},
+		local:      localPane{table: table{keys: keys}},
 		remote:     remotePane{table{keys: keys}},
 		pressure:   pressurePane{table{keys: keys}},
 		processes:  processesPane{table: table{keys: keys}},
@@ -390,6 +390,8 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m.focusPane(pane(n - 1))
 	case key.Matches(msg, k.Tune):
 		return m.focusPane(paneTuning)
+	case key.Matches(msg, k.Listeners) && m.focus == paneLocal:
+		m.local, _ = m.local.Update(msg)
 	case key.Matches(msg, k.Services) && m.focus == paneProcesses:
 		m.processes, _ = m.processes.Update(msg)
 		return m.repoll() // the tables follow a selected process only in its mode

@@ -3,29 +3,43 @@ package ui
 import (
 	"fmt"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 )
 
-// localPane is the top local ports.
+// localPane is the top local ports, and (l) the listeners.
 type localPane struct {
 	table
+	// listeners shows each listening socket's queues instead.
+	listeners bool
 }
 
-// Update moves the selection.
+// Update moves the selection and switches the view.
 func (p localPane) Update(msg tea.Msg) (localPane, tea.Cmd) {
+	if km, ok := msg.(tea.KeyPressMsg); ok && key.Matches(km, p.keys.Listeners) {
+		p.listeners, p.row = !p.listeners, 0
+		return p, nil
+	}
 	p.cursor.move(p.keys.step(msg), p.rows())
 	return p, nil
 }
 
 func (p localPane) rows() int {
-	if s := p.snap(); s != nil {
+	switch s := p.snap(); {
+	case s == nil:
+		return 0
+	case p.listeners:
+		return len(s.Listeners)
+	default:
 		return len(s.TopLocalPorts)
 	}
-	return 0
 }
 
 // View draws the pane in its box.
 func (p localPane) View(focused bool) []string {
+	if p.listeners {
+		return p.listenersView(focused)
+	}
 	b, w, h := p.b, p.w, p.h
 	inner := w - 2
 	const portW = 7
@@ -76,4 +90,33 @@ func (p remotePane) View(focused bool) []string {
 	}
 	body = append(body, tableRows(rows, h-3, p.row, focused, b.styles)...)
 	return frame(b.tableTitle(paneRemote), focused, body, w, h, b.styles)
+}
+
+// listenersView is each listening socket: its accept queue against its
+// backlog, handshakes in progress and owner; a full queue drops new
+// connections.
+func (p localPane) listenersView(focused bool) []string {
+	b, w, h := p.b, p.w, p.h
+	st := b.styles
+	inner := w - 2
+	const addrW, numW = 21, 10
+	body := []string{st.header.Render(fit("LISTEN", addrW) + padLeft("ACCEPT Q", numW) + padLeft("SYN_RECV", numW) + "  " +
+		fit("OWNER", max(inner-addrW-2*numW-2, 0)))}
+	rows := make([]string, 0, len(b.snap.Listeners))
+	for _, l := range b.snap.Listeners {
+		owner := "-"
+		if l.Owner.PID != 0 {
+			owner = fmt.Sprintf("pid %d (%s)", l.Owner.PID, l.Owner.Command)
+		}
+		q := padLeft(fmt.Sprintf("%d / %d", l.AcceptQueue, l.Backlog), numW)
+		if l.Full() {
+			q = st.trouble.Render(padLeft(fmt.Sprintf("!%d / %d", l.AcceptQueue, l.Backlog), numW))
+		}
+		rows = append(rows, fit(l.Local.String(), addrW)+q+padLeft(fmt.Sprint(l.SynRecv), numW)+"  "+owner)
+	}
+	if len(rows) == 0 {
+		body = append(body, st.dim.Render("no listening sockets"))
+	}
+	body = append(body, tableRows(rows, h-3, p.row, focused, st)...)
+	return frame(paneTitle(paneLocal, "listeners (l: ports)"), focused, body, w, h, st)
 }

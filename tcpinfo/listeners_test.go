@@ -1,0 +1,76 @@
+package tcpinfo
+
+import (
+	"net/netip"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tcpdash/tcpdash/internal/netns"
+)
+
+// TestIntegrationListeners: a listener that never accepts fills its accept
+// queue; its queue and backlog equal ss -ltnH's Recv-Q and Send-Q, and it
+// reads as full.
+func TestIntegrationListeners(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	netns.Require(t, haveTool("ss"), "ss (iproute2) is not installed")
+	at := netip.MustParseAddrPort("127.0.0.1:9000")
+	ln, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(ln)
+	if err := unix.Bind(ln, &unix.SockaddrInet4{Port: 9000, Addr: at.Addr().As4()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(ln, 2); err != nil {
+		t.Fatal(err)
+	}
+	for range 6 {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		unix.Connect(fd, &unix.SockaddrInet4{Port: 9000, Addr: at.Addr().As4()})
+	}
+	time.Sleep(200 * time.Millisecond)
+
+	out, err := exec.Command("ss", "-ltnH", "sport", "= :9000").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(out))
+	if len(f) < 4 {
+		t.Fatalf("ss -ltnH: %q", out)
+	}
+	recvQ, _ := strconv.Atoi(f[1])
+	sendQ, _ := strconv.Atoi(f[2])
+
+	col, err := NewCollector(Options{Top: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer col.Close()
+	snap, err := col.Collect(Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Listeners) == 0 {
+		t.Fatal("no listeners")
+	}
+	l := snap.Listeners[0] // the fullest first
+	if l.Local != at || l.AcceptQueue != recvQ || l.Backlog != sendQ || !l.Full() {
+		t.Errorf("listener %+v (full %v), ss says queue %d of %d", l, l.Full(), recvQ, sendQ)
+	}
+	if recvQ <= sendQ-1 {
+		t.Errorf("the accept queue did not fill: %d of %d", recvQ, sendQ)
+	}
+}
