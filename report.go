@@ -50,10 +50,10 @@ func writeReport(w io.Writer, s *tcpinfo.Snapshot, findings []diagnose.Finding) 
 		}
 	}
 
-	p("\nTOP LOCAL PORTS\n")
+	p("\nTOP LOCAL PORTS (client ports in the ephemeral range folded into one row)\n")
 	p("PORT\tTOTAL\tSTATES\n")
-	for _, r := range s.TopLocalPorts {
-		p("%d\t%d\t%s\n", r.Port, r.States.Total(), stateList(&r.States))
+	for _, r := range s.LocalPortsFolded {
+		p("%s\t%d\t%s\n", r.Label(s.PortRange), r.States.Total(), stateList(&r.States))
 	}
 	if len(s.Listeners) > 0 {
 		p("\nLISTENERS (accept queue now / backlog; full drops new connections)\n")
@@ -75,10 +75,14 @@ func writeReport(w io.Writer, s *tcpinfo.Snapshot, findings []diagnose.Finding) 
 	for _, r := range s.TopRemotePorts {
 		p("%d\t%d\t%s\n", r.Port, r.States.Total(), stateList(&r.States))
 	}
-	p("\nTOP REMOTE ENDPOINTS\n")
+	p("\nTOP REMOTE ENDPOINTS (a peer's ephemeral ports folded into addr:*)\n")
 	p("ENDPOINT\tTOTAL\tSTATES\n")
-	for _, r := range s.TopRemoteEndpoints {
-		p("%s\t%d\t%s\n", r.Endpoint, r.States.Total(), stateList(&r.States))
+	for _, r := range s.RemoteEndpointsFolded {
+		name := r.String()
+		if r.Ports > 0 {
+			name += fmt.Sprintf(" (%d ports)", r.Ports)
+		}
+		p("%s\t%d\t%s\n", name, r.States.Total(), stateList(&r.States))
 	}
 
 	p("\nPORT PRESSURE (ephemeral range %s, %d ports per local address → destination)\n", s.PortRange, s.PortRange.Capacity())

@@ -393,9 +393,11 @@ func (a *Aggregator) Fill(snap *Snapshot, n int) {
 	snap.Query = a.query
 	snap.TopLocalPorts = a.local.top(snap.TopLocalPorts[:0], n, q)
 	snap.TopRemotePorts = a.remote.top(snap.TopRemotePorts[:0], n, q)
+	snap.LocalPortsFolded = a.foldLocal(snap.LocalPortsFolded[:0], n, q)
 
 	snap.TopRemoteEndpoints = topN(snap.TopRemoteEndpoints[:0], n, len(a.endpoints),
 		func(i int) (EndpointCount, bool) { return a.endpoints[i], q.keep(&a.endpoints[i].States) }, q.compareEndpoints)
+	snap.RemoteEndpointsFolded = a.foldRemote(snap.RemoteEndpointsFolded[:0], n, q)
 	snap.Listeners = topN(snap.Listeners[:0], n, len(a.listeners), func(i int) (Listener, bool) {
 		l := a.listeners[i]
 		l.SynRecv = a.synRecv[l.Local.Port()]

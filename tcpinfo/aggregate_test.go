@@ -2,6 +2,7 @@ package tcpinfo
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -359,5 +360,52 @@ func TestOwnersJSONContract(t *testing.T) {
 	}
 	if m.IntervalMS != 1200 {
 		t.Errorf("interval_ms %v", m.IntervalMS)
+	}
+}
+
+// TestFolding: client ports in the ephemeral range fold into one local
+// row and a peer's ephemeral ports into addr:*, so servers lead; a server
+// listening inside the range keeps its own row.
+func TestFolding(t *testing.T) {
+	ports, _ := ParsePortRange([]byte("40000 40009"), nil)
+	a := NewAggregator(ports)
+	for _, s := range []*Socket{
+		sock(Listen, "0.0.0.0:80", "0.0.0.0:0", 0),
+		sock(Listen, "0.0.0.0:40008", "0.0.0.0:0", 0),
+		sock(Established, "10.0.0.9:40001", "10.0.0.5:3306", 0),
+		sock(Established, "10.0.0.9:40002", "10.0.0.5:3306", 0),
+		sock(TimeWait, "10.0.0.9:40003", "10.0.0.5:3306", time.Second),
+		sock(Established, "10.0.0.9:80", "10.0.0.7:40005", 0),
+		sock(Established, "10.0.0.9:80", "10.0.0.7:40006", 0),
+		sock(Established, "10.0.0.9:40008", "10.0.0.8:40007", 0),
+	} {
+		a.Add(s)
+	}
+	var snap Snapshot
+	a.Fill(&snap, 10)
+	local := map[string]int{}
+	for _, r := range snap.LocalPortsFolded {
+		k := fmt.Sprint(r.Port)
+		if r.Ports > 0 {
+			k = fmt.Sprintf("ephemeral (%d ports)", r.Ports)
+		}
+		local[k] = r.States.Total()
+	}
+	if diff := gocmp.Diff(map[string]int{"80": 3, "40008": 2, "ephemeral (3 ports)": 3}, local); diff != "" {
+		t.Errorf("folded local ports (-want +got):\n%s", diff)
+	}
+	remote := map[string]int{}
+	for _, r := range snap.RemoteEndpointsFolded {
+		k := r.Endpoint.String()
+		if r.Ports > 0 {
+			k = r.Endpoint.Addr().String() + ":*"
+		}
+		remote[k] = r.States.Total()
+	}
+	if diff := gocmp.Diff(map[string]int{"10.0.0.5:3306": 3, "10.0.0.7:*": 2, "10.0.0.8:*": 1}, remote); diff != "" {
+		t.Errorf("folded remote endpoints (-want +got):\n%s", diff)
+	}
+	if len(snap.TopLocalPorts) != 5 {
+		t.Errorf("the unfolded table changed: %d rows", len(snap.TopLocalPorts))
 	}
 }

@@ -22,13 +22,16 @@ type (
 		TopLocalPorts      []jsonPort     `json:"top_local_ports"`
 		TopRemotePorts     []jsonPort     `json:"top_remote_ports"`
 		TopRemoteEndpoints []jsonEndpoint `json:"top_remote_endpoints"`
-		PortPressure       []jsonPressure `json:"port_pressure"`
-		TimeWaitExpiry     []jsonExpiry   `json:"time_wait_expiry"`
-		Counters           Counters       `json:"counters"`
-		Processes          []jsonProcess  `json:"processes"`
-		Cgroups            []jsonCgroup   `json:"cgroups"`
-		Listeners          []jsonListener `json:"listeners"`
-		Owners             *jsonOwners    `json:"owners,omitempty"`
+		// The same with client ports folded (added: the fields above stay).
+		LocalPortsFolded      []jsonFoldedPort     `json:"local_ports_folded"`
+		RemoteEndpointsFolded []jsonFoldedEndpoint `json:"remote_endpoints_folded"`
+		PortPressure          []jsonPressure       `json:"port_pressure"`
+		TimeWaitExpiry        []jsonExpiry         `json:"time_wait_expiry"`
+		Counters              Counters             `json:"counters"`
+		Processes             []jsonProcess        `json:"processes"`
+		Cgroups               []jsonCgroup         `json:"cgroups"`
+		Listeners             []jsonListener       `json:"listeners"`
+		Owners                *jsonOwners          `json:"owners,omitempty"`
 	}
 	// jsonOwners says how many sockets have no owner, and why.
 	jsonOwners struct {
@@ -64,6 +67,20 @@ type (
 		States  nonZeroStates `json:"states"`
 		Shared  int           `json:"shared,omitempty"`
 		Cgroup  string        `json:"cgroup,omitempty"`
+	}
+	jsonFoldedPort struct {
+		Port      uint16        `json:"port,omitempty"`
+		Ephemeral string        `json:"ephemeral,omitempty"` // the range, on the folded row
+		Ports     int           `json:"ports,omitempty"`
+		Total     int           `json:"total"`
+		States    nonZeroStates `json:"states"`
+	}
+	jsonFoldedEndpoint struct {
+		Addr   string        `json:"addr"`
+		Port   uint16        `json:"port"` // 0 on a folded row: addr:*
+		Ports  int           `json:"ports,omitempty"`
+		Total  int           `json:"total"`
+		States nonZeroStates `json:"states"`
 	}
 	jsonListener struct {
 		Addr        string `json:"addr"`
@@ -120,25 +137,27 @@ type (
 // MarshalJSON writes the snapshot in tcpdash's documented JSON form.
 func (s *Snapshot) MarshalJSON() ([]byte, error) {
 	j := jsonSnapshot{
-		Time:               s.Time.Format(time.RFC3339Nano),
-		Source:             s.Source,
-		SourceNote:         s.SourceNote,
-		DumpMS:             math.Round(float64(s.Dump.Microseconds())) / 1000,
-		IntervalMS:         s.Interval.Milliseconds(),
-		Netns:              s.Netns,
-		Names:              s.Names,
-		Total:              s.Total,
-		States:             s.States,
-		Families:           s.Families,
-		TopLocalPorts:      make([]jsonPort, 0, len(s.TopLocalPorts)),
-		TopRemotePorts:     make([]jsonPort, 0, len(s.TopRemotePorts)),
-		TopRemoteEndpoints: make([]jsonEndpoint, 0, len(s.TopRemoteEndpoints)),
-		PortPressure:       make([]jsonPressure, 0, len(s.PortPressure)),
-		TimeWaitExpiry:     make([]jsonExpiry, 0, len(s.TimeWaitExpiry)),
-		Counters:           s.Counters,
-		Processes:          make([]jsonProcess, 0, len(s.Processes)),
-		Cgroups:            make([]jsonCgroup, 0, len(s.Cgroups)),
-		Listeners:          make([]jsonListener, 0, len(s.Listeners)),
+		Time:                  s.Time.Format(time.RFC3339Nano),
+		Source:                s.Source,
+		SourceNote:            s.SourceNote,
+		DumpMS:                math.Round(float64(s.Dump.Microseconds())) / 1000,
+		IntervalMS:            s.Interval.Milliseconds(),
+		Netns:                 s.Netns,
+		Names:                 s.Names,
+		Total:                 s.Total,
+		States:                s.States,
+		Families:              s.Families,
+		TopLocalPorts:         make([]jsonPort, 0, len(s.TopLocalPorts)),
+		TopRemotePorts:        make([]jsonPort, 0, len(s.TopRemotePorts)),
+		TopRemoteEndpoints:    make([]jsonEndpoint, 0, len(s.TopRemoteEndpoints)),
+		PortPressure:          make([]jsonPressure, 0, len(s.PortPressure)),
+		TimeWaitExpiry:        make([]jsonExpiry, 0, len(s.TimeWaitExpiry)),
+		Counters:              s.Counters,
+		Processes:             make([]jsonProcess, 0, len(s.Processes)),
+		Cgroups:               make([]jsonCgroup, 0, len(s.Cgroups)),
+		Listeners:             make([]jsonListener, 0, len(s.Listeners)),
+		LocalPortsFolded:      make([]jsonFoldedPort, 0, len(s.LocalPortsFolded)),
+		RemoteEndpointsFolded: make([]jsonFoldedEndpoint, 0, len(s.RemoteEndpointsFolded)),
 	}
 	for _, p := range s.Processes {
 		j.Processes = append(j.Processes, jsonProcess{p.PID, p.Command, p.States.Total(), nonZeroStates(p.States), p.Shared, p.CgroupName})
@@ -153,6 +172,17 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 		u.Total, u.NewerThanWalk, u.OtherUser = a.Unknown, a.UnseenNewer, a.UnseenHidden
 		u.MainThreadExited, u.OtherPIDNamespace = a.UnseenLeaderGone, a.UnseenOtherPIDNamespace
 		j.Owners = o
+	}
+	for _, r := range s.LocalPortsFolded {
+		row := jsonFoldedPort{Port: r.Port, Ports: r.Ports, Total: r.States.Total(), States: nonZeroStates(r.States)}
+		if r.Ports > 0 {
+			row.Port, row.Ephemeral = 0, s.PortRange.String()
+		}
+		j.LocalPortsFolded = append(j.LocalPortsFolded, row)
+	}
+	for _, r := range s.RemoteEndpointsFolded {
+		j.RemoteEndpointsFolded = append(j.RemoteEndpointsFolded, jsonFoldedEndpoint{r.Endpoint.Addr().String(), r.Endpoint.Port(),
+			r.Ports, r.States.Total(), nonZeroStates(r.States)})
 	}
 	for _, l := range s.Listeners {
 		j.Listeners = append(j.Listeners, jsonListener{l.Local.Addr().String(), l.Local.Port(), l.AcceptQueue, l.Backlog,

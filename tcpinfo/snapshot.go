@@ -39,6 +39,11 @@ type Snapshot struct {
 	TopLocalPorts      []PortCount
 	TopRemotePorts     []PortCount
 	TopRemoteEndpoints []EndpointCount
+	// LocalPortsFolded and RemoteEndpointsFolded are the same tables with
+	// client ports folded: the ephemeral ports no socket listens on as one
+	// row, a peer's ephemeral ports as addr:* (see FoldedPort).
+	LocalPortsFolded      []FoldedPort
+	RemoteEndpointsFolded []FoldedEndpoint
 	// Listeners are the listening sockets, fullest accept queue first.
 	Listeners []Listener
 	// Cgroups counts sockets by the cgroup that created them, from the

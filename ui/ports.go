@@ -5,6 +5,8 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
 // localPane is the top local ports, and (l) the listeners.
@@ -31,7 +33,7 @@ func (p localPane) rows() int {
 	case p.listeners:
 		return len(s.Listeners)
 	default:
-		return len(s.TopLocalPorts)
+		return len(s.LocalPortsFolded)
 	}
 }
 
@@ -42,11 +44,18 @@ func (p localPane) View(focused bool) []string {
 	}
 	b, w, h := p.b, p.w, p.h
 	inner := w - 2
-	const portW = 7
+	// Client ports fold into one row, which needs the room to say so
+	// (the range is in the header).
+	portW := 7
+	for _, r := range b.snap.LocalPortsFolded {
+		if r.Ports > 0 {
+			portW = min(max(portW, lipgloss.Width(r.Label(tcpinfo.PortRange{}))+1), inner/2)
+		}
+	}
 	header, cell := b.stateColumns(inner - portW)
-	rows := make([]string, 0, len(b.snap.TopLocalPorts))
-	for _, r := range b.snap.TopLocalPorts {
-		rows = append(rows, fit(fmt.Sprint(r.Port), portW)+cell(&r.States))
+	rows := make([]string, 0, len(b.snap.LocalPortsFolded))
+	for _, r := range b.snap.LocalPortsFolded {
+		rows = append(rows, fit(r.Label(tcpinfo.PortRange{}), portW-1)+" "+cell(&r.States))
 	}
 	body := []string{b.styles.header.Render(fit("PORT", portW) + header)}
 	if len(rows) == 0 {
@@ -69,7 +78,7 @@ func (p remotePane) Update(msg tea.Msg) (remotePane, tea.Cmd) {
 
 func (p remotePane) rows() int {
 	if s := p.snap(); s != nil {
-		return len(s.TopRemoteEndpoints)
+		return len(s.RemoteEndpointsFolded)
 	}
 	return 0
 }
@@ -80,9 +89,9 @@ func (p remotePane) View(focused bool) []string {
 	inner := w - 2
 	epW := min(max(inner/3, 16), 41)
 	header, cell := b.stateColumns(inner - epW)
-	rows := make([]string, 0, len(b.snap.TopRemoteEndpoints))
-	for _, r := range b.snap.TopRemoteEndpoints {
-		rows = append(rows, fit(r.Endpoint.String(), epW-1)+" "+cell(&r.States))
+	rows := make([]string, 0, len(b.snap.RemoteEndpointsFolded))
+	for _, r := range b.snap.RemoteEndpointsFolded {
+		rows = append(rows, fit(r.String(), epW-1)+" "+cell(&r.States))
 	}
 	body := []string{b.styles.header.Render(fit("ENDPOINT", epW) + header)}
 	if len(rows) == 0 {

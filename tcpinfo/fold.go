@@ -1,0 +1,111 @@
+package tcpinfo
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"strconv"
+)
+
+// The folded tables put servers first. A host under a load test holds
+// thousands of client sockets, each on its own ephemeral port: listed one
+// by one they push the server ports, and the servers' peers, off the
+// table.
+
+// A FoldedPort is a row of the folded local ports: one port, or, when
+// Ports > 0, every ephemeral port that no socket listens on (client
+// sockets) as one row.
+type FoldedPort struct {
+	Port   uint16
+	Ports  int
+	States StateCounts
+}
+
+// A FoldedEndpoint is a row of the folded remote endpoints: one endpoint,
+// or, when Ports > 0, a peer's ephemeral ports as one row (addr:*).
+type FoldedEndpoint struct {
+	Endpoint netip.AddrPort // port 0 when folded
+	Ports    int
+	States   StateCounts
+}
+
+// foldLocal folds the local ports table: client ports in the ephemeral
+// range become one row.
+func (a *Aggregator) foldLocal(dst []FoldedPort, n int, q *Query) []FoldedPort {
+	var eph FoldedPort
+	rows := make([]FoldedPort, 0, 16)
+	for _, r := range a.local.rows {
+		if a.ports.Ephemeral(r.Port) && r.States[Listen] == 0 {
+			eph.Ports++
+			eph.States.add(&r.States)
+			continue
+		}
+		rows = append(rows, FoldedPort{Port: r.Port, States: r.States})
+	}
+	if eph.Ports > 0 {
+		rows = append(rows, eph)
+	}
+	return topN(dst, n, len(rows), func(i int) (FoldedPort, bool) { return rows[i], q.keep(&rows[i].States) },
+		func(x, y FoldedPort) int {
+			return cmp.Or(cmp.Compare(q.rankOf(&y.States), q.rankOf(&x.States)), cmp.Compare(y.States.Total(), x.States.Total()),
+				cmp.Compare(x.Ports, y.Ports), cmp.Compare(x.Port, y.Port))
+		})
+}
+
+// foldRemote folds the remote endpoints table: a peer's ports in the
+// ephemeral range (its clients' ports, connecting to our servers) become
+// one row per address.
+func (a *Aggregator) foldRemote(dst []FoldedEndpoint, n int, q *Query) []FoldedEndpoint {
+	byAddr := map[netip.Addr]int{}
+	rows := make([]FoldedEndpoint, 0, 16)
+	for _, e := range a.endpoints {
+		if !a.ports.Ephemeral(e.Endpoint.Port()) {
+			rows = append(rows, FoldedEndpoint{Endpoint: e.Endpoint, States: e.States})
+			continue
+		}
+		i, ok := byAddr[e.Endpoint.Addr()]
+		if !ok {
+			i = len(rows)
+			byAddr[e.Endpoint.Addr()] = i
+			rows = append(rows, FoldedEndpoint{Endpoint: netip.AddrPortFrom(e.Endpoint.Addr(), 0)})
+		}
+		rows[i].Ports++
+		rows[i].States.add(&e.States)
+	}
+	return topN(dst, n, len(rows), func(i int) (FoldedEndpoint, bool) { return rows[i], q.keep(&rows[i].States) },
+		func(x, y FoldedEndpoint) int {
+			return cmp.Or(cmp.Compare(q.rankOf(&y.States), q.rankOf(&x.States)), cmp.Compare(y.States.Total(), x.States.Total()),
+				cmp.Compare(x.Endpoint.Port(), y.Endpoint.Port()), x.Endpoint.Addr().Compare(y.Endpoint.Addr()))
+		})
+}
+
+// add adds o's counts to c.
+func (c *StateCounts) add(o *StateCounts) {
+	for i := range c {
+		c[i] += o[i]
+	}
+}
+
+// Label names the row: "8080", or "ephemeral 32768-60999 · 4210 ports"
+// (without the range when ephemeral is the zero PortRange).
+func (r FoldedPort) Label(ephemeral PortRange) string {
+	switch {
+	case r.Ports == 0:
+		return strconv.Itoa(int(r.Port))
+	case ephemeral == (PortRange{}):
+		return fmt.Sprintf("ephemeral · %d ports", r.Ports)
+	}
+	return fmt.Sprintf("ephemeral %s · %d ports", ephemeral, r.Ports)
+}
+
+// String names the row: "10.0.0.5:3306", or "10.0.1.7:*".
+func (r FoldedEndpoint) String() string {
+	if r.Ports == 0 {
+		return r.Endpoint.String()
+	}
+	host := r.Endpoint.Addr().String()
+	if r.Endpoint.Addr().Is6() {
+		host = "[" + host + "]"
+	}
+	return host + ":*"
+}
