@@ -29,30 +29,48 @@ func Enter(ns Namespace) (*Handle, error) {
 	}
 	h := &Handle{ns: ns, file: f, do: make(chan func()), done: make(chan struct{})}
 	ready := make(chan error)
-	go func() {
-		// Never unlocked: when this goroutine ends, Go retires the thread,
-		// and the namespace it entered with it.
-		runtime.LockOSThread()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			ready <- fmt.Errorf("enter network namespace %s: %w", ns, err)
-			return
-		}
-		h.tid = unix.Gettid()
-		ready <- nil
-		for {
-			select {
-			case fn := <-h.do:
-				fn()
-			case <-h.done:
-				return
-			}
-		}
-	}()
+	go h.run(f, ready, nil)
 	if err := <-ready; err != nil {
 		f.Close()
 		return nil, err
 	}
 	return h, nil
+}
+
+// run is the thread inside the namespace. It is never the main thread:
+// /proc/PID/ns/net and /proc/PID/net follow the thread-group leader, so a
+// main thread moved into another namespace would move the whole process
+// in /proc's eyes (and Go never retires the main thread). On the main
+// thread it hands over to another and waits until that one is locked, so
+// that the other cannot be scheduled onto the main thread too.
+func (h *Handle) run(f *os.File, ready chan<- error, locked chan<- struct{}) {
+	runtime.LockOSThread()
+	if locked != nil {
+		close(locked)
+	}
+	if unix.Gettid() == unix.Getpid() {
+		other := make(chan struct{})
+		go h.run(f, ready, other)
+		<-other
+		runtime.UnlockOSThread()
+		return
+	}
+	// Never unlocked: when this goroutine ends, Go retires the thread, and
+	// the namespace it entered with it.
+	if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+		ready <- fmt.Errorf("enter network namespace %s: %w", h.ns, err)
+		return
+	}
+	h.tid = unix.Gettid()
+	ready <- nil
+	for {
+		select {
+		case fn := <-h.do:
+			fn()
+		case <-h.done:
+			return
+		}
+	}
 }
 
 // Namespace is the namespace held.
