@@ -2,8 +2,10 @@ package ui
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
+	"charm.land/lipgloss/v2"
 	"github.com/tcpdash/tcpdash/diagnose"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
 )
@@ -47,11 +49,45 @@ func (m Model) findingsBadge(findings []diagnose.Finding) string {
 			warn++
 		}
 	}
+	// A short badge: the findings themselves are in the strip below the
+	// header, and in full on 7.
 	switch {
+	case crit > 0 && warn > 0:
+		return m.styles.trouble.Render(fmt.Sprintf("! %d critical, %d warning (7)", crit, warn))
 	case crit > 0:
-		return m.styles.trouble.Render(fmt.Sprintf("! %d critical: %s (7)", crit, findings[0].Title))
+		return m.styles.trouble.Render(fmt.Sprintf("! %d critical (7)", crit))
 	case warn > 0:
-		return m.styles.warn.Render(fmt.Sprintf("%d warning(s) (7)", warn))
+		return m.styles.warn.Render(fmt.Sprintf("%d warning (7)", warn))
 	}
 	return ""
+}
+
+// findingsStrip is the first screen's word on what is wrong: one line per
+// finding, most severe first, as many as fit in max lines, the rest
+// counted. The header's badge and the findings pane read the same
+// findings, so they agree at every moment.
+func (m Model) findingsStrip(w, maxLines int) []string {
+	f := m.findings
+	if len(f) == 0 || maxLines <= 0 {
+		return nil
+	}
+	st := m.styles
+	n := min(len(f), maxLines)
+	var out []string
+	for i, x := range f[:n] {
+		style, label := st.warn, "WARN "
+		if x.Severity == diagnose.Critical {
+			style, label = st.trouble, "CRIT "
+		}
+		more := ""
+		if i == n-1 && len(f) > n {
+			more = fmt.Sprintf("  +%d more (7)", len(f)-n) // counted, never cut off
+		}
+		title := fit(x.Title, max(w-lipgloss.Width(label)-lipgloss.Width(more), 0))
+		if more != "" {
+			title = strings.TrimRight(title, " ")
+		}
+		out = append(out, fit(style.Render(label)+title+st.dim.Render(more), w))
+	}
+	return out
 }

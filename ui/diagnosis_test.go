@@ -50,8 +50,8 @@ func TestCloseWaitRatePerProcess(t *testing.T) {
 
 func TestFindingsPaneAndBadge(t *testing.T) {
 	m := started(t, &fakeCollector{}, 120, 40, 3)
-	if out := ansi.Strip(m.render()); !strings.Contains(out, "! 3 critical:") {
-		t.Errorf("the header flags critical findings:\n%s", out)
+	if out := ansi.Strip(m.render()); !strings.Contains(out, "! 3 critical (7)") || !strings.Contains(out, "CRIT pid 4242 (java) holds 20 CLOSE_WAIT") {
+		t.Errorf("the header flags critical findings, and the strip names them:\n%s", out)
 	}
 	m, _ = step(t, m, press("7"))
 	out := ansi.Strip(m.render())

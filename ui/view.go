@@ -45,6 +45,18 @@ func (m Model) render() string {
 
 	header := m.headerLines(w, m.findings)
 	footer := m.footerLines(w)
+	// The findings strip is on every screen that shows the tables: what
+	// is wrong, who, and how long, before any pane.
+	if !m.showHelp && !m.atFleet && m.snap != nil && m.focus != paneFindings && !(m.focus == paneTuning && m.cfg.Tuner != nil) {
+		lines := 1
+		switch {
+		case h >= 40:
+			lines = 4
+		case h >= 24:
+			lines = 2
+		}
+		header = append(header, m.findingsStrip(w, lines)...)
+	}
 	bodyH := h - len(header) - len(footer)
 	var body []string
 	switch {
@@ -146,12 +158,18 @@ func (m Model) fullHelp(w int) []string {
 func (m Model) headerLines(w int, findings []diagnose.Finding) []string {
 	st := m.styles
 	i := m.cfg.Info
-	parts := []string{st.title.Render("tcpdash"), i.Host}
+	// Each field has a rank: when the line is too wide, the lowest go
+	// first, whole, rather than the line being cut at the edge.
+	type field struct {
+		text string
+		rank int // 0 is never dropped
+	}
+	fields := []field{{st.title.Render("tcpdash"), 0}, {i.Host, 4}}
 	if i.Kernel != "" {
-		parts = append(parts, "kernel "+i.Kernel)
+		fields = append(fields, field{"kernel " + i.Kernel, 6})
 	}
 	if i.Netns != "" {
-		parts = append(parts, "netns "+i.Netns)
+		fields = append(fields, field{"netns " + i.Netns, 2})
 	}
 	every := "every " + m.interval.String()
 	if eff := m.effectiveInterval(); eff != m.interval {
@@ -162,16 +180,35 @@ func (m Model) headerLines(w int, findings []diagnose.Finding) []string {
 		if m.snap.Source == tcpinfo.SourceProcfs {
 			src = st.warn.Render("procfs") + " (" + termsafe.String(m.snap.SourceNote) + ")"
 		}
-		parts = append(parts, src)
+		fields = append(fields, field{src, 5})
 	}
-	parts = append(parts, every)
+	fields = append(fields, field{every, 3})
 	if m.paused {
-		parts = append(parts, st.warn.Render("PAUSED"))
+		fields = append(fields, field{st.warn.Render("PAUSED"), 0})
 	}
 	if b := m.findingsBadge(findings); b != "" {
-		parts = append(parts, b)
+		fields = append(fields, field{b, 0})
 	}
-	line1 := strings.Join(parts, "  ")
+	join := func() string {
+		parts := make([]string, len(fields))
+		for j, f := range fields {
+			parts[j] = f.text
+		}
+		return strings.Join(parts, "  ")
+	}
+	for lipgloss.Width(join()) > w {
+		low := -1
+		for j, f := range fields {
+			if f.rank > 0 && (low < 0 || f.rank > fields[low].rank) {
+				low = j
+			}
+		}
+		if low < 0 {
+			break
+		}
+		fields = append(fields[:low], fields[low+1:]...)
+	}
+	line1 := join()
 	line2 := "no snapshot yet"
 	if m.atFleet {
 		line2 = fmt.Sprintf("%d network namespaces; each dumped when its counters move, or every 5 s", len(m.namespaces.rows))
