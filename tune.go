@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/tcpdash/tcpdash/diagnose"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/tuning"
@@ -255,7 +256,8 @@ func tuneShow(ctx context.Context, sys *tuning.System, ns *watched, w io.Writer)
 	for _, p := range now.TopLocalPorts {
 		listening = append(listening, p.Port)
 	}
-	recs := tuning.Recommend(now, prev, settings, listening)
+	// The findings' sysctl fixes join the advice, citing them.
+	recs := diagnose.Advice(tuning.Recommend(now, prev, settings, listening), diagnose.Diagnose(now, prev, settings))
 	recommended := map[string]string{}
 	for _, r := range recs {
 		if r.Key != "" {

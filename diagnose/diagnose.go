@@ -42,6 +42,9 @@ type Finding struct {
 	Detail string `json:"detail"`
 	// Evidence is the data the finding rests on.
 	Evidence []string `json:"evidence"`
+	// Sysctls are the sysctl changes that help, for the tuning pane and
+	// tcpdash tune to recommend, citing the finding.
+	Sysctls []tuning.Recommendation `json:"sysctls,omitempty"`
 	rank     float64  // orders findings of one severity
 }
 
@@ -79,7 +82,7 @@ func Diagnose(now, earlier *tcpinfo.Snapshot, settings []tuning.Setting) []Findi
 	}
 
 	f = append(f, closeWait(now, earlier, dt)...)
-	f = append(f, exhaustion(now, earlier, dt, recs)...)
+	f = append(f, exhaustion(now, earlier, dt, settings, listening)...)
 	f = append(f, counters(now, earlier, dt, recs)...)
 	if n := now.States[tcpinfo.SynRecv]; n >= minSynRecv && (earlier == nil || n > earlier.States[tcpinfo.SynRecv]) {
 		f = append(f, Finding{Severity: Warning, rank: float64(n),
@@ -171,7 +174,7 @@ func closeWait(now, earlier *tcpinfo.Snapshot, dt float64) []Finding {
 
 // exhaustion reports destination groups running out of ports, with the
 // time left at the current growth.
-func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuning.Recommendation) []Finding {
+func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, settings []tuning.Setting, listening []uint16) []Finding {
 	type key struct {
 		l netip.Addr
 		r netip.AddrPort
@@ -200,12 +203,16 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuni
 		if left >= 0 {
 			title = fmt.Sprintf("connect() to %s from %s will start failing with EADDRNOTAVAIL in about %s", g.Remote, g.Local, about(left))
 		}
+		// The sysctls that help this destination, whatever the pressure
+		// thresholds of the general advice: a forecast alone calls for them.
+		sysctls := tuning.ForPressure("for the finding \""+title+"\"", settings, listening)
 		fixes := []string{}
-		if r, ok := recs["net.ipv4.tcp_tw_reuse"]; ok {
-			fixes = append(fixes, "net.ipv4.tcp_tw_reuse="+r.Value+" (outgoing connections may reuse TIME_WAIT ports)")
-		}
-		if r, ok := recs["net.ipv4.ip_local_port_range"]; ok {
-			fixes = append(fixes, "net.ipv4.ip_local_port_range="+r.Value)
+		for _, r := range sysctls {
+			fix := r.Key + "=" + r.Value
+			if r.Key == "net.ipv4.tcp_tw_reuse" {
+				fix += " (outgoing connections may reuse TIME_WAIT ports)"
+			}
+			fixes = append(fixes, fix)
 		}
 		fixes = append(fixes, "reuse connections (pooling, keep-alive) instead of one per request",
 			"more destination addresses or ports (each pair gets the whole range)",
@@ -220,9 +227,29 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuni
 		f = append(f, Finding{Severity: sev, rank: g.Ratio + 1/(1+left.Seconds()), Title: title,
 			Detail: "Each (source, destination, port) group can hold each local port once, TIME_WAIT included (60 s). Fixes: " +
 				strings.Join(fixes, "; ") + ".",
-			Evidence: ev})
+			Evidence: ev, Sysctls: sysctls})
 	}
 	return f
+}
+
+// Advice is the sysctl advice to show: recs, then each sysctl a finding
+// calls for that recs lacks, citing the finding. The tuning pane and
+// tcpdash tune both show this, so a finding's fix is never missing there.
+func Advice(recs []tuning.Recommendation, findings []Finding) []tuning.Recommendation {
+	out := slices.Clone(recs)
+	have := map[string]bool{}
+	for _, r := range recs {
+		have[r.Key] = true
+	}
+	for _, f := range findings {
+		for _, r := range f.Sysctls {
+			if !have[r.Key] {
+				have[r.Key] = true
+				out = append(out, r)
+			}
+		}
+	}
+	return out
 }
 
 // opener says who opens a group's connections, when it is known:

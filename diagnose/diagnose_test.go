@@ -212,3 +212,28 @@ func TestListenOverflowNamesListener(t *testing.T) {
 		t.Fatalf("findings:\n%s\nwant %q", titles(f), want)
 	}
 }
+
+// TestForecastCarriesItsFix: a destination below the advice's 70% that
+// will run out within the horizon gets a finding whose sysctl fixes the
+// tuning advice then shows, citing the finding.
+func TestForecastCarriesItsFix(t *testing.T) {
+	settings := []tuning.Setting{}
+	for _, tu := range tuning.Known() {
+		v := map[string]string{"net.ipv4.tcp_tw_reuse": "0", "net.ipv4.ip_local_port_range": "32768 60999", "net.ipv4.tcp_timestamps": "1"}[tu.Key]
+		settings = append(settings, tuning.Setting{Tunable: tu, Value: v, Exists: v != ""})
+	}
+	now, then := base(5*time.Second), base(0)
+	now.PortPressure = []tcpinfo.PressureGroup{group(8000, 7900, 4000, 0)} // 28%, +1000/s
+	then.PortPressure = []tcpinfo.PressureGroup{group(3000, 2900, 4000, 0)}
+	f := Diagnose(now, then, settings)
+	if len(f) == 0 || len(f[0].Sysctls) == 0 || f[0].Sysctls[0].Key != "net.ipv4.tcp_tw_reuse" {
+		t.Fatalf("findings %s with sysctls %+v", titles(f), f)
+	}
+	if recs := tuning.Recommend(now, then, settings, nil); len(recs) != 0 {
+		t.Fatalf("the general advice fires below 70%%: %+v", recs)
+	}
+	advice := Advice(nil, f)
+	if len(advice) == 0 || !strings.Contains(advice[0].Reason, `for the finding "connect() to 10.0.0.5:3306`) {
+		t.Errorf("advice %+v does not cite the finding", advice)
+	}
+}

@@ -11,8 +11,9 @@ import (
 // A Recommendation is advice drawn from live data. Key is empty when no
 // sysctl helps and the fix lies in the application.
 type Recommendation struct {
-	Key, Value string
-	Reason     string
+	Key    string `json:"key"`
+	Value  string `json:"value"`
+	Reason string `json:"reason"`
 }
 
 // Thresholds, shared by the advice, the findings and the dashboard so that
@@ -29,6 +30,31 @@ const (
 func TimeWaitNearLimit(s *tcpinfo.Snapshot) bool {
 	max := s.MaxTimeWaitBuckets
 	return max > 0 && float64(s.Counters.TWSockets) >= TimeWaitNearFull*float64(max)
+}
+
+// ForPressure is the sysctl advice for a destination running out of
+// ports, why saying which and how: tcp_tw_reuse=1 and a wider port range,
+// as far as the current settings leave room.
+func ForPressure(why string, settings []Setting, listening []uint16) []Recommendation {
+	val := map[string]string{}
+	for _, s := range settings {
+		if s.Exists {
+			val[s.Key] = s.Value
+		}
+	}
+	var out []Recommendation
+	if val["net.ipv4.tcp_tw_reuse"] != "1" {
+		reason := why + "; tcp_tw_reuse=1 lets new outgoing connections take over TIME_WAIT ports (outgoing only; needs timestamps on both ends)"
+		if val["net.ipv4.tcp_timestamps"] == "0" {
+			reason += "; tcp_timestamps is 0 here, so turn it on too"
+		}
+		out = append(out, Recommendation{"net.ipv4.tcp_tw_reuse", "1", reason})
+	}
+	if r, ok := widerRange(val["net.ipv4.ip_local_port_range"], listening); ok {
+		out = append(out, Recommendation{"net.ipv4.ip_local_port_range", r,
+			why + fmt.Sprintf("; %s gives each destination %s ports, clear of the ports being listened on", r, rangeSize(r))})
+	}
+	return out
 }
 
 // Recommend derives advice from a snapshot, the previous one (for what is
@@ -54,17 +80,7 @@ func Recommend(now, prev *tcpinfo.Snapshot, settings []Setting, listening []uint
 	if g, ok := worstGroup(now); ok && g.Ratio >= PressureWarn {
 		where := fmt.Sprintf("connect() from %s to %s uses %.0f%% of its %d ports (%d in TIME_WAIT)",
 			g.Local, g.Remote, 100*g.Ratio, g.Capacity, g.TimeWait)
-		if val["net.ipv4.tcp_tw_reuse"] != "1" {
-			reason := where + "; tcp_tw_reuse=1 lets new outgoing connections take over TIME_WAIT ports (outgoing only; needs timestamps on both ends)"
-			if val["net.ipv4.tcp_timestamps"] == "0" {
-				reason += "; tcp_timestamps is 0 here, so turn it on too"
-			}
-			out = append(out, Recommendation{"net.ipv4.tcp_tw_reuse", "1", reason})
-		}
-		if r, ok := widerRange(val["net.ipv4.ip_local_port_range"], listening); ok {
-			out = append(out, Recommendation{"net.ipv4.ip_local_port_range", r,
-				where + fmt.Sprintf("; %s gives each destination %s ports, clear of the ports being listened on", r, rangeSize(r))})
-		}
+		out = append(out, ForPressure(where, settings, listening)...)
 	}
 
 	tw, max := now.Counters.TWSockets, now.MaxTimeWaitBuckets

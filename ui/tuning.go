@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
+	"github.com/tcpdash/tcpdash/diagnose"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/tuning"
@@ -322,7 +323,9 @@ func (p tuningPane) recommendations() map[string]tuning.Recommendation {
 			listening = append(listening, r.Port)
 		}
 	}
-	for _, r := range tuning.Recommend(p.b.snap, p.b.prev, p.settings, listening) {
+	// The findings' own sysctl fixes too, so that the pane never lacks
+	// the fix a finding names.
+	for _, r := range diagnose.Advice(tuning.Recommend(p.b.snap, p.b.prev, p.settings, listening), p.b.findings) {
 		out[r.Key] = r
 	}
 	return out

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -259,5 +260,19 @@ func TestTuneRemovedAndRecommended(t *testing.T) {
 	m = run(t, m, cmd)
 	if !strings.Contains(ansi.Strip(m.render()), "/etc/sysctl.d/90-tcpdash.conf will read:") {
 		t.Error("w shows the file first")
+	}
+}
+
+// TestTuneRecommendsFindingsFix: the fake destination uses 14% of its
+// ports, below the general advice's threshold, but the exhaustion forecast
+// makes it a finding: the pane recommends the finding's fix, citing it.
+func TestTuneRecommendsFindingsFix(t *testing.T) {
+	m := tuned(t, newFakeTuner(), false)
+	m, _ = step(t, m, polledMsg{snap: fakeSnapshot(5, m.query())}) // a second poll: growth, and a forecast
+	m = selectKey(t, m, "net.ipv4.tcp_tw_reuse")
+	out := ansi.Strip(m.render())
+	if !regexp.MustCompile(`net\.ipv4\.tcp_tw_reuse\s+2\s+1\s`).MatchString(out) ||
+		!strings.Contains(out, `recommended 1: for the finding "connect() to 10.0.0.5:3306`) {
+		t.Errorf("the pressure finding's fix is not recommended:\n%s", out)
 	}
 }
