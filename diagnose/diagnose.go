@@ -45,7 +45,7 @@ type Finding struct {
 	// Sysctls are the sysctl changes that help, for the tuning pane and
 	// tcpdash tune to recommend, citing the finding.
 	Sysctls []tuning.Recommendation `json:"sysctls,omitempty"`
-	rank     float64  // orders findings of one severity
+	rank    float64                 // orders findings of one severity
 }
 
 // Thresholds below which nothing is reported: a quiet host has no findings.
