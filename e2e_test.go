@@ -167,7 +167,7 @@ func TestIntegrationDashboardInTmux(t *testing.T) {
 	s.waitScreen("the leak finding", "7 Findings",
 		fmt.Sprintf(`pid %d \(leaky-app\) holds 15 CLOSE_WAIT sockets to 127\.0\.0\.7:5432`, leaker))
 	s.run("send-keys", "-t", "e2e", "6")
-	s.waitScreen("the processes pane", "6 Processes", fmt.Sprintf(`│%d\s+leaky-app\s`, leaker))
+	s.waitScreen("the processes pane", "6 Processes", fmt.Sprintf(`│%d\s+\S*leaky-app\s`, leaker))
 
 	// The tuning pane: a change to this namespace's tcp_fin_timeout
 	// happens only after y, is read back, and is undone by u, y.

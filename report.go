@@ -93,14 +93,14 @@ func writeReport(w io.Writer, s *tcpinfo.Snapshot, findings []diagnose.Finding) 
 
 	if a := s.Attribution; a.Enabled {
 		p("\nPROCESSES (sockets by owner; /proc walk took %s)\n", roundDuration(a.Took))
-		p("PID\tCOMMAND\tCGROUP\tTOTAL\tSTATES\n")
+		p("PID\tCOMMAND\tCGROUP\tTOTAL\tSTATES\tCMDLINE\n")
 		for _, r := range s.Processes {
 			shared := ""
 			if r.Shared > 0 {
 				shared = fmt.Sprintf(" (%d shared)", r.Shared)
 			}
-			p("%d\t%s\t%s\t%d%s\t%s\n", r.PID, termsafe.String(r.Command), orDashText(termsafe.String(r.CgroupName)),
-				r.States.Total(), shared, stateList(&r.States))
+			p("%d\t%s\t%s\t%d%s\t%s\t%s\n", r.PID, termsafe.String(r.Command), orDashText(termsafe.String(r.CgroupName)),
+				r.States.Total(), shared, stateList(&r.States), termsafe.String(r.Cmdline))
 		}
 		for _, note := range diagnose.OwnerNotes(a, os.Geteuid() == 0) {
 			p("%s\n", note)

@@ -67,6 +67,7 @@ type (
 		States  nonZeroStates `json:"states"`
 		Shared  int           `json:"shared,omitempty"`
 		Cgroup  string        `json:"cgroup,omitempty"`
+		Cmdline string        `json:"cmdline,omitempty"`
 	}
 	jsonFoldedPort struct {
 		Port      uint16        `json:"port,omitempty"`
@@ -160,7 +161,7 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 		RemoteEndpointsFolded: make([]jsonFoldedEndpoint, 0, len(s.RemoteEndpointsFolded)),
 	}
 	for _, p := range s.Processes {
-		j.Processes = append(j.Processes, jsonProcess{p.PID, p.Command, p.States.Total(), nonZeroStates(p.States), p.Shared, p.CgroupName})
+		j.Processes = append(j.Processes, jsonProcess{p.PID, p.Command, p.States.Total(), nonZeroStates(p.States), p.Shared, p.CgroupName, p.Cmdline})
 	}
 	if a := s.Attribution; a.Enabled {
 		o := &jsonOwners{Owned: a.Owned, Shared: a.Shared, HiddenProcesses: a.Hidden,

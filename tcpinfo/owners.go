@@ -1,8 +1,10 @@
 package tcpinfo
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,7 +18,13 @@ import (
 type Owner struct {
 	PID     int
 	Command string
+	// Cmdline is its command line, arguments joined by spaces and cut at
+	// maxCmdline: two python3 processes are told apart by it.
+	Cmdline string
 }
+
+// maxCmdline bounds a command line kept for display.
+const maxCmdline = 256
 
 // Owners maps socket inodes to the processes holding them, as read from
 // /proc/<pid>/fd. Reading it costs a readlink per open file on the host,
@@ -160,7 +168,7 @@ func walkOwners(procRoot, only string) (map[string]*Owners, error) {
 		add := func(inode uint32) {
 			if idx < 0 {
 				idx = int32(len(o.procs))
-				o.procs = append(o.procs, Owner{PID: pid, Command: command(procRoot, name)})
+				o.procs = append(o.procs, Owner{PID: pid, Command: command(procRoot, name), Cmdline: cmdline(procRoot, name)})
 			}
 			o.add(inode, idx)
 		}
@@ -254,6 +262,19 @@ func socketInode(link []byte) (uint32, bool) {
 		return 0, false
 	}
 	return uint32(n), true
+}
+
+// cmdline reads /proc/PID/cmdline: NUL-separated arguments.
+func cmdline(procRoot, pid string) string {
+	f, err := os.Open(filepath.Join(procRoot, pid, "cmdline"))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var buf [maxCmdline]byte
+	n, _ := io.ReadFull(f, buf[:])
+	b := bytes.TrimRight(buf[:n], "\x00")
+	return string(bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
 }
 
 func command(procRoot, pid string) string {

@@ -211,6 +211,7 @@ func TestReadOwnersFakeProc(t *testing.T) {
 	}
 	mk("self", "tcpdash", "net:[1]", nil)
 	mk("100", "java", "net:[1]", map[string]string{"0": "/dev/null", "3": "socket:[5001]", "4": "socket:[5002]", "5": "pipe:[9]"})
+	os.WriteFile(filepath.Join(root, "100", "cmdline"), []byte("java\x00-jar\x00app.jar\x00"), 0o644)
 	mk("200", "nginx", "net:[1]", map[string]string{"7": "socket:[6001]"})
 	mk("300", "other", "net:[2]", map[string]string{"3": "socket:[7001]"})
 	os.MkdirAll(filepath.Join(root, "400"), 0o755) // exited mid-walk: no fd, no ns
@@ -220,7 +221,8 @@ func TestReadOwnersFakeProc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for inode, want := range map[uint32]Owner{5001: {100, "java"}, 5002: {100, "java"}, 6001: {200, "nginx"}} {
+	for inode, want := range map[uint32]Owner{5001: {100, "java", "java -jar app.jar"}, 5002: {100, "java", "java -jar app.jar"},
+		6001: {200, "nginx", ""}} {
 		if got, ok := o.Lookup(inode); !ok || got != want {
 			t.Errorf("inode %d: %+v, %v; want %+v", inode, got, ok, want)
 		}

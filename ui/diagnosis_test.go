@@ -167,3 +167,16 @@ func TestListenersMode(t *testing.T) {
 		t.Error("l again goes back to the ports")
 	}
 }
+
+func TestShortCmdline(t *testing.T) {
+	for in, want := range map[string]string{
+		"/usr/bin/python3 /srv/app/worker.py --queue jobs": "python3 worker.py --queue jobs",
+		"nginx: worker process":                            "nginx: worker process",
+		"/tmp/x/leaky-app":                                 "leaky-app",
+		"java -Dx=/a/b -jar app.jar":                       "java -Dx=/a/b -jar app.jar",
+	} {
+		if got := shortCmdline(in); got != want {
+			t.Errorf("shortCmdline(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -553,11 +553,15 @@ func parseFilter(s string) (netip.Addr, uint16, error) {
 func printableNames(s *tcpinfo.Snapshot) {
 	for i := range s.Processes {
 		p := &s.Processes[i]
-		p.Command, p.CgroupName = termsafe.String(p.Command), termsafe.String(p.CgroupName)
+		p.Command, p.CgroupName, p.Cmdline = termsafe.String(p.Command), termsafe.String(p.CgroupName), termsafe.String(p.Cmdline)
 	}
 	for i := range s.Cgroups {
 		c := &s.Cgroups[i]
 		c.Name, c.Path = termsafe.String(c.Name), termsafe.String(c.Path)
+	}
+	for i := range s.Listeners {
+		l := &s.Listeners[i]
+		l.Owner.Command, l.Owner.Cmdline = termsafe.String(l.Owner.Command), termsafe.String(l.Owner.Cmdline)
 	}
 	for i := range s.PortPressure {
 		g := &s.PortPressure[i]

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -70,7 +71,12 @@ func (p processesPane) View(focused bool) []string {
 			prev[p.PID] = p.States[tcpinfo.CloseWait]
 		}
 	}
-	const pidW, cmdW, numW = 8, 16, 9
+	const pidW, numW = 8, 9
+	// The command line tells two python3 apart; it gets the room there is.
+	cmdW := 16
+	if inner >= 140 {
+		cmdW = 32
+	}
 	// The cgroup column, where the width allows: who runs the process.
 	cgW := 0
 	if inner >= 110 {
@@ -89,6 +95,9 @@ func (p processesPane) View(focused bool) []string {
 			rate = fmtRate(float64(p.States[tcpinfo.CloseWait]-was) / dt)
 		}
 		command := p.Command
+		if p.Cmdline != "" {
+			command = shortCmdline(p.Cmdline)
+		}
 		if p.Shared > 0 {
 			command = "+" + command // holds sockets another process holds too
 		}
@@ -156,4 +165,23 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// shortCmdline is a command line for a narrow column: the program's base
+// name, then its arguments ("python3 worker.py", not "/usr/bin/python3
+// /srv/app/worker.py" cut after the directories).
+func shortCmdline(cmdline string) string {
+	prog, args, _ := strings.Cut(cmdline, " ")
+	if i := strings.LastIndexByte(prog, '/'); i >= 0 && i < len(prog)-1 {
+		prog = prog[i+1:]
+	}
+	var b strings.Builder
+	b.WriteString(prog)
+	for _, a := range strings.Fields(args) {
+		if i := strings.LastIndexByte(a, '/'); i >= 0 && i < len(a)-1 && strings.HasPrefix(a, "/") {
+			a = a[i+1:]
+		}
+		b.WriteString(" " + a)
+	}
+	return b.String()
 }
