@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tcpdash/tcpdash/internal/loadgen"
 	"github.com/tcpdash/tcpdash/internal/netns"
 )
 
@@ -72,5 +73,49 @@ func TestIntegrationListeners(t *testing.T) {
 	}
 	if recvQ <= sendQ-1 {
 		t.Errorf("the accept queue did not fill: %d of %d", recvQ, sendQ)
+	}
+}
+
+// TestIntegrationSocketsDrillDown: the sockets behind a row are those ss
+// lists for the same words.
+func TestIntegrationSocketsDrillDown(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	netns.Require(t, haveTool("ss"), "ss (iproute2) is not installed")
+	pop, err := loadgen.Build(testSpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pop.Close()
+	col, err := NewCollector(Options{Top: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer col.Close()
+	count := func(args ...string) int {
+		out, err := exec.Command("ss", append([]string{"-tanH"}, args...)...).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(string(out), "\n")
+	}
+	for _, tc := range []struct {
+		f  SocketFilter
+		ss []string
+	}{
+		{SocketFilter{RemotePort: 20000}, []string{"dport", "= :20000"}},
+		{SocketFilter{RemoteAddr: netip.MustParseAddr("127.0.0.2"), RemotePort: 20001}, []string{"dst", "127.0.0.2:20001"}},
+		{SocketFilter{State: TimeWait, LocalAddr: netip.MustParseAddr("127.0.0.1")}, []string{"state", "time-wait", "src", "127.0.0.1"}},
+		{SocketFilter{PeerPorts: true}, []string{"dport", ">= :32768", "and", "dport", "<= :60999"}},
+	} {
+		rows, n, err := col.Sockets(tc.f, nil, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := count(tc.ss...)
+		if n != want || len(rows) != min(5, want) || want == 0 {
+			t.Errorf("%+v: %d sockets (%d rows), ss %v lists %d", tc.f, n, len(rows), tc.ss, want)
+		}
 	}
 }

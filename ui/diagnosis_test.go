@@ -180,3 +180,30 @@ func TestShortCmdline(t *testing.T) {
 		}
 	}
 }
+
+// TestDrillDown: enter on a pressure row lists its sockets with their
+// timers and owners; esc goes back.
+func TestDrillDown(t *testing.T) {
+	f := &fakeCollector{}
+	m := started(t, f, 120, 40, 3)
+	m, _ = step(t, m, press("4"))
+	m, cmd := step(t, m, press("enter"))
+	if !m.drilling || cmd == nil {
+		t.Fatal("enter on a pressure row drills down")
+	}
+	m, _ = step(t, m, cmd())
+	out := ansi.Strip(m.render())
+	for _, want := range []string{"Sockets · 10.0.0.9 → 10.0.0.5:3306 · 2 sockets", "TIME_WAIT", "55s", "pid 4242 (java)",
+		"(no process: TIME_WAIT)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("drill-down lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "10.0.0.6:6379  ") {
+		t.Error("the drill-down lists another destination's sockets")
+	}
+	m, _ = step(t, m, press("esc"))
+	if m.drilling || !strings.Contains(ansi.Strip(m.render()), "4 Port pressure") {
+		t.Error("esc goes back")
+	}
+}

@@ -125,3 +125,22 @@ func fakeOwners() (*tcpinfo.Owners, error) {
 func fakeInfo() HostInfo {
 	return HostInfo{Host: "db-client-1", Kernel: "6.18.0", Netns: "net:[4026531840]"}
 }
+
+// Sockets lists the fake sockets behind a row: a few of each kind.
+func (f *fakeCollector) Sockets(flt tcpinfo.SocketFilter, _ *tcpinfo.Owners, limit int) ([]tcpinfo.SocketRow, int, error) {
+	all := []tcpinfo.SocketRow{
+		{Socket: tcpinfo.Socket{State: tcpinfo.TimeWait, Local: netip.MustParseAddrPort("10.0.0.9:33000"),
+			Remote: netip.MustParseAddrPort("10.0.0.5:3306"), Expires: 55 * time.Second}},
+		{Socket: tcpinfo.Socket{State: tcpinfo.Established, Local: netip.MustParseAddrPort("10.0.0.9:50000"),
+			Remote: netip.MustParseAddrPort("10.0.0.5:3306"), Inode: 77}, Owner: tcpinfo.Owner{PID: 4242, Command: "java"}},
+		{Socket: tcpinfo.Socket{State: tcpinfo.TimeWait, Local: netip.MustParseAddrPort("10.0.0.9:45000"),
+			Remote: netip.MustParseAddrPort("10.0.0.6:6379"), Expires: 20 * time.Second}},
+	}
+	var out []tcpinfo.SocketRow
+	for _, r := range all {
+		if (flt.RemotePort == 0 || r.Remote.Port() == flt.RemotePort) && (!flt.RemoteAddr.IsValid() || r.Remote.Addr() == flt.RemoteAddr) {
+			out = append(out, r)
+		}
+	}
+	return out[:min(len(out), limit)], len(out), nil
+}

@@ -123,6 +123,10 @@ type Model struct {
 	findingsP findingsPane
 	tuning    tuningPane
 
+	// The drill-down, when open: the sockets behind a row.
+	sockets  socketsPane
+	drilling bool
+
 	// With a Fleet: the Namespaces pane, whether it is on screen, and
 	// whether its poll is in flight.
 	namespaces    namespacesPane
@@ -196,6 +200,7 @@ func (m *Model) refreshBoard() {
 	m.findingsP.clamp(m.findingsP.rows())
 	m.tuning.setBoard(b)
 	m.namespaces.setBoard(b)
+	m.sockets.setBoard(b)
 }
 
 // Init polls at once, reads the sysctls and asks the terminal for its
@@ -261,7 +266,19 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.refreshBoard()
 		return m, nil
 	case polledMsg:
-		return m.polled(msg)
+		nm, cmd := m.polled(msg)
+		if m := nm.(Model); m.drilling {
+			// The drill-down follows the polls: its sockets come and go.
+			if lister, ok := m.cfg.Source.(SocketLister); ok {
+				return m, tea.Batch(cmd, listSockets(lister, m.sockets.filter, m.owners))
+			}
+		}
+		return nm, cmd
+	case socketsMsg:
+		if m.drilling {
+			m.sockets, _ = m.sockets.Update(msg)
+		}
+		return m, nil
 	case settingsMsg, writableMsg, plannedMsg, tunedMsg:
 		var cmd tea.Cmd
 		m.tuning, cmd = m.tuning.Update(msg)
@@ -366,6 +383,14 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	switch {
 	case key.Matches(msg, k.Quit):
 		return m, tea.Quit
+	case m.drilling && key.Matches(msg, k.ClearSearch) && !m.showHelp:
+		m.drilling = false
+		return m, nil
+	case m.drilling && key.Matches(msg, k.Up, k.Down):
+		m.sockets, _ = m.sockets.Update(msg)
+		return m, nil
+	case key.Matches(msg, k.Accept) && !m.drilling:
+		return m.drill()
 	case key.Matches(msg, k.Help):
 		m.showHelp = !m.showHelp
 	case key.Matches(msg, k.ClearSearch):
@@ -439,6 +464,21 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		}
 	}
 	return m, nil
+}
+
+// drill opens the sockets behind the focused pane's selected row.
+func (m Model) drill() (tea.Model, tea.Cmd) {
+	lister, ok := m.cfg.Source.(SocketLister)
+	if !ok {
+		return m, nil
+	}
+	f, title, ok := m.drillFilter()
+	if !ok {
+		return m, nil
+	}
+	m.drilling = true
+	m.sockets = socketsPane{table: table{keys: m.keys, base: base{b: m.board}}, title: termsafe.String(title), filter: f}
+	return m, listSockets(lister, f, m.owners)
 }
 
 // routeToFocused hands a key to the focused pane.

@@ -64,6 +64,8 @@ func (m Model) render() string {
 		body = frame("Keys (? or esc to close)", true, m.fullHelp(w-2), w, bodyH, m.styles)
 	case m.atFleet:
 		body = sized(m.namespaces, w, bodyH).View(true)
+	case m.drilling:
+		body = sized(m.sockets, w, bodyH).View(true)
 	case m.focus == paneTuning && m.cfg.Tuner != nil:
 		body = sized(m.tuning, w, bodyH).View(true)
 	case m.snap == nil:

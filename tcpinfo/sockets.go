@@ -1,0 +1,89 @@
+package tcpinfo
+
+import "net/netip"
+
+// A SocketFilter picks the sockets behind one row of a table, for a
+// drill-down: every field that is set must match.
+type SocketFilter struct {
+	State                 State
+	LocalPort, RemotePort uint16
+	LocalAddr, RemoteAddr netip.Addr
+	// ClientPorts matches the folded local row: local ports in the
+	// ephemeral range that no socket listens on. PeerPorts matches a
+	// folded endpoint: remote ports in the ephemeral range.
+	ClientPorts, PeerPorts bool
+	PID                    int    // needs Owners
+	Cgroup                 uint64 // full sockets only: TIME_WAIT has none
+}
+
+// A SocketRow is one socket of a drill-down and its owner, if known.
+type SocketRow struct {
+	Socket
+	Owner Owner
+}
+
+// Sockets lists up to limit sockets that f picks, as ss -tano lists
+// them, and how many match in all. The dump is filtered here, as it reads:
+// nothing per socket is kept but the rows returned.
+func (c *Collector) Sockets(f SocketFilter, owners *Owners, limit int) ([]SocketRow, int, error) {
+	var ports PortRange
+	err := c.inNamespace(func() (err error) {
+		ports, err = ReadPortRange(c.opts.SysctlRoot)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	// Which local ports have a listener: a client port is one without.
+	listening := map[uint16]bool{}
+	if f.ClientPorts {
+		if err := c.dump(func(s *Socket) {
+			if s.State == Listen {
+				listening[s.Local.Port()] = true
+			}
+		}); err != nil {
+			return nil, 0, err
+		}
+	}
+	var rows []SocketRow
+	n := 0
+	err = c.dump(func(s *Socket) {
+		if !f.matches(s, ports, listening, owners) {
+			return
+		}
+		n++
+		if len(rows) < limit {
+			r := SocketRow{Socket: *s}
+			r.Owner, _ = owners.Lookup(s.Inode)
+			rows = append(rows, r)
+		}
+	})
+	return rows, n, err
+}
+
+func (f *SocketFilter) matches(s *Socket, ports PortRange, listening map[uint16]bool, owners *Owners) bool {
+	switch {
+	case f.State != 0 && s.State != f.State,
+		f.LocalPort != 0 && s.Local.Port() != f.LocalPort,
+		f.RemotePort != 0 && s.Remote.Port() != f.RemotePort,
+		f.LocalAddr.IsValid() && s.Local.Addr() != f.LocalAddr,
+		f.RemoteAddr.IsValid() && s.Remote.Addr() != f.RemoteAddr,
+		f.ClientPorts && (s.State == Listen || !ports.Ephemeral(s.Local.Port()) || listening[s.Local.Port()]),
+		f.PeerPorts && (s.State == Listen || !ports.Ephemeral(s.Remote.Port())),
+		f.Cgroup != 0 && s.Cgroup != f.Cgroup:
+		return false
+	case f.PID != 0:
+		i, ok := owners.byInodeOK(s.Inode)
+		return ok && owners.heldBy(s.Inode, i, f.PID)
+	}
+	return true
+}
+
+// byInodeOK is the first holder's index of a socket, if any.
+func (o *Owners) byInodeOK(inode uint32) (int32, bool) {
+	if o == nil || inode == 0 {
+		return 0, false
+	}
+	i, ok := o.byInode[inode]
+	return i, ok
+}
