@@ -70,7 +70,7 @@ func TestIntegrationCgroupsAndTimeWaitOwners(t *testing.T) {
 	// The stream sees the connections open, then closed.
 	done := make(chan string)
 	go func() {
-		out, _, err := runCLIContext(context.Background(), t, "--json", "--count", "12", "--interval", "250ms")
+		out, _, err := runCLIContext(context.Background(), t, "--json", "--count", "20", "--interval", "250ms")
 		if err != nil {
 			t.Error(err)
 		}
