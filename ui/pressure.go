@@ -70,7 +70,12 @@ func (p pressurePane) View(focused bool) []string {
 	}
 	routeW = min(routeW, inner/2)
 	gaugeW := max(inner-routeW-5*numW-1, 4)
-	header := st.header.Render(fit("LOCAL → DESTINATION", routeW) + " " + fit("USED OF CAPACITY", gaugeW) +
+	// Column names abbreviate, rather than being cut, when narrow.
+	gaugeName := "USED OF CAPACITY"
+	if gaugeW < lipgloss.Width(gaugeName) {
+		gaugeName = "GAUGE"
+	}
+	header := st.header.Render(fit("LOCAL → DESTINATION", routeW) + " " + fit(gaugeName, gaugeW) +
 		padLeft("USED", numW) + padLeft("CAP", numW) + padLeft("USE%", numW) + padLeft("TW%", numW) + padLeft("NEW/S", numW))
 	rows := make([]string, 0, len(b.snap.PortPressure))
 	for _, g := range b.snap.PortPressure {

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,7 +54,7 @@ func (m Model) render() string {
 		case h >= 40:
 			lines = 4
 		case h >= 24:
-			lines = 2
+			lines = 3
 		}
 		header = append(header, m.findingsStrip(w, lines)...)
 	}
@@ -160,12 +161,6 @@ func (m Model) fullHelp(w int) []string {
 func (m Model) headerLines(w int, findings []diagnose.Finding) []string {
 	st := m.styles
 	i := m.cfg.Info
-	// Each field has a rank: when the line is too wide, the lowest go
-	// first, whole, rather than the line being cut at the edge.
-	type field struct {
-		text string
-		rank int // 0 is never dropped
-	}
 	fields := []field{{st.title.Render("tcpdash"), 0}, {i.Host, 4}}
 	if i.Kernel != "" {
 		fields = append(fields, field{"kernel " + i.Kernel, 6})
@@ -191,34 +186,20 @@ func (m Model) headerLines(w int, findings []diagnose.Finding) []string {
 	if b := m.findingsBadge(findings); b != "" {
 		fields = append(fields, field{b, 0})
 	}
-	join := func() string {
-		parts := make([]string, len(fields))
-		for j, f := range fields {
-			parts[j] = f.text
-		}
-		return strings.Join(parts, "  ")
-	}
-	for lipgloss.Width(join()) > w {
-		low := -1
-		for j, f := range fields {
-			if f.rank > 0 && (low < 0 || f.rank > fields[low].rank) {
-				low = j
-			}
-		}
-		if low < 0 {
-			break
-		}
-		fields = append(fields[:low], fields[low+1:]...)
-	}
-	line1 := join()
+	line1 := dropToFit(w, fields)
 	line2 := "no snapshot yet"
 	if m.atFleet {
 		line2 = fmt.Sprintf("%d network namespaces; each dumped when its counters move, or every 5 s", len(m.namespaces.rows))
 	}
 	if s := m.snap; s != nil && !m.atFleet {
-		line2 = fmt.Sprintf("%s  dump %s  %s sockets (ipv4 %s · ipv6 %s)  ephemeral %s  %s",
-			s.Time.Format("15:04:05"), roundDump(s.Dump), humanize.Int(s.Total),
-			humanize.Int(s.Families.IPv4), humanize.Int(s.Families.IPv6), s.PortRange, m.attributionLine())
+		line2 = dropToFit(w, []field{
+			{s.Time.Format("15:04:05"), 0},
+			{"dump " + roundDump(s.Dump).String(), 4},
+			{fmt.Sprintf("%s sockets", humanize.Int(s.Total)), 0},
+			{fmt.Sprintf("(ipv4 %s · ipv6 %s)", humanize.Int(s.Families.IPv4), humanize.Int(s.Families.IPv6)), 5},
+			{"ephemeral " + s.PortRange.String(), 2},
+			{m.attributionLine(), 3},
+		})
 		if m.pollErr != nil {
 			line2 = st.statusErr.Render("STALE") + "  " + line2
 		}
@@ -266,4 +247,35 @@ func (m Model) footerLines(w int) []string {
 		status = st.status.Render(status)
 	}
 	return []string{fit(status, w), fit(m.help.ShortHelpView(m.keys.ShortHelp()), w)}
+}
+
+// A field is part of a header line; rank 0 is never dropped.
+type field struct {
+	text string
+	rank int
+}
+
+// dropToFit joins fields, dropping the highest-ranked whole when the line
+// is wider than w, rather than cutting it at the edge.
+func dropToFit(w int, fields []field) string {
+	join := func() string {
+		parts := make([]string, len(fields))
+		for j, f := range fields {
+			parts[j] = f.text
+		}
+		return strings.Join(parts, "  ")
+	}
+	for lipgloss.Width(join()) > w {
+		low := -1
+		for j, f := range fields {
+			if f.rank > 0 && (low < 0 || f.rank > fields[low].rank) {
+				low = j
+			}
+		}
+		if low < 0 {
+			break
+		}
+		fields = slices.Delete(fields, low, low+1)
+	}
+	return join()
 }
