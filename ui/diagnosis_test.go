@@ -57,7 +57,7 @@ func TestFindingsPaneAndBadge(t *testing.T) {
 	out := ansi.Strip(m.render())
 	for _, want := range []string{
 		"CRITICAL pid 4242 (java) holds 20 CLOSE_WAIT sockets to 10.0.0.5:3306 — the application is not closing connections",
-		"CRITICAL listen queues are overflowing",
+		"CRITICAL port 8080: accept queue full, 128 of 128",
 		"will start failing with EADDRNOTAVAIL in about",
 		"evidence: CLOSE_WAIT 20 in pid 4242, growing 5.0/s",
 		"fix: No sysctl fixes this.",
@@ -205,5 +205,21 @@ func TestDrillDown(t *testing.T) {
 	m, _ = step(t, m, press("esc"))
 	if m.drilling || !strings.Contains(ansi.Strip(m.render()), "4 Port pressure") {
 		t.Error("esc goes back")
+	}
+}
+
+// TestFirstScreen: at 80x24 and 120x40 the first screen names the leaking
+// pid, the destination running out of ports with its time left, and the
+// overflowing listener's port, before any key.
+func TestFirstScreen(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {120, 40}} {
+		m := started(t, &fakeCollector{}, size[0], size[1], 3)
+		out := ansi.Strip(m.render())
+		for _, want := range []string{"pid 4242 (java) holds 20 CLOSE_WAIT", "connect() to 10.0.0.5:3306 from 10.0.0.9 will start failing",
+			"port 8080: accept queue full"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%dx%d: the first screen lacks %q:\n%s", size[0], size[1], want, out)
+			}
+		}
 	}
 }

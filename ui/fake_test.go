@@ -79,6 +79,9 @@ func fakeSnapshot(i int, q tcpinfo.Query) *tcpinfo.Snapshot {
 				Local: netip.AddrPortFrom(l.Addr(), l.Port()+uint16(j)), Remote: r}
 			if st == tcpinfo.Listen {
 				s.Local = l
+				if l.Port() == 8080 { // the server's accept queue is full
+					s.RecvQ, s.SendQ = 128, 128
+				}
 			}
 			if l.Port() == 8080 { // accepted sockets share the server port
 				s.Local = l
