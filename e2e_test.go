@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/tcpdash/tcpdash/internal/humanize"
 	"github.com/tcpdash/tcpdash/internal/loadgen"
 	"github.com/tcpdash/tcpdash/internal/netns"
+	"golang.org/x/sys/unix"
 )
 
 // tmuxSession drives one tmux server of its own.
@@ -353,4 +355,74 @@ func TestIntegrationSuspendAndQuit(t *testing.T) {
 	waitFor(t, "tcpdash to end on SIGQUIT", func() bool { return exited(pid) })
 	s.waitScreen("the goroutine dump after the terminal is back", "goroutine [0-9]+")
 	usable("SIGQUIT", "quitok")
+}
+
+// TestIntegrationFirstScreen: on a namespace with a CLOSE_WAIT leak, a
+// destination running out of ports and a listener whose accept queue
+// overflows, the real dashboard's first screen names all three at 80x24
+// and at 120x40; the tuning pane recommends the pressure finding's fix;
+// enter on the pressure row lists its sockets.
+func TestIntegrationFirstScreen(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	netns.Require(t, haveTool("tmux"), "tmux is not installed")
+	state := t.TempDir()
+	files := []string{"--state-file", filepath.Join(state, "b.json"), "--audit-log", filepath.Join(state, "a.log")}
+	if _, _, err := runCLI(t, append([]string{"tune", "set", "net.ipv4.tcp_tw_reuse=0", "net.ipv4.ip_local_port_range=40000 44999", "--yes"}, files...)...); err != nil {
+		t.Fatal(err)
+	}
+	leakTo := netip.MustParseAddrPort("127.0.0.7:5432")
+	loadgen.Server(t, leakTo)
+	leaker := loadgen.StartLeaker(t, "leaky-app", leakTo, 15)
+	db := netip.MustParseAddrPort("127.0.0.5:3306")
+	loadgen.ClosingServer(t, db)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go loadgen.Churn(ctx, db, 100)
+	// A listener that never accepts, and clients that keep coming.
+	ln, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	must(t, err)
+	defer unix.Close(ln)
+	must(t, unix.Bind(ln, &unix.SockaddrInet4{Port: 9000, Addr: [4]byte{127, 0, 0, 1}}))
+	must(t, unix.Listen(ln, 1))
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			if fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0); err == nil {
+				unix.Connect(fd, &unix.SockaddrInet4{Port: 9000, Addr: [4]byte{127, 0, 0, 1}})
+				time.AfterFunc(time.Second, func() { unix.Close(fd) })
+			}
+		}
+	}()
+	time.Sleep(3 * time.Second) // the leak settles, the ports fill, the queue overflows
+
+	bin := buildBinary(t)
+	s := newTmux(t)
+	defer s.run("kill-server")
+	for _, size := range [][2]string{{"80", "24"}, {"120", "40"}} {
+		s.run("kill-session", "-t", "e2e")
+		if out, err := s.run(append([]string{"new-session", "-d", "-s", "e2e", "-x", size[0], "-y", size[1], bin}, files...)...); err != nil {
+			t.Fatalf("tmux: %v: %s", err, out)
+		}
+		s.waitScreen("the first screen at "+size[0]+"x"+size[1],
+			fmt.Sprintf(`pid %d \(leaky-app\) leaks: 15 CLOSE_WAIT`, leaker),
+			`127\.0\.0\.5:3306: out of ports in about [0-9]+ (s|min)`,
+			`port 9000( \(pid [0-9]+ [^)]*\))?: accept queue full`)
+	}
+	// The tuning pane recommends the pressure finding's fix.
+	s.run("send-keys", "-t", "e2e", "t")
+	s.waitScreen("the recommendation", `net\.ipv4\.tcp_tw_reuse\s+0\s+1\s`)
+	// Enter on the pressure row lists its sockets.
+	s.run("send-keys", "-t", "e2e", "4")
+	s.waitScreen("the pressure pane", "4 Port pressure")
+	s.run("send-keys", "-t", "e2e", "Enter")
+	s.waitScreen("the drill-down", `Sockets · 127\.0\.0\.1 → 127\.0\.0\.5:3306 · [0-9,]+ sockets`, `TIME_WAIT\s+127\.0\.0\.1:4`)
+	s.run("send-keys", "-t", "e2e", "q")
 }

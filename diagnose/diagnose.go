@@ -38,6 +38,9 @@ type Finding struct {
 	Severity Severity `json:"severity"`
 	// Title says what is wrong in one sentence.
 	Title string `json:"title"`
+	// Short says it in fewer words, for a line of the first screen: the
+	// culprit and the time left first. Empty when the title is short.
+	Short string `json:"short,omitempty"`
 	// Detail says what fixes it.
 	Detail string `json:"detail"`
 	// Evidence is the data the finding rests on.
@@ -155,6 +158,7 @@ func closeWait(now, earlier *tcpinfo.Snapshot, dt float64) []Finding {
 		f = append(f, Finding{Severity: sev, rank: float64(n),
 			Title: fmt.Sprintf("pid %d (%s) holds %s CLOSE_WAIT sockets%s — the application is not closing connections the peer has closed",
 				p.PID, p.Command, humanize.Int(n), to),
+			Short: fmt.Sprintf("pid %d (%s) leaks: %s CLOSE_WAIT%s%s", p.PID, p.Command, humanize.Int(n), to, rate),
 			Detail: "No sysctl fixes this. The program must close a socket when read() returns 0 (end of stream); " +
 				"a connection pool must evict connections the server closed (validate on borrow, idle timeouts).",
 			Evidence: []string{fmt.Sprintf("CLOSE_WAIT %s in pid %d%s%s", humanize.Int(n), p.PID, rate, where)}})
@@ -200,8 +204,10 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, settings []tuning.Se
 			sev = Critical
 		}
 		title := fmt.Sprintf("connect() to %s from %s uses %.0f%% of its %s ports", g.Remote, g.Local, 100*g.Ratio, humanize.Int(g.Capacity))
+		short := ""
 		if left >= 0 {
 			title = fmt.Sprintf("connect() to %s from %s will start failing with EADDRNOTAVAIL in about %s", g.Remote, g.Local, about(left))
+			short = fmt.Sprintf("%s: out of ports in about %s (from %s, %.0f%% used)", g.Remote, about(left), g.Local, 100*g.Ratio)
 		}
 		// The sysctls that help this destination, whatever the pressure
 		// thresholds of the general advice: a forecast alone calls for them.
@@ -224,7 +230,7 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, settings []tuning.Se
 		if growth != 0 {
 			ev = append(ev, fmt.Sprintf("growing %s/s (%s)", fmtRate(growth), how))
 		}
-		f = append(f, Finding{Severity: sev, rank: g.Ratio + 1/(1+left.Seconds()), Title: title,
+		f = append(f, Finding{Severity: sev, rank: g.Ratio + 1/(1+left.Seconds()), Title: title, Short: short,
 			Detail: "Each (source, destination, port) group can hold each local port once, TIME_WAIT included (60 s). Fixes: " +
 				strings.Join(fixes, "; ") + ".",
 			Evidence: ev, Sysctls: sysctls})

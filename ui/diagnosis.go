@@ -83,7 +83,11 @@ func (m Model) findingsStrip(w, maxLines int) []string {
 		if i == n-1 && len(f) > n {
 			more = fmt.Sprintf("  +%d more (7)", len(f)-n) // counted, never cut off
 		}
-		title := fit(x.Title, max(w-lipgloss.Width(label)-lipgloss.Width(more), 0))
+		text := x.Title
+		if x.Short != "" {
+			text = x.Short
+		}
+		title := fit(text, max(w-lipgloss.Width(label)-lipgloss.Width(more), 0))
 		if more != "" {
 			title = strings.TrimRight(title, " ")
 		}

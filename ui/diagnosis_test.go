@@ -50,7 +50,7 @@ func TestCloseWaitRatePerProcess(t *testing.T) {
 
 func TestFindingsPaneAndBadge(t *testing.T) {
 	m := started(t, &fakeCollector{}, 120, 40, 3)
-	if out := ansi.Strip(m.render()); !strings.Contains(out, "! 3 critical (7)") || !strings.Contains(out, "CRIT pid 4242 (java) holds 20 CLOSE_WAIT") {
+	if out := ansi.Strip(m.render()); !strings.Contains(out, "! 3 critical (7)") || !strings.Contains(out, "CRIT pid 4242 (java) leaks: 20 CLOSE_WAIT") {
 		t.Errorf("the header flags critical findings, and the strip names them:\n%s", out)
 	}
 	m, _ = step(t, m, press("7"))
@@ -215,7 +215,7 @@ func TestFirstScreen(t *testing.T) {
 	for _, size := range [][2]int{{80, 24}, {120, 40}} {
 		m := started(t, &fakeCollector{}, size[0], size[1], 3)
 		out := ansi.Strip(m.render())
-		for _, want := range []string{"pid 4242 (java) holds 20 CLOSE_WAIT", "connect() to 10.0.0.5:3306 from 10.0.0.9 will start failing",
+		for _, want := range []string{"pid 4242 (java) leaks: 20 CLOSE_WAIT", "10.0.0.5:3306: out of ports in about 25 s",
 			"port 8080: accept queue full"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%dx%d: the first screen lacks %q:\n%s", size[0], size[1], want, out)
