@@ -109,10 +109,28 @@ func (p localPane) listenersView(focused bool) []string {
 	st := b.styles
 	inner := w - 2
 	const addrW, numW = 21, 10
-	body := []string{st.header.Render(fit("LISTEN", addrW) + padLeft("ACCEPT Q", numW) + padLeft("SYN_RECV", numW) + "  " +
-		fit("OWNER", max(inner-addrW-2*numW-2, 0)))}
+	// The namespace counts overflows, not listeners: its rate is put
+	// down to a full queue when exactly one is full.
+	drops, full := "—", 0
+	for _, l := range b.snap.Listeners {
+		if l.Full() {
+			full++
+		}
+	}
+	if b.prev != nil && full == 1 {
+		if dt := b.snap.Time.Sub(b.prev.Time).Seconds(); dt > 0 {
+			now, then := b.snap.Counters.ListenOverflows, b.prev.Counters.ListenOverflows
+			drops = fmtRate(float64(now-min(now, then)) / dt)
+		}
+	}
+	body := []string{st.header.Render(fit("LISTEN", addrW) + padLeft("ACCEPT Q", numW) + padLeft("SYN_RECV", numW) +
+		padLeft("DROPS/S", numW) + "  " + fit("OWNER", max(inner-addrW-3*numW-2, 0)))}
 	rows := make([]string, 0, len(b.snap.Listeners))
 	for _, l := range b.snap.Listeners {
+		d := "·"
+		if l.Full() {
+			d = drops
+		}
 		owner := "-"
 		if l.Owner.PID != 0 {
 			owner = fmt.Sprintf("pid %d (%s)", l.Owner.PID, l.Owner.Command)
@@ -121,7 +139,7 @@ func (p localPane) listenersView(focused bool) []string {
 		if l.Full() {
 			q = st.trouble.Render(padLeft(fmt.Sprintf("!%d / %d", l.AcceptQueue, l.Backlog), numW))
 		}
-		rows = append(rows, fit(l.Local.String(), addrW)+q+padLeft(fmt.Sprint(l.SynRecv), numW)+"  "+owner)
+		rows = append(rows, fit(l.Local.String(), addrW)+q+padLeft(fmt.Sprint(l.SynRecv), numW)+padLeft(d, numW)+"  "+owner)
 	}
 	if len(rows) == 0 {
 		body = append(body, st.dim.Render("no listening sockets"))
