@@ -96,7 +96,7 @@ func (fl *fleet) refresh(stderr io.Writer) error {
 		if !ok {
 			if m, err = fl.open(ns); err != nil {
 				// It may have gone in between; the others go on.
-				fmt.Fprintf(stderr, "tcpdash: warning: %s: %v\n", ns, err)
+				fmt.Fprintf(stderr, "tcpdash: warning: %s: %s\n", termsafe.String(ns.String()), termsafe.Error(err))
 				continue
 			}
 			fl.members[ns.Inode] = m
@@ -194,7 +194,7 @@ func (fl *fleet) poll(stderr io.Writer) ([]*tcpinfo.Snapshot, [][]diagnose.Findi
 	collect := func(m *member) {
 		snap, err := m.col.Collect(tcpinfo.Query{Owners: fl.ownersOf[m.w.ns.ID()]})
 		if err != nil {
-			fmt.Fprintf(stderr, "tcpdash: warning: %s: %v\n", m.w, err)
+			fmt.Fprintf(stderr, "tcpdash: warning: %s: %s\n", termsafe.String(m.w.String()), termsafe.Error(err))
 			return
 		}
 		spent += snap.Dump

@@ -3,6 +3,7 @@ package ui
 import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/tcpdash/tcpdash/internal/termsafe"
 )
 
 // fleetUpdate handles what only --netns all has: the Namespaces pane's
@@ -64,7 +65,8 @@ func (m Model) fleetUpdate(msg tea.Msg) (Model, tea.Cmd, bool) {
 // starts polling it.
 func (m Model) watch(msg watchMsg) (Model, tea.Cmd) {
 	w := msg.watch
-	m.cfg.Source, m.cfg.Tuner, m.cfg.Owners, m.cfg.Info.Netns = w.Source, w.Tuner, w.Owners, w.Netns
+	// The namespace's name comes from outside (container, process names).
+	m.cfg.Source, m.cfg.Tuner, m.cfg.Owners, m.cfg.Info.Netns = w.Source, w.Tuner, w.Owners, termsafe.String(w.Netns)
 	m.atFleet = false
 	m.snap, m.prev, m.findings, m.pollErr = nil, nil, nil, nil
 	m.history = history{}

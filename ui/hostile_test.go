@@ -26,7 +26,18 @@ type hostileCollector struct {
 func (h *hostileCollector) Collect(q tcpinfo.Query) (*tcpinfo.Snapshot, error) {
 	s, err := h.fakeCollector.Collect(q)
 	if err == nil {
-		s.Processes[0].Command = h.name
+		// Every name that comes from outside: the process's, its command
+		// line, its cgroup (a container's name), a listener's owner.
+		s.Processes[0].Command, s.Processes[0].Cmdline, s.Processes[0].CgroupName = h.name, h.name, h.name
+		s.Cgroups = append(s.Cgroups, tcpinfo.CgroupCount{ID: 9, Name: h.name, Path: "/" + h.name,
+			States: tcpinfo.StateCounts{tcpinfo.Established: 3}})
+		for i := range s.Listeners {
+			s.Listeners[i].Owner = tcpinfo.Owner{PID: 4242, Command: h.name, Cmdline: h.name}
+		}
+		for i := range s.PortPressure {
+			s.PortPressure[i].Opener, s.PortPressure[i].OpenerCgroupName = tcpinfo.Owner{PID: 4242, Command: h.name}, h.name
+			s.PortPressure[i].OpenerSockets = s.PortPressure[i].Used
+		}
 	}
 	return s, err
 }
@@ -70,7 +81,7 @@ func checkFrames(t *testing.T, name string) string {
 	for p := range numPanes {
 		nm, _ := m.focusPane(p)
 		fm := nm.(Model)
-		for _, k := range []string{"", "enter"} { // the pane, and its drill-down
+		for _, k := range []string{"", "enter", "c", "l"} { // the pane, its drill-down, its other views
 			if k != "" {
 				fm, _ = step(t, fm, press(k))
 			}
