@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -17,7 +18,7 @@ import (
 )
 
 // TestIntegrationCgroupsAndTimeWaitOwners: a client in a scratch cgroup
-// holds 300 connections, then closes them first. While open, the dump's
+// holds 300 connections, then closes them first and lives on. While open, the dump's
 // cgroup ids attribute them to its cgroup; once closed, the --json stream
 // still names its pid and cgroup for at least 90% of the TIME_WAIT
 // sockets, by the cookies remembered while they were open.
@@ -77,7 +78,7 @@ func TestIntegrationCgroupsAndTimeWaitOwners(t *testing.T) {
 		done <- out
 	}()
 	time.Sleep(1200 * time.Millisecond)
-	stdin.Close()
+	io.WriteString(stdin, "close\n") // the client closes first, and lives on
 	out := <-done
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	var first, last line

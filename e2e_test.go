@@ -51,10 +51,12 @@ func (s tmuxSession) capture() string {
 	return out
 }
 
-// waitScreen waits until the pane shows every pattern.
+// waitScreen waits until the pane shows every pattern. The wait is long
+// because a loaded machine stretches the dashboard's interval (a slow
+// first dump); a screen that is right returns at once.
 func (s tmuxSession) waitScreen(what string, patterns ...string) string {
 	s.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		screen := s.capture()
 		ok := true

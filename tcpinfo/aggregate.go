@@ -62,6 +62,12 @@ type Aggregator struct {
 	procCgroup   []uint64      // the cgroup of each process's sockets
 	pidIndex     map[int32]int32
 	memory       *ownerMemory // nil unless owners are remembered
+	// known are the processes seen in earlier walks, and extra the rows
+	// of those gone from the current walk (exited, or holding no socket
+	// now) that remembered TIME_WAIT still counts for.
+	known       map[int32]Owner
+	knownFrom   *Owners
+	extraOwners []Owner
 	closeWait    map[procEndpoint]int
 	closeWaitOn  map[procPort]int
 	att          Attribution // the per-socket counts
@@ -141,7 +147,19 @@ func (a *Aggregator) RememberOwners(now time.Time) {
 	if a.memory == nil {
 		a.memory = newOwnerMemory()
 	}
-	a.memory.begin(now)
+	if a.memory.begin(now) && a.known != nil {
+		// The sweep has run: forget the processes no remembered socket
+		// names any more, so that the list stays as short as the memory.
+		live := map[int32]bool{}
+		for _, r := range a.memory.byCookie {
+			live[r.pid] = true
+		}
+		for pid := range a.known {
+			if !live[pid] {
+				delete(a.known, pid)
+			}
+		}
+	}
 }
 
 // Remembered is how many sockets' owners are remembered.
@@ -168,6 +186,7 @@ func (a *Aggregator) Reset(ports PortRange, q Query) {
 	clear(a.groupOwners)
 	a.expiry = [expiryBuckets]int{}
 	a.procs, a.procShared, a.procCgroup = a.procs[:0], a.procShared[:0], a.procCgroup[:0]
+	a.extraOwners = a.extraOwners[:0]
 	clear(a.pidIndex)
 	if q.Owners != nil {
 		a.procs = append(a.procs, make([]StateCounts, len(q.Owners.procs))...)
@@ -176,9 +195,16 @@ func (a *Aggregator) Reset(ports PortRange, q Query) {
 		if a.memory != nil {
 			if a.pidIndex == nil {
 				a.pidIndex = make(map[int32]int32, len(q.Owners.procs))
+				a.known = make(map[int32]Owner)
 			}
 			for i, p := range q.Owners.procs {
 				a.pidIndex[int32(p.PID)] = int32(i)
+			}
+			if a.knownFrom != q.Owners { // a new walk: remember who it saw
+				a.knownFrom = q.Owners
+				for _, p := range q.Owners.procs {
+					a.known[int32(p.PID)] = p
+				}
 			}
 		}
 	}
@@ -216,7 +242,7 @@ func (a *Aggregator) Add(s *Socket) {
 	case Listen:
 		l := Listener{Local: s.Local, AcceptQueue: int(s.RecvQ), Backlog: int(s.SendQ)}
 		if owner >= 0 {
-			l.Owner = a.query.Owners.procs[owner]
+			l.Owner = a.ownerAt(owner)
 		}
 		a.listeners = append(a.listeners, l)
 	case SynRecv, NewSynRecv:
@@ -291,7 +317,7 @@ func (a *Aggregator) attribute(s *Socket) (owner int32, cgroup uint64) {
 				cgroup = r.cgroup
 				if o != nil {
 					a.att.UnownedRemembered++
-					if i, ok := a.pidIndex[r.pid]; ok {
+					if i, ok := a.procOf(r.pid); ok {
 						a.countFor(i, s)
 						owner = i
 					}
@@ -325,6 +351,34 @@ func (a *Aggregator) attribute(s *Socket) (owner int32, cgroup uint64) {
 		}
 	}
 	return i, s.Cgroup
+}
+
+// procOf is the row of a remembered process: its row in this walk, or an
+// extra row for a process the walk no longer lists (it exited, or holds
+// no socket now) but whose TIME_WAIT is still here.
+func (a *Aggregator) procOf(pid int32) (int32, bool) {
+	if i, ok := a.pidIndex[pid]; ok {
+		return i, true
+	}
+	o, ok := a.known[pid]
+	if !ok {
+		return 0, false
+	}
+	i := int32(len(a.procs))
+	a.pidIndex[pid] = i
+	a.extraOwners = append(a.extraOwners, o)
+	a.procs = append(a.procs, StateCounts{})
+	a.procShared = append(a.procShared, 0)
+	a.procCgroup = append(a.procCgroup, 0)
+	return i, true
+}
+
+// ownerAt is the process of row i.
+func (a *Aggregator) ownerAt(i int32) Owner {
+	if procs := a.query.Owners.procs; int(i) < len(procs) {
+		return procs[i]
+	}
+	return a.extraOwners[int(i)-len(a.query.Owners.procs)]
 }
 
 // countUnowned counts a socket no process holds in the kernel, by kind.
@@ -420,7 +474,7 @@ func (a *Aggregator) Fill(snap *Snapshot, n int) {
 		if k, ok := opener[int32(i)]; ok {
 			g.OpenerSockets, g.OpenerCgroup = a.groupOwners[k], k.cgroup
 			if k.proc >= 0 {
-				g.Opener = a.query.Owners.procs[k.proc]
+				g.Opener = a.ownerAt(k.proc)
 			}
 		}
 		g.Capacity = capacity
@@ -470,7 +524,7 @@ func (a *Aggregator) fillProcesses(snap *Snapshot, n int) {
 		if c.Total() == 0 {
 			return ProcessCount{}, false
 		}
-		p := ProcessCount{Owner: o.procs[i], States: c, Shared: a.procShared[i], Cgroup: a.procCgroup[i]}
+		p := ProcessCount{Owner: a.ownerAt(int32(i)), States: c, Shared: a.procShared[i], Cgroup: a.procCgroup[i]}
 		if k, ok := top[int32(i)]; ok {
 			p.CloseWaitTo, p.CloseWaitToCount = k.ep, a.closeWait[k]
 		}

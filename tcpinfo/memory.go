@@ -29,14 +29,14 @@ func newOwnerMemory() *ownerMemory {
 }
 
 // begin starts a dump at now, and sweeps out entries whose sockets have not
-// been seen for longer than TIME_WAIT lasts.
-func (m *ownerMemory) begin(now time.Time) {
+// been seen for longer than TIME_WAIT lasts; it reports whether it swept.
+func (m *ownerMemory) begin(now time.Time) bool {
 	if m == nil {
-		return
+		return false
 	}
 	m.now = now.Unix()
 	if m.now-m.lastEvict < evictEvery {
-		return
+		return false
 	}
 	m.lastEvict = m.now
 	horizon := m.now - int64((TimeWaitLength+2*time.Second)/time.Second)
@@ -45,6 +45,7 @@ func (m *ownerMemory) begin(now time.Time) {
 			delete(m.byCookie, c)
 		}
 	}
+	return true
 }
 
 // note remembers the owner of a full socket. An entry that already says

@@ -30,6 +30,7 @@ func MaybeLeak() {
 		fmt.Fprintln(os.Stderr, "leaker: bad environment")
 		os.Exit(2)
 	}
+	var fds []int
 	for i := range n {
 		fd, err := unix.Socket(family(ap), unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err == nil {
@@ -39,9 +40,20 @@ func MaybeLeak() {
 			fmt.Fprintf(os.Stderr, "leaker: connection %d: %v\n", i, err)
 			os.Exit(1)
 		}
+		fds = append(fds, fd)
 	}
 	fmt.Println("ready")
-	io.Copy(io.Discard, os.Stdin)
+	// "close" closes the connections and goes on living (a client that
+	// closes first); end of input ends the process.
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		if in.Text() == "close" {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			fds = nil
+		}
+	}
 	os.Exit(0)
 }
 
@@ -57,9 +69,10 @@ func StartLeaker(t *testing.T, name string, to netip.AddrPort, n int) (pid int) 
 
 // StartLeakerIn is StartLeaker with the process moved into the cgroup
 // directory cgroup (when not empty) before it opens any socket: a socket
-// is tagged with its creator's cgroup at creation. Closing the returned
-// stdin makes it exit, its sockets closing first on its side.
-func StartLeakerIn(t *testing.T, name string, to netip.AddrPort, n int, cgroup string) (pid int, stdin io.Closer) {
+// is tagged with its creator's cgroup at creation. Writing "close\n" to
+// the returned stdin closes its connections (first, on its side) while it
+// lives on; closing stdin ends it.
+func StartLeakerIn(t *testing.T, name string, to netip.AddrPort, n int, cgroup string) (pid int, stdin io.WriteCloser) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
