@@ -57,17 +57,17 @@ type Aggregator struct {
 	expiry [expiryBuckets]int
 
 	// Attribution, when the query has Owners.
-	procs        []StateCounts // by Owners' process index
-	procShared   []int         // sockets each process shares with another
-	procCgroup   []uint64      // the cgroup of each process's sockets
-	pidIndex     map[int32]int32
-	memory       *ownerMemory // nil unless owners are remembered
+	procs      []StateCounts // by Owners' process index
+	procShared []int         // sockets each process shares with another
+	procCgroup []uint64      // the cgroup of each process's sockets
+	pidIndex   map[int32]int32
+	memory     *ownerMemory // nil unless owners are remembered
 	// known are the processes seen in earlier walks, and extra the rows
 	// of those gone from the current walk (exited, or holding no socket
 	// now) that remembered TIME_WAIT still counts for.
-	known       map[int32]Owner
-	knownFrom   *Owners
-	extraOwners []Owner
+	known        map[int32]Owner
+	knownFrom    *Owners
+	extraOwners  []Owner
 	closeWait    map[procEndpoint]int
 	closeWaitOn  map[procPort]int
 	att          Attribution // the per-socket counts
