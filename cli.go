@@ -21,6 +21,7 @@ const usage = `Usage:
   tcpdash --once [--json]    print one snapshot and exit
   tcpdash --json             print one JSON snapshot per line every --interval
   tcpdash tune ...           sysctls: see tcpdash tune --help
+  tcpdash exporter ...       Prometheus metrics: see tcpdash exporter --help
 
 Flags:
   --once             print one snapshot and exit
@@ -154,6 +155,9 @@ func flagError(err error) string {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "tune" {
 		return runTune(ctx, args[1:], stdin, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "exporter" {
+		return runExporter(ctx, args[1:], stdout, stderr)
 	}
 	cfg, err := parseFlags(args)
 	if err == flag.ErrHelp {

@@ -36,6 +36,11 @@ func (s Severity) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()
 // A Finding is one diagnosis.
 type Finding struct {
 	Severity Severity `json:"severity"`
+	// Kind names what sort of finding it is, for alerts and metrics:
+	// close_wait_leak, close_wait_growing, port_exhaustion,
+	// time_wait_overflow, time_wait_near_limit, listen_overflow, syn_recv,
+	// orphan_fin_wait2, listen_in_ephemeral_range.
+	Kind string `json:"kind"`
 	// Title says what is wrong in one sentence.
 	Title string `json:"title"`
 	// Short says it in fewer words, for a line of the first screen: the
@@ -88,13 +93,13 @@ func Diagnose(now, earlier *tcpinfo.Snapshot, settings []tuning.Setting) []Findi
 	f = append(f, exhaustion(now, earlier, dt, settings, listening)...)
 	f = append(f, counters(now, earlier, dt, recs)...)
 	if n := now.States[tcpinfo.SynRecv]; n >= minSynRecv && (earlier == nil || n > earlier.States[tcpinfo.SynRecv]) {
-		f = append(f, Finding{Severity: Warning, rank: float64(n),
+		f = append(f, Finding{Kind: "syn_recv", Severity: Warning, rank: float64(n),
 			Title:    fmt.Sprintf("%s half-open connections (SYN_RECV) are piling up", humanize.Int(n)),
 			Detail:   "Handshakes are not completing: a SYN flood, or clients whose final ACK is lost. Keep tcp_syncookies at 1; raise tcp_max_syn_backlog if ListenDrops rises too.",
 			Evidence: []string{"SYN_RECV " + humanize.Int(n) + rateSuffix(n, earlier, dt, tcpinfo.SynRecv)}})
 	}
 	if n := now.OrphanFinWait2; n >= minOrphanFinWait2 && (earlier == nil || n >= earlier.OrphanFinWait2) {
-		f = append(f, Finding{Severity: Warning, rank: float64(n),
+		f = append(f, Finding{Kind: "orphan_fin_wait2", Severity: Warning, rank: float64(n),
 			Title:    fmt.Sprintf("%s orphaned FIN_WAIT2 sockets are building up: peers are not closing their side", humanize.Int(n)),
 			Detail:   "These sockets were closed here and wait for the peer's FIN. tcp_fin_timeout bounds how long (this is what it is for; it does not touch TIME_WAIT). Find the peers that keep connections half-open.",
 			Evidence: []string{fmt.Sprintf("orphaned FIN_WAIT2 %s; tw sockets %s", humanize.Int(n), humanize.Int(int(now.Counters.TWSockets)))}})
@@ -104,7 +109,7 @@ func Diagnose(now, earlier *tcpinfo.Snapshot, settings []tuning.Setting) []Findi
 		for _, p := range now.ListeningInRange {
 			ports = append(ports, fmt.Sprint(p))
 		}
-		f = append(f, Finding{Severity: Warning, rank: float64(len(ports)),
+		f = append(f, Finding{Kind: "listen_in_ephemeral_range", Severity: Warning, rank: float64(len(ports)),
 			Title: fmt.Sprintf("port %s is listened on inside the ephemeral range %s", strings.Join(ports, ", "), now.PortRange),
 			Detail: "connect() may take such a port for an outgoing connection while its server is down, and the server then cannot bind. " +
 				"Add the ports to net.ipv4.ip_local_reserved_ports, or move ip_local_port_range clear of them.",
@@ -155,7 +160,7 @@ func closeWait(now, earlier *tcpinfo.Snapshot, dt float64) []Finding {
 			to = share(p.CloseWaitOnCount, fmt.Sprintf("on port %d", p.CloseWaitOn))
 			where = fmt.Sprintf("; %s of them on local port %d, from many peers", humanize.Int(p.CloseWaitOnCount), p.CloseWaitOn)
 		}
-		f = append(f, Finding{Severity: sev, rank: float64(n),
+		f = append(f, Finding{Kind: "close_wait_leak", Severity: sev, rank: float64(n),
 			Title: fmt.Sprintf("pid %d (%s) holds %s CLOSE_WAIT sockets%s — the application is not closing connections the peer has closed",
 				p.PID, p.Command, humanize.Int(n), to),
 			Short: fmt.Sprintf("pid %d (%s) leaks: %s CLOSE_WAIT%s%s", p.PID, p.Command, humanize.Int(n), to, rate),
@@ -167,7 +172,7 @@ func closeWait(now, earlier *tcpinfo.Snapshot, dt float64) []Finding {
 	if !now.Attribution.Enabled && earlier != nil {
 		n, was := now.States[tcpinfo.CloseWait], earlier.States[tcpinfo.CloseWait]
 		if n >= minCloseWait && n > was {
-			f = append(f, Finding{Severity: Warning, rank: float64(n),
+			f = append(f, Finding{Kind: "close_wait_growing", Severity: Warning, rank: float64(n),
 				Title:    fmt.Sprintf("CLOSE_WAIT is growing (%s, +%s/s): an application is not closing connections the peer has closed", humanize.Int(n), fmtRate(float64(n-was)/dt)),
 				Detail:   "No sysctl fixes this. Turn on process attribution to see which program.",
 				Evidence: []string{fmt.Sprintf("CLOSE_WAIT %s → %s in %.0fs", humanize.Int(was), humanize.Int(n), dt)}})
@@ -230,7 +235,7 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, settings []tuning.Se
 		if growth != 0 {
 			ev = append(ev, fmt.Sprintf("growing %s/s (%s)", fmtRate(growth), how))
 		}
-		f = append(f, Finding{Severity: sev, rank: g.Ratio + 1/(1+left.Seconds()), Title: title, Short: short,
+		f = append(f, Finding{Kind: "port_exhaustion", Severity: sev, rank: g.Ratio + 1/(1+left.Seconds()), Title: title, Short: short,
 			Detail: "Each (source, destination, port) group can hold each local port once, TIME_WAIT included (60 s). Fixes: " +
 				strings.Join(fixes, "; ") + ".",
 			Evidence: ev, Sysctls: sysctls})
@@ -328,12 +333,12 @@ func counters(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuning
 	tw, maxTW := c.TWSockets, now.MaxTimeWaitBuckets
 	if earlier != nil && c.TCPTimeWaitOverflow > earlier.Counters.TCPTimeWaitOverflow {
 		d := c.TCPTimeWaitOverflow - earlier.Counters.TCPTimeWaitOverflow
-		f = append(f, Finding{Severity: Critical, rank: float64(d),
+		f = append(f, Finding{Kind: "time_wait_overflow", Severity: Critical, rank: float64(d),
 			Title:    fmt.Sprintf("the TIME_WAIT table is full: %s closes skipped TIME_WAIT (%s/s)", humanize.Int(int(d)), fmtRate(float64(d)/dt)),
 			Detail:   "Above tcp_max_tw_buckets closing sockets skip TIME_WAIT, so late segments can corrupt new connections. Fix: " + advice(recs, "net.ipv4.tcp_max_tw_buckets") + ", and fewer short-lived connections (pooling, keep-alive).",
 			Evidence: []string{fmt.Sprintf("TCPTimeWaitOverflow %s; tw sockets %s of %s", humanize.Int(int(c.TCPTimeWaitOverflow)), humanize.Int(int(tw)), humanize.Int(maxTW))}})
 	} else if tuning.TimeWaitNearLimit(now) {
-		f = append(f, Finding{Severity: Warning, rank: float64(tw),
+		f = append(f, Finding{Kind: "time_wait_near_limit", Severity: Warning, rank: float64(tw),
 			Title:    fmt.Sprintf("TIME_WAIT is at %d%% of tcp_max_tw_buckets", tw*100/uint64(maxTW)),
 			Detail:   "Beyond the limit closes skip TIME_WAIT. Fix: " + advice(recs, "net.ipv4.tcp_max_tw_buckets") + " (never lower it).",
 			Evidence: []string{fmt.Sprintf("tw sockets %s of %s", humanize.Int(int(tw)), humanize.Int(maxTW))}})
@@ -353,7 +358,7 @@ func counters(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuning
 					title += fmt.Sprintf(" (and %d more full listeners)", len(full)-1)
 				}
 			}
-			f = append(f, Finding{Severity: Critical, rank: float64(lo + ld),
+			f = append(f, Finding{Kind: "listen_overflow", Severity: Critical, rank: float64(lo + ld),
 				Title: title,
 				Detail: "The application does not accept() fast enough, or its backlog is too small. Fix: " + advice(recs, "net.core.somaxconn") +
 					" and " + advice(recs, "net.ipv4.tcp_max_syn_backlog") + ", raise the listen() backlog in the application (somaxconn caps it), and accept faster.",

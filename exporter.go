@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/tcpdash/tcpdash/exporter"
+	"github.com/tcpdash/tcpdash/tcpinfo"
+)
+
+// defaultExporterAddress is tcpdash's own port, as node_exporter has 9100.
+const defaultExporterAddress = ":9478"
+
+const exporterUsage = `Usage:
+  tcpdash exporter [flags]   serve tcpdash's metrics to Prometheus (read-only)
+
+Flags:
+  --listen ADDR            where to listen (default :9478)
+  --web.config.file PATH   TLS and basic auth (exporter-toolkit's web config)
+  --top N                  destination groups, cgroups and listeners per namespace, 1-1000 (default 10)
+  --timeout D              a scrape's limit for a collection (default 10s)
+  --processes=false        do not name processes (skips the /proc walk)
+` + netnsUsage + `
+`
+
+type exporterConfig struct {
+	listen, webConfig string
+	top               int
+	timeout           time.Duration
+	processes         bool
+	netns             string
+}
+
+func parseExporterFlags(args []string) (exporterConfig, error) {
+	cfg := exporterConfig{listen: defaultExporterAddress, top: 10, timeout: 10 * time.Second, processes: true}
+	fs := flag.NewFlagSet("tcpdash exporter", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&cfg.listen, "listen", cfg.listen, "")
+	fs.StringVar(&cfg.webConfig, "web.config.file", "", "")
+	fs.IntVar(&cfg.top, "top", cfg.top, "")
+	fs.DurationVar(&cfg.timeout, "timeout", cfg.timeout, "")
+	fs.BoolVar(&cfg.processes, "processes", true, "")
+	registerNetns(fs, &cfg.netns)
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return cfg, err
+		}
+		return cfg, usageError{flagError(err), exporterUsage}
+	}
+	switch {
+	case fs.NArg() > 0:
+		return cfg, usageError{fmt.Sprintf("unexpected argument %q: the exporter takes only flags", fs.Arg(0)), exporterUsage}
+	case cfg.top < 1 || cfg.top > 1000:
+		return cfg, usageError{fmt.Sprintf("--top %d: use a number from 1 to 1000", cfg.top), exporterUsage}
+	case cfg.timeout <= 0:
+		return cfg, usageError{fmt.Sprintf("--timeout %s: use a positive Go duration such as 10s", cfg.timeout), exporterUsage}
+	}
+	return cfg, nil
+}
+
+// runExporter serves /metrics until ctx ends (SIGTERM, SIGINT), then
+// shuts the server down gracefully. It never writes a sysctl: it holds no
+// tuning.System at all.
+func runExporter(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseExporterFlags(args)
+	if err == flag.ErrHelp {
+		fmt.Fprint(stdout, exporterUsage)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	targets, closeTargets, err := exporterTargets(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeTargets()
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(exporter.New(exporter.Options{Targets: targets, Labelled: cfg.netns == "all",
+		Timeout: cfg.timeout, Version: buildVersion(), Logger: logger}))
+
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError)}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "tcpdash exporter: metrics at /metrics")
+	})
+	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", cfg.listen, err)
+	}
+	fmt.Fprintf(stderr, "tcpdash: exporter listening on %s\n", ln.Addr())
+	serveErr := make(chan error, 1)
+	go func() {
+		serveErr <- web.Serve(ln, server, &web.FlagConfig{WebListenAddresses: &[]string{cfg.listen}, WebConfigFile: &cfg.webConfig}, logger)
+	}()
+	select {
+	case err := <-serveErr:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	case <-ctx.Done():
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return server.Shutdown(shutdown)
+	}
+}
+
+// exporterTargets opens the namespaces to export: the one --netns names,
+// or, with all, every namespace, found anew at each scrape.
+func exporterTargets(cfg exporterConfig) (func() ([]exporter.Target, error), func(), error) {
+	if cfg.netns != "all" {
+		w, err := watch(cfg.netns)
+		if err != nil {
+			return nil, nil, err
+		}
+		col, err := tcpinfo.NewCollector(tcpinfo.Options{Top: cfg.top, Namespace: w.collectorNamespace(),
+			Cgroups: cgroupResolver(), RememberOwners: true})
+		if err != nil {
+			w.Close()
+			return nil, nil, err
+		}
+		t := exporter.Target{Netns: w.ns.ID(), Name: w.String(), Source: col}
+		if cfg.processes {
+			t.Owners = ownersOf(w)
+		}
+		return func() ([]exporter.Target, error) { return []exporter.Target{t}, nil }, func() { col.Close(); w.Close() }, nil
+	}
+	fl, err := newFleet(config{top: cfg.top, processes: cfg.processes})
+	if err != nil {
+		return nil, nil, err
+	}
+	targets := func() ([]exporter.Target, error) {
+		fl.mu.Lock()
+		defer fl.mu.Unlock()
+		if err := fl.refresh(io.Discard); err != nil {
+			return nil, err
+		}
+		var out []exporter.Target
+		for _, inode := range fl.order {
+			m := fl.members[inode]
+			t := exporter.Target{Netns: m.w.ns.ID(), Name: m.w.String(), Source: m.col}
+			if cfg.processes {
+				t.Owners = ownersOf(m.w)
+			}
+			out = append(out, t)
+		}
+		return out, nil
+	}
+	return targets, fl.Close, nil
+}
+
+// buildVersion is the module version Go recorded at build time.
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "unknown"
+}

@@ -1,0 +1,285 @@
+// Package exporter serves tcpdash's snapshots to Prometheus: socket states,
+// port pressure per destination with its forecast, listeners, cgroups,
+// findings and the kernel counters node_exporter leaves out. It collects
+// once per scrape (concurrent scrapes share one collection), never writes
+// a sysctl, and reports a failed collection as tcpdash_up 0.
+//
+// Metric names are a contract users build alerts on: add, don't rename.
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tcpdash/tcpdash/diagnose"
+	"github.com/tcpdash/tcpdash/tcpinfo"
+)
+
+// A Source gives one namespace's snapshots; *tcpinfo.Collector is one.
+type Source interface {
+	Collect(tcpinfo.Query) (*tcpinfo.Snapshot, error)
+}
+
+// A Target is one namespace to export. With several, every series gets
+// netns and netns_name labels.
+type Target struct {
+	Netns, Name string
+	Source      Source
+	// Owners reads who holds which socket; nil leaves processes out.
+	Owners func() (*tcpinfo.Owners, error)
+}
+
+// Options configure an Exporter.
+type Options struct {
+	// Targets lists the namespaces at each scrape (namespaces come and go).
+	Targets func() ([]Target, error)
+	// Labelled adds netns and netns_name to every series (--netns all).
+	Labelled bool
+	// Timeout bounds a collection; a scrape that waits longer gets
+	// tcpdash_up 0.
+	Timeout time.Duration
+	Version string
+	Logger  *slog.Logger
+}
+
+// An Exporter is a prometheus.Collector over tcpdash's snapshots.
+type Exporter struct {
+	opts Options
+
+	mu       sync.Mutex
+	inflight *collection
+	prev     map[string]*tcpinfo.Snapshot // for growth between scrapes
+	owners   map[string]*tcpinfo.Owners
+}
+
+// A collection is one scrape's snapshots, shared by the scrapes that
+// arrive while it runs.
+type collection struct {
+	done  chan struct{}
+	snaps []labelled
+	err   error
+}
+
+type labelled struct {
+	target   Target
+	snap     *tcpinfo.Snapshot
+	prev     *tcpinfo.Snapshot
+	findings []diagnose.Finding
+}
+
+// New returns an Exporter.
+func New(opts Options) *Exporter {
+	if opts.Timeout == 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Exporter{opts: opts, prev: map[string]*tcpinfo.Snapshot{}, owners: map[string]*tcpinfo.Owners{}}
+}
+
+// Describe sends nothing: the series depend on what the kernel holds (an
+// unchecked collector).
+func (e *Exporter) Describe(chan<- *prometheus.Desc) {}
+
+// Collect takes (or joins) one collection and sends its series.
+func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
+	c := e.collection()
+	ctx, cancel := context.WithTimeout(context.Background(), e.opts.Timeout)
+	defer cancel()
+	up, dump := 1.0, 0.0
+	select {
+	case <-c.done:
+		if c.err != nil {
+			e.opts.Logger.Error("collection failed", "err", c.err)
+			up = 0
+		}
+	case <-ctx.Done():
+		e.opts.Logger.Error("collection timed out", "timeout", e.opts.Timeout)
+		up = 0
+	}
+	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up)
+	ch <- prometheus.MustNewConstMetric(descBuild, prometheus.GaugeValue, 1, e.opts.Version)
+	if up == 0 {
+		return
+	}
+	for _, l := range c.snaps {
+		dump += l.snap.Dump.Seconds()
+		e.series(ch, l)
+	}
+	ch <- prometheus.MustNewConstMetric(descDump, prometheus.GaugeValue, dump)
+}
+
+// collection starts a collection, or returns the one under way.
+func (e *Exporter) collection() *collection {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if c := e.inflight; c != nil {
+		return c
+	}
+	c := &collection{done: make(chan struct{})}
+	e.inflight = c
+	go func() {
+		c.snaps, c.err = e.collect()
+		e.mu.Lock()
+		e.inflight = nil
+		e.mu.Unlock()
+		close(c.done)
+	}()
+	return c
+}
+
+// collect snapshots every target. One collection runs at a time, so the
+// previous snapshots and owners need no lock of their own beyond mu.
+func (e *Exporter) collect() ([]labelled, error) {
+	targets, err := e.opts.Targets()
+	if err != nil {
+		return nil, err
+	}
+	var out []labelled
+	var errs []error
+	now := time.Now()
+	for _, t := range targets {
+		e.mu.Lock()
+		owners, prev := e.owners[t.Netns], e.prev[t.Netns]
+		e.mu.Unlock()
+		if t.Owners != nil && owners.Stale(now) {
+			if o, err := t.Owners(); err == nil {
+				owners = o
+			}
+		}
+		snap, err := t.Source.Collect(tcpinfo.Query{Owners: owners})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", t.Name, err))
+			continue
+		}
+		e.mu.Lock()
+		e.owners[t.Netns], e.prev[t.Netns] = owners, snap
+		e.mu.Unlock()
+		out = append(out, labelled{target: t, snap: snap, prev: prev, findings: diagnose.Diagnose(snap, prev, nil)})
+	}
+	if len(out) == 0 && len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+var (
+	descUp    = prometheus.NewDesc("tcpdash_up", "1 if the last collection worked, 0 if it failed or timed out.", nil, nil)
+	descBuild = prometheus.NewDesc("tcpdash_build_info", "tcpdash's version.", []string{"version"}, nil)
+	descDump  = prometheus.NewDesc("tcpdash_dump_duration_seconds", "How long reading and aggregating the sockets took.", nil, nil)
+)
+
+// desc builds a descriptor with the netns labels when the exporter has
+// several namespaces.
+func (e *Exporter) desc(name, help string, labels ...string) *prometheus.Desc {
+	if e.opts.Labelled {
+		labels = append(labels, "netns", "netns_name")
+	}
+	return prometheus.NewDesc(name, help, labels, nil)
+}
+
+// series sends one namespace's series.
+func (e *Exporter) series(ch chan<- prometheus.Metric, l labelled) {
+	s := l.snap
+	extra := func(v ...string) []string {
+		if e.opts.Labelled {
+			v = append(v, l.target.Netns, l.target.Name)
+		}
+		return v
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, extra(labels...)...)
+	}
+	counter := func(d *prometheus.Desc, v uint64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), extra()...)
+	}
+
+	sockets := e.desc("tcpdash_sockets", "TCP sockets by state (node_exporter's spelling), zeros included.", "state")
+	for _, st := range tcpinfo.AllStates() {
+		gauge(sockets, float64(s.States[st]), stateName(st))
+	}
+
+	ratio := e.desc("tcpdash_port_pressure_ratio", "Share of the ephemeral port range a destination group uses, TIME_WAIT included: at 1, connect() fails with EADDRNOTAVAIL.", "local_addr", "remote_addr", "remote_port")
+	used := e.desc("tcpdash_port_pressure_used_ports", "Ephemeral ports a destination group uses.", "local_addr", "remote_addr", "remote_port")
+	tw := e.desc("tcpdash_port_pressure_time_wait_ports", "Of those, ports held by TIME_WAIT.", "local_addr", "remote_addr", "remote_port")
+	exhaust := e.desc("tcpdash_port_pressure_exhaustion_seconds", "Seconds until the group runs out of ports at its growth since the last scrape; only while it grows.", "local_addr", "remote_addr", "remote_port")
+	prevGroups := map[[2]string]tcpinfo.PressureGroup{}
+	if l.prev != nil {
+		for _, g := range l.prev.PortPressure {
+			prevGroups[[2]string{g.Local.String(), g.Remote.String()}] = g
+		}
+	}
+	maxRatio := 0.0
+	for _, g := range s.PortPressure {
+		lv := []string{g.Local.String(), g.Remote.Addr().String(), strconv.Itoa(int(g.Remote.Port()))}
+		gauge(ratio, g.Ratio, lv...)
+		gauge(used, float64(g.Used), lv...)
+		gauge(tw, float64(g.TimeWait), lv...)
+		maxRatio = max(maxRatio, g.Ratio)
+		if p, ok := prevGroups[[2]string{g.Local.String(), g.Remote.String()}]; ok && l.prev != nil {
+			if dt := s.Time.Sub(l.prev.Time).Seconds(); dt > 0 && g.Used > p.Used {
+				gauge(exhaust, float64(g.Capacity-g.Used)/(float64(g.Used-p.Used)/dt), lv...)
+			}
+		}
+	}
+	gauge(e.desc("tcpdash_port_pressure_capacity_ports", "Usable ephemeral ports per destination group: the range less the reserved ports."), float64(s.PortRange.Capacity()))
+	gauge(e.desc("tcpdash_port_pressure_max_ratio", "The fullest destination group's ratio."), maxRatio)
+
+	cg := e.desc("tcpdash_cgroup_sockets", "Sockets by the cgroup that created them, by state (the top cgroups).", "cgroup", "state")
+	for _, c := range s.Cgroups {
+		name := c.Path
+		if name == "" {
+			name = strconv.FormatUint(c.ID, 10)
+		}
+		for _, st := range tcpinfo.AllStates() {
+			if n := c.States[st]; n > 0 {
+				gauge(cg, float64(n), name, stateName(st))
+			}
+		}
+	}
+
+	aq := e.desc("tcpdash_listener_accept_queue", "Connections waiting for accept() on a listener.", "addr", "port")
+	bl := e.desc("tcpdash_listener_backlog", "The most a listener's accept queue holds.", "addr", "port")
+	// Listeners sharing an address and port (SO_REUSEPORT) are one series.
+	type queue struct{ accept, backlog int }
+	queues := map[[2]string]queue{}
+	for _, ln := range s.Listeners {
+		k := [2]string{ln.Local.Addr().String(), strconv.Itoa(int(ln.Local.Port()))}
+		q := queues[k]
+		q.accept, q.backlog = q.accept+ln.AcceptQueue, q.backlog+ln.Backlog
+		queues[k] = q
+	}
+	for k, q := range queues {
+		gauge(aq, float64(q.accept), k[0], k[1])
+		gauge(bl, float64(q.backlog), k[0], k[1])
+	}
+
+	fd := e.desc("tcpdash_findings", "Findings now, by severity and kind.", "severity", "kind")
+	counts := map[[2]string]int{}
+	for _, f := range l.findings {
+		counts[[2]string{f.Severity.String(), f.Kind}]++
+	}
+	for k, n := range counts {
+		gauge(fd, float64(n), k[0], k[1])
+	}
+
+	c := s.Counters
+	counter(e.desc("tcpdash_tcpext_tw_total", "TcpExt TW: sockets that entered TIME_WAIT."), c.TW)
+	counter(e.desc("tcpdash_tcpext_tw_recycled_total", "TcpExt TWRecycled: TIME_WAIT reused by tcp_tw_reuse."), c.TWRecycled)
+	counter(e.desc("tcpdash_tcpext_tw_killed_total", "TcpExt TWKilled."), c.TWKilled)
+	counter(e.desc("tcpdash_tcpext_time_wait_overflow_total", "TcpExt TCPTimeWaitOverflow: closes that skipped TIME_WAIT, tcp_max_tw_buckets being full."), c.TCPTimeWaitOverflow)
+	counter(e.desc("tcpdash_tcpext_listen_overflows_total", "TcpExt ListenOverflows: connections dropped by full accept queues."), c.ListenOverflows)
+	counter(e.desc("tcpdash_tcpext_listen_drops_total", "TcpExt ListenDrops."), c.ListenDrops)
+}
+
+// stateName is node_exporter's spelling of a state: established, time_wait.
+func stateName(st tcpinfo.State) string { return strings.ToLower(st.String()) }

@@ -1,0 +1,162 @@
+package exporter
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/tcpdash/tcpdash/tcpinfo"
+)
+
+// fakeSource is a namespace with TIME_WAIT to one destination and a full
+// listener; it counts its collections, and can be slow or fail.
+type fakeSource struct {
+	calls atomic.Int32
+	delay time.Duration
+	err   error
+}
+
+func (f *fakeSource) Collect(tcpinfo.Query) (*tcpinfo.Snapshot, error) {
+	f.calls.Add(1)
+	time.Sleep(f.delay)
+	if f.err != nil {
+		return nil, f.err
+	}
+	ports, _ := tcpinfo.ParsePortRange([]byte("40000 40999"), nil)
+	a := tcpinfo.NewAggregator(ports)
+	a.Reset(ports, tcpinfo.Query{})
+	for i := range 300 {
+		a.Add(&tcpinfo.Socket{Family: tcpinfo.IPv4, State: tcpinfo.TimeWait, Expires: 50 * time.Second,
+			Local: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.9"), uint16(40000+i)), Remote: netip.MustParseAddrPort("10.0.0.5:3306")})
+	}
+	a.Add(&tcpinfo.Socket{Family: tcpinfo.IPv4, State: tcpinfo.Listen, RecvQ: 5, SendQ: 5, Local: netip.MustParseAddrPort("0.0.0.0:9000")})
+	s := &tcpinfo.Snapshot{Time: time.Now()}
+	a.Fill(s, 10)
+	return s, nil
+}
+
+func targets(srcs ...*fakeSource) func() ([]Target, error) {
+	return func() ([]Target, error) {
+		var t []Target
+		for i, s := range srcs {
+			t = append(t, Target{Netns: "net:[" + string(rune('1'+i)) + "]", Name: "ns" + string(rune('1'+i)), Source: s})
+		}
+		return t, nil
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	e := New(Options{Targets: targets(&fakeSource{}), Version: "v1.2.3"})
+	want := `
+# HELP tcpdash_port_pressure_used_ports Ephemeral ports a destination group uses.
+# TYPE tcpdash_port_pressure_used_ports gauge
+tcpdash_port_pressure_used_ports{local_addr="10.0.0.9",remote_addr="10.0.0.5",remote_port="3306"} 300
+# HELP tcpdash_up 1 if the last collection worked, 0 if it failed or timed out.
+# TYPE tcpdash_up gauge
+tcpdash_up 1
+# HELP tcpdash_listener_accept_queue Connections waiting for accept() on a listener.
+# TYPE tcpdash_listener_accept_queue gauge
+tcpdash_listener_accept_queue{addr="0.0.0.0",port="9000"} 5
+`
+	if err := testutil.CollectAndCompare(e, strings.NewReader(want), "tcpdash_up", "tcpdash_port_pressure_used_ports", "tcpdash_listener_accept_queue"); err != nil {
+		t.Error(err)
+	}
+	// Every state, zeros included, in node_exporter's spelling.
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(New(Options{Targets: targets(&fakeSource{})}))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]int{}
+	for _, mf := range mfs {
+		names[mf.GetName()] = len(mf.GetMetric())
+	}
+	for name, n := range map[string]int{"tcpdash_sockets": 12, "tcpdash_port_pressure_ratio": 1, "tcpdash_port_pressure_time_wait_ports": 1,
+		"tcpdash_port_pressure_capacity_ports": 1, "tcpdash_port_pressure_max_ratio": 1, "tcpdash_listener_backlog": 1,
+		"tcpdash_tcpext_tw_total": 1, "tcpdash_tcpext_listen_overflows_total": 1, "tcpdash_dump_duration_seconds": 1,
+		"tcpdash_build_info": 1, "tcpdash_up": 1} {
+		if names[name] != n {
+			t.Errorf("%s: %d series, want %d (all: %v)", name, names[name], n, names)
+		}
+	}
+}
+
+// TestFailureIsUpZero: a failing collection is tcpdash_up 0, not a crash
+// or a failed scrape; so is one that outlasts the timeout.
+func TestFailureIsUpZero(t *testing.T) {
+	for name, src := range map[string]*fakeSource{
+		"error":   {err: errors.New("netlink: no such namespace")},
+		"timeout": {delay: 300 * time.Millisecond},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := New(Options{Targets: targets(src), Timeout: 50 * time.Millisecond})
+			if got := testutil.ToFloat64(prometheus.CollectorFunc(func(ch chan<- prometheus.Metric) {
+				c := make(chan prometheus.Metric, 100)
+				e.Collect(c)
+				close(c)
+				for m := range c {
+					if strings.Contains(m.Desc().String(), `"tcpdash_up"`) {
+						ch <- m
+					}
+				}
+			})); got != 0 {
+				t.Errorf("tcpdash_up %v, want 0", got)
+			}
+		})
+	}
+}
+
+// TestConcurrentScrapesShareOneCollection: scrapes that arrive while a
+// collection runs wait for it instead of starting their own.
+func TestConcurrentScrapesShareOneCollection(t *testing.T) {
+	src := &fakeSource{delay: 200 * time.Millisecond}
+	e := New(Options{Targets: targets(src)})
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() {
+			ch := make(chan prometheus.Metric, 1000)
+			e.Collect(ch)
+		})
+	}
+	wg.Wait()
+	if n := src.calls.Load(); n != 1 {
+		t.Errorf("5 concurrent scrapes made %d collections, want 1", n)
+	}
+}
+
+// TestLabelledNamespaces: with several namespaces every series carries
+// netns and netns_name, and no series collides.
+func TestLabelledNamespaces(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(New(Options{Targets: targets(&fakeSource{}, &fakeSource{}), Labelled: true}))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "tcpdash_sockets" {
+			continue
+		}
+		if len(mf.GetMetric()) != 24 {
+			t.Errorf("%d tcpdash_sockets series for two namespaces, want 24", len(mf.GetMetric()))
+		}
+		for _, m := range mf.GetMetric() {
+			var netns, name bool
+			for _, l := range m.GetLabel() {
+				netns = netns || l.GetName() == "netns"
+				name = name || l.GetName() == "netns_name"
+			}
+			if !netns || !name {
+				t.Errorf("series %v lacks netns labels", m.GetLabel())
+			}
+		}
+	}
+}

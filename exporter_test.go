@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tcpdash/tcpdash/internal/loadgen"
+	"github.com/tcpdash/tcpdash/internal/netns"
+)
+
+// syncBuffer is a buffer the exporter writes to while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestIntegrationExporter serves a namespace's metrics behind basic auth
+// (exporter-toolkit's web config): the counts equal ss, a scrape without
+// the password is refused, and SIGTERM's context ends it cleanly.
+func TestIntegrationExporter(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	netns.Require(t, haveTool("ss"), "ss (iproute2) is not installed")
+	pop, err := loadgen.Build(loadgen.Spec{Established: 20, TimeWait: 150, Dests: 2, Ports: 1, Listeners: 2})
+	must(t, err)
+	defer pop.Close()
+
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	must(t, err)
+	webConfig := filepath.Join(t.TempDir(), "web.yml")
+	must(t, os.WriteFile(webConfig, []byte(fmt.Sprintf("basic_auth_users:\n  prom: %s\n", hash)), 0o600))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runExporter(ctx, []string{"--listen", "127.0.0.1:0", "--web.config.file", webConfig}, io.Discard, &stderr)
+	}()
+	addrRE := regexp.MustCompile(`listening on (127\.0\.0\.1:[0-9]+)`)
+	var addr string
+	waitFor(t, "the exporter to listen", func() bool {
+		if m := addrRE.FindStringSubmatch(stderr.String()); m != nil {
+			addr = m[1]
+		}
+		return addr != ""
+	})
+	get := func(user, pass string) (int, string) {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/metrics", nil)
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		must(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("", ""); code != http.StatusUnauthorized {
+		t.Errorf("a scrape without credentials: %d, want 401", code)
+	}
+	code, body := get("prom", "s3cret")
+	if code != http.StatusOK {
+		t.Fatalf("scrape: %d\n%s", code, body)
+	}
+	out, err := exec.Command("ss", "-tanH", "state", "time-wait").Output()
+	must(t, err)
+	want := fmt.Sprintf(`tcpdash_sockets{state="time_wait"} %d`, strings.Count(string(out), "\n"))
+	for _, w := range []string{"tcpdash_up 1", want, `tcpdash_sockets{state="new_syn_recv"} 0`, "tcpdash_port_pressure_max_ratio",
+		"tcpdash_tcpext_listen_overflows_total", `tcpdash_listener_backlog{addr=`} {
+		if !strings.Contains(body, w) {
+			t.Errorf("metrics lack %q", w)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the exporter did not shut down")
+	}
+}
