@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tcpdash/tcpdash/internal/loadgen"
+	"github.com/tcpdash/tcpdash/internal/netns"
+)
+
+// TestIntegrationPrometheus: the alert rules pass promtool's checks and
+// unit tests; a real Prometheus server scrapes the exporter in a private
+// namespace, its counts equal ss, and every query of the Grafana dashboard
+// runs on the scraped data.
+func TestIntegrationPrometheus(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	netns.Require(t, haveTool("prometheus") && haveTool("promtool"),
+		"prometheus and promtool are not on PATH (.ci/run unpacks Debian's prometheus package)")
+	for _, args := range [][]string{{"check", "rules", "tcpdash-rules.yml"}, {"test", "rules", "tcpdash-rules.test.yml"}} {
+		cmd := exec.Command("promtool", args...)
+		cmd.Dir = "deploy/prometheus"
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("promtool %v: %v\n%s", args, err, out)
+		}
+	}
+
+	pop, err := loadgen.Build(loadgen.Spec{Established: 20, TimeWait: 120, Dests: 2, Ports: 1, Listeners: 1})
+	must(t, err)
+	defer pop.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr syncBuffer
+	go runExporter(ctx, []string{"--listen", "127.0.0.1:0"}, io.Discard, &stderr)
+	addrRE := regexp.MustCompile(`listening on (127\.0\.0\.1:[0-9]+)`)
+	var exporterAddr string
+	waitFor(t, "the exporter to listen", func() bool {
+		if m := addrRE.FindStringSubmatch(stderr.String()); m != nil {
+			exporterAddr = m[1]
+		}
+		return exporterAddr != ""
+	})
+
+	dir := t.TempDir()
+	config := filepath.Join(dir, "prometheus.yml")
+	must(t, os.WriteFile(config, []byte(fmt.Sprintf(`global: {scrape_interval: 1s, evaluation_interval: 1s}
+rule_files: [%q]
+scrape_configs:
+  - job_name: tcpdash
+    static_configs: [{targets: [%q]}]
+`, mustAbs(t, "deploy/prometheus/tcpdash-rules.yml"), exporterAddr)), 0o600))
+	promAddr := freeAddr(t)
+	prom := exec.Command("prometheus", "--config.file="+config, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+promAddr)
+	prom.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	var promLog syncBuffer
+	prom.Stdout, prom.Stderr = &promLog, &promLog
+	must(t, prom.Start())
+	defer func() { prom.Process.Kill(); prom.Wait() }()
+
+	query := func(q string) (status string, results int, first string) {
+		resp, err := http.Get("http://" + promAddr + "/api/v1/query?query=" + url.QueryEscape(q))
+		if err != nil {
+			return "unreachable", 0, ""
+		}
+		defer resp.Body.Close()
+		var r struct {
+			Status string
+			Error  string
+			Data   struct {
+				Result []struct {
+					Value [2]any
+				}
+			}
+		}
+		json.NewDecoder(resp.Body).Decode(&r)
+		if r.Status != "success" {
+			return r.Status + ": " + r.Error, 0, ""
+		}
+		if len(r.Data.Result) > 0 {
+			first = fmt.Sprint(r.Data.Result[0].Value[1])
+		}
+		return r.Status, len(r.Data.Result), first
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, n, v := query(`tcpdash_up{job="tcpdash"}`); n == 1 && v == "1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Prometheus never scraped the exporter:\n%s", promLog.String())
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	out, err := exec.Command("ss", "-tanH", "state", "time-wait").Output()
+	must(t, err)
+	if _, _, v := query(`tcpdash_sockets{state="time_wait"}`); v != fmt.Sprint(strings.Count(string(out), "\n")) {
+		t.Errorf("Prometheus has %s TIME_WAIT, ss lists %d", v, strings.Count(string(out), "\n"))
+	}
+
+	// Every query of the dashboard runs; the ones over data always present
+	// return something.
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	b, err := os.ReadFile("deploy/grafana/tcpdash.json")
+	must(t, err)
+	must(t, json.Unmarshal(b, &dash))
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			q := strings.ReplaceAll(tg.Expr, "$instance", ".*")
+			status, n, _ := query(q)
+			if status != "success" {
+				t.Errorf("panel %q: %s: %s", p.Title, q, status)
+			}
+			if (strings.Contains(q, "tcpdash_sockets") || strings.Contains(q, "tcpdash_up") || strings.Contains(q, "max_ratio")) && n == 0 {
+				t.Errorf("panel %q: %s returned nothing", p.Title, q)
+			}
+		}
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	a, err := filepath.Abs(p)
+	must(t, err)
+	return a
+}
+
+// freeAddr is a loopback address with a port free a moment ago.
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
