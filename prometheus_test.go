@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -31,7 +32,7 @@ func TestIntegrationPrometheus(t *testing.T) {
 	}
 	netns.Require(t, haveTool("prometheus") && haveTool("promtool"),
 		"prometheus and promtool are not on PATH (.ci/run unpacks Debian's prometheus package)")
-	for _, args := range [][]string{{"check", "rules", "tcpdash-rules.yml"}, {"test", "rules", "tcpdash-rules.test.yml"}} {
+	for _, args := range [][]string{{"check", "rules", "alerts.yml"}, {"test", "rules", "alerts.test.yml"}} {
 		cmd := exec.Command("promtool", args...)
 		cmd.Dir = "deploy/prometheus"
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -56,13 +57,19 @@ func TestIntegrationPrometheus(t *testing.T) {
 	})
 
 	dir := t.TempDir()
+	// The shipped rules, with their "for" durations dropped so that the
+	// scenarios below fire them in seconds rather than minutes.
+	rules, err := os.ReadFile("deploy/prometheus/alerts.yml")
+	must(t, err)
+	quick := filepath.Join(dir, "alerts.yml")
+	must(t, os.WriteFile(quick, regexp.MustCompile(`(?m)^(\s+)for: \S+$`).ReplaceAll(rules, []byte("${1}for: 0s")), 0o600))
 	config := filepath.Join(dir, "prometheus.yml")
 	must(t, os.WriteFile(config, []byte(fmt.Sprintf(`global: {scrape_interval: 1s, evaluation_interval: 1s}
 rule_files: [%q]
 scrape_configs:
   - job_name: tcpdash
     static_configs: [{targets: [%q]}]
-`, mustAbs(t, "deploy/prometheus/tcpdash-rules.yml"), exporterAddr)), 0o600))
+`, quick, exporterAddr)), 0o600))
 	promAddr := freeAddr(t)
 	prom := exec.Command("prometheus", "--config.file="+config, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+promAddr)
@@ -106,6 +113,15 @@ scrape_configs:
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+	// promtool finds nothing to say about the exposition.
+	resp, err := http.Get("http://" + exporterAddr + "/metrics")
+	must(t, err)
+	check := exec.Command("promtool", "check", "metrics")
+	check.Stdin = resp.Body
+	if out, err := check.CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+	resp.Body.Close()
 	out, err := exec.Command("ss", "-tanH", "state", "time-wait").Output()
 	must(t, err)
 	if _, _, v := query(`tcpdash_sockets{state="time_wait"}`); v != fmt.Sprint(strings.Count(string(out), "\n")) {
@@ -135,12 +151,54 @@ scrape_configs:
 			}
 		}
 	}
-}
 
-func mustAbs(t *testing.T, p string) string {
-	a, err := filepath.Abs(p)
-	must(t, err)
-	return a
+	// Scenarios for the alerts: a leaking process, and connect() load into
+	// a narrowed port range.
+	state := t.TempDir()
+	if _, _, err := runCLI(t, "tune", "set", "net.ipv4.tcp_tw_reuse=0", "net.ipv4.ip_local_port_range=40000 40999", "--yes",
+		"--state-file", filepath.Join(state, "b"), "--audit-log", filepath.Join(state, "a")); err != nil {
+		t.Fatal(err)
+	}
+	leakTo := netip.MustParseAddrPort("127.0.0.7:5432")
+	loadgen.Server(t, leakTo)
+	loadgen.StartLeaker(t, "leaky-app", leakTo, 15)
+	db := netip.MustParseAddrPort("127.0.0.5:3306")
+	loadgen.ClosingServer(t, db)
+	go loadgen.Churn(ctx, db, 100)
+	firing := func() map[string]bool {
+		resp, err := http.Get("http://" + promAddr + "/api/v1/alerts")
+		if err != nil {
+			return nil
+		}
+		defer resp.Body.Close()
+		var r struct {
+			Data struct {
+				Alerts []struct {
+					Labels map[string]string
+					State  string
+				}
+			}
+		}
+		json.NewDecoder(resp.Body).Decode(&r)
+		out := map[string]bool{}
+		for _, a := range r.Data.Alerts {
+			if a.State == "firing" {
+				out[a.Labels["alertname"]] = true
+			}
+		}
+		return out
+	}
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		f := firing()
+		if f["TcpdashPortExhaustionSoon"] && f["TcpdashCloseWaitLeak"] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alerts firing: %v; want TcpdashPortExhaustionSoon and TcpdashCloseWaitLeak", f)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // freeAddr is a loopback address with a port free a moment ago.

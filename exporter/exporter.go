@@ -273,6 +273,10 @@ func (e *Exporter) series(ch chan<- prometheus.Metric, l labelled) {
 	}
 
 	c := s.Counters
+	gauge(e.desc("tcpdash_time_wait_sockets", "TIME_WAIT and FIN_WAIT2 minisockets (sockstat tw): what tcp_max_tw_buckets limits."), float64(c.TWSockets))
+	if s.MaxTimeWaitBuckets > 0 {
+		gauge(e.desc("tcpdash_time_wait_max_sockets", "net.ipv4.tcp_max_tw_buckets: beyond it, closes skip TIME_WAIT."), float64(s.MaxTimeWaitBuckets))
+	}
 	counter(e.desc("tcpdash_tcpext_tw_total", "TcpExt TW: sockets that entered TIME_WAIT."), c.TW)
 	counter(e.desc("tcpdash_tcpext_tw_recycled_total", "TcpExt TWRecycled: TIME_WAIT reused by tcp_tw_reuse."), c.TWRecycled)
 	counter(e.desc("tcpdash_tcpext_tw_killed_total", "TcpExt TWKilled."), c.TWKilled)
