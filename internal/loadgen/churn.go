@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -82,4 +83,32 @@ func Churn(ctx context.Context, to netip.AddrPort, rate int) (failedAt time.Time
 		n++
 		unix.Close(fd)
 	}
+}
+
+// StuckServer listens on at with an accept queue of one and never accepts,
+// then keeps connecting to it until ctx ends: the queue fills, and every
+// further handshake the kernel completes is counted in ListenOverflows and
+// dropped, as behind a server too slow to accept.
+func StuckServer(ctx context.Context, t *testing.T, at netip.AddrPort) {
+	t.Helper()
+	ln, err := listen(at, false)
+	if err == nil {
+		err = unix.Listen(ln, 1)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(ln) })
+	go func() {
+		var d net.Dialer
+		for ctx.Err() == nil {
+			dctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			c, err := d.DialContext(dctx, "tcp", at.String())
+			cancel()
+			if err == nil {
+				// Held open so the queue stays full.
+				context.AfterFunc(ctx, func() { c.Close() })
+			}
+		}
+	}()
 }
