@@ -1,0 +1,278 @@
+// Package recording holds tcpdash's recording format: a header line, then
+// one line per snapshot (the --json object, unchanged) and per event, as
+// JSON lines in a stream of gzip members. A member is closed at least every
+// MemberEvery of recorded time, so a recorder killed mid-way leaves a file
+// readable up to its last closed member. The reader also takes a plain
+// --json log, gzipped or not.
+package recording
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+const (
+	// Format names the format in the header's "format" field.
+	Format = "tcpdash-recording"
+	// Version is the newest format version this package reads and the one
+	// it writes.
+	Version = 1
+	// MemberEvery bounds what a killed recorder can lose.
+	MemberEvery = 60 * time.Second
+	// maxLine bounds one line, so hostile input cannot exhaust memory.
+	maxLine = 16 << 20
+)
+
+// Header describes where and how a recording was made.
+type Header struct {
+	Format     string            `json:"format"`
+	Version    int               `json:"version"`
+	Start      time.Time         `json:"start"`
+	Host       string            `json:"host"`
+	Kernel     string            `json:"kernel"`
+	Netns      string            `json:"netns,omitempty"`
+	PortRange  [2]int            `json:"port_range"`
+	Sysctls    map[string]string `json:"sysctls,omitempty"`
+	IntervalMS int64             `json:"interval_ms"`
+	Tcpdash    string            `json:"tcpdash"`
+}
+
+// Event is something that happened between snapshots: today, a sysctl
+// that tcpdash changed.
+type Event struct {
+	Time time.Time `json:"time"`
+	Kind string    `json:"kind"` // "sysctl"
+	Name string    `json:"name"`
+	Old  string    `json:"old"`
+	New  string    `json:"new"`
+}
+
+// Record is one line after the header: a snapshot or an event.
+type Record struct {
+	Time time.Time
+	// Snapshot is the --json object exactly as it was logged, or nil.
+	Snapshot json.RawMessage
+	Event    *Event
+}
+
+// ErrNewer is returned for a recording in a format newer than Version.
+var ErrNewer = errors.New("recording is in a newer format")
+
+// Writer writes a recording. It is not safe for concurrent use.
+type Writer struct {
+	w     io.Writer
+	gz    *gzip.Writer
+	since time.Time // the open member's first record
+	open  bool
+}
+
+// NewWriter writes h, in a member of its own, to w.
+func NewWriter(w io.Writer, h Header) (*Writer, error) {
+	h.Format, h.Version = Format, Version
+	rw := &Writer{w: w, gz: gzip.NewWriter(w)}
+	if err := rw.line(h); err != nil {
+		return nil, err
+	}
+	if err := rw.gz.Close(); err != nil {
+		return nil, fmt.Errorf("write recording header: %w", err)
+	}
+	return rw, nil
+}
+
+// Snapshot appends one --json line taken at t.
+func (w *Writer) Snapshot(t time.Time, line []byte) error {
+	line = bytes.TrimRight(line, "\n")
+	if !json.Valid(line) || len(line) == 0 || line[0] != '{' || bytes.IndexByte(line, '\n') >= 0 {
+		return errors.New("record snapshot: not one JSON object")
+	}
+	return w.record(t, line)
+}
+
+// Event appends e.
+func (w *Writer) Event(e Event) error {
+	b, err := json.Marshal(struct {
+		Event Event `json:"event"`
+	}{e})
+	if err != nil {
+		return fmt.Errorf("record event: %w", err)
+	}
+	return w.record(e.Time, b)
+}
+
+func (w *Writer) record(t time.Time, line []byte) error {
+	if w.open && t.Sub(w.since) >= MemberEvery {
+		if err := w.gz.Close(); err != nil {
+			return fmt.Errorf("close recording member: %w", err)
+		}
+		w.open = false
+	}
+	if !w.open {
+		w.gz.Reset(w.w)
+		w.since, w.open = t, true
+	}
+	if _, err := w.gz.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("write recording: %w", err)
+	}
+	return nil
+}
+
+func (w *Writer) line(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.gz.Write(append(b, '\n'))
+	return err
+}
+
+// Close closes the open member; it does not close the underlying writer.
+func (w *Writer) Close() error {
+	if !w.open {
+		return nil
+	}
+	w.open = false
+	if err := w.gz.Close(); err != nil {
+		return fmt.Errorf("close recording: %w", err)
+	}
+	return nil
+}
+
+// Reader reads a recording or a --json log.
+type Reader struct {
+	// Header is nil for a --json log.
+	Header *Header
+	// Truncated reports, once Next has returned io.EOF, that the input
+	// ended inside a line or a gzip member: what was complete was read.
+	Truncated bool
+
+	br   *bufio.Reader
+	line int
+	next []byte // a first line read while looking for the header
+}
+
+// NewReader reads the header, if any, from r.
+func NewReader(r io.Reader) (*Reader, error) {
+	br := bufio.NewReader(r)
+	magic, _ := br.Peek(2)
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, errors.New("not a tcpdash recording: it ends before its first line")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("not a tcpdash recording: %w", err)
+		}
+		br = bufio.NewReader(gz)
+	}
+	rd := &Reader{br: br}
+	first, err := rd.readLine()
+	if err == io.EOF {
+		if rd.Truncated {
+			return nil, errors.New("not a tcpdash recording: it ends before its first line")
+		}
+		return nil, errors.New("empty: no snapshots in it")
+	}
+	if err != nil {
+		return nil, err
+	}
+	var probe struct {
+		Format  string `json:"format"`
+		Version int    `json:"version"`
+	}
+	if first[0] != '{' || json.Unmarshal(first, &probe) != nil {
+		return nil, errors.New("not a tcpdash recording or --json log: its first line is not a JSON object")
+	}
+	if probe.Format == "" {
+		rd.next = first // a --json log: the first line is a snapshot
+		return rd, nil
+	}
+	if probe.Format != Format {
+		return nil, fmt.Errorf("not a tcpdash recording: format %q", probe.Format)
+	}
+	if probe.Version > Version {
+		return nil, fmt.Errorf("%w (version %d; this tcpdash reads up to %d): use a newer tcpdash", ErrNewer, probe.Version, Version)
+	}
+	var h Header
+	if err := json.Unmarshal(first, &h); err != nil {
+		return nil, fmt.Errorf("recording header: %w", err)
+	}
+	rd.Header = &h
+	return rd, nil
+}
+
+// Next returns the next record, or io.EOF at the end.
+func (r *Reader) Next() (Record, error) {
+	b := r.next
+	r.next = nil
+	if b == nil {
+		var err error
+		if b, err = r.readLine(); err != nil {
+			return Record{}, err
+		}
+	}
+	var probe struct {
+		Time  string `json:"time"`
+		Event *Event `json:"event"`
+	}
+	if b[0] != '{' || json.Unmarshal(b, &probe) != nil {
+		return Record{}, fmt.Errorf("line %d: not a JSON object", r.line)
+	}
+	if probe.Event != nil {
+		return Record{Time: probe.Event.Time, Event: probe.Event}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, probe.Time)
+	if err != nil {
+		return Record{}, fmt.Errorf("line %d: a snapshot without a valid \"time\"", r.line)
+	}
+	return Record{Time: t, Snapshot: json.RawMessage(b)}, nil
+}
+
+// readLine returns the next non-empty line without its newline. A line
+// cut short by the end of the input, or by a gzip member cut short, is
+// dropped and marks the reader Truncated.
+func (r *Reader) readLine() ([]byte, error) {
+	for {
+		b, err := r.readRaw()
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) || (err == io.EOF && len(b) > 0) {
+				r.Truncated = true
+				return nil, io.EOF
+			}
+			if err == io.EOF {
+				return nil, io.EOF
+			}
+			return nil, fmt.Errorf("corrupt at line %d: %w", r.line+1, err)
+		}
+		r.line++
+		if b = bytes.TrimSpace(b); len(b) > 0 {
+			return b, nil
+		}
+	}
+}
+
+// readRaw reads up to and including '\n', at most maxLine bytes. It
+// returns what it read with io.EOF when the input ends first.
+func (r *Reader) readRaw() ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := r.br.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > maxLine {
+			return nil, fmt.Errorf("a line longer than %d MiB", maxLine>>20)
+		}
+		switch {
+		case err == nil:
+			return line, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		default:
+			return line, err
+		}
+	}
+}
