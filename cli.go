@@ -22,6 +22,7 @@ const usage = `Usage:
   tcpdash --json             print one JSON snapshot per line every --interval
   tcpdash tune ...           sysctls: see tcpdash tune --help
   tcpdash exporter ...       Prometheus metrics: see tcpdash exporter --help
+  tcpdash record -o FILE     record snapshots of a load test: see tcpdash record --help
 
 Flags:
   --once             print one snapshot and exit
@@ -158,6 +159,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if len(args) > 0 && args[0] == "exporter" {
 		return runExporter(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "record" {
+		return runRecord(ctx, args[1:], stdout, stderr)
 	}
 	cfg, err := parseFlags(args)
 	if err == flag.ErrHelp {

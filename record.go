@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tcpdash/tcpdash/internal/safefile"
+	"github.com/tcpdash/tcpdash/internal/termsafe"
+	"github.com/tcpdash/tcpdash/recording"
+	"github.com/tcpdash/tcpdash/tcpinfo"
+)
+
+const recordUsage = `Usage:
+  tcpdash record -o FILE [flags]   record snapshots of a load test to FILE
+
+Flags:
+  -o FILE             the recording to write: a new file, never reached through a symlink
+  --interval D        time between snapshots, a Go duration >= 100ms (default 1s)
+  --count N           stop after N snapshots
+  --duration D        stop after D (default: until interrupted)
+  --top N             rows per table, 1-1000 (default 50)
+  --processes=false   do not name processes (skips the /proc walk)
+` + netnsUsage + `
+The file is gzip members of JSON lines, closed at least every 60 s: a
+recorder killed mid-way leaves a file readable up to its last minute.
+`
+
+type recordConfig struct {
+	config
+	out      string
+	duration time.Duration
+}
+
+func parseRecordFlags(args []string) (recordConfig, error) {
+	cfg := recordConfig{config: config{interval: time.Second, top: 50, processes: true}}
+	fs := flag.NewFlagSet("tcpdash record", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&cfg.out, "o", "", "")
+	fs.DurationVar(&cfg.interval, "interval", cfg.interval, "")
+	fs.IntVar(&cfg.count, "count", 0, "")
+	fs.DurationVar(&cfg.duration, "duration", 0, "")
+	fs.IntVar(&cfg.top, "top", cfg.top, "")
+	fs.BoolVar(&cfg.processes, "processes", true, "")
+	registerNetns(fs, &cfg.netns)
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return cfg, err
+		}
+		return cfg, usageError{flagError(err), recordUsage}
+	}
+	bad := func(format string, a ...any) (recordConfig, error) {
+		return cfg, usageError{fmt.Sprintf(format, a...), recordUsage}
+	}
+	switch {
+	case fs.NArg() > 0:
+		return bad("unexpected argument %q: name the file with -o FILE", fs.Arg(0))
+	case cfg.out == "":
+		return bad("no file: name the recording with -o FILE")
+	case cfg.interval < 100*time.Millisecond:
+		return bad("--interval %s is too short: use a Go duration of at least 100ms, such as 1s", cfg.interval)
+	case cfg.count < 0:
+		return bad("--count %d: use 0 (no limit) or a positive number", cfg.count)
+	case cfg.duration < 0:
+		return bad("--duration %s: use a positive Go duration such as 10m", cfg.duration)
+	case cfg.top < 1 || cfg.top > 1000:
+		return bad("--top %d: use a number from 1 to 1000", cfg.top)
+	case cfg.netns == "all":
+		return bad("--netns all: record one namespace at a time (name it, or run one recorder per namespace)")
+	}
+	return cfg, nil
+}
+
+// runRecord writes snapshots to a new file until --count, --duration or an
+// interrupt, which all end it cleanly.
+func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseRecordFlags(args)
+	if err == flag.ErrHelp {
+		fmt.Fprint(stdout, recordUsage)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	w, err := watch(cfg.netns)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	col, err := tcpinfo.NewCollector(tcpinfo.Options{Top: cfg.top, Namespace: w.collectorNamespace(),
+		Cgroups: cgroupResolver(), RememberOwners: true})
+	if err != nil {
+		return err
+	}
+	defer col.Close()
+
+	f, err := createRecording(cfg.out)
+	if err != nil {
+		return err
+	}
+	rw, err := recording.NewWriter(f, recordHeader(cfg, w))
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", cfg.out, err)
+	}
+	if cfg.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.duration)
+		defer cancel()
+	}
+	lines := &snapshotRecorder{w: rw}
+	err = streamJSON(ctx, col, cfg.config, w, lines)
+	if cerr := rw.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("record %s: %w", cfg.out, err)
+	}
+	fmt.Fprintf(stderr, "tcpdash: recorded %d snapshots to %s\n", lines.n, termsafe.String(cfg.out))
+	return nil
+}
+
+// createRecording creates path, refusing an existing file (a recording is
+// never overwritten) and a symlink.
+func createRecording(path string) (*os.File, error) {
+	d, name, err := safefile.Split(path, false, 0)
+	if err != nil {
+		return nil, fmt.Errorf("-o %s: %w", termsafe.String(path), err)
+	}
+	defer d.Close()
+	f, err := d.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o644)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		// O_EXCL refuses a symlink too, without following it.
+		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return nil, fmt.Errorf("-o %s: it is a symlink: name a new file (tcpdash never writes through one)", termsafe.String(path))
+		}
+		return nil, fmt.Errorf("-o %s: the file exists: choose a new name (recordings are never overwritten)", termsafe.String(path))
+	case err != nil:
+		return nil, fmt.Errorf("-o %s: %w", termsafe.String(path), err)
+	}
+	return f, nil
+}
+
+// recordHeader says where and how the recording is made; what cannot be
+// read is left empty rather than failing the recording.
+func recordHeader(cfg recordConfig, w *watched) recording.Header {
+	h := recording.Header{Start: time.Now(), IntervalMS: cfg.interval.Milliseconds(), Tcpdash: buildVersion(),
+		Netns: cfg.netns, Sysctls: map[string]string{}}
+	h.Host, _ = os.Hostname()
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		h.Kernel = strings.TrimSpace(string(b))
+	}
+	for _, s := range readSettings(w) {
+		if !s.Exists {
+			continue
+		}
+		h.Sysctls[s.Key] = s.Value
+		if s.Key == "net.ipv4.ip_local_port_range" {
+			if lo, hi, ok := strings.Cut(s.Value, " "); ok {
+				h.PortRange[0], _ = strconv.Atoi(lo)
+				h.PortRange[1], _ = strconv.Atoi(strings.TrimSpace(hi))
+			}
+		}
+	}
+	return h
+}
+
+// snapshotRecorder takes the --json lines streamJSON writes, one a Write.
+type snapshotRecorder struct {
+	w *recording.Writer
+	n int
+}
+
+func (r *snapshotRecorder) Write(p []byte) (int, error) {
+	var probe struct {
+		Time time.Time `json:"time"`
+	}
+	if err := json.Unmarshal(p, &probe); err != nil {
+		return 0, err
+	}
+	if err := r.w.Snapshot(probe.Time, p); err != nil {
+		return 0, err
+	}
+	r.n++
+	return len(p), nil
+}

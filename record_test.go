@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tcpdash/tcpdash/internal/loadgen"
+	"github.com/tcpdash/tcpdash/internal/netns"
+	"github.com/tcpdash/tcpdash/recording"
+)
+
+// TestIntegrationRecord records a namespace while a leaking process grows
+// its CLOSE_WAIT, and reads the recording back: the header knows the
+// namespace's port range, every snapshot is a --json line, and the last
+// one counts what ss counts.
+func TestIntegrationRecord(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	to := netip.MustParseAddrPort("127.0.0.7:5432")
+	loadgen.Server(t, to)
+	loadgen.StartLeaker(t, "leaky-app", to, 20)
+	for deadline := time.Now().Add(5 * time.Second); ssCount(t, "close-wait") < 20 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	path := filepath.Join(t.TempDir(), "run.tcpdash")
+	_, stderr, err := runCLI(t, "record", "-o", path, "--count", "5", "--interval", "100ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr, "recorded 5 snapshots") {
+		t.Errorf("stderr %q", stderr)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := recording.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	range_, _ := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if h := r.Header; h == nil || h.IntervalMS != 100 || strings.Join(strings.Fields(string(range_)), " ") != h.Sysctls["net.ipv4.ip_local_port_range"] || h.PortRange[0] == 0 {
+		t.Errorf("header %+v", r.Header)
+	}
+	var last struct {
+		Total  int
+		States map[string]int
+	}
+	n := 0
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if err := json.Unmarshal(rec.Snapshot, &last); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n != 5 || r.Truncated {
+		t.Fatalf("%d snapshots, truncated %v; want 5 whole", n, r.Truncated)
+	}
+	if want := ssCount(t, "close-wait"); last.States["CLOSE_WAIT"] != want || want != 20 {
+		t.Errorf("recorded %d CLOSE_WAIT, ss lists %d, the leaker holds 20", last.States["CLOSE_WAIT"], want)
+	}
+
+	// A recording is never overwritten, nor written through a symlink.
+	if _, _, err := runCLI(t, "record", "-o", path, "--count", "1"); err == nil || !strings.Contains(err.Error(), "the file exists") {
+		t.Errorf("over an existing file: %v", err)
+	}
+	link := filepath.Join(t.TempDir(), "link")
+	os.Symlink(filepath.Join(t.TempDir(), "target"), link)
+	if _, _, err := runCLI(t, "record", "-o", link, "--count", "1"); err == nil || !strings.Contains(err.Error(), "symlink") {
+		t.Errorf("through a symlink: %v", err)
+	}
+}
+
+func TestRecordBadFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"record"}, "no file: name the recording with -o FILE"},
+		{[]string{"record", "-o", "x", "--interval", "10ms"}, "--interval 10ms is too short"},
+		{[]string{"record", "-o", "x", "--netns", "all"}, "record one namespace at a time"},
+		{[]string{"record", "-o", "x", "extra"}, `unexpected argument "extra"`},
+	} {
+		_, _, err := runCLI(t, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// ssCount counts the sockets ss lists in state.
+func ssCount(t *testing.T, state string) int {
+	t.Helper()
+	out, err := exec.Command("ss", "-tanH", "state", state).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(out), "\n")
+}
