@@ -15,7 +15,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/tcpdash/tcpdash/internal/safefile"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
 	"github.com/tcpdash/tcpdash/recording"
 	"github.com/tcpdash/tcpdash/tcpinfo"
@@ -134,23 +133,19 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // createRecording creates path, refusing an existing file (a recording is
-// never overwritten) and a symlink.
+// never overwritten) and a symlink: with O_CREAT, O_EXCL fails on any name
+// already there, a symlink included, without following it, so a shared
+// directory such as /tmp is safe too.
 func createRecording(path string) (*os.File, error) {
-	d, name, err := safefile.Split(path, false, 0)
-	if err != nil {
-		return nil, fmt.Errorf("-o %s: %w", termsafe.String(path), err)
-	}
-	defer d.Close()
-	f, err := d.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o644)
 	switch {
 	case errors.Is(err, fs.ErrExist):
-		// O_EXCL refuses a symlink too, without following it.
 		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
 			return nil, fmt.Errorf("-o %s: it is a symlink: name a new file (tcpdash never writes through one)", termsafe.String(path))
 		}
 		return nil, fmt.Errorf("-o %s: the file exists: choose a new name (recordings are never overwritten)", termsafe.String(path))
 	case err != nil:
-		return nil, fmt.Errorf("-o %s: %w", termsafe.String(path), err)
+		return nil, fmt.Errorf("-o %s: %w", path, err)
 	}
 	return f, nil
 }
