@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"github.com/tcpdash/tcpdash/internal/termsafe"
 	"github.com/tcpdash/tcpdash/recording"
 	"github.com/tcpdash/tcpdash/tcpinfo"
+	"github.com/tcpdash/tcpdash/tuning"
 )
 
 const recordUsage = `Usage:
@@ -117,7 +120,8 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		ctx, cancel = context.WithTimeout(ctx, cfg.duration)
 		defer cancel()
 	}
-	lines := &snapshotRecorder{w: rw}
+	lines := &snapshotRecorder{w: rw, settings: func() map[string]string { return sysctlValues(readSettings(w)) }}
+	lines.last = lines.settings()
 	err = streamJSON(ctx, col, cfg.config, w, lines)
 	if cerr := rw.Close(); err == nil {
 		err = cerr
@@ -154,30 +158,38 @@ func createRecording(path string) (*os.File, error) {
 // read is left empty rather than failing the recording.
 func recordHeader(cfg recordConfig, w *watched) recording.Header {
 	h := recording.Header{Start: time.Now(), IntervalMS: cfg.interval.Milliseconds(), Tcpdash: buildVersion(),
-		Netns: cfg.netns, Sysctls: map[string]string{}}
+		Netns: cfg.netns}
 	h.Host, _ = os.Hostname()
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		h.Kernel = strings.TrimSpace(string(b))
 	}
-	for _, s := range readSettings(w) {
-		if !s.Exists {
-			continue
-		}
-		h.Sysctls[s.Key] = s.Value
-		if s.Key == "net.ipv4.ip_local_port_range" {
-			if lo, hi, ok := strings.Cut(s.Value, " "); ok {
-				h.PortRange[0], _ = strconv.Atoi(lo)
-				h.PortRange[1], _ = strconv.Atoi(strings.TrimSpace(hi))
-			}
-		}
+	h.Sysctls = sysctlValues(readSettings(w))
+	if lo, hi, ok := strings.Cut(h.Sysctls["net.ipv4.ip_local_port_range"], " "); ok {
+		h.PortRange[0], _ = strconv.Atoi(lo)
+		h.PortRange[1], _ = strconv.Atoi(hi)
 	}
 	return h
 }
 
+// sysctlValues maps each sysctl the kernel has to its value.
+func sysctlValues(settings []tuning.Setting) map[string]string {
+	m := make(map[string]string, len(settings))
+	for _, s := range settings {
+		if s.Exists {
+			m[s.Key] = s.Value
+		}
+	}
+	return m
+}
+
 // snapshotRecorder takes the --json lines streamJSON writes, one a Write.
+// Before each snapshot it records, as events, the sysctls that changed
+// since the last one: tcpdash's own changes and anyone else's.
 type snapshotRecorder struct {
-	w *recording.Writer
-	n int
+	w        *recording.Writer
+	n        int
+	settings func() map[string]string
+	last     map[string]string
 }
 
 func (r *snapshotRecorder) Write(p []byte) (int, error) {
@@ -187,6 +199,15 @@ func (r *snapshotRecorder) Write(p []byte) (int, error) {
 	if err := json.Unmarshal(p, &probe); err != nil {
 		return 0, err
 	}
+	now := r.settings()
+	for _, k := range slices.Sorted(maps.Keys(now)) {
+		if old := r.last[k]; old != now[k] {
+			if err := r.w.Event(recording.Event{Time: probe.Time, Kind: "sysctl", Name: k, Old: old, New: now[k]}); err != nil {
+				return 0, err
+			}
+		}
+	}
+	r.last = now
 	if err := r.w.Snapshot(probe.Time, p); err != nil {
 		return 0, err
 	}

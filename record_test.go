@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/netip"
@@ -112,4 +113,72 @@ func ssCount(t *testing.T, state string) int {
 		t.Fatal(err)
 	}
 	return strings.Count(string(out), "\n")
+}
+
+// TestIntegrationRecordSysctlEvents: a sysctl changed while recording (here
+// by tcpdash tune) is in the recording as an event, between the snapshots
+// before and after it.
+func TestIntegrationRecordSysctlEvents(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "run.tcpdash")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := runCLIContext(ctx, t, "record", "-o", path, "--interval", "100ms", "--processes=false")
+		done <- err
+	}()
+	time.Sleep(350 * time.Millisecond) // a few snapshots before the change
+	old, _ := os.ReadFile("/proc/sys/net/ipv4/tcp_fin_timeout")
+	if _, _, err := runCLI(t, "tune", "set", "net.ipv4.tcp_fin_timeout=17", "--yes",
+		"--state-file", filepath.Join(dir, "b"), "--audit-log", filepath.Join(dir, "a")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(350 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := recording.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Header.Sysctls["net.ipv4.tcp_fin_timeout"]; got != strings.TrimSpace(string(old)) {
+		t.Errorf("header has tcp_fin_timeout %q, it was %q", got, old)
+	}
+	var before, after int
+	var events []recording.Event
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case rec.Event != nil:
+			events = append(events, *rec.Event)
+		case len(events) == 0:
+			before++
+		default:
+			after++
+		}
+	}
+	want := recording.Event{Kind: "sysctl", Name: "net.ipv4.tcp_fin_timeout", Old: strings.TrimSpace(string(old)), New: "17"}
+	if len(events) != 1 || events[0].Time.IsZero() {
+		t.Fatalf("events %+v, want one: %+v", events, want)
+	}
+	if events[0].Time = (time.Time{}); events[0] != want {
+		t.Errorf("event %+v, want %+v", events[0], want)
+	}
+	if before == 0 || after == 0 {
+		t.Errorf("%d snapshots before the event and %d after; want some of each", before, after)
+	}
 }
