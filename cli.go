@@ -181,8 +181,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer w.Close()
 	// Streams and the dashboard carry owners over to TIME_WAIT; a single
 	// snapshot cannot see the past.
-	col, err := tcpinfo.NewCollector(tcpinfo.Options{Source: cfg.source, Top: cfg.top, Namespace: w.collectorNamespace(),
-		Cgroups: cgroupResolver(), RememberOwners: !cfg.once})
+	col, err := w.collector(tcpinfo.Options{Source: cfg.source, Top: cfg.top, RememberOwners: !cfg.once})
 	if err != nil {
 		return err
 	}
@@ -269,13 +268,23 @@ func writeJSON(w io.Writer, snap *tcpinfo.Snapshot, findings []diagnose.Finding)
 }
 
 // streamJSON logs one snapshot per line until ctx is done or count
-// snapshots are out. Like the dashboard, it stretches its interval while
-// dumps are slow, and each line says the interval it was taken at. An
-// interrupt is a normal end.
+// snapshots are out.
 func streamJSON(ctx context.Context, col *tcpinfo.Collector, cfg config, ns *watched, out io.Writer) error {
+	return stream(ctx, col, cfg, ns, func(snap *tcpinfo.Snapshot, findings []diagnose.Finding, _ []tuning.Setting) error {
+		return writeJSON(out, snap, findings)
+	})
+}
+
+// stream hands each snapshot, its findings and the sysctls they were
+// judged against to emit, until ctx is done or count snapshots are out.
+// Like the dashboard, it stretches its interval while dumps are slow, and
+// each snapshot says the interval it was taken at. An interrupt is a
+// normal end. Sysctls are read every poll: a change made meanwhile (by
+// tcpdash tune or anyone) changes the advice from then on.
+func stream(ctx context.Context, col *tcpinfo.Collector, cfg config, ns *watched,
+	emit func(*tcpinfo.Snapshot, []diagnose.Finding, []tuning.Setting) error) error {
 	var owners *tcpinfo.Owners
 	var prev *tcpinfo.Snapshot
-	settings := readSettings(ns)
 	interval := cfg.interval
 	next := time.Now()
 	timer := time.NewTimer(0)
@@ -304,7 +313,8 @@ func streamJSON(ctx context.Context, col *tcpinfo.Collector, cfg config, ns *wat
 		}
 		snap.Interval = interval
 		ns.label(snap)
-		if err := writeJSON(out, snap, diagnose.Diagnose(snap, prev, settings)); err != nil {
+		settings := readSettings(ns)
+		if err := emit(snap, diagnose.Diagnose(snap, prev, settings), settings); err != nil {
 			return err
 		}
 		prev = snap

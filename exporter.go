@@ -128,8 +128,7 @@ func exporterTargets(cfg exporterConfig) (func() ([]exporter.Target, error), fun
 		if err != nil {
 			return nil, nil, err
 		}
-		col, err := tcpinfo.NewCollector(tcpinfo.Options{Top: cfg.top, Namespace: w.collectorNamespace(),
-			Cgroups: cgroupResolver(), RememberOwners: true})
+		col, err := w.collector(tcpinfo.Options{Top: cfg.top, RememberOwners: true})
 		if err != nil {
 			w.Close()
 			return nil, nil, err

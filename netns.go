@@ -69,6 +69,13 @@ func (w *watched) collectorNamespace() tcpinfo.Namespace {
 	return w.handle
 }
 
+// collector opens a collector on the watched namespace that names
+// cgroups; o says the rest.
+func (w *watched) collector(o tcpinfo.Options) (*tcpinfo.Collector, error) {
+	o.Namespace, o.Cgroups = w.collectorNamespace(), cgroupResolver()
+	return tcpinfo.NewCollector(o)
+}
+
 // inNamespace runs sysctl I/O inside the watched namespace.
 func (w *watched) inNamespace() func(func() error) error {
 	if w.handle == nil {

@@ -1,8 +1,8 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tcpdash/tcpdash/diagnose"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
 	"github.com/tcpdash/tcpdash/recording"
 	"github.com/tcpdash/tcpdash/tcpinfo"
@@ -99,8 +100,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer w.Close()
-	col, err := tcpinfo.NewCollector(tcpinfo.Options{Top: cfg.top, Namespace: w.collectorNamespace(),
-		Cgroups: cgroupResolver(), RememberOwners: true})
+	col, err := w.collector(tcpinfo.Options{Top: cfg.top, RememberOwners: true})
 	if err != nil {
 		return err
 	}
@@ -110,7 +110,8 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	rw, err := recording.NewWriter(f, recordHeader(cfg, w))
+	h := recordHeader(cfg, w)
+	rw, err := recording.NewWriter(f, h)
 	if err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", cfg.out, err)
@@ -120,9 +121,8 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		ctx, cancel = context.WithTimeout(ctx, cfg.duration)
 		defer cancel()
 	}
-	lines := &snapshotRecorder{w: rw, settings: func() map[string]string { return sysctlValues(readSettings(w)) }}
-	lines.last = lines.settings()
-	err = streamJSON(ctx, col, cfg.config, w, lines)
+	rec := &snapshotRecorder{w: rw, last: h.Sysctls}
+	err = stream(ctx, col, cfg.config, w, rec.record)
 	if cerr := rw.Close(); err == nil {
 		err = cerr
 	}
@@ -132,7 +132,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("record %s: %w", cfg.out, err)
 	}
-	fmt.Fprintf(stderr, "tcpdash: recorded %d snapshots to %s\n", lines.n, termsafe.String(cfg.out))
+	fmt.Fprintf(stderr, "tcpdash: recorded %d snapshots to %s\n", rec.n, termsafe.String(cfg.out))
 	return nil
 }
 
@@ -182,35 +182,36 @@ func sysctlValues(settings []tuning.Setting) map[string]string {
 	return m
 }
 
-// snapshotRecorder takes the --json lines streamJSON writes, one a Write.
-// Before each snapshot it records, as events, the sysctls that changed
-// since the last one: tcpdash's own changes and anyone else's.
+// snapshotRecorder writes each snapshot as its --json line, after the
+// sysctls that changed since the last one (tcpdash tune's changes or
+// anyone's) as events.
 type snapshotRecorder struct {
-	w        *recording.Writer
-	n        int
-	settings func() map[string]string
-	last     map[string]string
+	w    *recording.Writer
+	n    int
+	last map[string]string
+	line bytes.Buffer
 }
 
-func (r *snapshotRecorder) Write(p []byte) (int, error) {
-	var probe struct {
-		Time time.Time `json:"time"`
+func (r *snapshotRecorder) record(snap *tcpinfo.Snapshot, findings []diagnose.Finding, settings []tuning.Setting) error {
+	now := sysctlValues(settings)
+	if len(now) == 0 {
+		now = r.last // unreadable this poll: no change to report
 	}
-	if err := json.Unmarshal(p, &probe); err != nil {
-		return 0, err
-	}
-	now := r.settings()
 	for _, k := range slices.Sorted(maps.Keys(now)) {
 		if old := r.last[k]; old != now[k] {
-			if err := r.w.Event(recording.Event{Time: probe.Time, Kind: "sysctl", Name: k, Old: old, New: now[k]}); err != nil {
-				return 0, err
+			if err := r.w.Event(recording.Event{Time: snap.Time, Kind: "sysctl", Name: k, Old: old, New: now[k]}); err != nil {
+				return err
 			}
 		}
 	}
 	r.last = now
-	if err := r.w.Snapshot(probe.Time, p); err != nil {
-		return 0, err
+	r.line.Reset()
+	if err := writeJSON(&r.line, snap, findings); err != nil {
+		return err
+	}
+	if err := r.w.Snapshot(snap.Time, r.line.Bytes()); err != nil {
+		return err
 	}
 	r.n++
-	return len(p), nil
+	return nil
 }

@@ -40,14 +40,7 @@ func TestIntegrationRecord(t *testing.T) {
 	if !strings.Contains(stderr, "recorded 5 snapshots") {
 		t.Errorf("stderr %q", stderr)
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := recording.NewReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, recs := readRecording(t, path)
 	range_, _ := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
 	if h := r.Header; h == nil || h.IntervalMS != 100 || strings.Join(strings.Fields(string(range_)), " ") != h.Sysctls["net.ipv4.ip_local_port_range"] || h.PortRange[0] == 0 {
 		t.Errorf("header %+v", r.Header)
@@ -56,22 +49,11 @@ func TestIntegrationRecord(t *testing.T) {
 		Total  int
 		States map[string]int
 	}
-	n := 0
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		n++
-		if err := json.Unmarshal(rec.Snapshot, &last); err != nil {
-			t.Fatal(err)
-		}
+	if len(recs) != 5 || r.Truncated {
+		t.Fatalf("%d snapshots, truncated %v; want 5 whole", len(recs), r.Truncated)
 	}
-	if n != 5 || r.Truncated {
-		t.Fatalf("%d snapshots, truncated %v; want 5 whole", n, r.Truncated)
+	if err := json.Unmarshal(recs[4].Snapshot, &last); err != nil {
+		t.Fatal(err)
 	}
 	if want := ssCount(t, "close-wait"); last.States["CLOSE_WAIT"] != want || want != 20 {
 		t.Errorf("recorded %d CLOSE_WAIT, ss lists %d, the leaker holds 20", last.States["CLOSE_WAIT"], want)
@@ -141,27 +123,13 @@ func TestIntegrationRecordSysctlEvents(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := recording.NewReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, recs := readRecording(t, path)
 	if got := r.Header.Sysctls["net.ipv4.tcp_fin_timeout"]; got != strings.TrimSpace(string(old)) {
 		t.Errorf("header has tcp_fin_timeout %q, it was %q", got, old)
 	}
 	var before, after int
 	var events []recording.Event
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, rec := range recs {
 		switch {
 		case rec.Event != nil:
 			events = append(events, *rec.Event)
@@ -180,5 +148,42 @@ func TestIntegrationRecordSysctlEvents(t *testing.T) {
 	}
 	if before == 0 || after == 0 {
 		t.Errorf("%d snapshots before the event and %d after; want some of each", before, after)
+	}
+}
+
+// BenchmarkReadSettings is what a stream now pays each poll to judge
+// findings against current sysctls.
+func BenchmarkReadSettings(b *testing.B) {
+	w, err := watch("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	for b.Loop() {
+		readSettings(w)
+	}
+}
+
+// readRecording reads the recording at path whole.
+func readRecording(t *testing.T, path string) (*recording.Reader, []recording.Record) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := recording.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []recording.Record
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			return r, recs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, rec)
 	}
 }
