@@ -213,7 +213,7 @@ func (s *System) write(t Tunable, value string) error {
 	err := s.inNamespace(func() (err error) {
 		// /proc/sys resolves in the opening thread's namespace; the open
 		// file keeps it.
-		f, err = os.OpenFile(filepath.Join(s.opts.SysctlRoot, t.Path()), os.O_WRONLY|os.O_TRUNC, 0)
+		f, err = os.OpenFile(filepath.Join(s.opts.SysctlRoot, t.Path()), os.O_WRONLY|os.O_TRUNC|syscall.O_NOFOLLOW, 0)
 		return err
 	})
 	if err != nil {

@@ -483,3 +483,30 @@ func FuzzStateFile(f *testing.F) {
 		}
 	})
 }
+
+// A sysctl file that is a symlink is never written through: /proc/sys has
+// none, so one is a planted trap, and the file it points at stays as it was.
+func TestApplyRefusesSymlink(t *testing.T) {
+	s, dir := fakeRoot(t)
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("60\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(dir, "net/ipv4/tcp_fin_timeout")
+	if err := os.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, key); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Plan(assign(t, "net.ipv4.tcp_fin_timeout=30"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(p); err == nil {
+		t.Fatal("applied through a symlink")
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "60\n" {
+		t.Errorf("the symlink's target now holds %q", b)
+	}
+}
