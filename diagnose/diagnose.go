@@ -33,6 +33,21 @@ func (s Severity) String() string { return [...]string{"info", "warning", "criti
 // MarshalJSON writes the severity's name.
 func (s Severity) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
 
+// UnmarshalJSON reads a severity's name back, as a recording holds it.
+func (s *Severity) UnmarshalJSON(b []byte) error {
+	var name string
+	if err := json.Unmarshal(b, &name); err != nil {
+		return err
+	}
+	for v := Info; v <= Critical; v++ {
+		if v.String() == name {
+			*s = v
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown severity %q", name)
+}
+
 // A Finding is one diagnosis.
 type Finding struct {
 	Severity Severity `json:"severity"`
@@ -41,6 +56,11 @@ type Finding struct {
 	// time_wait_overflow, time_wait_near_limit, listen_overflow, syn_recv,
 	// orphan_fin_wait2, listen_in_ephemeral_range.
 	Kind string `json:"kind"`
+	// Subject is what the finding is about, where one kind can be about
+	// several things at once: "pid 311 (api)", "10.0.0.5:3306 from
+	// 10.0.0.1", "port 8080". Kind and Subject identify a finding from one
+	// snapshot to the next, while its numbers change.
+	Subject string `json:"subject,omitempty"`
 	// Title says what is wrong in one sentence.
 	Title string `json:"title"`
 	// Short says it in fewer words, for a line of the first screen: the
@@ -54,6 +74,14 @@ type Finding struct {
 	// tcpdash tune to recommend, citing the finding.
 	Sysctls []tuning.Recommendation `json:"sysctls,omitempty"`
 	rank    float64                 // orders findings of one severity
+}
+
+// ID identifies a finding across snapshots: its kind and subject.
+func (f Finding) ID() string {
+	if f.Subject == "" {
+		return f.Kind
+	}
+	return f.Kind + " " + f.Subject
 }
 
 // Thresholds below which nothing is reported: a quiet host has no findings.
@@ -110,7 +138,8 @@ func Diagnose(now, earlier *tcpinfo.Snapshot, settings []tuning.Setting) []Findi
 			ports = append(ports, fmt.Sprint(p))
 		}
 		f = append(f, Finding{Kind: "listen_in_ephemeral_range", Severity: Warning, rank: float64(len(ports)),
-			Title: fmt.Sprintf("port %s is listened on inside the ephemeral range %s", strings.Join(ports, ", "), now.PortRange),
+			Subject: "port " + strings.Join(ports, ", "),
+			Title:   fmt.Sprintf("port %s is listened on inside the ephemeral range %s", strings.Join(ports, ", "), now.PortRange),
 			Detail: "connect() may take such a port for an outgoing connection while its server is down, and the server then cannot bind. " +
 				"Add the ports to net.ipv4.ip_local_reserved_ports, or move ip_local_port_range clear of them.",
 			Evidence: []string{"LISTEN on " + strings.Join(ports, ", ")}})
@@ -160,7 +189,7 @@ func closeWait(now, earlier *tcpinfo.Snapshot, dt float64) []Finding {
 			to = share(p.CloseWaitOnCount, fmt.Sprintf("on port %d", p.CloseWaitOn))
 			where = fmt.Sprintf("; %s of them on local port %d, from many peers", humanize.Int(p.CloseWaitOnCount), p.CloseWaitOn)
 		}
-		f = append(f, Finding{Kind: "close_wait_leak", Severity: sev, rank: float64(n),
+		f = append(f, Finding{Kind: "close_wait_leak", Severity: sev, rank: float64(n), Subject: fmt.Sprintf("pid %d (%s)", p.PID, p.Command),
 			Title: fmt.Sprintf("pid %d (%s) holds %s CLOSE_WAIT sockets%s — the application is not closing connections the peer has closed",
 				p.PID, p.Command, humanize.Int(n), to),
 			Short: fmt.Sprintf("pid %d (%s) leaks: %s CLOSE_WAIT%s%s", p.PID, p.Command, humanize.Int(n), to, rate),
@@ -236,6 +265,7 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, settings []tuning.Se
 			ev = append(ev, fmt.Sprintf("growing %s/s (%s)", fmtRate(growth), how))
 		}
 		f = append(f, Finding{Kind: "port_exhaustion", Severity: sev, rank: g.Ratio + 1/(1+left.Seconds()), Title: title, Short: short,
+			Subject: fmt.Sprintf("%s from %s", g.Remote, g.Local),
 			Detail: "Each (source, destination, port) group can hold each local port once, TIME_WAIT included (60 s). Fixes: " +
 				strings.Join(fixes, "; ") + ".",
 			Evidence: ev, Sysctls: sysctls})
@@ -348,17 +378,19 @@ func counters(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuning
 		ld := c.ListenDrops - min(c.ListenDrops, earlier.Counters.ListenDrops)
 		if lo > 0 || ld > 0 {
 			dropped := max(lo, ld)
+			subject := ""
 			title := fmt.Sprintf("listen queues are overflowing: %s connections dropped (%s/s)", humanize.Int(int(dropped)), fmtRate(float64(dropped)/dt))
 			if full := fullListeners(now); len(full) > 0 {
 				// The drops are the full queue's: name its port and process.
 				l := full[0]
+				subject = fmt.Sprintf("port %d", l.Local.Port())
 				title = fmt.Sprintf("port %d%s: accept queue full, %d of %d; %s connections dropped/s",
 					l.Local.Port(), listenerOwner(l), l.AcceptQueue, l.Backlog, fmtRate(float64(dropped)/dt))
 				if len(full) > 1 {
 					title += fmt.Sprintf(" (and %d more full listeners)", len(full)-1)
 				}
 			}
-			f = append(f, Finding{Kind: "listen_overflow", Severity: Critical, rank: float64(lo + ld),
+			f = append(f, Finding{Kind: "listen_overflow", Severity: Critical, rank: float64(lo + ld), Subject: subject,
 				Title: title,
 				Detail: "The application does not accept() fast enough, or its backlog is too small. Fix: " + advice(recs, "net.core.somaxconn") +
 					" and " + advice(recs, "net.ipv4.tcp_max_syn_backlog") + ", raise the listen() backlog in the application (somaxconn caps it), and accept faster.",

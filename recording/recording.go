@@ -239,6 +239,9 @@ func (r *Reader) Next() (Record, error) {
 func (r *Reader) readLine() ([]byte, error) {
 	for {
 		b, err := r.readRaw()
+		if err == io.EOF && json.Valid(b) && bytes.HasPrefix(bytes.TrimSpace(b), []byte("{")) {
+			err = nil // a last line without its newline, but whole
+		}
 		if err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) || (err == io.EOF && len(b) > 0) {
 				r.Truncated = true

@@ -2,7 +2,12 @@ package tcpinfo
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math"
+	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -217,4 +222,109 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 		j.TimeWaitExpiry = append(j.TimeWaitExpiry, jsonExpiry{int(e.Within / time.Second), e.Count})
 	}
 	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads a snapshot back from its JSON form, as a recording
+// holds it: marshalling the result gives the same bytes. What the JSON
+// leaves out (per-socket detail, the reserved ports) stays zero.
+func (s *Snapshot) UnmarshalJSON(b []byte) error {
+	var j jsonSnapshot
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	t, err := time.Parse(time.RFC3339Nano, j.Time)
+	if err != nil {
+		return fmt.Errorf("snapshot time: %w", err)
+	}
+	*s = Snapshot{Time: t, Source: j.Source, SourceNote: j.SourceNote,
+		Dump:     time.Duration(math.Round(j.DumpMS*1000)) * time.Microsecond,
+		Interval: time.Duration(j.IntervalMS) * time.Millisecond,
+		Netns:    j.Netns, Names: j.Names, Total: j.Total, States: j.States, Families: j.Families,
+		Counters: j.Counters}
+	ap := func(addr string, port uint16) (netip.AddrPort, error) {
+		a, err := netip.ParseAddr(addr)
+		if err != nil {
+			return netip.AddrPort{}, err
+		}
+		return netip.AddrPortFrom(a, port), nil
+	}
+	for _, p := range j.TopLocalPorts {
+		s.TopLocalPorts = append(s.TopLocalPorts, PortCount{p.Port, StateCounts(p.States)})
+	}
+	for _, p := range j.TopRemotePorts {
+		s.TopRemotePorts = append(s.TopRemotePorts, PortCount{p.Port, StateCounts(p.States)})
+	}
+	for _, e := range j.TopRemoteEndpoints {
+		ep, err := ap(e.Addr, e.Port)
+		if err != nil {
+			return fmt.Errorf("top_remote_endpoints: %w", err)
+		}
+		s.TopRemoteEndpoints = append(s.TopRemoteEndpoints, EndpointCount{ep, StateCounts(e.States)})
+	}
+	for _, r := range j.LocalPortsFolded {
+		if r.Ephemeral != "" {
+			lo, hi, _ := strings.Cut(r.Ephemeral, "-")
+			l, err1 := strconv.ParseUint(lo, 10, 16)
+			h, err2 := strconv.ParseUint(hi, 10, 16)
+			if err := errors.Join(err1, err2); err != nil {
+				return fmt.Errorf("local_ports_folded: ephemeral range %q: %w", r.Ephemeral, err)
+			}
+			s.PortRange.Low, s.PortRange.High = uint16(l), uint16(h)
+		}
+		s.LocalPortsFolded = append(s.LocalPortsFolded, FoldedPort{r.Port, r.Ports, StateCounts(r.States)})
+	}
+	for _, r := range j.RemoteEndpointsFolded {
+		ep, err := ap(r.Addr, r.Port)
+		if err != nil {
+			return fmt.Errorf("remote_endpoints_folded: %w", err)
+		}
+		s.RemoteEndpointsFolded = append(s.RemoteEndpointsFolded, FoldedEndpoint{ep, r.Ports, StateCounts(r.States)})
+	}
+	for _, g := range j.PortPressure {
+		local, err := netip.ParseAddr(g.LocalAddr)
+		if err != nil {
+			return fmt.Errorf("port_pressure: %w", err)
+		}
+		remote, err := ap(g.RemoteAddr, g.RemotePort)
+		if err != nil {
+			return fmt.Errorf("port_pressure: %w", err)
+		}
+		pg := PressureGroup{Local: local, Remote: remote, Used: g.Used, TimeWait: g.TimeWait,
+			RecentTimeWait: g.Recent, Capacity: g.Capacity, Ratio: g.Ratio}
+		if o := g.Opener; o != nil {
+			pg.Opener, pg.OpenerCgroupName, pg.OpenerSockets = Owner{PID: o.PID, Command: o.Command}, o.Cgroup, o.Sockets
+		}
+		s.PortPressure = append(s.PortPressure, pg)
+	}
+	for _, e := range j.TimeWaitExpiry {
+		s.TimeWaitExpiry = append(s.TimeWaitExpiry, ExpiryBucket{time.Duration(e.WithinS) * time.Second, e.Count})
+	}
+	for _, p := range j.Processes {
+		s.Processes = append(s.Processes, ProcessCount{Owner: Owner{p.PID, p.Command, p.Cmdline},
+			States: StateCounts(p.States), Shared: p.Shared, CgroupName: p.Cgroup})
+	}
+	for _, c := range j.Cgroups {
+		s.Cgroups = append(s.Cgroups, CgroupCount{c.ID, c.Path, c.Name, StateCounts(c.States)})
+	}
+	for _, l := range j.Listeners {
+		local, err := ap(l.Addr, l.Port)
+		if err != nil {
+			return fmt.Errorf("listeners: %w", err)
+		}
+		s.Listeners = append(s.Listeners, Listener{Local: local, AcceptQueue: l.AcceptQueue, Backlog: l.Backlog,
+			SynRecv: l.SynRecv, Owner: Owner{PID: l.PID, Command: l.Command}})
+	}
+	if o := j.Owners; o != nil {
+		a := &s.Attribution
+		a.Enabled, a.Owned, a.Shared, a.Hidden = true, o.Owned, o.Shared, o.HiddenProcesses
+		a.Took = time.Duration(math.Round(o.WalkMS*1000)) * time.Microsecond
+		a.Time, _ = time.Parse(time.RFC3339Nano, o.WalkTime)
+		k := o.KernelUnowned
+		a.Unowned, a.UnownedTimeWait, a.UnownedHandshake, a.UnownedOrphan = k.Total, k.TimeWait, k.Handshake, k.Orphan
+		a.UnownedRemembered, a.Remembered = k.TimeWaitRemembered, o.Remembered
+		u := o.Unseen
+		a.Unknown, a.UnseenNewer, a.UnseenHidden = u.Total, u.NewerThanWalk, u.OtherUser
+		a.UnseenLeaderGone, a.UnseenOtherPIDNamespace = u.MainThreadExited, u.OtherPIDNamespace
+	}
+	return nil
 }

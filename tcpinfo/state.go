@@ -1,6 +1,7 @@
 package tcpinfo
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 )
@@ -121,3 +122,22 @@ func (c nonZeroStates) MarshalJSON() ([]byte, error) {
 	sc := StateCounts(c)
 	return sc.appendJSON(nil, false), nil
 }
+
+// UnmarshalJSON reads the object MarshalJSON writes; states left out are
+// zero. Names it does not know are skipped, so a newer kernel's state in a
+// recording does not make it unreadable.
+func (c *StateCounts) UnmarshalJSON(b []byte) error {
+	var m map[string]int
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	*c = StateCounts{}
+	for name, n := range m {
+		if s, err := ParseState(name); err == nil {
+			c[s] = n
+		}
+	}
+	return nil
+}
+
+func (c *nonZeroStates) UnmarshalJSON(b []byte) error { return (*StateCounts)(c).UnmarshalJSON(b) }

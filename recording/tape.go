@@ -1,0 +1,221 @@
+package recording
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/tcpdash/tcpdash/diagnose"
+	"github.com/tcpdash/tcpdash/tcpinfo"
+)
+
+// A Tape is a whole recording in memory, indexed for replay: each
+// snapshot's time, state counts and findings are read once, as it loads;
+// the rest of a snapshot is decoded when asked for.
+type Tape struct {
+	// Header is nil for a --json log.
+	Header *Header
+	// Truncated says the input ended inside a line or a gzip member: the
+	// tape holds what was complete.
+	Truncated bool
+	// Events are the recorded events, in order.
+	Events []Event
+
+	frames []frame
+}
+
+type frame struct {
+	time     time.Time
+	line     json.RawMessage
+	states   tcpinfo.StateCounts
+	findings []diagnose.Finding
+	sysctls  map[string]string // shared with neighbours until an event
+}
+
+// Load reads a recording or a --json log whole.
+func Load(r io.Reader) (*Tape, error) {
+	rd, err := NewReader(r)
+	if err != nil {
+		return nil, err
+	}
+	t := &Tape{Header: rd.Header}
+	sysctls := map[string]string{}
+	if rd.Header != nil {
+		maps.Copy(sysctls, rd.Header.Sysctls)
+	}
+	for {
+		rec, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if e := rec.Event; e != nil {
+			t.Events = append(t.Events, *e)
+			if e.Kind == "sysctl" {
+				sysctls = maps.Clone(sysctls)
+				sysctls[e.Name] = e.New
+			}
+			continue
+		}
+		var head struct {
+			States   tcpinfo.StateCounts `json:"states"`
+			Findings []diagnose.Finding  `json:"findings"`
+		}
+		if err := json.Unmarshal(rec.Snapshot, &head); err != nil {
+			return nil, fmt.Errorf("line %d: %w", rd.line, err)
+		}
+		if n := len(t.frames); n > 0 && rec.Time.Before(t.frames[n-1].time) {
+			return nil, fmt.Errorf("line %d: snapshot at %s is older than the one before it", rd.line, rec.Time.Format(time.RFC3339))
+		}
+		t.frames = append(t.frames, frame{rec.Time, rec.Snapshot, head.States, head.Findings, sysctls})
+	}
+	t.Truncated = rd.Truncated
+	if len(t.frames) == 0 {
+		return nil, errors.New("no snapshots in it")
+	}
+	return t, nil
+}
+
+// Len is the number of snapshots.
+func (t *Tape) Len() int { return len(t.frames) }
+
+// Time is when snapshot i was taken.
+func (t *Tape) Time(i int) time.Time { return t.frames[i].time }
+
+// States are snapshot i's counts per state.
+func (t *Tape) States(i int) tcpinfo.StateCounts { return t.frames[i].states }
+
+// Line is snapshot i exactly as it was logged, findings included.
+func (t *Tape) Line(i int) json.RawMessage { return t.frames[i].line }
+
+// Findings are the findings logged with snapshot i: computed live, from
+// it and the snapshot before it.
+func (t *Tape) Findings(i int) []diagnose.Finding { return t.frames[i].findings }
+
+// Sysctls are the sysctl values in force at snapshot i: the header's, with
+// the events before it applied. Empty for a --json log. Do not modify it.
+func (t *Tape) Sysctls(i int) map[string]string { return t.frames[i].sysctls }
+
+// Snapshot decodes snapshot i.
+func (t *Tape) Snapshot(i int) (*tcpinfo.Snapshot, error) {
+	var s tcpinfo.Snapshot
+	if err := json.Unmarshal(t.frames[i].line, &s); err != nil {
+		return nil, fmt.Errorf("snapshot %d (%s): %w", i+1, t.frames[i].time.Format(time.RFC3339), err)
+	}
+	return &s, nil
+}
+
+// A Start is where a finding starts: present at a snapshot, absent from
+// the one before it (or the first snapshot).
+type Start struct {
+	Index   int
+	Finding diagnose.Finding
+}
+
+// Starts lists where findings start, in order.
+func (t *Tape) Starts() []Start {
+	var out []Start
+	before := map[string]bool{}
+	for i, f := range t.frames {
+		now := make(map[string]bool, len(f.findings))
+		for _, fd := range f.findings {
+			if id := fd.ID(); !now[id] {
+				now[id] = true
+				if !before[id] {
+					out = append(out, Start{i, fd})
+				}
+			}
+		}
+		before = now
+	}
+	return out
+}
+
+// Index is the snapshot in force at at: the last taken at or before it.
+// It is -1 when at is before the first.
+func (t *Tape) Index(at time.Time) int {
+	lo, hi := 0, len(t.frames) // first frame after at
+	for lo < hi {
+		m := (lo + hi) / 2
+		if t.frames[m].time.After(at) {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	return lo - 1
+}
+
+// ParseTime reads a moment of the recording as a user writes it: RFC 3339
+// (2026-11-27T14:03:10Z), a clock time (14:03:10 or 14:03) in the
+// recording's own time zone, or an offset from its first snapshot (+90s,
+// +2m30s).
+func (t *Tape) ParseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	first := t.frames[0].time
+	if rest, ok := strings.CutPrefix(s, "+"); ok {
+		d, err := time.ParseDuration(rest)
+		if err != nil || d < 0 {
+			return time.Time{}, fmt.Errorf("time %q: want an offset such as +90s or +2m30s", s)
+		}
+		return first.Add(d), nil
+	}
+	if at, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return at, nil
+	}
+	for _, layout := range []string{"15:04:05.999999999", "15:04"} {
+		c, err := time.Parse(layout, s)
+		if err != nil {
+			continue
+		}
+		prec := time.Second
+		if layout == "15:04" {
+			prec = time.Minute
+		}
+		// The first such clock time at or after the start: in a recording
+		// that runs past midnight, 00:10 is the next day's.
+		y, mo, d := first.Date()
+		at := time.Date(y, mo, d, c.Hour(), c.Minute(), c.Second(), c.Nanosecond(), first.Location())
+		if at.Before(first.Truncate(prec)) {
+			at = at.AddDate(0, 0, 1)
+		}
+		return at, nil
+	}
+	return time.Time{}, fmt.Errorf("time %q: want a clock time (14:03:10), an offset (+90s) or RFC 3339 (2026-11-27T14:03:10Z)", s)
+}
+
+// Seek is ParseTime and Index together, refusing a moment outside the
+// recording.
+func (t *Tape) Seek(s string) (int, error) {
+	at, err := t.ParseTime(s)
+	if err != nil {
+		return 0, err
+	}
+	first, last := t.frames[0], t.frames[len(t.frames)-1]
+	const clock = "15:04:05"
+	if at.Before(first.time.Truncate(time.Second)) {
+		return 0, fmt.Errorf("time %q is before the recording starts (%s)", s, first.time.Format(clock))
+	}
+	end := last.time.Add(max(t.interval(), time.Second))
+	if at.After(end) {
+		return 0, fmt.Errorf("time %q is after the recording ends (%s)", s, last.time.Format(clock))
+	}
+	return max(t.Index(at), 0), nil
+}
+
+// interval is the recorded interval between snapshots.
+func (t *Tape) interval() time.Duration {
+	if t.Header != nil && t.Header.IntervalMS > 0 {
+		return time.Duration(t.Header.IntervalMS) * time.Millisecond
+	}
+	if n := len(t.frames); n > 1 {
+		return t.frames[n-1].time.Sub(t.frames[0].time) / time.Duration(n-1)
+	}
+	return time.Second
+}

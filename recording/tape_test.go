@@ -1,0 +1,148 @@
+package recording
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTape(t *testing.T) {
+	tape, err := Load(bytes.NewReader(record(t, 30)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tape.Len() != 30 || tape.Truncated || tape.Header == nil || len(tape.Events) != 1 {
+		t.Fatalf("len %d, truncated %v, header %v, events %v", tape.Len(), tape.Truncated, tape.Header, tape.Events)
+	}
+	if got := tape.States(7)[1]; got != 7 {
+		t.Errorf("ESTABLISHED at 7 = %d", got)
+	}
+	if !bytes.Equal(tape.Line(12), snapLine(12)) {
+		t.Errorf("line 12 = %s", tape.Line(12))
+	}
+	// The event lands between snapshots 10 and 11.
+	if v := tape.Sysctls(10)["net.ipv4.tcp_fin_timeout"]; v != "" {
+		t.Errorf("fin_timeout at 10 = %q, want unset (the header has none)", v)
+	}
+	if v := tape.Sysctls(11)["net.ipv4.tcp_fin_timeout"]; v != "30" {
+		t.Errorf("fin_timeout at 11 = %q, want 30", v)
+	}
+	s, err := tape.Snapshot(5)
+	if err != nil || s.Total != 5 || !s.Time.Equal(t0.Add(5*time.Second)) {
+		t.Errorf("snapshot 5: %v, %+v", err, s)
+	}
+}
+
+func TestSeek(t *testing.T) {
+	tape, err := Load(bytes.NewReader(record(t, 120))) // 14:03:00 to 14:04:59
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		in   string
+		want int
+	}{
+		{"14:03:00", 0},
+		{"14:03:10", 10},
+		{"14:04", 60},
+		{"14:03:10.5", 10}, // the snapshot in force
+		{"+90s", 90},
+		{"+1m30s", 90},
+		{"+0s", 0},
+		{"2026-11-27T14:04:59Z", 119},
+		{"2026-11-27T15:04:59+01:00", 119},
+		{"14:05:00", 119}, // within an interval of the end
+	} {
+		got, err := tape.Seek(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("Seek(%q) = %d, %v; want %d", c.in, got, err, c.want)
+		}
+	}
+	for _, in := range []string{"14:02:59", "14:10", "+1h", "+-5s", "yesterday", "25:00", "2026-11-27T14:02:00Z", ""} {
+		_, err := tape.Seek(in)
+		if err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("Seek(%q) = %v, want a one-line error", in, err)
+		}
+	}
+}
+
+// A recording that runs past midnight reads an early clock time as the
+// next day's.
+func TestSeekPastMidnight(t *testing.T) {
+	var buf bytes.Buffer
+	start := time.Date(2026, 11, 27, 23, 59, 50, 0, time.UTC)
+	w, err := NewWriter(&buf, Header{Start: start, IntervalMS: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		at := start.Add(time.Duration(i) * time.Second)
+		w.Snapshot(at, []byte(`{"time":"`+at.Format(time.RFC3339Nano)+`","states":{}}`))
+	}
+	w.Close()
+	tape, err := Load(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i, err := tape.Seek("00:00:05"); err != nil || i != 15 {
+		t.Errorf("Seek(00:00:05) = %d, %v; want 15", i, err)
+	}
+}
+
+func TestStarts(t *testing.T) {
+	lines := []string{
+		`{"time":"2026-11-27T14:03:00Z","states":{},"findings":[]}`,
+		`{"time":"2026-11-27T14:03:01Z","states":{},"findings":[{"kind":"close_wait_leak","subject":"pid 1 (a)","severity":"warning"}]}`,
+		`{"time":"2026-11-27T14:03:02Z","states":{},"findings":[{"kind":"close_wait_leak","subject":"pid 1 (a)","severity":"critical"},{"kind":"syn_recv","severity":"warning"}]}`,
+		`{"time":"2026-11-27T14:03:03Z","states":{},"findings":[{"kind":"syn_recv","severity":"warning"}]}`,
+		`{"time":"2026-11-27T14:03:04Z","states":{},"findings":[{"kind":"close_wait_leak","subject":"pid 1 (a)","severity":"warning"}]}`,
+	}
+	tape, err := Load(strings.NewReader(strings.Join(lines, "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range tape.Starts() {
+		got = append(got, s.Finding.ID()+"@"+string(rune('0'+s.Index)))
+	}
+	if want := "close_wait_leak pid 1 (a)@1 syn_recv@2 close_wait_leak pid 1 (a)@4"; strings.Join(got, " ") != want {
+		t.Errorf("starts %q, want %q", strings.Join(got, " "), want)
+	}
+}
+
+func TestLoadBadInput(t *testing.T) {
+	for name, in := range map[string]string{
+		"out of order": `{"time":"2026-11-27T14:03:01Z","states":{}}` + "\n" + `{"time":"2026-11-27T14:03:00Z","states":{}}`,
+		"bad states":   `{"time":"2026-11-27T14:03:01Z","states":[1,2]}`,
+		"bad severity": `{"time":"2026-11-27T14:03:01Z","findings":[{"severity":"dire"}]}`,
+		"only header":  `{"format":"tcpdash-recording","version":1}`,
+	} {
+		_, err := Load(strings.NewReader(in))
+		if err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: %v, want a one-line error", name, err)
+		}
+	}
+}
+
+// FuzzLoad: whatever the input, Load returns a tape or one line of error,
+// and every snapshot in a tape can be asked for.
+func FuzzLoad(f *testing.F) {
+	f.Add(record(f, 70))
+	f.Add([]byte(`{"time":"2026-11-27T14:03:01Z","states":{"LISTEN":1},"findings":[{"kind":"syn_recv","severity":"info"}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tape, err := Load(bytes.NewReader(b))
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error of more than one line: %q", err)
+			}
+			return
+		}
+		for i := range min(tape.Len(), 100) {
+			if s, err := tape.Snapshot(i); err == nil && !s.Time.Equal(tape.Time(i)) {
+				t.Fatalf("snapshot %d time %v, indexed %v", i, s.Time, tape.Time(i))
+			}
+			tape.Starts()
+		}
+	})
+}
