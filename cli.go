@@ -23,6 +23,7 @@ const usage = `Usage:
   tcpdash tune ...           sysctls: see tcpdash tune --help
   tcpdash exporter ...       Prometheus metrics: see tcpdash exporter --help
   tcpdash record -o FILE     record snapshots of a load test: see tcpdash record --help
+  tcpdash replay FILE        replay a recording, or report on it: see tcpdash replay --help
 
 Flags:
   --once             print one snapshot and exit
@@ -162,6 +163,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if len(args) > 0 && args[0] == "record" {
 		return runRecord(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "replay" {
+		return runReplay(ctx, args[1:], stdout, stderr)
 	}
 	cfg, err := parseFlags(args)
 	if err == flag.ErrHelp {

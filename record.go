@@ -106,7 +106,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer col.Close()
 
-	f, err := createRecording(cfg.out)
+	f, err := createNew("-o", cfg.out)
 	if err != nil {
 		return err
 	}
@@ -136,20 +136,20 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// createRecording creates path, refusing an existing file (a recording is
-// never overwritten) and a symlink: with O_CREAT, O_EXCL fails on any name
-// already there, a symlink included, without following it, so a shared
-// directory such as /tmp is safe too.
-func createRecording(path string) (*os.File, error) {
+// createNew creates path for writing, refusing an existing file (tcpdash
+// never overwrites one) and a symlink: with O_CREAT, O_EXCL fails on any
+// name already there, a symlink included, without following it, so a
+// shared directory such as /tmp is safe too. flag names the path in errors.
+func createNew(flag, path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o644)
 	switch {
 	case errors.Is(err, fs.ErrExist):
 		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
-			return nil, fmt.Errorf("-o %s: it is a symlink: name a new file (tcpdash never writes through one)", termsafe.String(path))
+			return nil, fmt.Errorf("%s %s: it is a symlink: name a new file (tcpdash never writes through one)", flag, termsafe.String(path))
 		}
-		return nil, fmt.Errorf("-o %s: the file exists: choose a new name (recordings are never overwritten)", termsafe.String(path))
+		return nil, fmt.Errorf("%s %s: the file exists: choose a new name (tcpdash never overwrites a file)", flag, termsafe.String(path))
 	case err != nil:
-		return nil, fmt.Errorf("-o %s: %w", path, err)
+		return nil, fmt.Errorf("%s %s: %w", flag, termsafe.String(path), err)
 	}
 	return f, nil
 }

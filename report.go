@@ -19,7 +19,7 @@ func writeReport(w io.Writer, s *tcpinfo.Snapshot, findings []diagnose.Finding) 
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
 
-	p("tcpdash snapshot %s  source %s  dump %s\n", s.Time.Format(time.RFC3339), s.Source, roundDuration(s.Dump))
+	p("tcpdash snapshot %s  source %s  dump %s\n", s.Time.Format(time.RFC3339), termsafe.String(string(s.Source)), roundDuration(s.Dump))
 	if s.Netns != "" {
 		name := s.Netns
 		if len(s.Names) > 0 {
@@ -158,7 +158,8 @@ func bar(n, total, width int) string {
 	if total == 0 {
 		return ""
 	}
-	return strings.Repeat("#", max(1, n*width/total))
+	// A recording's counts need not add up: never wider than width.
+	return strings.Repeat("#", min(max(1, n*width/total), width))
 }
 
 func roundDuration(d time.Duration) time.Duration {

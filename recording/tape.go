@@ -108,6 +108,14 @@ func (t *Tape) Snapshot(i int) (*tcpinfo.Snapshot, error) {
 	if err := json.Unmarshal(t.frames[i].line, &s); err != nil {
 		return nil, fmt.Errorf("snapshot %d (%s): %w", i+1, t.frames[i].time.Format(time.RFC3339), err)
 	}
+	// The port range in force, with its reserved ports, is in the
+	// recording's sysctls rather than in each snapshot.
+	sc := t.frames[i].sysctls
+	if r, ok := sc["net.ipv4.ip_local_port_range"]; ok {
+		if pr, err := tcpinfo.ParsePortRange([]byte(r), []byte(sc["net.ipv4.ip_local_reserved_ports"])); err == nil {
+			s.PortRange = pr
+		}
+	}
 	return &s, nil
 }
 

@@ -24,6 +24,10 @@ func (m *Model) rediagnose() {
 // attributionLine says how process attribution stands, and what it costs.
 func (m Model) attributionLine() string {
 	switch {
+	case m.cfg.Tape != nil && m.snap != nil && m.snap.Attribution.Enabled:
+		return "processes: as recorded"
+	case m.cfg.Tape != nil:
+		return "processes: not recorded"
 	case m.cfg.Owners == nil:
 		return "processes: off"
 	case m.ownersErr != nil:

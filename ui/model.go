@@ -19,6 +19,7 @@ import (
 
 	"github.com/tcpdash/tcpdash/diagnose"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
+	"github.com/tcpdash/tcpdash/recording"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/tuning"
 )
@@ -53,6 +54,10 @@ type Config struct {
 	// Fleet, when set, is every namespace (--netns all): the dashboard
 	// opens on the Namespaces pane, and enter watches one of them.
 	Fleet Fleet
+	// Tape, when set, is a recording to replay instead of polling, from
+	// its snapshot TapeStart.
+	Tape      *recording.Tape
+	TapeStart int
 }
 
 type pane int
@@ -136,6 +141,9 @@ type Model struct {
 	owners         *tcpinfo.Owners
 	ownersErr      error
 	ownersInFlight bool
+
+	// With a Tape: the replay status line and its position.
+	player player
 }
 
 // New returns a dashboard that polls cfg.Source every cfg.Interval.
@@ -174,6 +182,10 @@ func New(cfg Config) Model {
 	if m.atFleet {
 		m.inFlight, m.fleetInFlight = false, true
 	}
+	if cfg.Tape != nil {
+		m.player = newPlayer(cfg.Tape, cfg.TapeStart)
+		m.inFlight = false
+	}
 	m.refreshBoard()
 	return m
 }
@@ -201,6 +213,7 @@ func (m *Model) refreshBoard() {
 	m.tuning.setBoard(b)
 	m.namespaces.setBoard(b)
 	m.sockets.setBoard(b)
+	m.player.styles = m.styles
 }
 
 // Init polls at once, reads the sysctls and asks the terminal for its
@@ -208,6 +221,9 @@ func (m *Model) refreshBoard() {
 func (m Model) Init() tea.Cmd {
 	if m.atFleet {
 		return tea.Batch(pollFleet(m.cfg.Fleet), tea.RequestBackgroundColor)
+	}
+	if t := m.cfg.Tape; t != nil {
+		return tea.Batch(loadFrame(t, m.player.pos), tea.RequestBackgroundColor)
 	}
 	cmds := []tea.Cmd{poll(m.cfg.Source, m.query()), tea.RequestBackgroundColor}
 	if m.cfg.Tuner != nil {
@@ -252,6 +268,11 @@ func (m Model) effectiveInterval() time.Duration {
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if m.cfg.Fleet != nil {
 		if nm, cmd, ok := m.fleetUpdate(msg); ok {
+			return nm, cmd
+		}
+	}
+	if m.cfg.Tape != nil {
+		if nm, cmd, ok := m.replayUpdate(msg); ok {
 			return nm, cmd
 		}
 	}
@@ -357,6 +378,9 @@ func readOwners(read func() (*tcpinfo.Owners, error)) tea.Cmd {
 // flight re-arms the schedule when it lands).
 func (m Model) repoll() (Model, tea.Cmd) {
 	m.refreshBoard() // what the titles say the tables show
+	if t := m.cfg.Tape; t != nil {
+		return m, loadFrame(t, m.player.pos) // the panes' new view of the same frame
+	}
 	m.gen++
 	if m.inFlight || m.paused {
 		return m, nil
@@ -375,7 +399,7 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		// fg brings the dashboard back.
 		return m, tea.Suspend
 	}
-	if m.focus == paneTuning && m.cfg.Tuner != nil && m.tuning.captures(msg) {
+	if m.focus == paneTuning && m.cfg.Tuner != nil && m.cfg.Tape == nil && m.tuning.captures(msg) {
 		var cmd tea.Cmd
 		m.tuning, cmd = m.tuning.Update(msg)
 		return m, cmd
@@ -542,6 +566,10 @@ func (m *Model) setFocus(p pane) {
 	}
 }
 
+// tuningShown reports whether the tuning pane has settings to show: live
+// with a Tuner, or a recording's.
+func (m Model) tuningShown() bool { return m.cfg.Tuner != nil || m.cfg.Tape != nil }
+
 // fullWidth panes take the whole body when focused.
 func fullWidth(p pane) bool { return p == paneProcesses || p == paneFindings || p == paneTuning }
 
@@ -591,6 +619,9 @@ func parseFilter(s string) (netip.Addr, uint16, error) {
 // arrives: every pane, and the findings drawn from it, then show them
 // safely. A process names itself, escape codes and newlines included.
 func printableNames(s *tcpinfo.Snapshot) {
+	// A recording's snapshot is a stranger's file: even its source and
+	// namespace are text from outside.
+	s.Source, s.SourceNote, s.Netns = tcpinfo.Source(termsafe.String(string(s.Source))), termsafe.String(s.SourceNote), termsafe.String(s.Netns)
 	for i := range s.Processes {
 		p := &s.Processes[i]
 		p.Command, p.CgroupName, p.Cmdline = termsafe.String(p.Command), termsafe.String(p.CgroupName), termsafe.String(p.Cmdline)

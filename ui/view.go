@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
@@ -48,7 +49,7 @@ func (m Model) render() string {
 	footer := m.footerLines(w)
 	// The findings strip is on every screen that shows the tables: what
 	// is wrong, who, and how long, before any pane.
-	if !m.showHelp && !m.atFleet && m.snap != nil && m.focus != paneFindings && !(m.focus == paneTuning && m.cfg.Tuner != nil) {
+	if !m.showHelp && !m.atFleet && m.snap != nil && m.focus != paneFindings && !(m.focus == paneTuning && m.tuningShown()) {
 		lines := 1
 		switch {
 		case h >= 40:
@@ -67,7 +68,7 @@ func (m Model) render() string {
 		body = sized(m.namespaces, w, bodyH).View(true)
 	case m.drilling:
 		body = sized(m.sockets, w, bodyH).View(true)
-	case m.focus == paneTuning && m.cfg.Tuner != nil:
+	case m.focus == paneTuning && m.tuningShown():
 		body = sized(m.tuning, w, bodyH).View(true)
 	case m.snap == nil:
 		msg := "waiting for the first snapshot…"
@@ -144,6 +145,9 @@ func (m Model) fullHelp(w int) []string {
 	h.SetWidth(0) // measure, never cut
 	var out []string
 	groups := m.keys.FullHelp()
+	if m.cfg.Tape != nil {
+		groups = append([][]key.Binding{m.player.keys.all()}, groups...)
+	}
 	for len(groups) > 0 {
 		n := len(groups)
 		for n > 1 && lipgloss.Width(h.FullHelpView(groups[:n])) > w {
@@ -171,6 +175,12 @@ func (m Model) headerLines(w int, findings []diagnose.Finding) []string {
 	every := "every " + m.interval.String()
 	if eff := m.effectiveInterval(); eff != m.interval {
 		every += " → " + eff.String() + " (slow dumps)"
+	}
+	if m.cfg.Tape != nil {
+		every = st.warn.Render("REPLAY")
+		if m.snap != nil && m.snap.Interval > 0 {
+			every += " recorded every " + m.snap.Interval.String()
+		}
 	}
 	if m.snap != nil {
 		src := string(m.snap.Source)
@@ -218,6 +228,9 @@ func (m Model) footerLines(w int) []string {
 	st := m.styles
 	var status string
 	switch {
+	case m.cfg.Tape != nil && !m.searching:
+		shortHelp := append(m.player.keys.all()[:3:3], m.keys.Quit, m.keys.Help, m.player.keys.Jump, m.player.keys.NextFinding, m.keys.NextPane)
+		return []string{sized(m.player, w, 1).View(), fit(m.help.ShortHelpView(shortHelp), w)}
 	case m.searching:
 		status = m.search.View()
 		if m.searchErr != "" {

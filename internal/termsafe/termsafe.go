@@ -6,6 +6,7 @@
 package termsafe
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"unicode"
@@ -83,4 +84,31 @@ func Printable(s string) bool {
 // reorders or hides what follows it.
 func unsafeRune(r rune) bool {
 	return (r >= 0x80 && r <= 0x9f) || unicode.Is(unicode.Cf, r) || r == 0x2028 || r == 0x2029
+}
+
+// JSON returns a JSON text with every rune a terminal would act on written
+// as a \u escape: the same JSON value, safe to print. Bytes that are not
+// UTF-8 become \ufffd, as a JSON decoder reads them. Valid JSON has no raw
+// C0 control, so only C1 and format characters, which it allows inside
+// strings, need it.
+func JSON(b []byte) []byte {
+	if Printable(string(bytes.Trim(b, "\t\r\n"))) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			out = append(out, `\ufffd`...)
+		case r == '\t' || r == '\n' || r == '\r':
+			out = append(out, byte(r)) // whitespace between tokens
+		case r < 0x20 || r == 0x7f || unsafeRune(r):
+			out = fmt.Appendf(out, `\u%04x`, r)
+		default:
+			out = append(out, b[i:i+size]...)
+		}
+		i += size
+	}
+	return out
 }

@@ -40,3 +40,21 @@ func FuzzString(f *testing.F) {
 		}
 	})
 }
+
+func TestJSON(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"a":"plain é"}`:      `{"a":"plain é"}`,
+		"{\"a\":\"\u009b2J\"}": `{"a":"\u009b2J"}`,
+		"{\"a\":\"x\u202ey\"}": `{"a":"x\u202ey"}`,
+		"{\"a\":\"bad \xff\"}": `{"a":"bad \ufffd"}`,
+		"{\"a\":\"\u2028\"}":   `{"a":"\u2028"}`,
+	} {
+		got := JSON([]byte(in))
+		if string(got) != want {
+			t.Errorf("JSON(%q) = %q, want %q", in, got, want)
+		}
+		if !Printable(string(got)) {
+			t.Errorf("JSON(%q) = %q is not printable", in, got)
+		}
+	}
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tcpdash/tcpdash/internal/termsafe"
+	"github.com/tcpdash/tcpdash/recording"
+	"github.com/tcpdash/tcpdash/summary"
+	"github.com/tcpdash/tcpdash/ui"
+)
+
+const replayUsage = `Usage:
+  tcpdash replay FILE [flags]   the dashboard, or a report, on a recording or a --json log
+
+Flags:
+  --at T        start at the snapshot in force at T: 14:03:10 (clock time), +90s (from the start)
+                or 2026-11-27T14:03:10Z (RFC 3339)
+  --once        print one snapshot and exit: the one --at names, else the last
+  --json        with --once: the snapshot exactly as it was logged; with --summary: the report as JSON
+  --summary     print the load-test report: peak per state, worst port pressure per destination,
+                each finding's first and last time, counter totals
+  --html OUT    write the report as one self-contained HTML file with charts (a new file)
+
+FILE is what tcpdash record wrote, or a --json log (gzipped or not).
+`
+
+type replayConfig struct {
+	file, at, html      string
+	once, json, summary bool
+}
+
+func parseReplayFlags(args []string) (replayConfig, error) {
+	var cfg replayConfig
+	fs := flag.NewFlagSet("tcpdash replay", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&cfg.at, "at", "", "")
+	fs.BoolVar(&cfg.once, "once", false, "")
+	fs.BoolVar(&cfg.json, "json", false, "")
+	fs.BoolVar(&cfg.summary, "summary", false, "")
+	fs.StringVar(&cfg.html, "html", "", "")
+	var files []string
+	// FILE may come before, between or after the flags.
+	for {
+		if err := fs.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				return cfg, err
+			}
+			return cfg, usageError{flagError(err), replayUsage}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		files = append(files, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	bad := func(format string, a ...any) (replayConfig, error) {
+		return cfg, usageError{fmt.Sprintf(format, a...), replayUsage}
+	}
+	switch {
+	case len(files) == 0:
+		return bad("no file: name the recording, as in tcpdash replay run.rec")
+	case len(files) > 1:
+		return bad("more than one file (%s): replay one recording at a time", termsafe.String(strings.Join(files, ", ")))
+	case cfg.summary && (cfg.once || cfg.at != ""):
+		return bad("--summary covers the whole recording: drop --once and --at")
+	case cfg.html != "" && (cfg.once || cfg.summary || cfg.json || cfg.at != ""):
+		return bad("--html writes the whole report: use it alone")
+	case cfg.json && !cfg.once && !cfg.summary:
+		return bad("--json needs --once (a snapshot) or --summary (the report)")
+	}
+	cfg.file = files[0]
+	return cfg, nil
+}
+
+// runReplay opens a recording and shows it: the dashboard, one snapshot,
+// the report, or the report as HTML.
+func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseReplayFlags(args)
+	if err == flag.ErrHelp {
+		fmt.Fprint(stdout, replayUsage)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	tape, err := loadTape(cfg.file)
+	if err != nil {
+		return err
+	}
+	if tape.Truncated {
+		fmt.Fprintf(stderr, "tcpdash: %s is cut short (a recorder killed mid-way?): replaying the %d snapshots that are complete, to %s\n",
+			termsafe.String(cfg.file), tape.Len(), tape.Time(tape.Len()-1).Format("15:04:05"))
+	}
+	at := tape.Len() - 1
+	if cfg.at != "" {
+		if at, err = tape.Seek(cfg.at); err != nil {
+			return usageError{"--at: " + err.Error(), replayUsage}
+		}
+	}
+	switch {
+	case cfg.once && cfg.json:
+		line := append([]byte(tape.Line(at)), '\n')
+		if isTerminal(stdout) {
+			line = termsafe.JSON(line) // the same JSON, with nothing a terminal acts on
+		}
+		_, err := stdout.Write(line)
+		return err
+	case cfg.once:
+		snap, err := tape.Snapshot(at)
+		if err != nil {
+			return err
+		}
+		return writeReport(stdout, snap, tape.Findings(at))
+	case cfg.html != "":
+		return writeHTMLReport(tape, cfg.html, stderr)
+	case cfg.summary || !isTerminal(stdout):
+		if !cfg.summary {
+			fmt.Fprintln(stderr, "tcpdash: stdout is not a terminal: printing the report (--summary says so; --once --at T prints a snapshot)")
+		}
+		s, err := summary.Of(tape)
+		if err != nil {
+			return err
+		}
+		if cfg.json {
+			return s.WriteJSON(stdout)
+		}
+		return s.WriteText(stdout)
+	}
+	return runProgram(ctx, replayDashboard(tape, cfg, at))
+}
+
+// replayDashboard is the dashboard's configuration for a recording.
+func replayDashboard(tape *recording.Tape, cfg replayConfig, at int) ui.Config {
+	uc := ui.Config{Tape: tape, Root: os.Geteuid() == 0, ReadOnly: true, Interval: time.Second}
+	if cfg.at == "" {
+		at = 0 // the dashboard starts at the start
+	}
+	uc.TapeStart = at
+	if h := tape.Header; h != nil {
+		uc.Info = ui.HostInfo{Host: h.Host, Kernel: h.Kernel, Netns: h.Netns}
+		if h.IntervalMS > 0 {
+			uc.Interval = time.Duration(h.IntervalMS) * time.Millisecond
+		}
+	} else {
+		uc.Info.Host = "--json log " + cfg.file
+	}
+	return uc
+}
+
+// loadTape reads a recording whole; every failure is one line naming the file.
+func loadTape(path string) (*recording.Tape, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err // the *PathError names the file
+	}
+	defer f.Close()
+	tape, err := recording.Load(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", termsafe.String(path), err)
+	}
+	return tape, nil
+}
+
+// writeHTMLReport writes the report to a new file, never through a symlink.
+func writeHTMLReport(tape *recording.Tape, path string, stderr io.Writer) error {
+	s, err := summary.Of(tape)
+	if err != nil {
+		return err
+	}
+	f, err := createNew("--html", path)
+	if err != nil {
+		return err
+	}
+	err = s.WriteHTML(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path) // a half-written report helps no one
+		return fmt.Errorf("write %s: %w", termsafe.String(path), err)
+	}
+	fmt.Fprintf(stderr, "tcpdash: wrote the report to %s\n", termsafe.String(path))
+	return nil
+}

@@ -1,0 +1,253 @@
+// Package summary is the load-test report drawn from a recording: the
+// peak of each state and when, each destination's worst port pressure and
+// when, each finding's first and last time, and the counters' totals. It
+// writes it as text, as JSON and as one self-contained HTML page with
+// charts.
+package summary
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/tcpdash/tcpdash/diagnose"
+	"github.com/tcpdash/tcpdash/recording"
+	"github.com/tcpdash/tcpdash/tcpinfo"
+)
+
+// The JSON shapes are a contract scripts depend on: keep the names.
+type (
+	// Summary is the report on one recording.
+	Summary struct {
+		Host      string    `json:"host,omitempty"`
+		Kernel    string    `json:"kernel,omitempty"`
+		Netns     string    `json:"netns,omitempty"`
+		Start     time.Time `json:"start"`
+		End       time.Time `json:"end"`
+		Snapshots int       `json:"snapshots"`
+		// IntervalMS is the interval asked for; 0 for a --json log.
+		IntervalMS int64 `json:"interval_ms,omitempty"`
+		// Truncated says the file ended inside a line or gzip member.
+		Truncated bool `json:"truncated"`
+		// States holds every state that was ever non-zero, kernel order.
+		States []StatePeak `json:"states"`
+		// Pressure is each destination group's worst moment, worst first.
+		Pressure []PressurePeak `json:"port_pressure"`
+		// Findings are in order of first appearance.
+		Findings []FindingSpan `json:"findings"`
+		// Counters are how much each kernel counter rose.
+		Counters []CounterTotal    `json:"counters"`
+		Events   []recording.Event `json:"events"`
+
+		series series
+	}
+	// StatePeak is one state's peak and when it was first reached.
+	StatePeak struct {
+		State string    `json:"state"`
+		Peak  int       `json:"peak"`
+		At    time.Time `json:"at"`
+		// First and Last are the counts in the first and last snapshot.
+		First int `json:"first"`
+		Last  int `json:"last"`
+	}
+	// PressurePeak is a destination group at its fullest.
+	PressurePeak struct {
+		LocalAddr  string    `json:"local_addr"`
+		Remote     string    `json:"remote"` // addr:port
+		Ratio      float64   `json:"ratio"`
+		Used       int       `json:"used"`
+		Capacity   int       `json:"capacity"`
+		At         time.Time `json:"at"`
+		Opener     string    `json:"opener,omitempty"`
+		TimeWait   int       `json:"time_wait"`
+		Appearance int       `json:"snapshots"` // how many snapshots list it
+	}
+	// FindingSpan is one finding over the recording.
+	FindingSpan struct {
+		Kind    string `json:"kind"`
+		Subject string `json:"subject,omitempty"`
+		// Severity is the worst it reached, Title its title then.
+		Severity  diagnose.Severity `json:"severity"`
+		Title     string            `json:"title"`
+		First     time.Time         `json:"first"`
+		Last      time.Time         `json:"last"`
+		Snapshots int               `json:"snapshots"`
+		// Runs are the stretches it was present, for the timeline.
+		Runs [][2]time.Time `json:"-"`
+	}
+	// CounterTotal is how much a kernel counter rose over the recording.
+	CounterTotal struct {
+		Name  string `json:"name"`
+		Total uint64 `json:"total"`
+	}
+)
+
+// series are the charts' data, at most maxPoints points each.
+type series struct {
+	times    []time.Time
+	states   map[tcpinfo.State][]int
+	pressure [][]float64 // per worst destination (Pressure order), -1 where unlisted
+}
+
+// maxPoints bounds a chart: longer recordings are bucketed, keeping each
+// bucket's maximum so that no peak is lost.
+const maxPoints = 1500
+
+// counterNames are the counters that only rise: their totals are the sum
+// of their rises (a counter that goes back, a namespace made anew, adds
+// nothing for that step).
+var counterNames = []string{"ActiveOpens", "PassiveOpens", "AttemptFails", "EstabResets", "TW", "TWRecycled", "TWKilled",
+	"TCPTimeWaitOverflow", "ListenOverflows", "ListenDrops"}
+
+func counterValues(c tcpinfo.Counters) []uint64 {
+	return []uint64{c.ActiveOpens, c.PassiveOpens, c.AttemptFails, c.EstabResets, c.TW, c.TWRecycled, c.TWKilled,
+		c.TCPTimeWaitOverflow, c.ListenOverflows, c.ListenDrops}
+}
+
+// Of reads every snapshot of t and sums it up.
+func Of(t *recording.Tape) (*Summary, error) {
+	n := t.Len()
+	s := &Summary{Start: t.Time(0), End: t.Time(n - 1), Snapshots: n, Truncated: t.Truncated, Events: t.Events}
+	if h := t.Header; h != nil {
+		s.Host, s.Kernel, s.Netns, s.IntervalMS = h.Host, h.Kernel, h.Netns, h.IntervalMS
+	}
+	if s.Events == nil {
+		s.Events = []recording.Event{}
+	}
+
+	// States: from the index, no decoding.
+	first, last := t.States(0), t.States(n-1)
+	for _, st := range tcpinfo.AllStates() {
+		peak, at := 0, time.Time{}
+		for i := range n {
+			if c := t.States(i)[st]; c > peak {
+				peak, at = c, t.Time(i)
+			}
+		}
+		if peak > 0 {
+			s.States = append(s.States, StatePeak{st.String(), peak, at, first[st], last[st]})
+		}
+	}
+
+	// Pressure and counters: from each snapshot.
+	type groupKey struct{ local, remote string }
+	worst := map[groupKey]*PressurePeak{}
+	totals := make([]uint64, len(counterNames))
+	var prev []uint64
+	ratios := make([]map[groupKey]float64, n)
+	for i := range n {
+		snap, err := t.Snapshot(i)
+		if err != nil {
+			return nil, err
+		}
+		ratios[i] = map[groupKey]float64{}
+		for _, g := range snap.PortPressure {
+			k := groupKey{g.Local.String(), g.Remote.String()}
+			ratios[i][k] = g.Ratio
+			w := worst[k]
+			if w == nil {
+				w = &PressurePeak{LocalAddr: k.local, Remote: k.remote, Ratio: -1}
+				worst[k] = w
+			}
+			w.Appearance++
+			if g.Ratio > w.Ratio {
+				w.Ratio, w.Used, w.Capacity, w.At, w.TimeWait = g.Ratio, g.Used, g.Capacity, snap.Time, g.TimeWait
+				switch {
+				case g.OpenerSockets == 0:
+					w.Opener = ""
+				case g.Opener.PID > 0:
+					w.Opener = fmt.Sprintf("pid %d (%s)", g.Opener.PID, g.Opener.Command)
+				case g.OpenerCgroupName != "":
+					w.Opener = "cgroup " + g.OpenerCgroupName
+				}
+			}
+		}
+		cur := counterValues(snap.Counters)
+		for j := range prev {
+			if cur[j] > prev[j] {
+				totals[j] += cur[j] - prev[j]
+			}
+		}
+		prev = cur
+	}
+	for _, w := range worst {
+		s.Pressure = append(s.Pressure, *w)
+	}
+	slices.SortFunc(s.Pressure, func(a, b PressurePeak) int {
+		return cmp.Or(cmp.Compare(b.Ratio, a.Ratio), a.At.Compare(b.At), cmp.Compare(a.Remote, b.Remote), cmp.Compare(a.LocalAddr, b.LocalAddr))
+	})
+	for j, name := range counterNames {
+		s.Counters = append(s.Counters, CounterTotal{name, totals[j]})
+	}
+
+	// Findings: followed by their identity.
+	spans := map[string]*FindingSpan{}
+	var order []string
+	seenBefore := map[string]bool{}
+	for i := range n {
+		seen := map[string]bool{}
+		for _, f := range t.Findings(i) {
+			id := f.ID()
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			sp := spans[id]
+			if sp == nil {
+				sp = &FindingSpan{Kind: f.Kind, Subject: f.Subject, Severity: f.Severity, Title: f.Title, First: t.Time(i)}
+				spans[id] = sp
+				order = append(order, id)
+			}
+			if f.Severity > sp.Severity {
+				sp.Severity, sp.Title = f.Severity, f.Title
+			}
+			sp.Last = t.Time(i)
+			sp.Snapshots++
+			if seenBefore[id] {
+				sp.Runs[len(sp.Runs)-1][1] = t.Time(i)
+			} else {
+				sp.Runs = append(sp.Runs, [2]time.Time{t.Time(i), t.Time(i)})
+			}
+		}
+		seenBefore = seen
+	}
+	s.Findings = []FindingSpan{}
+	for _, id := range order {
+		s.Findings = append(s.Findings, *spans[id])
+	}
+	if s.States == nil {
+		s.States = []StatePeak{}
+	}
+	if s.Pressure == nil {
+		s.Pressure = []PressurePeak{}
+	}
+
+	// The charts' series, bucketed.
+	step := max((n+maxPoints-1)/maxPoints, 1)
+	s.series.states = map[tcpinfo.State][]int{}
+	top := s.Pressure[:min(len(s.Pressure), 5)]
+	s.series.pressure = make([][]float64, len(top))
+	for from := 0; from < n; from += step {
+		to := min(from+step, n)
+		s.series.times = append(s.series.times, t.Time(from))
+		for _, sp := range s.States {
+			st, _ := tcpinfo.ParseState(sp.State)
+			m := 0
+			for i := from; i < to; i++ {
+				m = max(m, t.States(i)[st])
+			}
+			s.series.states[st] = append(s.series.states[st], m)
+		}
+		for d, p := range top {
+			m := -1.0
+			for i := from; i < to; i++ {
+				if r, ok := ratios[i][groupKey{p.LocalAddr, p.Remote}]; ok {
+					m = max(m, r)
+				}
+			}
+			s.series.pressure[d] = append(s.series.pressure[d], m)
+		}
+	}
+	return s, nil
+}

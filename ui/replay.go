@@ -1,0 +1,417 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/tcpdash/tcpdash/diagnose"
+	"github.com/tcpdash/tcpdash/internal/termsafe"
+	"github.com/tcpdash/tcpdash/recording"
+	"github.com/tcpdash/tcpdash/tcpinfo"
+	"github.com/tcpdash/tcpdash/tuning"
+)
+
+// tapeFrame is one snapshot of a recording as a Source: replay feeds the
+// panes through the same interface as a live collector. The query is not
+// applied: a recording holds its tables as they were recorded.
+type tapeFrame struct {
+	tape *recording.Tape
+	i    int
+}
+
+func (f tapeFrame) Collect(tcpinfo.Query) (*tcpinfo.Snapshot, error) { return f.tape.Snapshot(f.i) }
+
+// frameMsg carries snapshot pos of a recording and the one before it, the
+// pair rates are measured between.
+type frameMsg struct {
+	pos        int
+	snap, prev *tcpinfo.Snapshot
+	err        error
+}
+
+// playTickMsg says it is time for the next frame; gen drops a tick from
+// before a pause, a step or a change of speed.
+type playTickMsg struct{ gen int }
+
+func loadFrame(t *recording.Tape, pos int) tea.Cmd {
+	return func() tea.Msg {
+		msg := frameMsg{pos: pos}
+		msg.snap, msg.err = tapeFrame{t, pos}.Collect(tcpinfo.Query{})
+		if pos > 0 && msg.err == nil {
+			msg.prev, _ = tapeFrame{t, pos - 1}.Collect(tcpinfo.Query{})
+		}
+		return msg
+	}
+}
+
+// speeds are the playback speeds [ and ] step through.
+var speeds = []float64{0.25, 0.5, 1, 2, 4, 8, 16, 32, 64}
+
+const normalSpeed = 2 // speeds[2] == 1
+
+// replayKeys are the keys only replay has.
+type replayKeys struct {
+	Play, Back, Forward, Slower, Faster key.Binding
+	Start, End, Jump, NextFinding       key.Binding
+	PrevFinding                         key.Binding
+}
+
+func newReplayKeys() replayKeys {
+	return replayKeys{
+		Play:        key.NewBinding(key.WithKeys("space", "p"), key.WithHelp("space", "play/pause")),
+		Back:        key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←", "step back")),
+		Forward:     key.NewBinding(key.WithKeys("right", "l"), key.WithHelp("→", "step forward")),
+		Slower:      key.NewBinding(key.WithKeys("["), key.WithHelp("[", "slower")),
+		Faster:      key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "faster")),
+		Start:       key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "start")),
+		End:         key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "end")),
+		Jump:        key.NewBinding(key.WithKeys("J"), key.WithHelp("J", "jump to a time")),
+		NextFinding: key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next finding start")),
+		PrevFinding: key.NewBinding(key.WithKeys("N"), key.WithHelp("N", "previous finding start")),
+	}
+}
+
+func (k replayKeys) all() []key.Binding {
+	return []key.Binding{k.Play, k.Back, k.Forward, k.Slower, k.Faster, k.Start, k.End, k.Jump, k.NextFinding, k.PrevFinding}
+}
+
+// player is the replay status line and what it controls: the position in
+// the recording, play and pause, the speed, jumps. It asks for frames;
+// the root shows them.
+type player struct {
+	tape   *recording.Tape
+	keys   replayKeys
+	styles styles
+	width  int
+
+	pos     int
+	playing bool
+	speed   int // index into speeds
+	gen     int
+	starts  []recording.Start
+
+	jump    textinput.Model
+	jumping bool
+	// note is the last key's complaint or result: a bad time, the end.
+	note string
+}
+
+func newPlayer(t *recording.Tape, start int) player {
+	ti := textinput.New()
+	ti.Prompt = "jump to: "
+	ti.Placeholder = "14:03:10, +90s or 2026-11-27T14:03:10Z"
+	p := player{tape: t, keys: newReplayKeys(), pos: start, speed: normalSpeed, jump: ti}
+	for _, s := range t.Starts() {
+		s.Finding.Title = termsafe.String(s.Finding.Title)
+		p.starts = append(p.starts, s)
+	}
+	return p
+}
+
+func (p *player) SetSize(w, _ int) { p.width = w }
+
+// captures reports whether the player takes k before the dashboard.
+func (p player) captures(k tea.KeyPressMsg) bool {
+	return p.jumping || key.Matches(k, p.keys.all()...)
+}
+
+// Update handles the player's keys and ticks, and each frame as it lands
+// (to schedule the next while playing).
+func (p player) Update(msg tea.Msg) (player, tea.Cmd) {
+	switch msg := msg.(type) {
+	case playTickMsg:
+		if msg.gen != p.gen || !p.playing {
+			return p, nil
+		}
+		if p.pos+1 >= p.tape.Len() {
+			p.playing, p.note = false, "end of the recording"
+			return p, nil
+		}
+		return p.seek(p.pos + 1)
+	case frameMsg:
+		if !p.playing || msg.pos != p.pos {
+			return p, nil
+		}
+		return p, p.next()
+	case tea.KeyPressMsg:
+		if p.jumping {
+			return p.jumpKey(msg)
+		}
+		return p.key(msg)
+	}
+	return p, nil
+}
+
+func (p player) key(msg tea.KeyPressMsg) (player, tea.Cmd) {
+	k := p.keys
+	p.note = ""
+	switch {
+	case key.Matches(msg, k.Play):
+		p.playing = !p.playing
+		p.gen++
+		if p.playing && p.pos+1 >= p.tape.Len() {
+			return p.seek(0) // play again from the start
+		}
+		if p.playing {
+			return p, p.next()
+		}
+	case key.Matches(msg, k.Back):
+		p.playing = false
+		return p.seek(p.pos - 1)
+	case key.Matches(msg, k.Forward):
+		p.playing = false
+		return p.seek(p.pos + 1)
+	case key.Matches(msg, k.Slower, k.Faster):
+		if key.Matches(msg, k.Faster) {
+			p.speed = min(p.speed+1, len(speeds)-1)
+		} else {
+			p.speed = max(p.speed-1, 0)
+		}
+		p.gen++
+		if p.playing {
+			return p, p.next()
+		}
+	case key.Matches(msg, k.Start):
+		return p.seek(0)
+	case key.Matches(msg, k.End):
+		p.playing = false
+		return p.seek(p.tape.Len() - 1)
+	case key.Matches(msg, k.NextFinding, k.PrevFinding):
+		next := key.Matches(msg, k.NextFinding)
+		for i := range p.starts {
+			s := p.starts[i]
+			if !next {
+				s = p.starts[len(p.starts)-1-i]
+			}
+			if next && s.Index > p.pos || !next && s.Index < p.pos {
+				p.playing = false
+				p.note = "starts here: " + s.Finding.Title
+				return p.seek(s.Index)
+			}
+		}
+		p.note = "no finding starts after this"
+		if !next {
+			p.note = "no finding starts before this"
+		}
+	case key.Matches(msg, k.Jump):
+		p.jumping = true
+		p.jump.SetValue("")
+		return p, p.jump.Focus()
+	}
+	return p, nil
+}
+
+func (p player) jumpKey(msg tea.KeyPressMsg) (player, tea.Cmd) {
+	switch msg.String() {
+	case "enter":
+		i, err := p.tape.Seek(p.jump.Value())
+		if err != nil {
+			p.note = termsafe.Error(err) // keep the text for correcting
+			return p, nil
+		}
+		p.jumping, p.playing, p.note = false, false, ""
+		p.jump.Blur()
+		return p.seek(i)
+	case "esc":
+		p.jumping, p.note = false, ""
+		p.jump.Blur()
+		return p, nil
+	}
+	var cmd tea.Cmd
+	p.jump, cmd = p.jump.Update(msg)
+	return p, cmd
+}
+
+// seekCmd asks for the snapshot at the player's position.
+func (p player) seekCmd() tea.Cmd { return loadFrame(p.tape, p.pos) }
+
+// seek moves to snapshot i (clamped) and asks for it.
+func (p player) seek(i int) (player, tea.Cmd) {
+	p.pos = min(max(i, 0), p.tape.Len()-1)
+	p.gen++
+	return p, loadFrame(p.tape, p.pos)
+}
+
+// next schedules the next frame at the recorded pace, scaled by the speed.
+// A gap in the recording (the recorder stopped) is not waited out.
+func (p player) next() tea.Cmd {
+	if p.pos+1 >= p.tape.Len() {
+		return func() tea.Msg { return playTickMsg{p.gen} }
+	}
+	d := time.Duration(float64(p.tape.Time(p.pos+1).Sub(p.tape.Time(p.pos))) / speeds[p.speed])
+	d = min(max(d, 10*time.Millisecond), 5*time.Second)
+	gen := p.gen
+	return tea.Tick(d, func(time.Time) tea.Msg { return playTickMsg{gen} })
+}
+
+// View is the status line: play state, speed, time, position, and a
+// timeline with the findings' starts marked.
+func (p player) View() string {
+	st := p.styles
+	if p.jumping {
+		s := p.jump.View()
+		if p.note != "" {
+			s += "  " + st.statusErr.Render(p.note)
+		}
+		return fit(s, p.width)
+	}
+	state := "⏸ paused"
+	if p.playing {
+		state = "▶ playing"
+	}
+	at := p.tape.Time(p.pos)
+	head := fmt.Sprintf("%s %s× %s (+%s) %d/%d", state, speedName(speeds[p.speed]), at.Format("15:04:05"),
+		at.Sub(p.tape.Time(0)).Truncate(time.Second), p.pos+1, p.tape.Len())
+	if p.tape.Truncated {
+		head += " (file cut short)"
+	}
+	tail := ""
+	if p.note != "" {
+		tail = "  " + p.note
+	}
+	barW := p.width - len([]rune(head)) - len([]rune(tail)) - 2
+	if barW >= 10 {
+		head += " " + p.timeline(barW)
+	}
+	return fit(st.status.Render(head)+st.warn.Render(tail), p.width)
+}
+
+// timeline draws the recording in w cells: ━ up to the position, ● at it,
+// ◆ where a finding starts (! when a critical one does).
+func (p player) timeline(w int) string {
+	st := p.styles
+	n := p.tape.Len()
+	col := func(i int) int {
+		if n <= 1 {
+			return 0
+		}
+		return i * (w - 1) / (n - 1)
+	}
+	cells := make([]string, w)
+	here := col(p.pos)
+	for c := range cells {
+		cells[c] = "─"
+		if c < here {
+			cells[c] = "━"
+		}
+	}
+	for _, s := range p.starts {
+		c := col(s.Index)
+		if s.Finding.Severity == diagnose.Critical {
+			cells[c] = st.trouble.Render("!")
+		} else if cells[c] != st.trouble.Render("!") {
+			cells[c] = st.warn.Render("◆")
+		}
+	}
+	cells[here] = st.title.Render("●")
+	return strings.Join(cells, "")
+}
+
+func speedName(s float64) string {
+	if s < 1 {
+		return fmt.Sprintf("%g", s)
+	}
+	return fmt.Sprintf("%.0f", s)
+}
+
+// replayUpdate handles what only replay has: frames, the player's keys
+// and ticks. It reports whether it handled msg.
+func (m Model) replayUpdate(msg tea.Msg) (Model, tea.Cmd, bool) {
+	switch msg := msg.(type) {
+	case frameMsg:
+		if msg.pos != m.player.pos {
+			return m, nil, true // the user has moved on
+		}
+		m.showFrame(msg)
+		var cmd tea.Cmd
+		m.player, cmd = m.player.Update(msg)
+		return m, cmd, true
+	case playTickMsg:
+		var cmd tea.Cmd
+		m.player, cmd = m.player.Update(msg)
+		return m, cmd, true
+	case tickMsg, polledMsg:
+		return m, nil, true // nothing live to poll
+	case tea.KeyPressMsg:
+		if m.searching || m.showHelp && !m.player.jumping {
+			return m, nil, false
+		}
+		if m.player.captures(msg) {
+			var cmd tea.Cmd
+			m.player, cmd = m.player.Update(msg)
+			return m, cmd, true
+		}
+		if key.Matches(msg, m.keys.StateFilter, m.keys.Sort, m.keys.Search, m.keys.Faster, m.keys.Slower) {
+			m.player.note = "a recording holds its tables as recorded: filters and sorting need the live sockets"
+			return m, nil, true
+		}
+	}
+	return m, nil, false
+}
+
+// showFrame puts a recorded frame on every pane: the snapshot and the one
+// before it (for rates), the findings logged with it, the history the
+// sparklines draw, and the sysctls then in force.
+func (m *Model) showFrame(msg frameMsg) {
+	if msg.err != nil {
+		m.pollErr = msg.err
+		m.player.note = termsafe.Error(msg.err)
+		m.refreshBoard()
+		return
+	}
+	m.pollErr = nil
+	printableNames(msg.snap)
+	if msg.prev != nil {
+		printableNames(msg.prev)
+	}
+	m.snap, m.prev = msg.snap, msg.prev
+	t := m.cfg.Tape
+	m.findings = printableFindings(t.Findings(msg.pos))
+	m.history = history{}
+	for i := max(msg.pos-historyLen+1, 0); i <= msg.pos; i++ {
+		m.history.samples = append(m.history.samples, sample{t.Time(i), t.States(i)})
+	}
+	if t.Header == nil {
+		m.tuning, _ = m.tuning.Update(settingsMsg{err: errors.New("a --json log holds no sysctl values (tcpdash record keeps them)")})
+	} else {
+		m.tuning, _ = m.tuning.Update(settingsMsg{settings: recordedSettings(t.Sysctls(msg.pos))})
+	}
+	m.tuning, _ = m.tuning.Update(writableMsg{fmt.Errorf("a recording: the values in force at %s, read-only", msg.snap.Time.Format("15:04:05"))})
+	m.refreshBoard()
+}
+
+// recordedSettings are the known tunables with their recorded values.
+func recordedSettings(sysctls map[string]string) []tuning.Setting {
+	var out []tuning.Setting
+	for _, t := range tuning.Known() {
+		v, ok := sysctls[t.Key]
+		out = append(out, tuning.Setting{Tunable: t, Value: termsafe.String(v), Exists: ok})
+	}
+	return out
+}
+
+// printableFindings makes recorded findings safe to draw: a recording is
+// a file from outside, and a finding quotes process names.
+func printableFindings(in []diagnose.Finding) []diagnose.Finding {
+	out := make([]diagnose.Finding, len(in))
+	for i, f := range in {
+		f.Kind, f.Subject, f.Title, f.Short, f.Detail = termsafe.String(f.Kind), termsafe.String(f.Subject),
+			termsafe.String(f.Title), termsafe.String(f.Short), termsafe.String(f.Detail)
+		f.Evidence = append([]string(nil), f.Evidence...)
+		for j := range f.Evidence {
+			f.Evidence[j] = termsafe.String(f.Evidence[j])
+		}
+		f.Sysctls = append([]tuning.Recommendation(nil), f.Sysctls...)
+		for j, r := range f.Sysctls {
+			f.Sysctls[j] = tuning.Recommendation{Key: termsafe.String(r.Key), Value: termsafe.String(r.Value), Reason: termsafe.String(r.Reason)}
+		}
+		out[i] = f
+	}
+	return out
+}

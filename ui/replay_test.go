@@ -1,0 +1,225 @@
+package ui
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/golden"
+
+	"github.com/tcpdash/tcpdash/recording"
+)
+
+// loadTape reads the recording of the main package's load test: quiet, then
+// connections churning until a 200-port range is full, then a CLOSE_WAIT leak.
+func loadTape(t *testing.T) *recording.Tape {
+	t.Helper()
+	b, err := os.ReadFile("../testdata/loadtest.rec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tape, err := recording.Load(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tape
+}
+
+// replaying returns a model sized w×h showing snapshot start of tape.
+func replaying(t *testing.T, tape *recording.Tape, start, w, h int) Model {
+	t.Helper()
+	m := New(Config{Tape: tape, TapeStart: start, Interval: time.Second, Info: HostInfo{Host: "vm", Kernel: "6.18"}, ReadOnly: true})
+	m, _ = step(t, m, tea.WindowSizeMsg{Width: w, Height: h})
+	return frame1(t, m, loadFrame(tape, start))
+}
+
+// frame1 runs a command that must load a frame, and shows it.
+func frame1(t *testing.T, m Model, cmd tea.Cmd) Model {
+	t.Helper()
+	if cmd == nil {
+		t.Fatal("want a frame to load, got no command")
+	}
+	msg, ok := cmd().(frameMsg)
+	if !ok {
+		t.Fatalf("want a frame, got %T", msg)
+	}
+	m, _ = step(t, m, msg)
+	return m
+}
+
+func keyCmd(t *testing.T, m Model, keys ...string) (Model, tea.Cmd) {
+	t.Helper()
+	var cmd tea.Cmd
+	for _, k := range keys {
+		m, cmd = step(t, m, press(k))
+	}
+	return m, cmd
+}
+
+// at checks the model shows snapshot i: the snapshot, the one before it
+// for rates, the findings logged with it, and the history up to it.
+func at(t *testing.T, m Model, tape *recording.Tape, i int) {
+	t.Helper()
+	if m.player.pos != i || m.snap == nil || !m.snap.Time.Equal(tape.Time(i)) {
+		t.Fatalf("at %d showing %v; want snapshot %d (%v)", m.player.pos, m.snap.Time, i, tape.Time(i))
+	}
+	if i > 0 && (m.prev == nil || !m.prev.Time.Equal(tape.Time(i-1))) {
+		t.Errorf("prev is not snapshot %d", i-1)
+	}
+	if len(m.findings) != len(tape.Findings(i)) {
+		t.Errorf("%d findings, logged %d", len(m.findings), len(tape.Findings(i)))
+	}
+	n := len(m.history.samples)
+	if n != min(i+1, historyLen) || m.history.samples[n-1].states != tape.States(i) {
+		t.Errorf("history of %d samples ending %v", n, m.history.samples[n-1].states)
+	}
+}
+
+// TestReplayKeys steps, jumps and plays through a recording without a
+// clock: each key's command is run by hand.
+func TestReplayKeys(t *testing.T) {
+	tape := loadTape(t)
+	last := tape.Len() - 1
+	m := replaying(t, tape, 0, 120, 40)
+	at(t, m, tape, 0)
+
+	m, cmd := keyCmd(t, m, "G")
+	m = frame1(t, m, cmd)
+	at(t, m, tape, last)
+	m, cmd = step(t, m, tea.KeyPressMsg{Code: tea.KeyLeft})
+	m = frame1(t, m, cmd)
+	at(t, m, tape, last-1)
+
+	// A frame that lands after the user moved on is dropped.
+	stale := loadFrame(tape, 3)().(frameMsg)
+	m, _ = step(t, m, stale)
+	at(t, m, tape, last-1)
+
+	// J takes a time; a bad one is named and kept for correcting.
+	m, _ = keyCmd(t, m, "J", "b", "a", "d", "enter")
+	if !m.player.jumping || !strings.Contains(m.player.note, `time "bad"`) {
+		t.Errorf("bad jump: jumping %v, note %q", m.player.jumping, m.player.note)
+	}
+	m, _ = keyCmd(t, m, "esc", "J", "+", "2", "s", "enter")
+	want, _ := tape.Seek("+2s")
+	m = frame1(t, m, m.player.seekCmd())
+	at(t, m, tape, want)
+
+	// n goes to where the next finding starts.
+	starts := tape.Starts()
+	m, cmd = keyCmd(t, m, "g")
+	m = frame1(t, m, cmd)
+	m, cmd = keyCmd(t, m, "n")
+	m = frame1(t, m, cmd)
+	at(t, m, tape, starts[0].Index)
+	if !strings.Contains(m.player.note, "starts here") {
+		t.Errorf("note %q", m.player.note)
+	}
+
+	// Playing: each tick loads the next frame, until the end.
+	m, _ = keyCmd(t, m, "G")
+	m, cmd = keyCmd(t, m, "g")
+	m = frame1(t, m, cmd)
+	m, _ = keyCmd(t, m, "space")
+	if !m.player.playing {
+		t.Fatal("space did not play")
+	}
+	for i := 1; i <= last; i++ {
+		m, cmd = step(t, m, playTickMsg{m.player.gen})
+		m = frame1(t, m, cmd)
+		at(t, m, tape, i)
+	}
+	m, _ = step(t, m, playTickMsg{m.player.gen})
+	if m.player.playing || m.player.note != "end of the recording" {
+		t.Errorf("at the end: playing %v, note %q", m.player.playing, m.player.note)
+	}
+	// A tick from before a pause is dropped.
+	m, _ = keyCmd(t, m, "space") // plays again from the start
+	m, _ = keyCmd(t, m, "space")
+	if _, cmd := step(t, m, playTickMsg{m.player.gen - 1}); cmd != nil {
+		t.Error("a stale tick moved the player")
+	}
+
+	// Speeds step within bounds.
+	for range 20 {
+		m, _ = keyCmd(t, m, "]")
+	}
+	if speeds[m.player.speed] != 64 {
+		t.Errorf("top speed %g", speeds[m.player.speed])
+	}
+
+	// Filters need the live sockets: the keys say so and change nothing.
+	m, cmd = keyCmd(t, m, "f")
+	if cmd != nil || m.filter != 0 || !strings.Contains(m.player.note, "filters") {
+		t.Errorf("f in replay: filter %d, note %q", m.filter, m.player.note)
+	}
+}
+
+// TestReplayTuningPane: the tuning pane shows the sysctls in force at the
+// snapshot shown, read-only.
+func TestReplayTuningPane(t *testing.T) {
+	tape := loadTape(t)
+	m := replaying(t, tape, tape.Len()-1, 120, 40)
+	m, _ = keyCmd(t, m, "8")
+	got := ansi.Strip(m.render())
+	for _, want := range []string{"net.ipv4.ip_local_port_range      40000 40199", "editing is off: a recording"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("tuning pane lacks %q:\n%s", want, got)
+		}
+	}
+	m, cmd := keyCmd(t, m, "enter")
+	if cmd != nil || m.tuning.editing {
+		t.Error("enter edits a recording's sysctl")
+	}
+}
+
+// TestReplayViewGolden renders a recording at its end at three sizes into
+// testdata/TestReplayViewGolden/WxH.golden; go test ./ui -update rewrites them.
+func TestReplayViewGolden(t *testing.T) {
+	tape := loadTape(t)
+	for _, size := range [][2]int{{80, 24}, {120, 40}, {200, 50}} {
+		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
+			m := replaying(t, tape, tape.Len()-1, size[0], size[1])
+			got := ansi.Strip(m.render())
+			for i, l := range strings.Split(got, "\n") {
+				if w := ansi.StringWidth(l); w > size[0] {
+					t.Errorf("line %d is %d cells wide: %q", i+1, w, l)
+				}
+			}
+			golden.RequireEqual(t, got)
+		})
+	}
+}
+
+// TestReplayHostile: a recording is a stranger's file; its strings reach
+// the screen escaped.
+func TestReplayHostile(t *testing.T) {
+	evil := "\x1b]2;pwned\a\u009b2J\u202e"
+	esc, _ := json.Marshal(evil)
+	var lines []string
+	for i := range 3 {
+		lines = append(lines, fmt.Sprintf(`{"time":"2026-11-27T14:00:0%dZ","source":%s,"total":12,"states":{"CLOSE_WAIT":12},`+
+			`"processes":[{"pid":7,"command":%s,"total":12,"states":{"CLOSE_WAIT":12}}],"names":[%s],`+
+			`"findings":[{"severity":"critical","kind":%s,"subject":%s,"title":%s,"short":%s,"detail":%s,"evidence":[%s]}]}`,
+			i, esc, esc, esc, esc, esc, esc, esc, esc, esc))
+	}
+	tape, err := recording.Load(strings.NewReader(strings.Join(lines, "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := replaying(t, tape, 2, 120, 40)
+	for _, k := range []string{"", "6", "7", "n", "N"} {
+		if k != "" {
+			m, _ = keyCmd(t, m, k)
+		}
+		if rest := sgr.ReplaceAllString(m.render(), ""); strings.ContainsAny(rest, "\x1b\a\u009b\u202e") {
+			t.Fatalf("after %q a control character reached the screen: %q", k, rest)
+		}
+	}
+}
