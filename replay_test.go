@@ -362,4 +362,3 @@ func TestReplayHostileRecording(t *testing.T) {
 		}
 	}
 }
-
