@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -361,4 +362,56 @@ func TestReplayHostileRecording(t *testing.T) {
 			t.Errorf("replay %q hides the name instead of escaping it:\n%s", args, out)
 		}
 	}
+}
+
+// TestIntegrationReplayInTmux drives the real binary's replay in tmux:
+// stepping, jumping to the end, to a time and to where a finding starts,
+// playing to the end, and the recorded sysctls.
+func TestIntegrationReplayInTmux(t *testing.T) {
+	_, err := exec.LookPath("tmux")
+	netns.Require(t, err == nil, "tmux is not installed")
+	bin := buildBinary(t)
+	path, _ := filepath.Abs(loadTestRecording)
+	b, _ := os.ReadFile(path)
+	tape, err := recording.Load(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := tape.Len()
+	pos := func(i int) string { return fmt.Sprintf(` %d/%d `, i+1, n) }
+
+	s := newTmux(t)
+	defer s.run("kill-server")
+	if out, err := s.run("new-session", "-d", "-s", "e2e", "-x", "120", "-y", "40", bin, "replay", path); err != nil {
+		t.Fatalf("tmux new-session: %v: %s", err, out)
+	}
+	keys := func(k ...string) {
+		t.Helper()
+		if out, err := s.run(append([]string{"send-keys", "-t", "e2e"}, k...)...); err != nil {
+			t.Fatalf("send-keys: %v: %s", err, out)
+		}
+	}
+	s.waitScreen("the first snapshot", "REPLAY recorded every 250ms", pos(0), "⏸ paused")
+	keys("G")
+	s.waitScreen("the end", pos(n-1), `CRIT connect\(\) to 127.0.0.5:3306`, "232 sockets")
+	keys("Left")
+	s.waitScreen("a step back", pos(n-2))
+	keys("J")
+	s.waitScreen("the jump prompt", "jump to:")
+	keys("+2s", "Enter")
+	want, _ := tape.Seek("+2s")
+	s.waitScreen("the jump to +2s", pos(want), tape.Time(want).Format("15:04:05"))
+	keys("g")
+	s.waitScreen("the start", pos(0))
+	keys("n")
+	s.waitScreen("the first finding's start", pos(tape.Starts()[0].Index), "starts here: connect")
+	keys("]")
+	keys("]")
+	keys("Space")
+	s.waitScreen("playing to the end at 4×", pos(n-1), "4×", "end of the recording")
+	keys("8")
+	s.waitScreen("the recorded sysctls", `ip_local_port_range +40000 40199`, "editing is off: a recording")
+	pid := s.pid()
+	keys("q")
+	waitFor(t, "replay to quit", func() bool { return exited(pid) })
 }

@@ -1,0 +1,229 @@
+package summary
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tcpdash/tcpdash/internal/netns"
+	"github.com/tcpdash/tcpdash/recording"
+	"github.com/tcpdash/tcpdash/tcpinfo"
+)
+
+func loadTape(t *testing.T) *recording.Tape {
+	t.Helper()
+	b, err := os.ReadFile("../testdata/loadtest.rec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tape, err := recording.Load(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tape
+}
+
+// TestOf: each state's peak is the largest count of it in the recording,
+// at the first snapshot to reach it; the charts keep every peak.
+func TestOf(t *testing.T) {
+	tape := loadTape(t)
+	s, err := Of(tape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Snapshots != tape.Len() || !s.Start.Equal(tape.Time(0)) || !s.End.Equal(tape.Time(tape.Len()-1)) {
+		t.Errorf("span %v to %v, %d snapshots", s.Start, s.End, s.Snapshots)
+	}
+	for _, p := range s.States {
+		st, _ := tcpinfo.ParseState(p.State)
+		peak, at := 0, time.Time{}
+		for i := range tape.Len() {
+			if n := tape.States(i)[st]; n > peak {
+				peak, at = n, tape.Time(i)
+			}
+		}
+		if p.Peak != peak || !p.At.Equal(at) {
+			t.Errorf("%s: peak %d at %v, want %d at %v", p.State, p.Peak, p.At, peak, at)
+		}
+		series := s.series.states[st]
+		if m := maxOf(series); m != peak {
+			t.Errorf("%s chart peaks at %d, not %d", p.State, m, peak)
+		}
+	}
+	if len(s.Pressure) == 0 || s.Pressure[0].Remote != "127.0.0.5:3306" || s.Pressure[0].Ratio != 1 {
+		t.Errorf("worst destination %+v", s.Pressure)
+	}
+	if len(s.Findings) != 2 || s.Findings[0].Kind != "port_exhaustion" || s.Findings[1].Kind != "close_wait_leak" {
+		t.Errorf("findings %+v", s.Findings)
+	}
+	var text bytes.Buffer
+	if err := s.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`TIME_WAIT +200 `, `127.0.0.5:3306 +127.0.0.1 +100.0%`, `critical +connect\(\) to 127.0.0.5:3306`} {
+		if !regexp.MustCompile(want).MatchString(text.String()) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+}
+
+// TestBucketsKeepPeaks: a recording longer than a chart holds is bucketed
+// by maxima, so a one-snapshot spike still shows.
+func TestBucketsKeepPeaks(t *testing.T) {
+	var buf bytes.Buffer
+	start := time.Date(2026, 11, 27, 14, 0, 0, 0, time.UTC)
+	w, _ := recording.NewWriter(&buf, recording.Header{Start: start, IntervalMS: 1000})
+	const n = 5000
+	for i := range n {
+		at := start.Add(time.Duration(i) * time.Second)
+		tw := 10
+		if i == 3001 {
+			tw = 9999
+		}
+		w.Snapshot(at, []byte(`{"time":"`+at.Format(time.RFC3339)+`","states":{"TIME_WAIT":`+strconv.Itoa(tw)+`}}`))
+	}
+	w.Close()
+	tape, err := recording.Load(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Of(tape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	series := s.series.states[tcpinfo.TimeWait]
+	if len(series) > maxPoints || maxOf(series) != 9999 {
+		t.Errorf("%d points peaking at %d", len(series), maxOf(series))
+	}
+}
+
+func maxOf(v []int) int {
+	m := 0
+	for _, x := range v {
+		m = max(m, x)
+	}
+	return m
+}
+
+// chromium renders page in headless Chromium and returns the DOM after its
+// scripts ran, and what the console said.
+func chromium(t *testing.T, page []byte) (dom, console string) {
+	t.Helper()
+	bin, err := exec.LookPath("chromium")
+	netns.Require(t, err == nil, "chromium is not installed (Debian's chromium package)")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "report.html")
+	if err := os.WriteFile(path, page, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+		"--user-data-dir="+filepath.Join(dir, "profile"), "--enable-logging=stderr", "--v=0",
+		"--virtual-time-budget=5000", "--dump-dom", "file://"+path)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("chromium: %v\n%s", err, stderr.String())
+	}
+	var lines []string
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(l, "CONSOLE") {
+			lines = append(lines, l)
+		}
+	}
+	return stdout.String(), strings.Join(lines, "\n")
+}
+
+var canvas = regexp.MustCompile(`<canvas [^>]*id="(states|pressure|findings)"[^>]*>`)
+
+// checkRendered fails unless all three charts drew and nothing went wrong.
+func checkRendered(dom, console string) []string {
+	var problems []string
+	if !strings.Contains(dom, `data-charts="3"`) {
+		problems = append(problems, "the charts did not all draw (no data-charts=3 on <body>)")
+	}
+	if strings.Contains(dom, `data-errors=`) {
+		problems = append(problems, "the page reported a script error")
+	}
+	if n := len(canvas.FindAllString(dom, -1)); n != 3 {
+		problems = append(problems, "canvases: "+strconv.Itoa(n))
+	}
+	if console != "" {
+		problems = append(problems, "console: "+console)
+	}
+	return problems
+}
+
+// TestHTMLInChromium opens the report of a real load test in headless
+// Chromium: the three charts draw, the console is silent, and nothing is
+// fetched from the network. A page with a broken script fails the same
+// checks, so they can fail.
+func TestHTMLInChromium(t *testing.T) {
+	s, err := Of(loadTape(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page bytes.Buffer
+	if err := s.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	if refs := regexp.MustCompile(`(src|href)="?(https?:)?//`).FindAllString(page.String(), -1); len(refs) > 0 {
+		t.Errorf("the page fetches from the network: %q", refs)
+	}
+	dom, console := chromium(t, page.Bytes())
+	if problems := checkRendered(dom, console); len(problems) > 0 {
+		t.Errorf("report in Chromium: %q", problems)
+	}
+	for _, want := range []string{"127.0.0.5:3306", "leaky-app", "TIME_WAIT"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("rendered page lacks %q", want)
+		}
+	}
+
+	broken := bytes.Replace(page.Bytes(), []byte(`type: "bar"`), []byte(`type: nosuchvariable`), 1)
+	if dom, console := chromium(t, broken); len(checkRendered(dom, console)) == 0 {
+		t.Error("a page whose findings chart throws passes the checks")
+	}
+}
+
+// TestHTMLHostile: names from the recording are text on the page, never
+// markup or script.
+func TestHTMLHostile(t *testing.T) {
+	evil := `</script><script>document.body.dataset.pwned=1</script><img src=x onerror=alert(1)>`
+	var buf bytes.Buffer
+	start := time.Date(2026, 11, 27, 14, 0, 0, 0, time.UTC)
+	w, _ := recording.NewWriter(&buf, recording.Header{Start: start, Host: evil, IntervalMS: 1000})
+	for i := range 3 {
+		at := start.Add(time.Duration(i) * time.Second)
+		w.Snapshot(at, []byte(`{"time":"`+at.Format(time.RFC3339)+`","states":{"CLOSE_WAIT":12},`+
+			`"findings":[{"severity":"warning","kind":"close_wait_leak","subject":"x","title":"`+strings.ReplaceAll(evil, `"`, `\"`)+`"}]}`))
+	}
+	w.Close()
+	tape, err := recording.Load(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Of(tape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page bytes.Buffer
+	if err := s.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(page.String(), "<img src=x") || strings.Count(page.String(), "</script>") != 3 {
+		t.Errorf("a name from the recording became markup")
+	}
+	dom, console := chromium(t, page.Bytes())
+	if strings.Contains(dom, "pwned") && strings.Contains(dom, `data-pwned`) || len(checkRendered(dom, console)) > 0 {
+		t.Errorf("hostile names broke the page: %q", checkRendered(dom, console))
+	}
+}
