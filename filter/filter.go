@@ -34,7 +34,9 @@ type Entry struct {
 	Src, Dst netip.AddrPort
 	// Cgroup is the cgroup-v2 id of the socket's creator; 0 if none.
 	Cgroup uint64
-	// Autobound says the kernel chose the local port (no bind() to a port).
+	// Autobound says the kernel chose the local port. The kernel knows (no
+	// bind() to a port); from outside, ss calls a local port in the
+	// ephemeral range autobound, and keeps a socket only when both agree.
 	Autobound bool
 }
 
@@ -64,9 +66,9 @@ func (f *Filter) Match(e Entry) bool {
 	return f.expr == nil || f.expr.match(&e)
 }
 
-// Kernel names what in the filter only the kernel can answer ("autobound",
-// "cgroup"): /proc/net/tcp says nothing of either. Empty when the Go
-// evaluator can answer everything.
+// Kernel names what in the filter only the kernel can answer: "cgroup"
+// and "autobound" (whether bind() chose the port), which /proc/net/tcp
+// does not give. Empty when the Go evaluator can answer everything.
 func (f *Filter) Kernel() string {
 	var need []string
 	walk(f.expr, func(n node) {
@@ -87,6 +89,21 @@ func appendOnce(s []string, v string) []string {
 		}
 	}
 	return append(s, v)
+}
+
+// Autobound reports whether the filter uses autobound. ss runs such a
+// filter twice: in the kernel, where autobound means no bind() to a port,
+// and again over what comes back, where it means a local port in the
+// ephemeral range; a socket must pass both. Callers do the same to list
+// what ss lists.
+func (f *Filter) Autobound() bool {
+	uses := false
+	walk(f.expr, func(n node) {
+		if _, ok := n.(autoNode); ok {
+			uses = true
+		}
+	})
+	return uses
 }
 
 // ResolveCgroups gives every `cgroup PATH` its id, from the caller's view
@@ -228,4 +245,23 @@ func walk(n node, fn func(node)) {
 	case notNode:
 		walk(n.x, fn)
 	}
+}
+
+// And is a filter selecting what both a and b select: the drill-down of
+// a row within a filtered view. Either may be nil.
+func And(a, b *Filter) *Filter {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	f := &Filter{text: "(" + a.text + ") and (" + b.text + ")", states: a.states & b.states, expr: a.expr}
+	switch {
+	case f.expr == nil:
+		f.expr = b.expr
+	case b.expr != nil:
+		f.expr = andNode{a.expr, b.expr}
+	}
+	return f
 }

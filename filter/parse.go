@@ -30,8 +30,8 @@ var stateWords = map[string]uint32{
 	"fin-wait-2": 1 << 5, "time-wait": 1 << 6, "closed": 1 << 7, "close-wait": 1 << 8,
 	"last-ack": 1 << 9, "listening": 1 << 10, "listen": 1 << 10, "closing": 1 << 11,
 	"all":          AllStates,
-	"connected":    AllStates &^ (1<<10 | 1<<7 | 1<<6 | 1<<3 | 1<<12),
-	"synchronized": AllStates &^ (1<<10 | 1<<7 | 1<<6 | 1<<3 | 1<<12 | 1<<2),
+	"connected":    AllStates &^ (1<<10 | 1<<7), // all but listening and closed
+	"synchronized": AllStates &^ (1<<10 | 1<<7 | 1<<2),
 	"bucket":       1<<3 | 1<<12 | 1<<6,
 	"big":          AllStates &^ (1<<3 | 1<<12 | 1<<6),
 }
@@ -317,7 +317,7 @@ func (p *parser) portCond(src bool, kw token) (node, error) {
 // :PORT, as ss's src and dst take them.
 func parseHost(s string) (hostNode, error) {
 	h := hostNode{port: -1}
-	const want = "want an address: 10.0.0.5, 10.0.0.0/8, 10.0.0.5:3306, [::1], [fe80::/10]:80 or :80"
+	const want = "want an address: 10.0.0.5, 10.0.0.0/8, 10.0.0.5:3306, [::1], [2001:db8::/32]:80 or :80"
 	addr, port := s, ""
 	switch {
 	case strings.HasPrefix(s, "["):

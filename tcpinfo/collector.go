@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tcpdash/tcpdash/filter"
 )
 
 // Options configure a Collector. The zero value polls the live kernel.
@@ -52,6 +54,7 @@ type Namespace interface {
 // A dumper streams sockets; *Conn is the real one.
 type dumper interface {
 	Dump(Family, StateSet, func(*Socket)) error
+	DumpProgram(Family, StateSet, []byte, func(*Socket)) error
 	Close() error
 }
 
@@ -59,6 +62,10 @@ type dumper interface {
 type Collector struct {
 	opts Options
 	conn dumper // nil when reading /proc
+	// programs caches the compiled filter; programRefused says the kernel
+	// refused one (EINVAL), so filters are evaluated here.
+	programs       map[*filter.Filter][]byte
+	programRefused bool
 	note string
 	agg  *Aggregator
 	// now and counters are the clock and the counter reader; tests give
@@ -182,10 +189,13 @@ func (c *Collector) Collect(q Query) (*Snapshot, error) {
 	}
 	c.agg.Reset(ports, q)
 	clear(c.zones) // interfaces come and go; names are looked up again
-	if err := c.dump(c.agg.Add); err != nil {
+	if err := c.dump(q.Filter, ports, c.agg.Add); err != nil {
 		return nil, err
 	}
 	c.agg.Fill(snap, c.opts.Top)
+	if q.Filter != nil {
+		snap.Filter = q.Filter.String()
+	}
 	if c.opts.Cgroups != nil {
 		for i := range snap.Cgroups {
 			snap.Cgroups[i].Path, snap.Cgroups[i].Name, _ = c.opts.Cgroups.Resolve(snap.Cgroups[i].ID)
@@ -208,7 +218,26 @@ func (c *Collector) Collect(q Query) (*Snapshot, error) {
 	return snap, nil
 }
 
-func (c *Collector) dump(fn func(*Socket)) error {
+// dump streams the sockets f selects (nil: all) to fn. On netlink the
+// kernel filters, running f's program; from /proc, and on a kernel that
+// refuses the program, f is evaluated here.
+//
+// ports is the ephemeral range, for autobound as ss reads it from outside.
+func (c *Collector) dump(f *filter.Filter, ports PortRange, fn func(*Socket)) error {
+	states, program, match, err := c.plan(f)
+	if err != nil {
+		return err
+	}
+	if match != nil {
+		all := fn
+		fn = func(s *Socket) {
+			e := entryOf(s)
+			e.Autobound = s.Local.Port() >= ports.Low && s.Local.Port() <= ports.High
+			if match.Match(e) {
+				all(s)
+			}
+		}
+	}
 	for _, family := range []Family{IPv4, IPv6} {
 		if c.conn != nil {
 			add := fn
@@ -220,7 +249,14 @@ func (c *Collector) dump(fn func(*Socket)) error {
 					fn(s)
 				}
 			}
-			if err := c.conn.Dump(family, AnyState, add); err != nil {
+			err := c.conn.DumpProgram(family, states, program, add)
+			if errors.Is(err, unix.EINVAL) && program != nil && family == IPv4 && f.Kernel() == "" {
+				// An older kernel without an op (S_EQ came in 4.16,
+				// cgroups in 5.x): evaluate here from now on.
+				c.programRefused = true
+				return c.dump(f, ports, fn)
+			}
+			if err != nil {
 				return err
 			}
 			continue
@@ -234,6 +270,45 @@ func (c *Collector) dump(fn func(*Socket)) error {
 		}
 	}
 	return nil
+}
+
+// plan decides how f is applied: the states and program to send the
+// kernel, and the filter to evaluate here, if any.
+func (c *Collector) plan(f *filter.Filter) (states StateSet, program []byte, match *filter.Filter, err error) {
+	if f == nil {
+		return AnyState, nil, nil, nil
+	}
+	states = StateSet(f.States()) & AnyState
+	if c.conn == nil || c.programRefused {
+		if need := f.Kernel(); need != "" {
+			return 0, nil, nil, fmt.Errorf("filter %q: %s needs netlink sock_diag: /proc/net/tcp does not say", f, need)
+		}
+		return states, nil, f, nil
+	}
+	if f.Autobound() {
+		match = f // checked again here, as ss does
+	}
+	if c.programs == nil {
+		c.programs = map[*filter.Filter][]byte{}
+	}
+	program, ok := c.programs[f]
+	if !ok {
+		if program, err = f.Bytecode(); err != nil {
+			return 0, nil, nil, err
+		}
+		clear(c.programs) // one filter at a time, in practice
+		c.programs[f] = program
+	}
+	return states, program, match, nil
+}
+
+// entryOf is what a filter sees of s.
+func entryOf(s *Socket) filter.Entry {
+	family := uint8(unix.AF_INET)
+	if s.Family == IPv6 {
+		family = unix.AF_INET6
+	}
+	return filter.Entry{Family: family, State: uint8(s.State), Src: s.Local, Dst: s.Remote, Cgroup: s.Cgroup}
 }
 
 func parseProcFile(path string, family Family, fn func(*Socket)) error {

@@ -61,7 +61,17 @@ func (c *Conn) Close() error { return c.c.Close() }
 // between datagrams, so under churn a socket can be reported twice. Dump
 // drops such repeats by cookie.
 func (c *Conn) Dump(family Family, states StateSet, fn func(*Socket)) error {
-	req, _ := request{family: family, states: states}.MarshalBinary()
+	return c.DumpProgram(family, states, nil, fn)
+}
+
+// DumpProgram is Dump with a filter program (package filter compiles
+// them) that the kernel runs on each socket: only the sockets it accepts
+// are copied. The kernel answers a program it refuses with EINVAL.
+func (c *Conn) DumpProgram(family Family, states StateSet, program []byte, fn func(*Socket)) error {
+	req, err := request{family: family, states: states, program: program}.MarshalBinary()
+	if err != nil {
+		return err
+	}
 	sent, err := c.c.Send(netlink.Message{
 		Header: netlink.Header{
 			Type:  sockDiagByFamily,

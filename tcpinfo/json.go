@@ -21,6 +21,7 @@ type (
 		IntervalMS         int64          `json:"interval_ms,omitempty"`
 		Netns              string         `json:"netns,omitempty"`
 		Names              []string       `json:"names,omitempty"`
+		Filter             string         `json:"filter,omitempty"`
 		Total              int            `json:"total"`
 		States             StateCounts    `json:"states"`
 		Families           FamilyCounts   `json:"families"`
@@ -150,6 +151,7 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 		IntervalMS:            s.Interval.Milliseconds(),
 		Netns:                 s.Netns,
 		Names:                 s.Names,
+		Filter:                s.Filter,
 		Total:                 s.Total,
 		States:                s.States,
 		Families:              s.Families,
@@ -239,7 +241,7 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 	*s = Snapshot{Time: t, Source: j.Source, SourceNote: j.SourceNote,
 		Dump:     time.Duration(math.Round(j.DumpMS*1000)) * time.Microsecond,
 		Interval: time.Duration(j.IntervalMS) * time.Millisecond,
-		Netns:    j.Netns, Names: j.Names, Total: j.Total, States: j.States, Families: j.Families,
+		Netns:    j.Netns, Names: j.Names, Filter: j.Filter, Total: j.Total, States: j.States, Families: j.Families,
 		Counters: j.Counters}
 	ap := func(addr string, port uint16) (netip.AddrPort, error) {
 		a, err := netip.ParseAddr(addr)

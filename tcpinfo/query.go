@@ -3,6 +3,8 @@ package tcpinfo
 import (
 	"cmp"
 	"net/netip"
+
+	"github.com/tcpdash/tcpdash/filter"
 )
 
 // A Query picks and orders the rows of a snapshot's tables. The zero
@@ -10,6 +12,10 @@ import (
 // aggregating, the top rows it yields are exact, however many rows there
 // are.
 type Query struct {
+	// Filter, when set, selects the sockets the snapshot is about: every
+	// count in it, the state histogram included, is over the sockets it
+	// matches. On netlink the kernel runs it, as a program.
+	Filter *filter.Filter
 	// State keeps only rows with sockets in this state; 0 keeps all.
 	State State
 	// Rank orders rows by their count in this state; 0 orders by the

@@ -27,6 +27,10 @@ func (k *slowKernel) counters() (Counters, error) {
 	return Counters{ActiveOpens: uint64(k.rate * k.clock.Sub(k.start).Seconds())}, nil
 }
 
+func (k *slowKernel) DumpProgram(f Family, s StateSet, _ []byte, fn func(*Socket)) error {
+	return k.Dump(f, s, fn)
+}
+
 func (k *slowKernel) Dump(f Family, _ StateSet, fn func(*Socket)) error {
 	if f == IPv4 {
 		k.clock = k.clock.Add(k.dumps[k.n%len(k.dumps)])

@@ -27,6 +27,9 @@ type Snapshot struct {
 	// when the caller says so: the collector only holds a descriptor.
 	Netns string
 	Names []string
+	// Filter is the filter expression the snapshot is over; empty: every
+	// socket.
+	Filter string
 	// Interval is, in a stream of snapshots, the interval this one was
 	// taken at: the one asked for, stretched while dumps are slow (see
 	// Stretch). Zero for a single snapshot.

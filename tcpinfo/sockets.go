@@ -1,6 +1,12 @@
 package tcpinfo
 
-import "net/netip"
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/tcpdash/tcpdash/filter"
+)
 
 // A SocketFilter picks the sockets behind one row of a table, for a
 // drill-down: every field that is set must match.
@@ -14,6 +20,44 @@ type SocketFilter struct {
 	ClientPorts, PeerPorts bool
 	PID                    int    // needs Owners
 	Cgroup                 uint64 // full sockets only: TIME_WAIT has none
+	// View is the filter the dashboard's tables are under: the row's
+	// sockets are those it selects too.
+	View *filter.Filter
+}
+
+// program is the part of f the kernel can check, with the view's filter:
+// the drill-down is compiled by the same compiler as --filter, and the
+// rest of f is checked here.
+func (f *SocketFilter) program() *filter.Filter {
+	var words []string
+	if f.State != 0 {
+		words = append(words, "state "+f.State.String())
+	}
+	if f.LocalPort != 0 {
+		words = append(words, fmt.Sprintf("sport = :%d", f.LocalPort))
+	}
+	if f.RemotePort != 0 {
+		words = append(words, fmt.Sprintf("dport = :%d", f.RemotePort))
+	}
+	host := func(kw string, a netip.Addr) {
+		switch {
+		case !a.IsValid() || a.Zone() != "":
+		case a.Is4():
+			words = append(words, kw+" "+a.String())
+		default:
+			words = append(words, kw+" ["+a.String()+"]")
+		}
+	}
+	host("src", f.LocalAddr)
+	host("dst", f.RemoteAddr)
+	if len(words) == 0 {
+		return f.View
+	}
+	row, err := filter.Parse(strings.Join(words, " "))
+	if err != nil {
+		return f.View // cannot happen: the words are made here; the Go match still holds
+	}
+	return filter.And(f.View, row)
 }
 
 // A SocketRow is one socket of a drill-down and its owner, if known.
@@ -37,7 +81,7 @@ func (c *Collector) Sockets(f SocketFilter, owners *Owners, limit int) ([]Socket
 	// Which local ports have a listener: a client port is one without.
 	listening := map[uint16]bool{}
 	if f.ClientPorts {
-		if err := c.dump(func(s *Socket) {
+		if err := c.dump(nil, ports, func(s *Socket) {
 			if s.State == Listen {
 				listening[s.Local.Port()] = true
 			}
@@ -47,7 +91,7 @@ func (c *Collector) Sockets(f SocketFilter, owners *Owners, limit int) ([]Socket
 	}
 	var rows []SocketRow
 	n := 0
-	err = c.dump(func(s *Socket) {
+	err = c.dump(f.program(), ports, func(s *Socket) {
 		if !f.matches(s, ports, listening, owners) {
 			return
 		}

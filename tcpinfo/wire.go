@@ -18,15 +18,20 @@ const (
 	ipprotoTCP       = 6
 
 	attrCgroupID = 21 // INET_DIAG_CGROUP_ID: u64, sent without an idiag_ext bit
+
+	reqBytecode = 1 // INET_DIAG_REQ_BYTECODE: a filter program, after the request
 )
 
 // errShortMessage reports an inet_diag_msg shorter than its fixed part.
 var errShortMessage = errors.New("tcpinfo: short inet_diag message")
 
-// request is struct inet_diag_req_v2 for a dump: no socket id, no extensions.
+// request is struct inet_diag_req_v2 for a dump: no socket id, no
+// extensions, and optionally a filter program for the kernel to run on
+// every socket before copying it.
 type request struct {
-	family Family
-	states StateSet
+	family  Family
+	states  StateSet
+	program []byte
 }
 
 // MarshalBinary encodes r in host byte order, as the kernel expects.
@@ -37,6 +42,19 @@ func (r request) MarshalBinary() ([]byte, error) {
 	// b[2] idiag_ext = 0: extensions roughly double the dump, and the
 	// snapshot needs none.
 	binary.NativeEndian.PutUint32(b[4:], uint32(r.states))
+	if len(r.program) > 0 {
+		// struct nlattr {u16 len; u16 type}, padded to 4 bytes.
+		n := 4 + len(r.program)
+		if n > 0xffff {
+			return nil, fmt.Errorf("tcpinfo: filter program of %d bytes does not fit an attribute", len(r.program))
+		}
+		b = binary.NativeEndian.AppendUint16(b, uint16(n))
+		b = binary.NativeEndian.AppendUint16(b, reqBytecode)
+		b = append(b, r.program...)
+		for len(b)%4 != 0 {
+			b = append(b, 0)
+		}
+	}
 	return b, nil
 }
 

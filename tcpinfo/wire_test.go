@@ -83,7 +83,7 @@ func TestDumpFixtures(t *testing.T) {
 				if r.Header.Type != sockDiagByFamily || r.Header.Flags != netlink.Request|netlink.Dump {
 					t.Errorf("request header %+v", r.Header)
 				}
-				want, _ := request{fx.family, AnyState}.MarshalBinary()
+				want, _ := request{family: fx.family, states: AnyState}.MarshalBinary()
 				if !bytes.Equal(r.Data, want) {
 					t.Errorf("request body %x, want %x", r.Data, want)
 				}
@@ -235,7 +235,7 @@ func TestIntegrationRecordFixtures(t *testing.T) {
 	}
 	defer c.Close()
 	for _, fx := range fixtures {
-		req, _ := request{fx.family, AnyState}.MarshalBinary()
+		req, _ := request{family: fx.family, states: AnyState}.MarshalBinary()
 		msgs, err := c.Execute(netlink.Message{
 			Header: netlink.Header{Type: sockDiagByFamily, Flags: netlink.Request | netlink.Dump},
 			Data:   req,
