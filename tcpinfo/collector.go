@@ -66,8 +66,8 @@ type Collector struct {
 	// refused one (EINVAL), so filters are evaluated here.
 	programs       map[*filter.Filter][]byte
 	programRefused bool
-	note string
-	agg  *Aggregator
+	note           string
+	agg            *Aggregator
 	// now and counters are the clock and the counter reader; tests give
 	// a slow dump its own clock.
 	now      func() time.Time
