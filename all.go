@@ -192,7 +192,7 @@ func (fl *fleet) poll(stderr io.Writer) ([]*tcpinfo.Snapshot, [][]diagnose.Findi
 	slices.SortFunc(due, func(a, b *member) int { return a.prev.Time.Compare(b.prev.Time) })
 	var spent time.Duration
 	collect := func(m *member) {
-		snap, err := m.col.Collect(tcpinfo.Query{Owners: fl.ownersOf[m.w.ns.ID()]})
+		snap, err := m.col.Collect(tcpinfo.Query{Owners: fl.ownersOf[m.w.ns.ID()], Filter: fl.cfg.filter})
 		if err != nil {
 			fmt.Fprintf(stderr, "tcpdash: warning: %s: %s\n", termsafe.String(m.w.String()), termsafe.Error(err))
 			return

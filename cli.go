@@ -11,6 +11,7 @@ import (
 
 	"github.com/tcpdash/tcpdash/cgroups"
 	"github.com/tcpdash/tcpdash/diagnose"
+	"github.com/tcpdash/tcpdash/filter"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/tuning"
@@ -33,6 +34,7 @@ Flags:
   --top N            rows in every table, 1-1000 (default 10)
   --source S         auto, netlink or procfs (default auto: netlink, else /proc/net/tcp)
   --processes=false  do not name the processes holding sockets (skips the /proc/<pid>/fd walk)
+` + filterUsage + `
 ` + netnsUsage + `
   --read-only        the dashboard's tuning pane shows everything but changes nothing
   --file PATH        where the tuning pane persists (default /etc/sysctl.d/90-tcpdash.conf)
@@ -66,6 +68,8 @@ type config struct {
 	top        int
 	source     tcpinfo.Source
 	netns      string
+	// filter selects the sockets every count is over (--filter).
+	filter *filter.Filter
 	tuneFiles
 }
 
@@ -105,6 +109,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.top, "top", cfg.top, "")
 	source := fs.String("source", "auto", "")
 	registerNetns(fs, &cfg.netns)
+	registerFilter(fs, &cfg.filter)
 	cfg.tuneFiles.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -143,6 +148,9 @@ func flagError(err error) string {
 		return fmt.Sprintf("unknown flag %s: see the flags below", name)
 	}
 	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok {
+		if _, why, ok := strings.Cut(rest, " for flag -filter: "); ok {
+			return "--filter: " + why // the filter's own message names the word
+		}
 		switch {
 		case strings.Contains(rest, "-interval"):
 			return "--interval takes a Go duration such as 500ms or 2s: " + rest
@@ -206,7 +214,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if cfg.processes {
 		owners = readOwners(nil, w, stderr)
 	}
-	snap, err := col.Collect(tcpinfo.Query{Owners: owners})
+	snap, err := col.Collect(tcpinfo.Query{Owners: owners, Filter: cfg.filter})
 	if err != nil {
 		return err
 	}
@@ -311,7 +319,7 @@ func stream(ctx context.Context, col *tcpinfo.Collector, cfg config, ns *watched
 		if cfg.processes {
 			owners = readOwners(owners, ns, io.Discard)
 		}
-		snap, err := col.Collect(tcpinfo.Query{Owners: owners})
+		snap, err := col.Collect(tcpinfo.Query{Owners: owners, Filter: cfg.filter})
 		if err != nil {
 			return err
 		}

@@ -41,6 +41,7 @@ func runFleetDashboard(ctx context.Context, cfg config, fl *fleet) error {
 // dashboardConfig is what every dashboard shares.
 func dashboardConfig(cfg config, info ui.HostInfo) ui.Config {
 	return ui.Config{Interval: cfg.interval, Info: info, ReadOnly: cfg.readOnly, PersistPath: cfg.file,
+		Filter: cfg.filter, ParseFilter: parseFilter,
 		Root: os.Geteuid() == 0, Unrecorded: cfg.noUndo && (cfg.stateFile == "" || cfg.auditLog == "")}
 }
 

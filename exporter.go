@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/tcpdash/tcpdash/exporter"
+	"github.com/tcpdash/tcpdash/filter"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
@@ -32,6 +33,7 @@ Flags:
   --top N                  destination groups, cgroups and listeners per namespace, 1-1000 (default 10)
   --timeout D              a scrape's limit for a collection (default 10s)
   --processes=false        do not name processes (skips the /proc walk)
+` + filterUsage + `
 ` + netnsUsage + `
 `
 
@@ -41,6 +43,7 @@ type exporterConfig struct {
 	timeout           time.Duration
 	processes         bool
 	netns             string
+	filter            *filter.Filter
 }
 
 func parseExporterFlags(args []string) (exporterConfig, error) {
@@ -53,6 +56,7 @@ func parseExporterFlags(args []string) (exporterConfig, error) {
 	fs.DurationVar(&cfg.timeout, "timeout", cfg.timeout, "")
 	fs.BoolVar(&cfg.processes, "processes", true, "")
 	registerNetns(fs, &cfg.netns)
+	registerFilter(fs, &cfg.filter)
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return cfg, err
@@ -90,7 +94,7 @@ func runExporter(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(exporter.New(exporter.Options{Targets: targets, Labelled: cfg.netns == "all",
-		Timeout: cfg.timeout, Version: buildVersion(), Logger: logger}))
+		Timeout: cfg.timeout, Version: buildVersion(), Logger: logger, Filter: cfg.filter}))
 
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError)}))

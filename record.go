@@ -34,6 +34,7 @@ Flags:
   --duration D        stop after D (default: until interrupted)
   --top N             rows per table, 1-1000 (default 50)
   --processes=false   do not name processes (skips the /proc walk)
+` + filterUsage + `
 ` + netnsUsage + `
 The file is gzip members of JSON lines, closed at least every 60 s: a
 recorder killed mid-way leaves a file readable up to its last minute.
@@ -56,6 +57,7 @@ func parseRecordFlags(args []string) (recordConfig, error) {
 	fs.IntVar(&cfg.top, "top", cfg.top, "")
 	fs.BoolVar(&cfg.processes, "processes", true, "")
 	registerNetns(fs, &cfg.netns)
+	registerFilter(fs, &cfg.filter)
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return cfg, err

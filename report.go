@@ -30,6 +30,9 @@ func writeReport(w io.Writer, s *tcpinfo.Snapshot, findings []diagnose.Finding) 
 	if s.SourceNote != "" {
 		p("note: %s\n", termsafe.String(s.SourceNote))
 	}
+	if s.Filter != "" {
+		p("filter: %s (every count is over the sockets it selects)\n", termsafe.String(s.Filter))
+	}
 	p("total %d sockets (ipv4 %d, ipv6 %d)\n\n", s.Total, s.Families.IPv4, s.Families.IPv6)
 
 	if len(findings) > 0 {

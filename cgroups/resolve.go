@@ -136,3 +136,21 @@ func (r *Resolver) walk() {
 	}
 	r.names = names
 }
+
+// ID is the id of the cgroup at path in the hierarchy (/system.slice/
+// nginx.service): the inode of its directory, as sockets carry it.
+func (r *Resolver) ID(path string) (uint64, error) {
+	rel, ok := strings.CutPrefix(path, strings.TrimSuffix(r.Root, "/"))
+	if !ok || !strings.HasPrefix(path, "/") {
+		return 0, fmt.Errorf("want a path below %s in the cgroup2 hierarchy, such as /system.slice/nginx.service", r.Root)
+	}
+	fi, err := os.Stat(filepath.Join(r.Mount, rel))
+	if err != nil {
+		return 0, fmt.Errorf("no such cgroup (%s under %s)", path, r.Mount)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || !ok {
+		return 0, fmt.Errorf("not a cgroup: %s is not a directory", path)
+	}
+	return st.Ino, nil
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tcpdash/tcpdash/diagnose"
+	"github.com/tcpdash/tcpdash/filter"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
@@ -48,6 +49,9 @@ type Options struct {
 	Timeout time.Duration
 	Version string
 	Logger  *slog.Logger
+	// Filter, when set, selects the sockets every socket metric counts
+	// (--filter); the kernel's counters stay whole.
+	Filter *filter.Filter
 }
 
 // An Exporter is a prometheus.Collector over tcpdash's snapshots.
@@ -156,7 +160,7 @@ func (e *Exporter) collect() ([]labelled, error) {
 				owners = o
 			}
 		}
-		snap, err := t.Source.Collect(tcpinfo.Query{Owners: owners})
+		snap, err := t.Source.Collect(tcpinfo.Query{Owners: owners, Filter: e.opts.Filter})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", t.Name, err))
 			continue

@@ -18,6 +18,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tcpdash/tcpdash/diagnose"
+	"github.com/tcpdash/tcpdash/filter"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
 	"github.com/tcpdash/tcpdash/recording"
 	"github.com/tcpdash/tcpdash/tcpinfo"
@@ -54,6 +55,11 @@ type Config struct {
 	// Fleet, when set, is every namespace (--netns all): the dashboard
 	// opens on the Namespaces pane, and enter watches one of them.
 	Fleet Fleet
+	// Filter selects the sockets every count is over (--filter); / sets
+	// another, parsed by ParseFilter (nil: / takes only a port or an
+	// address).
+	Filter      *filter.Filter
+	ParseFilter func(string) (*filter.Filter, error)
 	// Tape, when set, is a recording to replay instead of polling, from
 	// its snapshot TapeStart.
 	Tape      *recording.Tape
@@ -115,6 +121,7 @@ type Model struct {
 	searching bool
 	addr      netip.Addr
 	port      uint16
+	expr      *filter.Filter // the view's filter: --filter's, or what / set
 	searchErr string
 
 	// The panes: each keeps its own selection and mode; all read board.
@@ -156,12 +163,13 @@ func New(cfg Config) Model {
 	}
 	ti := textinput.New()
 	ti.Prompt = "filter: "
-	ti.Placeholder = "port, address or address:port"
+	ti.Placeholder = "port, address, address:port, or ss's words: state time-wait dport = :443"
 	// Host and namespace names come from outside: made printable once.
 	cfg.Info.Host, cfg.Info.Kernel, cfg.Info.Netns =
 		termsafe.String(cfg.Info.Host), termsafe.String(cfg.Info.Kernel), termsafe.String(cfg.Info.Netns)
 	keys := newKeyMap()
 	m := Model{
+		expr:       cfg.Filter,
 		cfg:        cfg,
 		keys:       keys,
 		help:       help.New(),
@@ -233,7 +241,7 @@ func (m Model) Init() tea.Cmd {
 }
 
 func (m Model) query() tcpinfo.Query {
-	q := tcpinfo.Query{State: stateFilters[m.filter], Port: m.port, Addr: m.addr, Owners: m.owners}
+	q := tcpinfo.Query{State: stateFilters[m.filter], Port: m.port, Addr: m.addr, Owners: m.owners, Filter: m.expr}
 	if m.sort > 0 {
 		q.Rank = columns[m.sort-1]
 	}
@@ -422,8 +430,8 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			m.showHelp = false
 			return m, nil
 		}
-		if m.addr.IsValid() || m.port != 0 || m.searchErr != "" {
-			m.addr, m.port, m.searchErr = netip.Addr{}, 0, ""
+		if m.addr.IsValid() || m.port != 0 || m.searchErr != "" || m.expr != m.cfg.Filter {
+			m.addr, m.port, m.searchErr, m.expr = netip.Addr{}, 0, "", m.cfg.Filter
 			m.search.Reset()
 			return m.repoll()
 		}
@@ -537,7 +545,18 @@ func (m Model) focusPane(p pane) (tea.Model, tea.Cmd) {
 func (m Model) searchKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	switch {
 	case key.Matches(msg, m.keys.Accept):
+		// A port or an address, as before; anything else is ss's
+		// language, run in the kernel.
 		addr, port, err := parseFilter(m.search.Value())
+		expr := m.cfg.Filter
+		if err != nil && m.cfg.ParseFilter != nil {
+			var ferr error
+			if expr, ferr = m.cfg.ParseFilter(m.search.Value()); ferr == nil {
+				err = nil
+			} else {
+				err = ferr
+			}
+		}
 		if err != nil {
 			// Say what is wrong and keep the text for correcting.
 			m.searchErr = termsafe.Error(err)
@@ -545,7 +564,7 @@ func (m Model) searchKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		}
 		m.searching, m.searchErr = false, ""
 		m.search.Blur()
-		m.addr, m.port = addr, port
+		m.addr, m.port, m.expr = addr, port, expr
 		m.resetCursors()
 		return m.repoll()
 	case key.Matches(msg, m.keys.ClearSearch):
@@ -582,6 +601,8 @@ func (m *Model) resetCursors() {
 // filterText is the active port/address filter as the user would type it.
 func (m Model) filterText() string {
 	switch {
+	case m.expr != nil && m.expr != m.cfg.Filter:
+		return m.expr.String()
 	case m.addr.IsValid() && m.port != 0:
 		return netip.AddrPortFrom(m.addr, m.port).String()
 	case m.addr.IsValid():

@@ -111,6 +111,7 @@ func (m Model) drillFilter() (f tcpinfo.SocketFilter, title string, ok bool) {
 		return f, "", false
 	}
 	f.State = stateFilters[m.filter]
+	f.View = m.expr // the row's sockets within the view's filter
 	switch m.focus {
 	case paneLocal:
 		if m.local.listeners {

@@ -190,6 +190,9 @@ func (m Model) headerLines(w int, findings []diagnose.Finding) []string {
 		fields = append(fields, field{src, 5})
 	}
 	fields = append(fields, field{every, 3})
+	if m.snap != nil && m.snap.Filter != "" {
+		fields = append(fields, field{st.warn.Render("filter: ") + termsafe.String(m.snap.Filter), 1})
+	}
 	if m.paused {
 		fields = append(fields, field{st.warn.Render("PAUSED"), 0})
 	}

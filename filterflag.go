@@ -1,0 +1,44 @@
+package main
+
+import (
+	"flag"
+
+	"github.com/tcpdash/tcpdash/cgroups"
+	"github.com/tcpdash/tcpdash/filter"
+)
+
+// filterUsage is the --filter line every mode's usage shares.
+const filterUsage = `  --filter EXPR      only the sockets EXPR selects, in ss's words (run in the kernel):
+                     'state time-wait ( dport = :3306 or dport = :6379 ) and dst 10.0.0.0/8'`
+
+// registerFilter adds --filter, parsed (and its cgroup paths resolved) as
+// the flags are.
+func registerFilter(fs *flag.FlagSet, f **filter.Filter) {
+	fs.Func("filter", "", func(expr string) error {
+		parsed, err := parseFilter(expr)
+		if err != nil {
+			return err
+		}
+		*f = parsed
+		return nil
+	})
+}
+
+// parseFilter parses an expression and gives its cgroup paths their ids.
+func parseFilter(expr string) (*filter.Filter, error) {
+	f, err := filter.Parse(expr)
+	if err != nil {
+		return nil, err
+	}
+	if f.String() == "" {
+		return nil, nil // an empty filter selects everything: no filter
+	}
+	err = f.ResolveCgroups(func(path string) (uint64, error) {
+		r, err := cgroups.NewResolver()
+		if err != nil {
+			return 0, err
+		}
+		return r.ID(path)
+	})
+	return f, err
+}
