@@ -34,7 +34,8 @@ type FoldedEndpoint struct {
 func (a *Aggregator) foldLocal(dst []FoldedPort, n int, q *Query) []FoldedPort {
 	var eph FoldedPort
 	rows := make([]FoldedPort, 0, 16)
-	for _, r := range a.local.rows {
+	for i := range a.local.rows {
+		r := a.local.rows[i].count()
 		if a.ports.Ephemeral(r.Port) && r.States[Listen] == 0 {
 			eph.Ports++
 			eph.States.add(&r.States)
