@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Measures the running dashboard against the seed's netstat|awk loop, side
-# by side in one run, in a private network namespace holding a static
+# Measures the running dashboard against the seed's netstat|awk loop and
+# against the floor (cmd/rawdump, a raw inet_diag dump, once a second),
+# side by side in one run, in a private network namespace holding a static
 # population: CPU time and resident memory of tcpdash at the 1 s interval
 # over DURATION seconds, with process attribution and without it
 # (--processes=false), then the CPU time of
@@ -18,6 +19,7 @@ duration=${2:-60}
 procs=${3:-0}
 source "$(dirname "$0")/lib.sh"
 prepare
+go build -o "$bin/rawdump" ./cmd/rawdump
 for tool in tmux netstat /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install tmux net-tools time" >&2; exit 1; }
 done
@@ -60,7 +62,11 @@ loop=$( { /usr/bin/time -f '%U %S' sh -c "
   done" ; } 2>&1 | tail -1)
 loop_ms=$(echo "$loop" | awk '{printf "%d", ($1 + $2) * 1000}')
 printf '  %-28s CPU %7d ms = %5s%% of a core\n' "netstat|awk loop" "$loop_ms" "$(pct "$loop_ms")"
-echo "$with $without $loop_ms" | awk '{printf "  attribution adds %+.0f%%; tcpdash / netstat|awk = %.3f\n", ($1 - $2) * 100 / $2, $1 / $3}'
+floor=$( { /usr/bin/time -f '%U %S' sh -c "
+  for i in \$(seq $duration); do $bin/rawdump >/dev/null; sleep 1; done" ; } 2>&1 | tail -1)
+floor_ms=$(echo "$floor" | awk '{printf "%d", ($1 + $2) * 1000}')
+printf '  %-28s CPU %7d ms = %5s%% of a core\n' "raw dump once a second" "$floor_ms" "$(pct "$floor_ms")"
+echo "$with $without $loop_ms $floor_ms" | awk '{printf "  attribution adds %+.0f%%; tcpdash / netstat|awk = %.3f; tcpdash --processes=false / raw dump = %.2fx\n", ($1 - $2) * 100 / $2, $1 / $3, $2 / $4}'
 kill $(jobs -p) 2>/dev/null || true
 INNER
 

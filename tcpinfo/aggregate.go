@@ -99,9 +99,17 @@ type procPort struct {
 // its row in rows, 1-based so that zero means no row. The index is 256 KiB
 // and the rows grow with distinct ports, which keeps the live heap, and
 // with it the GC's heap goal, small.
+//
+// Counting a socket only notes its port and state, in arrival order; the
+// notes are sorted by port (a radix sort, in two passes that stream
+// through memory) and counted in port order when the rows are read. A
+// dump visits sockets in hash order, so counting each at once was a cache
+// miss per socket on rows spread over megabytes: most of aggregating.
 type portTable struct {
-	index *[1 << 16]uint32
-	rows  []portRow
+	index   *[1 << 16]uint32
+	rows    []portRow
+	pending []uint32 // port<<8 | state, not yet counted
+	scratch []uint32
 }
 
 // portRow is a port's counts, half the size of a PortCount: a dump of
@@ -121,19 +129,56 @@ func (r *portRow) count() PortCount {
 }
 
 func (t *portTable) add(port uint16, s State) {
+	t.pending = append(t.pending, uint32(port)<<8|uint32(s))
+}
+
+// flush counts the pending notes into the rows.
+func (t *portTable) flush() {
+	if len(t.pending) == 0 {
+		return
+	}
 	if t.index == nil {
 		t.index = new([1 << 16]uint32)
 	}
-	i := t.index[port]
-	if i == 0 {
-		t.rows = append(t.rows, portRow{port: port})
-		i = uint32(len(t.rows))
-		t.index[port] = i
+	t.scratch = slices.Grow(t.scratch[:0], len(t.pending))[:len(t.pending)]
+	radixByPort(t.pending, t.scratch)
+	for _, n := range t.pending {
+		port := uint16(n >> 8)
+		i := t.index[port]
+		if i == 0 {
+			t.rows = append(t.rows, portRow{port: port})
+			i = uint32(len(t.rows))
+			t.index[port] = i
+		}
+		t.rows[i-1].states[n&0xff]++
 	}
-	t.rows[i-1].states[s]++
+	t.pending = t.pending[:0]
+}
+
+// radixByPort sorts notes by their port (bits 8 to 23), least significant
+// byte first, using scratch (as long as notes); the result is in notes.
+func radixByPort(notes, scratch []uint32) {
+	src, dst := notes, scratch
+	for shift := 8; shift <= 16; shift += 8 {
+		var count [257]int
+		for _, n := range src {
+			count[(n>>shift)&0xff+1]++
+		}
+		for i := 1; i < len(count); i++ {
+			count[i] += count[i-1]
+		}
+		for _, n := range src {
+			b := (n >> shift) & 0xff
+			dst[count[b]] = n
+			count[b]++
+		}
+		src, dst = dst, src
+	}
+	// Two passes leave the result where it started.
 }
 
 func (t *portTable) reset() {
+	t.pending = t.pending[:0]
 	for _, r := range t.rows {
 		t.index[r.port] = 0
 	}
@@ -505,6 +550,8 @@ func (a *Aggregator) Fill(snap *Snapshot, n int) {
 
 	q := &a.query
 	snap.Query = a.query
+	a.local.flush()
+	a.remote.flush()
 	snap.TopLocalPorts = a.local.top(snap.TopLocalPorts[:0], n, q)
 	snap.TopRemotePorts = a.remote.top(snap.TopRemotePorts[:0], n, q)
 	snap.LocalPortsFolded = a.foldLocal(snap.LocalPortsFolded[:0], n, q)
