@@ -101,8 +101,8 @@ type procPort struct {
 // with it the GC's heap goal, small.
 //
 // Counting a socket only notes its port and state, in arrival order; the
-// notes are sorted by port (a radix sort, in two passes that stream
-// through memory) and counted in port order when the rows are read. A
+// notes are grouped by port (one pass of a radix sort, streaming through
+// memory) and counted in that order when the rows are read. A
 // dump visits sockets in hash order, so counting each at once was a cache
 // miss per socket on rows spread over megabytes: most of aggregating.
 type portTable struct {
@@ -132,6 +132,14 @@ func (t *portTable) add(port uint16, s State) {
 	t.pending = append(t.pending, uint32(port)<<8|uint32(s))
 }
 
+// reserve makes room for n notes: a dump's notes grow no slice that is
+// copied and dropped, which a one-shot snapshot pays for in page faults.
+func (t *portTable) reserve(n int) {
+	if cap(t.pending) < n {
+		t.pending = make([]uint32, 0, n)
+	}
+}
+
 // flush counts the pending notes into the rows.
 func (t *portTable) flush() {
 	if len(t.pending) == 0 {
@@ -140,9 +148,20 @@ func (t *portTable) flush() {
 	if t.index == nil {
 		t.index = new([1 << 16]uint32)
 	}
-	t.scratch = slices.Grow(t.scratch[:0], len(t.pending))[:len(t.pending)]
-	radixByPort(t.pending, t.scratch)
+	// Rows for exactly the distinct ports, counted in a bitmap first:
+	// growing them by appending would leave megabytes of copies behind.
+	var seen [1 << 16 / 64]uint64
+	distinct := 0
 	for _, n := range t.pending {
+		p := n >> 8
+		if bit := uint64(1) << (p & 63); seen[p>>6]&bit == 0 {
+			seen[p>>6] |= bit
+			distinct++
+		}
+	}
+	t.rows = slices.Grow(t.rows, distinct)
+	t.scratch = slices.Grow(t.scratch[:0], len(t.pending))[:len(t.pending)]
+	for _, n := range groupByPort(t.pending, t.scratch) {
 		port := uint16(n >> 8)
 		i := t.index[port]
 		if i == 0 {
@@ -155,26 +174,24 @@ func (t *portTable) flush() {
 	t.pending = t.pending[:0]
 }
 
-// radixByPort sorts notes by their port (bits 8 to 23), least significant
-// byte first, using scratch (as long as notes); the result is in notes.
-func radixByPort(notes, scratch []uint32) {
-	src, dst := notes, scratch
-	for shift := 8; shift <= 16; shift += 8 {
-		var count [257]int
-		for _, n := range src {
-			count[(n>>shift)&0xff+1]++
-		}
-		for i := 1; i < len(count); i++ {
-			count[i] += count[i-1]
-		}
-		for _, n := range src {
-			b := (n >> shift) & 0xff
-			dst[count[b]] = n
-			count[b]++
-		}
-		src, dst = dst, src
+// groupByPort orders notes by the high byte of their port, in one pass of
+// a radix sort through scratch: counting then visits ports a 256-port
+// window at a time, whose index entries and rows sit together. It returns
+// the ordered notes (in scratch).
+func groupByPort(notes, scratch []uint32) []uint32 {
+	var count [257]int
+	for _, n := range notes {
+		count[n>>16+1]++
 	}
-	// Two passes leave the result where it started.
+	for i := 1; i < len(count); i++ {
+		count[i] += count[i-1]
+	}
+	for _, n := range notes {
+		b := n >> 16
+		scratch[count[b]] = n
+		count[b]++
+	}
+	return scratch
 }
 
 func (t *portTable) reset() {
@@ -368,6 +385,14 @@ func (a *Aggregator) Add(s *Socket) {
 			a.groups[g].ExpiringTimeWait++
 		}
 	}
+}
+
+// Reserve makes room for a dump of about n sockets (the kernel's own
+// count, from sockstat, read just before it).
+func (a *Aggregator) Reserve(n int) {
+	n += n / 8 // sockets come and go while the dump runs
+	a.local.reserve(n)
+	a.remote.reserve(n)
 }
 
 // recentSlot spreads destinations over the recent rows.

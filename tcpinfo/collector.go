@@ -188,6 +188,10 @@ func (c *Collector) Collect(q Query) (*Snapshot, error) {
 		c.agg.RememberOwners(snap.Time)
 	}
 	c.agg.Reset(ports, q)
+	if q.Filter == nil {
+		cn := snap.Counters
+		c.agg.Reserve(int(cn.InUse + cn.InUse6 + cn.TWSockets))
+	}
 	clear(c.zones) // interfaces come and go; names are looked up again
 	if err := c.dump(q.Filter, ports, c.agg.Add); err != nil {
 		return nil, err
