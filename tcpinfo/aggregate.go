@@ -148,6 +148,26 @@ func (t *portTable) flush() {
 	if t.index == nil {
 		t.index = new([1 << 16]uint32)
 	}
+	notes := t.pending
+	if len(notes) >= 1<<12 {
+		notes = t.group()
+	}
+	for _, n := range notes {
+		port := uint16(n >> 8)
+		i := t.index[port]
+		if i == 0 {
+			t.rows = append(t.rows, portRow{port: port})
+			i = uint32(len(t.rows))
+			t.index[port] = i
+		}
+		t.rows[i-1].states[n&0xff]++
+	}
+	t.pending = t.pending[:0]
+}
+
+// group orders a large dump's notes for counting, and makes room for its
+// rows. Small ones (most polls of most hosts) are counted as they come.
+func (t *portTable) group() []uint32 {
 	// Rows for exactly the distinct ports, counted in a bitmap first:
 	// growing them by appending would leave megabytes of copies behind.
 	var seen [1 << 16 / 64]uint64
@@ -161,17 +181,7 @@ func (t *portTable) flush() {
 	}
 	t.rows = slices.Grow(t.rows, distinct)
 	t.scratch = slices.Grow(t.scratch[:0], len(t.pending))[:len(t.pending)]
-	for _, n := range groupByPort(t.pending, t.scratch) {
-		port := uint16(n >> 8)
-		i := t.index[port]
-		if i == 0 {
-			t.rows = append(t.rows, portRow{port: port})
-			i = uint32(len(t.rows))
-			t.index[port] = i
-		}
-		t.rows[i-1].states[n&0xff]++
-	}
-	t.pending = t.pending[:0]
+	return groupByPort(t.pending, t.scratch)
 }
 
 // groupByPort orders notes by the high byte of their port, in one pass of
