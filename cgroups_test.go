@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -68,6 +69,23 @@ func TestIntegrationCgroupsAndTimeWaitOwners(t *testing.T) {
 			} `json:"kernel_unowned"`
 		}
 	}
+	// --filter 'cgroup PATH' selects the client's sockets, in the kernel,
+	// as ss does for the same words.
+	waitFor(t, "the client's 300 connections", func() bool {
+		out, _ := exec.Command("ss", "-tanH", "cgroup", "/"+name).Output()
+		return strings.Count(string(out), "\n") == 300
+	})
+	byCgroup, _, err := runCLI(t, "--once", "--json", "--processes=false", "--filter", "cgroup /"+name)
+	must(t, err)
+	var filtered struct {
+		Total  int
+		States map[string]int
+	}
+	must(t, json.Unmarshal([]byte(byCgroup), &filtered))
+	if filtered.Total != 300 || filtered.States["ESTABLISHED"] != 300 {
+		t.Errorf("--filter 'cgroup /%s': %d sockets (%v), ss lists 300", name, filtered.Total, filtered.States)
+	}
+
 	// The stream sees the connections open, then closed.
 	done := make(chan string)
 	go func() {
