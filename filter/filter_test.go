@@ -2,6 +2,7 @@ package filter
 
 import (
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -81,7 +82,7 @@ func TestParseErrors(t *testing.T) {
 		{"dport = :80 or", `"or" needs an expression after it`},
 		{"not", `"not" needs an expression after it`},
 		{"( state established )", "states apply to the whole filter"},
-		{"sport = :http", "want a port number"},
+		{"sport = :no-such-service", "want a port number"},
 		{"wat", `at "wat" (column 1): unknown word`},
 		{"()", "want an expression"},
 	} {
@@ -89,6 +90,22 @@ func TestParseErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("Parse(%q) = %v, want one line with %q", c.expr, err, c.want)
 		}
+	}
+}
+
+// TestServiceNames: a port may be named as /etc/services names it, as in
+// ss; the test needs that file (Debian's netbase).
+func TestServiceNames(t *testing.T) {
+	if _, err := net.LookupPort("tcp", "mysql"); err != nil {
+		t.Skip("no /etc/services here")
+	}
+	f, err := Parse("dport = :mysql or dst *:http")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.Match(entry(afInet, 1, "10.0.0.1:40000", "10.0.0.5:3306")) || !f.Match(entry(afInet, 1, "10.0.0.1:40000", "10.0.0.5:80")) ||
+		f.Match(entry(afInet, 1, "10.0.0.1:40000", "10.0.0.5:81")) {
+		t.Error("service names do not match their ports")
 	}
 }
 

@@ -2,6 +2,7 @@ package filter
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -296,12 +297,10 @@ func (p *parser) portCond(src bool, kw token) (node, error) {
 	if !ok {
 		return nil, p.fail(pt, "%s %s needs a port, such as :3306", kw.text, opTok.text)
 	}
-	s := strings.TrimPrefix(strings.TrimPrefix(pt.text, "*"), ":")
-	n, err := strconv.ParseUint(s, 10, 16)
+	port, err := parsePort(strings.TrimPrefix(strings.TrimPrefix(pt.text, "*"), ":"))
 	if err != nil {
-		return nil, p.fail(pt, "want a port number from 0 to 65535, such as :3306")
+		return nil, p.fail(pt, "%s", err)
 	}
-	port := uint16(n)
 	switch op {
 	case "=", ">=", "<=":
 		return portNode{src, op, port}, nil
@@ -347,9 +346,9 @@ func parseHost(s string) (hostNode, error) {
 		}
 	}
 	if port != "" {
-		n, err := strconv.ParseUint(port, 10, 16)
+		n, err := parsePort(port)
 		if err != nil {
-			return h, fmt.Errorf("want a port number from 0 to 65535 after the colon")
+			return h, err
 		}
 		h.port = int(n)
 	}
@@ -379,4 +378,18 @@ func parseHost(s string) (hostNode, error) {
 		h.family = afInet
 	}
 	return h, nil
+}
+
+// parsePort reads a port number, or a service name as /etc/services has
+// it (http, mysql), as ss does; never a lookup over the network.
+func parsePort(s string) (uint16, error) {
+	if n, err := strconv.ParseUint(s, 10, 16); err == nil {
+		return uint16(n), nil
+	}
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == "" {
+		if n, err := net.LookupPort("tcp", s); err == nil {
+			return uint16(n), nil
+		}
+	}
+	return 0, fmt.Errorf("want a port number from 0 to 65535, such as :3306, or a service /etc/services names")
 }
