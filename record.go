@@ -166,6 +166,9 @@ func recordHeader(cfg recordConfig, w *watched) recording.Header {
 		h.Kernel = strings.TrimSpace(string(b))
 	}
 	h.Sysctls = sysctlValues(readSettings(w))
+	if cfg.filter != nil {
+		h.Filter = cfg.filter.String()
+	}
 	if lo, hi, ok := strings.Cut(h.Sysctls["net.ipv4.ip_local_port_range"], " "); ok {
 		h.PortRange[0], _ = strconv.Atoi(lo)
 		h.PortRange[1], _ = strconv.Atoi(hi)

@@ -41,6 +41,9 @@ type Header struct {
 	Sysctls    map[string]string `json:"sysctls,omitempty"`
 	IntervalMS int64             `json:"interval_ms"`
 	Tcpdash    string            `json:"tcpdash"`
+	// Filter is --filter's expression: every snapshot is over the
+	// sockets it selects. Empty: all.
+	Filter string `json:"filter,omitempty"`
 }
 
 // Event is something that happened between snapshots: today, a sysctl

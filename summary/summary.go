@@ -23,6 +23,7 @@ type (
 		Host      string    `json:"host,omitempty"`
 		Kernel    string    `json:"kernel,omitempty"`
 		Netns     string    `json:"netns,omitempty"`
+		Filter    string    `json:"filter,omitempty"`
 		Start     time.Time `json:"start"`
 		End       time.Time `json:"end"`
 		Snapshots int       `json:"snapshots"`
@@ -110,7 +111,7 @@ func Of(t *recording.Tape) (*Summary, error) {
 	n := t.Len()
 	s := &Summary{Start: t.Time(0), End: t.Time(n - 1), Snapshots: n, Truncated: t.Truncated, Events: t.Events}
 	if h := t.Header; h != nil {
-		s.Host, s.Kernel, s.Netns, s.IntervalMS = h.Host, h.Kernel, h.Netns, h.IntervalMS
+		s.Host, s.Kernel, s.Netns, s.IntervalMS, s.Filter = h.Host, h.Kernel, h.Netns, h.IntervalMS, h.Filter
 	}
 	if s.Events == nil {
 		s.Events = []recording.Event{}

@@ -41,6 +41,9 @@ func (s *Summary) Head() string {
 	}
 	head := fmt.Sprintf("%s, %s to %s (%s, %s snapshots%s)", where, s.Start.Format("2006-01-02 "+clock), s.when(s.End),
 		s.End.Sub(s.Start).Round(time.Second), humanize.Int(s.Snapshots), every)
+	if s.Filter != "" {
+		head += "; only the sockets of the filter " + s.Filter
+	}
 	if s.Truncated {
 		head += "; the file is cut short: this is what was complete"
 	}
