@@ -69,7 +69,7 @@ func TestIntegrationFilter(t *testing.T) {
 
 func TestFilterFlagErrors(t *testing.T) {
 	for _, c := range []struct{ args []string }{
-		{[]string{"--once", "--filter", "dport = :http"}},
+		{[]string{"--once", "--filter", "dport = :htpp"}},
 		{[]string{"record", "-o", "/tmp/x", "--filter", "state nosuch"}},
 		{[]string{"exporter", "--filter", "( dport = :80"}},
 		{[]string{"--once", "--filter", "cgroup /no/such/cgroup/here"}},

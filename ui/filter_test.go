@@ -47,8 +47,8 @@ func TestSlashTakesTheLanguage(t *testing.T) {
 	if q := m.query(); q.Port != 3306 || q.Filter != base {
 		t.Errorf("/3306: port %d, filter %v", q.Port, q.Filter)
 	}
-	m, _ = typeIn(m, "dport = :http")
-	if !m.searching || !strings.Contains(m.searchErr, `at ":http"`) {
+	m, _ = typeIn(m, "dport = :htpp")
+	if !m.searching || !strings.Contains(m.searchErr, `at ":htpp"`) {
 		t.Errorf("a wrong word: searching %v, %q", m.searching, m.searchErr)
 	}
 }
