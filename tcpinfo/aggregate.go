@@ -100,9 +100,10 @@ type procPort struct {
 // and the rows grow with distinct ports, which keeps the live heap, and
 // with it the GC's heap goal, small.
 //
-// Counting a socket only notes its port and state, in arrival order; the
-// notes are grouped by port (one pass of a radix sort, streaming through
-// memory) and counted in that order when the rows are read. A
+// The local ports' table only notes each socket's port and state, in
+// arrival order; the notes are grouped by port (one pass of a radix sort,
+// streaming through memory) and counted in that order when the rows are
+// read. A
 // dump visits sockets in hash order, so counting each at once was a cache
 // miss per socket on rows spread over megabytes: most of aggregating.
 type portTable struct {
@@ -128,8 +129,30 @@ func (r *portRow) count() PortCount {
 	return c
 }
 
-func (t *portTable) add(port uint16, s State) {
+// note counts a socket later, at flush: for the local ports, where a
+// dump's client ports are tens of thousands, visited at random.
+func (t *portTable) note(port uint16, s State) {
 	t.pending = append(t.pending, uint32(port)<<8|uint32(s))
+}
+
+// add counts a socket now: for the remote ports, which are mostly a few
+// servers' ports, their rows hot in the cache.
+func (t *portTable) add(port uint16, s State) {
+	if t.index == nil {
+		t.index = new([1 << 16]uint32)
+	}
+	t.count(uint32(port)<<8 | uint32(s))
+}
+
+func (t *portTable) count(n uint32) {
+	port := uint16(n >> 8)
+	i := t.index[port]
+	if i == 0 {
+		t.rows = append(t.rows, portRow{port: port})
+		i = uint32(len(t.rows))
+		t.index[port] = i
+	}
+	t.rows[i-1].states[n&0xff]++
 }
 
 // reserve makes room for n notes: a dump's notes grow no slice that is
@@ -153,14 +176,7 @@ func (t *portTable) flush() {
 		notes = t.group()
 	}
 	for _, n := range notes {
-		port := uint16(n >> 8)
-		i := t.index[port]
-		if i == 0 {
-			t.rows = append(t.rows, portRow{port: port})
-			i = uint32(len(t.rows))
-			t.index[port] = i
-		}
-		t.rows[i-1].states[n&0xff]++
+		t.count(n)
 	}
 	t.pending = t.pending[:0]
 }
@@ -354,7 +370,7 @@ func (a *Aggregator) Add(s *Socket) {
 		return
 	}
 	lport := s.Local.Port()
-	a.local.add(lport, st)
+	a.local.note(lport, st)
 	if cgroup != 0 {
 		a.addCgroup(cgroup, st)
 	}
@@ -402,7 +418,6 @@ func (a *Aggregator) Add(s *Socket) {
 func (a *Aggregator) Reserve(n int) {
 	n += n / 8 // sockets come and go while the dump runs
 	a.local.reserve(n)
-	a.remote.reserve(n)
 }
 
 // recentSlot spreads destinations over the recent rows.
