@@ -10,7 +10,7 @@
 set -euo pipefail
 tw=${1:-200000}
 est=${2:-17000}
-runs=${3:-15}
+runs=${3:-21}
 source "$(dirname "$0")/lib.sh"
 prepare
 go build -o "$bin/rawdump" ./cmd/rawdump
