@@ -111,6 +111,7 @@ type portTable struct {
 	rows    []portRow
 	pending []uint32 // port<<8 | state, not yet counted
 	scratch []uint32
+	best    []int32 // top's winners, reused
 }
 
 // portRow is a port's counts, half the size of a PortCount: a dump of
@@ -709,11 +710,37 @@ func compareProcesses(a, b ProcessCount) int {
 	return cmp.Or(cmp.Compare(b.States.Total(), a.States.Total()), cmp.Compare(a.PID, b.PID))
 }
 
+// top appends the n rows q ranks first. Rows are compared as they are,
+// in uint32s; only the winners become PortCounts (a dump's tens of
+// thousands of client ports made the conversion a cost of its own).
 func (t *portTable) top(dst []PortCount, n int, q *Query) []PortCount {
-	return topN(dst, n, len(t.rows), func(i int) (PortCount, bool) {
-		c := t.rows[i].count()
-		return c, q.keep(&c.States)
-	}, q.comparePorts)
+	rank := func(r *portRow) uint32 {
+		switch {
+		case q.Rank != 0:
+			return r.states[q.Rank]
+		case q.State != 0:
+			return r.states[q.State]
+		}
+		return r.total()
+	}
+	t.best = topN(t.best[:0], n, len(t.rows), func(i int) (int32, bool) {
+		return int32(i), q.State == 0 || t.rows[i].states[q.State] > 0
+	}, func(i, j int32) int {
+		a, b := &t.rows[i], &t.rows[j]
+		return cmp.Or(cmp.Compare(rank(b), rank(a)), cmp.Compare(b.total(), a.total()), cmp.Compare(a.port, b.port))
+	})
+	for _, i := range t.best {
+		dst = append(dst, t.rows[i].count())
+	}
+	return dst
+}
+
+func (r *portRow) total() uint32 {
+	var n uint32
+	for _, c := range r.states[1:] {
+		n += c
+	}
+	return n
 }
 
 func comparePressure(a, b PressureGroup) int {

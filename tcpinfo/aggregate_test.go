@@ -157,11 +157,17 @@ func TestCookieWindow(t *testing.T) {
 			t.Fatal("cookie 0 means no cookie and is never a repeat")
 		}
 	}
-	for c := uint64(2); c < windowSize+2; c++ {
+	for c := uint64(2); c < windowSize+1; c++ {
+		w.seen(c)
+	}
+	if !w.seen(1) {
+		t.Error("cookie 1 should still be in the window of the last windowSize")
+	}
+	for c := uint64(windowSize + 1); c < 3*windowSize; c++ {
 		w.seen(c)
 	}
 	if w.seen(1) {
-		t.Error("cookie 1 should have left the window")
+		t.Error("cookie 1 should have left the window after twice windowSize")
 	}
 	w.reset()
 	if w.seen(windowSize) {
@@ -317,11 +323,13 @@ func TestStateNames(t *testing.T) {
 }
 
 // TestCookieWindowModel checks the window against a plain model over a
-// long stream with many repeats, evictions and hash collisions.
+// long stream with many repeats, evictions and hash collisions: a cookie
+// among the last windowSize distinct ones is always a repeat, one not
+// among the last 2*windowSize never is.
 func TestCookieWindowModel(t *testing.T) {
 	var w cookieWindow
 	w.reset()
-	var recent []uint64 // the model: the last windowSize distinct insertions
+	var recent []uint64 // the model: the last 2*windowSize distinct insertions
 	x := uint64(1)
 	for i := range 200_000 {
 		x = x*6364136223846793005 + 1442695040888963407
@@ -329,13 +337,17 @@ func TestCookieWindowModel(t *testing.T) {
 		if i%7 == 0 && len(recent) > 0 {
 			c = recent[int(x%uint64(len(recent)))]
 		}
-		want := slices.Contains(recent, c)
-		if got := w.seen(c); got != want {
-			t.Fatalf("step %d: seen(%d) = %v, want %v", i, c, got, want)
+		at := slices.Index(recent, c)
+		got := w.seen(c)
+		switch {
+		case at >= len(recent)-windowSize && at >= 0 && !got:
+			t.Fatalf("step %d: %d was among the last %d and is not seen as a repeat", i, c, windowSize)
+		case at < 0 && got:
+			t.Fatalf("step %d: %d is seen as a repeat, but is not among the last %d", i, c, 2*windowSize)
 		}
-		if !want {
+		if !got {
 			recent = append(recent, c)
-			if len(recent) > windowSize {
+			if len(recent) > 2*windowSize {
 				recent = recent[1:]
 			}
 		}

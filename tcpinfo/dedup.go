@@ -5,62 +5,57 @@ package tcpinfo
 // datagram holds at most 455 sockets, so two datagrams' worth is plenty.
 const windowSize = 1024
 
-// tableSize keeps the open-addressed table at most a quarter full, so
+// tableSize keeps each open-addressed table at most a quarter full, so
 // probes stay short.
 const tableSize = 4 * windowSize
 
-// A cookieWindow remembers the last windowSize cookies of a dump in fixed
-// memory, so deduplication costs a few nanoseconds a socket and does not
-// grow with the number of sockets. Cookie 0 marks an empty slot.
+// A cookieWindow remembers at least the last windowSize cookies of a dump
+// (and at most twice as many) in fixed memory, so deduplication costs a
+// few nanoseconds a socket and does not grow with the number of sockets.
+// It holds two generations: new cookies go into the current table; when it
+// has windowSize of them, the older table is cleared and becomes the
+// current one. Nothing is ever deleted from a table, which is what made a
+// sliding window cost (a backward-shift delete for every socket).
+// Cookie 0 marks an empty slot.
 type cookieWindow struct {
-	ring  [windowSize]uint64
-	next  int
-	table [tableSize]uint64
+	tables [2][tableSize]uint64
+	cur    int // the generation new cookies go into
+	n      int // how many it holds
 }
 
 func (w *cookieWindow) reset() { *w = cookieWindow{} }
 
 func slot(cookie uint64) int { return int((cookie * 0x9E3779B97F4A7C15) >> (64 - 12)) }
 
-// seen reports whether cookie was among the last windowSize cookies, and
-// remembers it. Cookie 0 (no cookie, as from /proc) is never a repeat.
+// seen reports whether cookie was among the last cookies (at least
+// windowSize of them), and remembers it. Cookie 0 (no cookie, as from
+// /proc) is never a repeat.
 func (w *cookieWindow) seen(cookie uint64) bool {
 	if cookie == 0 {
 		return false
 	}
-	i := slot(cookie)
-	for ; w.table[i] != 0; i = (i + 1) % tableSize {
-		if w.table[i] == cookie {
+	h := slot(cookie)
+	old := &w.tables[w.cur^1]
+	for i := h; old[i] != 0; i = (i + 1) % tableSize {
+		if old[i] == cookie {
 			return true
 		}
 	}
-	if old := w.ring[w.next]; old != 0 {
-		// Evicting shifts entries, which can open a gap earlier in this
-		// cookie's probe run: probe again after it.
-		w.remove(old)
-		for i = slot(cookie); w.table[i] != 0; i = (i + 1) % tableSize {
+	t := &w.tables[w.cur]
+	i := h
+	for ; t[i] != 0; i = (i + 1) % tableSize {
+		if t[i] == cookie {
+			return true
 		}
 	}
-	w.table[i] = cookie
-	w.ring[w.next] = cookie
-	w.next = (w.next + 1) % windowSize
+	if w.n == windowSize {
+		// The older generation goes; the current one is now the older.
+		clear(old[:])
+		w.cur, w.n = w.cur^1, 0
+		t = old
+		i = h
+	}
+	t[i] = cookie
+	w.n++
 	return false
-}
-
-// remove deletes cookie by backward-shift deletion: later entries of the
-// probe run move up so that lookups never stop at a false gap.
-func (w *cookieWindow) remove(cookie uint64) {
-	i := slot(cookie)
-	for w.table[i] != cookie {
-		i = (i + 1) % tableSize
-	}
-	for j := (i + 1) % tableSize; w.table[j] != 0; j = (j + 1) % tableSize {
-		home := slot(w.table[j])
-		// Move table[j] into the hole at i unless its home lies in (i, j].
-		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
-			w.table[i] = w.table[j]
-			i = j
-		}
-	}
-	w.table[i] = 0
 }

@@ -34,16 +34,23 @@ type FoldedEndpoint struct {
 func (a *Aggregator) foldLocal(dst []FoldedPort, n int, q *Query) []FoldedPort {
 	var eph FoldedPort
 	rows := make([]FoldedPort, 0, 16)
+	var ephStates [NumStates]uint32 // summed as they are: the client ports are most rows
 	for i := range a.local.rows {
-		r := a.local.rows[i].count()
-		if a.ports.Ephemeral(r.Port) && r.States[Listen] == 0 {
+		r := &a.local.rows[i]
+		if a.ports.Ephemeral(r.port) && r.states[Listen] == 0 {
 			eph.Ports++
-			eph.States.add(&r.States)
+			for s, n := range r.states {
+				ephStates[s] += n
+			}
 			continue
 		}
-		rows = append(rows, FoldedPort{Port: r.Port, States: r.States})
+		c := r.count()
+		rows = append(rows, FoldedPort{Port: c.Port, States: c.States})
 	}
 	if eph.Ports > 0 {
+		for s, n := range ephStates {
+			eph.States[s] = int(n)
+		}
 		rows = append(rows, eph)
 	}
 	return topN(dst, n, len(rows), func(i int) (FoldedPort, bool) { return rows[i], q.keep(&rows[i].States) },
