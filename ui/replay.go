@@ -65,8 +65,8 @@ type replayKeys struct {
 func newReplayKeys() replayKeys {
 	return replayKeys{
 		Play:        key.NewBinding(key.WithKeys("space", "p"), key.WithHelp("space", "play/pause")),
-		Back:        key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←", "step back")),
-		Forward:     key.NewBinding(key.WithKeys("right", "l"), key.WithHelp("→", "step forward")),
+		Back:        key.NewBinding(key.WithKeys("left"), key.WithHelp("←", "step back")),
+		Forward:     key.NewBinding(key.WithKeys("right"), key.WithHelp("→", "step forward")),
 		Slower:      key.NewBinding(key.WithKeys("["), key.WithHelp("[", "slower")),
 		Faster:      key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "faster")),
 		Start:       key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "start")),

@@ -223,3 +223,14 @@ func TestReplayHostile(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayKeepsPaneKeys: the player takes only its own keys; l still
+// switches the local ports pane to its listeners, as live.
+func TestReplayKeepsPaneKeys(t *testing.T) {
+	tape := loadTape(t)
+	m := replaying(t, tape, tape.Len()-1, 120, 40)
+	m, _ = keyCmd(t, m, "2", "l")
+	if !m.local.listeners || m.player.pos != tape.Len()-1 {
+		t.Errorf("l in replay: listeners %v, position %d", m.local.listeners, m.player.pos)
+	}
+}
