@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"time"
+	"unicode"
 )
 
 const (
@@ -62,6 +63,11 @@ type Record struct {
 	// Snapshot is the --json object exactly as it was logged, or nil.
 	Snapshot json.RawMessage
 	Event    *Event
+
+	// at and size place the line in the decompressed stream, for a Tape
+	// that keeps the file compressed and finds lines again.
+	at   int64
+	size int
 }
 
 // ErrNewer is returned for a recording in a format newer than Version.
@@ -160,6 +166,9 @@ type Reader struct {
 	br   *bufio.Reader
 	line int
 	next []byte // a first line read while looking for the header
+	// pos counts the decompressed bytes read; start is where the line
+	// readLine returned last begins, nextStart where next does.
+	pos, start, nextStart int64
 }
 
 // NewReader reads the header, if any, from r.
@@ -195,7 +204,7 @@ func NewReader(r io.Reader) (*Reader, error) {
 		return nil, errors.New("not a tcpdash recording or --json log: its first line is not a JSON object")
 	}
 	if probe.Format == "" {
-		rd.next = first // a --json log: the first line is a snapshot
+		rd.next, rd.nextStart = first, rd.start // a --json log: the first line is a snapshot
 		return rd, nil
 	}
 	if probe.Format != Format {
@@ -214,13 +223,14 @@ func NewReader(r io.Reader) (*Reader, error) {
 
 // Next returns the next record, or io.EOF at the end.
 func (r *Reader) Next() (Record, error) {
-	b := r.next
+	b, at := r.next, r.nextStart
 	r.next = nil
 	if b == nil {
 		var err error
 		if b, err = r.readLine(); err != nil {
 			return Record{}, err
 		}
+		at = r.start
 	}
 	var probe struct {
 		Time  string `json:"time"`
@@ -230,13 +240,13 @@ func (r *Reader) Next() (Record, error) {
 		return Record{}, fmt.Errorf("line %d: not a JSON object", r.line)
 	}
 	if probe.Event != nil {
-		return Record{Time: probe.Event.Time, Event: probe.Event}, nil
+		return Record{Time: probe.Event.Time, Event: probe.Event, at: at, size: len(b)}, nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, probe.Time)
 	if err != nil {
 		return Record{}, fmt.Errorf("line %d: a snapshot without a valid \"time\"", r.line)
 	}
-	return Record{Time: t, Snapshot: json.RawMessage(b)}, nil
+	return Record{Time: t, Snapshot: json.RawMessage(b), at: at, size: len(b)}, nil
 }
 
 // readLine returns the next non-empty line without its newline. A line
@@ -244,7 +254,9 @@ func (r *Reader) Next() (Record, error) {
 // dropped and marks the reader Truncated.
 func (r *Reader) readLine() ([]byte, error) {
 	for {
+		at := r.pos
 		b, err := r.readRaw()
+		r.pos += int64(len(b))
 		if err == io.EOF && json.Valid(b) && bytes.HasPrefix(bytes.TrimSpace(b), []byte("{")) {
 			err = nil // a last line without its newline, but whole
 		}
@@ -259,8 +271,9 @@ func (r *Reader) readLine() ([]byte, error) {
 			return nil, fmt.Errorf("corrupt at line %d: %w", r.line+1, err)
 		}
 		r.line++
-		if b = bytes.TrimSpace(b); len(b) > 0 {
-			return b, nil
+		if t := bytes.TrimSpace(b); len(t) > 0 {
+			r.start = at + int64(len(b)-len(bytes.TrimLeftFunc(b, unicode.IsSpace)))
+			return t, nil
 		}
 	}
 }

@@ -1,21 +1,28 @@
 package recording
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tcpdash/tcpdash/diagnose"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
-// A Tape is a whole recording in memory, indexed for replay: each
-// snapshot's time, state counts and findings are read once, as it loads;
-// the rest of a snapshot is decoded when asked for.
+// A Tape is a whole recording, indexed for replay: each snapshot's time,
+// state counts and findings are read once, as it loads; the rest of a
+// snapshot is decoded when asked for. A gzipped file stays compressed in
+// memory (a busy host's snapshot is 16 KB of JSON and 400 bytes of gzip),
+// and a snapshot's line is found again by decompressing its member, the
+// last few of which are kept. It is safe for concurrent use.
 type Tape struct {
 	// Header is nil for a --json log.
 	Header *Header
@@ -26,23 +33,52 @@ type Tape struct {
 	Events []Event
 
 	frames []frame
+
+	// For a gzipped file: the file, its members, and the members last
+	// decompressed.
+	data    []byte
+	members []member
+	mu      sync.Mutex
+	cache   [2]cachedMember
+	next    int
 }
 
 type frame struct {
 	time     time.Time
-	line     json.RawMessage
+	line     json.RawMessage // a plain file's line; nil when gzipped
+	at       int64           // where the line is in the decompressed stream
+	size     int
 	states   tcpinfo.StateCounts
 	findings []diagnose.Finding
 	sysctls  map[string]string // shared with neighbours until an event
 }
 
+// A member is one gzip member: its bytes in the file, and where its
+// content starts in the decompressed stream.
+type member struct {
+	from, to int   // in the file
+	at, size int64 // in the decompressed stream
+}
+
+type cachedMember struct {
+	index   int // into members, plus one: zero is empty
+	content []byte
+}
+
 // Load reads a recording or a --json log whole.
 func Load(r io.Reader) (*Tape, error) {
-	rd, err := NewReader(r)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	rd, err := NewReader(bytes.NewReader(data))
 	if err != nil {
 		return nil, err
 	}
 	t := &Tape{Header: rd.Header}
+	if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
+		t.data, t.members = data, gzipMembers(data)
+	}
 	sysctls := map[string]string{}
 	if rd.Header != nil {
 		maps.Copy(sysctls, rd.Header.Sysctls)
@@ -73,7 +109,11 @@ func Load(r io.Reader) (*Tape, error) {
 		if n := len(t.frames); n > 0 && rec.Time.Before(t.frames[n-1].time) {
 			return nil, fmt.Errorf("line %d: snapshot at %s is older than the one before it", rd.line, rec.Time.Format(time.RFC3339))
 		}
-		t.frames = append(t.frames, frame{rec.Time, rec.Snapshot, head.States, head.Findings, sysctls})
+		f := frame{time: rec.Time, at: rec.at, size: rec.size, states: head.States, findings: head.Findings, sysctls: sysctls}
+		if t.data == nil {
+			f.line = rec.Snapshot
+		}
+		t.frames = append(t.frames, f)
 	}
 	t.Truncated = rd.Truncated
 	if len(t.frames) == 0 {
@@ -92,7 +132,71 @@ func (t *Tape) Time(i int) time.Time { return t.frames[i].time }
 func (t *Tape) States(i int) tcpinfo.StateCounts { return t.frames[i].states }
 
 // Line is snapshot i exactly as it was logged, findings included.
-func (t *Tape) Line(i int) json.RawMessage { return t.frames[i].line }
+func (t *Tape) Line(i int) json.RawMessage {
+	f := &t.frames[i]
+	if f.line != nil {
+		return f.line
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m := sort.Search(len(t.members), func(m int) bool { return t.members[m].at+t.members[m].size > f.at })
+	content := t.member(m)
+	from := f.at - t.members[m].at
+	if m == len(t.members) || from < 0 || from+int64(f.size) > int64(len(content)) {
+		return nil // cannot happen: the index was made from these bytes
+	}
+	return bytes.Clone(content[from : from+int64(f.size)])
+}
+
+// member returns member m decompressed, from the cache if it is there.
+// t.mu is held.
+func (t *Tape) member(m int) []byte {
+	if m >= len(t.members) {
+		return nil
+	}
+	for _, c := range t.cache {
+		if c.index == m+1 {
+			return c.content
+		}
+	}
+	mb := t.members[m]
+	zr, err := gzip.NewReader(bytes.NewReader(t.data[mb.from:mb.to]))
+	var content []byte
+	if err == nil {
+		zr.Multistream(false)
+		// A member cut short gives what it holds: its complete lines.
+		content, _ = io.ReadAll(zr)
+	}
+	t.cache[t.next] = cachedMember{m + 1, content}
+	t.next = (t.next + 1) % len(t.cache)
+	return content
+}
+
+// gzipMembers finds the members of a gzip stream: where each is in the
+// file and in what it decompresses to. It stops at the first member that
+// is cut short or corrupt, which it includes: what it holds is complete
+// lines up to the cut.
+func gzipMembers(data []byte) []member {
+	var out []member
+	br := bytes.NewReader(data)
+	var at int64
+	for br.Len() > 0 {
+		from := len(data) - br.Len()
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			break
+		}
+		zr.Multistream(false)
+		n, err := io.Copy(io.Discard, zr)
+		out = append(out, member{from: from, to: len(data) - br.Len(), at: at, size: n})
+		at += n
+		if err != nil {
+			out[len(out)-1].to = len(data)
+			break
+		}
+	}
+	return out
+}
 
 // Findings are the findings logged with snapshot i: computed live, from
 // it and the snapshot before it.
@@ -105,7 +209,7 @@ func (t *Tape) Sysctls(i int) map[string]string { return t.frames[i].sysctls }
 // Snapshot decodes snapshot i.
 func (t *Tape) Snapshot(i int) (*tcpinfo.Snapshot, error) {
 	var s tcpinfo.Snapshot
-	if err := json.Unmarshal(t.frames[i].line, &s); err != nil {
+	if err := json.Unmarshal(t.Line(i), &s); err != nil {
 		return nil, fmt.Errorf("snapshot %d (%s): %w", i+1, t.frames[i].time.Format(time.RFC3339), err)
 	}
 	// The port range in force, with its reserved ports, is in the

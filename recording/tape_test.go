@@ -2,6 +2,7 @@ package recording
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -138,11 +139,57 @@ func FuzzLoad(f *testing.F) {
 			}
 			return
 		}
+		// Every line the tape finds again is the one the reader read.
+		_, recs, _ := readAll(t, b)
+		var lines []json.RawMessage
+		for _, r := range recs {
+			if r.Snapshot != nil {
+				lines = append(lines, r.Snapshot)
+			}
+		}
 		for i := range min(tape.Len(), 100) {
+			if i < len(lines) && !bytes.Equal(tape.Line(i), lines[i]) {
+				t.Fatalf("line %d = %q, the reader read %q", i, tape.Line(i), lines[i])
+			}
 			if s, err := tape.Snapshot(i); err == nil && !s.Time.Equal(tape.Time(i)) {
 				t.Fatalf("snapshot %d time %v, indexed %v", i, s.Time, tape.Time(i))
 			}
-			tape.Starts()
 		}
+		tape.Starts()
 	})
+}
+
+// TestTapeMembers: a gzipped tape keeps the file compressed and finds
+// each line again in its member, across members, in any order, and in a
+// file cut inside its last member.
+func TestTapeMembers(t *testing.T) {
+	whole := record(t, 250) // five members of snapshots
+	for _, b := range [][]byte{whole, whole[:len(whole)-30]} {
+		tape, err := Load(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tape.members) < 5 || tape.frames[0].line != nil {
+			t.Fatalf("%d members; lines kept %v", len(tape.members), tape.frames[0].line != nil)
+		}
+		if cut := len(b) < len(whole); cut != tape.Truncated || cut && tape.Len() >= 250 || !cut && tape.Len() != 250 {
+			t.Fatalf("cut %v: truncated %v, %d snapshots", cut, tape.Truncated, tape.Len())
+		}
+		for _, i := range []int{0, tape.Len() - 1, 61, 59, 120, 3, tape.Len() / 2, tape.Len() - 2, 0} {
+			if got := tape.Line(i); !bytes.Equal(got, snapLine(i)) {
+				t.Fatalf("line %d = %s, want %s", i, got, snapLine(i))
+			}
+		}
+	}
+}
+
+// BenchmarkTapeLine: finding a line again, in a member not in the cache.
+func BenchmarkTapeLine(b *testing.B) {
+	tape, err := Load(bytes.NewReader(record(b, 600)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; b.Loop(); i++ {
+		tape.Line((i * 61) % tape.Len())
+	}
 }
