@@ -39,7 +39,7 @@ type Aggregator struct {
 	local, remote portTable
 
 	endpointIndex map[netip.AddrPort]int
-	endpoints     []EndpointCount
+	endpoints     []endpointRow
 	// recent remembers where the sockets to a few destinations were
 	// counted: a load test's sockets go to a handful of destinations, and
 	// a hit skips both map lookups (a third of aggregating otherwise).
@@ -391,7 +391,7 @@ func (a *Aggregator) Add(s *Socket) {
 			r.group = int32(a.groupRow(groupKey{s.Local.Addr(), s.Remote.Addr(), rport}))
 		}
 	}
-	a.endpoints[r.endpoint].States[st]++
+	a.endpoints[r.endpoint].states[st]++
 	if !ephemeral {
 		return
 	}
@@ -440,7 +440,7 @@ func (a *Aggregator) endpointRow(ap netip.AddrPort) int {
 	if !ok {
 		i = len(a.endpoints)
 		a.endpointIndex[ap] = i
-		a.endpoints = append(a.endpoints, EndpointCount{Endpoint: ap})
+		a.endpoints = append(a.endpoints, endpointRow{endpoint: ap})
 	}
 	return i
 }
@@ -608,7 +608,10 @@ func (a *Aggregator) Fill(snap *Snapshot, n int) {
 	snap.LocalPortsFolded = a.foldLocal(snap.LocalPortsFolded[:0], n, q)
 
 	snap.TopRemoteEndpoints = topN(snap.TopRemoteEndpoints[:0], n, len(a.endpoints),
-		func(i int) (EndpointCount, bool) { return a.endpoints[i], q.keep(&a.endpoints[i].States) }, q.compareEndpoints)
+		func(i int) (EndpointCount, bool) {
+			e := a.endpoints[i].count()
+			return e, q.keep(&e.States)
+		}, q.compareEndpoints)
 	snap.RemoteEndpointsFolded = a.foldRemote(snap.RemoteEndpointsFolded[:0], n, q)
 	snap.Listeners = topN(snap.Listeners[:0], n, len(a.listeners), func(i int) (Listener, bool) {
 		l := a.listeners[i]
@@ -733,6 +736,21 @@ func (t *portTable) top(dst []PortCount, n int, q *Query) []PortCount {
 		dst = append(dst, t.rows[i].count())
 	}
 	return dst
+}
+
+// endpointRow is a remote endpoint's counts, compact as a portRow is: a
+// server's clients are thousands of endpoints.
+type endpointRow struct {
+	endpoint netip.AddrPort
+	states   [NumStates]uint32
+}
+
+func (r *endpointRow) count() EndpointCount {
+	e := EndpointCount{Endpoint: r.endpoint}
+	for i, n := range r.states {
+		e.States[i] = int(n)
+	}
+	return e
 }
 
 func (r *portRow) total() uint32 {

@@ -66,7 +66,8 @@ func (a *Aggregator) foldLocal(dst []FoldedPort, n int, q *Query) []FoldedPort {
 func (a *Aggregator) foldRemote(dst []FoldedEndpoint, n int, q *Query) []FoldedEndpoint {
 	byAddr := map[netip.Addr]int{}
 	rows := make([]FoldedEndpoint, 0, 16)
-	for _, e := range a.endpoints {
+	for i := range a.endpoints {
+		e := a.endpoints[i].count()
 		if !a.ports.Ephemeral(e.Endpoint.Port()) {
 			rows = append(rows, FoldedEndpoint{Endpoint: e.Endpoint, States: e.States})
 			continue

@@ -20,19 +20,30 @@ const MaxSize = 64 << 10
 
 // ReadFile reads the sysctl file at path in one read(). The error wraps
 // the cause, so errors.Is(err, fs.ErrNotExist) still tells an absent key.
+// It tries a page first, as nearly every value fits one, and reads again
+// into MaxSize when the page fills: a snapshot reads a dozen sysctls, and
+// 64 KiB for each was most of what it allocated besides the sockets.
 func ReadFile(path string) ([]byte, error) {
+	for _, size := range []int{4 << 10, MaxSize} {
+		b, err := readOnce(path, size)
+		if err != nil || len(b) < size {
+			return b, err
+		}
+	}
+	return nil, fmt.Errorf("read %s: the value fills the %d-byte buffer and may be cut: %w", path, MaxSize, fs.ErrInvalid)
+}
+
+// readOnce reads path in one read() into size bytes.
+func readOnce(path string, size int) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	buf := make([]byte, MaxSize)
+	buf := make([]byte, size)
 	n, err := f.Read(buf)
 	if err != nil && !errors.Is(err, io.EOF) { // an empty value is EOF at once
 		return nil, err
-	}
-	if n == len(buf) {
-		return nil, fmt.Errorf("read %s: the value fills the %d-byte buffer and may be cut: %w", path, MaxSize, fs.ErrInvalid)
 	}
 	return buf[:n:n], nil
 }
