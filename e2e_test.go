@@ -160,7 +160,7 @@ func TestIntegrationDashboardInTmux(t *testing.T) {
 	s.run("send-keys", "-t", "e2e", "p")
 	s.waitScreen("the paused marker", "PAUSED")
 	s.run("send-keys", "-t", "e2e", "?")
-	s.waitScreen("the full help", "Keys", "shorter interval", "filter port/address")
+	s.waitScreen("the full help", "Keys", "shorter interval", "filter \\(ss words\\)")
 	// Wait for esc to take effect: ESC followed at once by q is alt+q.
 	s.run("send-keys", "-t", "e2e", "Escape")
 	s.waitScreen("the help to close", "1 States")

@@ -42,7 +42,7 @@ func newKeyMap() keyMap {
 		Slower:      key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+", "longer interval")),
 		StateFilter: key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "state filter")),
 		Sort:        key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort column")),
-		Search:      key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter port/address")),
+		Search:      key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter (ss words)")),
 		ClearSearch: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
 		Up:          key.NewBinding(key.WithKeys("k", "up"), key.WithHelp("k/↑", "up")),
 		Down:        key.NewBinding(key.WithKeys("j", "down"), key.WithHelp("j/↓", "down")),
