@@ -112,6 +112,9 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up)
 	ch <- prometheus.MustNewConstMetric(descBuild, prometheus.GaugeValue, 1, e.opts.Version)
+	if f := e.opts.Filter; f != nil {
+		ch <- prometheus.MustNewConstMetric(descFilter, prometheus.GaugeValue, 1, f.String())
+	}
 	if up == 0 {
 		return
 	}
@@ -180,6 +183,8 @@ var (
 	descUp    = prometheus.NewDesc("tcpdash_up", "1 if the last collection worked, 0 if it failed or timed out.", nil, nil)
 	descBuild = prometheus.NewDesc("tcpdash_build_info", "tcpdash's version.", []string{"version"}, nil)
 	descDump  = prometheus.NewDesc("tcpdash_dump_duration_seconds", "How long reading and aggregating the sockets took.", nil, nil)
+	// Only with --filter: the socket series count what it selects.
+	descFilter = prometheus.NewDesc("tcpdash_filter_info", "The --filter expression every socket series is over (absent: all sockets).", []string{"filter"}, nil)
 )
 
 // desc builds a descriptor with the netns labels when the exporter has

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/tcpdash/tcpdash/filter"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
@@ -159,4 +160,31 @@ func TestLabelledNamespaces(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestFilterInfo: with --filter, tcpdash_filter_info says which one, and
+// the fake source is asked for it; without, the series is absent.
+func TestFilterInfo(t *testing.T) {
+	f, err := filter.Parse("state time-wait dport = :3306")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP tcpdash_filter_info The --filter expression every socket series is over (absent: all sockets).
+# TYPE tcpdash_filter_info gauge
+tcpdash_filter_info{filter="state time-wait dport = :3306"} 1
+`
+	e := New(Options{Targets: targets(&fakeSource{}), Filter: f})
+	if err := testutil.CollectAndCompare(e, strings.NewReader(want), "tcpdash_filter_info"); err != nil {
+		t.Error(err)
+	}
+	if n, _ := testutil.GatherAndCount(gatherer(New(Options{Targets: targets(&fakeSource{})})), "tcpdash_filter_info"); n != 0 {
+		t.Errorf("without a filter: %d tcpdash_filter_info series", n)
+	}
+}
+
+func gatherer(c prometheus.Collector) prometheus.Gatherer {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	return reg
 }
