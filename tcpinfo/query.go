@@ -63,11 +63,6 @@ func (q *Query) rankOf(c *StateCounts) int {
 	return c.Total()
 }
 
-func (q *Query) comparePorts(a, b PortCount) int {
-	return cmp.Or(cmp.Compare(q.rankOf(&b.States), q.rankOf(&a.States)),
-		cmp.Compare(b.States.Total(), a.States.Total()), cmp.Compare(a.Port, b.Port))
-}
-
 func (q *Query) compareEndpoints(a, b EndpointCount) int {
 	return cmp.Or(cmp.Compare(q.rankOf(&b.States), q.rankOf(&a.States)),
 		cmp.Compare(b.States.Total(), a.States.Total()),
