@@ -229,12 +229,17 @@ func (t *portTable) reset() {
 	t.rows = t.rows[:0]
 }
 
-const recentSize = 64
+// recentBits sizes the cache of recent destinations: 256 rows, a few
+// times the destinations of a load test, so that few share a row.
+const (
+	recentBits = 8
+	recentSize = 1 << recentBits
+)
 
 type recentRow struct {
 	remote          netip.AddrPort
 	local           netip.Addr
-	endpoint, group int32 // group -1: not a client socket
+	endpoint, group int32
 	valid           bool
 }
 
@@ -383,18 +388,18 @@ func (a *Aggregator) Add(s *Socket) {
 	}
 	a.remote.add(rport, st)
 
-	ephemeral := a.ports.Ephemeral(lport)
-	r := &a.recent[recentSlot(s.Remote)]
-	if !r.valid || r.remote != s.Remote || r.local != s.Local.Addr() || (r.group >= 0) != ephemeral {
-		*r = recentRow{remote: s.Remote, local: s.Local.Addr(), endpoint: int32(a.endpointRow(s.Remote)), group: -1, valid: true}
-		if ephemeral {
-			r.group = int32(a.groupRow(groupKey{s.Local.Addr(), s.Remote.Addr(), rport}))
-		}
-	}
-	a.endpoints[r.endpoint].states[st]++
-	if !ephemeral {
+	if !a.ports.Ephemeral(lport) {
+		// A server's side: its peers are many, each seen once or twice;
+		// caching them would only push the load test's destinations out.
+		a.endpoints[a.endpointRow(s.Remote)].states[st]++
 		return
 	}
+	r := &a.recent[recentSlot(s.Remote)]
+	if !r.valid || r.remote != s.Remote || r.local != s.Local.Addr() {
+		*r = recentRow{remote: s.Remote, local: s.Local.Addr(), endpoint: int32(a.endpointRow(s.Remote)),
+			group: int32(a.groupRow(groupKey{s.Local.Addr(), s.Remote.Addr(), rport})), valid: true}
+	}
+	a.endpoints[r.endpoint].states[st]++
 	g := int(r.group)
 	a.groups[g].Used++
 	if owner >= 0 || cgroup != 0 {
@@ -421,17 +426,20 @@ func (a *Aggregator) Reserve(n int) {
 	a.local.reserve(n)
 }
 
-// recentSlot spreads destinations over the recent rows.
+// recentSlot spreads destinations over the recent rows: the address's
+// low 32 bits and the port, mixed by a multiply whose high bits pick the
+// slot (the low bits of a product see only the low bits of its factors).
 func recentSlot(ap netip.AddrPort) int {
 	var low uint32
 	if a := ap.Addr(); a.Is4() {
 		b := a.As4()
-		low = uint32(b[2])<<8 | uint32(b[3])
+		low = uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 	} else {
 		b := a.As16()
-		low = uint32(b[14])<<8 | uint32(b[15])
+		low = uint32(b[12])<<24 | uint32(b[13])<<16 | uint32(b[14])<<8 | uint32(b[15])
 	}
-	return int((low ^ uint32(ap.Port())*0x9E37) % recentSize)
+	h := (uint64(low)<<16 | uint64(ap.Port())) * 0x9E3779B97F4A7C15
+	return int(h >> (64 - recentBits))
 }
 
 // endpointRow is the row of the endpoint table for ap, made if need be.

@@ -3,6 +3,7 @@ package tcpinfo
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"strings"
@@ -429,4 +430,39 @@ func TestFolding(t *testing.T) {
 	if len(snap.TopLocalPorts) != 5 {
 		t.Errorf("the unfolded table changed: %d rows", len(snap.TopLocalPorts))
 	}
+}
+
+// BenchmarkAggregateLoadTest counts the population of scripts/bench-floor.sh
+// as the kernel hands it out: 200,000 TIME_WAIT sockets from client ports to
+// eight servers' four ports each, and 8,500 established pairs, in hash
+// (random) order, then fills a snapshot. It is the user-space half of a
+// snapshot, without the kernel's copying or the process's start-up.
+func BenchmarkAggregateLoadTest(b *testing.B) {
+	ports, _ := ParsePortRange([]byte("32768 60999"), nil)
+	r := rand.New(rand.NewPCG(1, 2))
+	var socks []Socket
+	client := netip.MustParseAddr("127.0.0.1")
+	for i := range 200_000 {
+		server := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, byte(1 + i%8)}), uint16(20000+i/8%4))
+		socks = append(socks, Socket{Family: IPv4, State: TimeWait, Local: netip.AddrPortFrom(client, uint16(32768+r.IntN(28232))),
+			Remote: server, Expires: time.Duration(r.IntN(60_000)) * time.Millisecond, Cookie: uint64(i + 1)})
+	}
+	for i := range 8_500 {
+		server := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, byte(1 + i%8)}), 20100)
+		c := netip.AddrPortFrom(client, uint16(32768+r.IntN(28232)))
+		socks = append(socks, Socket{Family: IPv4, State: Established, Local: c, Remote: server},
+			Socket{Family: IPv4, State: Established, Local: server, Remote: c})
+	}
+	r.Shuffle(len(socks), func(i, j int) { socks[i], socks[j] = socks[j], socks[i] })
+	a := NewAggregator(ports)
+	var snap Snapshot
+	for b.Loop() {
+		a.Reset(ports, Query{})
+		a.Reserve(len(socks))
+		for i := range socks {
+			a.Add(&socks[i])
+		}
+		a.Fill(&snap, 10)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(socks)), "ns/socket")
 }
