@@ -187,3 +187,41 @@ func readRecording(t *testing.T, path string) (*recording.Reader, []recording.Re
 		recs = append(recs, rec)
 	}
 }
+
+// TestIntegrationRecorderKilled: a recorder killed with SIGKILL a little
+// over a minute in leaves a file that replays up to its last closed
+// member (a minute of snapshots), and says it was cut. It takes a minute;
+// -short skips it.
+func TestIntegrationRecorderKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a minute of recording; -short skips it")
+	}
+	if !netns.Run(t) {
+		return
+	}
+	bin := buildBinary(t)
+	path := filepath.Join(t.TempDir(), "killed.rec")
+	cmd := exec.Command(bin, "record", "-o", path, "--interval", "250ms")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(recording.MemberEvery + 3*time.Second)
+	cmd.Process.Kill()
+	cmd.Wait()
+
+	out, stderr, err := runCLI(t, "replay", path, "--summary", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Snapshots int
+		Truncated bool
+	}
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatal(err)
+	}
+	// A minute at 4 a second, less a few for start-up and a slow poll.
+	if !s.Truncated || s.Snapshots < 200 || !strings.Contains(stderr, "cut short") {
+		t.Errorf("killed recorder: %d snapshots, truncated %v; stderr %q", s.Snapshots, s.Truncated, stderr)
+	}
+}
