@@ -351,6 +351,10 @@ func (m Model) replayUpdate(msg tea.Msg) (Model, tea.Cmd, bool) {
 			m.player.note = "a recording holds its tables as recorded: filters and sorting need the live sockets"
 			return m, nil, true
 		}
+		if key.Matches(msg, m.keys.Accept) && m.focus != paneTuning {
+			m.player.note = "a recording holds counts, not sockets: the drill-down needs the live sockets"
+			return m, nil, true
+		}
 	}
 	return m, nil, false
 }

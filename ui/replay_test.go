@@ -154,6 +154,12 @@ func TestReplayKeys(t *testing.T) {
 		t.Errorf("top speed %g", speeds[m.player.speed])
 	}
 
+	// So does the drill-down.
+	m, _ = keyCmd(t, m, "3", "enter")
+	if m.drilling || !strings.Contains(m.player.note, "drill-down") {
+		t.Errorf("enter in replay: drilling %v, note %q", m.drilling, m.player.note)
+	}
+
 	// Filters need the live sockets: the keys say so and change nothing.
 	m, cmd = keyCmd(t, m, "f")
 	if cmd != nil || m.filter != 0 || !strings.Contains(m.player.note, "filters") {
