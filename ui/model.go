@@ -149,8 +149,10 @@ type Model struct {
 	ownersErr      error
 	ownersInFlight bool
 
-	// With a Tape: the replay status line and its position.
+	// With a Tape: the replay status line and its position, and the
+	// position of the frame on screen (-1: none yet).
 	player player
+	shown  int
 }
 
 // New returns a dashboard that polls cfg.Source every cfg.Interval.
@@ -192,7 +194,7 @@ func New(cfg Config) Model {
 	}
 	if cfg.Tape != nil {
 		m.player = newPlayer(cfg.Tape, cfg.TapeStart)
-		m.inFlight = false
+		m.inFlight, m.shown = false, -1
 	}
 	m.refreshBoard()
 	return m
@@ -231,7 +233,7 @@ func (m Model) Init() tea.Cmd {
 		return tea.Batch(pollFleet(m.cfg.Fleet), tea.RequestBackgroundColor)
 	}
 	if t := m.cfg.Tape; t != nil {
-		return tea.Batch(loadFrame(t, m.player.pos), tea.RequestBackgroundColor)
+		return tea.Batch(loadFrame(t, m.player.pos, nil), tea.RequestBackgroundColor)
 	}
 	cmds := []tea.Cmd{poll(m.cfg.Source, m.query()), tea.RequestBackgroundColor}
 	if m.cfg.Tuner != nil {
@@ -386,8 +388,8 @@ func readOwners(read func() (*tcpinfo.Owners, error)) tea.Cmd {
 // flight re-arms the schedule when it lands).
 func (m Model) repoll() (Model, tea.Cmd) {
 	m.refreshBoard() // what the titles say the tables show
-	if t := m.cfg.Tape; t != nil {
-		return m, loadFrame(t, m.player.pos) // the panes' new view of the same frame
+	if m.cfg.Tape != nil {
+		return m, nil // a recorded frame answers every view the same
 	}
 	m.gen++
 	if m.inFlight || m.paused {

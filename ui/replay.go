@@ -39,15 +39,33 @@ type frameMsg struct {
 // before a pause, a step or a change of speed.
 type playTickMsg struct{ gen int }
 
-func loadFrame(t *recording.Tape, pos int) tea.Cmd {
+// loadFrame decodes snapshot pos and, unless prev is it already, the one
+// before, and makes what it decoded printable: frames arrive ready to draw.
+func loadFrame(t *recording.Tape, pos int, prev *tcpinfo.Snapshot) tea.Cmd {
 	return func() tea.Msg {
-		msg := frameMsg{pos: pos}
-		msg.snap, msg.err = tapeFrame{t, pos}.Collect(tcpinfo.Query{})
-		if pos > 0 && msg.err == nil {
-			msg.prev, _ = tapeFrame{t, pos - 1}.Collect(tcpinfo.Query{})
+		msg := frameMsg{pos: pos, prev: prev}
+		if msg.snap, msg.err = (tapeFrame{t, pos}).Collect(tcpinfo.Query{}); msg.err != nil {
+			return msg
+		}
+		printableNames(msg.snap)
+		if pos > 0 && prev == nil {
+			if msg.prev, _ = (tapeFrame{t, pos - 1}).Collect(tcpinfo.Query{}); msg.prev != nil {
+				printableNames(msg.prev)
+			}
 		}
 		return msg
 	}
+}
+
+// loadFrame asks for the snapshot at the player's position. Stepping or
+// playing forward hands over the snapshot on screen as the one before, so
+// a frame decodes one snapshot, not two.
+func (m Model) loadFrame() tea.Cmd {
+	var prev *tcpinfo.Snapshot
+	if m.shown >= 0 && m.shown == m.player.pos-1 {
+		prev = m.snap
+	}
+	return loadFrame(m.cfg.Tape, m.player.pos, prev)
 }
 
 // speeds are the playback speeds [ and ] step through.
@@ -228,14 +246,12 @@ func (p player) jumpKey(msg tea.KeyPressMsg) (player, tea.Cmd) {
 	return p, cmd
 }
 
-// seekCmd asks for the snapshot at the player's position.
-func (p player) seekCmd() tea.Cmd { return loadFrame(p.tape, p.pos) }
-
-// seek moves to snapshot i (clamped) and asks for it.
+// seek moves to snapshot i (clamped). The root, which holds the
+// snapshots, loads the frame when the position changes.
 func (p player) seek(i int) (player, tea.Cmd) {
 	p.pos = min(max(i, 0), p.tape.Len()-1)
 	p.gen++
-	return p, loadFrame(p.tape, p.pos)
+	return p, nil
 }
 
 // next schedules the next frame at the recorded pace, scaled by the speed.
@@ -333,9 +349,7 @@ func (m Model) replayUpdate(msg tea.Msg) (Model, tea.Cmd, bool) {
 		m.player, cmd = m.player.Update(msg)
 		return m, cmd, true
 	case playTickMsg:
-		var cmd tea.Cmd
-		m.player, cmd = m.player.Update(msg)
-		return m, cmd, true
+		return m.routeToPlayer(msg)
 	case tickMsg, polledMsg:
 		return m, nil, true // nothing live to poll
 	case tea.KeyPressMsg:
@@ -343,9 +357,7 @@ func (m Model) replayUpdate(msg tea.Msg) (Model, tea.Cmd, bool) {
 			return m, nil, false
 		}
 		if m.player.captures(msg) {
-			var cmd tea.Cmd
-			m.player, cmd = m.player.Update(msg)
-			return m, cmd, true
+			return m.routeToPlayer(msg)
 		}
 		if key.Matches(msg, m.keys.StateFilter, m.keys.Sort, m.keys.Search, m.keys.Faster, m.keys.Slower) {
 			m.player.note = "a recording holds its tables as recorded: filters and sorting need the live sockets"
@@ -359,6 +371,21 @@ func (m Model) replayUpdate(msg tea.Msg) (Model, tea.Cmd, bool) {
 	return m, nil, false
 }
 
+// routeToPlayer hands msg to the player, and loads the frame it moved to.
+func (m Model) routeToPlayer(msg tea.Msg) (Model, tea.Cmd, bool) {
+	was := m.player.pos
+	var cmd tea.Cmd
+	m.player, cmd = m.player.Update(msg)
+	switch {
+	case m.player.pos == was:
+	case cmd == nil:
+		cmd = m.loadFrame()
+	default:
+		cmd = tea.Batch(cmd, m.loadFrame())
+	}
+	return m, cmd, true
+}
+
 // showFrame puts a recorded frame on every pane: the snapshot and the one
 // before it (for rates), the findings logged with it, the history the
 // sparklines draw, and the sysctls then in force.
@@ -370,11 +397,7 @@ func (m *Model) showFrame(msg frameMsg) {
 		return
 	}
 	m.pollErr = nil
-	printableNames(msg.snap)
-	if msg.prev != nil {
-		printableNames(msg.prev)
-	}
-	m.snap, m.prev = msg.snap, msg.prev
+	m.snap, m.prev, m.shown = msg.snap, msg.prev, msg.pos
 	t := m.cfg.Tape
 	m.findings = printableFindings(t.Findings(msg.pos))
 	m.history = history{}

@@ -36,7 +36,7 @@ func replaying(t *testing.T, tape *recording.Tape, start, w, h int) Model {
 	t.Helper()
 	m := New(Config{Tape: tape, TapeStart: start, Interval: time.Second, Info: HostInfo{Host: "vm", Kernel: "6.18"}, ReadOnly: true})
 	m, _ = step(t, m, tea.WindowSizeMsg{Width: w, Height: h})
-	return frame1(t, m, loadFrame(tape, start))
+	return frame1(t, m, loadFrame(tape, start, nil))
 }
 
 // frame1 runs a command that must load a frame, and shows it.
@@ -97,7 +97,7 @@ func TestReplayKeys(t *testing.T) {
 	at(t, m, tape, last-1)
 
 	// A frame that lands after the user moved on is dropped.
-	stale := loadFrame(tape, 3)().(frameMsg)
+	stale := loadFrame(tape, 3, nil)().(frameMsg)
 	m, _ = step(t, m, stale)
 	at(t, m, tape, last-1)
 
@@ -106,10 +106,24 @@ func TestReplayKeys(t *testing.T) {
 	if !m.player.jumping || !strings.Contains(m.player.note, `time "bad"`) {
 		t.Errorf("bad jump: jumping %v, note %q", m.player.jumping, m.player.note)
 	}
-	m, _ = keyCmd(t, m, "esc", "J", "+", "2", "s", "enter")
+	m, cmd = keyCmd(t, m, "esc", "J", "+", "2", "s", "enter")
 	want, _ := tape.Seek("+2s")
-	m = frame1(t, m, m.player.seekCmd())
+	m = frame1(t, m, cmd)
 	at(t, m, tape, want)
+
+	// Stepping forward hands over the snapshot on screen as the one
+	// before: a frame decodes one snapshot.
+	shown := m.snap
+	m, cmd = step(t, m, tea.KeyPressMsg{Code: tea.KeyRight})
+	m = frame1(t, m, cmd)
+	at(t, m, tape, want+1)
+	if m.prev != shown {
+		t.Error("a step forward decoded the previous snapshot again")
+	}
+	// Focus and filters do not reload a recorded frame.
+	if _, cmd := keyCmd(t, m, "6"); cmd != nil {
+		t.Error("focusing a pane reloads the frame")
+	}
 
 	// n goes to where the next finding starts.
 	starts := tape.Starts()
