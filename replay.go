@@ -89,7 +89,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	tape, err := loadTape(cfg.file)
+	tape, err := recording.LoadFile(cfg.file)
 	if err != nil {
 		return err
 	}
@@ -151,20 +151,6 @@ func replayDashboard(tape *recording.Tape, cfg replayConfig, at int) ui.Config {
 		uc.Info.Host = "--json log " + cfg.file
 	}
 	return uc
-}
-
-// loadTape reads a recording whole; every failure is one line naming the file.
-func loadTape(path string) (*recording.Tape, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err // the *PathError names the file
-	}
-	defer f.Close()
-	tape, err := recording.Load(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", termsafe.String(path), err)
-	}
-	return tape, nil
 }
 
 // writeHTMLReport writes the report to a new file, never through a symlink.

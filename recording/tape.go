@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -63,6 +64,20 @@ type member struct {
 type cachedMember struct {
 	index   int // into members, plus one: zero is empty
 	content []byte
+}
+
+// LoadFile loads the recording or --json log at path; errors name it.
+func LoadFile(path string) (*Tape, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err // the *PathError names the file
+	}
+	defer f.Close()
+	t, err := Load(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
 }
 
 // Load reads a recording or a --json log whole.

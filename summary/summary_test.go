@@ -19,11 +19,7 @@ import (
 
 func loadTape(t *testing.T) *recording.Tape {
 	t.Helper()
-	b, err := os.ReadFile("../testdata/loadtest.rec")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tape, err := recording.Load(bytes.NewReader(b))
+	tape, err := recording.LoadFile("../testdata/loadtest.rec")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,19 +73,38 @@ func TestOf(t *testing.T) {
 // TestBucketsKeepPeaks: a recording longer than a chart holds is bucketed
 // by maxima, so a one-snapshot spike still shows.
 func TestBucketsKeepPeaks(t *testing.T) {
-	var buf bytes.Buffer
-	start := time.Date(2026, 11, 27, 14, 0, 0, 0, time.UTC)
-	w, _ := recording.NewWriter(&buf, recording.Header{Start: start, IntervalMS: 1000})
-	const n = 5000
-	for i := range n {
-		at := start.Add(time.Duration(i) * time.Second)
+	s := summaryOf(t, recording.Header{}, 5000, func(i int) string {
 		tw := 10
 		if i == 3001 {
 			tw = 9999
 		}
-		w.Snapshot(at, []byte(`{"time":"`+at.Format(time.RFC3339)+`","states":{"TIME_WAIT":`+strconv.Itoa(tw)+`}}`))
+		return `"states":{"TIME_WAIT":` + strconv.Itoa(tw) + `}`
+	})
+	series := s.series.states[tcpinfo.TimeWait]
+	if len(series) > maxPoints || maxOf(series) != 9999 {
+		t.Errorf("%d points peaking at %d", len(series), maxOf(series))
 	}
-	w.Close()
+}
+
+// summaryOf records n snapshots a second apart, each the fields body(i)
+// gives after its time, and sums them up.
+func summaryOf(t *testing.T, h recording.Header, n int, body func(i int) string) *Summary {
+	t.Helper()
+	var buf bytes.Buffer
+	h.Start, h.IntervalMS = time.Date(2026, 11, 27, 14, 0, 0, 0, time.UTC), 1000
+	w, err := recording.NewWriter(&buf, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		at := h.Start.Add(time.Duration(i) * time.Second)
+		if err := w.Snapshot(at, []byte(`{"time":"`+at.Format(time.RFC3339)+`",`+body(i)+`}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
 	tape, err := recording.Load(&buf)
 	if err != nil {
 		t.Fatal(err)
@@ -98,10 +113,7 @@ func TestBucketsKeepPeaks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	series := s.series.states[tcpinfo.TimeWait]
-	if len(series) > maxPoints || maxOf(series) != 9999 {
-		t.Errorf("%d points peaking at %d", len(series), maxOf(series))
-	}
+	return s
 }
 
 func maxOf(v []int) int {
@@ -198,23 +210,10 @@ func TestHTMLInChromium(t *testing.T) {
 // markup or script.
 func TestHTMLHostile(t *testing.T) {
 	evil := `</script><script>document.body.dataset.pwned=1</script><img src=x onerror=alert(1)>`
-	var buf bytes.Buffer
-	start := time.Date(2026, 11, 27, 14, 0, 0, 0, time.UTC)
-	w, _ := recording.NewWriter(&buf, recording.Header{Start: start, Host: evil, IntervalMS: 1000})
-	for i := range 3 {
-		at := start.Add(time.Duration(i) * time.Second)
-		w.Snapshot(at, []byte(`{"time":"`+at.Format(time.RFC3339)+`","states":{"CLOSE_WAIT":12},`+
-			`"findings":[{"severity":"warning","kind":"close_wait_leak","subject":"x","title":"`+strings.ReplaceAll(evil, `"`, `\"`)+`"}]}`))
-	}
-	w.Close()
-	tape, err := recording.Load(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Of(tape)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := summaryOf(t, recording.Header{Host: evil}, 3, func(int) string {
+		return `"states":{"CLOSE_WAIT":12},"findings":[{"severity":"warning","kind":"close_wait_leak","subject":"x","title":"` +
+			strings.ReplaceAll(evil, `"`, `\"`) + `"}]`
+	})
 	var page bytes.Buffer
 	if err := s.WriteHTML(&page); err != nil {
 		t.Fatal(err)

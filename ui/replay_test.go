@@ -1,10 +1,8 @@
 package ui
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -20,11 +18,7 @@ import (
 // connections churning until a 200-port range is full, then a CLOSE_WAIT leak.
 func loadTape(t *testing.T) *recording.Tape {
 	t.Helper()
-	b, err := os.ReadFile("../testdata/loadtest.rec")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tape, err := recording.Load(bytes.NewReader(b))
+	tape, err := recording.LoadFile("../testdata/loadtest.rec")
 	if err != nil {
 		t.Fatal(err)
 	}
