@@ -11,7 +11,6 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -169,9 +168,8 @@ func recordHeader(cfg recordConfig, w *watched) recording.Header {
 	if cfg.filter != nil {
 		h.Filter = cfg.filter.String()
 	}
-	if lo, hi, ok := strings.Cut(h.Sysctls["net.ipv4.ip_local_port_range"], " "); ok {
-		h.PortRange[0], _ = strconv.Atoi(lo)
-		h.PortRange[1], _ = strconv.Atoi(hi)
+	if pr, err := tcpinfo.ParsePortRange([]byte(h.Sysctls["net.ipv4.ip_local_port_range"]), nil); err == nil {
+		h.PortRange = [2]int{int(pr.Low), int(pr.High)}
 	}
 	return h
 }

@@ -240,7 +240,6 @@ type recentRow struct {
 	remote          netip.AddrPort
 	local           netip.Addr
 	endpoint, group int32
-	valid           bool
 }
 
 type groupKey struct {
@@ -395,9 +394,10 @@ func (a *Aggregator) Add(s *Socket) {
 		return
 	}
 	r := &a.recent[recentSlot(s.Remote)]
-	if !r.valid || r.remote != s.Remote || r.local != s.Local.Addr() {
+	// An empty row's remote is the zero AddrPort, which no socket has.
+	if r.remote != s.Remote || r.local != s.Local.Addr() {
 		*r = recentRow{remote: s.Remote, local: s.Local.Addr(), endpoint: int32(a.endpointRow(s.Remote)),
-			group: int32(a.groupRow(groupKey{s.Local.Addr(), s.Remote.Addr(), rport})), valid: true}
+			group: int32(a.groupRow(groupKey{s.Local.Addr(), s.Remote.Addr(), rport}))}
 	}
 	a.endpoints[r.endpoint].states[st]++
 	g := int(r.group)

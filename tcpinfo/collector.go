@@ -62,9 +62,11 @@ type dumper interface {
 type Collector struct {
 	opts Options
 	conn dumper // nil when reading /proc
-	// programs caches the compiled filter; programRefused says the kernel
-	// refused one (EINVAL), so filters are evaluated here.
-	programs       map[*filter.Filter][]byte
+	// program is compiledFor's program, kept while the filter stays (a
+	// dashboard polls one filter for many seconds); programRefused says
+	// the kernel refused one (EINVAL), so filters are evaluated here.
+	compiledFor    *filter.Filter
+	program        []byte
 	programRefused bool
 	note           string
 	agg            *Aggregator
@@ -292,17 +294,14 @@ func (c *Collector) plan(f *filter.Filter) (states StateSet, program []byte, mat
 	if f.Autobound() {
 		match = f // checked again here, as ss does
 	}
-	if c.programs == nil {
-		c.programs = map[*filter.Filter][]byte{}
-	}
-	program, ok := c.programs[f]
-	if !ok {
-		if program, err = f.Bytecode(); err != nil {
+	if c.compiledFor != f {
+		if c.program, err = f.Bytecode(); err != nil {
+			c.compiledFor = nil
 			return 0, nil, nil, err
 		}
-		clear(c.programs) // one filter at a time, in practice
-		c.programs[f] = program
+		c.compiledFor = f
 	}
+	program = c.program
 	return states, program, match, nil
 }
 

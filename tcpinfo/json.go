@@ -2,11 +2,9 @@ package tcpinfo
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -265,13 +263,11 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 	}
 	for _, r := range j.LocalPortsFolded {
 		if r.Ephemeral != "" {
-			lo, hi, _ := strings.Cut(r.Ephemeral, "-")
-			l, err1 := strconv.ParseUint(lo, 10, 16)
-			h, err2 := strconv.ParseUint(hi, 10, 16)
-			if err := errors.Join(err1, err2); err != nil {
+			pr, err := ParsePortRange([]byte(strings.Replace(r.Ephemeral, "-", " ", 1)), nil)
+			if err != nil {
 				return fmt.Errorf("local_ports_folded: ephemeral range %q: %w", r.Ephemeral, err)
 			}
-			s.PortRange.Low, s.PortRange.High = uint16(l), uint16(h)
+			s.PortRange = pr
 		}
 		s.LocalPortsFolded = append(s.LocalPortsFolded, FoldedPort{r.Port, r.Ports, StateCounts(r.States)})
 	}
