@@ -109,22 +109,14 @@ func compile(n node) ([]byte, error) {
 		// the end, true.
 		return append(a, op(bcJmp, 4, 8)...), nil
 	case andNode:
-		a, err := compile(n.l)
-		if err != nil {
-			return nil, err
-		}
-		b, err := compile(n.r)
+		a, b, err := compileBoth(n.l, n.r)
 		if err != nil {
 			return nil, err
 		}
 		relocate(a, len(b))
 		return append(a, b...), nil
 	case orNode:
-		a, err := compile(n.l)
-		if err != nil {
-			return nil, err
-		}
-		b, err := compile(n.r)
+		a, b, err := compileBoth(n.l, n.r)
 		if err != nil {
 			return nil, err
 		}
@@ -133,6 +125,13 @@ func compile(n node) ([]byte, error) {
 		return append(out, b...), nil
 	}
 	return nil, fmt.Errorf("filter: cannot compile %T", n)
+}
+
+func compileBoth(l, r node) (a, b []byte, err error) {
+	if a, err = compile(l); err == nil {
+		b, err = compile(r)
+	}
+	return a, b, err
 }
 
 // relocate makes every jump of a to its own failure (4 past its end) a
