@@ -142,7 +142,9 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // name already there, a symlink included, without following it, so a
 // shared directory such as /tmp is safe too. flag names the path in errors.
 func createNew(flag, path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o644)
+	// 0600: a recording holds every process's command line, which a /proc
+	// mounted with hidepid keeps from other users; share it on purpose.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
 	switch {
 	case errors.Is(err, fs.ErrExist):
 		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {

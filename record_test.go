@@ -40,6 +40,9 @@ func TestIntegrationRecord(t *testing.T) {
 	if !strings.Contains(stderr, "recorded 5 snapshots") {
 		t.Errorf("stderr %q", stderr)
 	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("recording mode %v (%v), want 0600: it holds command lines", fi.Mode(), err)
+	}
 	r, recs := readRecording(t, path)
 	range_, _ := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
 	if h := r.Header; h == nil || h.IntervalMS != 100 || strings.Join(strings.Fields(string(range_)), " ") != h.Sysctls["net.ipv4.ip_local_port_range"] || h.PortRange[0] == 0 {

@@ -177,7 +177,7 @@ func confirmAndApply(cfg tuneConfig, w *watched, sys *tuning.System, plan tuning
 	for _, c := range plan.Changes {
 		fmt.Fprintf(stdout, "  %s\n", termsafe.String(c.String()))
 		for _, w := range c.Warnings {
-			fmt.Fprintf(stdout, "    ! %s\n", w)
+			fmt.Fprintf(stdout, "    ! %s\n", termsafe.String(w))
 		}
 	}
 	if err := confirm(cfg, strings.ToUpper(verb[:1])+verb[1:]+" these changes?", stdin, stdout); err != nil {
@@ -193,7 +193,7 @@ func confirmAndApply(cfg tuneConfig, w *watched, sys *tuning.System, plan tuning
 	for _, c := range plan.Changes {
 		for _, s := range settings {
 			if s.Key == c.Key {
-				fmt.Fprintf(stdout, "%s = %s (read back)\n", s.Key, s.Value)
+				fmt.Fprintf(stdout, "%s = %s (read back)\n", s.Key, termsafe.String(s.Value))
 			}
 		}
 	}
@@ -268,7 +268,7 @@ func tuneShow(ctx context.Context, sys *tuning.System, ns *watched, w io.Writer)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KEY\tVALUE\tDEFAULT\tSCOPE\tRECOMMENDED")
 	for _, s := range settings {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Key, settingValue(s), s.Default, s.Scope, orDash(recommended[s.Key], s))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Key, termsafe.String(settingValue(s)), s.Default, s.Scope, orDash(recommended[s.Key], s))
 	}
 	tw.Flush()
 	// Explanations wrap to the terminal (80 columns when not one).

@@ -47,7 +47,7 @@ var filterCases = []string{
 	"dst :20001",
 	"src *:20000",
 	"autobound",
-	"state established ! autobound",
+	"! autobound",
 	"state time-wait ( dport = :20000 or dport = :20001 ) and dst 127.0.0.0/30",
 	"( sport = :20000 or dport = :20000 ) and not ( dst 127.0.0.1 or src 127.0.0.3 )",
 	"dport eq :20000 or dport eq :20001 and src 127.0.0.1",
