@@ -223,8 +223,10 @@ func (t *Tape) Sysctls(i int) map[string]string { return t.frames[i].sysctls }
 
 // Snapshot decodes snapshot i.
 func (t *Tape) Snapshot(i int) (*tcpinfo.Snapshot, error) {
+	// UnmarshalJSON directly: through json.Unmarshal the line would be
+	// scanned whole once more before the snapshot's own decoding.
 	var s tcpinfo.Snapshot
-	if err := json.Unmarshal(t.Line(i), &s); err != nil {
+	if err := s.UnmarshalJSON(t.Line(i)); err != nil {
 		return nil, fmt.Errorf("snapshot %d (%s): %w", i+1, t.frames[i].time.Format(time.RFC3339), err)
 	}
 	// The port range in force, with its reserved ports, is in the

@@ -248,3 +248,26 @@ func TestReplayKeepsPaneKeys(t *testing.T) {
 		t.Errorf("l in replay: listeners %v, position %d", m.local.listeners, m.player.pos)
 	}
 }
+
+// BenchmarkLoadFrame: a step forward decodes one snapshot when the one on
+// screen is handed over as the one before, two when it is not.
+func BenchmarkLoadFrame(b *testing.B) {
+	tape, err := recording.LoadFile("../testdata/loadtest.rec")
+	if err != nil {
+		b.Fatal(err)
+	}
+	prev, err := tape.Snapshot(19)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("both decoded", func(b *testing.B) {
+		for b.Loop() {
+			loadFrame(tape, 20, nil)()
+		}
+	})
+	b.Run("previous handed over", func(b *testing.B) {
+		for b.Loop() {
+			loadFrame(tape, 20, prev)()
+		}
+	})
+}
