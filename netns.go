@@ -97,7 +97,7 @@ func (w *watched) labelAlways(s *tcpinfo.Snapshot) {
 // one: scripts that watch several can tell the lines apart.
 func (w *watched) label(s *tcpinfo.Snapshot) {
 	if w.handle != nil {
-		s.Netns, s.Names = w.ns.ID(), w.ns.Names
+		w.labelAlways(s)
 	}
 }
 

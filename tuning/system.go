@@ -73,18 +73,26 @@ type Setting struct {
 }
 
 // Settings reads every known tunable. Reading needs no privileges.
+// They are read in one visit to the namespace: a stream reads them every
+// poll, and each visit is a hand-off to the thread that lives there.
 func (s *System) Settings() ([]Setting, error) {
 	var out []Setting
-	for _, t := range Known() {
-		v, err := s.read(t)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			out = append(out, Setting{Tunable: t})
-		case err != nil:
-			return nil, err
-		default:
-			out = append(out, Setting{Tunable: t, Value: display(v), Exists: true})
+	err := s.inNamespace(func() error {
+		for _, t := range Known() {
+			v, err := sysctl.Read(s.opts.SysctlRoot, t.Key)
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				out = append(out, Setting{Tunable: t})
+			case err != nil:
+				return fmt.Errorf("read %s: %w", t.Key, err)
+			default:
+				out = append(out, Setting{Tunable: t, Value: display(v), Exists: true})
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

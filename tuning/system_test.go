@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +13,7 @@ import (
 
 // fakeRoot lays out a sysctl tree in a temporary directory with the
 // compiled-in defaults, as a new network namespace has them.
-func fakeRoot(t *testing.T) (*System, string) {
+func fakeRoot(t testing.TB) (*System, string) {
 	t.Helper()
 	dir := t.TempDir()
 	values := map[string]string{
@@ -509,4 +510,38 @@ func TestApplyRefusesSymlink(t *testing.T) {
 	if b, _ := os.ReadFile(victim); string(b) != "60\n" {
 		t.Errorf("the symlink's target now holds %q", b)
 	}
+}
+
+// BenchmarkSettingsInNamespace: reading every tunable of another
+// namespace in one visit to its thread, against a visit per key, the way
+// the namespace handle hands work to the thread that lives there.
+func BenchmarkSettingsInNamespace(b *testing.B) {
+	s, _ := fakeRoot(b)
+	work := make(chan func())
+	go func() {
+		runtime.LockOSThread()
+		for fn := range work {
+			fn()
+		}
+	}()
+	defer close(work)
+	s.opts.InNamespace = func(fn func() error) error {
+		done := make(chan error)
+		work <- func() { done <- fn() }
+		return <-done
+	}
+	b.Run("one visit", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.Settings(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("a visit per key", func(b *testing.B) {
+		for b.Loop() {
+			for _, t := range Known() {
+				s.read(t)
+			}
+		}
+	})
 }
