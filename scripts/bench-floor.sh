@@ -3,7 +3,8 @@
 # tool can do (cmd/rawdump: dump both families into one reused buffer and
 # count) and against ss, on the same large population in one run: 200,000
 # TIME_WAIT and 17,000 ESTABLISHED sockets in a private namespace. Also a
-# filter that matches nothing, which the kernel applies. Prints median CPU
+# filter that matches nothing, which the kernel applies, against its own
+# floor (rawdump -dport 1: the kernel's walk of its tables). Prints median CPU
 # time (user+system) and peak RSS over RUNS interleaved runs.
 #
 #   scripts/bench-floor.sh [TIME_WAIT [ESTABLISHED_SOCKETS [RUNS]]]
@@ -22,5 +23,6 @@ go build -o "$bin/rawdump" ./cmd/rawdump
   --bench "floor (rawdump)=$bin/rawdump" \
   --bench "tcpdash --once --json, no processes=$bin/tcpdash --once --json --processes=false" \
   --bench "the same, --filter matching nothing=$bin/tcpdash --once --json --processes=false --filter 'dport == :1'" \
+  --bench "floor filtered (rawdump -dport 1)=$bin/rawdump -dport 1" \
   --bench "ss -tan=ss -tan" \
   --bench "count=$bin/rawdump"

@@ -36,10 +36,14 @@ type Aggregator struct {
 	states   StateCounts
 	families FamilyCounts
 
-	local, remote portTable
+	local  portNotes
+	remote portTable
 
 	endpointIndex map[netip.AddrPort]int
 	endpoints     []endpointRow
+	// peers notes the IPv4 peers of servers' sockets, counted into
+	// endpoints at Fill (see peerNote).
+	peers []uint64
 	// recent remembers where the sockets to a few destinations were
 	// counted: a load test's sockets go to a handful of destinations, and
 	// a hit skips both map lookups (a third of aggregating otherwise).
@@ -50,6 +54,10 @@ type Aggregator struct {
 
 	cgroupIndex map[uint64]int
 	cgroups     []CgroupCount
+
+	// The local port tables' rows, reused.
+	localTop    []portRow
+	localFolded []FoldedPort
 
 	listeners []Listener
 	synRecv   map[uint16]int // handshakes by local port
@@ -95,17 +103,91 @@ type procPort struct {
 	port uint16
 }
 
-// portTable counts sockets by port without a map: index maps a port to
-// its row in rows, 1-based so that zero means no row. The index is 256 KiB
-// and the rows grow with distinct ports, which keeps the live heap, and
-// with it the GC's heap goal, small.
+// portNotes counts sockets by local port. A dump visits sockets in hash
+// order, and a load test's client ports are tens of thousands: counted at
+// once, each socket was a cache miss on rows spread over megabytes (most
+// of aggregating). So each socket's port and state are only noted, in
+// arrival order, and counted when read: sorted by port (two passes of a
+// radix sort, streaming through memory), each port's notes are a run,
+// counted into one row that is passed on and dropped. No table of every
+// port is ever built.
+type portNotes struct {
+	notes   []uint32 // port<<8 | state
+	scratch []uint32
+	row     portRow // the row each passes on (a local would escape to the heap)
+}
+
+func (p *portNotes) note(port uint16, s State) {
+	p.notes = append(p.notes, uint32(port)<<8|uint32(s))
+}
+
+// reserve makes room for n notes: a dump's notes grow no slice that is
+// copied and dropped, which a one-shot snapshot pays for in page faults.
+func (p *portNotes) reserve(n int) {
+	if cap(p.notes) < n {
+		p.notes = make([]uint32, 0, n)
+	}
+}
+
+func (p *portNotes) reset() { p.notes = p.notes[:0] }
+
+// each calls fn with each port's counts, in port order. The row is
+// reused: fn copies what it keeps.
+func (p *portNotes) each(fn func(r *portRow)) {
+	p.sort()
+	r := &p.row
+	for i, n := range p.notes {
+		if port := uint16(n >> 8); i == 0 || port != r.port {
+			if i > 0 {
+				fn(r)
+			}
+			*r = portRow{port: port}
+		}
+		r.states[n&0xff]++
+	}
+	if len(p.notes) > 0 {
+		fn(r)
+	}
+}
+
+// sort orders the notes by port: by the port's low byte, then, stably,
+// by its high byte. Few notes are sorted in place.
+func (p *portNotes) sort() {
+	if len(p.notes) < 1<<10 {
+		slices.Sort(p.notes)
+		return
+	}
+	p.scratch = grow(p.scratch[:0], len(p.notes))[:len(p.notes)]
+	radixPass(p.notes, p.scratch, 8)
+	radixPass(p.scratch, p.notes, 16)
+}
+
+// radixPass copies src into dst ordered by the byte at shift, stably.
+func radixPass(src, dst []uint32, shift uint) {
+	var at [256]int
+	for _, n := range src {
+		at[n>>shift&0xff]++
+	}
+	sum := 0
+	for i, c := range at {
+		at[i], sum = sum, sum+c
+	}
+	for _, n := range src {
+		b := n >> shift & 0xff
+		dst[at[b]] = n
+		at[b]++
+	}
+}
+
+// portTable counts sockets by remote port without a map: index maps a
+// port to its row in rows, 1-based so that zero means no row. The index is
+// 256 KiB and the rows grow with distinct ports, which keeps the live
+// heap, and with it the GC's heap goal, small.
 //
-// The local ports' table only notes each socket's port and state, in
-// arrival order; the notes are grouped by port (one pass of a radix sort,
-// streaming through memory) and counted in that order when the rows are
-// read. A
-// dump visits sockets in hash order, so counting each at once was a cache
-// miss per socket on rows spread over megabytes: most of aggregating.
+// Clients' destination ports are few, their rows hot in the cache, and
+// are counted at once. Servers' peers' ports are spread over the whole
+// range: they are noted, grouped by port (one pass of a radix sort) and
+// counted in that order when the rows are read.
 type portTable struct {
 	index   *[1 << 16]uint32
 	rows    []portRow
@@ -130,14 +212,12 @@ func (r *portRow) count() PortCount {
 	return c
 }
 
-// note counts a socket later, at flush: for the local ports, where a
-// dump's client ports are tens of thousands, visited at random.
+// note counts a socket later, at flush.
 func (t *portTable) note(port uint16, s State) {
 	t.pending = append(t.pending, uint32(port)<<8|uint32(s))
 }
 
-// add counts a socket now: for the remote ports, which are mostly a few
-// servers' ports, their rows hot in the cache.
+// add counts a socket now.
 func (t *portTable) add(port uint16, s State) {
 	if t.index == nil {
 		t.index = new([1 << 16]uint32)
@@ -154,14 +234,6 @@ func (t *portTable) count(n uint32) {
 		t.index[port] = i
 	}
 	t.rows[i-1].states[n&0xff]++
-}
-
-// reserve makes room for n notes: a dump's notes grow no slice that is
-// copied and dropped, which a one-shot snapshot pays for in page faults.
-func (t *portTable) reserve(n int) {
-	if cap(t.pending) < n {
-		t.pending = make([]uint32, 0, n)
-	}
 }
 
 // flush counts the pending notes into the rows.
@@ -196,9 +268,23 @@ func (t *portTable) group() []uint32 {
 			distinct++
 		}
 	}
-	t.rows = slices.Grow(t.rows, distinct)
-	t.scratch = slices.Grow(t.scratch[:0], len(t.pending))[:len(t.pending)]
+	t.rows = grow(t.rows, distinct)
+	t.scratch = grow(t.scratch[:0], len(t.pending))[:len(t.pending)]
 	return groupByPort(t.pending, t.scratch)
+}
+
+// grow makes room for n more elements, as slices.Grow does, except that
+// it leaves the room uncleared: slices.Grow zeroes it, touching every page
+// at once, while make gets memory fresh from the kernel (zero already)
+// untouched until it is written. A one-shot snapshot paid for each page
+// twice.
+func grow[E any](s []E, n int) []E {
+	if cap(s)-len(s) >= n {
+		return s
+	}
+	g := make([]E, len(s), len(s)+n)
+	copy(g, s)
+	return g
 }
 
 // groupByPort orders notes by the high byte of their port, in one pass of
@@ -300,6 +386,7 @@ func (a *Aggregator) Reset(ports PortRange, q Query) {
 	clear(a.endpointIndex)
 	clear(a.recent[:])
 	a.endpoints = a.endpoints[:0]
+	a.peers = a.peers[:0]
 	clear(a.groupIndex)
 	a.groups = a.groups[:0]
 	clear(a.cgroupIndex)
@@ -385,14 +472,19 @@ func (a *Aggregator) Add(s *Socket) {
 	if st == Listen || rport == 0 {
 		return
 	}
-	a.remote.add(rport, st)
-
 	if !a.ports.Ephemeral(lport) {
-		// A server's side: its peers are many, each seen once or twice;
-		// caching them would only push the load test's destinations out.
-		a.endpoints[a.endpointRow(s.Remote)].states[st]++
+		// A server's side: its peers are many, each seen once or twice,
+		// on ports spread over the whole range. Counted at once, each was
+		// a cache miss in the port table and a new map row.
+		a.remote.note(rport, st)
+		if s.Remote.Addr().Is4() {
+			a.peers = append(a.peers, peerNote(s.Remote, st))
+		} else {
+			a.endpoints[a.endpointRow(s.Remote)].states[st]++
+		}
 		return
 	}
+	a.remote.add(rport, st)
 	r := &a.recent[recentSlot(s.Remote)]
 	// An empty row's remote is the zero AddrPort, which no socket has.
 	if r.remote != s.Remote || r.local != s.Local.Addr() {
@@ -419,11 +511,54 @@ func (a *Aggregator) Add(s *Socket) {
 	}
 }
 
-// Reserve makes room for a dump of about n sockets (the kernel's own
-// count, from sockstat, read just before it).
-func (a *Aggregator) Reserve(n int) {
+// Reserve makes room for a dump of about n sockets, open of them not in
+// TIME_WAIT (the kernel's own counts, from sockstat, read just before it).
+// Room reserved and not used costs nothing: the pages are never touched.
+func (a *Aggregator) Reserve(n, open int) {
 	n += n / 8 // sockets come and go while the dump runs
 	a.local.reserve(n)
+	if open += open / 8; cap(a.peers) < open {
+		a.peers = make([]uint64, 0, open)
+	}
+}
+
+// peerNote packs a server's IPv4 peer and the socket's state into one
+// word, ordered by address, then port: sorted, each endpoint's sockets
+// are a run, counted into one row.
+func peerNote(ap netip.AddrPort, s State) uint64 {
+	b := ap.Addr().As4()
+	ip := uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3])
+	return ip<<24 | uint64(ap.Port())<<8 | uint64(s)
+}
+
+// flushPeers counts the noted peers into the endpoint rows. A peer that
+// is also a client's destination (it has a row already) shares its row.
+func (a *Aggregator) flushPeers() {
+	if len(a.peers) == 0 {
+		return
+	}
+	slices.Sort(a.peers)
+	distinct := 0
+	for i, n := range a.peers {
+		if i == 0 || n>>8 != a.peers[i-1]>>8 {
+			distinct++
+		}
+	}
+	a.endpoints = grow(a.endpoints, distinct)
+	row := -1
+	for i, n := range a.peers {
+		if i == 0 || n>>8 != a.peers[i-1]>>8 {
+			ip := uint32(n >> 24)
+			ap := netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(ip >> 24), byte(ip >> 16), byte(ip >> 8), byte(ip)}), uint16(n>>8))
+			var ok bool
+			if row, ok = a.endpointIndex[ap]; !ok {
+				row = len(a.endpoints)
+				a.endpoints = append(a.endpoints, endpointRow{endpoint: ap})
+			}
+		}
+		a.endpoints[row].states[n&0xff]++
+	}
+	a.peers = a.peers[:0]
 }
 
 // recentSlot spreads destinations over the recent rows: the address's
@@ -609,11 +744,10 @@ func (a *Aggregator) Fill(snap *Snapshot, n int) {
 
 	q := &a.query
 	snap.Query = a.query
-	a.local.flush()
 	a.remote.flush()
-	snap.TopLocalPorts = a.local.top(snap.TopLocalPorts[:0], n, q)
+	a.flushPeers()
+	snap.TopLocalPorts, snap.LocalPortsFolded = a.localPorts(snap.TopLocalPorts[:0], snap.LocalPortsFolded[:0], n, q)
 	snap.TopRemotePorts = a.remote.top(snap.TopRemotePorts[:0], n, q)
-	snap.LocalPortsFolded = a.foldLocal(snap.LocalPortsFolded[:0], n, q)
 
 	snap.TopRemoteEndpoints = topN(snap.TopRemoteEndpoints[:0], n, len(a.endpoints),
 		func(i int) (EndpointCount, bool) {
@@ -725,6 +859,36 @@ func compareProcesses(a, b ProcessCount) int {
 // in uint32s; only the winners become PortCounts (a dump's tens of
 // thousands of client ports made the conversion a cost of its own).
 func (t *portTable) top(dst []PortCount, n int, q *Query) []PortCount {
+	t.best = topN(t.best[:0], n, len(t.rows), func(i int) (int32, bool) {
+		return int32(i), q.State == 0 || t.rows[i].states[q.State] > 0
+	}, func(i, j int32) int { return q.comparePortRows(&t.rows[i], &t.rows[j]) })
+	for _, i := range t.best {
+		dst = append(dst, t.rows[i].count())
+	}
+	return dst
+}
+
+// localPorts appends the local ports' tables, the top n and the folded
+// top n, built in one pass over the noted ports.
+func (a *Aggregator) localPorts(top []PortCount, folded []FoldedPort, n int, q *Query) ([]PortCount, []FoldedPort) {
+	rows := best[portRow]{rows: a.localTop[:0], n: n, compare: func(x, y portRow) int { return q.comparePortRows(&x, &y) }}
+	fold := portFold{rows: a.localFolded[:0]}
+	a.local.each(func(r *portRow) {
+		if q.State == 0 || r.states[q.State] > 0 {
+			rows.offer(*r)
+		}
+		fold.add(a.ports, r)
+	})
+	a.localTop, a.localFolded = rows.rows, fold.rows
+	for i := range rows.rows {
+		top = append(top, rows.rows[i].count())
+	}
+	return top, fold.top(folded, n, q)
+}
+
+// comparePortRows orders port rows by q's rank, then by total, then by
+// port.
+func (q *Query) comparePortRows(a, b *portRow) int {
 	rank := func(r *portRow) uint32 {
 		switch {
 		case q.Rank != 0:
@@ -734,16 +898,7 @@ func (t *portTable) top(dst []PortCount, n int, q *Query) []PortCount {
 		}
 		return r.total()
 	}
-	t.best = topN(t.best[:0], n, len(t.rows), func(i int) (int32, bool) {
-		return int32(i), q.State == 0 || t.rows[i].states[q.State] > 0
-	}, func(i, j int32) int {
-		a, b := &t.rows[i], &t.rows[j]
-		return cmp.Or(cmp.Compare(rank(b), rank(a)), cmp.Compare(b.total(), a.total()), cmp.Compare(a.port, b.port))
-	})
-	for _, i := range t.best {
-		dst = append(dst, t.rows[i].count())
-	}
-	return dst
+	return cmp.Or(cmp.Compare(rank(b), rank(a)), cmp.Compare(b.total(), a.total()), cmp.Compare(a.port, b.port))
 }
 
 // endpointRow is a remote endpoint's counts, compact as a portRow is: a
@@ -776,36 +931,45 @@ func comparePressure(a, b PressureGroup) int {
 }
 
 // topN appends to dst the n smallest of the count items that at keeps,
-// under compare, in order, without sorting everything: the tables can hold
-// tens of thousands of rows and only the top few are shown.
+// under compare, in order.
 func topN[T any](dst []T, n, count int, at func(int) (T, bool), compare func(a, b T) int) []T {
-	if n <= 0 {
-		return dst
-	}
+	b := best[T]{rows: dst, n: n, compare: compare}
 	for i := range count {
-		v, ok := at(i)
-		if !ok {
-			continue
+		if v, ok := at(i); ok {
+			b.offer(v)
 		}
-		if len(dst) == n && compare(v, dst[n-1]) >= 0 {
-			continue
-		}
-		// Binary search for the insertion point, then shift.
-		lo, hi := 0, len(dst)
-		for lo < hi {
-			mid := (lo + hi) / 2
-			if compare(v, dst[mid]) < 0 {
-				hi = mid
-			} else {
-				lo = mid + 1
-			}
-		}
-		if len(dst) < n {
-			var zero T
-			dst = append(dst, zero)
-		}
-		copy(dst[lo+1:], dst[lo:len(dst)-1])
-		dst[lo] = v
 	}
-	return dst
+	return b.rows
+}
+
+// best keeps the n smallest values offered under compare, in order,
+// without sorting everything: the tables can hold tens of thousands of
+// rows and only the top few are shown. rows starts empty.
+type best[T any] struct {
+	rows    []T
+	n       int
+	compare func(a, b T) int
+}
+
+func (b *best[T]) offer(v T) {
+	n := b.n
+	if n <= 0 || len(b.rows) == n && b.compare(v, b.rows[n-1]) >= 0 {
+		return
+	}
+	// Binary search for the insertion point, then shift.
+	lo, hi := 0, len(b.rows)
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if b.compare(v, b.rows[mid]) < 0 {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	if len(b.rows) < n {
+		var zero T
+		b.rows = append(b.rows, zero)
+	}
+	copy(b.rows[lo+1:], b.rows[lo:len(b.rows)-1])
+	b.rows[lo] = v
 }

@@ -75,6 +75,69 @@ func TestAggregatorTables(t *testing.T) {
 	}
 }
 
+// TestAggregatorEndpoints checks the endpoint and remote port tables, whose
+// servers' peers are counted late (sorted notes) and clients'
+// destinations at once, against counting each socket in a map: peers seen
+// twice, peers that are also destinations, IPv6 and mapped peers.
+func TestAggregatorEndpoints(t *testing.T) {
+	ports, _ := ParsePortRange([]byte("32768 60999"), nil)
+	r := rand.New(rand.NewPCG(3, 4))
+	peers := []string{"10.0.0.9", "10.0.0.10", "192.168.1.1", "::1", "::ffff:10.0.0.9", "255.255.255.255"}
+	pick := func() netip.AddrPort {
+		addr := netip.MustParseAddr(peers[r.IntN(len(peers))])
+		return netip.AddrPortFrom(addr, uint16(32768+r.IntN(40))) // few ports: runs of repeats
+	}
+	var socks []Socket
+	for range 20_000 {
+		st := []State{Established, TimeWait, CloseWait, SynRecv, FinWait1}[r.IntN(5)]
+		if r.IntN(3) == 0 { // a client, connecting to ten of the peers' endpoints
+			local := netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(32768+r.IntN(20000)))
+			remote := netip.AddrPortFrom(netip.MustParseAddr("10.0.0.9"), uint16(32768+r.IntN(10)))
+			socks = append(socks, Socket{Family: IPv4, State: st, Local: local, Remote: remote})
+			continue
+		}
+		server := netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(80+r.IntN(3)))
+		socks = append(socks, Socket{Family: IPv4, State: st, Local: server, Remote: pick()})
+	}
+	wantEndpoints := map[netip.AddrPort]StateCounts{}
+	wantPorts := map[uint16]StateCounts{}
+	for _, s := range socks {
+		e := wantEndpoints[s.Remote]
+		e[s.State]++
+		wantEndpoints[s.Remote] = e
+		p := wantPorts[s.Remote.Port()]
+		p[s.State]++
+		wantPorts[s.Remote.Port()] = p
+	}
+	a := NewAggregator(ports)
+	var snap Snapshot
+	for range 2 { // and again, after a Reset
+		a.Reset(ports, Query{})
+		a.Reserve(len(socks), 10)
+		for i := range socks {
+			a.Add(&socks[i])
+		}
+		a.Fill(&snap, 1000)
+		gotEndpoints := map[netip.AddrPort]StateCounts{}
+		for _, e := range snap.TopRemoteEndpoints {
+			if _, dup := gotEndpoints[e.Endpoint]; dup {
+				t.Errorf("endpoint %s has two rows", e.Endpoint)
+			}
+			gotEndpoints[e.Endpoint] = e.States
+		}
+		if diff := gocmp.Diff(wantEndpoints, gotEndpoints, gocmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); diff != "" {
+			t.Errorf("remote endpoints (-want +got):\n%s", diff)
+		}
+		gotPorts := map[uint16]StateCounts{}
+		for _, p := range snap.TopRemotePorts {
+			gotPorts[p.Port] = p.States
+		}
+		if diff := gocmp.Diff(wantPorts, gotPorts); diff != "" {
+			t.Errorf("remote ports (-want +got):\n%s", diff)
+		}
+	}
+}
+
 func TestTopN(t *testing.T) {
 	in := []int{5, 1, 9, 3, 9, 7, 2, 8}
 	byValueDesc := func(a, b int) int { return b - a }
@@ -207,8 +270,9 @@ func (h *hotPath) reset() {
 // count finishes the counting that Add defers (the port tables), as Fill
 // does, so that a benchmark of the hot path pays for it.
 func (h *hotPath) count() {
-	h.agg.local.flush()
+	h.agg.local.each(func(*portRow) {})
 	h.agg.remote.flush()
+	h.agg.flushPeers()
 }
 
 func (h *hotPath) add(b []byte) error {
@@ -458,7 +522,7 @@ func BenchmarkAggregateLoadTest(b *testing.B) {
 	var snap Snapshot
 	for b.Loop() {
 		a.Reset(ports, Query{})
-		a.Reserve(len(socks))
+		a.Reserve(len(socks), 17_000)
 		for i := range socks {
 			a.Add(&socks[i])
 		}

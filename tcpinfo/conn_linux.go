@@ -154,9 +154,17 @@ func forEachMessage(b []byte, handle func(netlink.Message) error) (done bool, er
 		if size < 16 || aligned > len(b) {
 			return false, fmt.Errorf("%w: message of %d bytes in %d", errShortDatagram, size, len(b))
 		}
-		var m netlink.Message
-		if err := m.UnmarshalBinary(b[:aligned]); err != nil {
-			return false, err
+		// The header by hand: netlink.Message.UnmarshalBinary checks again
+		// what is checked above, in a call per socket.
+		m := netlink.Message{
+			Header: netlink.Header{
+				Length:   uint32(size),
+				Type:     netlink.HeaderType(binary.NativeEndian.Uint16(b[4:6])),
+				Flags:    netlink.HeaderFlags(binary.NativeEndian.Uint16(b[6:8])),
+				Sequence: binary.NativeEndian.Uint32(b[8:12]),
+				PID:      binary.NativeEndian.Uint32(b[12:16]),
+			},
+			Data: b[16:size],
 		}
 		b = b[aligned:]
 		switch m.Header.Type {

@@ -29,29 +29,34 @@ type FoldedEndpoint struct {
 	States   StateCounts
 }
 
-// foldLocal folds the local ports table: client ports in the ephemeral
-// range become one row.
-func (a *Aggregator) foldLocal(dst []FoldedPort, n int, q *Query) []FoldedPort {
-	var eph FoldedPort
-	rows := make([]FoldedPort, 0, 16)
-	var ephStates [NumStates]uint32 // summed as they are: the client ports are most rows
-	for i := range a.local.rows {
-		r := &a.local.rows[i]
-		if a.ports.Ephemeral(r.port) && r.states[Listen] == 0 {
-			eph.Ports++
-			for s, n := range r.states {
-				ephStates[s] += n
-			}
-			continue
+// A portFold folds the local ports as they are counted: client ports in
+// the ephemeral range (no socket listens on them) become one row.
+type portFold struct {
+	rows      []FoldedPort
+	eph       FoldedPort
+	ephStates [NumStates]uint32 // summed as they are: the client ports are most rows
+}
+
+func (f *portFold) add(ephemeral PortRange, r *portRow) {
+	if ephemeral.Ephemeral(r.port) && r.states[Listen] == 0 {
+		f.eph.Ports++
+		for s, n := range r.states {
+			f.ephStates[s] += n
 		}
-		c := r.count()
-		rows = append(rows, FoldedPort{Port: c.Port, States: c.States})
+		return
 	}
-	if eph.Ports > 0 {
-		for s, n := range ephStates {
-			eph.States[s] = int(n)
+	c := r.count()
+	f.rows = append(f.rows, FoldedPort{Port: c.Port, States: c.States})
+}
+
+// top appends the n folded rows q ranks first.
+func (f *portFold) top(dst []FoldedPort, n int, q *Query) []FoldedPort {
+	rows := f.rows
+	if f.eph.Ports > 0 {
+		for s, n := range f.ephStates {
+			f.eph.States[s] = int(n)
 		}
-		rows = append(rows, eph)
+		rows = append(rows, f.eph)
 	}
 	return topN(dst, n, len(rows), func(i int) (FoldedPort, bool) { return rows[i], q.keep(&rows[i].States) },
 		func(x, y FoldedPort) int {

@@ -4,7 +4,13 @@
 // benchmark scripts measure tcpdash and ss against it on the same
 // population, in the same run.
 //
-//	rawdump   prints the number of TCP sockets
+// With -dport, the kernel runs a one-instruction filter program
+// (dport == PORT) on each socket and copies only those it accepts: the
+// floor for a filtered snapshot, which is the kernel's walk of its
+// tables.
+//
+//	rawdump [-dport PORT]   prints the number of TCP sockets (with that
+//	                        destination port)
 package main
 
 import (
@@ -24,6 +30,7 @@ func main() {
 }
 
 func run() error {
+	dport := flag.Int("dport", -1, "only sockets with this destination port, filtered by the kernel")
 	flag.Parse()
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
@@ -36,6 +43,18 @@ func run() error {
 		// struct nlmsghdr + struct inet_diag_req_v2: every state, no
 		// extensions.
 		req := make([]byte, 16+56)
+		if *dport >= 0 {
+			// An INET_DIAG_REQ_BYTECODE attribute: struct inet_diag_bc_op
+			// {code INET_DIAG_BC_D_EQ, yes 8 (accept), no 12 (reject)},
+			// then the port in the next op's no.
+			attr := make([]byte, 4+8)
+			binary.NativeEndian.PutUint16(attr[0:], uint16(len(attr)))
+			binary.NativeEndian.PutUint16(attr[2:], 1) // INET_DIAG_REQ_BYTECODE
+			attr[4], attr[5] = 12, 8
+			binary.NativeEndian.PutUint16(attr[6:], 12)
+			binary.NativeEndian.PutUint16(attr[10:], uint16(*dport))
+			req = append(req, attr...)
+		}
 		binary.NativeEndian.PutUint32(req[0:], uint32(len(req)))
 		binary.NativeEndian.PutUint16(req[4:], 20) // SOCK_DIAG_BY_FAMILY
 		binary.NativeEndian.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
