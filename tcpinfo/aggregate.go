@@ -2,6 +2,7 @@ package tcpinfo
 
 import (
 	"cmp"
+	mathbits "math/bits"
 	"net/netip"
 	"slices"
 	"time"
@@ -103,22 +104,34 @@ type procPort struct {
 	port uint16
 }
 
-// portNotes counts sockets by local port. A dump visits sockets in hash
-// order, and a load test's client ports are tens of thousands: counted at
-// once, each socket was a cache miss on rows spread over megabytes (most
-// of aggregating). So each socket's port and state are only noted, in
-// arrival order, and counted when read: sorted by port (two passes of a
-// radix sort, streaming through memory), each port's notes are a run,
-// counted into one row that is passed on and dropped. No table of every
-// port is ever built.
+// portNotes counts sockets by local port. A load test's client ports are
+// tens of thousands, visited by a dump in hash order: counted into a row
+// per port, each socket was a cache miss on rows spread over megabytes
+// (most of aggregating). So the two states that are most sockets,
+// TIME_WAIT and ESTABLISHED, are counted in dense arrays indexed by port
+// (the ephemeral range's part fits the cache), and the other states are
+// only noted, in arrival order. Read, the notes are sorted by port and
+// merged with the arrays, and each port's counts become one row, passed
+// on and dropped: no table of every port's rows is ever built.
 type portNotes struct {
-	notes   []uint32 // port<<8 | state
-	scratch []uint32
-	row     portRow // the row each passes on (a local would escape to the heap)
+	timeWait, established *[1 << 16]uint32
+	touched               [1 << 16 / 64]uint64 // ports with a count in the arrays
+	notes                 []uint32             // port<<8 | state
+	scratch               []uint32
+	row                   portRow // the row each passes on (a local would escape to the heap)
 }
 
 func (p *portNotes) note(port uint16, s State) {
-	p.notes = append(p.notes, uint32(port)<<8|uint32(s))
+	switch s {
+	case TimeWait:
+		p.timeWait[port]++
+	case Established:
+		p.established[port]++
+	default:
+		p.notes = append(p.notes, uint32(port)<<8|uint32(s))
+		return
+	}
+	p.touched[port/64] |= 1 << (port % 64)
 }
 
 // reserve makes room for n notes: a dump's notes grow no slice that is
@@ -129,23 +142,55 @@ func (p *portNotes) reserve(n int) {
 	}
 }
 
-func (p *portNotes) reset() { p.notes = p.notes[:0] }
+// reset empties the counts. The arrays are made here, untouched: only
+// the pages of the ports in use are ever written.
+func (p *portNotes) reset() {
+	if p.timeWait == nil {
+		p.timeWait, p.established = new([1 << 16]uint32), new([1 << 16]uint32)
+	}
+	for w, bits := range p.touched {
+		for ; bits != 0; bits &= bits - 1 {
+			port := w*64 + mathbits.TrailingZeros64(bits)
+			p.timeWait[port], p.established[port] = 0, 0
+		}
+	}
+	p.touched = [len(p.touched)]uint64{}
+	p.notes = p.notes[:0]
+}
 
 // each calls fn with each port's counts, in port order. The row is
 // reused: fn copies what it keeps.
 func (p *portNotes) each(fn func(r *portRow)) {
 	p.sort()
 	r := &p.row
-	for i, n := range p.notes {
-		if port := uint16(n >> 8); i == 0 || port != r.port {
-			if i > 0 {
+	notes := p.notes
+	// run counts the notes of notes[0]'s port into r, and drops them.
+	run := func() {
+		port := notes[0] >> 8
+		for len(notes) > 0 && notes[0]>>8 == port {
+			r.states[notes[0]&0xff]++
+			notes = notes[1:]
+		}
+	}
+	for w, bits := range p.touched {
+		for ; bits != 0; bits &= bits - 1 {
+			port := uint32(w*64 + mathbits.TrailingZeros64(bits))
+			for len(notes) > 0 && notes[0]>>8 < port {
+				*r = portRow{port: uint16(notes[0] >> 8)}
+				run()
 				fn(r)
 			}
-			*r = portRow{port: port}
+			*r = portRow{port: uint16(port)}
+			r.states[TimeWait], r.states[Established] = p.timeWait[port], p.established[port]
+			if len(notes) > 0 && notes[0]>>8 == port {
+				run()
+			}
+			fn(r)
 		}
-		r.states[n&0xff]++
 	}
-	if len(p.notes) > 0 {
+	for len(notes) > 0 {
+		*r = portRow{port: uint16(notes[0] >> 8)}
+		run()
 		fn(r)
 	}
 }
@@ -336,7 +381,7 @@ type groupKey struct {
 // NewAggregator returns an aggregator that measures port pressure against
 // ports, the ephemeral range in force.
 func NewAggregator(ports PortRange) *Aggregator {
-	return &Aggregator{
+	a := &Aggregator{
 		ports:         ports,
 		endpointIndex: make(map[netip.AddrPort]int),
 		groupIndex:    make(map[groupKey]int),
@@ -346,6 +391,8 @@ func NewAggregator(ports PortRange) *Aggregator {
 		closeWait:     make(map[procEndpoint]int),
 		closeWaitOn:   make(map[procPort]int),
 	}
+	a.local.reset()
+	return a
 }
 
 // RememberOwners makes the aggregator carry owners over from open sockets
@@ -511,13 +558,13 @@ func (a *Aggregator) Add(s *Socket) {
 	}
 }
 
-// Reserve makes room for a dump of about n sockets, open of them not in
-// TIME_WAIT (the kernel's own counts, from sockstat, read just before it).
-// Room reserved and not used costs nothing: the pages are never touched.
-func (a *Aggregator) Reserve(n, open int) {
-	n += n / 8 // sockets come and go while the dump runs
-	a.local.reserve(n)
-	if open += open / 8; cap(a.peers) < open {
+// Reserve makes room for a dump with about open sockets not in
+// TIME_WAIT (the kernel's own count, from sockstat, read just before it).
+// Room reserved and not used costs nothing: its pages are never touched.
+func (a *Aggregator) Reserve(open int) {
+	open += open / 8 // sockets come and go while the dump runs
+	a.local.reserve(open)
+	if cap(a.peers) < open {
 		a.peers = make([]uint64, 0, open)
 	}
 }
@@ -874,7 +921,9 @@ func (a *Aggregator) localPorts(top []PortCount, folded []FoldedPort, n int, q *
 	rows := best[portRow]{rows: a.localTop[:0], n: n, compare: func(x, y portRow) int { return q.comparePortRows(&x, &y) }}
 	fold := portFold{rows: a.localFolded[:0]}
 	a.local.each(func(r *portRow) {
-		if q.State == 0 || r.states[q.State] > 0 {
+		// Most rows lose to the last of a full table: compared in place,
+		// they are not copied to find that out.
+		if (q.State == 0 || r.states[q.State] > 0) && (len(rows.rows) < n || q.comparePortRows(r, &rows.rows[n-1]) < 0) {
 			rows.offer(*r)
 		}
 		fold.add(a.ports, r)

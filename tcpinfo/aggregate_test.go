@@ -1,6 +1,7 @@
 package tcpinfo
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -75,11 +76,13 @@ func TestAggregatorTables(t *testing.T) {
 	}
 }
 
-// TestAggregatorEndpoints checks the endpoint and remote port tables, whose
-// servers' peers are counted late (sorted notes) and clients'
-// destinations at once, against counting each socket in a map: peers seen
-// twice, peers that are also destinations, IPv6 and mapped peers.
-func TestAggregatorEndpoints(t *testing.T) {
+// TestAggregatorAgainstCounting checks the port and endpoint tables
+// against counting each socket in a map. Local ports are counted three
+// ways (TIME_WAIT and ESTABLISHED in place, other states noted and
+// sorted), servers' peers late and clients' destinations at once: peers
+// seen twice, peers that are also destinations, IPv6 and mapped peers,
+// listeners inside the ephemeral range.
+func TestAggregatorAgainstCounting(t *testing.T) {
 	ports, _ := ParsePortRange([]byte("32768 60999"), nil)
 	r := rand.New(rand.NewPCG(3, 4))
 	peers := []string{"10.0.0.9", "10.0.0.10", "192.168.1.1", "::1", "::ffff:10.0.0.9", "255.255.255.255"}
@@ -87,37 +90,75 @@ func TestAggregatorEndpoints(t *testing.T) {
 		addr := netip.MustParseAddr(peers[r.IntN(len(peers))])
 		return netip.AddrPortFrom(addr, uint16(32768+r.IntN(40))) // few ports: runs of repeats
 	}
+	states := []State{Established, Established, TimeWait, TimeWait, TimeWait, CloseWait, SynRecv, FinWait1, FinWait2, LastAck, SynSent}
 	var socks []Socket
+	for _, port := range []uint16{80, 81, 33000, 40000} { // two listeners in the ephemeral range
+		socks = append(socks, Socket{Family: IPv4, State: Listen, Local: netip.AddrPortFrom(netip.IPv4Unspecified(), port),
+			Remote: netip.AddrPortFrom(netip.IPv4Unspecified(), 0)})
+	}
 	for range 20_000 {
-		st := []State{Established, TimeWait, CloseWait, SynRecv, FinWait1}[r.IntN(5)]
+		st := states[r.IntN(len(states))]
 		if r.IntN(3) == 0 { // a client, connecting to ten of the peers' endpoints
-			local := netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(32768+r.IntN(20000)))
+			local := netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(32768+r.IntN(8000)))
 			remote := netip.AddrPortFrom(netip.MustParseAddr("10.0.0.9"), uint16(32768+r.IntN(10)))
 			socks = append(socks, Socket{Family: IPv4, State: st, Local: local, Remote: remote})
 			continue
 		}
-		server := netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(80+r.IntN(3)))
+		server := netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), []uint16{80, 81, 33000, 40000, 1}[r.IntN(5)])
 		socks = append(socks, Socket{Family: IPv4, State: st, Local: server, Remote: pick()})
 	}
+	// Noted states above every port counted in place, and below.
+	for _, port := range []uint16{1023, 65000, 65001} {
+		socks = append(socks, Socket{Family: IPv4, State: FinWait1, Local: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), port),
+			Remote: netip.MustParseAddrPort("10.0.0.10:443")})
+	}
+	r.Shuffle(len(socks), func(i, j int) { socks[i], socks[j] = socks[j], socks[i] })
+
 	wantEndpoints := map[netip.AddrPort]StateCounts{}
-	wantPorts := map[uint16]StateCounts{}
+	wantRemote := map[uint16]StateCounts{}
+	wantLocal := map[uint16]StateCounts{}
+	count := func(m map[uint16]StateCounts, port uint16, st State) {
+		c := m[port]
+		c[st]++
+		m[port] = c
+	}
 	for _, s := range socks {
+		count(wantLocal, s.Local.Port(), s.State)
+		if s.State == Listen {
+			continue
+		}
 		e := wantEndpoints[s.Remote]
 		e[s.State]++
 		wantEndpoints[s.Remote] = e
-		p := wantPorts[s.Remote.Port()]
-		p[s.State]++
-		wantPorts[s.Remote.Port()] = p
+		count(wantRemote, s.Remote.Port(), s.State)
 	}
+	// The local ports ranked as the table ranks them, and folded.
+	var wantTop []PortCount
+	var eph FoldedPort
+	wantFolded := map[uint16]StateCounts{}
+	for port, c := range wantLocal {
+		wantTop = append(wantTop, PortCount{Port: port, States: c})
+		if ports.Ephemeral(port) && c[Listen] == 0 {
+			eph.Ports++
+			eph.States.add(&c)
+		} else {
+			wantFolded[port] = c
+		}
+	}
+	slices.SortFunc(wantTop, func(a, b PortCount) int {
+		return cmp.Or(cmp.Compare(b.States.Total(), a.States.Total()), cmp.Compare(a.Port, b.Port))
+	})
+
 	a := NewAggregator(ports)
 	var snap Snapshot
+	byAddrPort := gocmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })
 	for range 2 { // and again, after a Reset
 		a.Reset(ports, Query{})
-		a.Reserve(len(socks), 10)
+		a.Reserve(10)
 		for i := range socks {
 			a.Add(&socks[i])
 		}
-		a.Fill(&snap, 1000)
+		a.Fill(&snap, 1<<20)
 		gotEndpoints := map[netip.AddrPort]StateCounts{}
 		for _, e := range snap.TopRemoteEndpoints {
 			if _, dup := gotEndpoints[e.Endpoint]; dup {
@@ -125,16 +166,38 @@ func TestAggregatorEndpoints(t *testing.T) {
 			}
 			gotEndpoints[e.Endpoint] = e.States
 		}
-		if diff := gocmp.Diff(wantEndpoints, gotEndpoints, gocmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); diff != "" {
+		if diff := gocmp.Diff(wantEndpoints, gotEndpoints, byAddrPort); diff != "" {
 			t.Errorf("remote endpoints (-want +got):\n%s", diff)
 		}
-		gotPorts := map[uint16]StateCounts{}
+		gotRemote := map[uint16]StateCounts{}
 		for _, p := range snap.TopRemotePorts {
-			gotPorts[p.Port] = p.States
+			gotRemote[p.Port] = p.States
 		}
-		if diff := gocmp.Diff(wantPorts, gotPorts); diff != "" {
+		if diff := gocmp.Diff(wantRemote, gotRemote); diff != "" {
 			t.Errorf("remote ports (-want +got):\n%s", diff)
 		}
+		if diff := gocmp.Diff(wantTop, snap.TopLocalPorts); diff != "" {
+			t.Errorf("local ports (-want +got):\n%s", diff)
+		}
+		gotFolded := map[uint16]StateCounts{}
+		var gotEph FoldedPort
+		for _, f := range snap.LocalPortsFolded {
+			if f.Ports > 0 {
+				gotEph = f
+				continue
+			}
+			gotFolded[f.Port] = f.States
+		}
+		if diff := gocmp.Diff(wantFolded, gotFolded); diff != "" {
+			t.Errorf("folded local ports (-want +got):\n%s", diff)
+		}
+		if gotEph != eph {
+			t.Errorf("folded ephemeral row %+v, want %+v", gotEph, eph)
+		}
+	}
+	a.Fill(&snap, 7) // the top rows of a short table are the first of the long one
+	if diff := gocmp.Diff(wantTop[:7], snap.TopLocalPorts); diff != "" {
+		t.Errorf("top 7 local ports (-want +got):\n%s", diff)
 	}
 }
 
@@ -522,7 +585,7 @@ func BenchmarkAggregateLoadTest(b *testing.B) {
 	var snap Snapshot
 	for b.Loop() {
 		a.Reset(ports, Query{})
-		a.Reserve(len(socks), 17_000)
+		a.Reserve(17_000)
 		for i := range socks {
 			a.Add(&socks[i])
 		}

@@ -192,7 +192,7 @@ func (c *Collector) Collect(q Query) (*Snapshot, error) {
 	c.agg.Reset(ports, q)
 	if q.Filter == nil {
 		cn := snap.Counters
-		c.agg.Reserve(int(cn.InUse+cn.InUse6+cn.TWSockets), int(cn.InUse+cn.InUse6))
+		c.agg.Reserve(int(cn.InUse + cn.InUse6))
 	}
 	clear(c.zones) // interfaces come and go; names are looked up again
 	if err := c.dump(q.Filter, ports, c.agg.Add); err != nil {
