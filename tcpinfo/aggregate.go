@@ -32,6 +32,8 @@ const (
 type Aggregator struct {
 	ports PortRange
 	query Query
+	// narrowed says the query leaves some sockets out of the tables.
+	narrowed bool
 
 	total    int
 	states   StateCounts
@@ -44,7 +46,8 @@ type Aggregator struct {
 	endpoints     []endpointRow
 	// peers notes the IPv4 peers of servers' sockets, counted into
 	// endpoints at Fill (see peerNote).
-	peers []uint64
+	peers  []uint64
+	known4 []keyedRow // flushPeers' IPv4 rows, reused
 	// recent remembers where the sockets to a few destinations were
 	// counted: a load test's sockets go to a handful of destinations, and
 	// a hit skips both map lookups (a third of aggregating otherwise).
@@ -425,6 +428,7 @@ func (a *Aggregator) Remembered() int { return a.memory.Len() }
 func (a *Aggregator) Reset(ports PortRange, q Query) {
 	a.ports = ports
 	a.query = q
+	a.narrowed = q.PID != 0 || q.Port != 0 || q.Addr.IsValid()
 	a.total = 0
 	a.states = StateCounts{}
 	a.families = FamilyCounts{}
@@ -505,7 +509,7 @@ func (a *Aggregator) Add(s *Socket) {
 	case SynRecv, NewSynRecv:
 		a.synRecv[s.Local.Port()]++
 	}
-	if !a.query.matches(s, owner) {
+	if a.narrowed && !a.query.matches(s, owner) {
 		return
 	}
 	lport := s.Local.Port()
@@ -579,12 +583,22 @@ func peerNote(ap netip.AddrPort, s State) uint64 {
 }
 
 // flushPeers counts the noted peers into the endpoint rows. A peer that
-// is also a client's destination (it has a row already) shares its row.
+// is also a client's destination (it has a row already) shares its row:
+// the IPv4 rows there are, few, are sorted as the notes are and walked
+// beside them, which costs no lookup a peer.
 func (a *Aggregator) flushPeers() {
 	if len(a.peers) == 0 {
 		return
 	}
 	slices.Sort(a.peers)
+	known := a.known4[:0]
+	for i := range a.endpoints {
+		if ep := a.endpoints[i].endpoint; ep.Addr().Is4() {
+			known = append(known, keyedRow{key: peerNote(ep, 0) >> 8, row: i})
+		}
+	}
+	slices.SortFunc(known, func(x, y keyedRow) int { return cmp.Compare(x.key, y.key) })
+	a.known4 = known
 	distinct := 0
 	for i, n := range a.peers {
 		if i == 0 || n>>8 != a.peers[i-1]>>8 {
@@ -594,11 +608,15 @@ func (a *Aggregator) flushPeers() {
 	a.endpoints = grow(a.endpoints, distinct)
 	row := -1
 	for i, n := range a.peers {
-		if i == 0 || n>>8 != a.peers[i-1]>>8 {
-			ip := uint32(n >> 24)
-			ap := netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(ip >> 24), byte(ip >> 16), byte(ip >> 8), byte(ip)}), uint16(n>>8))
-			var ok bool
-			if row, ok = a.endpointIndex[ap]; !ok {
+		if key := n >> 8; i == 0 || key != a.peers[i-1]>>8 {
+			for len(known) > 0 && known[0].key < key {
+				known = known[1:]
+			}
+			if len(known) > 0 && known[0].key == key {
+				row = known[0].row
+			} else {
+				ip := uint32(key >> 16)
+				ap := netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(ip >> 24), byte(ip >> 16), byte(ip >> 8), byte(ip)}), uint16(key))
 				row = len(a.endpoints)
 				a.endpoints = append(a.endpoints, endpointRow{endpoint: ap})
 			}
@@ -606,6 +624,12 @@ func (a *Aggregator) flushPeers() {
 		a.endpoints[row].states[n&0xff]++
 	}
 	a.peers = a.peers[:0]
+}
+
+// A keyedRow is an endpoint row's index by its peerNote key.
+type keyedRow struct {
+	key uint64
+	row int
 }
 
 // recentSlot spreads destinations over the recent rows: the address's
@@ -906,9 +930,16 @@ func compareProcesses(a, b ProcessCount) int {
 // in uint32s; only the winners become PortCounts (a dump's tens of
 // thousands of client ports made the conversion a cost of its own).
 func (t *portTable) top(dst []PortCount, n int, q *Query) []PortCount {
-	t.best = topN(t.best[:0], n, len(t.rows), func(i int) (int32, bool) {
-		return int32(i), q.State == 0 || t.rows[i].states[q.State] > 0
-	}, func(i, j int32) int { return q.comparePortRows(&t.rows[i], &t.rows[j]) })
+	best := best[int32]{rows: t.best[:0], n: n, compare: func(i, j int32) int { return q.comparePortRows(&t.rows[i], &t.rows[j]) }}
+	for i := range t.rows {
+		r := &t.rows[i]
+		// Most rows lose to the last of a full table: that is found out
+		// before they are offered.
+		if (q.State == 0 || r.states[q.State] > 0) && (len(best.rows) < n || q.comparePortRows(r, &t.rows[best.rows[n-1]]) < 0) {
+			best.offer(int32(i))
+		}
+	}
+	t.best = best.rows
 	for _, i := range t.best {
 		dst = append(dst, t.rows[i].count())
 	}
@@ -938,16 +969,15 @@ func (a *Aggregator) localPorts(top []PortCount, folded []FoldedPort, n int, q *
 // comparePortRows orders port rows by q's rank, then by total, then by
 // port.
 func (q *Query) comparePortRows(a, b *portRow) int {
-	rank := func(r *portRow) uint32 {
-		switch {
-		case q.Rank != 0:
-			return r.states[q.Rank]
-		case q.State != 0:
-			return r.states[q.State]
-		}
-		return r.total()
+	ta, tb := a.total(), b.total()
+	ra, rb := ta, tb
+	switch {
+	case q.Rank != 0:
+		ra, rb = a.states[q.Rank], b.states[q.Rank]
+	case q.State != 0:
+		ra, rb = a.states[q.State], b.states[q.State]
 	}
-	return cmp.Or(cmp.Compare(rank(b), rank(a)), cmp.Compare(b.total(), a.total()), cmp.Compare(a.port, b.port))
+	return cmp.Or(cmp.Compare(rb, ra), cmp.Compare(tb, ta), cmp.Compare(a.port, b.port))
 }
 
 // endpointRow is a remote endpoint's counts, compact as a portRow is: a
