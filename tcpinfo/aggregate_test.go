@@ -2,16 +2,20 @@ package tcpinfo
 
 import (
 	"cmp"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	gocmp "github.com/google/go-cmp/cmp"
+	"github.com/mdlayher/netlink"
 )
 
 func sock(st State, local, remote string, expires time.Duration) *Socket {
@@ -559,28 +563,14 @@ func TestFolding(t *testing.T) {
 	}
 }
 
-// BenchmarkAggregateLoadTest counts the population of scripts/bench-floor.sh
-// as the kernel hands it out: 200,000 TIME_WAIT sockets from client ports to
-// eight servers' four ports each, and 8,500 established pairs, in hash
-// (random) order, then fills a snapshot. It is the user-space half of a
-// snapshot, without the kernel's copying or the process's start-up.
+// BenchmarkAggregateLoadTest counts the population of
+// scripts/bench-floor.sh (loadTestSockets) into a reused aggregator, as a
+// dashboard does each second, then fills a snapshot. It is the counting
+// half of a snapshot, without decoding, the kernel's copying or the
+// process's start-up.
 func BenchmarkAggregateLoadTest(b *testing.B) {
 	ports, _ := ParsePortRange([]byte("32768 60999"), nil)
-	r := rand.New(rand.NewPCG(1, 2))
-	var socks []Socket
-	client := netip.MustParseAddr("127.0.0.1")
-	for i := range 200_000 {
-		server := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, byte(1 + i%8)}), uint16(20000+i/8%4))
-		socks = append(socks, Socket{Family: IPv4, State: TimeWait, Local: netip.AddrPortFrom(client, uint16(32768+r.IntN(28232))),
-			Remote: server, Expires: time.Duration(r.IntN(60_000)) * time.Millisecond, Cookie: uint64(i + 1)})
-	}
-	for i := range 8_500 {
-		server := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, byte(1 + i%8)}), 20100)
-		c := netip.AddrPortFrom(client, uint16(32768+r.IntN(28232)))
-		socks = append(socks, Socket{Family: IPv4, State: Established, Local: c, Remote: server},
-			Socket{Family: IPv4, State: Established, Local: server, Remote: c})
-	}
-	r.Shuffle(len(socks), func(i, j int) { socks[i], socks[j] = socks[j], socks[i] })
+	socks := loadTestSockets()
 	a := NewAggregator(ports)
 	var snap Snapshot
 	for b.Loop() {
@@ -592,4 +582,111 @@ func BenchmarkAggregateLoadTest(b *testing.B) {
 		a.Fill(&snap, 10)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(socks)), "ns/socket")
+}
+
+// loadTestSockets is a load test's population as a dump lists it: 200,000
+// TIME_WAIT sockets to eight servers' four ports each, and 8,500
+// established pairs, in hash (random) order.
+func loadTestSockets() []Socket {
+	r := rand.New(rand.NewPCG(1, 2))
+	var socks []Socket
+	client := netip.MustParseAddr("127.0.0.1")
+	for i := range 200_000 {
+		server := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, byte(1 + i%8)}), uint16(20000+i/8%4))
+		socks = append(socks, Socket{Family: IPv4, State: TimeWait, Local: netip.AddrPortFrom(client, uint16(32768+r.IntN(28232))),
+			Remote: server, Expires: time.Duration(r.IntN(60_000)) * time.Millisecond, Cookie: uint64(i + 1)})
+	}
+	for i := range 8_500 {
+		server := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, byte(1 + i%8)}), 20100)
+		c := netip.AddrPortFrom(client, uint16(32768+r.IntN(28232)))
+		socks = append(socks, Socket{Family: IPv4, State: Established, Local: c, Remote: server, Inode: uint32(1e6 + 2*i), Cookie: uint64(1e6 + 2*i), Cgroup: 7},
+			Socket{Family: IPv4, State: Established, Local: server, Remote: c, Inode: uint32(1e6 + 2*i + 1), Cookie: uint64(1e6 + 2*i + 1), Cgroup: 7})
+	}
+	r.Shuffle(len(socks), func(i, j int) { socks[i], socks[j] = socks[j], socks[i] })
+	return socks
+}
+
+// BenchmarkDumpLoadTest is the user-space half of a one-shot snapshot of
+// the load test, from the kernel's datagrams on: framing, decoding,
+// deduplication, counting into a new aggregator (as --once does, its
+// tables growing from nothing) and filling the snapshot. The datagrams are
+// the kernel's wire format, 32 KiB each.
+func BenchmarkDumpLoadTest(b *testing.B) {
+	ports, _ := ParsePortRange([]byte("32768 60999"), nil)
+	socks := loadTestSockets()
+	var datagrams [][]byte
+	var d []byte
+	for i := range socks {
+		m := marshalSocket(&socks[i], 1)
+		if len(d)+len(m) > 32<<10 {
+			datagrams, d = append(datagrams, d), nil
+		}
+		d = append(d, m...)
+	}
+	done := make([]byte, 20) // NLMSG_DONE, errno 0
+	binary.NativeEndian.PutUint32(done[0:], 20)
+	binary.NativeEndian.PutUint16(done[4:], uint16(netlink.Done))
+	binary.NativeEndian.PutUint32(done[8:], 1)
+	datagrams = append(datagrams, append(d, done...))
+	var snap Snapshot
+	// As --once runs: without the collector, the heap freed between runs.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	for b.Loop() {
+		b.StopTimer()
+		runtime.GC()
+		b.StartTimer()
+		a := NewAggregator(ports)
+		a.Reset(ports, Query{})
+		a.Reserve(17_000)
+		c := &Conn{}
+		handle := c.handler(1, a.Add)
+		for _, d := range datagrams {
+			if _, err := forEachMessage(d, handle); err != nil {
+				b.Fatal(err)
+			}
+		}
+		a.Fill(&snap, 10)
+		if snap.Total != len(socks) {
+			b.Fatalf("counted %d sockets of %d", snap.Total, len(socks))
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(socks)), "ns/socket")
+}
+
+// marshalSocket encodes s as the kernel sends it: a netlink header, struct
+// inet_diag_msg, and the cgroup id attribute for a socket that has one.
+func marshalSocket(s *Socket, seq uint32) []byte {
+	b := make([]byte, 16+diagMsgLen)
+	binary.NativeEndian.PutUint16(b[4:], sockDiagByFamily)
+	binary.NativeEndian.PutUint16(b[6:], uint16(netlink.Multi))
+	binary.NativeEndian.PutUint32(b[8:], seq)
+	m := b[16:]
+	m[0], m[1], m[2], m[3] = byte(s.Family), byte(s.State), s.Timer, s.Retransmits
+	id := m[4:]
+	binary.BigEndian.PutUint16(id[0:], s.Local.Port())
+	binary.BigEndian.PutUint16(id[2:], s.Remote.Port())
+	if s.Family == IPv4 {
+		l, r := s.Local.Addr().As4(), s.Remote.Addr().As4()
+		copy(id[4:], l[:])
+		copy(id[20:], r[:])
+	} else {
+		l, r := s.Local.Addr().As16(), s.Remote.Addr().As16()
+		copy(id[4:], l[:])
+		copy(id[20:], r[:])
+	}
+	binary.NativeEndian.PutUint32(id[36:], s.Interface)
+	binary.NativeEndian.PutUint32(id[40:], uint32(s.Cookie))
+	binary.NativeEndian.PutUint32(id[44:], uint32(s.Cookie>>32))
+	binary.NativeEndian.PutUint32(m[52:], uint32(s.Expires/time.Millisecond))
+	binary.NativeEndian.PutUint32(m[56:], s.RecvQ)
+	binary.NativeEndian.PutUint32(m[60:], s.SendQ)
+	binary.NativeEndian.PutUint32(m[64:], s.UID)
+	binary.NativeEndian.PutUint32(m[68:], s.Inode)
+	if s.Cgroup != 0 {
+		b = binary.NativeEndian.AppendUint16(b, 12)
+		b = binary.NativeEndian.AppendUint16(b, attrCgroupID)
+		b = binary.NativeEndian.AppendUint64(b, s.Cgroup)
+	}
+	binary.NativeEndian.PutUint32(b[0:], uint32(len(b)))
+	return b
 }

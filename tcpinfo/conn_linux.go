@@ -83,18 +83,7 @@ func (c *Conn) DumpProgram(family Family, states StateSet, program []byte, fn fu
 		return fmt.Errorf("tcpinfo: request %s dump: %w", family, err)
 	}
 	c.dedup.reset()
-	handle := func(m netlink.Message) error {
-		if m.Header.Sequence != sent.Header.Sequence || m.Header.Type != sockDiagByFamily {
-			return nil // a straggler from an abandoned dump
-		}
-		if err := c.sock.UnmarshalBinary(m.Data); err != nil {
-			return err
-		}
-		if !c.dedup.seen(c.sock.Cookie) {
-			fn(&c.sock)
-		}
-		return nil
-	}
+	handle := c.handler(sent.Header.Sequence, fn)
 	if c.raw == nil {
 		for m, err := range c.c.ReceiveIter() {
 			if err != nil {
@@ -110,6 +99,23 @@ func (c *Conn) DumpProgram(family Family, states StateSet, program []byte, fn fu
 		return fmt.Errorf("tcpinfo: %s dump: %w", family, err)
 	}
 	return nil
+}
+
+// handler decodes the messages of dump seq and passes their sockets,
+// less repeats, to fn.
+func (c *Conn) handler(seq uint32, fn func(*Socket)) func(netlink.Message) error {
+	return func(m netlink.Message) error {
+		if m.Header.Sequence != seq || m.Header.Type != sockDiagByFamily {
+			return nil // a straggler from an abandoned dump
+		}
+		if err := c.sock.UnmarshalBinary(m.Data); err != nil {
+			return err
+		}
+		if !c.dedup.seen(c.sock.Cookie) {
+			fn(&c.sock)
+		}
+		return nil
+	}
 }
 
 // receive reads the datagrams of a dump into one reused buffer until
