@@ -119,6 +119,7 @@ type procPort struct {
 type portNotes struct {
 	timeWait, established *[1 << 16]uint32
 	touched               [1 << 16 / 64]uint64 // ports with a count in the arrays
+	words                 []uint16             // touched's words that are not zero: a small dump reads few
 	notes                 []uint32             // port<<8 | state
 	scratch               []uint32
 	row                   portRow // the row each passes on (a local would escape to the heap)
@@ -134,7 +135,11 @@ func (p *portNotes) note(port uint16, s State) {
 		p.notes = append(p.notes, uint32(port)<<8|uint32(s))
 		return
 	}
-	p.touched[port/64] |= 1 << (port % 64)
+	w := port / 64
+	if p.touched[w] == 0 {
+		p.words = append(p.words, w)
+	}
+	p.touched[w] |= 1 << (port % 64)
 }
 
 // reserve makes room for n notes: a dump's notes grow no slice that is
@@ -151,13 +156,14 @@ func (p *portNotes) reset() {
 	if p.timeWait == nil {
 		p.timeWait, p.established = new([1 << 16]uint32), new([1 << 16]uint32)
 	}
-	for w, bits := range p.touched {
-		for ; bits != 0; bits &= bits - 1 {
-			port := w*64 + mathbits.TrailingZeros64(bits)
+	for _, w := range p.words {
+		for bits := p.touched[w]; bits != 0; bits &= bits - 1 {
+			port := int(w)*64 + mathbits.TrailingZeros64(bits)
 			p.timeWait[port], p.established[port] = 0, 0
 		}
+		p.touched[w] = 0
 	}
-	p.touched = [len(p.touched)]uint64{}
+	p.words = p.words[:0]
 	p.notes = p.notes[:0]
 }
 
@@ -175,9 +181,10 @@ func (p *portNotes) each(fn func(r *portRow)) {
 			notes = notes[1:]
 		}
 	}
-	for w, bits := range p.touched {
-		for ; bits != 0; bits &= bits - 1 {
-			port := uint32(w*64 + mathbits.TrailingZeros64(bits))
+	slices.Sort(p.words)
+	for _, w := range p.words {
+		for bits := p.touched[w]; bits != 0; bits &= bits - 1 {
+			port := uint32(int(w)*64 + mathbits.TrailingZeros64(bits))
 			for len(notes) > 0 && notes[0]>>8 < port {
 				*r = portRow{port: uint16(notes[0] >> 8)}
 				run()

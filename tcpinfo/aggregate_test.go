@@ -304,6 +304,17 @@ func TestCookieWindow(t *testing.T) {
 	if w.seen(windowSize) {
 		t.Error("reset should forget every cookie")
 	}
+	// A small dump's reset clears only its cookies' slots: every one.
+	for _, n := range []int{1, len(w.small) - 1, len(w.small), len(w.small) + 1, windowSize + 5} {
+		w.reset()
+		for c := range uint64(n) {
+			w.seen(c*4096 + 7) // colliding slots too
+		}
+		w.reset()
+		if w.tables != [2][tableSize]uint64{} {
+			t.Errorf("after a dump of %d cookies, reset left some in the tables", n)
+		}
+	}
 }
 
 // hotPath is the dump's per-socket work, decode, dedup and count, over

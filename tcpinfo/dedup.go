@@ -21,9 +21,23 @@ type cookieWindow struct {
 	tables [2][tableSize]uint64
 	cur    int // the generation new cookies go into
 	n      int // how many it holds
+	// The slots of a small dump's cookies, so that reset clears those
+	// and not 64 KiB: most namespaces of a fleet hold a few sockets, and
+	// are dumped twice a second.
+	small [64]uint16
+	added int // cookies since reset
 }
 
-func (w *cookieWindow) reset() { *w = cookieWindow{} }
+func (w *cookieWindow) reset() {
+	if w.added <= len(w.small) {
+		for _, i := range w.small[:w.added] {
+			w.tables[0][i] = 0 // fewer than windowSize: all in the first generation
+		}
+	} else {
+		w.tables = [2][tableSize]uint64{}
+	}
+	w.cur, w.n, w.added = 0, 0, 0
+}
 
 func slot(cookie uint64) int { return int((cookie * 0x9E3779B97F4A7C15) >> (64 - 12)) }
 
@@ -57,5 +71,9 @@ func (w *cookieWindow) seen(cookie uint64) bool {
 	}
 	t[i] = cookie
 	w.n++
+	if w.added < len(w.small) {
+		w.small[w.added] = uint16(i)
+	}
+	w.added++
 	return false
 }
