@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // A Container is what a cgroup path says about the container in it.
@@ -23,30 +24,42 @@ type Container struct {
 	PodUID string
 }
 
-var (
+// containerPatterns are what container runtimes name cgroups. They are
+// compiled when first needed, not at start-up: a snapshot that names no
+// cgroup (a filter that matches nothing, a host without containers) does
+// not pay for them.
+type containerPatterns struct {
 	// docker-<id>.scope, cri-containerd-<id>.scope, crio-<id>.scope,
 	// libpod-<id>.scope (systemd driver); /docker/<id>, /libpod/<id>
 	// (cgroupfs driver); kubepods paths end in the container's id too.
-	scopeRE = regexp.MustCompile(`(?:^|/)(docker|cri-containerd|crio|libpod)-([0-9a-f]{12,64})\.scope$`)
-	plainRE = regexp.MustCompile(`(?:^|/)(docker|libpod|crio|cri-containerd)/([0-9a-f]{12,64})$`)
+	scope, plain *regexp.Regexp
 	// kubepods-burstable-pod<uid>.slice, or /kubepods/burstable/pod<uid>.
-	podRE = regexp.MustCompile(`pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})`)
-	k8sID = regexp.MustCompile(`/([0-9a-f]{64})$`)
-)
+	pod, k8sID *regexp.Regexp
+}
+
+var patterns = sync.OnceValue(func() containerPatterns {
+	return containerPatterns{
+		scope: regexp.MustCompile(`(?:^|/)(docker|cri-containerd|crio|libpod)-([0-9a-f]{12,64})\.scope$`),
+		plain: regexp.MustCompile(`(?:^|/)(docker|libpod|crio|cri-containerd)/([0-9a-f]{12,64})$`),
+		pod:   regexp.MustCompile(`pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})`),
+		k8sID: regexp.MustCompile(`/([0-9a-f]{64})$`),
+	}
+})
 
 var runtimes = map[string]string{"docker": "docker", "cri-containerd": "containerd", "crio": "crio", "libpod": "podman"}
 
 // ParseContainer reads the container a cgroup path names, if any.
 func ParseContainer(path string) (Container, bool) {
 	var c Container
-	if m := podRE.FindStringSubmatch(path); m != nil {
+	re := patterns()
+	if m := re.pod.FindStringSubmatch(path); m != nil {
 		c.PodUID = strings.ReplaceAll(m[1], "_", "-")
 	}
-	if m := scopeRE.FindStringSubmatch(path); m != nil {
+	if m := re.scope.FindStringSubmatch(path); m != nil {
 		c.Runtime, c.ID = runtimes[m[1]], m[2]
-	} else if m := plainRE.FindStringSubmatch(path); m != nil {
+	} else if m := re.plain.FindStringSubmatch(path); m != nil {
 		c.Runtime, c.ID = runtimes[m[1]], m[2]
-	} else if m := k8sID.FindStringSubmatch(path); m != nil && c.PodUID != "" {
+	} else if m := re.k8sID.FindStringSubmatch(path); m != nil && c.PodUID != "" {
 		c.Runtime, c.ID = "cri", m[1]
 	}
 	return c, c.ID != "" || c.PodUID != ""
