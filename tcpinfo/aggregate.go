@@ -543,11 +543,16 @@ func (a *Aggregator) Add(s *Socket) {
 		return
 	}
 	a.remote.add(rport, st)
-	r := &a.recent[recentSlot(s.Remote)]
-	// An empty row's remote is the zero AddrPort, which no socket has.
+	// A destination's row is one of two; an empty row's remote is the zero
+	// AddrPort, which no socket has.
+	first, second := recentSlots(s.Remote)
+	r := &a.recent[first]
 	if r.remote != s.Remote || r.local != s.Local.Addr() {
-		*r = recentRow{remote: s.Remote, local: s.Local.Addr(), endpoint: int32(a.endpointRow(s.Remote)),
-			group: int32(a.groupRow(groupKey{s.Local.Addr(), s.Remote.Addr(), rport}))}
+		if r2 := &a.recent[second]; r2.remote == s.Remote && r2.local == s.Local.Addr() {
+			r = r2
+		} else {
+			r = a.recentFill(r, r2, s.Remote, s.Local.Addr())
+		}
 	}
 	a.endpoints[r.endpoint].states[st]++
 	g := int(r.group)
@@ -639,10 +644,14 @@ type keyedRow struct {
 	row int
 }
 
-// recentSlot spreads destinations over the recent rows: the address's
-// low 32 bits and the port, mixed by a multiply whose high bits pick the
-// slot (the low bits of a product see only the low bits of its factors).
-func recentSlot(ap netip.AddrPort) int {
+// recentSlots are the two rows a destination may have in the cache of
+// recent destinations: the address's low 32 bits and the port, mixed by
+// a multiply whose high bits pick the rows (the low bits of a product see
+// only the low bits of its factors). With one row each, 40 destinations
+// in 256 rows had four pairs sharing a row (the birthday paradox), each
+// evicting the other at every other socket; a second choice leaves a
+// destination without a row of its own only when both are taken.
+func recentSlots(ap netip.AddrPort) (first, second int) {
 	var low uint32
 	if a := ap.Addr(); a.Is4() {
 		b := a.As4()
@@ -652,7 +661,19 @@ func recentSlot(ap netip.AddrPort) int {
 		low = uint32(b[12])<<24 | uint32(b[13])<<16 | uint32(b[14])<<8 | uint32(b[15])
 	}
 	h := (uint64(low)<<16 | uint64(ap.Port())) * 0x9E3779B97F4A7C15
-	return int(h >> (64 - recentBits))
+	return int(h >> (64 - recentBits)), int(h >> (64 - 2*recentBits) & (recentSize - 1))
+}
+
+// recentFill gives the destination local to remote a row of the cache,
+// from the maps: the first of its rows that is empty, else the first.
+func (a *Aggregator) recentFill(first, second *recentRow, remote netip.AddrPort, local netip.Addr) *recentRow {
+	r := first
+	if first.remote.IsValid() && !second.remote.IsValid() {
+		r = second
+	}
+	*r = recentRow{remote: remote, local: local, endpoint: int32(a.endpointRow(remote)),
+		group: int32(a.groupRow(groupKey{local, remote.Addr(), remote.Port()}))}
+	return r
 }
 
 // endpointRow is the row of the endpoint table for ap, made if need be.

@@ -103,8 +103,11 @@ func TestAggregatorAgainstCounting(t *testing.T) {
 	for range 20_000 {
 		st := states[r.IntN(len(states))]
 		if r.IntN(3) == 0 { // a client, connecting to ten of the peers' endpoints
-			local := netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(32768+r.IntN(8000)))
+			local := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(1 + r.IntN(2))}), uint16(32768+r.IntN(8000)))
 			remote := netip.AddrPortFrom(netip.MustParseAddr("10.0.0.9"), uint16(32768+r.IntN(10)))
+			if r.IntN(2) == 0 { // or to one of 1,000 servers: more than the cache of destinations holds
+				remote = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 2, byte(r.IntN(250))}), uint16(8000+r.IntN(4)))
+			}
 			socks = append(socks, Socket{Family: IPv4, State: st, Local: local, Remote: remote})
 			continue
 		}
@@ -118,6 +121,8 @@ func TestAggregatorAgainstCounting(t *testing.T) {
 	}
 	r.Shuffle(len(socks), func(i, j int) { socks[i], socks[j] = socks[j], socks[i] })
 
+	type groupCount struct{ used, timeWait int }
+	wantGroups := map[groupKey]groupCount{} // each local address's sockets to each server
 	wantEndpoints := map[netip.AddrPort]StateCounts{}
 	wantRemote := map[uint16]StateCounts{}
 	wantLocal := map[uint16]StateCounts{}
@@ -135,6 +140,15 @@ func TestAggregatorAgainstCounting(t *testing.T) {
 		e[s.State]++
 		wantEndpoints[s.Remote] = e
 		count(wantRemote, s.Remote.Port(), s.State)
+		if ports.Ephemeral(s.Local.Port()) {
+			k := groupKey{s.Local.Addr(), s.Remote.Addr(), s.Remote.Port()}
+			g := wantGroups[k]
+			g.used++
+			if s.State == TimeWait {
+				g.timeWait++
+			}
+			wantGroups[k] = g
+		}
 	}
 	// The local ports ranked as the table ranks them, and folded.
 	var wantTop []PortCount
@@ -179,6 +193,14 @@ func TestAggregatorAgainstCounting(t *testing.T) {
 		}
 		if diff := gocmp.Diff(wantRemote, gotRemote); diff != "" {
 			t.Errorf("remote ports (-want +got):\n%s", diff)
+		}
+		gotGroups := map[groupKey]groupCount{}
+		for _, g := range snap.PortPressure {
+			gotGroups[groupKey{g.Local, g.Remote.Addr(), g.Remote.Port()}] = groupCount{g.Used, g.TimeWait}
+		}
+		if diff := gocmp.Diff(wantGroups, gotGroups, gocmp.AllowUnexported(groupKey{}, groupCount{}),
+			gocmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+			t.Errorf("port pressure groups (-want +got):\n%s", diff)
 		}
 		if diff := gocmp.Diff(wantTop, snap.TopLocalPorts); diff != "" {
 			t.Errorf("local ports (-want +got):\n%s", diff)
