@@ -2,21 +2,28 @@ package cgroups
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // A Resolver maps cgroup-v2 ids (directory inodes) to paths and names. It
-// walks the cgroup2 mount once, and again, at most once a second, when an
-// id it has not seen turns up: cgroups come and go with services and pods.
-// It is safe for concurrent use.
+// opens a cgroup by its id, as a file handle, and reads back where it is;
+// where the kernel or the process's privileges do not allow that, it walks
+// the cgroup2 mount once, and again, at most once a second, when an id it
+// has not seen turns up: cgroups come and go with services and pods. A
+// cgroup is named when it is first resolved. It is safe for concurrent
+// use.
 type Resolver struct {
 	// Mount is where the cgroup2 hierarchy is mounted (walked), Root the
 	// path in the hierarchy that the mount shows ("/" unless a cgroup
@@ -29,7 +36,21 @@ type Resolver struct {
 	names    map[uint64]string
 	walked   time.Time
 	rewalkAt time.Duration
+	handles  handleState
 }
+
+// handleState is what opening cgroups by handle has done so far here.
+type handleState int
+
+const (
+	handlesUntried handleState = iota
+	handlesWork
+	handlesRefused // by the kernel (before 5.5) or for want of CAP_DAC_READ_SEARCH
+)
+
+// fileIDKernfs is FILEID_KERNFS: since Linux 5.5 a cgroup's file handle
+// is this type and its 64-bit id, which is what sockets carry.
+const fileIDKernfs = 0xfe
 
 // ErrNoCgroup2 says the host has no cgroup2 mount: every socket reports
 // the root (a cgroup-v1-only host).
@@ -98,15 +119,70 @@ func unescape(s string) string {
 func (r *Resolver) Resolve(id uint64) (path, name string, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if path, ok := r.paths[id]; ok {
-		return path, r.names[id], true
-	}
-	if time.Since(r.walked) < r.rewalkAt {
-		return "", "", false
-	}
-	r.walk()
 	path, ok = r.paths[id]
-	return path, r.names[id], ok
+	if !ok {
+		if path, ok = r.open(id); !ok && r.handles != handlesWork {
+			// Not opened, and not known to be gone: walk, if not lately.
+			if time.Since(r.walked) >= r.rewalkAt {
+				r.walk()
+			}
+			if path, ok = r.paths[id]; ok && r.handles == handlesUntried {
+				r.handles = handlesRefused // the walk found what a handle did not
+			}
+		}
+		if !ok {
+			return "", "", false
+		}
+		if r.paths == nil {
+			r.paths = map[uint64]string{}
+		}
+		r.paths[id] = path
+	}
+	name, ok = r.names[id]
+	if !ok {
+		if r.names == nil {
+			r.names = map[uint64]string{}
+		}
+		name = r.Namer.Name(path)
+		r.names[id] = name
+	}
+	return path, name, true
+}
+
+// open finds cgroup id by opening it as a file handle and reading back
+// the path of what it opened. It needs no walk of the hierarchy: on a
+// Kubernetes node's thousands of cgroups a walk cost a one-shot snapshot
+// tens of milliseconds. A mount reached through another process's root
+// is walked instead: the path read back would not be below it.
+func (r *Resolver) open(id uint64) (string, bool) {
+	if r.handles == handlesRefused || strings.HasPrefix(r.Mount, "/proc/") {
+		return "", false
+	}
+	mount, err := unix.Open(r.Mount, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", false
+	}
+	defer unix.Close(mount)
+	var b [8]byte
+	binary.NativeEndian.PutUint64(b[:], id)
+	fd, err := unix.OpenByHandleAt(mount, unix.NewFileHandle(fileIDKernfs, b[:]), unix.O_PATH|unix.O_CLOEXEC)
+	if err != nil {
+		if !errors.Is(err, unix.ESTALE) { // not "no such cgroup": handles do not work here
+			r.handles = handlesRefused
+		}
+		return "", false
+	}
+	defer unix.Close(fd)
+	target, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	if err != nil {
+		return "", false
+	}
+	rel, ok := strings.CutPrefix(target, r.Mount)
+	if !ok || rel != "" && !strings.HasPrefix(rel, "/") {
+		return "", false
+	}
+	r.handles = handlesWork
+	return filepath.Join(r.Root, "/", rel), true
 }
 
 // walk reads every cgroup directory's inode.
@@ -130,11 +206,7 @@ func (r *Resolver) walk() {
 		return nil
 	})
 	r.paths = paths
-	names := make(map[uint64]string, len(paths))
-	for id, p := range paths {
-		names[id] = r.Namer.Name(p)
-	}
-	r.names = names
+	clear(r.names) // a cgroup can be renamed
 }
 
 // ID is the id of the cgroup at path in the hierarchy (/system.slice/
