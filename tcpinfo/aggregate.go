@@ -324,8 +324,12 @@ func (t *portTable) group() []uint32 {
 		}
 	}
 	t.rows = grow(t.rows, distinct)
+	// One pass of a radix sort, by the port's high byte: counting then
+	// visits ports a 256-port window at a time, whose index entries and
+	// rows sit together.
 	t.scratch = grow(t.scratch[:0], len(t.pending))[:len(t.pending)]
-	return groupByPort(t.pending, t.scratch)
+	radixPass(t.pending, t.scratch, 16)
+	return t.scratch
 }
 
 // grow makes room for n more elements, as slices.Grow does, except that
@@ -340,26 +344,6 @@ func grow[E any](s []E, n int) []E {
 	g := make([]E, len(s), len(s)+n)
 	copy(g, s)
 	return g
-}
-
-// groupByPort orders notes by the high byte of their port, in one pass of
-// a radix sort through scratch: counting then visits ports a 256-port
-// window at a time, whose index entries and rows sit together. It returns
-// the ordered notes (in scratch).
-func groupByPort(notes, scratch []uint32) []uint32 {
-	var count [257]int
-	for _, n := range notes {
-		count[n>>16+1]++
-	}
-	for i := 1; i < len(count); i++ {
-		count[i] += count[i-1]
-	}
-	for _, n := range notes {
-		b := n >> 16
-		scratch[count[b]] = n
-		count[b]++
-	}
-	return scratch
 }
 
 func (t *portTable) reset() {
