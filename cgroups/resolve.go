@@ -37,6 +37,7 @@ type Resolver struct {
 	walked   time.Time
 	rewalkAt time.Duration
 	handles  handleState
+	missing  map[uint64]time.Time // ids not found, and when
 }
 
 // handleState is what opening cgroups by handle has done so far here.
@@ -121,6 +122,11 @@ func (r *Resolver) Resolve(id uint64) (path, name string, ok bool) {
 	defer r.mu.Unlock()
 	path, ok = r.paths[id]
 	if !ok {
+		// A cgroup that went away leaves its id on its sockets; asked for
+		// each poll, it is looked for at most once a second.
+		if at, gone := r.missing[id]; gone && time.Since(at) < r.rewalkAt {
+			return "", "", false
+		}
 		if path, ok = r.open(id); !ok && r.handles != handlesWork {
 			// Not opened, and not known to be gone: walk, if not lately.
 			if time.Since(r.walked) >= r.rewalkAt {
@@ -131,8 +137,13 @@ func (r *Resolver) Resolve(id uint64) (path, name string, ok bool) {
 			}
 		}
 		if !ok {
+			if r.missing == nil || len(r.missing) >= 1<<12 {
+				r.missing = map[uint64]time.Time{}
+			}
+			r.missing[id] = time.Now()
 			return "", "", false
 		}
+		delete(r.missing, id)
 		if r.paths == nil {
 			r.paths = map[uint64]string{}
 		}

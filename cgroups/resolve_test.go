@@ -66,6 +66,9 @@ func TestResolveByHandle(t *testing.T) {
 	if path, _, ok := fresh.Resolve(id); ok || !fresh.walked.IsZero() {
 		t.Errorf("a removed cgroup resolved to %q (walked: %v)", path, !fresh.walked.IsZero())
 	}
+	if _, noted := fresh.missing[id]; !noted {
+		t.Error("a removed cgroup's id is not remembered as missing: each poll would look for it again")
+	}
 }
 
 func mustID(t *testing.T, r *Resolver, dir string) uint64 {
