@@ -112,11 +112,8 @@ func parseFlags(args []string) (config, error) {
 	registerNetns(fs, &cfg.netns)
 	registerFilter(fs, &cfg.filter)
 	cfg.tuneFiles.register(fs)
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return cfg, err
-		}
-		return cfg, usagef("%s", flagError(err))
+	if err := parseSet(fs, args, usage); err != nil {
+		return cfg, err
 	}
 	if fs.NArg() > 0 {
 		return cfg, usagef("unexpected argument %q: tcpdash takes only flags", fs.Arg(0))
@@ -139,6 +136,26 @@ func parseFlags(args []string) (config, error) {
 		return cfg, usagef("--source %q: use auto, netlink or procfs", *source)
 	}
 	return cfg, nil
+}
+
+// parseSet parses args into fs for a command whose usage is usage: -h
+// gives flag.ErrHelp, a bad flag one line and the usage.
+func parseSet(fs *flag.FlagSet, args []string, usage string) error {
+	err := fs.Parse(args)
+	if err == nil || err == flag.ErrHelp {
+		return err
+	}
+	return usageError{flagError(err), usage}
+}
+
+// helpOr is what a command returns when parsing its flags failed with
+// err: nil once usage is printed, if -h asked for it, else err.
+func helpOr(err error, usage string, stdout io.Writer) error {
+	if err == flag.ErrHelp {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return err
 }
 
 // flagError turns the flag package's messages into one line that names the
@@ -177,12 +194,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runReplay(ctx, args[1:], stdout, stderr)
 	}
 	cfg, err := parseFlags(args)
-	if err == flag.ErrHelp {
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
 	if err != nil {
-		return err
+		return helpOr(err, usage, stdout)
 	}
 	if cfg.netns == "all" {
 		return runAll(ctx, cfg, stdout, stderr)

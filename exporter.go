@@ -57,11 +57,8 @@ func parseExporterFlags(args []string) (exporterConfig, error) {
 	fs.BoolVar(&cfg.processes, "processes", true, "")
 	registerNetns(fs, &cfg.netns)
 	registerFilter(fs, &cfg.filter)
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return cfg, err
-		}
-		return cfg, usageError{flagError(err), exporterUsage}
+	if err := parseSet(fs, args, exporterUsage); err != nil {
+		return cfg, err
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -79,12 +76,8 @@ func parseExporterFlags(args []string) (exporterConfig, error) {
 // tuning.System at all.
 func runExporter(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseExporterFlags(args)
-	if err == flag.ErrHelp {
-		fmt.Fprint(stdout, exporterUsage)
-		return nil
-	}
 	if err != nil {
-		return err
+		return helpOr(err, exporterUsage, stdout)
 	}
 	targets, closeTargets, err := exporterTargets(cfg)
 	if err != nil {

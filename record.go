@@ -57,11 +57,8 @@ func parseRecordFlags(args []string) (recordConfig, error) {
 	fs.BoolVar(&cfg.processes, "processes", true, "")
 	registerNetns(fs, &cfg.netns)
 	registerFilter(fs, &cfg.filter)
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return cfg, err
-		}
-		return cfg, usageError{flagError(err), recordUsage}
+	if err := parseSet(fs, args, recordUsage); err != nil {
+		return cfg, err
 	}
 	bad := func(format string, a ...any) (recordConfig, error) {
 		return cfg, usageError{fmt.Sprintf(format, a...), recordUsage}
@@ -89,12 +86,8 @@ func parseRecordFlags(args []string) (recordConfig, error) {
 // interrupt, which all end it cleanly.
 func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseRecordFlags(args)
-	if err == flag.ErrHelp {
-		fmt.Fprint(stdout, recordUsage)
-		return nil
-	}
 	if err != nil {
-		return err
+		return helpOr(err, recordUsage, stdout)
 	}
 	w, err := watch(cfg.netns)
 	if err != nil {

@@ -47,11 +47,8 @@ func parseReplayFlags(args []string) (replayConfig, error) {
 	var files []string
 	// FILE may come before, between or after the flags.
 	for {
-		if err := fs.Parse(args); err != nil {
-			if err == flag.ErrHelp {
-				return cfg, err
-			}
-			return cfg, usageError{flagError(err), replayUsage}
+		if err := parseSet(fs, args, replayUsage); err != nil {
+			return cfg, err
 		}
 		if fs.NArg() == 0 {
 			break
@@ -82,12 +79,8 @@ func parseReplayFlags(args []string) (replayConfig, error) {
 // the report, or the report as HTML.
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseReplayFlags(args)
-	if err == flag.ErrHelp {
-		fmt.Fprint(stdout, replayUsage)
-		return nil
-	}
 	if err != nil {
-		return err
+		return helpOr(err, replayUsage, stdout)
 	}
 	tape, err := recording.LoadFile(cfg.file)
 	if err != nil {

@@ -59,11 +59,8 @@ func parseTuneFlags(args []string) (tuneConfig, error) {
 	// Flags may come before, between or after the words.
 	var words []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			if err == flag.ErrHelp {
-				return cfg, err
-			}
-			return cfg, usageError{flagError(err), tuneUsage}
+		if err := parseSet(fs, args, tuneUsage); err != nil {
+			return cfg, err
 		}
 		if fs.NArg() == 0 {
 			break
@@ -91,12 +88,8 @@ func parseTuneFlags(args []string) (tuneConfig, error) {
 
 func runTune(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cfg, err := parseTuneFlags(args)
-	if err == flag.ErrHelp {
-		fmt.Fprint(stdout, tuneUsage)
-		return nil
-	}
 	if err != nil {
-		return err
+		return helpOr(err, tuneUsage, stdout)
 	}
 	w, err := watch(cfg.netns)
 	if err != nil {
