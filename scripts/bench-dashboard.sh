@@ -20,9 +20,7 @@ procs=${3:-0}
 source "$(dirname "$0")/lib.sh"
 prepare
 go build -o "$bin/rawdump" ./cmd/rawdump
-for tool in tmux netstat /usr/bin/time; do
-  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install tmux net-tools time" >&2; exit 1; }
-done
+need "tmux net-tools time" tmux netstat /usr/bin/time
 
 cat > "$bin/measure.sh" <<'INNER'
 set -euo pipefail
@@ -30,9 +28,6 @@ bin=$1 duration=$2 pairs=$3 procs=$4
 source "$bin/lib.sh"
 hold_population "$bin" "$pairs" "$procs"
 
-hz=$(getconf CLK_TCK)
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 pct() { echo "$1 $duration" | awk '{printf "%.2f", $1 / ($2 * 10)}'; }
 printf '%d sockets, %d processes, %d s at the 1 s interval\n' "$(ss -tanH | wc -l)" "$(ls -d /proc/[0-9]* | wc -l)" "$duration"
 

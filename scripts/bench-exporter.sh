@@ -12,9 +12,7 @@ runs=${2:-10}
 scrapes=${3:-1000}
 source "$(dirname "$0")/lib.sh"
 prepare
-for tool in curl /usr/bin/time; do
-  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install curl time" >&2; exit 1; }
-done
+need "curl time" curl /usr/bin/time
 
 cat > "$bin/measure.sh" <<'INNER'
 set -euo pipefail
@@ -22,9 +20,6 @@ bin=$1 pairs=$2 runs=$3 scrapes=$4
 source "$bin/lib.sh"
 hold_population "$bin" "$pairs" 0
 printf '%d sockets\n' "$(ss -tanH | wc -l)"
-hz=$(getconf CLK_TCK)
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 "$bin/tcpdash" exporter --listen 127.0.0.1:19478 --processes=false 2>"$bin/exporter.log" &
 exp=$!
 until grep -q "listening on" "$bin/exporter.log"; do sleep 0.1; done

@@ -19,9 +19,7 @@ pairs_big=${3:-50000}
 duration=${4:-60}
 source "$(dirname "$0")/lib.sh"
 prepare
-for tool in nsenter /usr/bin/time; do
-  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install util-linux time" >&2; exit 1; }
-done
+need "util-linux time" nsenter /usr/bin/time
 # tcpload --netns waits for its child in the namespace, which dies with it
 # (Pdeathsig): kill -9 takes both.
 cleanup() { kill -9 $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$bin"; }

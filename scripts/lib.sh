@@ -37,3 +37,19 @@ start_workers() {
   done
   WORKERS=$i
 }
+
+# need PACKAGES TOOL...: exits, naming the Debian packages to install, if
+# a tool is missing.
+need() {
+  local packages=$1 tool
+  shift
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install $packages" >&2; exit 1; }
+  done
+}
+
+# cpu PID: the CPU time (user + system) of a process so far, in clock
+# ticks (hz of them a second); rss PID: its resident memory in KiB.
+hz=$(getconf CLK_TCK)
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
