@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -173,6 +174,16 @@ func (e *Exporter) collect() ([]labelled, error) {
 		e.mu.Unlock()
 		out = append(out, labelled{target: t, snap: snap, prev: prev, findings: diagnose.Diagnose(snap, prev, nil)})
 	}
+	// Namespaces come and go (a pod's, with the pod): forget the ones gone,
+	// or a node's churn would keep a snapshot of each for ever.
+	e.mu.Lock()
+	for netns := range e.prev {
+		if !slices.ContainsFunc(targets, func(t Target) bool { return t.Netns == netns }) {
+			delete(e.prev, netns)
+			delete(e.owners, netns)
+		}
+	}
+	e.mu.Unlock()
 	if len(out) == 0 && len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

@@ -188,3 +188,30 @@ func gatherer(c prometheus.Collector) prometheus.Gatherer {
 	reg.MustRegister(c)
 	return reg
 }
+
+// TestGoneNamespacesForgotten: a namespace that is no longer a target (its
+// pod went away) leaves nothing behind, or a node's churn would grow the
+// exporter's memory for ever.
+func TestGoneNamespacesForgotten(t *testing.T) {
+	var n atomic.Int32
+	n.Store(3)
+	all := targets(&fakeSource{}, &fakeSource{}, &fakeSource{})
+	e := New(Options{Labelled: true, Timeout: time.Second, Targets: func() ([]Target, error) {
+		ts, err := all()
+		return ts[:n.Load()], err
+	}})
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(e)
+	for _, want := range []int{3, 1, 2} {
+		n.Store(int32(want))
+		if _, err := reg.Gather(); err != nil {
+			t.Fatal(err)
+		}
+		e.mu.Lock()
+		kept := len(e.prev) + len(e.owners)
+		e.mu.Unlock()
+		if kept > 2*want {
+			t.Errorf("%d namespaces left: %d entries kept, want at most %d", want, kept, 2*want)
+		}
+	}
+}
