@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -121,7 +122,16 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		if cfg.json {
-			return s.WriteJSON(stdout)
+			var b bytes.Buffer
+			if err := s.WriteJSON(&b); err != nil {
+				return err
+			}
+			out := b.Bytes()
+			if isTerminal(stdout) {
+				out = termsafe.JSON(out) // as --once --json: the same JSON, nothing a terminal acts on
+			}
+			_, err := stdout.Write(out)
+			return err
 		}
 		return s.WriteText(stdout)
 	}

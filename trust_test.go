@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -229,4 +230,101 @@ func TestIntegrationHostileProcessName(t *testing.T) {
 func haveTool(name string) bool {
 	_, err := exec.LookPath(name)
 	return err == nil
+}
+
+// TestIntegrationHostileInterfaceName: an interface named with escape codes
+// (anyone with CAP_NET_ADMIN in a namespace may name one) reaches the
+// output only inside link-local addresses' zones; --once, --once --json to
+// a file and a recording replayed print it escaped, and the JSON still
+// parses back to an address.
+func TestIntegrationHostileInterfaceName(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	netns.Require(t, haveTool("ip"), "ip (iproute2) is not installed")
+	const ifname = "\x1b]2;PWN\a"
+	for _, cmd := range [][]string{
+		{"link", "add", "name", ifname, "type", "veth", "peer", "name", "hostilepeer"},
+		{"link", "set", ifname, "up"}, {"link", "set", "hostilepeer", "up"},
+		{"-6", "addr", "add", "fe80::1/64", "dev", ifname, "nodad"},
+	} {
+		if out, err := exec.Command("ip", cmd...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %q: %v: %s", cmd, err, out)
+		}
+	}
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nobody answers fe80::2: the connections stay in SYN_SENT, a
+	// destination group of their own.
+	for range 3 {
+		fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { unix.Close(fd) })
+		sa := &unix.SockaddrInet6{Port: 8080, ZoneId: uint32(ifi.Index), Addr: netip.MustParseAddr("fe80::2").As16()}
+		if err := unix.Connect(fd, sa); err != unix.EINPROGRESS {
+			t.Fatalf("connect: %v", err)
+		}
+	}
+	printable := func(what, out string) {
+		t.Helper()
+		for i, line := range strings.Split(out, "\n") {
+			if !termsafe.Printable(line) {
+				t.Errorf("%s line %d holds a control byte: %q", what, i+1, line)
+			}
+		}
+	}
+	out, _, err := runCLI(t, "--once", "--top", "50")
+	if err != nil {
+		t.Fatal(err)
+	}
+	printable("--once", out)
+	if !strings.Contains(out, `fe80::2%\x1b\x5d2;PWN\x07`) {
+		t.Errorf("--once does not show the peer with its zone escaped:\n%s", out)
+	}
+	js, _, err := runCLI(t, "--once", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap struct {
+		Endpoints []struct{ Addr string } `json:"top_remote_endpoints"`
+	}
+	if err := json.Unmarshal([]byte(js), &snap); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range snap.Endpoints {
+		a, err := netip.ParseAddr(e.Addr)
+		if err != nil {
+			t.Errorf("--json endpoint %q does not parse: %v", e.Addr, err)
+		}
+		if a.WithZone("") == netip.MustParseAddr("fe80::2") {
+			found = true
+			printable("--json zone", a.Zone())
+		}
+	}
+	if !found {
+		t.Errorf("--json has no fe80::2 endpoint: %s", js)
+	}
+
+	// A recording whose zone is raw text, as a hostile file would hold it.
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "hostile.json")
+	raw := strings.Replace(strings.TrimSpace(js), `fe80::2%\\x1b\\x5d2;PWN\\x07`, `fe80::2%\u001b]2;PWN\u0007\u202e`, -1)
+	if raw == strings.TrimSpace(js) {
+		t.Fatalf("the JSON does not hold the escaped zone: %s", js)
+	}
+	if err := os.WriteFile(rec, []byte(raw+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"replay", rec, "--once"}, {"replay", rec, "--summary"}} {
+		out, stderr, err := runCLI(t, args...)
+		if err != nil {
+			t.Fatalf("%q: %v: %s", args, err, stderr)
+		}
+		printable(strings.Join(args[2:], " "), out)
+	}
 }

@@ -358,7 +358,7 @@ func (c *Collector) addZones(s *Socket) {
 		zone = strconv.FormatUint(uint64(s.Interface), 10) // an index with no name left
 		_ = c.inNamespace(func() error {
 			if ifi, err := net.InterfaceByIndex(int(s.Interface)); err == nil {
-				zone = ifi.Name
+				zone = SafeZone(ifi.Name)
 			}
 			return nil
 		})

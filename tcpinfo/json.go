@@ -246,7 +246,7 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 		if err != nil {
 			return netip.AddrPort{}, err
 		}
-		return netip.AddrPortFrom(a, port), nil
+		return netip.AddrPortFrom(safeAddr(a), port), nil
 	}
 	for _, p := range j.TopLocalPorts {
 		s.TopLocalPorts = append(s.TopLocalPorts, PortCount{p.Port, StateCounts(p.States)})
@@ -283,6 +283,7 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 		if err != nil {
 			return fmt.Errorf("port_pressure: %w", err)
 		}
+		local = safeAddr(local) // a recording's zones are outside text
 		remote, err := ap(g.RemoteAddr, g.RemotePort)
 		if err != nil {
 			return fmt.Errorf("port_pressure: %w", err)
