@@ -90,11 +90,14 @@ func runExporter(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		Timeout: cfg.timeout, Version: buildVersion(), Logger: logger, Filter: cfg.filter}))
 
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError)}))
+	// A series that fails costs itself, not the scrape; what failed is
+	// logged here, never sent to the client.
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		ErrorHandling: promhttp.ContinueOnError, Timeout: cfg.timeout + 2*time.Second}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "tcpdash exporter: metrics at /metrics")
 	})
-	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	server := exporter.NewServer(mux, cfg.timeout)
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", cfg.listen, err)

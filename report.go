@@ -88,7 +88,7 @@ func writeReport(w io.Writer, s *tcpinfo.Snapshot, findings []diagnose.Finding) 
 		p("%s\t%d\t%s\n", name, r.States.Total(), stateList(&r.States))
 	}
 
-	p("\nPORT PRESSURE (ephemeral range %s, %d ports per local address → destination)\n", s.PortRange, s.PortRange.Capacity())
+	p("\nPORT PRESSURE (ephemeral range %s, %d ports per local address → destination)\n", s.PortRange, s.GroupCapacity())
 	p("LOCAL\tDESTINATION\tUSED\tTIME_WAIT\tCAPACITY\tUSE\n")
 	for _, g := range s.PortPressure {
 		p("%s\t%s\t%d\t%d\t%d\t%.1f%%\n", g.Local, g.Remote, g.Used, g.TimeWait, g.Capacity, 100*g.Ratio)

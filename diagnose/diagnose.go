@@ -239,7 +239,14 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, settings []tuning.Se
 		}
 		title := fmt.Sprintf("connect() to %s from %s uses %.0f%% of its %s ports", g.Remote, g.Local, 100*g.Ratio, humanize.Int(g.Capacity))
 		short := ""
-		if left >= 0 {
+		switch {
+		case g.Exhausted():
+			// Said so on every poll at the cap, whatever the growth: it
+			// stops there, the failures do not.
+			sev, left = Critical, 0
+			title = fmt.Sprintf("connect() to %s from %s is failing now with EADDRNOTAVAIL: %s of its %s ports are in use", g.Remote, g.Local, humanize.Int(g.Used), humanize.Int(g.Capacity))
+			short = fmt.Sprintf("%s: out of ports, connect() failing now (from %s)", g.Remote, g.Local)
+		case left >= 0:
 			title = fmt.Sprintf("connect() to %s from %s will start failing with EADDRNOTAVAIL in about %s", g.Remote, g.Local, about(left))
 			short = fmt.Sprintf("%s: out of ports in about %s (from %s, %.0f%% used)", g.Remote, about(left), g.Local, 100*g.Ratio)
 		}

@@ -237,3 +237,34 @@ func TestForecastCarriesItsFix(t *testing.T) {
 		t.Errorf("advice %+v does not cite the finding", advice)
 	}
 }
+
+// TestExhaustedSaysFailingNow: at the cap the finding says connect() fails
+// now, on every poll: growing into it, stopped at it, or a port or two
+// below it while TIME_WAITs expire and the load takes them back.
+func TestExhaustedSaysFailingNow(t *testing.T) {
+	want := "connect() to 10.0.0.5:3306 from 10.0.0.9 is failing now with EADDRNOTAVAIL"
+	for _, tc := range []struct {
+		name      string
+		now, then int
+	}{{"growing into the cap", 28232, 27000}, {"at the cap", 28232, 28232}, {"two ports free", 28230, 28232}, {"first poll", 28232, -1}} {
+		now, then := base(time.Second), base(0)
+		now.PortPressure = []tcpinfo.PressureGroup{group(tc.now, tc.now-100, 4000, 4000)}
+		if tc.then >= 0 {
+			then.PortPressure = []tcpinfo.PressureGroup{group(tc.then, tc.then-100, 4000, 4000)}
+		} else {
+			then = nil
+		}
+		f := Diagnose(now, then, nil)
+		if len(f) == 0 || !strings.HasPrefix(f[0].Title, want) || f[0].Severity != Critical || !strings.Contains(f[0].Short, "failing now") {
+			t.Errorf("%s: findings:\n%s", tc.name, titles(f))
+		}
+	}
+	// Well below the cap it is a forecast or a share, never "failing".
+	now := base(time.Second)
+	now.PortPressure = []tcpinfo.PressureGroup{group(27000, 26900, 2500, 2500)}
+	for _, f := range Diagnose(now, nil, nil) {
+		if strings.Contains(f.Title, "failing now") {
+			t.Errorf("96%% used says %q", f.Title)
+		}
+	}
+}

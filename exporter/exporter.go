@@ -12,16 +12,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tcpdash/tcpdash/diagnose"
 	"github.com/tcpdash/tcpdash/filter"
+	"github.com/tcpdash/tcpdash/internal/termsafe"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
@@ -48,8 +51,12 @@ type Options struct {
 	// Timeout bounds a collection; a scrape that waits longer gets
 	// tcpdash_up 0.
 	Timeout time.Duration
-	Version string
-	Logger  *slog.Logger
+	// MinInterval is the least time between two collections (default a
+	// second, or four times what one costs); scrapes in between share the
+	// last one. Negative: every scrape collects.
+	MinInterval time.Duration
+	Version     string
+	Logger      *slog.Logger
 	// Filter, when set, selects the sockets every socket metric counts
 	// (--filter); the kernel's counters stay whole.
 	Filter *filter.Filter
@@ -61,6 +68,7 @@ type Exporter struct {
 
 	mu       sync.Mutex
 	inflight *collection
+	last     *collection                  // the newest that ended
 	prev     map[string]*tcpinfo.Snapshot // for growth between scrapes
 	owners   map[string]*tcpinfo.Owners
 }
@@ -71,6 +79,9 @@ type collection struct {
 	done  chan struct{}
 	snaps []labelled
 	err   error
+	// When it ended and what it cost, once done is closed.
+	ended time.Time
+	took  time.Duration
 }
 
 type labelled struct {
@@ -84,6 +95,9 @@ type labelled struct {
 func New(opts Options) *Exporter {
 	if opts.Timeout == 0 {
 		opts.Timeout = 10 * time.Second
+	}
+	if opts.MinInterval == 0 {
+		opts.MinInterval = time.Second
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -111,10 +125,10 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 		e.opts.Logger.Error("collection timed out", "timeout", e.opts.Timeout)
 		up = 0
 	}
-	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up)
-	ch <- prometheus.MustNewConstMetric(descBuild, prometheus.GaugeValue, 1, e.opts.Version)
+	send(ch, descUp, prometheus.GaugeValue, up)
+	send(ch, descBuild, prometheus.GaugeValue, 1, e.opts.Version)
 	if f := e.opts.Filter; f != nil {
-		ch <- prometheus.MustNewConstMetric(descFilter, prometheus.GaugeValue, 1, f.String())
+		send(ch, descFilter, prometheus.GaugeValue, 1, f.String())
 	}
 	if up == 0 {
 		return
@@ -123,22 +137,49 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 		dump += l.snap.Dump.Seconds()
 		e.series(ch, l)
 	}
-	ch <- prometheus.MustNewConstMetric(descDump, prometheus.GaugeValue, dump)
+	send(ch, descDump, prometheus.GaugeValue, dump)
 }
 
-// collection starts a collection, or returns the one under way.
+// send sends one series, its label values made safe first: a label that is
+// not UTF-8 makes client_golang fail the whole scrape, and cgroup, process
+// and interface names are chosen by whoever creates them. Invalid bytes and
+// control characters become escapes (termsafe's, as on the screen). A
+// series that still fails is left out, never the scrape.
+func send(ch chan<- prometheus.Metric, d *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) {
+	for i, l := range labels {
+		if !utf8.ValidString(l) || !termsafe.Printable(l) {
+			labels[i] = termsafe.String(l)
+		}
+	}
+	m, err := prometheus.NewConstMetric(d, t, v, labels...)
+	if err != nil {
+		return
+	}
+	ch <- m
+}
+
+// collection starts a collection, or returns the one under way, or the
+// last one while it is fresh: a client scraping in a loop gets the same
+// numbers again instead of keeping a core busy. Fresh is the poll
+// schedule's own rule (tcpinfo.Stretch): a second, or four times what
+// collecting costs.
 func (e *Exporter) collection() *collection {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if c := e.inflight; c != nil {
 		return c
 	}
+	if c := e.last; c != nil && e.opts.MinInterval > 0 && time.Since(c.ended) < max(e.opts.MinInterval, 4*c.took) {
+		return c
+	}
 	c := &collection{done: make(chan struct{})}
 	e.inflight = c
 	go func() {
+		start := time.Now()
 		c.snaps, c.err = e.collect()
 		e.mu.Lock()
-		e.inflight = nil
+		c.ended, c.took = time.Now(), time.Since(start)
+		e.inflight, e.last = nil, c
 		e.mu.Unlock()
 		close(c.done)
 	}()
@@ -217,10 +258,10 @@ func (e *Exporter) series(ch chan<- prometheus.Metric, l labelled) {
 		return v
 	}
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, extra(labels...)...)
+		send(ch, d, prometheus.GaugeValue, v, extra(labels...)...)
 	}
 	counter := func(d *prometheus.Desc, v uint64) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), extra()...)
+		send(ch, d, prometheus.CounterValue, float64(v), extra()...)
 	}
 
 	sockets := e.desc("tcpdash_sockets", "TCP sockets by state (node_exporter's spelling), zeros included.", "state")
@@ -231,7 +272,8 @@ func (e *Exporter) series(ch chan<- prometheus.Metric, l labelled) {
 	ratio := e.desc("tcpdash_port_pressure_ratio", "Share of the ephemeral port range a destination group uses, TIME_WAIT included: at 1, connect() fails with EADDRNOTAVAIL.", "local_addr", "remote_addr", "remote_port")
 	used := e.desc("tcpdash_port_pressure_used_ports", "Ephemeral ports a destination group uses.", "local_addr", "remote_addr", "remote_port")
 	tw := e.desc("tcpdash_port_pressure_time_wait_ports", "Of those, ports held by TIME_WAIT.", "local_addr", "remote_addr", "remote_port")
-	exhaust := e.desc("tcpdash_port_pressure_exhaustion_seconds", "Seconds until the group runs out of ports at its growth since the last scrape; only while it grows.", "local_addr", "remote_addr", "remote_port")
+	exhaust := e.desc("tcpdash_port_pressure_exhaustion_seconds", "Seconds until the group runs out of ports at its growth since the last scrape: 0 while it is out of ports, +Inf while it does not grow.", "local_addr", "remote_addr", "remote_port")
+	exhausted := e.desc("tcpdash_port_pressure_exhausted", "1 while the group uses every port it has (all but half a percent): connect() to it fails now with EADDRNOTAVAIL.", "local_addr", "remote_addr", "remote_port")
 	prevGroups := map[[2]string]tcpinfo.PressureGroup{}
 	if l.prev != nil {
 		for _, g := range l.prev.PortPressure {
@@ -245,13 +287,10 @@ func (e *Exporter) series(ch chan<- prometheus.Metric, l labelled) {
 		gauge(used, float64(g.Used), lv...)
 		gauge(tw, float64(g.TimeWait), lv...)
 		maxRatio = max(maxRatio, g.Ratio)
-		if p, ok := prevGroups[[2]string{g.Local.String(), g.Remote.String()}]; ok && l.prev != nil {
-			if dt := s.Time.Sub(l.prev.Time).Seconds(); dt > 0 && g.Used > p.Used {
-				gauge(exhaust, float64(g.Capacity-g.Used)/(float64(g.Used-p.Used)/dt), lv...)
-			}
-		}
+		gauge(exhaust, exhaustionSeconds(g, prevGroups, l), lv...)
+		gauge(exhausted, boolValue(g.Exhausted()), lv...)
 	}
-	gauge(e.desc("tcpdash_port_pressure_capacity_ports", "Usable ephemeral ports per destination group: the range less the reserved ports."), float64(s.PortRange.Capacity()))
+	gauge(e.desc("tcpdash_port_pressure_capacity_ports", "Usable ephemeral ports per destination group: the range less the reserved ports and the ports listened on in it."), float64(s.GroupCapacity()))
 	gauge(e.desc("tcpdash_port_pressure_max_ratio", "The fullest destination group's ratio."), maxRatio)
 
 	cg := e.desc("tcpdash_cgroup_sockets", "Sockets by the cgroup that created them, by state (the top cgroups).", "cgroup", "state")
@@ -291,6 +330,16 @@ func (e *Exporter) series(ch chan<- prometheus.Metric, l labelled) {
 	for k, n := range counts {
 		gauge(fd, float64(n), k[0], k[1])
 	}
+	// One series per finding, so an alert can name what it is about.
+	fi := e.desc("tcpdash_finding", "A finding now, with its subject (a destination, a port, a process): always 1.", "severity", "kind", "subject")
+	seen := map[[3]string]bool{}
+	for _, f := range l.findings {
+		k := [3]string{f.Severity.String(), f.Kind, f.Subject}
+		if !seen[k] {
+			seen[k] = true
+			gauge(fi, 1, k[:]...)
+		}
+	}
 
 	c := s.Counters
 	gauge(e.desc("tcpdash_time_wait_sockets", "TIME_WAIT and FIN_WAIT2 minisockets (sockstat tw): what tcp_max_tw_buckets limits."), float64(c.TWSockets))
@@ -303,6 +352,32 @@ func (e *Exporter) series(ch chan<- prometheus.Metric, l labelled) {
 	counter(e.desc("tcpdash_tcpext_time_wait_overflow_total", "TcpExt TCPTimeWaitOverflow: closes that skipped TIME_WAIT, tcp_max_tw_buckets being full."), c.TCPTimeWaitOverflow)
 	counter(e.desc("tcpdash_tcpext_listen_overflows_total", "TcpExt ListenOverflows: connections dropped by full accept queues."), c.ListenOverflows)
 	counter(e.desc("tcpdash_tcpext_listen_drops_total", "TcpExt ListenDrops."), c.ListenDrops)
+}
+
+// exhaustionSeconds forecasts when g runs out of ports, at its growth since
+// the last scrape. It is defined on every scrape, so an alert's for: holds
+// while the trouble lasts: 0 once the group is out of ports (its growth
+// stops there, but connect() fails), +Inf while it does not grow.
+func exhaustionSeconds(g tcpinfo.PressureGroup, prev map[[2]string]tcpinfo.PressureGroup, l labelled) float64 {
+	if g.Exhausted() {
+		return 0
+	}
+	p, ok := prev[[2]string{g.Local.String(), g.Remote.String()}]
+	if !ok || l.prev == nil {
+		return math.Inf(1)
+	}
+	dt := l.snap.Time.Sub(l.prev.Time).Seconds()
+	if dt <= 0 || g.Used <= p.Used {
+		return math.Inf(1)
+	}
+	return float64(g.Capacity-g.Used) / (float64(g.Used-p.Used) / dt)
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // stateName is node_exporter's spelling of a state: established, time_wait.

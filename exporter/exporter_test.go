@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"errors"
+	"math"
 	"net/netip"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ type fakeSource struct {
 	calls atomic.Int32
 	delay time.Duration
 	err   error
+	used  atomic.Int32 // TIME_WAIT to the destination; 0 means 300
 }
 
 func (f *fakeSource) Collect(tcpinfo.Query) (*tcpinfo.Snapshot, error) {
@@ -33,7 +35,11 @@ func (f *fakeSource) Collect(tcpinfo.Query) (*tcpinfo.Snapshot, error) {
 	ports, _ := tcpinfo.ParsePortRange([]byte("40000 40999"), nil)
 	a := tcpinfo.NewAggregator(ports)
 	a.Reset(ports, tcpinfo.Query{})
-	for i := range 300 {
+	n := int(f.used.Load())
+	if n == 0 {
+		n = 300
+	}
+	for i := range n {
 		a.Add(&tcpinfo.Socket{Family: tcpinfo.IPv4, State: tcpinfo.TimeWait, Expires: 50 * time.Second,
 			Local: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.9"), uint16(40000+i)), Remote: netip.MustParseAddrPort("10.0.0.5:3306")})
 	}
@@ -196,7 +202,7 @@ func TestGoneNamespacesForgotten(t *testing.T) {
 	var n atomic.Int32
 	n.Store(3)
 	all := targets(&fakeSource{}, &fakeSource{}, &fakeSource{})
-	e := New(Options{Labelled: true, Timeout: time.Second, Targets: func() ([]Target, error) {
+	e := New(Options{Labelled: true, Timeout: time.Second, MinInterval: -1, Targets: func() ([]Target, error) {
 		ts, err := all()
 		return ts[:n.Load()], err
 	}})
@@ -213,5 +219,102 @@ func TestGoneNamespacesForgotten(t *testing.T) {
 		if kept > 2*want {
 			t.Errorf("%d namespaces left: %d entries kept, want at most %d", want, kept, 2*want)
 		}
+	}
+}
+
+// TestHostileLabels: a namespace, cgroup or process name that is not UTF-8
+// or holds escape codes costs its own label an escape, not the scrape.
+func TestHostileLabels(t *testing.T) {
+	const hostile = "\xff\x1b]2;PWN\a"
+	e := New(Options{Labelled: true, Targets: func() ([]Target, error) {
+		return []Target{{Netns: "net:[1]", Name: hostile, Source: &fakeSource{}}}, nil
+	}})
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(e)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("the scrape failed: %v", err)
+	}
+	n := 0
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "netns_name" {
+					n++
+					if got, want := l.GetValue(), `\xff\x1b]2;PWN\x07`; got != want {
+						t.Fatalf("netns_name %q, want %q", got, want)
+					}
+				}
+			}
+		}
+	}
+	if n < 12 {
+		t.Errorf("%d series carry the namespace's name, want every socket series", n)
+	}
+}
+
+// TestFreshCollectionShared: scrapes in a loop share the last collection
+// while it is fresh, so one client cannot keep a core busy.
+func TestFreshCollectionShared(t *testing.T) {
+	for _, tc := range []struct {
+		min  time.Duration
+		want int32
+	}{{time.Hour, 1}, {-1, 3}} {
+		src := &fakeSource{}
+		g := gatherer(New(Options{Targets: targets(src), MinInterval: tc.min}))
+		for range 3 {
+			if _, err := g.Gather(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := src.calls.Load(); n != tc.want {
+			t.Errorf("MinInterval %v: 3 scrapes made %d collections, want %d", tc.min, n, tc.want)
+		}
+	}
+}
+
+// TestExhaustionOnEveryScrape: the forecast is defined on every scrape, so
+// an alert's for: holds: +Inf while the group does not grow, seconds while
+// it grows, 0 with tcpdash_port_pressure_exhausted 1 once it is out of
+// ports and can grow no more.
+func TestExhaustionOnEveryScrape(t *testing.T) {
+	src := &fakeSource{}
+	g := gatherer(New(Options{Targets: targets(src), MinInterval: -1}))
+	value := func(name string) float64 {
+		t.Helper()
+		mfs, err := g.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatalf("no %s", name)
+		return 0
+	}
+	if v := value("tcpdash_port_pressure_exhaustion_seconds"); !math.IsInf(v, 1) {
+		t.Errorf("first scrape: %v, want +Inf (no growth known)", v)
+	}
+	src.used.Store(600)
+	if v := value("tcpdash_port_pressure_exhaustion_seconds"); v <= 0 || math.IsInf(v, 1) {
+		t.Errorf("growing: %v, want a time", v)
+	}
+	src.used.Store(1000)
+	if v := value("tcpdash_port_pressure_exhaustion_seconds"); v != 0 {
+		t.Errorf("out of ports: %v, want 0", v)
+	}
+	for range 2 { // at the cap it no longer grows: still 0, still exhausted
+		if v := value("tcpdash_port_pressure_exhaustion_seconds"); v != 0 {
+			t.Errorf("out of ports, not growing: %v, want 0", v)
+		}
+		if v := value("tcpdash_port_pressure_exhausted"); v != 1 {
+			t.Errorf("tcpdash_port_pressure_exhausted %v, want 1", v)
+		}
+	}
+	src.used.Store(500)
+	if v := value("tcpdash_port_pressure_exhausted"); v != 0 {
+		t.Errorf("recovered: exhausted %v, want 0", v)
 	}
 }

@@ -846,7 +846,7 @@ func (a *Aggregator) Fill(snap *Snapshot, n int) {
 	snap.Cgroups = topN(snap.Cgroups[:0], n, len(a.cgroups),
 		func(i int) (CgroupCount, bool) { return a.cgroups[i], q.keep(&a.cgroups[i].States) }, q.compareCgroups)
 
-	capacity := a.ports.Capacity()
+	capacity := groupCapacity(a.ports, len(a.listenInPort))
 	// Each group's main opener: who holds most of its sockets.
 	opener := make(map[int32]groupOwner)
 	for k, c := range a.groupOwners {
@@ -878,6 +878,13 @@ func (a *Aggregator) Fill(snap *Snapshot, n int) {
 		sum += c
 		snap.TimeWaitExpiry = append(snap.TimeWaitExpiry, ExpiryBucket{Within: time.Duration(i+1) * expiryStep, Count: sum})
 	}
+}
+
+// groupCapacity is how many ports connect() can give one destination group:
+// the range less the reserved ports and the ports listeners hold in it (a
+// port bound with bind() is skipped for every destination).
+func groupCapacity(r PortRange, listening int) int {
+	return max(0, r.Capacity()-listening)
 }
 
 func (a *Aggregator) fillProcesses(snap *Snapshot, n int) {

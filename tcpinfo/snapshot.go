@@ -67,7 +67,8 @@ type Snapshot struct {
 	// the ones tcp_fin_timeout bounds.
 	OrphanFinWait2 int
 	// ListeningInRange lists ports listened on inside the ephemeral range,
-	// which connect() could take while their server is down.
+	// which connect() could take while their server is down, and cannot
+	// while it listens.
 	ListeningInRange []uint16
 	// Query is what the tables were built for.
 	Query Query
@@ -212,4 +213,19 @@ type Attribution struct {
 type ExpiryBucket struct {
 	Within time.Duration
 	Count  int
+}
+
+// GroupCapacity is how many ports each destination group can use: the
+// ephemeral range less the reserved ports and the ports listened on in it.
+func (s *Snapshot) GroupCapacity() int {
+	return groupCapacity(s.PortRange, len(s.ListeningInRange))
+}
+
+// Exhausted reports whether connect() to the group fails now with
+// EADDRNOTAVAIL: every port is in use, or all but a few. At the cap,
+// TIME_WAITs expiring free a port or two between a load's connect()s, which
+// it takes back at once; within half a percent of the capacity (at least
+// one port) the group is out of ports, so the verdict does not flap.
+func (g PressureGroup) Exhausted() bool {
+	return g.Capacity > 0 && g.Used >= g.Capacity-max(1, g.Capacity/200)
 }

@@ -101,6 +101,6 @@ func (p pressurePane) View(focused bool) []string {
 		body = append(body, st.dim.Render(fmt.Sprintf("no outgoing connections from the ephemeral range %s", b.snap.PortRange)))
 	}
 	body = append(body, tableRows(rows, h-3, p.row, focused, st)...)
-	return frame(paneTitle(panePressure, fmt.Sprintf("%s ports per local address → destination", humanize.Int(b.snap.PortRange.Capacity()))),
+	return frame(paneTitle(panePressure, fmt.Sprintf("%s ports per local address → destination", humanize.Int(b.snap.GroupCapacity()))),
 		focused, body, w, h, st)
 }

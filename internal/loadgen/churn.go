@@ -112,3 +112,34 @@ func StuckServer(ctx context.Context, t *testing.T, at netip.AddrPort) {
 		}
 	}()
 }
+
+// ChurnThrough is Churn that goes on when ports run out, as a load test's
+// client does: it connects at rate a second until ctx ends, and returns
+// when connect() first failed with EADDRNOTAVAIL (the zero time if never)
+// and how many attempts failed so.
+func ChurnThrough(ctx context.Context, to netip.AddrPort, rate int) (firstFailure time.Time, failures int, err error) {
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return firstFailure, failures, nil
+		case <-tick.C:
+		}
+		fd, err := unix.Socket(family(to), unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return firstFailure, failures, err
+		}
+		err = unix.Connect(fd, sockaddr(to))
+		unix.Close(fd)
+		switch {
+		case errors.Is(err, unix.EADDRNOTAVAIL):
+			if failures == 0 {
+				firstFailure = time.Now()
+			}
+			failures++
+		case err != nil:
+			return firstFailure, failures, err
+		}
+	}
+}
