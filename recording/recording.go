@@ -28,6 +28,23 @@ const (
 	MemberEvery = 60 * time.Second
 	// maxLine bounds one line, so hostile input cannot exhaust memory.
 	maxLine = 16 << 20
+	// maxObjects bounds the JSON objects in one line: decoding one costs
+	// a few hundred bytes however short it is ("{}" is two), so a line of
+	// millions of empty findings would cost gigabytes. A snapshot with
+	// --top 1000 holds about 20,000.
+	maxObjects = 50_000
+	// maxBlank bounds the whitespace between two lines.
+	maxBlank = 1 << 20
+	// maxMember bounds one gzip member decompressed: a recorder closes one
+	// every MemberEvery, about a megabyte on a busy host.
+	maxMember = 256 << 20
+	// maxStream bounds a whole recording decompressed: a day at one
+	// snapshot a second of a busy host is about 1.5 GB.
+	maxStream = 8 << 30
+	// maxEvents bounds a recording's events, and maxSysctlNames the
+	// sysctls they name: tcpdash changes a handful per tuning batch.
+	maxEvents      = 100_000
+	maxSysctlNames = 1_000
 )
 
 // Header describes where and how a recording was made.
@@ -236,7 +253,15 @@ func (r *Reader) Next() (Record, error) {
 		Time  string `json:"time"`
 		Event *Event `json:"event"`
 	}
-	if b[0] != '{' || json.Unmarshal(b, &probe) != nil {
+	if b[0] != '{' {
+		return Record{}, fmt.Errorf("line %d: not a JSON object", r.line)
+	}
+	// Counted before decoding: a brace inside a string counts too, which
+	// only errs on the safe side.
+	if n := bytes.Count(b, []byte("{")); n > maxObjects {
+		return Record{}, fmt.Errorf("line %d: %d JSON objects in one line, more than the %d a snapshot can hold", r.line, n, maxObjects)
+	}
+	if json.Unmarshal(b, &probe) != nil {
 		return Record{}, fmt.Errorf("line %d: not a JSON object", r.line)
 	}
 	if probe.Event != nil {
@@ -253,7 +278,11 @@ func (r *Reader) Next() (Record, error) {
 // cut short by the end of the input, or by a gzip member cut short, is
 // dropped and marks the reader Truncated.
 func (r *Reader) readLine() ([]byte, error) {
+	blank := 0
 	for {
+		if r.pos > maxStream {
+			return nil, fmt.Errorf("more than %d GiB decompressed: not a recording tcpdash wrote", maxStream>>30)
+		}
 		at := r.pos
 		b, err := r.readRaw()
 		r.pos += int64(len(b))
@@ -271,10 +300,15 @@ func (r *Reader) readLine() ([]byte, error) {
 			return nil, fmt.Errorf("corrupt at line %d: %w", r.line+1, err)
 		}
 		r.line++
-		if t := bytes.TrimSpace(b); len(t) > 0 {
-			r.start = at + int64(len(b)-len(bytes.TrimLeftFunc(b, unicode.IsSpace)))
-			return t, nil
+		t := bytes.TrimSpace(b)
+		if len(t) == 0 {
+			if blank += len(b); blank > maxBlank {
+				return nil, fmt.Errorf("corrupt at line %d: more than %d KiB of blank lines", r.line, maxBlank>>10)
+			}
+			continue
 		}
+		r.start = at + int64(len(b)-len(bytes.TrimLeftFunc(b, unicode.IsSpace)))
+		return t, nil
 	}
 }
 

@@ -80,11 +80,18 @@ func LoadFile(path string) (*Tape, error) {
 	return t, nil
 }
 
+// maxFile bounds the file Load reads into memory (it stays compressed
+// there): a day's recording of a busy host is about 200 MB.
+const maxFile = 2 << 30
+
 // Load reads a recording or a --json log whole.
 func Load(r io.Reader) (*Tape, error) {
-	data, err := io.ReadAll(r)
+	data, err := io.ReadAll(io.LimitReader(r, maxFile+1))
 	if err != nil {
 		return nil, err
+	}
+	if len(data) > maxFile {
+		return nil, fmt.Errorf("larger than %d GiB: split it, or replay a part (zcat | head)", maxFile>>30)
 	}
 	rd, err := NewReader(bytes.NewReader(data))
 	if err != nil {
@@ -92,10 +99,16 @@ func Load(r io.Reader) (*Tape, error) {
 	}
 	t := &Tape{Header: rd.Header}
 	if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
-		t.data, t.members = data, gzipMembers(data)
+		t.data = data
+		if t.members, err = gzipMembers(data); err != nil {
+			return nil, err
+		}
 	}
-	sysctls := map[string]string{}
+	sysctls, shared := map[string]string{}, false
 	if rd.Header != nil {
+		if len(rd.Header.Sysctls) > maxSysctlNames {
+			return nil, fmt.Errorf("the header names more than %d sysctls: not a recording tcpdash wrote", maxSysctlNames)
+		}
 		maps.Copy(sysctls, rd.Header.Sysctls)
 	}
 	for {
@@ -107,9 +120,19 @@ func Load(r io.Reader) (*Tape, error) {
 			return nil, err
 		}
 		if e := rec.Event; e != nil {
+			if len(t.Events) == maxEvents {
+				return nil, fmt.Errorf("line %d: more than %d events: not a recording tcpdash wrote", rd.line, maxEvents)
+			}
 			t.Events = append(t.Events, *e)
 			if e.Kind == "sysctl" {
-				sysctls = maps.Clone(sysctls)
+				if _, ok := sysctls[e.Name]; !ok && len(sysctls) == maxSysctlNames {
+					return nil, fmt.Errorf("line %d: events name more than %d sysctls: not a recording tcpdash wrote", rd.line, maxSysctlNames)
+				}
+				// Snapshots share the map until an event changes it; a run
+				// of events between two snapshots clones it once.
+				if shared {
+					sysctls, shared = maps.Clone(sysctls), false
+				}
 				sysctls[e.Name] = e.New
 			}
 			continue
@@ -125,6 +148,7 @@ func Load(r io.Reader) (*Tape, error) {
 			return nil, fmt.Errorf("line %d: snapshot at %s is older than the one before it", rd.line, rec.Time.Format(time.RFC3339))
 		}
 		f := frame{time: rec.Time, at: rec.at, size: rec.size, states: head.States, findings: head.Findings, sysctls: sysctls}
+		shared = true
 		if t.data == nil {
 			f.line = rec.Snapshot
 		}
@@ -180,7 +204,7 @@ func (t *Tape) member(m int) []byte {
 	if err == nil {
 		zr.Multistream(false)
 		// A member cut short gives what it holds: its complete lines.
-		content, _ = io.ReadAll(zr)
+		content, _ = io.ReadAll(io.LimitReader(zr, maxMember))
 	}
 	t.cache[t.next] = cachedMember{m + 1, content}
 	t.next = (t.next + 1) % len(t.cache)
@@ -191,7 +215,7 @@ func (t *Tape) member(m int) []byte {
 // file and in what it decompresses to. It stops at the first member that
 // is cut short or corrupt, which it includes: what it holds is complete
 // lines up to the cut.
-func gzipMembers(data []byte) []member {
+func gzipMembers(data []byte) ([]member, error) {
 	var out []member
 	br := bytes.NewReader(data)
 	var at int64
@@ -202,7 +226,10 @@ func gzipMembers(data []byte) []member {
 			break
 		}
 		zr.Multistream(false)
-		n, err := io.Copy(io.Discard, zr)
+		n, err := io.Copy(io.Discard, io.LimitReader(zr, maxMember+1))
+		if n > maxMember {
+			return nil, fmt.Errorf("a gzip member larger than %d MiB decompressed: not a recording tcpdash wrote", maxMember>>20)
+		}
 		out = append(out, member{from: from, to: len(data) - br.Len(), at: at, size: n})
 		at += n
 		if err != nil {
@@ -210,7 +237,7 @@ func gzipMembers(data []byte) []member {
 			break
 		}
 	}
-	return out
+	return out, nil
 }
 
 // Findings are the findings logged with snapshot i: computed live, from

@@ -2,7 +2,10 @@ package recording
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -132,7 +135,15 @@ func FuzzLoad(f *testing.F) {
 	f.Add(record(f, 70))
 	f.Add([]byte(`{"time":"2026-11-27T14:03:01Z","states":{"LISTEN":1},"findings":[{"kind":"syn_recv","severity":"info"}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		tape, err := Load(bytes.NewReader(b))
+		runtime.ReadMemStats(&after)
+		// The bound on what an input can cost: a line, its objects and
+		// the members kept, whatever the input's compression ratio.
+		if cost := after.TotalAlloc - before.TotalAlloc; cost > 256<<20+64*uint64(len(b)) {
+			t.Fatalf("%d bytes of input cost %d MiB", len(b), cost>>20)
+		}
 		if err != nil {
 			if strings.Contains(err.Error(), "\n") {
 				t.Fatalf("error of more than one line: %q", err)
@@ -191,5 +202,49 @@ func BenchmarkTapeLine(b *testing.B) {
 	}
 	for i := 0; b.Loop(); i++ {
 		tape.Line((i * 61) % tape.Len())
+	}
+}
+
+// TestLoadHostile: recordings made to exhaust memory or time are refused
+// in one line, quickly: a line of a million empty findings, a gzip member
+// of a valid snapshot and then only newlines, a flood of events.
+func TestLoadHostile(t *testing.T) {
+	gz := func(parts ...[]byte) []byte {
+		var b bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+		for _, p := range parts {
+			zw.Write(p)
+		}
+		zw.Close()
+		return b.Bytes()
+	}
+	snap := []byte(`{"time":"2026-11-27T14:03:01Z","states":{"LISTEN":1}}` + "\n")
+	events := []byte(`{"format":"tcpdash-recording","version":1}` + "\n")
+	for i := range maxEvents + 1 {
+		events = fmt.Appendf(events, `{"event":{"time":"2026-11-27T14:03:01Z","kind":"sysctl","name":"net.x%d","old":"1","new":"2"}}`+"\n", i%10)
+	}
+	names := []byte(`{"format":"tcpdash-recording","version":1}` + "\n")
+	for i := range maxSysctlNames + 1 {
+		names = fmt.Appendf(names, `{"event":{"time":"2026-11-27T14:03:01Z","kind":"sysctl","name":"net.x%d","old":"1","new":"2"}}`+"\n", i)
+	}
+	for name, tc := range map[string]struct {
+		in   []byte
+		want string
+	}{
+		"a million empty findings":   {gz([]byte(`{"time":"2026-11-27T14:03:01Z","findings":[`), bytes.Repeat([]byte("{},"), 1e6), []byte("{}]}\n")), "JSON objects in one line"},
+		"newlines after a snapshot":  {gz(snap, bytes.Repeat([]byte("\n"), 64<<20)), "blank lines"},
+		"a flood of events":          {gz(events, snap), "events"},
+		"events naming many sysctls": {gz(names, snap), "sysctls"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			_, err := Load(bytes.NewReader(tc.in))
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("%v, want one line about %s", err, tc.want)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("refused after %v", d)
+			}
+		})
 	}
 }

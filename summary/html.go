@@ -2,6 +2,8 @@ package summary
 
 import (
 	_ "embed"
+	"encoding/json"
+	"fmt"
 	"html/template"
 	"io"
 	"time"
@@ -100,6 +102,11 @@ func (s *Summary) WriteHTML(w io.Writer) error {
 			fr.Runs = append(fr.Runs, [2]float64{since(r[0]), end})
 		}
 		d.Findings = append(d.Findings, fr)
+	}
+	// html/template writes a value JSON cannot hold as a comment and
+	// null, and every chart would fail to draw: refuse instead.
+	if _, err := json.Marshal(d); err != nil {
+		return fmt.Errorf("the report's chart data: %w", err)
 	}
 	return t.Execute(w, page{S: s, Title: "tcpdash report: " + s.Host + " " + s.Start.Format("2006-01-02 15:04"),
 		Head: s.Head(), ChartJS: template.JS(chartJS), Data: d})

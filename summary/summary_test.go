@@ -226,3 +226,18 @@ func TestHTMLHostile(t *testing.T) {
 		t.Errorf("hostile names broke the page: %q", checkRendered(dom, console))
 	}
 }
+
+// TestHugeRatioDraws: a recorded ratio of 1e308 is clamped where the
+// snapshot is read, so the page's chart data stays finite and it draws.
+func TestHugeRatioDraws(t *testing.T) {
+	s := summaryOf(t, recording.Header{}, 3, func(int) string {
+		return `"states":{"TIME_WAIT":12},"port_pressure":[{"local_addr":"10.0.0.9","remote_addr":"10.0.0.5","remote_port":3306,"used":12,"time_wait":12,"capacity":100,"ratio":1e308}]`
+	})
+	var page bytes.Buffer
+	if err := s.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(page.String(), "unsupported value") || !strings.Contains(page.String(), "10000") {
+		t.Errorf("the chart data is not the clamped ratio (100 = 10000%%)")
+	}
+}

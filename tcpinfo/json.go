@@ -237,7 +237,7 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("snapshot time: %w", err)
 	}
 	*s = Snapshot{Time: t, Source: j.Source, SourceNote: j.SourceNote,
-		Dump:     time.Duration(math.Round(j.DumpMS*1000)) * time.Microsecond,
+		Dump:     millis(j.DumpMS),
 		Interval: time.Duration(j.IntervalMS) * time.Millisecond,
 		Netns:    j.Netns, Names: j.Names, Filter: j.Filter, Total: j.Total, States: j.States, Families: j.Families,
 		Counters: j.Counters}
@@ -289,7 +289,7 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("port_pressure: %w", err)
 		}
 		pg := PressureGroup{Local: local, Remote: remote, Used: g.Used, TimeWait: g.TimeWait,
-			RecentTimeWait: g.Recent, Capacity: g.Capacity, Ratio: g.Ratio}
+			RecentTimeWait: g.Recent, Capacity: g.Capacity, Ratio: clamp(g.Ratio, 0, maxRatio)}
 		if o := g.Opener; o != nil {
 			pg.Opener, pg.OpenerCgroupName, pg.OpenerSockets = Owner{PID: o.PID, Command: o.Command}, o.Cgroup, o.Sockets
 		}
@@ -316,7 +316,7 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 	if o := j.Owners; o != nil {
 		a := &s.Attribution
 		a.Enabled, a.Owned, a.Shared, a.Hidden = true, o.Owned, o.Shared, o.HiddenProcesses
-		a.Took = time.Duration(math.Round(o.WalkMS*1000)) * time.Microsecond
+		a.Took = millis(o.WalkMS)
 		a.Time, _ = time.Parse(time.RFC3339Nano, o.WalkTime)
 		k := o.KernelUnowned
 		a.Unowned, a.UnownedTimeWait, a.UnownedHandshake, a.UnownedOrphan = k.Total, k.TimeWait, k.Handshake, k.Orphan
@@ -326,4 +326,20 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 		a.UnseenLeaderGone, a.UnseenOtherPIDNamespace = u.MainThreadExited, u.OtherPIDNamespace
 	}
 	return nil
+}
+
+// maxRatio bounds a recorded group's ratio: past it (a range narrowed under
+// a load) the number says nothing more, and a recording's 1e308 would make
+// every sum and chart of it infinite.
+const maxRatio = 100
+
+// clamp is v within [lo, hi]; numbers in a recording are outside input.
+func clamp(v, lo, hi float64) float64 {
+	return min(max(v, lo), hi)
+}
+
+// millis is a recorded number of milliseconds as a duration, bounded to a
+// day so that no product of it overflows.
+func millis(ms float64) time.Duration {
+	return time.Duration(math.Round(clamp(ms, 0, 24*3600e3)*1000)) * time.Microsecond
 }
