@@ -245,10 +245,7 @@ func tuneShow(ctx context.Context, sys *tuning.System, ns *watched, w io.Writer)
 	if err != nil {
 		return err
 	}
-	var listening []uint16
-	for _, p := range now.TopLocalPorts {
-		listening = append(listening, p.Port)
-	}
+	listening := now.Listening()
 	// The findings' sysctl fixes join the advice, citing them.
 	recs := diagnose.Advice(tuning.Recommend(now, prev, settings, listening), diagnose.Diagnose(now, prev, settings))
 	recommended := map[string]string{}

@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -107,19 +108,14 @@ func Diagnose(now, earlier *tcpinfo.Snapshot, settings []tuning.Setting) []Findi
 		}
 	}
 	recs := map[string]tuning.Recommendation{}
-	var listening []uint16 // the busiest listeners suffice to steer a new range
-	for _, p := range now.TopLocalPorts {
-		if p.States[tcpinfo.Listen] > 0 {
-			listening = append(listening, p.Port)
-		}
-	}
+	listening := now.Listening() // all of them: a new range must clear every one
 	for _, r := range tuning.Recommend(now, earlier, settings, listening) {
 		recs[r.Key] = r
 	}
 
 	f = append(f, closeWait(now, earlier, dt)...)
 	f = append(f, exhaustion(now, earlier, dt, settings, listening)...)
-	f = append(f, counters(now, earlier, dt, recs)...)
+	f = append(f, counters(now, earlier, dt, recs, settingInt(settings, "net.core.somaxconn"))...)
 	if n := now.States[tcpinfo.SynRecv]; n >= minSynRecv && (earlier == nil || n > earlier.States[tcpinfo.SynRecv]) {
 		f = append(f, Finding{Kind: "syn_recv", Severity: Warning, rank: float64(n),
 			Title:    fmt.Sprintf("%s half-open connections (SYN_RECV) are piling up", humanize.Int(n)),
@@ -364,7 +360,7 @@ func growthOf(now, then tcpinfo.PressureGroup, haveEarlier bool, dt float64) (fl
 }
 
 // counters reports the kernel counters that must not rise.
-func counters(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuning.Recommendation) []Finding {
+func counters(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuning.Recommendation, somaxconn int) []Finding {
 	var f []Finding
 	c := now.Counters
 	tw, maxTW := c.TWSockets, now.MaxTimeWaitBuckets
@@ -397,14 +393,33 @@ func counters(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuning
 					title += fmt.Sprintf(" (and %d more full listeners)", len(full)-1)
 				}
 			}
+			detail := "The application does not accept() fast enough, or its backlog is too small. Fix: " + advice(recs, "net.core.somaxconn") +
+				" and " + advice(recs, "net.ipv4.tcp_max_syn_backlog") + ", raise the listen() backlog in the application (somaxconn caps it), and accept faster."
+			if capped, own := tuning.BacklogLimited(now.Listeners, somaxconn); len(capped) == 0 && len(own) > 0 {
+				// Every full listener is below somaxconn: it is their own
+				// listen() backlog, and no sysctl raises that.
+				l := own[0]
+				detail = fmt.Sprintf("The application does not accept() fast enough, or its backlog is too small. Its listen() backlog is %d, below "+
+					"net.core.somaxconn, so no sysctl helps: raise the backlog in the application (the argument to listen()), and accept faster.", l.Backlog)
+			}
 			f = append(f, Finding{Kind: "listen_overflow", Severity: Critical, rank: float64(lo + ld), Subject: subject,
-				Title: title,
-				Detail: "The application does not accept() fast enough, or its backlog is too small. Fix: " + advice(recs, "net.core.somaxconn") +
-					" and " + advice(recs, "net.ipv4.tcp_max_syn_backlog") + ", raise the listen() backlog in the application (somaxconn caps it), and accept faster.",
+				Title:    title,
+				Detail:   detail,
 				Evidence: []string{fmt.Sprintf("ListenOverflows +%d, ListenDrops +%d in %.0fs", lo, ld, dt)}})
 		}
 	}
 	return f
+}
+
+// settingInt is a setting's value as a number; 0 when unknown.
+func settingInt(settings []tuning.Setting, key string) int {
+	for _, s := range settings {
+		if s.Key == key && s.Exists {
+			n, _ := strconv.Atoi(strings.TrimSpace(s.Value))
+			return n
+		}
+	}
+	return 0
 }
 
 func advice(recs map[string]tuning.Recommendation, key string) string {

@@ -89,6 +89,7 @@ type Aggregator struct {
 	att          Attribution // the per-socket counts
 	orphanFW2    int
 	listenInPort []uint16
+	listenPorts  []uint16 // every port listened on, in or out of the range
 }
 
 type procEndpoint struct {
@@ -464,6 +465,7 @@ func (a *Aggregator) Reset(ports PortRange, q Query) {
 	clear(a.closeWaitOn)
 	a.att, a.orphanFW2 = Attribution{}, 0
 	a.listenInPort = a.listenInPort[:0]
+	a.listenPorts = a.listenPorts[:0]
 }
 
 // Add counts one socket.
@@ -483,8 +485,11 @@ func (a *Aggregator) Add(s *Socket) {
 		i := int((s.Expires + expiryStep - 1) / expiryStep)
 		a.expiry[min(max(i, 1), expiryBuckets)-1]++
 	}
-	if st == Listen && a.ports.Ephemeral(s.Local.Port()) && !slices.Contains(a.listenInPort, s.Local.Port()) {
-		a.listenInPort = append(a.listenInPort, s.Local.Port())
+	if st == Listen && !slices.Contains(a.listenPorts, s.Local.Port()) {
+		a.listenPorts = append(a.listenPorts, s.Local.Port())
+		if a.ports.Ephemeral(s.Local.Port()) {
+			a.listenInPort = append(a.listenInPort, s.Local.Port())
+		}
 	}
 	if st == FinWait2 && s.Inode == 0 {
 		a.orphanFW2++
@@ -824,6 +829,8 @@ func (a *Aggregator) Fill(snap *Snapshot, n int) {
 	snap.OrphanFinWait2 = a.orphanFW2
 	snap.ListeningInRange = append(snap.ListeningInRange[:0], a.listenInPort...)
 	slices.Sort(snap.ListeningInRange)
+	snap.ListenPorts = append(snap.ListenPorts[:0], a.listenPorts...)
+	slices.Sort(snap.ListenPorts)
 
 	q := &a.query
 	snap.Query = a.query

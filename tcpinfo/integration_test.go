@@ -191,6 +191,9 @@ func referenceSnapshot(rows []ssRow, ports PortRange) *Snapshot {
 			s.Families.IPv4++
 		}
 		bump(local, r.local.Port(), r.state)
+		if r.state == Listen && !slices.Contains(s.ListenPorts, r.local.Port()) {
+			s.ListenPorts = append(s.ListenPorts, r.local.Port())
+		}
 		if r.state == Listen || r.remote.Port() == 0 {
 			continue
 		}
@@ -236,5 +239,6 @@ func referenceSnapshot(rows []ssRow, ports PortRange) *Snapshot {
 		return cmp.Or(b.Used-a.Used, int(a.Remote.Port())-int(b.Remote.Port()),
 			a.Remote.Addr().Compare(b.Remote.Addr()), a.Local.Compare(b.Local))
 	})
+	slices.Sort(s.ListenPorts)
 	return s
 }

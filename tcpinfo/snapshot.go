@@ -2,6 +2,7 @@ package tcpinfo
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -70,6 +71,9 @@ type Snapshot struct {
 	// which connect() could take while their server is down, and cannot
 	// while it listens.
 	ListeningInRange []uint16
+	// ListenPorts lists every port listened on, sorted (live snapshots;
+	// a recording keeps only its tables: see Listening).
+	ListenPorts []uint16
 	// Query is what the tables were built for.
 	Query Query
 	// MaxTimeWaitBuckets is net.ipv4.tcp_max_tw_buckets; 0 if unknown.
@@ -228,4 +232,22 @@ func (s *Snapshot) GroupCapacity() int {
 // one port) the group is out of ports, so the verdict does not flap.
 func (g PressureGroup) Exhausted() bool {
 	return g.Capacity > 0 && g.Used >= g.Capacity-max(1, g.Capacity/200)
+}
+
+// Listening lists the ports listened on that the snapshot knows, sorted:
+// all of them in a live snapshot; in a recorded one, those its tables and
+// listeners name.
+func (s *Snapshot) Listening() []uint16 {
+	out := slices.Clone(s.ListenPorts)
+	out = append(out, s.ListeningInRange...)
+	for _, p := range s.TopLocalPorts {
+		if p.States[Listen] > 0 {
+			out = append(out, p.Port)
+		}
+	}
+	for _, l := range s.Listeners {
+		out = append(out, l.Local.Port())
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

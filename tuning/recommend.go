@@ -2,6 +2,7 @@ package tuning
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -52,9 +53,58 @@ func ForPressure(why string, settings []Setting, listening []uint16) []Recommend
 	}
 	if r, ok := widerRange(val["net.ipv4.ip_local_port_range"], listening); ok {
 		out = append(out, Recommendation{"net.ipv4.ip_local_port_range", r,
-			why + fmt.Sprintf("; %s gives each destination %s ports, clear of the ports being listened on", r, rangeSize(r))})
+			why + fmt.Sprintf("; changes the range connect() takes ports from, %s → %s: %s ports for each destination", val["net.ipv4.ip_local_port_range"], r, rangeSize(r))})
+		// A server listening inside the new range keeps its port while it
+		// runs (connect() skips bound ports), but a restart would find it
+		// taken: reserve those ports.
+		if reserved, added := reserve(val["net.ipv4.ip_local_reserved_ports"], r, listening); len(added) > 0 {
+			out = append(out, Recommendation{"net.ipv4.ip_local_reserved_ports", reserved,
+				fmt.Sprintf("the wider range %s covers ports servers listen on (%s): reserving them keeps connect() from taking one while its server restarts", r, joinPorts(added))})
+		}
 	}
 	return out
+}
+
+// reserve adds to the reserved ports those listened on inside portRange,
+// returning the new value and the ports it adds.
+func reserve(current, portRange string, listening []uint16) (string, []uint16) {
+	f := strings.Fields(portRange)
+	if len(f) != 2 {
+		return current, nil
+	}
+	lo, err1 := strconv.Atoi(f[0])
+	hi, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil {
+		return current, nil
+	}
+	pr, err := tcpinfo.ParsePortRange([]byte(portRange), []byte(current))
+	if err != nil {
+		return current, nil
+	}
+	var added []uint16
+	for _, p := range listening {
+		if int(p) >= lo && int(p) <= hi && pr.Ephemeral(p) && !slices.Contains(added, p) {
+			added = append(added, p)
+		}
+	}
+	slices.Sort(added)
+	if len(added) == 0 {
+		return current, nil
+	}
+	parts := []string{}
+	if c := strings.TrimSpace(current); c != "" {
+		parts = append(parts, c)
+	}
+	parts = append(parts, joinPorts(added))
+	return strings.Join(parts, ","), added
+}
+
+func joinPorts(ports []uint16) string {
+	s := make([]string, len(ports))
+	for i, p := range ports {
+		s[i] = strconv.Itoa(int(p))
+	}
+	return strings.Join(s, ",")
 }
 
 // Recommend derives advice from a snapshot, the previous one (for what is
@@ -102,14 +152,41 @@ func Recommend(now, prev *tcpinfo.Snapshot, settings []Setting, listening []uint
 
 	if a, b, up := rising(func(s *tcpinfo.Snapshot) uint64 { return s.Counters.ListenOverflows }); up {
 		why := fmt.Sprintf("ListenOverflows rose from %d to %d: accept queues are full", a, b)
-		for _, k := range []string{"net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog"} {
-			if cur, err := strconv.Atoi(val[k]); err == nil {
-				out = append(out, Recommendation{k, strconv.Itoa(2 * cur),
-					why + "; also raise the application's listen() backlog, which somaxconn caps"})
+		somaxconn, _ := strconv.Atoi(val["net.core.somaxconn"])
+		capped, own := BacklogLimited(now.Listeners, somaxconn)
+		for _, l := range own {
+			out = append(out, Recommendation{Reason: fmt.Sprintf(
+				"%s; port %d's accept queue is full at its own listen() backlog of %d (somaxconn %d does not limit it): raise the backlog in the application, or accept faster",
+				why, l.Local.Port(), l.Backlog, somaxconn)})
+		}
+		// somaxconn helps only a listener it caps; with no full listener
+		// seen (it emptied between polls), it may be any.
+		if len(capped) > 0 || len(own) == 0 {
+			for _, k := range []string{"net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog"} {
+				if cur, err := strconv.Atoi(val[k]); err == nil {
+					out = append(out, Recommendation{k, strconv.Itoa(2 * cur),
+						why + fmt.Sprintf("; raises the cap on listen() backlogs from %d to %d: also raise the application's backlog, which it caps", cur, 2*cur)})
+				}
 			}
 		}
 	}
 	return out
+}
+
+// BacklogLimited splits the full listeners into those whose backlog
+// somaxconn caps (raising it helps them) and those whose own listen()
+// backlog is below it (only the application can help them).
+func BacklogLimited(listeners []tcpinfo.Listener, somaxconn int) (capped, own []tcpinfo.Listener) {
+	for _, l := range listeners {
+		switch {
+		case !l.Full():
+		case somaxconn > 0 && l.Backlog < somaxconn:
+			own = append(own, l)
+		default:
+			capped = append(capped, l)
+		}
+	}
+	return capped, own
 }
 
 func worstGroup(s *tcpinfo.Snapshot) (tcpinfo.PressureGroup, bool) {

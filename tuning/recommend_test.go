@@ -1,6 +1,7 @@
 package tuning
 
 import (
+	"maps"
 	"net/netip"
 	"strings"
 	"testing"
@@ -98,4 +99,55 @@ func merge(a, b map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// TestAdviceFitsTheCause: a listener full at its own listen() backlog of 4
+// is told to raise it, not somaxconn; one capped by somaxconn gets
+// somaxconn. A wider port range reserves the servers' ports it covers.
+func TestAdviceFitsTheCause(t *testing.T) {
+	listener := func(backlog int) tcpinfo.Listener {
+		return tcpinfo.Listener{Local: netip.MustParseAddrPort("0.0.0.0:8080"), AcceptQueue: backlog, Backlog: backlog}
+	}
+	prev, now := snap(0, 0, 0, 10, 0), snap(0, 0, 0, 50, 0)
+	now.Listeners = []tcpinfo.Listener{listener(4)}
+	recs := Recommend(now, prev, settingsOf(defaults), nil)
+	if k := keys(recs); strings.Contains(strings.Join(k, " "), "somaxconn") {
+		t.Errorf("a backlog of 4 under somaxconn 4096 gets %v", k)
+	}
+	if len(recs) == 0 || !strings.Contains(recs[0].Reason, "own listen() backlog of 4") {
+		t.Errorf("no advice to raise the application's backlog: %+v", recs)
+	}
+	now.Listeners = []tcpinfo.Listener{listener(4096)}
+	if k := keys(Recommend(now, prev, settingsOf(defaults), nil)); !strings.Contains(strings.Join(k, " "), "net.core.somaxconn") {
+		t.Errorf("a listener capped by somaxconn gets %v", k)
+	}
+
+	// Servers listen on 8081, 9090, 9100 and 9478 below the range, and on
+	// 40000 and 45000 inside it.
+	listening := []uint16{8081, 9090, 9100, 9478, 40000, 45000}
+	recs = Recommend(snap(0.95, 0, 0, 0, 0), nil, settingsOf(defaults), listening)
+	var rng, reserved string
+	for _, r := range recs {
+		switch r.Key {
+		case "net.ipv4.ip_local_port_range":
+			rng = r.Value
+			if !strings.Contains(r.Reason, "32768 60999 → 9480 65535") {
+				t.Errorf("the range's reason does not say what changes: %s", r.Reason)
+			}
+		case "net.ipv4.ip_local_reserved_ports":
+			reserved = r.Value
+		}
+	}
+	if rng != "9480 65535" || reserved != "40000,45000" {
+		t.Errorf("range %q reserved %q, want 9480 65535 (clear of every port below it) with 40000,45000 reserved", rng, reserved)
+	}
+	// Existing reserved ports are kept, and a port already reserved is
+	// not added twice.
+	s := maps.Clone(defaults)
+	s["net.ipv4.ip_local_reserved_ports"] = "45000,50000-50010"
+	for _, r := range Recommend(snap(0.95, 0, 0, 0, 0), nil, settingsOf(s), listening) {
+		if r.Key == "net.ipv4.ip_local_reserved_ports" && r.Value != "45000,50000-50010,40000" {
+			t.Errorf("reserved %q, want the existing ones and 40000", r.Value)
+		}
+	}
 }

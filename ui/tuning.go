@@ -11,7 +11,6 @@ import (
 
 	"github.com/tcpdash/tcpdash/diagnose"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
-	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/tuning"
 )
 
@@ -310,19 +309,14 @@ func (p tuningPane) message(msg tea.Msg) (tuningPane, tea.Cmd) {
 	return p, nil
 }
 
-// recommendations draws advice from the last two snapshots; the listening
-// ports come from the local ports table, so they are the busiest ones.
+// recommendations draws advice from the last two snapshots and the ports
+// listened on.
 func (p tuningPane) recommendations() map[string]tuning.Recommendation {
 	out := map[string]tuning.Recommendation{}
 	if p.b == nil || p.b.snap == nil || p.settings == nil {
 		return out
 	}
-	var listening []uint16
-	for _, r := range p.b.snap.TopLocalPorts {
-		if r.States[tcpinfo.Listen] > 0 {
-			listening = append(listening, r.Port)
-		}
-	}
+	listening := p.b.snap.Listening()
 	// The findings' own sysctl fixes too, so that the pane never lacks
 	// the fix a finding names.
 	for _, r := range diagnose.Advice(tuning.Recommend(p.b.snap, p.b.prev, p.settings, listening), p.b.findings) {
