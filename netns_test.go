@@ -85,6 +85,19 @@ func TestIntegrationWatchOtherNamespaces(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The procfs source reads the namespace's own /proc/net/tcp,
+			// not this process's (the test's namespace holds no socket).
+			if procfs, _, err := runCLI(t, "--once", "--json", "--source", "procfs", "--netns", tc.what); err != nil {
+				t.Fatal(err)
+			} else {
+				var p struct{ States map[string]int }
+				must(t, json.Unmarshal([]byte(procfs), &p))
+				for st, n := range ssStates(t, tc.path) {
+					if p.States[st] != n {
+						t.Errorf("--source procfs: %s: %d, ss -tanH inside says %d", st, p.States[st], n)
+					}
+				}
+			}
 			var snap struct {
 				States   map[string]int
 				Counters struct{ TW int }

@@ -271,7 +271,14 @@ func (c *Collector) dump(f *filter.Filter, ports PortRange, fn func(*Socket)) er
 		if family == IPv6 {
 			name = "net/tcp6"
 		}
-		if err := parseProcFile(filepath.Join(c.opts.ProcRoot, name), family, fn); err != nil {
+		// The watched namespace's own tables, through the thread that
+		// entered it, as the counters are read: the process's /proc/net
+		// shows the namespace tcpdash started in.
+		dir := c.opts.ProcRoot
+		if ns := c.opts.Namespace; ns != nil {
+			dir = ns.ProcDir()
+		}
+		if err := parseProcFile(filepath.Join(dir, name), family, fn); err != nil {
 			return err
 		}
 	}
