@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+
+	"github.com/tcpdash/tcpdash/internal/safefile"
 )
 
 // A Container is what a cgroup path says about the container in it.
@@ -117,13 +119,19 @@ func (n *Namer) Name(path string) string {
 	return base
 }
 
+// maxRuntimeFile bounds a runtime's state file: a container's
+// config.v2.json is a few kilobytes.
+const maxRuntimeFile = 1 << 20
+
 // DockerName reads a Docker container's name from its config, "" if not
 // readable.
 func (n *Namer) DockerName(id string) string {
 	if n.DockerDir == "" {
 		return ""
 	}
-	b, err := os.ReadFile(filepath.Join(n.DockerDir, id, "config.v2.json"))
+	// A runtime's file, read as outside input: a symlink to /dev/zero, a
+	// FIFO or a gigabyte must not hang or exhaust tcpdash (or the exporter).
+	b, err := safefile.ReadBounded(filepath.Join(n.DockerDir, id, "config.v2.json"), maxRuntimeFile)
 	if err != nil {
 		return ""
 	}

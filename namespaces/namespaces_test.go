@@ -18,10 +18,14 @@ func fakeProc(t *testing.T, procs map[string]string) *Finder {
 	for pid, cg := range procs {
 		dir := filepath.Join(root, pid)
 		must(t, os.MkdirAll(filepath.Join(dir, "ns"), 0o755))
-		must(t, os.WriteFile(filepath.Join(dir, "cgroup"), []byte("0::"+cg+"\n"), 0o644))
-		must(t, os.WriteFile(filepath.Join(dir, "comm"), []byte("app"+pid+"\n"), 0o644))
 		link, err := os.Readlink("/proc/self/ns/net")
 		must(t, err)
+		// "PATH|net:[N]" puts the process in another namespace.
+		if c, l, ok := strings.Cut(cg, "|"); ok {
+			cg, link = c, l
+		}
+		must(t, os.WriteFile(filepath.Join(dir, "cgroup"), []byte("0::"+cg+"\n"), 0o644))
+		must(t, os.WriteFile(filepath.Join(dir, "comm"), []byte("app"+pid+"\n"), 0o644))
 		must(t, os.Symlink(link, filepath.Join(dir, "ns", "net")))
 	}
 	web := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -58,6 +62,49 @@ func TestResolveContainer(t *testing.T) {
 			t.Errorf("%s: %+v, want pid %s", tc.what, ns, tc.pid)
 		case !strings.Contains(strings.Join(ns.Names, ","), "docker 0123456789ab"):
 			t.Errorf("%s: names %q lack the container", tc.what, ns.Names)
+		}
+	}
+}
+
+// TestClaimedContainer: a user with a delegated cgroup subtree names a
+// cgroup after a real container and puts a process of its own namespace
+// there. Outside the runtime's parents it does not count; inside them, a
+// container whose processes are in two namespaces is refused, naming both.
+func TestClaimedContainer(t *testing.T) {
+	const id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	f := fakeProc(t, map[string]string{
+		"100": "/system.slice/docker-" + id + ".scope",
+		"50":  "/user.slice/user-1000.slice/adv-user.slice/docker-" + id + ".scope|net:[4026599999]",
+	})
+	ns, err := f.Resolve("container:web")
+	if err != nil || ns.PID != 100 {
+		t.Errorf("a claim under a user's slice: %+v, %v; want the real container, pid 100", ns, err)
+	}
+	f = fakeProc(t, map[string]string{
+		"100": "/system.slice/docker-" + id + ".scope",
+		"50":  "/docker/" + id + "|net:[4026599999]",
+	})
+	_, err = f.Resolve("container:web")
+	if err == nil || !strings.Contains(err.Error(), "ambiguous") || !strings.Contains(err.Error(), "pid 50 in net:[4026599999]") ||
+		!strings.Contains(err.Error(), "pid 100") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("%v, want one line refusing the container as ambiguous, naming both", err)
+	}
+}
+
+func TestRuntimeParent(t *testing.T) {
+	for _, tc := range []struct {
+		runtime, path string
+		want          bool
+	}{
+		{"docker", "/system.slice/docker-abc.scope", true},
+		{"docker", "/docker/abc", true},
+		{"docker", "/user.slice/user-1000.slice/x/docker-abc.scope", false},
+		{"containerd", "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podx.slice/cri-containerd-abc.scope", true},
+		{"containerd", "/user.slice/cri-containerd-abc.scope", false},
+		{"podman", "/machine.slice/libpod-abc.scope", true},
+	} {
+		if got := RuntimeParent(tc.runtime, tc.path); got != tc.want {
+			t.Errorf("%s %s: %v, want %v", tc.runtime, tc.path, got, tc.want)
 		}
 	}
 }

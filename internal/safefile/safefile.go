@@ -301,3 +301,37 @@ func ReadFile(path string) ([]byte, error) {
 	defer d.Close()
 	return d.ReadFile(name)
 }
+
+// ReadBounded reads a file others keep (a container runtime's state) as
+// outside input: its last component is not followed if a symlink, the
+// open does not block (a FIFO), it must be a regular file, and it is read
+// only up to limit bytes; a longer file is an error, not a partial read.
+func ReadBounded(path string, limit int64) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	switch {
+	case errors.Is(err, unix.ELOOP):
+		return nil, &unsafeError{path, "it is a symlink"}
+	case err != nil:
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, fmt.Errorf("stat %s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, &unsafeError{path, "not a regular file"}
+	}
+	if st.Size > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
+	}
+	return b, nil
+}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -131,5 +132,42 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReadBounded: a runtime's file planted as a FIFO, a symlink to
+// /dev/zero or a huge file is refused at once; a small one is read.
+func TestReadBounded(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "config.v2.json")
+	if err := os.WriteFile(good, []byte(`{"Name":"/web"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := ReadBounded(good, 1<<20); err != nil || string(b) != `{"Name":"/web"}` {
+		t.Errorf("a small file: %q, %v", b, err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	zero := filepath.Join(dir, "zero")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big")
+	if err := os.WriteFile(big, make([]byte, 2<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{fifo: "not a regular file", zero: "symlink", big: "larger than"} {
+		done := make(chan error, 1)
+		go func() { _, err := ReadBounded(name, 1<<20); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: %v, want %q", filepath.Base(name), err, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: the read blocks", filepath.Base(name))
+		}
 	}
 }
