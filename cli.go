@@ -93,8 +93,12 @@ const defaultStateFile = "/var/lib/tcpdash/last-batch.json"
 
 // system tunes the watched namespace.
 func (t tuneFiles) system(w *watched) *tuning.System {
-	return tuning.New(tuning.Options{StateFile: w.stateFile(t.stateFile, defaultStateFile), AuditLog: t.auditLog,
-		NoUndo: t.noUndo, Netns: w.ns.ID(), User: userName(), InNamespace: w.inNamespace()})
+	o := tuning.Options{StateFile: w.stateFile(t.stateFile, defaultStateFile), AuditLog: t.auditLog,
+		NoUndo: t.noUndo, Netns: w.ns.ID(), User: userName(), InNamespace: w.inNamespace()}
+	if w.handle != nil {
+		o.Elsewhere = w.String()
+	}
+	return tuning.New(o)
 }
 
 func parseFlags(args []string) (config, error) {

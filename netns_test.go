@@ -191,6 +191,19 @@ func TestIntegrationWatchOtherNamespaces(t *testing.T) {
 	if fin(pathB) != "17" || fin(pathA) != "60" || fin("/proc/self/ns/net") != own {
 		t.Fatalf("tcp_fin_timeout: B %s (want 17), A %s, own %s (want both unchanged)", fin(pathB), fin(pathA), fin("/proc/self/ns/net"))
 	}
+	if !strings.Contains(out, "undo with: tcpdash tune undo --netns loadtest\n") {
+		t.Errorf("the undo hint lacks the --netns undo needs:\n%s", out)
+	}
+	// Another namespace's values never go to this host's /etc/sysctl.d:
+	// persist refuses in one line and shows where they belong.
+	conf := filepath.Join(state, "90-tcpdash.conf")
+	_, _, err = runCLI(t, append([]string{"tune", "persist", "--yes", "--netns", "loadtest", "--file", conf}, files...)...)
+	if err == nil || !strings.Contains(err.Error(), "not tcpdash's own network namespace") || !strings.Contains(err.Error(), `--sysctl net.ipv4.tcp_fin_timeout="17"`) {
+		t.Errorf("persist --netns loadtest: %v; want a refusal showing the container spec", err)
+	}
+	if _, err := os.Stat(conf); !os.IsNotExist(err) {
+		t.Errorf("persist wrote %s: %v", conf, err)
+	}
 	if _, _, err := runCLI(t, append([]string{"tune", "undo", "--yes", "--netns", "loadtest"}, files...)...); err != nil {
 		t.Fatal(err)
 	}

@@ -191,7 +191,13 @@ func confirmAndApply(cfg tuneConfig, w *watched, sys *tuning.System, plan tuning
 		}
 	}
 	if verb == "apply" {
-		fmt.Fprintln(stdout, "undo with: tcpdash tune undo; keep across reboots with: tcpdash tune persist")
+		if w.handle != nil {
+			// The hint carries the flag undo needs; persisting belongs to
+			// the container's spec (tune persist says so).
+			fmt.Fprintf(stdout, "undo with: tcpdash tune undo --netns %s\n", shellQuote(cfg.netns))
+		} else {
+			fmt.Fprintln(stdout, "undo with: tcpdash tune undo; keep across reboots with: tcpdash tune persist")
+		}
 	}
 	return nil
 }
@@ -336,4 +342,15 @@ func userName() string {
 		return fmt.Sprintf("uid%d", os.Geteuid())
 	}
 	return fmt.Sprintf("%s(%s)", u.Username, u.Uid)
+}
+
+// shellQuote quotes s for a shell when it needs it, escaped for the
+// terminal: a hint to copy and paste.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:/@+=", r))
+	}) < 0 {
+		return s
+	}
+	return termsafe.String("'" + strings.ReplaceAll(s, "'", `'\''`) + "'")
 }

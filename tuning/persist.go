@@ -38,6 +38,9 @@ func (s *System) PlanPersist(path string) (PersistPlan, error) {
 	if b.pending() {
 		return PersistPlan{}, fmt.Errorf("%w (%s): run tcpdash tune undo first", ErrInterrupted, b.describe())
 	}
+	if s.opts.Elsewhere != "" {
+		return PersistPlan{}, s.elsewhere(b)
+	}
 	old, err := safefile.ReadFile(clean)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return PersistPlan{}, err
@@ -113,4 +116,22 @@ func (s *System) Persist(p PersistPlan) error {
 		return err
 	}
 	return s.audit("persist "+p.Path, p.Changes)
+}
+
+// elsewhere refuses to persist another namespace's values, showing where
+// they belong instead: the container's own spec, which its runtime applies
+// each time it starts.
+func (s *System) elsewhere(b *record) error {
+	var flags, k8s []string
+	for _, c := range b.Changes {
+		v, err := s.current(c.Key)
+		if err != nil {
+			return err
+		}
+		flags = append(flags, fmt.Sprintf("--sysctl %s=%q", c.Key, display(v)))
+		k8s = append(k8s, fmt.Sprintf("{name: %s, value: %q}", c.Key, display(v)))
+	}
+	return fmt.Errorf("%s is not tcpdash's own network namespace: /etc/sysctl.d would give its values to the host at boot; "+
+		"keep them in the container's spec instead (docker run %s; Kubernetes securityContext.sysctls: [%s])",
+		s.opts.Elsewhere, strings.Join(flags, " "), strings.Join(k8s, ", "))
 }

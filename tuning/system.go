@@ -38,6 +38,10 @@ type Options struct {
 	InNamespace func(fn func() error) error
 	// Now stamps audit lines; nil means time.Now.
 	Now func() time.Time
+	// Elsewhere names the namespace tuned when it is not the caller's own
+	// (a container's, another's): its values belong in its runtime's spec,
+	// and persisting them to /etc/sysctl.d would give them to the host.
+	Elsewhere string
 }
 
 // A System reads and changes sysctls under one root.
