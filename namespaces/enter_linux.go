@@ -27,6 +27,14 @@ func Enter(ns Namespace) (*Handle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open network namespace %s: %w", ns, err)
 	}
+	// What was opened must be what was resolved: between the two, pid N
+	// may have exited and its number gone to a process elsewhere, or a
+	// path may have been bind-mounted anew. Nothing is read or written
+	// through a namespace that is not the one the label names.
+	if err := checkOpened(f, ns); err != nil {
+		f.Close()
+		return nil, err
+	}
 	h := &Handle{ns: ns, file: f, do: make(chan func()), done: make(chan struct{})}
 	ready := make(chan error)
 	go h.run(f, ready, nil)
@@ -98,4 +106,24 @@ func (h *Handle) Do(fn func() error) error {
 func (h *Handle) Close() error {
 	close(h.done)
 	return h.file.Close()
+}
+
+// checkOpened verifies that f is a network namespace (NS_GET_NSTYPE) and
+// the very one ns was resolved to (its inode, and the nsfs device).
+func checkOpened(f *os.File, ns Namespace) error {
+	t, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_NSTYPE)
+	if err != nil {
+		return fmt.Errorf("%s is not a namespace file: %w", ns.Path, err)
+	}
+	if t != unix.CLONE_NEWNET {
+		return fmt.Errorf("%s is not a network namespace", ns.Path)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("stat %s: %w", ns.Path, err)
+	}
+	if ns.Inode != 0 && st.Ino != ns.Inode {
+		return fmt.Errorf("%s changed while it was opened (net:[%d], resolved as net:[%d]): the process may have exited; try again", ns.Path, st.Ino, ns.Inode)
+	}
+	return nil
 }

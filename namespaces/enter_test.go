@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -70,5 +71,54 @@ func TestIntegrationEnterKeepsMainThread(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
+	}
+}
+
+// TestIntegrationEnterChecksWhatItOpened: a namespace resolved, then its
+// process gone and its pid's path now leading to another namespace (pid
+// reuse), or a path that is not a network namespace at all: Enter refuses
+// before anything is read or written through it.
+func TestIntegrationEnterChecksWhatItOpened(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	start := func() *exec.Cmd {
+		c := exec.Command("sleep", "60")
+		c.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+		return c
+	}
+	a, b := start(), start()
+	f := NewFinder()
+	nsA, err := f.Resolve(fmt.Sprintf("pid:%d", a.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As if pid A's number now named B's process: the path is B's.
+	swapped := nsA
+	swapped.Path = fmt.Sprintf("/proc/%d/ns/net", b.Process.Pid)
+	if h, err := Enter(swapped); err == nil || !strings.Contains(err.Error(), "changed while it was opened") {
+		if h != nil {
+			h.Close()
+		}
+		t.Errorf("entering B under A's identity: %v, want a refusal", err)
+	}
+	notNet := nsA
+	notNet.Path = fmt.Sprintf("/proc/%d/ns/mnt", a.Process.Pid)
+	if h, err := Enter(notNet); err == nil || !strings.Contains(err.Error(), "not a network namespace") {
+		if h != nil {
+			h.Close()
+		}
+		t.Errorf("entering a mount namespace: %v, want a refusal", err)
+	}
+	if h, err := Enter(nsA); err != nil {
+		t.Errorf("entering A as resolved: %v", err)
+	} else {
+		h.Close()
 	}
 }
