@@ -94,7 +94,7 @@ const defaultStateFile = "/var/lib/tcpdash/last-batch.json"
 // system tunes the watched namespace.
 func (t tuneFiles) system(w *watched) *tuning.System {
 	o := tuning.Options{StateFile: w.stateFile(t.stateFile, defaultStateFile), AuditLog: t.auditLog,
-		NoUndo: t.noUndo, Netns: w.ns.ID(), User: userName(), InNamespace: w.inNamespace()}
+		NoUndo: t.noUndo, Netns: w.ns.ID(), NetnsCookie: w.cookie(), User: userName(), InNamespace: w.inNamespace()}
 	if w.handle != nil {
 		o.Elsewhere = w.String()
 	}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/tcpdash/tcpdash/namespaces"
@@ -101,12 +102,32 @@ func (w *watched) label(s *tcpinfo.Snapshot) {
 	}
 }
 
+// cookie is the namespace's SO_NETNS_COOKIE, 0 where the kernel lacks it.
+func (w *watched) cookie() uint64 {
+	c, _ := namespaces.Cookie(w.inNamespace())
+	return c
+}
+
 // stateFile keeps each namespace's batches apart: the default state file
-// of another namespace carries its inode.
+// of a namespace other than the host's carries its cookie (its inode where
+// the kernel has no cookies), so a batch left in a namespace that is gone
+// blocks no other, and one that reuses its inode never finds it. The host
+// is pid 1's namespace; under ip netns exec tcpdash's own is not.
 func (w *watched) stateFile(path, dflt string) string {
-	if w.handle == nil || path != dflt {
+	if path != dflt || (w.handle == nil && !w.notHost()) {
 		return path
 	}
 	ext := filepath.Ext(path)
-	return fmt.Sprintf("%s.%d%s", strings.TrimSuffix(path, ext), w.ns.Inode, ext)
+	key := strconv.FormatUint(w.ns.Inode, 10)
+	if c := w.cookie(); c != 0 {
+		key = "c" + strconv.FormatUint(c, 10)
+	}
+	return fmt.Sprintf("%s.%s%s", strings.TrimSuffix(path, ext), key, ext)
+}
+
+// notHost reports whether the watched namespace is known not to be pid
+// 1's; false where that cannot be read.
+func (w *watched) notHost() bool {
+	host, err := namespaces.NewFinder().FromPID(1)
+	return err == nil && host.Inode != w.ns.Inode
 }

@@ -24,6 +24,8 @@ const tuneUsage = `Usage:
   tcpdash tune set KEY=VALUE... [flags]  change sysctls, after confirmation
   tcpdash tune undo [flags]              restore the values from before the last batch
   tcpdash tune persist [flags]           keep the last batch across reboots (sysctl.d)
+  tcpdash tune discard [flags]           remove a record undo cannot use (its namespace is
+                                         gone), restoring nothing; audited
 
 Flags:
   --yes              do not ask (required when stdin is not a terminal)
@@ -72,7 +74,7 @@ func parseTuneFlags(args []string) (tuneConfig, error) {
 		cfg.sub, cfg.args = words[0], words[1:]
 	}
 	switch cfg.sub {
-	case "", "undo", "persist":
+	case "", "undo", "persist", "discard":
 		if len(cfg.args) > 0 {
 			return cfg, usageError{fmt.Sprintf("unexpected argument %q after %q", cfg.args[0], "tune "+cfg.sub), tuneUsage}
 		}
@@ -81,7 +83,7 @@ func parseTuneFlags(args []string) (tuneConfig, error) {
 			return cfg, usageError{"tune set needs KEY=VALUE, such as net.ipv4.tcp_tw_reuse=1", tuneUsage}
 		}
 	default:
-		return cfg, usageError{fmt.Sprintf("unknown tune command %q: use set, undo or persist", cfg.sub), tuneUsage}
+		return cfg, usageError{fmt.Sprintf("unknown tune command %q: use set, undo, persist or discard", cfg.sub), tuneUsage}
 	}
 	return cfg, nil
 }
@@ -129,6 +131,23 @@ func runTune(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			return nil
 		}
 		return confirmAndApply(cfg, w, sys, plan, "undo", sys.Undo, stdin, stdout)
+	case "discard":
+		if cfg.readOnly {
+			return errors.New("--read-only: nothing discarded")
+		}
+		desc, err := sys.PlanDiscard()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "The record holds: %s\nNothing will be restored: the record is removed, and the removal audited.\n", termsafe.String(desc))
+		if err := confirm(cfg, "Discard this record?", stdin, stdout); err != nil {
+			return err
+		}
+		if err := sys.Discard(); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "discarded; no sysctl changed")
+		return nil
 	case "persist":
 		if cfg.readOnly {
 			return errors.New("--read-only: nothing written")

@@ -127,3 +127,27 @@ func checkOpened(f *os.File, ns Namespace) error {
 	}
 	return nil
 }
+
+// Cookie reads the network namespace's cookie (SO_NETNS_COOKIE, Linux
+// 5.14): unlike its inode, Linux never gives a gone namespace's cookie to
+// another. do runs the read inside the namespace (Handle.Do), or nil for
+// the caller's own. 0 with an error where the kernel lacks it.
+func Cookie(do func(func() error) error) (uint64, error) {
+	if do == nil {
+		do = func(fn func() error) error { return fn() }
+	}
+	var cookie uint64
+	err := do(func() error {
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		cookie, err = unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("network namespace cookie: %w", err)
+	}
+	return cookie, nil
+}

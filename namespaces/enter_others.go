@@ -20,3 +20,8 @@ func (h *Handle) NetNSFD() int             { return -1 }
 func (h *Handle) ProcDir() string          { return "" }
 func (h *Handle) Do(fn func() error) error { return fn() }
 func (h *Handle) Close() error             { return nil }
+
+// Cookie is unsupported off Linux.
+func Cookie(do func(func() error) error) (uint64, error) {
+	return 0, fmt.Errorf("network namespaces are unsupported on %s", runtime.GOOS)
+}

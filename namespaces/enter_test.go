@@ -122,3 +122,37 @@ func TestIntegrationEnterChecksWhatItOpened(t *testing.T) {
 		h.Close()
 	}
 }
+
+// TestIntegrationCookie: every namespace has a cookie of its own, read
+// inside it; the same namespace reads the same cookie twice.
+func TestIntegrationCookie(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	other := exec.Command("sleep", "60")
+	other.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { other.Process.Kill(); other.Wait() }()
+	ns, err := NewFinder().Resolve(fmt.Sprintf("pid:%d", other.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := Enter(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	own, err1 := Cookie(nil)
+	theirs, err2 := Cookie(h.Do)
+	again, err3 := Cookie(h.Do)
+	if err1 != nil || err2 != nil || err3 != nil {
+		t.Fatal(err1, err2, err3)
+	}
+	if own == 0 || theirs == 0 || own == theirs || theirs != again {
+		t.Errorf("cookies: own %d, the other namespace's %d then %d", own, theirs, again)
+	}
+}

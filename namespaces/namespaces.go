@@ -122,6 +122,9 @@ func (f *Finder) fromPath(path string) (Namespace, error) {
 	return Namespace{Inode: st.Ino, Path: path}, nil
 }
 
+// FromPID is the namespace process pid is in.
+func (f *Finder) FromPID(pid int) (Namespace, error) { return f.fromPID(pid) }
+
 func (f *Finder) fromPID(pid int) (Namespace, error) {
 	path := filepath.Join(f.ProcRoot, strconv.Itoa(pid), "ns/net")
 	link, err := os.Readlink(path)
@@ -197,10 +200,16 @@ func (f *Finder) pids() []int {
 	return pids
 }
 
-// named fills in ns's names: ip netns names, container names of the
-// processes in it, and "pid N (comm)" of the first process in it.
+// named fills in ns's names: "host" for pid 1's, ip netns names,
+// container names of the processes in it, and "pid N (comm)" of the first
+// process in it.
 func (f *Finder) named(ns Namespace) Namespace {
 	ns.Names = nil
+	// The namespace pid 1 is in is the host's: say so first, rather than
+	// "pid 2 (kthreadd)".
+	if host, err := f.fromPID(1); err == nil && host.Inode == ns.Inode {
+		ns.Names = append(ns.Names, "host")
+	}
 	for _, dir := range f.NamedDirs {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {

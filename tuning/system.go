@@ -33,6 +33,9 @@ type Options struct {
 	LockWait time.Duration
 	// Netns and User identify who changed what, in the audit log.
 	Netns, User string
+	// NetnsCookie is the namespace's SO_NETNS_COOKIE (0 if unknown):
+	// records are kept against it, as Linux reuses inodes.
+	NetnsCookie uint64
 	// InNamespace, when set, runs sysctl I/O on a thread inside the
 	// network namespace being tuned (namespaces.Handle.Do).
 	InNamespace func(fn func() error) error

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // fakeRoot lays out a sysctl tree in a temporary directory with the
@@ -544,4 +546,52 @@ func BenchmarkSettingsInNamespace(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestGoneNamespaceRecord: a batch recorded in a namespace whose inode a
+// new namespace reuses (the same net:[N], another cookie) is never undone
+// into the new one, and blocks nothing silently: undo and apply refuse,
+// naming tune discard, which removes the record (audited) and restores
+// nothing.
+func TestGoneNamespaceRecord(t *testing.T) {
+	a, root := fakeRoot(t)
+	a.opts.Netns, a.opts.NetnsCookie = "net:[4026532300]", 41
+	p, err := a.Plan(assign(t, "net.core.somaxconn=1000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Apply(p); err != nil {
+		t.Fatal(err)
+	}
+	b := New(a.opts)
+	b.opts.NetnsCookie = 77 // namespace B, with A's inode
+	before := treeState(t, root)
+	if _, err := b.PlanUndo(); !errors.Is(err, ErrGone) || !strings.Contains(err.Error(), "tcpdash tune discard") {
+		t.Errorf("undo in the namespace that reused the inode: %v, want ErrGone naming tune discard", err)
+	}
+	if p, err := b.Plan(assign(t, "net.core.somaxconn=2000")); err == nil {
+		if err := b.Apply(p); !errors.Is(err, ErrGone) {
+			t.Errorf("apply over a gone namespace's record: %v, want ErrGone", err)
+		}
+	}
+	if diff := cmp.Diff(before, treeState(t, root)); diff != "" {
+		t.Errorf("sysctls changed (-before +after):\n%s", diff)
+	}
+	desc, err := b.PlanDiscard()
+	if err != nil || !strings.Contains(desc, "net.core.somaxconn") || !strings.Contains(desc, "net:[4026532300]") {
+		t.Fatalf("PlanDiscard: %q, %v", desc, err)
+	}
+	if err := b.Discard(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, treeState(t, root)); diff != "" {
+		t.Errorf("discard changed sysctls (-before +after):\n%s", diff)
+	}
+	audit, _ := os.ReadFile(b.opts.AuditLog)
+	if !strings.Contains(string(audit), "discard (netns net:[4026532300], nothing restored) net.core.somaxconn") {
+		t.Errorf("the discard is not audited:\n%s", audit)
+	}
+	if _, err := b.PlanUndo(); err == nil || !strings.Contains(err.Error(), "nothing to undo") {
+		t.Errorf("after discard: %v, want nothing to undo", err)
+	}
 }

@@ -45,6 +45,9 @@ const (
 type record struct {
 	Time  time.Time `json:"time"`
 	Netns string    `json:"netns"`
+	// NetnsCookie is the namespace's SO_NETNS_COOKIE: Linux reuses a gone
+	// namespace's inode, never its cookie. Files from before it have none.
+	NetnsCookie uint64 `json:"netns_cookie,omitempty"`
 	// Status is "applied" for a finished batch and "pending" while a batch
 	// or its undo is being written: a pending record was interrupted.
 	// Files from before it had no status: applied.
@@ -106,7 +109,7 @@ func (s *System) Apply(p Plan) error {
 	if err := s.recheck(p.Changes); err != nil {
 		return err
 	}
-	rec := &record{Time: s.opts.Now(), Netns: s.opts.Netns, Status: statusPending, Action: "apply",
+	rec := &record{Time: s.opts.Now(), Netns: s.opts.Netns, NetnsCookie: s.opts.NetnsCookie, Status: statusPending, Action: "apply",
 		PID: os.Getpid(), Changes: p.Changes, Prior: prior}
 	if err := s.recordIntent(tx, rec, prior, p.Changes); err != nil {
 		return err
@@ -328,14 +331,37 @@ func (s *System) lastRecord() (*record, error) {
 		return nil, err
 	}
 	defer d.Close()
-	rec, err := readRecord(d, name, s.opts.Netns)
+	rec, err := readRecord(d, name, s.opts.Netns, s.opts.NetnsCookie)
 	if err == nil && rec == nil {
 		err = errors.New("nothing to undo: no batch applied by tcpdash is on record")
 	}
 	return rec, err
 }
 
-func readRecord(d *safefile.Dir, name, netns string) (*record, error) {
+func readRecord(d *safefile.Dir, name, netns string, cookie uint64) (*record, error) {
+	r, err := readRaw(d, name)
+	if r == nil || err != nil {
+		return r, err
+	}
+	if r.NetnsCookie != 0 && cookie != 0 && r.NetnsCookie != cookie {
+		if r.Netns == netns {
+			// The inode is this namespace's, the cookie is not: the batch
+			// was made in a namespace that is gone, whose inode Linux
+			// gave to this one. Nothing of it may be restored here.
+			return nil, fmt.Errorf("%w: the last batch (%s) was applied in a network namespace that no longer exists (its %s is this namespace's now): "+
+				"nothing of it can be restored here; tcpdash tune discard removes its record, audited", ErrGone, r.describe(), netns)
+		}
+		return nil, fmt.Errorf("the last batch was applied in network namespace %s, this is %s: undo it there, or give this namespace its own --state-file", r.Netns, netns)
+	}
+	if r.Netns != netns {
+		return nil, fmt.Errorf("the last batch was applied in network namespace %s, this is %s: undo it there, or give this namespace its own --state-file", r.Netns, netns)
+	}
+	return r, nil
+}
+
+// readRaw reads the record as it is, whichever namespace it is of; nil
+// when there is none.
+func readRaw(d *safefile.Dir, name string) (*record, error) {
 	data, err := d.ReadFile(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -347,13 +373,68 @@ func readRecord(d *safefile.Dir, name, netns string) (*record, error) {
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("%s is corrupt (%v): move it aside to start afresh", filepath.Join(d.Path(), name), firstLine(err))
 	}
-	if r.Netns != netns {
-		return nil, fmt.Errorf("the last batch was applied in network namespace %s, this is %s: undo it there, or give this namespace its own --state-file", r.Netns, netns)
-	}
 	if r.Status == "" {
 		r.Status = statusApplied
 	}
 	return &r, nil
+}
+
+// ErrGone is returned for a record of a network namespace that no longer
+// exists.
+var ErrGone = errors.New("the namespace of the record is gone")
+
+// PlanDiscard describes the record Discard would remove, whichever
+// namespace it is of; it changes nothing.
+func (s *System) PlanDiscard() (string, error) {
+	if s.opts.StateFile == "" {
+		return "", errors.New("no state file: undo is off")
+	}
+	d, name, err := safefile.Split(s.opts.StateFile, false, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", errors.New("nothing to discard: no batch is on record")
+	}
+	if err != nil {
+		return "", err
+	}
+	defer d.Close()
+	r, err := readRaw(d, name)
+	if err == nil && r == nil {
+		err = errors.New("nothing to discard: no batch is on record")
+	}
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s, %s in network namespace %s: %s", r.describe(), r.Status, r.Netns, changesText(r.Changes)), nil
+}
+
+// Discard removes the record without restoring anything, under the lock,
+// and audits it: the way out for a record whose namespace is gone. It
+// changes no sysctl.
+func (s *System) Discard() error {
+	tx, err := s.begin()
+	if err != nil {
+		return err
+	}
+	defer tx.end()
+	r, err := readRaw(tx.dir, tx.name)
+	if err != nil {
+		return err
+	}
+	if r == nil {
+		return errors.New("nothing to discard: no batch is on record")
+	}
+	if err := s.audit("discard (netns "+r.Netns+", nothing restored)", r.Changes); err != nil {
+		return fmt.Errorf("nothing discarded: the audit log could not record it: %w", err)
+	}
+	return tx.save(nil)
+}
+
+func changesText(changes []Change) string {
+	var out []string
+	for _, c := range changes {
+		out = append(out, c.String())
+	}
+	return strings.Join(out, "; ")
 }
 
 func firstLine(err error) string {
@@ -440,7 +521,7 @@ func (tx *txn) load() (*record, error) {
 	if tx.dir == nil {
 		return nil, nil
 	}
-	return readRecord(tx.dir, tx.name, tx.s.opts.Netns)
+	return readRecord(tx.dir, tx.name, tx.s.opts.Netns, tx.s.opts.NetnsCookie)
 }
 
 // save replaces the record durably; nil removes it.
