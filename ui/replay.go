@@ -3,6 +3,7 @@ package ui
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,8 +91,8 @@ func newReplayKeys() replayKeys {
 		Start:       key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "start")),
 		End:         key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "end")),
 		Jump:        key.NewBinding(key.WithKeys("J"), key.WithHelp("J", "jump to a time")),
-		NextFinding: key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next finding start")),
-		PrevFinding: key.NewBinding(key.WithKeys("N"), key.WithHelp("N", "previous finding start")),
+		NextFinding: key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next finding or sysctl change")),
+		PrevFinding: key.NewBinding(key.WithKeys("N"), key.WithHelp("N", "previous finding or sysctl change")),
 	}
 }
 
@@ -113,6 +114,11 @@ type player struct {
 	speed   int // index into speeds
 	gen     int
 	starts  []recording.Start
+	// stops are where n and N stop: findings' starts and sysctl changes,
+	// in order.
+	stops []replayStop
+	// changes are the snapshots where a recorded sysctl change first shows.
+	changes []int
 
 	jump    textinput.Model
 	jumping bool
@@ -128,8 +134,26 @@ func newPlayer(t *recording.Tape, start int) player {
 	for _, s := range t.Starts() {
 		s.Finding.Title = termsafe.String(s.Finding.Title)
 		p.starts = append(p.starts, s)
+		p.stops = append(p.stops, replayStop{s.Index, "starts here: " + s.Finding.Title})
 	}
+	for _, e := range t.Events {
+		if e.Kind != "sysctl" {
+			continue
+		}
+		// The first snapshot taken after the change shows it.
+		i := min(t.Index(e.Time)+1, t.Len()-1)
+		p.changes = append(p.changes, i)
+		p.stops = append(p.stops, replayStop{i, fmt.Sprintf("sysctl changed before this: %s %s → %s",
+			termsafe.String(e.Name), termsafe.String(e.Old), termsafe.String(e.New))})
+	}
+	slices.SortStableFunc(p.stops, func(a, b replayStop) int { return a.index - b.index })
 	return p
+}
+
+// A replayStop is a snapshot n and N stop at, and what to say there.
+type replayStop struct {
+	index int
+	note  string
 }
 
 func (p *player) SetSize(w, _ int) { p.width = w }
@@ -202,20 +226,26 @@ func (p player) key(msg tea.KeyPressMsg) (player, tea.Cmd) {
 		return p.seek(p.tape.Len() - 1)
 	case key.Matches(msg, k.NextFinding, k.PrevFinding):
 		next := key.Matches(msg, k.NextFinding)
-		for i := range p.starts {
-			s := p.starts[i]
+		for i := range p.stops {
+			s := p.stops[i]
 			if !next {
-				s = p.starts[len(p.starts)-1-i]
+				s = p.stops[len(p.stops)-1-i]
 			}
-			if next && s.Index > p.pos || !next && s.Index < p.pos {
+			if next && s.index > p.pos || !next && s.index < p.pos {
 				p.playing = false
-				p.note = "starts here: " + s.Finding.Title
-				return p.seek(s.Index)
+				p.note = s.note
+				// Stops at one snapshot are said together.
+				for _, o := range p.stops {
+					if o.index == s.index && o != s {
+						p.note += "; " + o.note
+					}
+				}
+				return p.seek(s.index)
 			}
 		}
-		p.note = "no finding starts after this"
+		p.note = "no finding starts or sysctl change after this"
 		if !next {
-			p.note = "no finding starts before this"
+			p.note = "no finding starts or sysctl change before this"
 		}
 	case key.Matches(msg, k.Jump):
 		p.jumping = true
@@ -299,7 +329,8 @@ func (p player) View() string {
 }
 
 // timeline draws the recording in w cells: ━ up to the position, ● at it,
-// ◆ where a finding starts (! when a critical one does).
+// ◆ where a finding starts (! when a critical one does), § where a sysctl
+// was changed.
 func (p player) timeline(w int) string {
 	st := p.styles
 	n := p.tape.Len()
@@ -324,6 +355,9 @@ func (p player) timeline(w int) string {
 		} else if cells[c] != st.trouble.Render("!") {
 			cells[c] = st.warn.Render("◆")
 		}
+	}
+	for _, i := range p.changes {
+		cells[col(i)] = st.title.Render("§")
 	}
 	cells[here] = st.title.Render("●")
 	return strings.Join(cells, "")

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -270,4 +271,51 @@ func BenchmarkLoadFrame(b *testing.B) {
 			loadFrame(tape, 20, prev)()
 		}
 	})
+}
+
+// TestReplayStopsAtSysctlChanges: n and N stop at the snapshot where a
+// recorded sysctl change first shows, say what changed, and the timeline
+// marks it with §.
+func TestReplayStopsAtSysctlChanges(t *testing.T) {
+	var buf bytes.Buffer
+	start := time.Date(2026, 11, 27, 14, 0, 0, 0, time.UTC)
+	w, err := recording.NewWriter(&buf, recording.Header{Start: start, IntervalMS: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		at := start.Add(time.Duration(i) * time.Second)
+		if i == 5 {
+			mustOK(t, w.Event(recording.Event{Time: at.Add(-time.Millisecond), Kind: "sysctl", Name: "net.ipv4.tcp_tw_reuse", Old: "2", New: "1"}))
+		}
+		mustOK(t, w.Snapshot(at, []byte(`{"time":"`+at.Format(time.RFC3339)+`","states":{"ESTABLISHED":3}}`)))
+	}
+	mustOK(t, w.Close())
+	tape, err := recording.Load(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := replaying(t, tape, 0, 120, 40)
+	if !strings.Contains(ansi.Strip(m.render()), "§") {
+		t.Error("the timeline does not mark the change")
+	}
+	m, cmd := keyCmd(t, m, "n")
+	m = frame1(t, m, cmd)
+	if m.player.pos != 5 || !strings.Contains(m.player.note, "net.ipv4.tcp_tw_reuse 2 → 1") {
+		t.Errorf("n: at %d, note %q; want snapshot 5 and the change", m.player.pos, m.player.note)
+	}
+	m, cmd = keyCmd(t, m, "G")
+	m = frame1(t, m, cmd)
+	m, cmd = keyCmd(t, m, "N")
+	m = frame1(t, m, cmd)
+	if m.player.pos != 5 {
+		t.Errorf("N from the end: at %d, want 5", m.player.pos)
+	}
+}
+
+func mustOK(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }
