@@ -153,8 +153,10 @@ func createNew(flag, path string) (*os.File, error) {
 // recordHeader says where and how the recording is made; what cannot be
 // read is left empty rather than failing the recording.
 func recordHeader(cfg recordConfig, w *watched) recording.Header {
+	// Always named, tcpdash's own namespace too: a recording made under ip
+	// netns exec, or in a container, says where it was made.
 	h := recording.Header{Start: time.Now(), IntervalMS: cfg.interval.Milliseconds(), Tcpdash: buildVersion(),
-		Netns: cfg.netns}
+		Netns: w.String()}
 	h.Host, _ = os.Hostname()
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		h.Kernel = strings.TrimSpace(string(b))

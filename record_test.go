@@ -48,6 +48,10 @@ func TestIntegrationRecord(t *testing.T) {
 	if h := r.Header; h == nil || h.IntervalMS != 100 || strings.Join(strings.Fields(string(range_)), " ") != h.Sysctls["net.ipv4.ip_local_port_range"] || h.PortRange[0] == 0 {
 		t.Errorf("header %+v", r.Header)
 	}
+	// Without --netns the header still names where it was made.
+	if own, _ := os.Readlink("/proc/self/ns/net"); r.Header == nil || !strings.HasSuffix(r.Header.Netns, own) {
+		t.Errorf("header netns %q, want it to name this namespace, %s", r.Header.Netns, own)
+	}
 	var last struct {
 		Total  int
 		States map[string]int

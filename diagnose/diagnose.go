@@ -74,7 +74,12 @@ type Finding struct {
 	// Sysctls are the sysctl changes that help, for the tuning pane and
 	// tcpdash tune to recommend, citing the finding.
 	Sysctls []tuning.Recommendation `json:"sysctls,omitempty"`
-	rank    float64                 // orders findings of one severity
+	// Rank is how bad it is in its kind's own measure (CLOSE_WAIT sockets,
+	// connections dropped, a group's share of its ports plus up to 1 as
+	// exhaustion nears, 1 when it is out of ports): it orders findings of
+	// one severity, and a report's worst moment of a finding is its
+	// highest. Comparable only within one kind.
+	Rank float64 `json:"rank,omitempty"`
 }
 
 // ID identifies a finding across snapshots: its kind and subject.
@@ -117,13 +122,13 @@ func Diagnose(now, earlier *tcpinfo.Snapshot, settings []tuning.Setting) []Findi
 	f = append(f, exhaustion(now, earlier, dt, settings, listening)...)
 	f = append(f, counters(now, earlier, dt, recs, settingInt(settings, "net.core.somaxconn"))...)
 	if n := now.States[tcpinfo.SynRecv]; n >= minSynRecv && (earlier == nil || n > earlier.States[tcpinfo.SynRecv]) {
-		f = append(f, Finding{Kind: "syn_recv", Severity: Warning, rank: float64(n),
+		f = append(f, Finding{Kind: "syn_recv", Severity: Warning, Rank: float64(n),
 			Title:    fmt.Sprintf("%s half-open connections (SYN_RECV) are piling up", humanize.Int(n)),
 			Detail:   "Handshakes are not completing: a SYN flood, or clients whose final ACK is lost. Keep tcp_syncookies at 1; raise tcp_max_syn_backlog if ListenDrops rises too.",
 			Evidence: []string{"SYN_RECV " + humanize.Int(n) + rateSuffix(n, earlier, dt, tcpinfo.SynRecv)}})
 	}
 	if n := now.OrphanFinWait2; n >= minOrphanFinWait2 && (earlier == nil || n >= earlier.OrphanFinWait2) {
-		f = append(f, Finding{Kind: "orphan_fin_wait2", Severity: Warning, rank: float64(n),
+		f = append(f, Finding{Kind: "orphan_fin_wait2", Severity: Warning, Rank: float64(n),
 			Title:    fmt.Sprintf("%s orphaned FIN_WAIT2 sockets are building up: peers are not closing their side", humanize.Int(n)),
 			Detail:   "These sockets were closed here and wait for the peer's FIN. tcp_fin_timeout bounds how long (this is what it is for; it does not touch TIME_WAIT). Find the peers that keep connections half-open.",
 			Evidence: []string{fmt.Sprintf("orphaned FIN_WAIT2 %s; tw sockets %s", humanize.Int(n), humanize.Int(int(now.Counters.TWSockets)))}})
@@ -133,7 +138,7 @@ func Diagnose(now, earlier *tcpinfo.Snapshot, settings []tuning.Setting) []Findi
 		for _, p := range now.ListeningInRange {
 			ports = append(ports, fmt.Sprint(p))
 		}
-		f = append(f, Finding{Kind: "listen_in_ephemeral_range", Severity: Warning, rank: float64(len(ports)),
+		f = append(f, Finding{Kind: "listen_in_ephemeral_range", Severity: Warning, Rank: float64(len(ports)),
 			Subject: "port " + strings.Join(ports, ", "),
 			Title:   fmt.Sprintf("port %s is listened on inside the ephemeral range %s", strings.Join(ports, ", "), now.PortRange),
 			Detail: "connect() may take such a port for an outgoing connection while its server is down, and the server then cannot bind. " +
@@ -142,7 +147,7 @@ func Diagnose(now, earlier *tcpinfo.Snapshot, settings []tuning.Setting) []Findi
 	}
 
 	slices.SortStableFunc(f, func(a, b Finding) int {
-		return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(b.rank, a.rank))
+		return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(b.Rank, a.Rank))
 	})
 	return f
 }
@@ -185,7 +190,7 @@ func closeWait(now, earlier *tcpinfo.Snapshot, dt float64) []Finding {
 			to = share(p.CloseWaitOnCount, fmt.Sprintf("on port %d", p.CloseWaitOn))
 			where = fmt.Sprintf("; %s of them on local port %d, from many peers", humanize.Int(p.CloseWaitOnCount), p.CloseWaitOn)
 		}
-		f = append(f, Finding{Kind: "close_wait_leak", Severity: sev, rank: float64(n), Subject: fmt.Sprintf("pid %d (%s)", p.PID, p.Command),
+		f = append(f, Finding{Kind: "close_wait_leak", Severity: sev, Rank: float64(n), Subject: fmt.Sprintf("pid %d (%s)", p.PID, p.Command),
 			Title: fmt.Sprintf("pid %d (%s) holds %s CLOSE_WAIT sockets%s — the application is not closing connections the peer has closed",
 				p.PID, p.Command, humanize.Int(n), to),
 			Short: fmt.Sprintf("pid %d (%s) leaks: %s CLOSE_WAIT%s%s", p.PID, p.Command, humanize.Int(n), to, rate),
@@ -197,7 +202,7 @@ func closeWait(now, earlier *tcpinfo.Snapshot, dt float64) []Finding {
 	if !now.Attribution.Enabled && earlier != nil {
 		n, was := now.States[tcpinfo.CloseWait], earlier.States[tcpinfo.CloseWait]
 		if n >= minCloseWait && n > was {
-			f = append(f, Finding{Kind: "close_wait_growing", Severity: Warning, rank: float64(n),
+			f = append(f, Finding{Kind: "close_wait_growing", Severity: Warning, Rank: float64(n),
 				Title:    fmt.Sprintf("CLOSE_WAIT is growing (%s, +%s/s): an application is not closing connections the peer has closed", humanize.Int(n), fmtRate(float64(n-was)/dt)),
 				Detail:   "No sysctl fixes this. Turn on process attribution to see which program.",
 				Evidence: []string{fmt.Sprintf("CLOSE_WAIT %s → %s in %.0fs", humanize.Int(was), humanize.Int(n), dt)}})
@@ -267,13 +272,22 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, settings []tuning.Se
 		if growth != 0 {
 			ev = append(ev, fmt.Sprintf("growing %s/s (%s)", fmtRate(growth), how))
 		}
-		f = append(f, Finding{Kind: "port_exhaustion", Severity: sev, rank: g.Ratio + 1/(1+left.Seconds()), Title: title, Short: short,
+		f = append(f, Finding{Kind: "port_exhaustion", Severity: sev, Rank: pressureRank(g.Ratio, left), Title: title, Short: short,
 			Subject: fmt.Sprintf("%s from %s", g.Remote, g.Local),
 			Detail: "Each (source, destination, port) group can hold each local port once, TIME_WAIT included (60 s). Fixes: " +
 				strings.Join(fixes, "; ") + ".",
 			Evidence: ev, Sysctls: sysctls})
 	}
 	return f
+}
+
+// pressureRank is a group's share of its ports, plus up to 1 as the time
+// left shrinks (1 when it is out of ports); no forecast adds nothing.
+func pressureRank(ratio float64, left time.Duration) float64 {
+	if left < 0 {
+		return ratio
+	}
+	return ratio + 1/(1+left.Seconds())
 }
 
 // Advice is the sysctl advice to show: recs, then each sysctl a finding
@@ -366,12 +380,12 @@ func counters(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuning
 	tw, maxTW := c.TWSockets, now.MaxTimeWaitBuckets
 	if earlier != nil && c.TCPTimeWaitOverflow > earlier.Counters.TCPTimeWaitOverflow {
 		d := c.TCPTimeWaitOverflow - earlier.Counters.TCPTimeWaitOverflow
-		f = append(f, Finding{Kind: "time_wait_overflow", Severity: Critical, rank: float64(d),
+		f = append(f, Finding{Kind: "time_wait_overflow", Severity: Critical, Rank: float64(d),
 			Title:    fmt.Sprintf("the TIME_WAIT table is full: %s closes skipped TIME_WAIT (%s/s)", humanize.Int(int(d)), fmtRate(float64(d)/dt)),
 			Detail:   "Above tcp_max_tw_buckets closing sockets skip TIME_WAIT, so late segments can corrupt new connections. Fix: " + advice(recs, "net.ipv4.tcp_max_tw_buckets") + ", and fewer short-lived connections (pooling, keep-alive).",
 			Evidence: []string{fmt.Sprintf("TCPTimeWaitOverflow %s; tw sockets %s of %s", humanize.Int(int(c.TCPTimeWaitOverflow)), humanize.Int(int(tw)), humanize.Int(maxTW))}})
 	} else if tuning.TimeWaitNearLimit(now) {
-		f = append(f, Finding{Kind: "time_wait_near_limit", Severity: Warning, rank: float64(tw),
+		f = append(f, Finding{Kind: "time_wait_near_limit", Severity: Warning, Rank: float64(tw),
 			Title:    fmt.Sprintf("TIME_WAIT is at %d%% of tcp_max_tw_buckets", tw*100/uint64(maxTW)),
 			Detail:   "Beyond the limit closes skip TIME_WAIT. Fix: " + advice(recs, "net.ipv4.tcp_max_tw_buckets") + " (never lower it).",
 			Evidence: []string{fmt.Sprintf("tw sockets %s of %s", humanize.Int(int(tw)), humanize.Int(maxTW))}})
@@ -402,7 +416,7 @@ func counters(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuning
 				detail = fmt.Sprintf("The application does not accept() fast enough, or its backlog is too small. Its listen() backlog is %d, below "+
 					"net.core.somaxconn, so no sysctl helps: raise the backlog in the application (the argument to listen()), and accept faster.", l.Backlog)
 			}
-			f = append(f, Finding{Kind: "listen_overflow", Severity: Critical, rank: float64(lo + ld), Subject: subject,
+			f = append(f, Finding{Kind: "listen_overflow", Severity: Critical, Rank: float64(lo + ld), Subject: subject,
 				Title:    title,
 				Detail:   detail,
 				Evidence: []string{fmt.Sprintf("ListenOverflows +%d, ListenDrops +%d in %.0fs", lo, ld, dt)}})

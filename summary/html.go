@@ -40,6 +40,8 @@ type chartData struct {
 	Pressure []namedFloats `json:"pressure"`
 	Findings []findingRuns `json:"findings"`
 	End      float64       `json:"end"`
+	// Changes are the recorded sysctl changes, marked on the charts.
+	Changes []sysctlMark `json:"changes"`
 }
 
 type namedInts struct {
@@ -55,8 +57,23 @@ type namedFloats struct {
 type findingRuns struct {
 	Name     string       `json:"name"`
 	Severity string       `json:"severity"`
-	Runs     [][2]float64 `json:"runs"`
+	Runs     []findingRun `json:"runs"`
 }
+
+// findingRun is a stretch of one severity, as seconds from the start.
+type findingRun struct {
+	X        [2]float64 `json:"x"`
+	Severity string     `json:"severity"`
+}
+
+// sysctlMark is one sysctl change on the charts.
+type sysctlMark struct {
+	At   float64 `json:"at"`
+	Text string  `json:"text"`
+}
+
+// maxMarks bounds the changes marked: tcpdash changes a handful in a run.
+const maxMarks = 200
 
 // WriteHTML writes the report as one self-contained HTML page with charts:
 // states over time, the worst destinations' port pressure over time, and a
@@ -96,12 +113,18 @@ func (s *Summary) WriteHTML(w io.Writer) error {
 			name += " " + f.Subject
 		}
 		fr := findingRuns{Name: name, Severity: f.Severity.String()}
-		for _, r := range f.Runs {
+		for _, r := range f.Stretches {
 			// A run one snapshot long still shows: it lasts until the next.
-			end := since(r[1]) + max(float64(s.IntervalMS)/1000, 1)
-			fr.Runs = append(fr.Runs, [2]float64{since(r[0]), end})
+			end := since(r.To) + max(float64(s.IntervalMS)/1000, 1)
+			fr.Runs = append(fr.Runs, findingRun{[2]float64{since(r.From), end}, r.Severity.String()})
 		}
 		d.Findings = append(d.Findings, fr)
+	}
+	d.Changes = []sysctlMark{}
+	for _, e := range s.Events {
+		if e.Kind == "sysctl" && len(d.Changes) < maxMarks {
+			d.Changes = append(d.Changes, sysctlMark{since(e.Time), e.Name + " " + e.Old + " → " + e.New})
+		}
 	}
 	// html/template writes a value JSON cannot hold as a comment and
 	// null, and every chart would fail to draw: refuse instead.

@@ -68,14 +68,29 @@ type (
 	FindingSpan struct {
 		Kind    string `json:"kind"`
 		Subject string `json:"subject,omitempty"`
-		// Severity is the worst it reached, Title its title then.
+		// Severity is the worst it reached, Title its title at its worst:
+		// the highest severity, and within it the highest rank (out of
+		// ports over a forecast, the most CLOSE_WAIT sockets), at WorstAt.
 		Severity  diagnose.Severity `json:"severity"`
 		Title     string            `json:"title"`
+		WorstAt   time.Time         `json:"worst_at"`
 		First     time.Time         `json:"first"`
 		Last      time.Time         `json:"last"`
 		Snapshots int               `json:"snapshots"`
+		// Stretches are where it was present, split where its severity
+		// changed: the report says when it was a warning and when critical.
+		Stretches []Stretch `json:"stretches"`
 		// Runs are the stretches it was present, for the timeline.
 		Runs [][2]time.Time `json:"-"`
+
+		rank float64
+	}
+	// A Stretch is a span of snapshots a finding was present in at one
+	// severity.
+	Stretch struct {
+		From     time.Time         `json:"from"`
+		To       time.Time         `json:"to"`
+		Severity diagnose.Severity `json:"severity"`
 	}
 	// CounterTotal is how much a kernel counter rose over the recording.
 	CounterTotal struct {
@@ -196,12 +211,13 @@ func Of(t *recording.Tape) (*Summary, error) {
 			seen[id] = true
 			sp := spans[id]
 			if sp == nil {
-				sp = &FindingSpan{Kind: f.Kind, Subject: f.Subject, Severity: f.Severity, Title: f.Title, First: t.Time(i)}
+				sp = &FindingSpan{Kind: f.Kind, Subject: f.Subject, Severity: f.Severity, Title: f.Title, First: t.Time(i),
+					WorstAt: t.Time(i), rank: f.Rank}
 				spans[id] = sp
 				order = append(order, id)
 			}
-			if f.Severity > sp.Severity {
-				sp.Severity, sp.Title = f.Severity, f.Title
+			if f.Severity > sp.Severity || f.Severity == sp.Severity && f.Rank > sp.rank {
+				sp.Severity, sp.Title, sp.rank, sp.WorstAt = f.Severity, f.Title, f.Rank, t.Time(i)
 			}
 			sp.Last = t.Time(i)
 			sp.Snapshots++
@@ -209,6 +225,11 @@ func Of(t *recording.Tape) (*Summary, error) {
 				sp.Runs[len(sp.Runs)-1][1] = t.Time(i)
 			} else {
 				sp.Runs = append(sp.Runs, [2]time.Time{t.Time(i), t.Time(i)})
+			}
+			if n := len(sp.Stretches); seenBefore[id] && sp.Stretches[n-1].Severity == f.Severity {
+				sp.Stretches[n-1].To = t.Time(i)
+			} else {
+				sp.Stretches = append(sp.Stretches, Stretch{t.Time(i), t.Time(i), f.Severity})
 			}
 		}
 		seenBefore = seen

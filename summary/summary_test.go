@@ -3,6 +3,7 @@ package summary
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -239,5 +240,83 @@ func TestHugeRatioDraws(t *testing.T) {
 	}
 	if strings.Contains(page.String(), "unsupported value") || !strings.Contains(page.String(), "10000") {
 		t.Errorf("the chart data is not the clamped ratio (100 = 10000%%)")
+	}
+}
+
+// TestWorstIsTheWorst: a finding is reported at its worst moment — the
+// highest severity, then the highest rank (out of ports over a forecast,
+// the peak CLOSE_WAIT count) — with when it was which severity; sysctl
+// changes are marked on the charts, which still draw in Chromium.
+func TestWorstIsTheWorst(t *testing.T) {
+	type f struct {
+		sev, title string
+		rank       float64
+	}
+	script := []f{
+		{"warning", "connect() to 10.0.0.5:3306 from 10.0.0.9 uses 75% of its 28,232 ports", 0.75},
+		{"critical", "connect() to 10.0.0.5:3306 from 10.0.0.9 will start failing with EADDRNOTAVAIL in about 50 s", 1.2},
+		{"critical", "connect() to 10.0.0.5:3306 from 10.0.0.9 is failing now with EADDRNOTAVAIL: 28,232 of its 28,232 ports are in use", 2},
+		{"critical", "connect() to 10.0.0.5:3306 from 10.0.0.9 will start failing with EADDRNOTAVAIL in about 5 s", 1.8},
+	}
+	var buf bytes.Buffer
+	h := recording.Header{Host: "vm", Start: time.Date(2026, 11, 27, 14, 0, 0, 0, time.UTC), IntervalMS: 1000}
+	w, err := recording.NewWriter(&buf, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, x := range script {
+		at := h.Start.Add(time.Duration(i) * time.Second)
+		if i == 2 {
+			if err := w.Event(recording.Event{Time: at.Add(-time.Millisecond), Kind: "sysctl", Name: "net.ipv4.tcp_tw_reuse", Old: "2", New: "1"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		line := fmt.Sprintf(`{"time":%q,"states":{"TIME_WAIT":%d},"findings":[{"severity":%q,"kind":"port_exhaustion","subject":"10.0.0.5:3306 from 10.0.0.9","title":%q,"rank":%g}]}`,
+			at.Format(time.RFC3339), 1000*(i+1), x.sev, x.title, x.rank)
+		if err := w.Snapshot(at, []byte(line)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tape, err := recording.Load(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Of(tape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Findings) != 1 {
+		t.Fatalf("findings: %+v", s.Findings)
+	}
+	fs := s.Findings[0]
+	if fs.Title != script[2].title || !fs.WorstAt.Equal(h.Start.Add(2*time.Second)) {
+		t.Errorf("worst: %q at %v, want the failure at 14:00:02", fs.Title, fs.WorstAt)
+	}
+	if len(fs.Stretches) != 2 || fs.Stretches[0].Severity.String() != "warning" || fs.Stretches[1].Severity.String() != "critical" {
+		t.Errorf("stretches %+v, want a warning then a critical one", fs.Stretches)
+	}
+	var text bytes.Buffer
+	if err := s.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"is failing now", "at its worst at 14:00:02", "warning from 14:00:00, critical from 14:00:01"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("the text lacks %q:\n%s", want, text.String())
+		}
+	}
+	var page bytes.Buffer
+	if err := s.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(page.String(), `"changes":[{"at":1.999,"text":"net.ipv4.tcp_tw_reuse 2 → 1"}]`) ||
+		!strings.Contains(page.String(), `"severity":"warning"}`) {
+		t.Errorf("the chart data lacks the change mark or the per-stretch severity")
+	}
+	dom, console := chromium(t, page.Bytes())
+	if problems := checkRendered(dom, console); len(problems) > 0 {
+		t.Errorf("report in Chromium: %q", problems)
 	}
 }

@@ -84,6 +84,12 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	for _, f := range s.Findings {
 		fmt.Fprintf(&b, "  %s to %s  %-8s  %s\n", s.when(f.First), s.when(f.Last), f.Severity, termsafe.String(f.Title))
+		if f.WorstAt != f.First {
+			fmt.Fprintf(&b, "      (at its worst at %s)\n", s.when(f.WorstAt))
+		}
+		if sev := s.severities(f); sev != "" {
+			fmt.Fprintf(&b, "      (%s)\n", sev)
+		}
 		if len(f.Runs) > 1 {
 			fmt.Fprintf(&b, "      (came and went %d times; present in %s snapshots)\n", len(f.Runs), humanize.Int(f.Snapshots))
 		}
@@ -102,6 +108,29 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// severities says when a finding was which severity, when it was more than
+// one: "warning 14:00:01 to 14:00:29, critical 14:00:30 to 14:01:10".
+// Stretches of one severity in a row are said once, up to a few.
+func (s *Summary) severities(f FindingSpan) string {
+	var parts []string
+	var last *Stretch
+	for i := range f.Stretches {
+		st := &f.Stretches[i]
+		if last != nil && last.Severity == st.Severity {
+			continue // the same severity after a gap: its first stretch says it
+		}
+		last = st
+		parts = append(parts, fmt.Sprintf("%s from %s", st.Severity, s.when(st.From)))
+	}
+	if len(parts) < 2 {
+		return ""
+	}
+	if len(parts) > 6 {
+		parts = append(parts[:6], fmt.Sprintf("and %d more changes", len(parts)-6))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // WriteJSON writes the report as one JSON object.
