@@ -72,7 +72,7 @@ func TestIntegrationPrometheus(t *testing.T) {
 	var dash struct {
 		Panels []struct {
 			Title   string
-			Targets []struct{ Expr string }
+			Targets []struct{ Expr, LegendFormat string }
 		}
 	}
 	b, err := os.ReadFile("deploy/grafana/tcpdash.json")
@@ -80,7 +80,10 @@ func TestIntegrationPrometheus(t *testing.T) {
 	must(t, json.Unmarshal(b, &dash))
 	for _, p := range dash.Panels {
 		for _, tg := range p.Targets {
-			q := strings.ReplaceAll(tg.Expr, "$instance", ".*")
+			if tg.LegendFormat == "" {
+				t.Errorf("panel %q: %s has no legendFormat (the legend would be whole label sets)", p.Title, tg.Expr)
+			}
+			q := strings.NewReplacer("$instance", ".*", "$netns", ".*").Replace(tg.Expr)
 			status, n, _ := query(q)
 			if status != "success" {
 				t.Errorf("panel %q: %s: %s", p.Title, q, status)
