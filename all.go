@@ -341,7 +341,7 @@ func (fl *fleet) Watch(netns string) (ui.Watch, error) {
 		}
 		m.dash = col
 	}
-	w := ui.Watch{Source: m.dash, Tuner: fl.cfg.tuneFiles.system(m.w), Netns: m.w.String()}
+	w := ui.Watch{Source: m.dash, Tuner: fl.cfg.tuneFiles.system(m.w), Netns: m.w.String(), Where: m.w.Describe()}
 	if fl.cfg.processes {
 		w.Owners = ownersOf(m.w)
 	}

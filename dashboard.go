@@ -154,6 +154,6 @@ func hostInfo(w *watched) ui.HostInfo {
 	if unix.Uname(&u) == nil {
 		info.Kernel = unix.ByteSliceToString(u.Release[:])
 	}
-	info.Netns = w.String()
+	info.Netns, info.Where = w.String(), w.Describe()
 	return info
 }

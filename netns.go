@@ -85,9 +85,18 @@ func (w *watched) inNamespace() func(func() error) error {
 	return w.handle.Do
 }
 
-// String names the namespace for headers and confirmations:
-// "web net:[4026532180]".
+// String names the namespace for headers: "web net:[4026532180]".
 func (w *watched) String() string { return w.ns.String() }
+
+// Describe names it fully, for confirmations of a change: every name —
+// the container, the process in it and its pid — then its id:
+// "docker 0123456789ab (web), pid 4242 (nginx) net:[4026532180]".
+func (w *watched) Describe() string {
+	if len(w.ns.Names) == 0 {
+		return w.ns.ID()
+	}
+	return strings.Join(w.ns.Names, ", ") + " " + w.ns.ID()
+}
 
 // labelAlways names the namespace in a snapshot, tcpdash's own too.
 func (w *watched) labelAlways(s *tcpinfo.Snapshot) {

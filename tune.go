@@ -182,7 +182,7 @@ func confirmAndApply(cfg tuneConfig, w *watched, sys *tuning.System, plan tuning
 	if err := sys.CanWrite(); err != nil {
 		return hinted{err, "run as root (sudo), or inside a network namespace you own"}
 	}
-	fmt.Fprintf(stdout, "To %s in network namespace %s:\n", verb, termsafe.String(w.String()))
+	fmt.Fprintf(stdout, "To %s in network namespace %s:\n", verb, termsafe.String(w.Describe()))
 	if cfg.noUndo && (cfg.stateFile == "" || cfg.auditLog == "") {
 		fmt.Fprintln(stdout, "  (--no-undo: this change is not recorded; tcpdash tune undo cannot restore it)")
 	}

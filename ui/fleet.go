@@ -67,6 +67,7 @@ func (m Model) watch(msg watchMsg) (Model, tea.Cmd) {
 	w := msg.watch
 	// The namespace's name comes from outside (container, process names).
 	m.cfg.Source, m.cfg.Tuner, m.cfg.Owners, m.cfg.Info.Netns = w.Source, w.Tuner, w.Owners, termsafe.String(w.Netns)
+	m.cfg.Info.Where = termsafe.String(w.Where)
 	m.atFleet = false
 	m.snap, m.prev, m.findings, m.pollErr = nil, nil, nil, nil
 	m.history = history{}

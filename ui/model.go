@@ -28,6 +28,9 @@ import (
 // HostInfo is what the header says about where tcpdash runs.
 type HostInfo struct {
 	Host, Kernel, Netns string
+	// Where names the namespace fully, for confirmations: every name
+	// (container, process) and its id. Empty: Netns.
+	Where string
 }
 
 // Config is what the dashboard needs from its caller.
@@ -167,8 +170,8 @@ func New(cfg Config) Model {
 	ti.Prompt = "filter: "
 	ti.Placeholder = "port, address, address:port, or ss's words: state time-wait dport = :443"
 	// Host and namespace names come from outside: made printable once.
-	cfg.Info.Host, cfg.Info.Kernel, cfg.Info.Netns =
-		termsafe.String(cfg.Info.Host), termsafe.String(cfg.Info.Kernel), termsafe.String(cfg.Info.Netns)
+	cfg.Info.Host, cfg.Info.Kernel, cfg.Info.Netns, cfg.Info.Where =
+		termsafe.String(cfg.Info.Host), termsafe.String(cfg.Info.Kernel), termsafe.String(cfg.Info.Netns), termsafe.String(cfg.Info.Where)
 	keys := newKeyMap()
 	m := Model{
 		expr:       cfg.Filter,

@@ -39,6 +39,8 @@ type Watch struct {
 	Tuner  Tuner
 	Owners func() (*tcpinfo.Owners, error)
 	Netns  string
+	// Where names it fully, for confirmations.
+	Where string
 }
 
 type (

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -92,7 +93,7 @@ func newTuningPane(cfg Config, keys keyMap) tuningPane {
 	ti := textinput.New()
 	ti.Prompt = "new value: "
 	return tuningPane{edit: ti, table: table{keys: keys}, tuner: cfg.Tuner, persistPath: cfg.PersistPath,
-		netns: cfg.Info.Netns, unrecorded: cfg.Unrecorded}
+		netns: cmp.Or(cfg.Info.Where, cfg.Info.Netns), unrecorded: cfg.Unrecorded}
 }
 
 // Settings are the tunables as last read: the findings' advice reads them.
