@@ -87,6 +87,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	defer tape.Close()
 	if tape.Truncated {
 		fmt.Fprintf(stderr, "tcpdash: %s is cut short (a recorder killed mid-way?): replaying the %d snapshots that are complete, to %s\n",
 			termsafe.String(cfg.file), tape.Len(), tape.Time(tape.Len()-1).Format("15:04:05"))

@@ -85,6 +85,9 @@ type Record struct {
 	// that keeps the file compressed and finds lines again.
 	at   int64
 	size int
+	// states and findings are the snapshot's fields of those names, raw,
+	// for a Tape's index.
+	states, findings []byte
 }
 
 // ErrNewer is returned for a recording in a format newer than Version.
@@ -249,10 +252,6 @@ func (r *Reader) Next() (Record, error) {
 		}
 		at = r.start
 	}
-	var probe struct {
-		Time  string `json:"time"`
-		Event *Event `json:"event"`
-	}
 	if b[0] != '{' {
 		return Record{}, fmt.Errorf("line %d: not a JSON object", r.line)
 	}
@@ -261,17 +260,43 @@ func (r *Reader) Next() (Record, error) {
 	if n := bytes.Count(b, []byte("{")); n > maxObjects {
 		return Record{}, fmt.Errorf("line %d: %d JSON objects in one line, more than the %d a snapshot can hold", r.line, n, maxObjects)
 	}
-	if json.Unmarshal(b, &probe) != nil {
+	// One pass over the line finds the fields an index needs; the rest is
+	// decoded, and checked, when the snapshot is.
+	rec := Record{at: at, size: len(b)}
+	var when, event []byte
+	err := objectMembers(b, func(key string, val []byte) error {
+		switch key {
+		case "time":
+			when = val
+		case "event":
+			event = val
+		case "states":
+			rec.states = val
+		case "findings":
+			rec.findings = val
+		}
+		return nil
+	})
+	if err != nil {
 		return Record{}, fmt.Errorf("line %d: not a JSON object", r.line)
 	}
-	if probe.Event != nil {
-		return Record{Time: probe.Event.Time, Event: probe.Event, at: at, size: len(b)}, nil
+	if event != nil && string(event) != "null" {
+		var e Event
+		if json.Unmarshal(event, &e) != nil {
+			return Record{}, fmt.Errorf("line %d: an event that is not one", r.line)
+		}
+		return Record{Time: e.Time, Event: &e, at: at, size: len(b)}, nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, probe.Time)
+	var ts string
+	t, err := time.Time{}, json.Unmarshal(when, &ts)
+	if err == nil {
+		t, err = time.Parse(time.RFC3339Nano, ts)
+	}
 	if err != nil {
 		return Record{}, fmt.Errorf("line %d: a snapshot without a valid \"time\"", r.line)
 	}
-	return Record{Time: t, Snapshot: json.RawMessage(b), at: at, size: len(b)}, nil
+	rec.Time, rec.Snapshot = t, json.RawMessage(b)
+	return rec, nil
 }
 
 // readLine returns the next non-empty line without its newline. A line

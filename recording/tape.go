@@ -1,6 +1,8 @@
 package recording
 
 import (
+	"slices"
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
@@ -35,9 +37,11 @@ type Tape struct {
 
 	frames []frame
 
-	// For a gzipped file: the file, its members, and the members last
-	// decompressed.
-	data    []byte
+	// For a gzipped file: the file (read where a member is, not held in
+	// memory), its members, and the members last decompressed.
+	src     io.ReaderAt
+	srcSize int64
+	closer  io.Closer
 	members []member
 	mu      sync.Mutex
 	cache   [2]cachedMember
@@ -45,13 +49,29 @@ type Tape struct {
 }
 
 type frame struct {
-	time     time.Time
-	line     json.RawMessage // a plain file's line; nil when gzipped
-	at       int64           // where the line is in the decompressed stream
-	size     int
-	states   tcpinfo.StateCounts
-	findings []diagnose.Finding
-	sysctls  map[string]string // shared with neighbours until an event
+	time    time.Time
+	line    json.RawMessage // a plain file's line; nil when gzipped
+	at      int64           // where the line is in the decompressed stream
+	size    int
+	states  tcpinfo.StateCounts
+	heads   []FindingHead
+	sysctls map[string]string // shared with neighbours until an event
+}
+
+// A FindingHead is what the index keeps of a logged finding: enough to
+// follow it over the recording (ID), to find its worst moment and to name
+// it. Findings decodes the rest (detail, evidence) of one snapshot's.
+type FindingHead struct {
+	Kind     string            `json:"kind"`
+	Subject  string            `json:"subject"`
+	Title    string            `json:"title"`
+	Severity diagnose.Severity `json:"severity"`
+	Rank     float64           `json:"rank"`
+}
+
+// ID is the finding's identity over the recording, as diagnose.Finding's.
+func (h FindingHead) ID() string {
+	return diagnose.Finding{Kind: h.Kind, Subject: h.Subject}.ID()
 }
 
 // A member is one gzip member: its bytes in the file, and where its
@@ -66,26 +86,44 @@ type cachedMember struct {
 	content []byte
 }
 
-// LoadFile loads the recording or --json log at path; errors name it.
+// LoadFile loads the recording or --json log at path; errors name it. A
+// gzipped recording stays in its file, which the tape reads a member at a
+// time: Close the tape when done.
 func LoadFile(path string) (*Tape, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err // the *PathError names the file
 	}
-	defer f.Close()
-	t, err := Load(f)
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		// A pipe or a device: read it whole, bounded.
+		defer f.Close()
+		data, err := readBounded(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return loadNamed(path, bytes.NewReader(data), int64(len(data)), nil)
+	}
+	if fi.Size() > maxFile {
+		f.Close()
+		return nil, fmt.Errorf("%s: larger than %d GiB: split it, or replay a part (zcat | head)", path, maxFile>>30)
+	}
+	return loadNamed(path, f, fi.Size(), f)
+}
+
+func loadNamed(path string, src io.ReaderAt, size int64, closer io.Closer) (*Tape, error) {
+	t, err := load(src, size, closer)
 	if err != nil {
+		if closer != nil {
+			closer.Close()
+		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return t, nil
 }
 
-// maxFile bounds the file Load reads into memory (it stays compressed
-// there): a day's recording of a busy host is about 200 MB.
-const maxFile = 2 << 30
-
-// Load reads a recording or a --json log whole.
-func Load(r io.Reader) (*Tape, error) {
+// readBounded reads r whole, up to maxFile.
+func readBounded(r io.Reader) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxFile+1))
 	if err != nil {
 		return nil, err
@@ -93,17 +131,48 @@ func Load(r io.Reader) (*Tape, error) {
 	if len(data) > maxFile {
 		return nil, fmt.Errorf("larger than %d GiB: split it, or replay a part (zcat | head)", maxFile>>30)
 	}
-	rd, err := NewReader(bytes.NewReader(data))
+	return data, nil
+}
+
+// maxFile bounds the file a tape is made of: a day's recording of a busy
+// host is about 200 MB.
+const maxFile = 2 << 30
+
+// Load reads a recording or a --json log whole, into memory.
+func Load(r io.Reader) (*Tape, error) {
+	data, err := readBounded(r)
+	if err != nil {
+		return nil, err
+	}
+	return load(bytes.NewReader(data), int64(len(data)), nil)
+}
+
+// Close releases the file a tape reads; it may be called more than once.
+func (t *Tape) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closer == nil {
+		return nil
+	}
+	c := t.closer
+	t.closer = nil
+	return c.Close()
+}
+
+func load(src io.ReaderAt, size int64, closer io.Closer) (*Tape, error) {
+	rd, err := NewReader(bufio.NewReaderSize(io.NewSectionReader(src, 0, size), 1<<16))
 	if err != nil {
 		return nil, err
 	}
 	t := &Tape{Header: rd.Header}
-	if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
-		t.data = data
-		if t.members, err = gzipMembers(data); err != nil {
+	var magic [2]byte
+	if n, _ := src.ReadAt(magic[:], 0); n == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		t.src, t.srcSize, t.closer = src, size, closer
+		if t.members, err = gzipMembers(src, size); err != nil {
 			return nil, err
 		}
 	}
+	titles := map[string]string{}
 	sysctls, shared := map[string]string{}, false
 	if rd.Header != nil {
 		if len(rd.Header.Sysctls) > maxSysctlNames {
@@ -137,19 +206,31 @@ func Load(r io.Reader) (*Tape, error) {
 			}
 			continue
 		}
-		var head struct {
-			States   tcpinfo.StateCounts `json:"states"`
-			Findings []diagnose.Finding  `json:"findings"`
+		// The index decodes two fields of each line, not the line.
+		var states tcpinfo.StateCounts
+		var heads []FindingHead
+		if rec.states != nil {
+			if err := json.Unmarshal(rec.states, &states); err != nil {
+				return nil, fmt.Errorf("line %d: states: %w", rd.line, err)
+			}
 		}
-		if err := json.Unmarshal(rec.Snapshot, &head); err != nil {
-			return nil, fmt.Errorf("line %d: %w", rd.line, err)
+		if rec.findings != nil {
+			if err := json.Unmarshal(rec.findings, &heads); err != nil {
+				return nil, fmt.Errorf("line %d: findings: %w", rd.line, err)
+			}
+			// A day of snapshots repeats the same few titles: keep one
+			// copy of each.
+			for j := range heads {
+				h := &heads[j]
+				h.Kind, h.Subject, h.Title = intern(titles, h.Kind), intern(titles, h.Subject), intern(titles, h.Title)
+			}
 		}
 		if n := len(t.frames); n > 0 && rec.Time.Before(t.frames[n-1].time) {
 			return nil, fmt.Errorf("line %d: snapshot at %s is older than the one before it", rd.line, rec.Time.Format(time.RFC3339))
 		}
-		f := frame{time: rec.Time, at: rec.at, size: rec.size, states: head.States, findings: head.Findings, sysctls: sysctls}
+		f := frame{time: rec.Time, at: rec.at, size: rec.size, states: states, heads: heads, sysctls: sysctls}
 		shared = true
-		if t.data == nil {
+		if t.src == nil {
 			f.line = rec.Snapshot
 		}
 		t.frames = append(t.frames, f)
@@ -199,7 +280,7 @@ func (t *Tape) member(m int) []byte {
 		}
 	}
 	mb := t.members[m]
-	zr, err := gzip.NewReader(bytes.NewReader(t.data[mb.from:mb.to]))
+	zr, err := gzip.NewReader(bufio.NewReader(io.NewSectionReader(t.src, int64(mb.from), int64(mb.to-mb.from))))
 	var content []byte
 	if err == nil {
 		zr.Multistream(false)
@@ -215,12 +296,17 @@ func (t *Tape) member(m int) []byte {
 // file and in what it decompresses to. It stops at the first member that
 // is cut short or corrupt, which it includes: what it holds is complete
 // lines up to the cut.
-func gzipMembers(data []byte) ([]member, error) {
+func gzipMembers(src io.ReaderAt, size int64) ([]member, error) {
 	var out []member
-	br := bytes.NewReader(data)
+	cr := &countingReader{r: io.NewSectionReader(src, 0, size)}
+	br := bufio.NewReaderSize(cr, 1<<16)
+	// Where the gzip reader is in the file: it reads through br a byte at
+	// a time past a member's header (br is an io.ByteReader), so what br
+	// holds unread is not yet consumed.
+	pos := func() int { return int(cr.n) - br.Buffered() }
 	var at int64
-	for br.Len() > 0 {
-		from := len(data) - br.Len()
+	for pos() < int(size) {
+		from := pos()
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			break
@@ -230,19 +316,57 @@ func gzipMembers(data []byte) ([]member, error) {
 		if n > maxMember {
 			return nil, fmt.Errorf("a gzip member larger than %d MiB decompressed: not a recording tcpdash wrote", maxMember>>20)
 		}
-		out = append(out, member{from: from, to: len(data) - br.Len(), at: at, size: n})
+		out = append(out, member{from: from, to: pos(), at: at, size: n})
 		at += n
 		if err != nil {
-			out[len(out)-1].to = len(data)
+			out[len(out)-1].to = int(size)
 			break
 		}
 	}
 	return out, nil
 }
 
-// Findings are the findings logged with snapshot i: computed live, from
-// it and the snapshot before it.
-func (t *Tape) Findings(i int) []diagnose.Finding { return t.frames[i].findings }
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Findings are the findings logged with snapshot i (computed live, from
+// it and the snapshot before it), decoded whole from its line; nil if the
+// line does not hold them as findings.
+func (t *Tape) Findings(i int) []diagnose.Finding {
+	if len(t.frames[i].heads) == 0 {
+		return nil
+	}
+	var all []diagnose.Finding
+	_ = objectMembers(t.Line(i), func(key string, val []byte) error {
+		if key == "findings" {
+			if json.Unmarshal(val, &all) != nil {
+				all = nil
+			}
+		}
+		return nil
+	})
+	return all
+}
+
+// Heads are what the index keeps of the findings logged with snapshot i.
+// Do not modify them.
+func (t *Tape) Heads(i int) []FindingHead { return t.frames[i].heads }
+
+func intern(seen map[string]string, s string) string {
+	if v, ok := seen[s]; ok {
+		return v
+	}
+	seen[s] = s
+	return s
+}
 
 // Sysctls are the sysctl values in force at snapshot i: the header's, with
 // the events before it applied. Empty for a --json log. Do not modify it.
@@ -267,11 +391,40 @@ func (t *Tape) Snapshot(i int) (*tcpinfo.Snapshot, error) {
 	return &s, nil
 }
 
+// Partial decodes only the named top-level fields of snapshot i (and its
+// time): a report over a day of snapshots reads two fields of each, not
+// every table.
+func (t *Tape) Partial(i int, fields ...string) (*tcpinfo.Snapshot, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	err := objectMembers(t.Line(i), func(key string, val []byte) error {
+		if key == "time" || slices.Contains(fields, key) {
+			if b.Len() > 1 {
+				b.WriteByte(',')
+			}
+			kb, _ := json.Marshal(key)
+			b.Write(kb)
+			b.WriteByte(':')
+			b.Write(val)
+		}
+		return nil
+	})
+	b.WriteByte('}')
+	var s tcpinfo.Snapshot
+	if err == nil {
+		err = s.UnmarshalJSON(b.Bytes())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %d (%s): %w", i+1, t.frames[i].time.Format(time.RFC3339), err)
+	}
+	return &s, nil
+}
+
 // A Start is where a finding starts: present at a snapshot, absent from
 // the one before it (or the first snapshot).
 type Start struct {
 	Index   int
-	Finding diagnose.Finding
+	Finding FindingHead
 }
 
 // Starts lists where findings start, in order.
@@ -279,8 +432,8 @@ func (t *Tape) Starts() []Start {
 	var out []Start
 	before := map[string]bool{}
 	for i, f := range t.frames {
-		now := make(map[string]bool, len(f.findings))
-		for _, fd := range f.findings {
+		now := make(map[string]bool, len(f.heads))
+		for _, fd := range f.heads {
 			if id := fd.ID(); !now[id] {
 				now[id] = true
 				if !before[id] {

@@ -146,21 +146,32 @@ func Of(t *recording.Tape) (*Summary, error) {
 		}
 	}
 
-	// Pressure and counters: from each snapshot.
+	// Pressure and counters: two fields of each snapshot. Each group's
+	// ratio is kept as a bucket's maximum, as the charts draw it: memory
+	// grows with the groups and the chart's points, not the snapshots.
+	step := max((n+maxPoints-1)/maxPoints, 1)
+	buckets := (n + step - 1) / step
 	type groupKey struct{ local, remote string }
 	worst := map[groupKey]*PressurePeak{}
+	ratios := map[groupKey][]float64{}
 	totals := make([]uint64, len(counterNames))
 	var prev []uint64
-	ratios := make([]map[groupKey]float64, n)
 	for i := range n {
-		snap, err := t.Snapshot(i)
+		snap, err := t.Partial(i, "port_pressure", "counters")
 		if err != nil {
 			return nil, err
 		}
-		ratios[i] = map[groupKey]float64{}
 		for _, g := range snap.PortPressure {
 			k := groupKey{g.Local.String(), g.Remote.String()}
-			ratios[i][k] = g.Ratio
+			r := ratios[k]
+			if r == nil {
+				r = make([]float64, buckets)
+				for b := range r {
+					r[b] = -1
+				}
+				ratios[k] = r
+			}
+			r[i/step] = max(r[i/step], g.Ratio)
 			w := worst[k]
 			if w == nil {
 				w = &PressurePeak{LocalAddr: k.local, Remote: k.remote, Ratio: -1}
@@ -203,7 +214,7 @@ func Of(t *recording.Tape) (*Summary, error) {
 	seenBefore := map[string]bool{}
 	for i := range n {
 		seen := map[string]bool{}
-		for _, f := range t.Findings(i) {
+		for _, f := range t.Heads(i) {
 			id := f.ID()
 			if seen[id] {
 				continue
@@ -246,7 +257,6 @@ func Of(t *recording.Tape) (*Summary, error) {
 	}
 
 	// The charts' series, bucketed.
-	step := max((n+maxPoints-1)/maxPoints, 1)
 	s.series.states = map[tcpinfo.State][]int{}
 	top := s.Pressure[:min(len(s.Pressure), 5)]
 	s.series.pressure = make([][]float64, len(top))
@@ -262,13 +272,7 @@ func Of(t *recording.Tape) (*Summary, error) {
 			s.series.states[st] = append(s.series.states[st], m)
 		}
 		for d, p := range top {
-			m := -1.0
-			for i := from; i < to; i++ {
-				if r, ok := ratios[i][groupKey{p.LocalAddr, p.Remote}]; ok {
-					m = max(m, r)
-				}
-			}
-			s.series.pressure[d] = append(s.series.pressure[d], m)
+			s.series.pressure[d] = append(s.series.pressure[d], ratios[groupKey{p.LocalAddr, p.Remote}][from/step])
 		}
 	}
 	return s, nil

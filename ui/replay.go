@@ -33,6 +33,7 @@ func (f tapeFrame) Collect(tcpinfo.Query) (*tcpinfo.Snapshot, error) { return f.
 type frameMsg struct {
 	pos        int
 	snap, prev *tcpinfo.Snapshot
+	findings   []diagnose.Finding // logged with snap, decoded with it
 	err        error
 }
 
@@ -49,6 +50,7 @@ func loadFrame(t *recording.Tape, pos int, prev *tcpinfo.Snapshot) tea.Cmd {
 			return msg
 		}
 		printableNames(msg.snap)
+		msg.findings = printableFindings(t.Findings(pos))
 		if pos > 0 && prev == nil {
 			if msg.prev, _ = (tapeFrame{t, pos - 1}).Collect(tcpinfo.Query{}); msg.prev != nil {
 				printableNames(msg.prev)
@@ -433,7 +435,7 @@ func (m *Model) showFrame(msg frameMsg) {
 	m.pollErr = nil
 	m.snap, m.prev, m.shown = msg.snap, msg.prev, msg.pos
 	t := m.cfg.Tape
-	m.findings = printableFindings(t.Findings(msg.pos))
+	m.findings = msg.findings
 	m.history = history{}
 	for i := max(msg.pos-historyLen+1, 0); i <= msg.pos; i++ {
 		m.history.samples = append(m.history.samples, sample{t.Time(i), t.States(i)})
