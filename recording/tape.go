@@ -1,7 +1,6 @@
 package recording
 
 import (
-	"slices"
 	"bufio"
 	"bytes"
 	"compress/gzip"
@@ -11,6 +10,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
