@@ -86,7 +86,7 @@ func runExporter(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	defer closeTargets()
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(exporter.New(exporter.Options{Targets: targets, Labelled: cfg.netns == "all",
+	reg.MustRegister(exporter.New(exporter.Options{Targets: targets, Labelled: cfg.netns == "all", MaxTargets: exporter.MaxNamespaces,
 		Timeout: cfg.timeout, Version: buildVersion(), Logger: logger, Filter: cfg.filter}))
 
 	mux := http.NewServeMux()
@@ -139,10 +139,15 @@ func exporterTargets(cfg exporterConfig) (func() ([]exporter.Target, error), fun
 		}
 		return func() ([]exporter.Target, error) { return []exporter.Target{t}, nil }, func() { col.Close(); w.Close() }, nil
 	}
-	fl, err := newFleet(config{top: cfg.top, processes: cfg.processes})
+	fl, err := newFleet(config{top: cfg.top, processes: cfg.processes, filter: cfg.filter})
 	if err != nil {
 		return nil, nil, err
 	}
+	// A scrape is one poll of the fleet, with its triage: counters first,
+	// a dump only of the namespaces that moved (each dump walks the host's
+	// whole socket hash) and of the quiet ones due for a refresh, one
+	// /proc walk for every namespace. A quiet namespace is exported from
+	// its last snapshot, whose time says how old it is.
 	targets := func() ([]exporter.Target, error) {
 		fl.mu.Lock()
 		defer fl.mu.Unlock()
@@ -150,18 +155,28 @@ func exporterTargets(cfg exporterConfig) (func() ([]exporter.Target, error), fun
 			return nil, err
 		}
 		var out []exporter.Target
-		for _, inode := range fl.order {
-			m := fl.members[inode]
-			t := exporter.Target{Netns: m.w.ns.ID(), Name: m.w.String(), Source: m.col}
-			if cfg.processes {
-				t.Owners = ownersOf(m.w)
-			}
-			out = append(out, t)
+		snaps, _ := fl.poll(io.Discard)
+		for _, snap := range snaps {
+			out = append(out, exporter.Target{Netns: snap.Netns, Name: termsafeNames(snap), Source: polled{snap}})
 		}
 		return out, nil
 	}
 	return targets, fl.Close, nil
 }
+
+// termsafeNames is a namespace's name as the single-namespace label has
+// it: its best name and its id.
+func termsafeNames(s *tcpinfo.Snapshot) string {
+	if len(s.Names) == 0 {
+		return s.Netns
+	}
+	return s.Names[0] + " " + s.Netns
+}
+
+// polled is a snapshot the fleet has taken already, as an exporter source.
+type polled struct{ snap *tcpinfo.Snapshot }
+
+func (p polled) Collect(tcpinfo.Query) (*tcpinfo.Snapshot, error) { return p.snap, nil }
 
 // buildVersion is the module version Go recorded at build time.
 func buildVersion() string {

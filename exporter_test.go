@@ -9,13 +9,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tcpdash/tcpdash/exporter"
 	"github.com/tcpdash/tcpdash/internal/loadgen"
 	"github.com/tcpdash/tcpdash/internal/netns"
 )
@@ -104,5 +108,72 @@ func TestIntegrationExporter(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the exporter did not shut down")
+	}
+}
+
+// TestIntegrationExporterManyNamespaces: --netns all over 200 mostly idle
+// namespaces (one of them busy) stays within its budget: after the first
+// scrape opens them, a scrape costs well under a second of CPU, none says
+// tcpdash_up 0, and every namespace is exported.
+func TestIntegrationExporterManyNamespaces(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	runtime.LockOSThread() // Pdeathsig follows the forking thread
+	defer runtime.UnlockOSThread()
+	const n = 200
+	for range n {
+		c := exec.Command("sleep", "300")
+		c.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+		must(t, c.Start())
+		t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+	}
+	// Namespaces share the host's established hash: every dump of an empty
+	// one walks these 20,000 sockets too.
+	pop, err := loadgen.Build(loadgen.Spec{Established: 50, TimeWait: 20000, Dests: 8, Ports: 1, Listeners: 1})
+	must(t, err)
+	defer pop.Close()
+
+	// The exporter as runExporter builds it, every scrape collecting
+	// (no shared collection in between, to measure each).
+	targets, closeTargets, err := exporterTargets(exporterConfig{netns: "all", top: 10, processes: true, timeout: 10 * time.Second})
+	must(t, err)
+	defer closeTargets()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(exporter.New(exporter.Options{Targets: targets, Labelled: true, MaxTargets: exporter.MaxNamespaces,
+		Timeout: 10 * time.Second, MinInterval: -1}))
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		must(t, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	scrape := func() (map[string]float64, time.Duration) {
+		before := cpu()
+		mfs, err := reg.Gather()
+		took := cpu() - before
+		must(t, err)
+		got := map[string]float64{}
+		for _, mf := range mfs {
+			if m := mf.GetMetric(); len(m) == 1 && m[0].GetGauge() != nil {
+				got[mf.GetName()] = m[0].GetGauge().GetValue()
+			}
+		}
+		return got, took
+	}
+	first, firstCPU := scrape()
+	var worst time.Duration
+	for i := range 4 {
+		got, took := scrape()
+		worst = max(worst, took)
+		if got["tcpdash_up"] != 1 || got["tcpdash_namespaces"] < n+1 {
+			t.Errorf("scrape %d: tcpdash_up %v, tcpdash_namespaces %v; want 1 and at least %d", i+2, got["tcpdash_up"], got["tcpdash_namespaces"], n+1)
+		}
+	}
+	t.Logf("%d namespaces: the first scrape (opening them) cost %v of CPU, the next ones at most %v", n+1, firstCPU.Round(time.Millisecond), worst.Round(time.Millisecond))
+	if worst > time.Second {
+		t.Errorf("a scrape of %d idle namespaces cost %v of CPU, want under 1s", n+1, worst)
+	}
+	if first["tcpdash_up"] != 1 {
+		t.Error("the first scrape says tcpdash_up 0")
 	}
 }

@@ -48,6 +48,9 @@ type Options struct {
 	Targets func() ([]Target, error)
 	// Labelled adds netns and netns_name to every series (--netns all).
 	Labelled bool
+	// MaxTargets bounds the namespaces exported (0: no bound); the rest
+	// are counted in tcpdash_namespaces_skipped.
+	MaxTargets int
 	// Timeout bounds a collection; a scrape that waits longer gets
 	// tcpdash_up 0.
 	Timeout time.Duration
@@ -76,9 +79,10 @@ type Exporter struct {
 // A collection is one scrape's snapshots, shared by the scrapes that
 // arrive while it runs.
 type collection struct {
-	done  chan struct{}
-	snaps []labelled
-	err   error
+	done    chan struct{}
+	snaps   []labelled
+	skipped int // targets past MaxTargets
+	err     error
 	// When it ended and what it cost, once done is closed.
 	ended time.Time
 	took  time.Duration
@@ -138,6 +142,10 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 		e.series(ch, l)
 	}
 	send(ch, descDump, prometheus.GaugeValue, dump)
+	if e.opts.Labelled {
+		send(ch, descNamespaces, prometheus.GaugeValue, float64(len(c.snaps)))
+		send(ch, descSkipped, prometheus.GaugeValue, float64(c.skipped))
+	}
 }
 
 // send sends one series, its label values made safe first: a label that is
@@ -176,7 +184,7 @@ func (e *Exporter) collection() *collection {
 	e.inflight = c
 	go func() {
 		start := time.Now()
-		c.snaps, c.err = e.collect()
+		c.snaps, c.skipped, c.err = e.collect()
 		e.mu.Lock()
 		c.ended, c.took = time.Now(), time.Since(start)
 		e.inflight, e.last = nil, c
@@ -188,10 +196,14 @@ func (e *Exporter) collection() *collection {
 
 // collect snapshots every target. One collection runs at a time, so the
 // previous snapshots and owners need no lock of their own beyond mu.
-func (e *Exporter) collect() ([]labelled, error) {
+func (e *Exporter) collect() ([]labelled, int, error) {
 	targets, err := e.opts.Targets()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	skipped := 0
+	if m := e.opts.MaxTargets; m > 0 && len(targets) > m {
+		skipped, targets = len(targets)-m, targets[:m]
 	}
 	var out []labelled
 	var errs []error
@@ -226,15 +238,22 @@ func (e *Exporter) collect() ([]labelled, error) {
 	}
 	e.mu.Unlock()
 	if len(out) == 0 && len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, skipped, errors.Join(errs...)
 	}
-	return out, nil
+	return out, skipped, nil
 }
+
+// MaxNamespaces bounds the namespaces --netns all exports: a user who can
+// create namespaces cannot grow a scrape without end.
+const MaxNamespaces = 1000
 
 var (
 	descUp    = prometheus.NewDesc("tcpdash_up", "1 if the last collection worked, 0 if it failed or timed out.", nil, nil)
 	descBuild = prometheus.NewDesc("tcpdash_build_info", "tcpdash's version.", []string{"version"}, nil)
 	descDump  = prometheus.NewDesc("tcpdash_dump_duration_seconds", "How long reading and aggregating the sockets took.", nil, nil)
+	// Only with several namespaces (--netns all).
+	descNamespaces = prometheus.NewDesc("tcpdash_namespaces", "Network namespaces exported.", nil, nil)
+	descSkipped    = prometheus.NewDesc("tcpdash_namespaces_skipped", "Network namespaces left out, past the exporter's bound of 1,000.", nil, nil)
 	// Only with --filter: the socket series count what it selects.
 	descFilter = prometheus.NewDesc("tcpdash_filter_info", "The --filter expression every socket series is over (absent: all sockets).", []string{"filter"}, nil)
 )

@@ -318,3 +318,32 @@ func TestExhaustionOnEveryScrape(t *testing.T) {
 		t.Errorf("recovered: exhausted %v, want 0", v)
 	}
 }
+
+// TestMaxTargets: past MaxTargets namespaces are left out and counted, so
+// a user who can create namespaces cannot grow the scrape without end.
+func TestMaxTargets(t *testing.T) {
+	g := gatherer(New(Options{Targets: targets(&fakeSource{}, &fakeSource{}, &fakeSource{}), Labelled: true, MaxTargets: 2}))
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	names := map[string]bool{}
+	for _, mf := range mfs {
+		if m := mf.GetMetric(); len(m) == 1 && m[0].GetGauge() != nil {
+			got[mf.GetName()] = m[0].GetGauge().GetValue()
+		}
+		if mf.GetName() == "tcpdash_sockets" {
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "netns_name" {
+						names[l.GetValue()] = true
+					}
+				}
+			}
+		}
+	}
+	if got["tcpdash_namespaces"] != 2 || got["tcpdash_namespaces_skipped"] != 1 || len(names) != 2 {
+		t.Errorf("namespaces %v, skipped %v, exported %v; want 2, 1 and two names", got["tcpdash_namespaces"], got["tcpdash_namespaces_skipped"], names)
+	}
+}
