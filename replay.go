@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tcpdash/tcpdash/internal/termsafe"
@@ -83,6 +84,33 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return helpOr(err, replayUsage, stdout)
 	}
+	// The dashboard from the start shows the first frame at once and reads
+	// the rest of the recording meanwhile: a day's takes seconds to index.
+	if cfg.at == "" && !cfg.once && !cfg.summary && cfg.html == "" && isTerminal(stdout) {
+		start, err := recording.LoadStart(cfg.file, startFrames)
+		if err != nil {
+			return err
+		}
+		uc := replayDashboard(start, cfg, 0)
+		var mu sync.Mutex
+		var full *recording.Tape
+		if start.More {
+			uc.TapeRest = func() (*recording.Tape, error) {
+				t, err := recording.LoadFile(cfg.file)
+				mu.Lock()
+				full = t
+				mu.Unlock()
+				return t, err
+			}
+		}
+		err = runProgram(ctx, uc)
+		mu.Lock()
+		defer mu.Unlock()
+		if full != nil {
+			full.Close()
+		}
+		return err
+	}
 	tape, err := recording.LoadFile(cfg.file)
 	if err != nil {
 		return err
@@ -138,6 +166,10 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	return runProgram(ctx, replayDashboard(tape, cfg, at))
 }
+
+// startFrames is how much of a recording the dashboard reads before its
+// first frame: at 1 Hz, five minutes.
+const startFrames = 300
 
 // replayDashboard is the dashboard's configuration for a recording.
 func replayDashboard(tape *recording.Tape, cfg replayConfig, at int) ui.Config {

@@ -32,6 +32,9 @@ type Tape struct {
 	// Truncated says the input ended inside a line or a gzip member: the
 	// tape holds what was complete.
 	Truncated bool
+	// More says the tape holds the start of a recording only
+	// (LoadStart): more snapshots may follow in the file.
+	More bool
 	// Events are the recorded events, in order.
 	Events []Event
 
@@ -147,6 +150,30 @@ func Load(r io.Reader) (*Tape, error) {
 	return load(bytes.NewReader(data), int64(len(data)), nil)
 }
 
+// LoadStart reads the first snapshots of the recording at path, up to n,
+// into a tape of their own: a day's recording takes seconds to index
+// whole, and its first frame need not wait for that. More says more may
+// follow; LoadFile reads the whole.
+func LoadStart(path string, n int) (*Tape, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	rd, err := NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	t := &Tape{Header: rd.Header, More: true}
+	if err := t.index(rd, n); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(t.frames) == 0 {
+		return nil, fmt.Errorf("%s: no snapshots in it", path)
+	}
+	return t, nil
+}
+
 // Close releases the file a tape reads; it may be called more than once.
 func (t *Tape) Close() error {
 	t.mu.Lock()
@@ -172,30 +199,42 @@ func load(src io.ReaderAt, size int64, closer io.Closer) (*Tape, error) {
 			return nil, err
 		}
 	}
+	if err := t.index(rd, -1); err != nil {
+		return nil, err
+	}
+	if len(t.frames) == 0 {
+		return nil, errors.New("no snapshots in it")
+	}
+	return t, nil
+}
+
+// index reads rd's records into t, up to limit snapshots (-1: all).
+func (t *Tape) index(rd *Reader, limit int) error {
 	titles := map[string]string{}
 	sysctls, shared := map[string]string{}, false
 	if rd.Header != nil {
 		if len(rd.Header.Sysctls) > maxSysctlNames {
-			return nil, fmt.Errorf("the header names more than %d sysctls: not a recording tcpdash wrote", maxSysctlNames)
+			return fmt.Errorf("the header names more than %d sysctls: not a recording tcpdash wrote", maxSysctlNames)
 		}
 		maps.Copy(sysctls, rd.Header.Sysctls)
 	}
-	for {
+	for limit < 0 || len(t.frames) < limit {
 		rec, err := rd.Next()
 		if err == io.EOF {
+			t.More = false // it was all there
 			break
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if e := rec.Event; e != nil {
 			if len(t.Events) == maxEvents {
-				return nil, fmt.Errorf("line %d: more than %d events: not a recording tcpdash wrote", rd.line, maxEvents)
+				return fmt.Errorf("line %d: more than %d events: not a recording tcpdash wrote", rd.line, maxEvents)
 			}
 			t.Events = append(t.Events, *e)
 			if e.Kind == "sysctl" {
 				if _, ok := sysctls[e.Name]; !ok && len(sysctls) == maxSysctlNames {
-					return nil, fmt.Errorf("line %d: events name more than %d sysctls: not a recording tcpdash wrote", rd.line, maxSysctlNames)
+					return fmt.Errorf("line %d: events name more than %d sysctls: not a recording tcpdash wrote", rd.line, maxSysctlNames)
 				}
 				// Snapshots share the map until an event changes it; a run
 				// of events between two snapshots clones it once.
@@ -211,12 +250,12 @@ func load(src io.ReaderAt, size int64, closer io.Closer) (*Tape, error) {
 		var heads []FindingHead
 		if rec.states != nil {
 			if err := json.Unmarshal(rec.states, &states); err != nil {
-				return nil, fmt.Errorf("line %d: states: %w", rd.line, err)
+				return fmt.Errorf("line %d: states: %w", rd.line, err)
 			}
 		}
 		if rec.findings != nil {
 			if err := json.Unmarshal(rec.findings, &heads); err != nil {
-				return nil, fmt.Errorf("line %d: findings: %w", rd.line, err)
+				return fmt.Errorf("line %d: findings: %w", rd.line, err)
 			}
 			// A day of snapshots repeats the same few titles: keep one
 			// copy of each.
@@ -226,7 +265,7 @@ func load(src io.ReaderAt, size int64, closer io.Closer) (*Tape, error) {
 			}
 		}
 		if n := len(t.frames); n > 0 && rec.Time.Before(t.frames[n-1].time) {
-			return nil, fmt.Errorf("line %d: snapshot at %s is older than the one before it", rd.line, rec.Time.Format(time.RFC3339))
+			return fmt.Errorf("line %d: snapshot at %s is older than the one before it", rd.line, rec.Time.Format(time.RFC3339))
 		}
 		f := frame{time: rec.Time, at: rec.at, size: rec.size, states: states, heads: heads, sysctls: sysctls}
 		shared = true
@@ -236,10 +275,7 @@ func load(src io.ReaderAt, size int64, closer io.Closer) (*Tape, error) {
 		t.frames = append(t.frames, f)
 	}
 	t.Truncated = rd.Truncated
-	if len(t.frames) == 0 {
-		return nil, errors.New("no snapshots in it")
-	}
-	return t, nil
+	return nil
 }
 
 // Len is the number of snapshots.

@@ -67,6 +67,9 @@ type Config struct {
 	// its snapshot TapeStart.
 	Tape      *recording.Tape
 	TapeStart int
+	// TapeRest, when set, reads the whole recording of which Tape is the
+	// start: it replaces Tape when it arrives.
+	TapeRest func() (*recording.Tape, error)
 }
 
 type pane int
@@ -236,7 +239,11 @@ func (m Model) Init() tea.Cmd {
 		return tea.Batch(pollFleet(m.cfg.Fleet), tea.RequestBackgroundColor)
 	}
 	if t := m.cfg.Tape; t != nil {
-		return tea.Batch(loadFrame(t, m.player.pos, nil), tea.RequestBackgroundColor)
+		cmds := []tea.Cmd{loadFrame(t, m.player.pos, nil), tea.RequestBackgroundColor}
+		if m.cfg.TapeRest != nil {
+			cmds = append(cmds, loadRest(m.cfg.TapeRest))
+		}
+		return tea.Batch(cmds...)
 	}
 	cmds := []tea.Cmd{poll(m.cfg.Source, m.query()), tea.RequestBackgroundColor}
 	if m.cfg.Tuner != nil {

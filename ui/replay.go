@@ -37,6 +37,20 @@ type frameMsg struct {
 	err        error
 }
 
+// tapeMsg brings the whole recording, read after its start was shown.
+type tapeMsg struct {
+	tape *recording.Tape
+	err  error
+}
+
+// loadRest reads the whole recording.
+func loadRest(load func() (*recording.Tape, error)) tea.Cmd {
+	return func() tea.Msg {
+		t, err := load()
+		return tapeMsg{t, err}
+	}
+}
+
 // playTickMsg says it is time for the next frame; gen drops a tick from
 // before a pause, a step or a change of speed.
 type playTickMsg struct{ gen int }
@@ -132,7 +146,15 @@ func newPlayer(t *recording.Tape, start int) player {
 	ti := textinput.New()
 	ti.Prompt = "jump to: "
 	ti.Placeholder = "14:03:10, +90s or 2026-11-27T14:03:10Z"
-	p := player{tape: t, keys: newReplayKeys(), pos: start, speed: normalSpeed, jump: ti}
+	p := player{keys: newReplayKeys(), pos: start, speed: normalSpeed, jump: ti}
+	return p.withTape(t)
+}
+
+// withTape is the player on t, where it was: the whole recording arrives
+// after its start was shown (recording.LoadStart).
+func (p player) withTape(t *recording.Tape) player {
+	p.tape, p.starts, p.stops, p.changes = t, nil, nil, nil
+	p.pos = min(p.pos, t.Len()-1)
 	for _, s := range t.Starts() {
 		s.Finding.Title = termsafe.String(s.Finding.Title)
 		p.starts = append(p.starts, s)
@@ -319,6 +341,9 @@ func (p player) View() string {
 	if p.tape.Truncated {
 		head += " (file cut short)"
 	}
+	if p.tape.More {
+		head += " (reading the rest…)"
+	}
 	tail := ""
 	if p.note != "" {
 		tail = "  " + p.note
@@ -376,6 +401,14 @@ func speedName(s float64) string {
 // and ticks. It reports whether it handled msg.
 func (m Model) replayUpdate(msg tea.Msg) (Model, tea.Cmd, bool) {
 	switch msg := msg.(type) {
+	case tapeMsg:
+		if msg.err != nil {
+			m.player.note = "the rest of the recording: " + termsafe.Error(msg.err)
+			return m, nil, true
+		}
+		m.cfg.Tape = msg.tape
+		m.player = m.player.withTape(msg.tape)
+		return m, nil, true
 	case frameMsg:
 		if msg.pos != m.player.pos {
 			return m, nil, true // the user has moved on

@@ -319,3 +319,30 @@ func mustOK(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestReplayStartThenRest: the dashboard shows the start of a recording
+// at once; when the whole arrives, the player has every snapshot and stays
+// where it was.
+func TestReplayStartThenRest(t *testing.T) {
+	full := loadTape(t)
+	start, err := recording.LoadStart("../testdata/loadtest.rec", 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if start.Len() != 5 || !start.More {
+		t.Fatalf("the start: %d snapshots, more %v; want 5 and more", start.Len(), start.More)
+	}
+	m := New(Config{Tape: start, Interval: time.Second, Info: HostInfo{Host: "vm"}, ReadOnly: true,
+		TapeRest: func() (*recording.Tape, error) { return full, nil }})
+	m, _ = step(t, m, tea.WindowSizeMsg{Width: 120, Height: 40})
+	m = frame1(t, m, loadFrame(start, 0, nil))
+	m, cmd := keyCmd(t, m, "right", "right")
+	m = frame1(t, m, cmd)
+	if !strings.Contains(ansi.Strip(m.render()), "3/5 (reading the rest…)") {
+		t.Errorf("the status line does not say the rest is being read:\n%s", ansi.Strip(m.render()))
+	}
+	m, _ = step(t, m, loadRest(func() (*recording.Tape, error) { return full, nil })())
+	if m.player.pos != 2 || m.player.tape.Len() != full.Len() || strings.Contains(ansi.Strip(m.render()), "reading the rest") {
+		t.Errorf("after the rest: at %d of %d, want 2 of %d, and no more 'reading'", m.player.pos, m.player.tape.Len(), full.Len())
+	}
+}
