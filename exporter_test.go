@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -175,5 +176,16 @@ func TestIntegrationExporterManyNamespaces(t *testing.T) {
 	}
 	if first["tcpdash_up"] != 1 {
 		t.Error("the first scrape says tcpdash_up 0")
+	}
+	// Between scrapes no thread is held in a namespace: a user who can
+	// create namespaces cannot drive tcpdash toward Go's thread limit.
+	status, err := os.ReadFile("/proc/self/status")
+	must(t, err)
+	threads := 0
+	if m := regexp.MustCompile(`(?m)^Threads:\s+(\d+)`).FindSubmatch(status); m != nil {
+		threads, _ = strconv.Atoi(string(m[1]))
+	}
+	if threads == 0 || threads > n/4 {
+		t.Errorf("%d threads after scraping %d namespaces, want a few, none held per namespace", threads, n+1)
 	}
 }

@@ -9,19 +9,18 @@ import (
 )
 
 // A Handle holds a namespace open while tcpdash watches it: a descriptor
-// to create netlink sockets in it, and an OS thread that entered it, for
-// what /proc resolves by the reader's namespace (/proc/sys, and net/ under
-// the thread's own /proc/PID/task/TID). Close it when done: an open handle
-// keeps the namespace alive.
+// to create netlink sockets in it, and to enter it, on a thread of its
+// own, for what /proc resolves by the reader's namespace (/proc/sys, and
+// /proc/thread-self/net). The thread lives for one Do: a fleet of
+// namespaces holds no thread between polls. Close it when done: an open
+// handle keeps the namespace alive.
 type Handle struct {
 	ns   Namespace
 	file *os.File
-	tid  int
-	do   chan func()
 	done chan struct{}
 }
 
-// Enter opens ns and starts a thread inside it.
+// Enter opens ns and checks that it is what was resolved; Do enters it.
 func Enter(ns Namespace) (*Handle, error) {
 	f, err := os.Open(ns.Path)
 	if err != nil {
@@ -35,50 +34,41 @@ func Enter(ns Namespace) (*Handle, error) {
 		f.Close()
 		return nil, err
 	}
-	h := &Handle{ns: ns, file: f, do: make(chan func()), done: make(chan struct{})}
-	ready := make(chan error)
-	go h.run(f, ready, nil)
-	if err := <-ready; err != nil {
+	h := &Handle{ns: ns, file: f, done: make(chan struct{})}
+	// Enter once now, so that a namespace that cannot be entered is
+	// refused here rather than at its first poll.
+	if err := h.Do(func() error { return nil }); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return h, nil
 }
 
-// run is the thread inside the namespace. It is never the main thread:
-// /proc/PID/ns/net and /proc/PID/net follow the thread-group leader, so a
-// main thread moved into another namespace would move the whole process
-// in /proc's eyes (and Go never retires the main thread). On the main
-// thread it hands over to another and waits until that one is locked, so
-// that the other cannot be scheduled onto the main thread too.
-func (h *Handle) run(f *os.File, ready chan<- error, locked chan<- struct{}) {
+// run is one Do's thread inside the namespace. It is never the main
+// thread: /proc/PID/ns/net and /proc/PID/net follow the thread-group
+// leader, so a main thread moved into another namespace would move the
+// whole process in /proc's eyes (and Go never retires the main thread).
+// On the main thread it hands over to another and waits until that one is
+// locked, so that the other cannot be scheduled onto the main thread too.
+func (h *Handle) run(fn func() error, errc chan<- error, locked chan<- struct{}) {
 	runtime.LockOSThread()
 	if locked != nil {
 		close(locked)
 	}
 	if unix.Gettid() == unix.Getpid() {
 		other := make(chan struct{})
-		go h.run(f, ready, other)
+		go h.run(fn, errc, other)
 		<-other
 		runtime.UnlockOSThread()
 		return
 	}
 	// Never unlocked: when this goroutine ends, Go retires the thread, and
 	// the namespace it entered with it.
-	if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-		ready <- fmt.Errorf("enter network namespace %s: %w", h.ns, err)
+	if err := unix.Setns(int(h.file.Fd()), unix.CLONE_NEWNET); err != nil {
+		errc <- fmt.Errorf("enter network namespace %s: %w", h.ns, err)
 		return
 	}
-	h.tid = unix.Gettid()
-	ready <- nil
-	for {
-		select {
-		case fn := <-h.do:
-			fn()
-		case <-h.done:
-			return
-		}
-	}
+	errc <- fn()
 }
 
 // Namespace is the namespace held.
@@ -87,22 +77,20 @@ func (h *Handle) Namespace() Namespace { return h.ns }
 // NetNSFD is a descriptor of the namespace, for netlink.Config.NetNS.
 func (h *Handle) NetNSFD() int { return int(h.file.Fd()) }
 
-// ProcDir is a /proc directory whose net/ shows the namespace: the
-// thread's own (/proc/net follows the thread-group leader).
-func (h *Handle) ProcDir() string { return fmt.Sprintf("/proc/%d/task/%d", os.Getpid(), h.tid) }
-
-// Do runs fn on the thread inside the namespace.
+// Do runs fn on a thread inside the namespace, a thread of its own that
+// ends with it.
 func (h *Handle) Do(fn func() error) error {
-	errc := make(chan error, 1)
 	select {
-	case h.do <- func() { errc <- fn() }:
 	case <-h.done:
 		return fmt.Errorf("network namespace %s: handle closed", h.ns)
+	default:
 	}
+	errc := make(chan error, 1)
+	go h.run(fn, errc, nil)
 	return <-errc
 }
 
-// Close ends the thread and releases the namespace.
+// Close releases the namespace.
 func (h *Handle) Close() error {
 	close(h.done)
 	return h.file.Close()

@@ -17,7 +17,6 @@ func Enter(ns Namespace) (*Handle, error) {
 
 func (h *Handle) Namespace() Namespace     { return Namespace{} }
 func (h *Handle) NetNSFD() int             { return -1 }
-func (h *Handle) ProcDir() string          { return "" }
 func (h *Handle) Do(fn func() error) error { return fn() }
 func (h *Handle) Close() error             { return nil }
 

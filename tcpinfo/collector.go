@@ -45,9 +45,8 @@ type CgroupResolver interface {
 type Namespace interface {
 	// NetNSFD refers to the namespace, to create netlink sockets in it.
 	NetNSFD() int
-	// ProcDir is a /proc/PID or /proc/PID/task/TID whose net/ shows it.
-	ProcDir() string
-	// Do runs fn on a thread inside it: /proc/sys resolves there.
+	// Do runs fn on a thread inside it: /proc/sys resolves there, and
+	// the thread's /proc/PID/task/TID/net shows it.
 	Do(fn func() error) error
 }
 
@@ -101,7 +100,10 @@ func newCollector(opts Options, dial func() (dumper, error)) (*Collector, error)
 	c := &Collector{opts: opts, agg: NewAggregator(PortRange{}), now: time.Now,
 		counters: func() (Counters, error) { return ReadCounters(opts.ProcRoot) }}
 	if ns := opts.Namespace; ns != nil {
-		c.counters = func() (Counters, error) { return ReadCountersAt(ns.ProcDir()) }
+		c.counters = func() (c Counters, err error) {
+			err = ns.Do(func() (err error) { c, err = ReadCountersAt(threadProcDir()); return err })
+			return c, err
+		}
 	}
 	switch opts.Source {
 	case SourceProcfs:
@@ -274,11 +276,13 @@ func (c *Collector) dump(f *filter.Filter, ports PortRange, fn func(*Socket)) er
 		// The watched namespace's own tables, through the thread that
 		// entered it, as the counters are read: the process's /proc/net
 		// shows the namespace tcpdash started in.
-		dir := c.opts.ProcRoot
+		read := func() error { return parseProcFile(filepath.Join(c.opts.ProcRoot, name), family, fn) }
 		if ns := c.opts.Namespace; ns != nil {
-			dir = ns.ProcDir()
+			read = func() error {
+				return ns.Do(func() error { return parseProcFile(filepath.Join(threadProcDir(), name), family, fn) })
+			}
 		}
-		if err := parseProcFile(filepath.Join(dir, name), family, fn); err != nil {
+		if err := read(); err != nil {
 			return err
 		}
 	}
@@ -331,6 +335,13 @@ func parseProcFile(path string, family Family, fn func(*Socket)) error {
 	}
 	defer f.Close()
 	return ParseProcNet(f, family, fn)
+}
+
+// threadProcDir is /proc/PID/task/TID of the calling thread: inside a
+// Namespace's Do, its net/ shows that namespace (/proc/net follows the
+// thread-group leader's).
+func threadProcDir() string {
+	return fmt.Sprintf("/proc/%d/task/%d", os.Getpid(), unix.Gettid())
 }
 
 // inNamespace runs fn where /proc/sys and interface names are the watched
