@@ -31,3 +31,22 @@ func safeAddr(a netip.Addr) netip.Addr {
 	}
 	return a
 }
+
+// SafeZones makes every address zone in s safe (SafeZone): the one
+// sanitizer for addresses, for a snapshot from any source.
+func (s *Snapshot) SafeZones() {
+	ap := func(a netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(safeAddr(a.Addr()), a.Port()) }
+	for i := range s.TopRemoteEndpoints {
+		s.TopRemoteEndpoints[i].Endpoint = ap(s.TopRemoteEndpoints[i].Endpoint)
+	}
+	for i := range s.RemoteEndpointsFolded {
+		s.RemoteEndpointsFolded[i].Endpoint = ap(s.RemoteEndpointsFolded[i].Endpoint)
+	}
+	for i := range s.Listeners {
+		s.Listeners[i].Local = ap(s.Listeners[i].Local)
+	}
+	for i := range s.PortPressure {
+		g := &s.PortPressure[i]
+		g.Local, g.Remote = safeAddr(g.Local), ap(g.Remote)
+	}
+}

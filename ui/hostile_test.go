@@ -2,6 +2,7 @@ package ui
 
 import (
 	"errors"
+	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
@@ -37,6 +38,12 @@ func (h *hostileCollector) Collect(q tcpinfo.Query) (*tcpinfo.Snapshot, error) {
 		for i := range s.PortPressure {
 			s.PortPressure[i].Opener, s.PortPressure[i].OpenerCgroupName = tcpinfo.Owner{PID: 4242, Command: h.name}, h.name
 			s.PortPressure[i].OpenerSockets = s.PortPressure[i].Used
+		}
+		// An interface's name, in a link-local peer's zone.
+		if h.name != "" {
+			peer := netip.AddrPortFrom(netip.MustParseAddr("fe80::1").WithZone(h.name), 8080)
+			s.TopRemoteEndpoints = append(s.TopRemoteEndpoints, tcpinfo.EndpointCount{Endpoint: peer, States: tcpinfo.StateCounts{tcpinfo.SynSent: 3}})
+			s.PortPressure = append(s.PortPressure, tcpinfo.PressureGroup{Local: netip.MustParseAddr("fe80::2").WithZone(h.name), Remote: peer, Used: 3, Capacity: 100, Ratio: 0.03})
 		}
 	}
 	return s, err

@@ -674,4 +674,5 @@ func printableNames(s *tcpinfo.Snapshot) {
 	for i, n := range s.Names {
 		s.Names[i] = termsafe.String(n)
 	}
+	s.SafeZones() // interface names, in link-local addresses
 }
