@@ -29,6 +29,9 @@ type member struct {
 	prev     *tcpinfo.Snapshot
 	findings []diagnose.Finding // of prev
 	settings []tuning.Setting
+	// cookie is the namespace's SO_NETNS_COOKIE, 0 if the kernel has none:
+	// Linux reuses a gone namespace's inode, never its cookie.
+	cookie uint64
 }
 
 func (m *member) Close() {
@@ -130,7 +133,7 @@ func (fl *fleet) open(ns namespaces.Namespace) (*member, error) {
 		w.Close()
 		return nil, err
 	}
-	return &member{w: w, col: col, settings: readSettings(w)}, nil
+	return &member{w: w, col: col, settings: readSettings(w), cookie: w.cookie()}, nil
 }
 
 func (fl *fleet) Close() {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -155,9 +156,12 @@ func exporterTargets(cfg exporterConfig) (func() ([]exporter.Target, error), fun
 			return nil, err
 		}
 		var out []exporter.Target
-		snaps, _ := fl.poll(io.Discard)
-		for _, snap := range snaps {
-			out = append(out, exporter.Target{Netns: snap.Netns, Name: termsafeNames(snap), Source: polled{snap}})
+		fl.poll(io.Discard)
+		for _, inode := range fl.order {
+			m := fl.members[inode]
+			if snap := m.prev; snap != nil {
+				out = append(out, exporter.Target{Netns: snap.Netns, Name: termsafeNames(snap), Cookie: cookieLabel(m.cookie), Source: polled{snap}})
+			}
 		}
 		return out, nil
 	}
@@ -171,6 +175,14 @@ func termsafeNames(s *tcpinfo.Snapshot) string {
 		return s.Netns
 	}
 	return s.Names[0] + " " + s.Netns
+}
+
+// cookieLabel is a namespace cookie as a label value; empty if unknown.
+func cookieLabel(c uint64) string {
+	if c == 0 {
+		return ""
+	}
+	return strconv.FormatUint(c, 10)
 }
 
 // polled is a snapshot the fleet has taken already, as an exporter source.

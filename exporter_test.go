@@ -154,11 +154,24 @@ func TestIntegrationExporterManyNamespaces(t *testing.T) {
 		took := cpu() - before
 		must(t, err)
 		got := map[string]float64{}
+		cookies := map[string]bool{}
 		for _, mf := range mfs {
 			if m := mf.GetMetric(); len(m) == 1 && m[0].GetGauge() != nil {
 				got[mf.GetName()] = m[0].GetGauge().GetValue()
 			}
+			if mf.GetName() == "tcpdash_sockets" {
+				for _, m := range mf.GetMetric() {
+					for _, l := range m.GetLabel() {
+						if l.GetName() == "netns_cookie" {
+							cookies[l.GetValue()] = true
+						}
+					}
+				}
+			}
 		}
+		// Each namespace is told apart by its cookie, which Linux never
+		// gives to another.
+		got["cookies"] = float64(len(cookies))
 		return got, took
 	}
 	first, firstCPU := scrape()
@@ -166,8 +179,9 @@ func TestIntegrationExporterManyNamespaces(t *testing.T) {
 	for i := range 4 {
 		got, took := scrape()
 		worst = max(worst, took)
-		if got["tcpdash_up"] != 1 || got["tcpdash_namespaces"] < n+1 {
-			t.Errorf("scrape %d: tcpdash_up %v, tcpdash_namespaces %v; want 1 and at least %d", i+2, got["tcpdash_up"], got["tcpdash_namespaces"], n+1)
+		if got["tcpdash_up"] != 1 || got["tcpdash_namespaces"] < n+1 || got["cookies"] != got["tcpdash_namespaces"] {
+			t.Errorf("scrape %d: tcpdash_up %v, tcpdash_namespaces %v, distinct netns_cookie %v; want 1, at least %d, one cookie each",
+				i+2, got["tcpdash_up"], got["tcpdash_namespaces"], got["cookies"], n+1)
 		}
 	}
 	t.Logf("%d namespaces: the first scrape (opening them) cost %v of CPU, the next ones at most %v", n+1, firstCPU.Round(time.Millisecond), worst.Round(time.Millisecond))

@@ -37,7 +37,10 @@ type Source interface {
 // netns and netns_name labels.
 type Target struct {
 	Netns, Name string
-	Source      Source
+	// Cookie is the namespace's SO_NETNS_COOKIE ("" if unknown): the
+	// netns_cookie label tells apart two namespaces that had one inode.
+	Cookie string
+	Source Source
 	// Owners reads who holds which socket; nil leaves processes out.
 	Owners func() (*tcpinfo.Owners, error)
 }
@@ -262,7 +265,7 @@ var (
 // several namespaces.
 func (e *Exporter) desc(name, help string, labels ...string) *prometheus.Desc {
 	if e.opts.Labelled {
-		labels = append(labels, "netns", "netns_name")
+		labels = append(labels, "netns", "netns_name", "netns_cookie")
 	}
 	return prometheus.NewDesc(name, help, labels, nil)
 }
@@ -272,7 +275,7 @@ func (e *Exporter) series(ch chan<- prometheus.Metric, l labelled) {
 	s := l.snap
 	extra := func(v ...string) []string {
 		if e.opts.Labelled {
-			v = append(v, l.target.Netns, l.target.Name)
+			v = append(v, l.target.Netns, l.target.Name, l.target.Cookie)
 		}
 		return v
 	}
