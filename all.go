@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tcpdash/tcpdash/diagnose"
+	"github.com/tcpdash/tcpdash/internal/diagnose"
+	"github.com/tcpdash/tcpdash/internal/namespaces"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
-	"github.com/tcpdash/tcpdash/namespaces"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/tuning"
 	"github.com/tcpdash/tcpdash/ui"

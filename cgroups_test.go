@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcpdash/tcpdash/cgroups"
+	"github.com/tcpdash/tcpdash/internal/cgroups"
 	"github.com/tcpdash/tcpdash/internal/loadgen"
 	"github.com/tcpdash/tcpdash/internal/netns"
 )

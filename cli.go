@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tcpdash/tcpdash/cgroups"
-	"github.com/tcpdash/tcpdash/diagnose"
-	"github.com/tcpdash/tcpdash/filter"
+	"github.com/tcpdash/tcpdash/internal/cgroups"
+	"github.com/tcpdash/tcpdash/internal/diagnose"
+	"github.com/tcpdash/tcpdash/internal/filter"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/tuning"

@@ -17,8 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
 
-	"github.com/tcpdash/tcpdash/exporter"
-	"github.com/tcpdash/tcpdash/filter"
+	"github.com/tcpdash/tcpdash/internal/exporter"
+	"github.com/tcpdash/tcpdash/internal/filter"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 

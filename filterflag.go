@@ -3,8 +3,8 @@ package main
 import (
 	"flag"
 
-	"github.com/tcpdash/tcpdash/cgroups"
-	"github.com/tcpdash/tcpdash/filter"
+	"github.com/tcpdash/tcpdash/internal/cgroups"
+	"github.com/tcpdash/tcpdash/internal/filter"
 )
 
 // filterUsage is the --filter line every mode's usage shares.

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tcpdash/tcpdash/namespaces"
+	"github.com/tcpdash/tcpdash/internal/namespaces"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 

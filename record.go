@@ -16,9 +16,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/tcpdash/tcpdash/diagnose"
+	"github.com/tcpdash/tcpdash/internal/diagnose"
+	"github.com/tcpdash/tcpdash/internal/recording"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
-	"github.com/tcpdash/tcpdash/recording"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/tuning"
 )

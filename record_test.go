@@ -15,7 +15,7 @@ import (
 
 	"github.com/tcpdash/tcpdash/internal/loadgen"
 	"github.com/tcpdash/tcpdash/internal/netns"
-	"github.com/tcpdash/tcpdash/recording"
+	"github.com/tcpdash/tcpdash/internal/recording"
 )
 
 // TestIntegrationRecord records a namespace while a leaking process grows

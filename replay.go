@@ -11,9 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tcpdash/tcpdash/internal/recording"
+	"github.com/tcpdash/tcpdash/internal/summary"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
-	"github.com/tcpdash/tcpdash/recording"
-	"github.com/tcpdash/tcpdash/summary"
 	"github.com/tcpdash/tcpdash/ui"
 )
 

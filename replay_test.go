@@ -16,7 +16,7 @@ import (
 
 	"github.com/tcpdash/tcpdash/internal/loadgen"
 	"github.com/tcpdash/tcpdash/internal/netns"
-	"github.com/tcpdash/tcpdash/recording"
+	"github.com/tcpdash/tcpdash/internal/recording"
 )
 
 // loadTestRecording is a recording of the load test in

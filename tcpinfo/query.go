@@ -4,7 +4,7 @@ import (
 	"cmp"
 	"net/netip"
 
-	"github.com/tcpdash/tcpdash/filter"
+	"github.com/tcpdash/tcpdash/internal/filter"
 )
 
 // A Query picks and orders the rows of a snapshot's tables. The zero

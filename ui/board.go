@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/tcpdash/tcpdash/diagnose"
+	"github.com/tcpdash/tcpdash/internal/diagnose"
 	"github.com/tcpdash/tcpdash/internal/humanize"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )

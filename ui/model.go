@@ -17,10 +17,10 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/tcpdash/tcpdash/diagnose"
-	"github.com/tcpdash/tcpdash/filter"
+	"github.com/tcpdash/tcpdash/internal/diagnose"
+	"github.com/tcpdash/tcpdash/internal/filter"
+	"github.com/tcpdash/tcpdash/internal/recording"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
-	"github.com/tcpdash/tcpdash/recording"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/tuning"
 )

@@ -12,7 +12,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 
-	"github.com/tcpdash/tcpdash/recording"
+	"github.com/tcpdash/tcpdash/internal/recording"
 )
 
 // loadTape reads the recording of the main package's load test: quiet, then

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tcpdash/tcpdash/cgroups"
+	"github.com/tcpdash/tcpdash/internal/cgroups"
 )
 
 // fakeProc lays out processes with cgroup paths; their ns/net links point

@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tcpdash/tcpdash/diagnose"
+	"github.com/tcpdash/tcpdash/internal/diagnose"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 

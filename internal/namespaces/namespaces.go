@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/tcpdash/tcpdash/cgroups"
+	"github.com/tcpdash/tcpdash/internal/cgroups"
 )
 
 // nsfsMagic is NSFS_MAGIC: namespace files live on nsfs.

@@ -22,8 +22,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/tcpdash/tcpdash/diagnose"
-	"github.com/tcpdash/tcpdash/filter"
+	"github.com/tcpdash/tcpdash/internal/diagnose"
+	"github.com/tcpdash/tcpdash/internal/filter"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )

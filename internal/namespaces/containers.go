@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tcpdash/tcpdash/cgroups"
+	"github.com/tcpdash/tcpdash/internal/cgroups"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
 )
 

@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/tcpdash/tcpdash/filter"
+	"github.com/tcpdash/tcpdash/internal/filter"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 

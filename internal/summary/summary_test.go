@@ -14,13 +14,13 @@ import (
 	"time"
 
 	"github.com/tcpdash/tcpdash/internal/netns"
-	"github.com/tcpdash/tcpdash/recording"
+	"github.com/tcpdash/tcpdash/internal/recording"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
 func loadTape(t *testing.T) *recording.Tape {
 	t.Helper()
-	tape, err := recording.LoadFile("../testdata/loadtest.rec")
+	tape, err := recording.LoadFile("../../testdata/loadtest.rec")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/tcpdash/tcpdash/diagnose"
-	"github.com/tcpdash/tcpdash/recording"
+	"github.com/tcpdash/tcpdash/internal/diagnose"
+	"github.com/tcpdash/tcpdash/internal/recording"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
