@@ -1,58 +1,21 @@
 // Command tcpdash shows what the kernel's TCP sockets are doing, second by
-// second, and tunes the kernel safely.
+// second, names who holds them, says why connections fail, and tunes the
+// kernel safely. Everything but signals and the exit status is in
+// internal/cli.
 package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/tcpdash/tcpdash/internal/termsafe"
-	"github.com/tcpdash/tcpdash/tuning"
+	"github.com/tcpdash/tcpdash/internal/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	err := cli.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
-	os.Exit(exitCode(err, os.Stderr))
-}
-
-// Exit statuses. exitChanged is tune's "changed, but …": the kernel was
-// changed and something after that failed; the message names each key's
-// value now.
-const (
-	exitRefused = 1
-	exitUsage   = 2
-	exitChanged = 3
-)
-
-// exitCode prints err the house way and maps it to an exit status:
-// 2 for bad usage, 3 when sysctls were changed but not as asked, 1 for
-// everything else (nothing changed).
-func exitCode(err error, stderr io.Writer) int {
-	if err == nil {
-		return 0
-	}
-	// Errors quote what users typed and paths and names from outside:
-	// one printable line each.
-	fmt.Fprintf(stderr, "tcpdash: error: %s\n", termsafe.Error(err))
-	var u usageError
-	if errors.As(err, &u) {
-		fmt.Fprint(stderr, u.usage)
-		return exitUsage
-	}
-	var h hinted
-	if errors.As(err, &h) {
-		fmt.Fprintf(stderr, "tcpdash: hint: %s\n", termsafe.String(h.hint))
-	}
-	var changed *tuning.ChangedError
-	if errors.As(err, &changed) {
-		return exitChanged
-	}
-	return exitRefused
+	os.Exit(cli.ExitCode(err, os.Stderr))
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ import (
 // TestIntegrationReplay, kept for the tests that need no kernel: the
 // dashboard in tmux, the HTML report in Chromium. TCPDASH_UPDATE_TESTDATA=1
 // makes it anew.
-const loadTestRecording = "testdata/loadtest.rec"
+const loadTestRecording = "../../testdata/loadtest.rec"
 
 // TestIntegrationReplay records a load test in a namespace while a live
 // --json stream logs it: quiet at first, then connections churn towards a

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -99,7 +99,7 @@ func TestIntegrationTuneFiles(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, _, err := runCLI(t, tc.args...)
-			if code := exitCode(err, io.Discard); code != 1 || !strings.Contains(err.Error(), tc.want) {
+			if code := ExitCode(err, io.Discard); code != 1 || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("exit %d, error %v; want 1 and %q", code, err, tc.want)
 			}
 			if strings.Contains(err.Error(), "\n") || strings.Contains(out+err.Error(), "TOPSECRET") {
@@ -122,7 +122,7 @@ func TestIntegrationTuneFiles(t *testing.T) {
 	}
 	for _, conf := range []string{filepath.Join(ours, "link.conf"), theirsConf} {
 		out, _, err := runCLI(t, append([]string{"tune", "persist", "--yes", "--file", conf}, state...)...)
-		if code := exitCode(err, io.Discard); code != 1 || strings.Contains(out+err.Error(), "TOPSECRET") ||
+		if code := ExitCode(err, io.Discard); code != 1 || strings.Contains(out+err.Error(), "TOPSECRET") ||
 			strings.Contains(out, "core_pattern") {
 			t.Errorf("persist to %s: exit %d, %v\n%s", conf, code, err, out)
 		}

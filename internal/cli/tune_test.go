@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -39,7 +39,7 @@ func TestTuneUsage(t *testing.T) {
 		{[]string{"tune", "--bogus"}, "unknown flag -bogus"},
 	} {
 		_, _, err := runCLI(t, tt.args...)
-		if code := exitCode(err, io.Discard); code != 2 || !strings.Contains(err.Error(), tt.want) {
+		if code := ExitCode(err, io.Discard); code != 2 || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: exit %d, error %v; want 2 and %q", tt.args, code, err, tt.want)
 		}
 	}
@@ -82,7 +82,7 @@ func TestIntegrationTune(t *testing.T) {
 		{[]string{"persist", "--yes", "--file", filepath.Join(dir, "x.conf")}, "nothing to undo"},
 	} {
 		_, err := tune(tt.args...)
-		if code := exitCode(err, io.Discard); code != 1 || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+		if code := ExitCode(err, io.Discard); code != 1 || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("tune %v: exit %d, error %v; want 1 and one line with %q", tt.args, code, err, tt.want)
 		}
 		if got := sysctls(t); !equal(got, before) {
@@ -169,15 +169,15 @@ func TestExitStatus(t *testing.T) {
 		{fmt.Errorf("tune set: %w", changed), 3},
 	} {
 		var stderr bytes.Buffer
-		if got := exitCode(tc.err, &stderr); got != tc.want {
-			t.Errorf("exitCode(%v) = %d, want %d", tc.err, got, tc.want)
+		if got := ExitCode(tc.err, &stderr); got != tc.want {
+			t.Errorf("ExitCode(%v) = %d, want %d", tc.err, got, tc.want)
 		}
 		if tc.want == 3 && !strings.Contains(stderr.String(), "values now: net.ipv4.tcp_fin_timeout=30") {
 			t.Errorf("exit 3 must name each key's value now: %q", stderr.String())
 		}
 	}
 	var stderr bytes.Buffer
-	exitCode(fmt.Errorf("bad value %s", "x\x1b]2;t\a\ny"), &stderr)
+	ExitCode(fmt.Errorf("bad value %s", "x\x1b]2;t\a\ny"), &stderr)
 	if strings.Count(stderr.String(), "\n") != 1 || strings.Contains(stderr.String(), "\x1b") {
 		t.Errorf("an error quoting input must be one printable line: %q", stderr.String())
 	}

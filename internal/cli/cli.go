@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -184,7 +184,9 @@ func flagError(err error) string {
 	return msg
 }
 
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+// Run is tcpdash: it parses args, runs the mode or subcommand they name
+// until it ends or ctx does, and returns its error for ExitCode.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "tune" {
 		return runTune(ctx, args[1:], stdin, stdout, stderr)
 	}

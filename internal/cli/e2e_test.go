@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -265,7 +265,7 @@ func TestIntegrationDashboardInTmux(t *testing.T) {
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "tcpdash")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/tcpdash/tcpdash").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin

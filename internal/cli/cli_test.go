@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -22,7 +22,7 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, err error) {
 func runCLIContext(ctx context.Context, t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	err = run(ctx, args, strings.NewReader(""), &out, &errb)
+	err = Run(ctx, args, strings.NewReader(""), &out, &errb)
 	return out.String(), errb.String(), err
 }
 

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -32,7 +32,7 @@ func TestIntegrationWatchOtherNamespaces(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	tcpload := filepath.Join(t.TempDir(), "tcpload")
-	if out, err := exec.Command("go", "build", "-o", tcpload, "./cmd/tcpload").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", tcpload, "github.com/tcpdash/tcpdash/cmd/tcpload").CombinedOutput(); err != nil {
 		t.Fatalf("go build tcpload: %v\n%s", err, out)
 	}
 	// /run is private to this test: named namespaces go in its own
@@ -238,7 +238,7 @@ func TestIntegrationWatchOtherNamespaces(t *testing.T) {
 		{"--once", "--netns", "pid:x"}, {"--once", "--netns", "container:0123456789ab"}, {"--once", "--netns", "/etc/hostname"},
 		{"tune", "--netns", "all"}} {
 		_, _, err := runCLI(t, bad...)
-		if code := exitCode(err, io.Discard); code != 1 || strings.Contains(err.Error(), "\n") {
+		if code := ExitCode(err, io.Discard); code != 1 || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%q: exit %d, %v; want 1 and one line", bad, code, err)
 		}
 	}
