@@ -1,0 +1,72 @@
+package main
+
+import (
+	"cmp"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestPackageMap: docs/architecture.md lists every package, and only
+// those: the map a new engineer reads first stays true.
+func TestPackageMap(t *testing.T) {
+	out, err := exec.Command("go", "list", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var want []string
+	for _, p := range strings.Fields(string(out)) {
+		p = strings.TrimPrefix(strings.TrimPrefix(p, "github.com/tcpdash/tcpdash"), "/")
+		want = append(want, cmp.Or(p, "."))
+	}
+	doc, err := os.ReadFile("docs/architecture.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(doc), "## Package map")
+	if !ok {
+		t.Fatal("docs/architecture.md has no Package map section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var got []string
+	for _, m := range regexp.MustCompile("(?m)^- `([^`]+)` — ").FindAllStringSubmatch(section, -1) {
+		got = append(got, m[1])
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("the package map lists\n  %v\ngo list has\n  %v", got, want)
+	}
+}
+
+// TestReadmeLinks: the README stays a front door (at most 400 lines) and
+// every document it links to exists; so does every link between docs.
+func TestReadmeLinks(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(readme), "\n"); n > 400 {
+		t.Errorf("README.md has %d lines, want at most 400: the rest belongs under docs/", n)
+	}
+	link := regexp.MustCompile(`\]\(((?:docs/)?[a-z-]+\.md)(?:#[^)]*)?\)`)
+	check := func(from string, text []byte, dir string) {
+		for _, m := range link.FindAllSubmatch(text, -1) {
+			if _, err := os.Stat(dir + string(m[1])); err != nil {
+				t.Errorf("%s links to %s, which does not exist", from, m[1])
+			}
+		}
+	}
+	check("README.md", readme, "")
+	docs, _ := os.ReadDir("docs")
+	for _, d := range docs {
+		b, err := os.ReadFile("docs/" + d.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("docs/"+d.Name(), b, "docs/")
+	}
+}
