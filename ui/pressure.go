@@ -8,9 +8,9 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
+	"github.com/tcpdash/tcpdash/internal/diagnose"
 	"github.com/tcpdash/tcpdash/internal/humanize"
 	"github.com/tcpdash/tcpdash/tcpinfo"
-	"github.com/tcpdash/tcpdash/tuning"
 )
 
 type groupKey struct {
@@ -81,9 +81,9 @@ func (p pressurePane) View(focused bool) []string {
 	for _, g := range b.snap.PortPressure {
 		filled := min(int(g.Ratio*float64(gaugeW)+0.5), gaugeW)
 		style := st.gaugeFill
-		if g.Ratio >= tuning.PressureCritical {
+		if g.Ratio >= diagnose.PressureCritical {
 			style = st.trouble
-		} else if g.Ratio >= tuning.PressureWarn {
+		} else if g.Ratio >= diagnose.PressureWarn {
 			style = st.warn
 		}
 		gauge := style.Render(strings.Repeat("█", filled)) + st.gaugeEmpty.Render(strings.Repeat("░", gaugeW-filled))

@@ -503,9 +503,9 @@ func printableFindings(in []diagnose.Finding) []diagnose.Finding {
 		for j := range f.Evidence {
 			f.Evidence[j] = termsafe.String(f.Evidence[j])
 		}
-		f.Sysctls = append([]tuning.Recommendation(nil), f.Sysctls...)
+		f.Sysctls = append([]diagnose.Recommendation(nil), f.Sysctls...)
 		for j, r := range f.Sysctls {
-			f.Sysctls[j] = tuning.Recommendation{Key: termsafe.String(r.Key), Value: termsafe.String(r.Value), Reason: termsafe.String(r.Reason)}
+			f.Sysctls[j] = diagnose.Recommendation{Key: termsafe.String(r.Key), Value: termsafe.String(r.Value), Reason: termsafe.String(r.Reason)}
 		}
 		out[i] = f
 	}

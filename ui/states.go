@@ -7,9 +7,9 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/tcpdash/tcpdash/internal/diagnose"
 	"github.com/tcpdash/tcpdash/internal/humanize"
 	"github.com/tcpdash/tcpdash/tcpinfo"
-	"github.com/tcpdash/tcpdash/tuning"
 )
 
 // trouble returns why state st needs attention, or "".
@@ -25,7 +25,7 @@ func (b *board) trouble(st tcpinfo.State) string {
 			return "SYN_RECV piling up: handshakes are not completing"
 		}
 	case tcpinfo.TimeWait:
-		if max := s.MaxTimeWaitBuckets; tuning.TimeWaitNearLimit(s) {
+		if max := s.MaxTimeWaitBuckets; diagnose.TimeWaitNearLimit(s) {
 			return fmt.Sprintf("TIME_WAIT at %d%% of tcp_max_tw_buckets (%s)",
 				s.Counters.TWSockets*100/uint64(max), humanize.Int(max))
 		}

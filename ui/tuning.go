@@ -312,15 +312,14 @@ func (p tuningPane) message(msg tea.Msg) (tuningPane, tea.Cmd) {
 
 // recommendations draws advice from the last two snapshots and the ports
 // listened on.
-func (p tuningPane) recommendations() map[string]tuning.Recommendation {
-	out := map[string]tuning.Recommendation{}
+func (p tuningPane) recommendations() map[string]diagnose.Recommendation {
+	out := map[string]diagnose.Recommendation{}
 	if p.b == nil || p.b.snap == nil || p.settings == nil {
 		return out
 	}
-	listening := p.b.snap.Listening()
 	// The findings' own sysctl fixes too, so that the pane never lacks
 	// the fix a finding names.
-	for _, r := range diagnose.Advice(tuning.Recommend(p.b.snap, p.b.prev, p.settings, listening), p.b.findings) {
+	for _, r := range diagnose.AdviceFor(p.b.snap, p.b.prev, p.settings, p.b.findings) {
 		out[r.Key] = r
 	}
 	return out

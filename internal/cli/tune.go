@@ -270,9 +270,7 @@ func tuneShow(ctx context.Context, sys *tuning.System, ns *watched, w io.Writer)
 	if err != nil {
 		return err
 	}
-	listening := now.Listening()
-	// The findings' sysctl fixes join the advice, citing them.
-	recs := diagnose.Advice(tuning.Recommend(now, prev, settings, listening), diagnose.Diagnose(now, prev, settings))
+	_, recs := diagnose.Advise(now, prev, settings)
 	recommended := map[string]string{}
 	for _, r := range recs {
 		if r.Key != "" {

@@ -73,7 +73,7 @@ type Finding struct {
 	Evidence []string `json:"evidence"`
 	// Sysctls are the sysctl changes that help, for the tuning pane and
 	// tcpdash tune to recommend, citing the finding.
-	Sysctls []tuning.Recommendation `json:"sysctls,omitempty"`
+	Sysctls []Recommendation `json:"sysctls,omitempty"`
 	// Rank is how bad it is in its kind's own measure (CLOSE_WAIT sockets,
 	// connections dropped, a group's share of its ports plus up to 1 as
 	// exhaustion nears, 1 when it is out of ports): it orders findings of
@@ -112,9 +112,9 @@ func Diagnose(now, earlier *tcpinfo.Snapshot, settings []tuning.Setting) []Findi
 			earlier = nil
 		}
 	}
-	recs := map[string]tuning.Recommendation{}
+	recs := map[string]Recommendation{}
 	listening := now.Listening() // all of them: a new range must clear every one
-	for _, r := range tuning.Recommend(now, earlier, settings, listening) {
+	for _, r := range Recommend(now, earlier, settings, listening) {
 		recs[r.Key] = r
 	}
 
@@ -231,11 +231,11 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, settings []tuning.Se
 		if growth > 0 {
 			left = time.Duration(float64(g.Capacity-g.Used) / growth * float64(time.Second))
 		}
-		if g.Ratio < tuning.PressureWarn && (left < 0 || left > forecastHorizon) {
+		if g.Ratio < PressureWarn && (left < 0 || left > forecastHorizon) {
 			continue
 		}
 		sev := Warning
-		if g.Ratio >= tuning.PressureCritical || left >= 0 && left < time.Minute {
+		if g.Ratio >= PressureCritical || left >= 0 && left < time.Minute {
 			sev = Critical
 		}
 		title := fmt.Sprintf("connect() to %s from %s uses %.0f%% of its %s ports", g.Remote, g.Local, 100*g.Ratio, humanize.Int(g.Capacity))
@@ -253,7 +253,7 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, settings []tuning.Se
 		}
 		// The sysctls that help this destination, whatever the pressure
 		// thresholds of the general advice: a forecast alone calls for them.
-		sysctls := tuning.ForPressure("for the finding \""+title+"\"", settings, listening)
+		sysctls := ForPressure("for the finding \""+title+"\"", settings, listening)
 		fixes := []string{}
 		for _, r := range sysctls {
 			fix := r.Key + "=" + r.Value
@@ -290,10 +290,26 @@ func pressureRank(ratio float64, left time.Duration) float64 {
 	return ratio + 1/(1+left.Seconds())
 }
 
+// Advise is the one call for what is wrong and what to change: the
+// findings for now (Diagnose) and the sysctl advice with each finding's
+// fixes, citing it (AdviceFor). tune, the tuning pane and reports use it,
+// so they never disagree.
+func Advise(now, earlier *tcpinfo.Snapshot, settings []tuning.Setting) ([]Finding, []Recommendation) {
+	findings := Diagnose(now, earlier, settings)
+	return findings, AdviceFor(now, earlier, settings, findings)
+}
+
+// AdviceFor is the sysctl advice for now and the findings already drawn
+// from it: the recommendations, then each fix a finding names that they
+// lack.
+func AdviceFor(now, earlier *tcpinfo.Snapshot, settings []tuning.Setting, findings []Finding) []Recommendation {
+	return Advice(Recommend(now, earlier, settings, now.Listening()), findings)
+}
+
 // Advice is the sysctl advice to show: recs, then each sysctl a finding
 // calls for that recs lacks, citing the finding. The tuning pane and
 // tcpdash tune both show this, so a finding's fix is never missing there.
-func Advice(recs []tuning.Recommendation, findings []Finding) []tuning.Recommendation {
+func Advice(recs []Recommendation, findings []Finding) []Recommendation {
 	out := slices.Clone(recs)
 	have := map[string]bool{}
 	for _, r := range recs {
@@ -374,7 +390,7 @@ func growthOf(now, then tcpinfo.PressureGroup, haveEarlier bool, dt float64) (fl
 }
 
 // counters reports the kernel counters that must not rise.
-func counters(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuning.Recommendation, somaxconn int) []Finding {
+func counters(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]Recommendation, somaxconn int) []Finding {
 	var f []Finding
 	c := now.Counters
 	tw, maxTW := c.TWSockets, now.MaxTimeWaitBuckets
@@ -384,7 +400,7 @@ func counters(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuning
 			Title:    fmt.Sprintf("the TIME_WAIT table is full: %s closes skipped TIME_WAIT (%s/s)", humanize.Int(int(d)), fmtRate(float64(d)/dt)),
 			Detail:   "Above tcp_max_tw_buckets closing sockets skip TIME_WAIT, so late segments can corrupt new connections. Fix: " + advice(recs, "net.ipv4.tcp_max_tw_buckets") + ", and fewer short-lived connections (pooling, keep-alive).",
 			Evidence: []string{fmt.Sprintf("TCPTimeWaitOverflow %s; tw sockets %s of %s", humanize.Int(int(c.TCPTimeWaitOverflow)), humanize.Int(int(tw)), humanize.Int(maxTW))}})
-	} else if tuning.TimeWaitNearLimit(now) {
+	} else if TimeWaitNearLimit(now) {
 		f = append(f, Finding{Kind: "time_wait_near_limit", Severity: Warning, Rank: float64(tw),
 			Title:    fmt.Sprintf("TIME_WAIT is at %d%% of tcp_max_tw_buckets", tw*100/uint64(maxTW)),
 			Detail:   "Beyond the limit closes skip TIME_WAIT. Fix: " + advice(recs, "net.ipv4.tcp_max_tw_buckets") + " (never lower it).",
@@ -409,7 +425,7 @@ func counters(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]tuning
 			}
 			detail := "The application does not accept() fast enough, or its backlog is too small. Fix: " + advice(recs, "net.core.somaxconn") +
 				" and " + advice(recs, "net.ipv4.tcp_max_syn_backlog") + ", raise the listen() backlog in the application (somaxconn caps it), and accept faster."
-			if capped, own := tuning.BacklogLimited(now.Listeners, somaxconn); len(capped) == 0 && len(own) > 0 {
+			if capped, own := BacklogLimited(now.Listeners, somaxconn); len(capped) == 0 && len(own) > 0 {
 				// Every full listener is below somaxconn: it is their own
 				// listen() backlog, and no sysctl raises that.
 				l := own[0]
@@ -436,7 +452,7 @@ func settingInt(settings []tuning.Setting, key string) int {
 	return 0
 }
 
-func advice(recs map[string]tuning.Recommendation, key string) string {
+func advice(recs map[string]Recommendation, key string) string {
 	if r, ok := recs[key]; ok {
 		return key + "=" + r.Value
 	}

@@ -229,7 +229,7 @@ func TestForecastCarriesItsFix(t *testing.T) {
 	if len(f) == 0 || len(f[0].Sysctls) == 0 || f[0].Sysctls[0].Key != "net.ipv4.tcp_tw_reuse" {
 		t.Fatalf("findings %s with sysctls %+v", titles(f), f)
 	}
-	if recs := tuning.Recommend(now, then, settings, nil); len(recs) != 0 {
+	if recs := Recommend(now, then, settings, nil); len(recs) != 0 {
 		t.Fatalf("the general advice fires below 70%%: %+v", recs)
 	}
 	advice := Advice(nil, f)

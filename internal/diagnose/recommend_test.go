@@ -1,6 +1,7 @@
-package tuning
+package diagnose
 
 import (
+	"github.com/tcpdash/tcpdash/tuning"
 	"maps"
 	"net/netip"
 	"strings"
@@ -9,11 +10,11 @@ import (
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
-func settingsOf(kv map[string]string) []Setting {
-	var out []Setting
-	for _, t := range Known() {
+func settingsOf(kv map[string]string) []tuning.Setting {
+	var out []tuning.Setting
+	for _, t := range tuning.Known() {
 		v, ok := kv[t.Key]
-		out = append(out, Setting{Tunable: t, Value: v, Exists: ok})
+		out = append(out, tuning.Setting{Tunable: t, Value: v, Exists: ok})
 	}
 	return out
 }

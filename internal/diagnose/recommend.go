@@ -1,7 +1,8 @@
-package tuning
+package diagnose
 
 import (
 	"fmt"
+	"github.com/tcpdash/tcpdash/tuning"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,7 +37,7 @@ func TimeWaitNearLimit(s *tcpinfo.Snapshot) bool {
 // ForPressure is the sysctl advice for a destination running out of
 // ports, why saying which and how: tcp_tw_reuse=1 and a wider port range,
 // as far as the current settings leave room.
-func ForPressure(why string, settings []Setting, listening []uint16) []Recommendation {
+func ForPressure(why string, settings []tuning.Setting, listening []uint16) []Recommendation {
 	val := map[string]string{}
 	for _, s := range settings {
 		if s.Exists {
@@ -111,7 +112,7 @@ func joinPorts(ports []uint16) string {
 // rising; may be nil), the current settings and the ports being listened
 // on. It never recommends tcp_tw_recycle, nor tcp_fin_timeout as a cure
 // for TIME_WAIT, and never lowers tcp_max_tw_buckets.
-func Recommend(now, prev *tcpinfo.Snapshot, settings []Setting, listening []uint16) []Recommendation {
+func Recommend(now, prev *tcpinfo.Snapshot, settings []tuning.Setting, listening []uint16) []Recommendation {
 	val := map[string]string{}
 	for _, s := range settings {
 		if s.Exists {
