@@ -8,10 +8,10 @@ import (
 // finds a poll in flight, and the render Bubble Tea asks for after it.
 func BenchmarkTick(b *testing.B) {
 	m := started(&testing.T{}, &fakeCollector{}, 120, 40, 3)
-	m.inFlight = true
+	m.sched.inFlight = true
 	b.ReportAllocs()
 	for b.Loop() {
-		nm, _ := m.Update(tickMsg{gen: m.gen})
+		nm, _ := m.Update(tickMsg{gen: m.sched.gen})
 		_ = nm.View()
 	}
 }

@@ -15,31 +15,31 @@ import (
 // those change, once, rather than in every render (a tick, a key and a
 // resize render too, with the same inputs).
 func (m *Model) rediagnose() {
-	m.findings = nil
-	if m.snap != nil {
-		m.findings = diagnose.Diagnose(m.snap, m.prev, m.tuning.Settings())
+	m.live.findings = nil
+	if m.live.snap != nil {
+		m.live.findings = diagnose.Diagnose(m.live.snap, m.live.prev, m.tuning.Settings())
 	}
 }
 
 // attributionLine says how process attribution stands, and what it costs.
 func (m Model) attributionLine() string {
 	switch {
-	case m.cfg.Tape != nil && m.snap != nil && m.snap.Attribution.Enabled:
+	case m.cfg.Tape != nil && m.live.snap != nil && m.live.snap.Attribution.Enabled:
 		return "processes: as recorded"
 	case m.cfg.Tape != nil:
 		return "processes: not recorded"
 	case m.cfg.Owners == nil:
 		return "processes: off"
-	case m.ownersErr != nil:
-		return "processes: " + termsafe.Error(m.ownersErr)
-	case m.owners == nil:
+	case m.own.ownersErr != nil:
+		return "processes: " + termsafe.Error(m.own.ownersErr)
+	case m.own.owners == nil:
 		return "processes: reading /proc…"
 	}
-	age := time.Since(m.owners.Time).Round(time.Second)
-	if m.snap != nil {
-		age = m.snap.Time.Sub(m.owners.Time).Round(time.Second)
+	age := time.Since(m.own.owners.Time).Round(time.Second)
+	if m.live.snap != nil {
+		age = m.live.snap.Time.Sub(m.own.owners.Time).Round(time.Second)
 	}
-	return fmt.Sprintf("processes: /proc walk %s, %s old", roundDump(m.owners.Took), max(age, 0))
+	return fmt.Sprintf("processes: /proc walk %s, %s old", roundDump(m.own.owners.Took), max(age, 0))
 }
 
 // findingsBadge is the header's word on severe findings.
@@ -71,7 +71,7 @@ func (m Model) findingsBadge(findings []diagnose.Finding) string {
 // counted. The header's badge and the findings pane read the same
 // findings, so they agree at every moment.
 func (m Model) findingsStrip(w, maxLines int) []string {
-	f := m.findings
+	f := m.live.findings
 	if len(f) == 0 || maxLines <= 0 {
 		return nil
 	}

@@ -75,26 +75,26 @@ func TestFindingsPaneAndBadge(t *testing.T) {
 func TestOwnersRefreshSchedule(t *testing.T) {
 	m := New(Config{Source: &fakeCollector{}, Interval: time.Second, Info: fakeInfo(), Owners: fakeOwners})
 	m, _ = step(t, m, polledMsg{snap: fakeSnapshot(0, tcpinfo.Query{})})
-	if !m.ownersInFlight {
+	if !m.own.ownersInFlight {
 		t.Fatal("the first poll starts a /proc walk")
 	}
 	m, _ = step(t, m, polledMsg{snap: fakeSnapshot(1, tcpinfo.Query{})})
-	if !m.ownersInFlight {
+	if !m.own.ownersInFlight {
 		t.Fatal("still in flight: no second walk")
 	}
 	o, _ := fakeOwners()
 	o.Time = time.Now()
 	m, _ = step(t, m, ownersMsg{owners: o})
-	if m.ownersInFlight || m.query().Owners != o {
+	if m.own.ownersInFlight || m.query().Owners != o {
 		t.Fatal("the walk's result feeds the next poll")
 	}
 	m, _ = step(t, m, polledMsg{snap: fakeSnapshot(2, m.query())})
-	if m.ownersInFlight {
+	if m.own.ownersInFlight {
 		t.Error("a fresh walk is not repeated at the next poll")
 	}
 	// r asks for a walk now, once.
 	m, cmd := step(t, m, press("r"))
-	if cmd == nil || !m.ownersInFlight {
+	if cmd == nil || !m.own.ownersInFlight {
 		t.Fatal("r starts a /proc walk")
 	}
 	if msg, ok := cmd().(ownersMsg); !ok || msg.owners == nil {
@@ -106,7 +106,7 @@ func TestOwnersRefreshSchedule(t *testing.T) {
 	// Turned off: never walks.
 	off := New(Config{Source: &fakeCollector{}, Interval: time.Second, Info: fakeInfo()})
 	off, _ = step(t, off, polledMsg{snap: fakeSnapshot(0, tcpinfo.Query{})})
-	if off.ownersInFlight || !strings.Contains(off.attributionLine(), "off") {
+	if off.own.ownersInFlight || !strings.Contains(off.attributionLine(), "off") {
 		t.Error("no attribution without an Owners reader")
 	}
 }
@@ -135,7 +135,7 @@ func TestServicesMode(t *testing.T) {
 	m := started(t, &fakeCollector{}, 120, 40, 2)
 	m, cmd := step(t, m, press("6"))
 	m, _ = runPoll(t, m, cmd)
-	m.snap.Cgroups = []tcpinfo.CgroupCount{{ID: 7, Path: "/system.slice/payments.service", Name: "payments.service",
+	m.live.snap.Cgroups = []tcpinfo.CgroupCount{{ID: 7, Path: "/system.slice/payments.service", Name: "payments.service",
 		States: tcpinfo.StateCounts{tcpinfo.Established: 25, tcpinfo.TimeWait: 900}}}
 	m, cmd = step(t, m, press("c"))
 	if !m.processes.services || cmd == nil || m.query().PID != 0 {
@@ -156,7 +156,7 @@ func TestServicesMode(t *testing.T) {
 func TestListenersMode(t *testing.T) {
 	m := started(t, &fakeCollector{}, 120, 40, 2)
 	m, _ = step(t, m, press("2"))
-	m.snap.Listeners = []tcpinfo.Listener{{Local: netip.MustParseAddrPort("0.0.0.0:9000"), AcceptQueue: 1, Backlog: 1,
+	m.live.snap.Listeners = []tcpinfo.Listener{{Local: netip.MustParseAddrPort("0.0.0.0:9000"), AcceptQueue: 1, Backlog: 1,
 		SynRecv: 12, Owner: tcpinfo.Owner{PID: 311, Command: "nginx"}}}
 	m.refreshBoard()
 	m, _ = step(t, m, press("l"))
@@ -192,7 +192,7 @@ func TestDrillDown(t *testing.T) {
 	m := started(t, f, 120, 40, 3)
 	m, _ = step(t, m, press("4"))
 	m, cmd := step(t, m, press("enter"))
-	if !m.drilling || cmd == nil {
+	if !m.dd.drilling || cmd == nil {
 		t.Fatal("enter on a pressure row drills down")
 	}
 	m, _ = step(t, m, cmd())
@@ -207,7 +207,7 @@ func TestDrillDown(t *testing.T) {
 		t.Error("the drill-down lists another destination's sockets")
 	}
 	m, _ = step(t, m, press("esc"))
-	if m.drilling || !strings.Contains(ansi.Strip(m.render()), "4 Port pressure") {
+	if m.dd.drilling || !strings.Contains(ansi.Strip(m.render()), "4 Port pressure") {
 		t.Error("esc goes back")
 	}
 }

@@ -25,7 +25,7 @@ func TestSlashTakesTheLanguage(t *testing.T) {
 	}
 	typeIn := func(m Model, s string) (Model, tea.Cmd) {
 		m, _ = step(t, m, press("/"))
-		m.search.SetValue("") // / opens on the current filter, to edit
+		m.filt.search.SetValue("") // / opens on the current filter, to edit
 		for _, r := range s {
 			m, _ = step(t, m, tea.KeyPressMsg{Code: r, Text: string(r)})
 		}
@@ -48,7 +48,7 @@ func TestSlashTakesTheLanguage(t *testing.T) {
 		t.Errorf("/3306: port %d, filter %v", q.Port, q.Filter)
 	}
 	m, _ = typeIn(m, "dport = :htpp")
-	if !m.searching || !strings.Contains(m.searchErr, `at ":htpp"`) {
-		t.Errorf("a wrong word: searching %v, %q", m.searching, m.searchErr)
+	if !m.filt.searching || !strings.Contains(m.filt.searchErr, `at ":htpp"`) {
+		t.Errorf("a wrong word: searching %v, %q", m.filt.searching, m.filt.searchErr)
 	}
 }

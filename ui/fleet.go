@@ -12,46 +12,46 @@ import (
 func (m Model) fleetUpdate(msg tea.Msg) (Model, tea.Cmd, bool) {
 	switch msg := msg.(type) {
 	case fleetMsg:
-		m.fleetInFlight = false
-		m.namespaces, _ = m.namespaces.Update(msg)
-		if !m.atFleet || m.paused {
+		m.fleet.fleetInFlight = false
+		m.fleet.namespaces, _ = m.fleet.namespaces.Update(msg)
+		if !m.fleet.atFleet || m.sched.paused {
 			return m, nil, true
 		}
-		return m, tick(m.interval, m.gen), true
+		return m, tick(m.sched.interval, m.sched.gen), true
 	case watchMsg:
 		if msg.err != nil {
-			m.namespaces.err = msg.err
+			m.fleet.namespaces.err = msg.err
 			return m, nil, true
 		}
 		m, cmd := m.watch(msg)
 		return m, cmd, true
 	case tickMsg:
-		if !m.atFleet {
+		if !m.fleet.atFleet {
 			return m, nil, false
 		}
-		if msg.gen != m.gen || m.paused || m.fleetInFlight {
+		if msg.gen != m.sched.gen || m.sched.paused || m.fleet.fleetInFlight {
 			return m, nil, true
 		}
-		m.fleetInFlight = true
+		m.fleet.fleetInFlight = true
 		return m, pollFleet(m.cfg.Fleet), true
 	case polledMsg:
-		if m.atFleet { // a namespace's poll that was in flight when esc left it
-			m.inFlight = false
+		if m.fleet.atFleet { // a namespace's poll that was in flight when esc left it
+			m.sched.inFlight = false
 			return m, nil, true
 		}
 	case tea.KeyPressMsg:
-		if !m.atFleet || m.showHelp {
+		if !m.fleet.atFleet || m.view.showHelp {
 			return m, nil, false
 		}
 		k := m.keys
 		switch {
 		case key.Matches(msg, k.Accept):
-			if netns := m.namespaces.selected(); netns != "" {
+			if netns := m.fleet.namespaces.selected(); netns != "" {
 				return m, enterNamespace(m.cfg.Fleet, netns), true
 			}
 			return m, nil, true
 		case key.Matches(msg, k.Up, k.Down):
-			m.namespaces, _ = m.namespaces.Update(msg)
+			m.fleet.namespaces, _ = m.fleet.namespaces.Update(msg)
 			return m, nil, true
 		case key.Matches(msg, k.Quit, k.Help, k.Pause, k.Suspend):
 			return m, nil, false // the dashboard's own
@@ -68,17 +68,17 @@ func (m Model) watch(msg watchMsg) (Model, tea.Cmd) {
 	// The namespace's name comes from outside (container, process names).
 	m.cfg.Source, m.cfg.Tuner, m.cfg.Owners, m.cfg.Info.Netns = w.Source, w.Tuner, w.Owners, termsafe.String(w.Netns)
 	m.cfg.Info.Where = termsafe.String(w.Where)
-	m.atFleet = false
-	m.snap, m.prev, m.findings, m.pollErr = nil, nil, nil, nil
-	m.history = history{}
-	m.owners, m.ownersErr = nil, nil
+	m.fleet.atFleet = false
+	m.live.snap, m.live.prev, m.live.findings, m.live.pollErr = nil, nil, nil, nil
+	m.live.history = history{}
+	m.own.owners, m.own.ownersErr = nil, nil
 	m.tuning = newTuningPane(m.cfg, m.keys)
 	m.processes.services = false
 	m.resetCursors()
-	m.focus, m.detail = paneStates, panePressure
-	m.gen++ // the fleet's tick is void
+	m.view.focus, m.view.detail = paneStates, panePressure
+	m.sched.gen++ // the fleet's tick is void
 	m.refreshBoard()
-	m.inFlight = true
+	m.sched.inFlight = true
 	cmds := []tea.Cmd{poll(m.cfg.Source, m.query())}
 	if m.cfg.Tuner != nil {
 		cmds = append(cmds, loadSettings(m.cfg.Tuner), checkWritable(m.cfg.Tuner, m.cfg.ReadOnly))
@@ -88,12 +88,12 @@ func (m Model) watch(msg watchMsg) (Model, tea.Cmd) {
 
 // leave goes back to the Namespaces pane.
 func (m Model) leave() (Model, tea.Cmd) {
-	m.atFleet = true
+	m.fleet.atFleet = true
 	m.cfg.Info.Netns = "all"
-	m.gen++ // the namespace's tick is void
-	if m.fleetInFlight || m.paused {
+	m.sched.gen++ // the namespace's tick is void
+	if m.fleet.fleetInFlight || m.sched.paused {
 		return m, nil
 	}
-	m.fleetInFlight = true
+	m.fleet.fleetInFlight = true
 	return m, pollFleet(m.cfg.Fleet)
 }

@@ -57,7 +57,7 @@ func TestFleet(t *testing.T) {
 		t.Error("a namespace's name reaches the terminal raw")
 	}
 	// A pane key does nothing here; enter watches the worst namespace.
-	if m2, _ := step(t, m, press("3")); m2.focus != m.focus {
+	if m2, _ := step(t, m, press("3")); m2.view.focus != m.view.focus {
 		t.Error("pane keys wait for a namespace")
 	}
 	m, cmd = step(t, m, press("enter"))
@@ -65,8 +65,8 @@ func TestFleet(t *testing.T) {
 		t.Fatal("enter asks for the namespace")
 	}
 	m, cmd = step(t, m, cmd())
-	if len(f.watched) != 1 || f.watched[0] != "net:[2]" || m.atFleet || cmd == nil {
-		t.Fatalf("watched %v, at fleet %v", f.watched, m.atFleet)
+	if len(f.watched) != 1 || f.watched[0] != "net:[2]" || m.fleet.atFleet || cmd == nil {
+		t.Fatalf("watched %v, at fleet %v", f.watched, m.fleet.atFleet)
 	}
 	m, _ = runPoll(t, m, pollOf(t, cmd))
 	out = ansi.Strip(m.render())
@@ -76,8 +76,8 @@ func TestFleet(t *testing.T) {
 	// esc with nothing to clear goes back; the namespace's late poll is
 	// dropped.
 	m, cmd = step(t, m, press("esc"))
-	if !m.atFleet || cmd == nil {
-		t.Fatalf("esc: at fleet %v", m.atFleet)
+	if !m.fleet.atFleet || cmd == nil {
+		t.Fatalf("esc: at fleet %v", m.fleet.atFleet)
 	}
 	m, _ = step(t, m, polledMsg{snap: fakeSnapshot(9, tcpinfo.Query{})})
 	if out := ansi.Strip(m.render()); !strings.Contains(out, "Namespaces · 2") {

@@ -67,8 +67,8 @@ func TestFlowPollsPausesAndQuits(t *testing.T) {
 		t.Errorf("%d polls while paused", f.calls()-polls)
 	}
 	tm.Send(press("q"))
-	if m := finalModel(t, tm); !m.paused || m.snap == nil {
-		t.Errorf("final model: paused %v, snapshot %v", m.paused, m.snap != nil)
+	if m := finalModel(t, tm); !m.sched.paused || m.live.snap == nil {
+		t.Errorf("final model: paused %v, snapshot %v", m.sched.paused, m.live.snap != nil)
 	}
 }
 
@@ -83,10 +83,10 @@ func TestFlowFilterAndFocus(t *testing.T) {
 	tm.Send(press("3"))
 	tm.Send(press("q"))
 	m := finalModel(t, tm)
-	if m.port != 6379 || m.focus != paneRemote {
-		t.Errorf("port %d focus %v", m.port, m.focus)
+	if m.filt.port != 6379 || m.view.focus != paneRemote {
+		t.Errorf("port %d focus %v", m.filt.port, m.view.focus)
 	}
-	for _, r := range m.snap.TopRemoteEndpoints {
+	for _, r := range m.live.snap.TopRemoteEndpoints {
 		if r.Endpoint.Port() != 6379 {
 			t.Errorf("row %v does not match the filter", r.Endpoint)
 		}
@@ -99,8 +99,8 @@ func TestFlowResizeTooSmall(t *testing.T) {
 	waitFor(t, tm, "terminal too small", "50x10, need at least 60x15")
 	tm.Send(tea.WindowSizeMsg{Width: 80, Height: 24})
 	tm.Send(press("q"))
-	if m := finalModel(t, tm); m.width != 80 {
-		t.Errorf("width %d after resize", m.width)
+	if m := finalModel(t, tm); m.view.width != 80 {
+		t.Errorf("width %d after resize", m.view.width)
 	}
 }
 
@@ -116,7 +116,7 @@ func TestFlowPollErrorRecovers(t *testing.T) {
 	f.mu.Unlock()
 	tm.Send(press("q"))
 	m := finalModel(t, tm)
-	if m.snap == nil {
+	if m.live.snap == nil {
 		t.Error("the last good snapshot must survive the errors")
 	}
 }

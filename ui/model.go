@@ -106,29 +106,10 @@ type Model struct {
 	help   help.Model
 	styles styles
 
-	width, height int
-	focus         pane
-	detail        pane // the pane a compact layout shows under the states
-	showHelp      bool
-
-	interval time.Duration // the user's
-	gen      int           // tags the tick schedule
-	inFlight bool
-	paused   bool
-
-	snap, prev *tcpinfo.Snapshot
-	pollErr    error // the last poll's error; the data on screen is stale
-	history    history
-	findings   []diagnose.Finding // of snap against prev; see rediagnose
-
-	filter    int // index into stateFilters
-	sort      int // 0 total, else index+1 into columns
-	search    textinput.Model
-	searching bool
-	addr      netip.Addr
-	port      uint16
-	expr      *filter.Filter // the view's filter: --filter's, or what / set
-	searchErr string
+	view  viewState
+	sched schedule
+	live  liveState
+	filt  filterState
 
 	// The panes: each keeps its own selection and mode; all read board.
 	board     *board
@@ -141,24 +122,73 @@ type Model struct {
 	findingsP findingsPane
 	tuning    tuningPane
 
-	// The drill-down, when open: the sockets behind a row.
-	sockets  socketsPane
-	drilling bool
-
-	// With a Fleet: the Namespaces pane, whether it is on screen, and
-	// whether its poll is in flight.
-	namespaces    namespacesPane
-	atFleet       bool
-	fleetInFlight bool
-
-	owners         *tcpinfo.Owners
-	ownersErr      error
-	ownersInFlight bool
+	dd    drillState // the drill-down
+	fleet fleetState
+	own   ownersState
 
 	// With a Tape: the replay status line and its position, and the
 	// position of the frame on screen (-1: none yet).
 	player player
 	shown  int
+}
+
+// viewState is the terminal's size, the focus and the help overlay.
+type viewState struct {
+	width, height int
+	focus         pane
+	detail        pane // the pane a compact layout shows under the states
+	showHelp      bool
+}
+
+// schedule is the poll schedule: the user's interval, the tag that drops a
+// stale tick, and whether a poll is in flight or paused.
+type schedule struct {
+	interval time.Duration
+	gen      int
+	inFlight bool
+	paused   bool
+}
+
+// liveState is what the last polls brought.
+type liveState struct {
+	snap, prev *tcpinfo.Snapshot
+	pollErr    error // the last poll's error; the data on screen is stale
+	history    history
+	findings   []diagnose.Finding // of snap against prev; see rediagnose
+}
+
+// filterState is the view's filters: the state filter, the sort column,
+// and the / prompt with what it set.
+type filterState struct {
+	filter    int // index into stateFilters
+	sort      int // 0 total, else index+1 into columns
+	search    textinput.Model
+	searching bool
+	addr      netip.Addr
+	port      uint16
+	expr      *filter.Filter // the view's filter: --filter's, or what / set
+	searchErr string
+}
+
+// drillState is the drill-down, when open: the sockets behind a row.
+type drillState struct {
+	sockets  socketsPane
+	drilling bool
+}
+
+// fleetState is the Namespaces pane of a Fleet, whether it is on screen,
+// and whether its poll is in flight.
+type fleetState struct {
+	namespaces    namespacesPane
+	atFleet       bool
+	fleetInFlight bool
+}
+
+// ownersState is the last /proc walk: who holds which socket.
+type ownersState struct {
+	owners         *tcpinfo.Owners
+	ownersErr      error
+	ownersInFlight bool
 }
 
 // New returns a dashboard that polls cfg.Source every cfg.Interval.
@@ -177,30 +207,27 @@ func New(cfg Config) Model {
 		termsafe.String(cfg.Info.Host), termsafe.String(cfg.Info.Kernel), termsafe.String(cfg.Info.Netns), termsafe.String(cfg.Info.Where)
 	keys := newKeyMap()
 	m := Model{
-		expr:       cfg.Filter,
-		cfg:        cfg,
-		keys:       keys,
-		help:       help.New(),
-		styles:     newStyles(true),
-		interval:   cfg.Interval,
-		inFlight:   true, // Init polls at once
-		detail:     panePressure,
-		search:     ti,
-		local:      localPane{table: table{keys: keys}},
-		remote:     remotePane{table{keys: keys}},
-		pressure:   pressurePane{table{keys: keys}},
-		processes:  processesPane{table: table{keys: keys}},
-		findingsP:  findingsPane{table{keys: keys}},
-		tuning:     newTuningPane(cfg, keys),
-		namespaces: namespacesPane{table: table{keys: keys}},
-		atFleet:    cfg.Fleet != nil,
+		cfg:       cfg,
+		keys:      keys,
+		help:      help.New(),
+		styles:    newStyles(true),
+		view:      viewState{detail: panePressure},
+		sched:     schedule{interval: cfg.Interval, inFlight: true}, // Init polls at once
+		filt:      filterState{expr: cfg.Filter, search: ti},
+		local:     localPane{table: table{keys: keys}},
+		remote:    remotePane{table{keys: keys}},
+		pressure:  pressurePane{table{keys: keys}},
+		processes: processesPane{table: table{keys: keys}},
+		findingsP: findingsPane{table{keys: keys}},
+		tuning:    newTuningPane(cfg, keys),
+		fleet:     fleetState{namespaces: namespacesPane{table: table{keys: keys}}, atFleet: cfg.Fleet != nil},
 	}
-	if m.atFleet {
-		m.inFlight, m.fleetInFlight = false, true
+	if m.fleet.atFleet {
+		m.sched.inFlight, m.fleet.fleetInFlight = false, true
 	}
 	if cfg.Tape != nil {
 		m.player = newPlayer(cfg.Tape, cfg.TapeStart)
-		m.inFlight, m.shown = false, -1
+		m.sched.inFlight, m.shown = false, -1
 	}
 	m.refreshBoard()
 	return m
@@ -210,8 +237,8 @@ func New(cfg Config) Model {
 // hands it to every pane. It runs where that state changes: a poll, a
 // setting, a key that changes a filter, the colours.
 func (m *Model) refreshBoard() {
-	b := &board{snap: m.snap, prev: m.prev, history: &m.history, findings: m.findings, styles: m.styles,
-		filter: stateFilters[m.filter], sort: m.sort, match: m.filterText(), root: m.cfg.Root, owners: m.cfg.Owners != nil}
+	b := &board{snap: m.live.snap, prev: m.live.prev, history: &m.live.history, findings: m.live.findings, styles: m.styles,
+		filter: stateFilters[m.filt.filter], sort: m.filt.sort, match: m.filterText(), root: m.cfg.Root, owners: m.cfg.Owners != nil}
 	b.attribution = m.attributionLine()
 	m.board = b
 	m.states.setBoard(b)
@@ -227,15 +254,15 @@ func (m *Model) refreshBoard() {
 	m.findingsP.setBoard(b)
 	m.findingsP.clamp(m.findingsP.rows())
 	m.tuning.setBoard(b)
-	m.namespaces.setBoard(b)
-	m.sockets.setBoard(b)
+	m.fleet.namespaces.setBoard(b)
+	m.dd.sockets.setBoard(b)
 	m.player.styles = m.styles
 }
 
 // Init polls at once, reads the sysctls and asks the terminal for its
 // background colour.
 func (m Model) Init() tea.Cmd {
-	if m.atFleet {
+	if m.fleet.atFleet {
 		return tea.Batch(pollFleet(m.cfg.Fleet), tea.RequestBackgroundColor)
 	}
 	if t := m.cfg.Tape; t != nil {
@@ -253,12 +280,12 @@ func (m Model) Init() tea.Cmd {
 }
 
 func (m Model) query() tcpinfo.Query {
-	q := tcpinfo.Query{State: stateFilters[m.filter], Port: m.port, Addr: m.addr, Owners: m.owners, Filter: m.expr}
-	if m.sort > 0 {
-		q.Rank = columns[m.sort-1]
+	q := tcpinfo.Query{State: stateFilters[m.filt.filter], Port: m.filt.port, Addr: m.filt.addr, Owners: m.own.owners, Filter: m.filt.expr}
+	if m.filt.sort > 0 {
+		q.Rank = columns[m.filt.sort-1]
 	}
 	// On the processes pane the tables follow the selected process.
-	if m.focus == paneProcesses && m.owners != nil {
+	if m.view.focus == paneProcesses && m.own.owners != nil {
 		if pid, ok := m.processes.selectedPID(); ok {
 			q.PID = pid
 		}
@@ -278,10 +305,10 @@ func (m Model) sameView(q tcpinfo.Query) bool {
 // effectiveInterval is the interval in force: the user's, stretched when
 // dumps are slow.
 func (m Model) effectiveInterval() time.Duration {
-	if m.snap == nil {
-		return m.interval
+	if m.live.snap == nil {
+		return m.sched.interval
 	}
-	return tcpinfo.Stretch(m.interval, m.snap.Dump)
+	return tcpinfo.Stretch(m.sched.interval, m.live.snap.Dump)
 }
 
 // Update handles one message.
@@ -298,7 +325,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
-		m.width, m.height = msg.Width, msg.Height
+		m.view.width, m.view.height = msg.Width, msg.Height
 		m.help.SetWidth(msg.Width)
 		return m, nil
 	case tea.BackgroundColorMsg:
@@ -308,16 +335,16 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case polledMsg:
 		nm, cmd := m.polled(msg)
-		if m := nm.(Model); m.drilling {
+		if m := nm.(Model); m.dd.drilling {
 			// The drill-down follows the polls: its sockets come and go.
 			if lister, ok := m.cfg.Source.(SocketLister); ok {
-				return m, tea.Batch(cmd, listSockets(lister, m.sockets.filter, m.owners))
+				return m, tea.Batch(cmd, listSockets(lister, m.dd.sockets.filter, m.own.owners))
 			}
 		}
 		return nm, cmd
 	case socketsMsg:
-		if m.drilling {
-			m.sockets, _ = m.sockets.Update(msg)
+		if m.dd.drilling {
+			m.dd.sockets, _ = m.dd.sockets.Update(msg)
 		}
 		return m, nil
 	case settingsMsg, writableMsg, plannedMsg, tunedMsg:
@@ -327,21 +354,21 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.refreshBoard()
 		return m, cmd
 	case ownersMsg:
-		m.ownersInFlight = false
-		m.ownersErr = msg.err
+		m.own.ownersInFlight = false
+		m.own.ownersErr = msg.err
 		if msg.err == nil {
-			m.owners = msg.owners
+			m.own.owners = msg.owners
 		}
 		m.refreshBoard()
 		return m, nil
 	case tickMsg:
-		if msg.gen != m.gen || m.paused || m.inFlight {
+		if msg.gen != m.sched.gen || m.sched.paused || m.sched.inFlight {
 			return m, nil
 		}
-		m.inFlight = true
+		m.sched.inFlight = true
 		return m, poll(m.cfg.Source, m.query())
 	case tea.KeyPressMsg:
-		if m.searching {
+		if m.filt.searching {
 			return m.searchKey(msg)
 		}
 		return m.key(msg)
@@ -350,35 +377,35 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (m Model) polled(msg polledMsg) (tea.Model, tea.Cmd) {
-	m.inFlight = false
+	m.sched.inFlight = false
 	if msg.err != nil {
 		// Keep the last good data on screen, marked stale, and go on.
-		m.pollErr = msg.err
+		m.live.pollErr = msg.err
 	} else {
-		m.pollErr = nil
+		m.live.pollErr = nil
 		printableNames(msg.snap)
-		m.prev, m.snap = m.snap, msg.snap
-		m.history.add(msg.snap)
+		m.live.prev, m.live.snap = m.live.snap, msg.snap
+		m.live.history.add(msg.snap)
 		m.rediagnose()
 	}
 	m.refreshBoard()
-	if m.paused {
+	if m.sched.paused {
 		return m, nil
 	}
 	cmds := []tea.Cmd{}
-	if m.cfg.Owners != nil && !m.ownersInFlight && m.owners.Stale(time.Now()) {
+	if m.cfg.Owners != nil && !m.own.ownersInFlight && m.own.owners.Stale(time.Now()) {
 		// Attribution is refreshed on its own goroutine, on its own slow
 		// schedule: polls never wait for the /proc walk.
-		m.ownersInFlight = true
+		m.own.ownersInFlight = true
 		cmds = append(cmds, readOwners(m.cfg.Owners))
 	}
 	// The filter changed while this poll was in flight: its tables answer
 	// the old question, so ask the new one now rather than in a second.
 	if msg.err == nil && !m.sameView(msg.snap.Query) {
-		m.inFlight = true
+		m.sched.inFlight = true
 		return m, tea.Batch(append(cmds, poll(m.cfg.Source, m.query()))...)
 	}
-	return m, tea.Batch(append(cmds, tick(m.effectiveInterval(), m.gen))...)
+	return m, tea.Batch(append(cmds, tick(m.effectiveInterval(), m.sched.gen))...)
 }
 
 // ownersMsg carries a finished /proc walk.
@@ -401,11 +428,11 @@ func (m Model) repoll() (Model, tea.Cmd) {
 	if m.cfg.Tape != nil {
 		return m, nil // a recorded frame answers every view the same
 	}
-	m.gen++
-	if m.inFlight || m.paused {
+	m.sched.gen++
+	if m.sched.inFlight || m.sched.paused {
 		return m, nil
 	}
-	m.inFlight = true
+	m.sched.inFlight = true
 	return m, poll(m.cfg.Source, m.query())
 }
 
@@ -419,7 +446,7 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		// fg brings the dashboard back.
 		return m, tea.Suspend
 	}
-	if m.focus == paneTuning && m.cfg.Tuner != nil && m.cfg.Tape == nil && m.tuning.captures(msg) {
+	if m.view.focus == paneTuning && m.cfg.Tuner != nil && m.cfg.Tape == nil && m.tuning.captures(msg) {
 		var cmd tea.Cmd
 		m.tuning, cmd = m.tuning.Update(msg)
 		return m, cmd
@@ -427,53 +454,53 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	switch {
 	case key.Matches(msg, k.Quit):
 		return m, tea.Quit
-	case m.drilling && key.Matches(msg, k.ClearSearch) && !m.showHelp:
-		m.drilling = false
+	case m.dd.drilling && key.Matches(msg, k.ClearSearch) && !m.view.showHelp:
+		m.dd.drilling = false
 		return m, nil
-	case m.drilling && key.Matches(msg, k.Up, k.Down):
-		m.sockets, _ = m.sockets.Update(msg)
+	case m.dd.drilling && key.Matches(msg, k.Up, k.Down):
+		m.dd.sockets, _ = m.dd.sockets.Update(msg)
 		return m, nil
-	case key.Matches(msg, k.Accept) && !m.drilling:
+	case key.Matches(msg, k.Accept) && !m.dd.drilling:
 		return m.drill()
 	case key.Matches(msg, k.Help):
-		m.showHelp = !m.showHelp
+		m.view.showHelp = !m.view.showHelp
 	case key.Matches(msg, k.ClearSearch):
-		if m.showHelp {
-			m.showHelp = false
+		if m.view.showHelp {
+			m.view.showHelp = false
 			return m, nil
 		}
-		if m.addr.IsValid() || m.port != 0 || m.searchErr != "" || m.expr != m.cfg.Filter {
-			m.addr, m.port, m.searchErr, m.expr = netip.Addr{}, 0, "", m.cfg.Filter
-			m.search.Reset()
+		if m.filt.addr.IsValid() || m.filt.port != 0 || m.filt.searchErr != "" || m.filt.expr != m.cfg.Filter {
+			m.filt.addr, m.filt.port, m.filt.searchErr, m.filt.expr = netip.Addr{}, 0, "", m.cfg.Filter
+			m.filt.search.Reset()
 			return m.repoll()
 		}
-		if m.cfg.Fleet != nil && !(m.focus == paneTuning && m.tuning.captures(msg)) {
+		if m.cfg.Fleet != nil && !(m.view.focus == paneTuning && m.tuning.captures(msg)) {
 			return m.leave() // nothing left to clear: back to every namespace
 		}
 	case key.Matches(msg, k.NextPane):
-		return m.focusPane((m.focus + 1) % numPanes)
+		return m.focusPane((m.view.focus + 1) % numPanes)
 	case key.Matches(msg, k.PrevPane):
-		return m.focusPane((m.focus + numPanes - 1) % numPanes)
+		return m.focusPane((m.view.focus + numPanes - 1) % numPanes)
 	case key.Matches(msg, k.Pane1, k.Pane2, k.Pane3, k.Pane4, k.Pane5, k.Pane6, k.Pane7, k.Pane8):
 		n, _ := strconv.Atoi(msg.String())
 		return m.focusPane(pane(n - 1))
 	case key.Matches(msg, k.Tune):
 		return m.focusPane(paneTuning)
-	case key.Matches(msg, k.Listeners) && m.focus == paneLocal:
+	case key.Matches(msg, k.Listeners) && m.view.focus == paneLocal:
 		m.local, _ = m.local.Update(msg)
-	case key.Matches(msg, k.Services) && m.focus == paneProcesses:
+	case key.Matches(msg, k.Services) && m.view.focus == paneProcesses:
 		m.processes, _ = m.processes.Update(msg)
 		return m.repoll() // the tables follow a selected process only in its mode
 	case key.Matches(msg, k.Refresh):
-		if m.cfg.Owners == nil || m.ownersInFlight {
+		if m.cfg.Owners == nil || m.own.ownersInFlight {
 			return m, nil
 		}
-		m.ownersInFlight = true
+		m.own.ownersInFlight = true
 		return m, readOwners(m.cfg.Owners)
 	case key.Matches(msg, k.Pause):
-		m.paused = !m.paused
-		if m.paused {
-			m.gen++ // drop the tick in flight
+		m.sched.paused = !m.sched.paused
+		if m.sched.paused {
+			m.sched.gen++ // drop the tick in flight
 			return m, nil
 		}
 		return m.repoll()
@@ -482,24 +509,24 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		if key.Matches(msg, k.Faster) {
 			dir = -1
 		}
-		m.interval = stepInterval(m.interval, dir)
-		m.gen++
-		if m.inFlight || m.paused {
+		m.sched.interval = stepInterval(m.sched.interval, dir)
+		m.sched.gen++
+		if m.sched.inFlight || m.sched.paused {
 			return m, nil
 		}
-		return m, tick(m.effectiveInterval(), m.gen)
+		return m, tick(m.effectiveInterval(), m.sched.gen)
 	case key.Matches(msg, k.StateFilter):
-		m.filter = (m.filter + 1) % len(stateFilters)
+		m.filt.filter = (m.filt.filter + 1) % len(stateFilters)
 		m.resetCursors()
 		return m.repoll()
 	case key.Matches(msg, k.Sort):
-		m.sort = (m.sort + 1) % (len(columns) + 1)
+		m.filt.sort = (m.filt.sort + 1) % (len(columns) + 1)
 		m.resetCursors()
 		return m.repoll()
 	case key.Matches(msg, k.Search):
-		m.searching = true
-		m.searchErr = ""
-		return m, m.search.Focus()
+		m.filt.searching = true
+		m.filt.searchErr = ""
+		return m, m.filt.search.Focus()
 	case key.Matches(msg, k.Up, k.Down):
 		was := m.query()
 		m.routeToFocused(msg)
@@ -520,14 +547,14 @@ func (m Model) drill() (tea.Model, tea.Cmd) {
 	if !ok {
 		return m, nil
 	}
-	m.drilling = true
-	m.sockets = socketsPane{table: table{keys: m.keys, base: base{b: m.board}}, title: termsafe.String(title), filter: f}
-	return m, listSockets(lister, f, m.owners)
+	m.dd.drilling = true
+	m.dd.sockets = socketsPane{table: table{keys: m.keys, base: base{b: m.board}}, title: termsafe.String(title), filter: f}
+	return m, listSockets(lister, f, m.own.owners)
 }
 
 // routeToFocused hands a key to the focused pane.
 func (m *Model) routeToFocused(msg tea.Msg) {
-	switch m.focus {
+	switch m.view.focus {
 	case paneLocal:
 		m.local, _ = m.local.Update(msg)
 	case paneRemote:
@@ -559,11 +586,11 @@ func (m Model) searchKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, m.keys.Accept):
 		// A port or an address, as before; anything else is ss's
 		// language, run in the kernel.
-		addr, port, err := parseFilter(m.search.Value())
+		addr, port, err := parseFilter(m.filt.search.Value())
 		expr := m.cfg.Filter
 		if err != nil && m.cfg.ParseFilter != nil {
 			var ferr error
-			if expr, ferr = m.cfg.ParseFilter(m.search.Value()); ferr == nil {
+			if expr, ferr = m.cfg.ParseFilter(m.filt.search.Value()); ferr == nil {
 				err = nil
 			} else {
 				err = ferr
@@ -571,29 +598,29 @@ func (m Model) searchKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		}
 		if err != nil {
 			// Say what is wrong and keep the text for correcting.
-			m.searchErr = termsafe.Error(err)
+			m.filt.searchErr = termsafe.Error(err)
 			return m, nil
 		}
-		m.searching, m.searchErr = false, ""
-		m.search.Blur()
-		m.addr, m.port, m.expr = addr, port, expr
+		m.filt.searching, m.filt.searchErr = false, ""
+		m.filt.search.Blur()
+		m.filt.addr, m.filt.port, m.filt.expr = addr, port, expr
 		m.resetCursors()
 		return m.repoll()
 	case key.Matches(msg, m.keys.ClearSearch):
-		m.searching, m.searchErr = false, ""
-		m.search.Blur()
-		m.search.SetValue(m.filterText())
+		m.filt.searching, m.filt.searchErr = false, ""
+		m.filt.search.Blur()
+		m.filt.search.SetValue(m.filterText())
 		return m, nil
 	}
 	var cmd tea.Cmd
-	m.search, cmd = m.search.Update(msg)
+	m.filt.search, cmd = m.filt.search.Update(msg)
 	return m, cmd
 }
 
 func (m *Model) setFocus(p pane) {
-	m.focus = p
+	m.view.focus = p
 	if p != paneStates && !fullWidth(p) {
-		m.detail = p
+		m.view.detail = p
 	}
 }
 
@@ -613,14 +640,14 @@ func (m *Model) resetCursors() {
 // filterText is the active port/address filter as the user would type it.
 func (m Model) filterText() string {
 	switch {
-	case m.expr != nil && m.expr != m.cfg.Filter:
-		return m.expr.String()
-	case m.addr.IsValid() && m.port != 0:
-		return netip.AddrPortFrom(m.addr, m.port).String()
-	case m.addr.IsValid():
-		return m.addr.String()
-	case m.port != 0:
-		return strconv.Itoa(int(m.port))
+	case m.filt.expr != nil && m.filt.expr != m.cfg.Filter:
+		return m.filt.expr.String()
+	case m.filt.addr.IsValid() && m.filt.port != 0:
+		return netip.AddrPortFrom(m.filt.addr, m.filt.port).String()
+	case m.filt.addr.IsValid():
+		return m.filt.addr.String()
+	case m.filt.port != 0:
+		return strconv.Itoa(int(m.filt.port))
 	}
 	return ""
 }

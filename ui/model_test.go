@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -82,28 +83,28 @@ func mustCollect(t *testing.T, f *fakeCollector, q tcpinfo.Query) *tcpinfo.Snaps
 func TestPollSchedule(t *testing.T) {
 	f := &fakeCollector{}
 	m := New(Config{Source: f, Interval: time.Second, Info: fakeInfo()})
-	if !m.inFlight {
+	if !m.sched.inFlight {
 		t.Fatal("Init polls at once, so the model starts with a poll in flight")
 	}
 	m, cmd := runPoll(t, m, func() tea.Msg { s, err := f.Collect(m.query()); return polledMsg{s, err} })
-	if cmd == nil || m.inFlight {
+	if cmd == nil || m.sched.inFlight {
 		t.Fatal("after a poll lands, a tick is armed and nothing is in flight")
 	}
 	// The tick of the current schedule polls; a stale one does nothing.
-	if _, cmd := step(t, m, tickMsg{gen: m.gen - 1}); cmd != nil {
+	if _, cmd := step(t, m, tickMsg{gen: m.sched.gen - 1}); cmd != nil {
 		t.Error("a tick from an old schedule must be dropped")
 	}
-	m2, cmd := step(t, m, tickMsg{gen: m.gen})
-	if !m2.inFlight {
+	m2, cmd := step(t, m, tickMsg{gen: m.sched.gen})
+	if !m2.sched.inFlight {
 		t.Fatal("a current tick starts a poll")
 	}
 	// While a poll is in flight, a second tick does not start another.
-	if _, cmd2 := step(t, m2, tickMsg{gen: m2.gen}); cmd2 != nil {
+	if _, cmd2 := step(t, m2, tickMsg{gen: m2.sched.gen}); cmd2 != nil {
 		t.Error("one poll at a time")
 	}
 	m, _ = runPoll(t, m2, cmd)
-	if m.snap.Time != baseTime.Add(time.Second) || m.prev.Time != baseTime {
-		t.Errorf("snap %v prev %v", m.snap.Time, m.prev.Time)
+	if m.live.snap.Time != baseTime.Add(time.Second) || m.live.prev.Time != baseTime {
+		t.Errorf("snap %v prev %v", m.live.snap.Time, m.live.prev.Time)
 	}
 }
 
@@ -111,17 +112,17 @@ func TestPause(t *testing.T) {
 	f := &fakeCollector{}
 	m := started(t, f, 120, 40, 1)
 	m, cmd := step(t, m, press("p"))
-	if !m.paused || cmd != nil {
+	if !m.sched.paused || cmd != nil {
 		t.Fatal("p pauses without polling")
 	}
-	if _, cmd := step(t, m, tickMsg{gen: m.gen}); cmd != nil {
+	if _, cmd := step(t, m, tickMsg{gen: m.sched.gen}); cmd != nil {
 		t.Error("no polling while paused")
 	}
 	if !strings.Contains(ansi.Strip(m.render()), "PAUSED") {
 		t.Error("the header must say PAUSED")
 	}
 	m, cmd = step(t, m, press("p"))
-	if m.paused {
+	if m.sched.paused {
 		t.Fatal("p resumes")
 	}
 	m, _ = runPoll(t, m, cmd) // resuming polls at once
@@ -133,22 +134,22 @@ func TestPause(t *testing.T) {
 func TestIntervalKeys(t *testing.T) {
 	f := &fakeCollector{}
 	m := started(t, f, 120, 40, 1)
-	gen := m.gen
+	gen := m.sched.gen
 	m, cmd := step(t, m, press("+"))
-	if m.interval != 2*time.Second || cmd == nil || m.gen == gen {
-		t.Fatalf("+ : interval %v, want 2s with a new schedule", m.interval)
+	if m.sched.interval != 2*time.Second || cmd == nil || m.sched.gen == gen {
+		t.Fatalf("+ : interval %v, want 2s with a new schedule", m.sched.interval)
 	}
 	for range 20 {
 		m, _ = step(t, m, press("-"))
 	}
-	if m.interval != 100*time.Millisecond {
-		t.Errorf("- stops at 100ms, got %v", m.interval)
+	if m.sched.interval != 100*time.Millisecond {
+		t.Errorf("- stops at 100ms, got %v", m.sched.interval)
 	}
 	for range 20 {
 		m, _ = step(t, m, press("+"))
 	}
-	if m.interval != time.Minute {
-		t.Errorf("+ stops at 1m, got %v", m.interval)
+	if m.sched.interval != time.Minute {
+		t.Errorf("+ stops at 1m, got %v", m.sched.interval)
 	}
 }
 
@@ -170,7 +171,7 @@ func TestPollErrorKeepsStaleData(t *testing.T) {
 	if cmd == nil {
 		t.Fatal("polling goes on after an error")
 	}
-	if m.snap == nil || m.snap.Time != baseTime.Add(time.Second) {
+	if m.live.snap == nil || m.live.snap.Time != baseTime.Add(time.Second) {
 		t.Fatal("the last good data stays")
 	}
 	out := ansi.Strip(m.render())
@@ -180,7 +181,7 @@ func TestPollErrorKeepsStaleData(t *testing.T) {
 		}
 	}
 	m, _ = step(t, m, polledMsg{snap: fakeSnapshot(5, tcpinfo.Query{})})
-	if m.pollErr != nil || strings.Contains(ansi.Strip(m.render()), "STALE") {
+	if m.live.pollErr != nil || strings.Contains(ansi.Strip(m.render()), "STALE") {
 		t.Error("a good poll clears the error")
 	}
 }
@@ -195,8 +196,8 @@ func TestFocusKeys(t *testing.T) {
 		{"shift+tab", paneTuning}, {"1", paneStates}, {"t", paneTuning}, {"8", paneTuning}, {"6", paneProcesses},
 		{"7", paneFindings}, {"4", panePressure}} {
 		m, _ = step(t, m, press(tt.key))
-		if m.focus != tt.want {
-			t.Fatalf("after %s: focus %v, want %v", tt.key, m.focus, tt.want)
+		if m.view.focus != tt.want {
+			t.Fatalf("after %s: focus %v, want %v", tt.key, m.view.focus, tt.want)
 		}
 	}
 	// At 80x24 the focused pane is the one shown under the states.
@@ -219,19 +220,19 @@ func TestFilterAndSortKeys(t *testing.T) {
 	if q := f.lastQuery(); q.State != tcpinfo.CloseWait {
 		t.Errorf("f f: query %+v, want CLOSE_WAIT", q)
 	}
-	for _, r := range m.snap.TopLocalPorts {
+	for _, r := range m.live.snap.TopLocalPorts {
 		if r.States[tcpinfo.CloseWait] == 0 {
 			t.Errorf("CLOSE_WAIT filter kept port %d without CLOSE_WAIT", r.Port)
 		}
 	}
-	if len(m.snap.TopLocalPorts) != 20 {
-		t.Errorf("CLOSE_WAIT filter: %d local ports, want the 20 leaking ones", len(m.snap.TopLocalPorts))
+	if len(m.live.snap.TopLocalPorts) != 20 {
+		t.Errorf("CLOSE_WAIT filter: %d local ports, want the 20 leaking ones", len(m.live.snap.TopLocalPorts))
 	}
 	for range len(stateFilters) - 2 {
 		m, cmd = step(t, m, press("f"))
 		m, _ = runPoll(t, m, cmd)
 	}
-	if stateFilters[m.filter] != 0 {
+	if stateFilters[m.filt.filter] != 0 {
 		t.Error("f cycles back to all states")
 	}
 	m, cmd = step(t, m, press("s"))
@@ -248,18 +249,18 @@ func TestSearch(t *testing.T) {
 	f := &fakeCollector{}
 	m := started(t, f, 120, 40, 1)
 	m, _ = step(t, m, press("/"))
-	if !m.searching {
+	if !m.filt.searching {
 		t.Fatal("/ opens the filter input")
 	}
 	m, _ = step(t, m, press("q")) // typed, not quit
 	m, _ = step(t, m, press("enter"))
-	if !m.searching || !strings.Contains(m.searchErr, `filter "q": want a port`) {
-		t.Fatalf("bad filter: searching %v, error %q", m.searching, m.searchErr)
+	if !m.filt.searching || !strings.Contains(m.filt.searchErr, `filter "q": want a port`) {
+		t.Fatalf("bad filter: searching %v, error %q", m.filt.searching, m.filt.searchErr)
 	}
 	if !strings.Contains(ansi.Strip(m.render()), `filter "q": want a port (3306)`) {
 		t.Error("the error is shown inline")
 	}
-	m.search.SetValue("10.0.0.5:3306")
+	m.filt.search.SetValue("10.0.0.5:3306")
 	m, cmd := step(t, m, press("enter"))
 	m, _ = runPoll(t, m, cmd)
 	if q := f.lastQuery(); q.Addr != netip.MustParseAddr("10.0.0.5") || q.Port != 3306 {
@@ -303,15 +304,15 @@ func TestParseFilter(t *testing.T) {
 func TestFilterChangeDuringPoll(t *testing.T) {
 	f := &fakeCollector{}
 	m := started(t, f, 120, 40, 1)
-	m, cmd := step(t, m, tickMsg{gen: m.gen}) // a poll for the old filter
+	m, cmd := step(t, m, tickMsg{gen: m.sched.gen}) // a poll for the old filter
 	m, none := step(t, m, press("f"))
 	if none != nil {
 		t.Fatal("no second poll while one is in flight")
 	}
 	m, cmd = runPoll(t, m, cmd)
 	m, _ = runPoll(t, m, cmd) // must be a poll, not a tick
-	if q := f.lastQuery(); q.State != tcpinfo.TimeWait || m.snap.Query.State != tcpinfo.TimeWait {
-		t.Errorf("query %+v, snapshot for %+v: want TIME_WAIT", q, m.snap.Query)
+	if q := f.lastQuery(); q.State != tcpinfo.TimeWait || m.live.snap.Query.State != tcpinfo.TimeWait {
+		t.Errorf("query %+v, snapshot for %+v: want TIME_WAIT", q, m.live.snap.Query)
 	}
 }
 
@@ -321,7 +322,7 @@ func TestCursor(t *testing.T) {
 	for range 150 {
 		m, _ = step(t, m, press("j"))
 	}
-	if n := len(m.snap.LocalPortsFolded); n < 2 || m.local.row != n-1 {
+	if n := len(m.live.snap.LocalPortsFolded); n < 2 || m.local.row != n-1 {
 		t.Errorf("cursor %d, want the last row %d", m.local.row, n-1)
 	}
 	for range 150 {
@@ -356,7 +357,7 @@ func TestQuitAndHelp(t *testing.T) {
 		}
 	}
 	m, _ = step(t, m, press("esc"))
-	if m.showHelp {
+	if m.view.showHelp {
 		t.Error("esc closes the help")
 	}
 }
@@ -431,5 +432,14 @@ func TestSynRecvTrouble(t *testing.T) {
 		if want := i >= 3; marked != want {
 			t.Errorf("after %d polls (SYN_RECV %d): marked %v, want %v", i+1, n, marked, want)
 		}
+	}
+}
+
+// TestModelStaysARouter: the root model holds the panes and the state it
+// routes by, grouped: at most 25 fields, or it has started owning what
+// belongs to a pane.
+func TestModelStaysARouter(t *testing.T) {
+	if n := reflect.TypeFor[Model]().NumField(); n > 25 {
+		t.Errorf("ui.Model has %d fields, want at most 25", n)
 	}
 }

@@ -80,7 +80,7 @@ func loadFrame(t *recording.Tape, pos int, prev *tcpinfo.Snapshot) tea.Cmd {
 func (m Model) loadFrame() tea.Cmd {
 	var prev *tcpinfo.Snapshot
 	if m.shown >= 0 && m.shown == m.player.pos-1 {
-		prev = m.snap
+		prev = m.live.snap
 	}
 	return loadFrame(m.cfg.Tape, m.player.pos, prev)
 }
@@ -422,7 +422,7 @@ func (m Model) replayUpdate(msg tea.Msg) (Model, tea.Cmd, bool) {
 	case tickMsg, polledMsg:
 		return m, nil, true // nothing live to poll
 	case tea.KeyPressMsg:
-		if m.searching || m.showHelp && !m.player.jumping {
+		if m.filt.searching || m.view.showHelp && !m.player.jumping {
 			return m, nil, false
 		}
 		if m.player.captures(msg) {
@@ -432,7 +432,7 @@ func (m Model) replayUpdate(msg tea.Msg) (Model, tea.Cmd, bool) {
 			m.player.note = "a recording holds its tables as recorded: filters and sorting need the live sockets"
 			return m, nil, true
 		}
-		if key.Matches(msg, m.keys.Accept) && m.focus != paneTuning {
+		if key.Matches(msg, m.keys.Accept) && m.view.focus != paneTuning {
 			m.player.note = "a recording holds counts, not sockets: the drill-down needs the live sockets"
 			return m, nil, true
 		}
@@ -460,18 +460,18 @@ func (m Model) routeToPlayer(msg tea.Msg) (Model, tea.Cmd, bool) {
 // sparklines draw, and the sysctls then in force.
 func (m *Model) showFrame(msg frameMsg) {
 	if msg.err != nil {
-		m.pollErr = msg.err
+		m.live.pollErr = msg.err
 		m.player.note = termsafe.Error(msg.err)
 		m.refreshBoard()
 		return
 	}
-	m.pollErr = nil
-	m.snap, m.prev, m.shown = msg.snap, msg.prev, msg.pos
+	m.live.pollErr = nil
+	m.live.snap, m.live.prev, m.shown = msg.snap, msg.prev, msg.pos
 	t := m.cfg.Tape
-	m.findings = msg.findings
-	m.history = history{}
+	m.live.findings = msg.findings
+	m.live.history = history{}
 	for i := max(msg.pos-historyLen+1, 0); i <= msg.pos; i++ {
-		m.history.samples = append(m.history.samples, sample{t.Time(i), t.States(i)})
+		m.live.history.samples = append(m.live.history.samples, sample{t.Time(i), t.States(i)})
 	}
 	if t.Header == nil {
 		m.tuning, _ = m.tuning.Update(settingsMsg{err: errors.New("a --json log holds no sysctl values (tcpdash record keeps them)")})

@@ -61,18 +61,18 @@ func keyCmd(t *testing.T, m Model, keys ...string) (Model, tea.Cmd) {
 // for rates, the findings logged with it, and the history up to it.
 func at(t *testing.T, m Model, tape *recording.Tape, i int) {
 	t.Helper()
-	if m.player.pos != i || m.snap == nil || !m.snap.Time.Equal(tape.Time(i)) {
-		t.Fatalf("at %d showing %v; want snapshot %d (%v)", m.player.pos, m.snap.Time, i, tape.Time(i))
+	if m.player.pos != i || m.live.snap == nil || !m.live.snap.Time.Equal(tape.Time(i)) {
+		t.Fatalf("at %d showing %v; want snapshot %d (%v)", m.player.pos, m.live.snap.Time, i, tape.Time(i))
 	}
-	if i > 0 && (m.prev == nil || !m.prev.Time.Equal(tape.Time(i-1))) {
+	if i > 0 && (m.live.prev == nil || !m.live.prev.Time.Equal(tape.Time(i-1))) {
 		t.Errorf("prev is not snapshot %d", i-1)
 	}
-	if len(m.findings) != len(tape.Findings(i)) {
-		t.Errorf("%d findings, logged %d", len(m.findings), len(tape.Findings(i)))
+	if len(m.live.findings) != len(tape.Findings(i)) {
+		t.Errorf("%d findings, logged %d", len(m.live.findings), len(tape.Findings(i)))
 	}
-	n := len(m.history.samples)
-	if n != min(i+1, historyLen) || m.history.samples[n-1].states != tape.States(i) {
-		t.Errorf("history of %d samples ending %v", n, m.history.samples[n-1].states)
+	n := len(m.live.history.samples)
+	if n != min(i+1, historyLen) || m.live.history.samples[n-1].states != tape.States(i) {
+		t.Errorf("history of %d samples ending %v", n, m.live.history.samples[n-1].states)
 	}
 }
 
@@ -108,11 +108,11 @@ func TestReplayKeys(t *testing.T) {
 
 	// Stepping forward hands over the snapshot on screen as the one
 	// before: a frame decodes one snapshot.
-	shown := m.snap
+	shown := m.live.snap
 	m, cmd = step(t, m, tea.KeyPressMsg{Code: tea.KeyRight})
 	m = frame1(t, m, cmd)
 	at(t, m, tape, want+1)
-	if m.prev != shown {
+	if m.live.prev != shown {
 		t.Error("a step forward decoded the previous snapshot again")
 	}
 	// Focus and filters do not reload a recorded frame.
@@ -165,14 +165,14 @@ func TestReplayKeys(t *testing.T) {
 
 	// So does the drill-down.
 	m, _ = keyCmd(t, m, "3", "enter")
-	if m.drilling || !strings.Contains(m.player.note, "drill-down") {
-		t.Errorf("enter in replay: drilling %v, note %q", m.drilling, m.player.note)
+	if m.dd.drilling || !strings.Contains(m.player.note, "drill-down") {
+		t.Errorf("enter in replay: drilling %v, note %q", m.dd.drilling, m.player.note)
 	}
 
 	// Filters need the live sockets: the keys say so and change nothing.
 	m, cmd = keyCmd(t, m, "f")
-	if cmd != nil || m.filter != 0 || !strings.Contains(m.player.note, "filters") {
-		t.Errorf("f in replay: filter %d, note %q", m.filter, m.player.note)
+	if cmd != nil || m.filt.filter != 0 || !strings.Contains(m.player.note, "filters") {
+		t.Errorf("f in replay: filter %d, note %q", m.filt.filter, m.player.note)
 	}
 }
 

@@ -106,13 +106,13 @@ func (p socketsPane) View(bool) []string {
 // drillFilter is the filter for the focused pane's selected row, and what
 // to call it; ok is false where there is nothing to drill into.
 func (m Model) drillFilter() (f tcpinfo.SocketFilter, title string, ok bool) {
-	s := m.snap
+	s := m.live.snap
 	if s == nil {
 		return f, "", false
 	}
-	f.State = stateFilters[m.filter]
-	f.View = m.expr // the row's sockets within the view's filter
-	switch m.focus {
+	f.State = stateFilters[m.filt.filter]
+	f.View = m.filt.expr // the row's sockets within the view's filter
+	switch m.view.focus {
 	case paneLocal:
 		if m.local.listeners {
 			if m.local.row >= len(s.Listeners) {

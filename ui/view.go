@@ -29,7 +29,7 @@ func (m Model) View() tea.View {
 }
 
 func (m Model) render() string {
-	w, h := m.width, m.height
+	w, h := m.view.width, m.view.height
 	if w == 0 || h == 0 {
 		return "tcpdash: starting…"
 	}
@@ -45,11 +45,11 @@ func (m Model) render() string {
 		return strings.Join(lines[:min(len(lines), h)], "\n")
 	}
 
-	header := m.headerLines(w, m.findings)
+	header := m.headerLines(w, m.live.findings)
 	footer := m.footerLines(w)
 	// The findings strip is on every screen that shows the tables: what
 	// is wrong, who, and how long, before any pane.
-	if !m.showHelp && !m.atFleet && m.snap != nil && m.focus != paneFindings && !(m.focus == paneTuning && m.tuningShown()) {
+	if !m.view.showHelp && !m.fleet.atFleet && m.live.snap != nil && m.view.focus != paneFindings && !(m.view.focus == paneTuning && m.tuningShown()) {
 		lines := 1
 		switch {
 		case h >= 40:
@@ -62,23 +62,23 @@ func (m Model) render() string {
 	bodyH := h - len(header) - len(footer)
 	var body []string
 	switch {
-	case m.showHelp:
+	case m.view.showHelp:
 		body = frame("Keys (? or esc to close)", true, m.fullHelp(w-2), w, bodyH, m.styles)
-	case m.atFleet:
-		body = sized(m.namespaces, w, bodyH).View(true)
-	case m.drilling:
-		body = sized(m.sockets, w, bodyH).View(true)
-	case m.focus == paneTuning && m.tuningShown():
+	case m.fleet.atFleet:
+		body = sized(m.fleet.namespaces, w, bodyH).View(true)
+	case m.dd.drilling:
+		body = sized(m.dd.sockets, w, bodyH).View(true)
+	case m.view.focus == paneTuning && m.tuningShown():
 		body = sized(m.tuning, w, bodyH).View(true)
-	case m.snap == nil:
+	case m.live.snap == nil:
 		msg := "waiting for the first snapshot…"
-		if m.pollErr != nil {
-			msg = "no data: " + termsafe.Error(m.pollErr)
+		if m.live.pollErr != nil {
+			msg = "no data: " + termsafe.Error(m.live.pollErr)
 		}
 		body = frame("tcpdash", false, []string{msg}, w, bodyH, m.styles)
-	case m.focus == paneProcesses:
+	case m.view.focus == paneProcesses:
 		body = sized(m.processes, w, bodyH).View(true)
-	case m.focus == paneFindings:
+	case m.view.focus == paneFindings:
 		body = sized(m.findingsP, w, bodyH).View(true)
 	case w >= 100 && h >= 34:
 		body = m.fullLayout(w, bodyH)
@@ -95,9 +95,9 @@ func (m Model) fullLayout(w, h int) []string {
 	left, right := w/2, w-w/2
 	topH := min(max(m.board.nonZeroStates(), 9)+4, 16)
 	rest := h - topH
-	pressH := min(max(len(m.snap.PortPressure)+3, 6), rest/2)
+	pressH := min(max(len(m.live.snap.PortPressure)+3, 6), rest/2)
 	tablesH := rest - pressH
-	f := m.focus
+	f := m.view.focus
 	out := beside(sized(m.states, left, topH).View(f == paneStates), sized(m.counters, right, topH).View(f == paneCounters))
 	out = append(out, beside(sized(m.local, left, tablesH).View(f == paneLocal), sized(m.remote, right, tablesH).View(f == paneRemote))...)
 	return append(out, sized(m.pressure, w, pressH).View(f == panePressure)...)
@@ -121,10 +121,10 @@ func sized[P any, PP sizable[P]](p P, w, h int) P {
 func (m Model) compactLayout(w, h int) []string {
 	// The histogram comes first; the other pane keeps at least a row.
 	statesH := min(m.board.nonZeroStates()+4, h-4)
-	f := m.focus
+	f := m.view.focus
 	out := sized(m.states, w, statesH).View(f == paneStates)
 	dh := h - statesH
-	switch m.detail {
+	switch m.view.detail {
 	case paneLocal:
 		out = append(out, sized(m.local, w, dh).View(f == paneLocal)...)
 	case paneRemote:
@@ -172,28 +172,28 @@ func (m Model) headerLines(w int, findings []diagnose.Finding) []string {
 	if i.Netns != "" {
 		fields = append(fields, field{"netns " + i.Netns, 2})
 	}
-	every := "every " + m.interval.String()
-	if eff := m.effectiveInterval(); eff != m.interval {
+	every := "every " + m.sched.interval.String()
+	if eff := m.effectiveInterval(); eff != m.sched.interval {
 		every += " → " + eff.String() + " (slow dumps)"
 	}
 	if m.cfg.Tape != nil {
 		every = st.warn.Render("REPLAY")
-		if m.snap != nil && m.snap.Interval > 0 {
-			every += " recorded every " + m.snap.Interval.String()
+		if m.live.snap != nil && m.live.snap.Interval > 0 {
+			every += " recorded every " + m.live.snap.Interval.String()
 		}
 	}
-	if m.snap != nil {
-		src := string(m.snap.Source)
-		if m.snap.Source == tcpinfo.SourceProcfs {
-			src = st.warn.Render("procfs") + " (" + termsafe.String(m.snap.SourceNote) + ")"
+	if m.live.snap != nil {
+		src := string(m.live.snap.Source)
+		if m.live.snap.Source == tcpinfo.SourceProcfs {
+			src = st.warn.Render("procfs") + " (" + termsafe.String(m.live.snap.SourceNote) + ")"
 		}
 		fields = append(fields, field{src, 5})
 	}
 	fields = append(fields, field{every, 3})
-	if m.snap != nil && m.snap.Filter != "" {
-		fields = append(fields, field{st.warn.Render("filter: ") + termsafe.String(m.snap.Filter), 1})
+	if m.live.snap != nil && m.live.snap.Filter != "" {
+		fields = append(fields, field{st.warn.Render("filter: ") + termsafe.String(m.live.snap.Filter), 1})
 	}
-	if m.paused {
+	if m.sched.paused {
 		fields = append(fields, field{st.warn.Render("PAUSED"), 0})
 	}
 	if b := m.findingsBadge(findings); b != "" {
@@ -201,10 +201,10 @@ func (m Model) headerLines(w int, findings []diagnose.Finding) []string {
 	}
 	line1 := dropToFit(w, fields)
 	line2 := "no snapshot yet"
-	if m.atFleet {
-		line2 = fmt.Sprintf("%d network namespaces; each dumped when its counters move, or every 5 s", len(m.namespaces.rows))
+	if m.fleet.atFleet {
+		line2 = fmt.Sprintf("%d network namespaces; each dumped when its counters move, or every 5 s", len(m.fleet.namespaces.rows))
 	}
-	if s := m.snap; s != nil && !m.atFleet {
+	if s := m.live.snap; s != nil && !m.fleet.atFleet {
 		line2 = dropToFit(w, []field{
 			{s.Time.Format("15:04:05"), 0},
 			{"dump " + roundDump(s.Dump).String(), 4},
@@ -213,7 +213,7 @@ func (m Model) headerLines(w int, findings []diagnose.Finding) []string {
 			{"ephemeral " + s.PortRange.String(), 2},
 			{m.attributionLine(), 3},
 		})
-		if m.pollErr != nil {
+		if m.live.pollErr != nil {
 			line2 = st.statusErr.Render("STALE") + "  " + line2
 		}
 	}
@@ -231,32 +231,32 @@ func (m Model) footerLines(w int) []string {
 	st := m.styles
 	var status string
 	switch {
-	case m.cfg.Tape != nil && !m.searching:
+	case m.cfg.Tape != nil && !m.filt.searching:
 		shortHelp := append(m.player.keys.all()[:3:3], m.keys.Quit, m.keys.Help, m.player.keys.Jump, m.player.keys.NextFinding, m.keys.NextPane)
 		return []string{sized(m.player, w, 1).View(), fit(m.help.ShortHelpView(shortHelp), w)}
-	case m.searching:
-		status = m.search.View()
-		if m.searchErr != "" {
-			status += "  " + st.statusErr.Render(m.searchErr)
+	case m.filt.searching:
+		status = m.filt.search.View()
+		if m.filt.searchErr != "" {
+			status += "  " + st.statusErr.Render(m.filt.searchErr)
 		}
-	case m.atFleet:
+	case m.fleet.atFleet:
 		status = st.status.Render("focus: Namespaces · enter: watch the selected one · esc there: back here")
-	case m.pollErr != nil:
+	case m.live.pollErr != nil:
 		when := "no data yet"
-		if m.snap != nil {
-			when = "showing data from " + m.snap.Time.Format("15:04:05")
+		if m.live.snap != nil {
+			when = "showing data from " + m.live.snap.Time.Format("15:04:05")
 		}
-		status = st.statusErr.Render("! poll failed: "+termsafe.Error(m.pollErr)) + st.status.Render(" — "+when+"; still polling")
+		status = st.statusErr.Render("! poll failed: "+termsafe.Error(m.live.pollErr)) + st.status.Render(" — "+when+"; still polling")
 	default:
 		filter := "all states"
-		if s := stateFilters[m.filter]; s != 0 {
+		if s := stateFilters[m.filt.filter]; s != 0 {
 			filter = s.String()
 		}
 		sort := "total"
-		if m.sort > 0 {
-			sort = columns[m.sort-1].String()
+		if m.filt.sort > 0 {
+			sort = columns[m.filt.sort-1].String()
 		}
-		status = fmt.Sprintf("focus: %s · state filter: %s · sort: %s", paneNames[m.focus], filter, sort)
+		status = fmt.Sprintf("focus: %s · state filter: %s · sort: %s", paneNames[m.view.focus], filter, sort)
 		if t := m.filterText(); t != "" {
 			status += " · matching " + t + " (esc clears)"
 		}
