@@ -18,39 +18,19 @@ import (
 	"github.com/tcpdash/tcpdash/tuning"
 )
 
-const usage = `Usage:
-  tcpdash [flags]            live dashboard (a snapshot when stdout is not a terminal)
-  tcpdash --once [--json]    print one snapshot and exit
-  tcpdash --json             print one JSON snapshot per line every --interval
-  tcpdash tune ...           sysctls: see tcpdash tune --help
-  tcpdash exporter ...       Prometheus metrics: see tcpdash exporter --help
-  tcpdash record -o FILE     record snapshots of a load test: see tcpdash record --help
-  tcpdash replay FILE        replay a recording, or report on it: see tcpdash replay --help
-
-Flags:
-  --once             print one snapshot and exit
-  --json             print JSON instead of text
-  --interval D       time between polls, a Go duration >= 100ms (default 1s)
-  --count N          with --json, stop after N snapshots (default 0: until interrupted)
-  --top N            rows in every table, 1-1000 (default 10)
-  --source S         auto, netlink or procfs (default auto: netlink, else /proc/net/tcp)
-  --processes=false  do not name the processes holding sockets (skips the /proc/<pid>/fd walk)
-` + filterUsage + `
-` + netnsUsage + `
-  --read-only        the dashboard's tuning pane shows everything but changes nothing
-  --file PATH        where the tuning pane persists (default /etc/sysctl.d/90-tcpdash.conf)
-  --state-file PATH  the last applied batch, for undo (default /var/lib/tcpdash/last-batch.json)
-  --audit-log PATH   every sysctl change, appended (default /var/log/tcpdash/audit.log)
-  --no-undo          allow an empty --state-file or --audit-log: changes without undo or record
-`
-
 // usageError is a mistake on the command line: exit status 2 with the
 // usage it concerns.
 type usageError struct{ msg, usage string }
 
 func (e usageError) Error() string { return e.msg }
 
-func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...), usage} }
+// usageFor is the one way a usage error is made: one line about what was
+// wrong, and the usage of the command it concerns.
+func usageFor(cmd, format string, args ...any) error {
+	return usageError{fmt.Sprintf(format, args...), usageText(cmd)}
+}
+
+func usagef(format string, args ...any) error { return usageFor(cmdMain, format, args...) }
 
 // hinted is an error with advice on what to do about it.
 type hinted struct {
@@ -116,7 +96,7 @@ func parseFlags(args []string) (config, error) {
 	registerNetns(fs, &cfg.netns)
 	registerFilter(fs, &cfg.filter)
 	cfg.tuneFiles.register(fs)
-	if err := parseSet(fs, args, usage); err != nil {
+	if err := parseSet(fs, args, cmdMain); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
@@ -144,19 +124,22 @@ func parseFlags(args []string) (config, error) {
 
 // parseSet parses args into fs for a command whose usage is usage: -h
 // gives flag.ErrHelp, a bad flag one line and the usage.
-func parseSet(fs *flag.FlagSet, args []string, usage string) error {
+func parseSet(fs *flag.FlagSet, args []string, cmd string) error {
+	if err := checkVocabulary(fs, cmd); err != nil {
+		return err
+	}
 	err := fs.Parse(args)
 	if err == nil || err == flag.ErrHelp {
 		return err
 	}
-	return usageError{flagError(err), usage}
+	return usageError{flagError(err), usageText(cmd)}
 }
 
 // helpOr is what a command returns when parsing its flags failed with
 // err: nil once usage is printed, if -h asked for it, else err.
-func helpOr(err error, usage string, stdout io.Writer) error {
+func helpOr(err error, cmd string, stdout io.Writer) error {
 	if err == flag.ErrHelp {
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usageText(cmd))
 		return nil
 	}
 	return err
@@ -201,7 +184,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	cfg, err := parseFlags(args)
 	if err != nil {
-		return helpOr(err, usage, stdout)
+		return helpOr(err, cmdMain, stdout)
 	}
 	if cfg.netns == "all" {
 		return runAll(ctx, cfg, stdout, stderr)

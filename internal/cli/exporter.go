@@ -25,19 +25,6 @@ import (
 // defaultExporterAddress is tcpdash's own port, as node_exporter has 9100.
 const defaultExporterAddress = ":9478"
 
-const exporterUsage = `Usage:
-  tcpdash exporter [flags]   serve tcpdash's metrics to Prometheus (read-only)
-
-Flags:
-  --listen ADDR            where to listen (default :9478)
-  --web.config.file PATH   TLS and basic auth (exporter-toolkit's web config)
-  --top N                  destination groups, cgroups and listeners per namespace, 1-1000 (default 10)
-  --timeout D              a scrape's limit for a collection (default 10s)
-  --processes=false        do not name processes (skips the /proc walk)
-` + filterUsage + `
-` + netnsUsage + `
-`
-
 type exporterConfig struct {
 	listen, webConfig string
 	top               int
@@ -58,16 +45,16 @@ func parseExporterFlags(args []string) (exporterConfig, error) {
 	fs.BoolVar(&cfg.processes, "processes", true, "")
 	registerNetns(fs, &cfg.netns)
 	registerFilter(fs, &cfg.filter)
-	if err := parseSet(fs, args, exporterUsage); err != nil {
+	if err := parseSet(fs, args, cmdExporter); err != nil {
 		return cfg, err
 	}
 	switch {
 	case fs.NArg() > 0:
-		return cfg, usageError{fmt.Sprintf("unexpected argument %q: the exporter takes only flags", fs.Arg(0)), exporterUsage}
+		return cfg, usageFor(cmdExporter, "unexpected argument %q: the exporter takes only flags", fs.Arg(0))
 	case cfg.top < 1 || cfg.top > 1000:
-		return cfg, usageError{fmt.Sprintf("--top %d: use a number from 1 to 1000", cfg.top), exporterUsage}
+		return cfg, usageFor(cmdExporter, "--top %d: use a number from 1 to 1000", cfg.top)
 	case cfg.timeout <= 0:
-		return cfg, usageError{fmt.Sprintf("--timeout %s: use a positive Go duration such as 10s", cfg.timeout), exporterUsage}
+		return cfg, usageFor(cmdExporter, "--timeout %s: use a positive Go duration such as 10s", cfg.timeout)
 	}
 	return cfg, nil
 }
@@ -78,7 +65,7 @@ func parseExporterFlags(args []string) (exporterConfig, error) {
 func runExporter(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseExporterFlags(args)
 	if err != nil {
-		return helpOr(err, exporterUsage, stdout)
+		return helpOr(err, cmdExporter, stdout)
 	}
 	targets, closeTargets, err := exporterTargets(cfg)
 	if err != nil {

@@ -7,10 +7,6 @@ import (
 	"github.com/tcpdash/tcpdash/internal/filter"
 )
 
-// filterUsage is the --filter line every mode's usage shares.
-const filterUsage = `  --filter EXPR      only the sockets EXPR selects, in ss's words (run in the kernel):
-                     'state time-wait ( dport = :3306 or dport = :6379 ) and dst 10.0.0.0/8'`
-
 // registerFilter adds --filter, parsed (and its cgroup paths resolved) as
 // the flags are.
 func registerFilter(fs *flag.FlagSet, f **filter.Filter) {

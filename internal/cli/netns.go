@@ -12,11 +12,6 @@ import (
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
-// netnsUsage is the --netns line every mode's usage shares.
-const netnsUsage = `  --netns WHAT       watch another network namespace: NAME (ip netns), a path to a
-                     namespace file, pid:N, or container:ID (an id prefix or name);
-                     all: every namespace on the host (the dashboard opens on them)`
-
 // A watched namespace is the one a mode looks at and tunes: tcpdash's own,
 // or the one --netns names, held open on a thread inside it.
 type watched struct {

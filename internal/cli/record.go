@@ -23,22 +23,6 @@ import (
 	"github.com/tcpdash/tcpdash/tuning"
 )
 
-const recordUsage = `Usage:
-  tcpdash record -o FILE [flags]   record snapshots of a load test to FILE
-
-Flags:
-  -o FILE             the recording to write: a new file, never reached through a symlink
-  --interval D        time between snapshots, a Go duration >= 100ms (default 1s)
-  --count N           stop after N snapshots
-  --duration D        stop after D (default: until interrupted)
-  --top N             rows per table, 1-1000 (default 50)
-  --processes=false   do not name processes (skips the /proc walk)
-` + filterUsage + `
-` + netnsUsage + `
-The file is gzip members of JSON lines, closed at least every 60 s: a
-recorder killed mid-way leaves a file readable up to its last minute.
-`
-
 type recordConfig struct {
 	config
 	out      string
@@ -57,11 +41,11 @@ func parseRecordFlags(args []string) (recordConfig, error) {
 	fs.BoolVar(&cfg.processes, "processes", true, "")
 	registerNetns(fs, &cfg.netns)
 	registerFilter(fs, &cfg.filter)
-	if err := parseSet(fs, args, recordUsage); err != nil {
+	if err := parseSet(fs, args, cmdRecord); err != nil {
 		return cfg, err
 	}
 	bad := func(format string, a ...any) (recordConfig, error) {
-		return cfg, usageError{fmt.Sprintf(format, a...), recordUsage}
+		return cfg, usageFor(cmdRecord, format, a...)
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -87,7 +71,7 @@ func parseRecordFlags(args []string) (recordConfig, error) {
 func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseRecordFlags(args)
 	if err != nil {
-		return helpOr(err, recordUsage, stdout)
+		return helpOr(err, cmdRecord, stdout)
 	}
 	w, err := watch(cfg.netns)
 	if err != nil {

@@ -17,21 +17,6 @@ import (
 	"github.com/tcpdash/tcpdash/ui"
 )
 
-const replayUsage = `Usage:
-  tcpdash replay FILE [flags]   the dashboard, or a report, on a recording or a --json log
-
-Flags:
-  --at T        start at the snapshot in force at T: 14:03:10 (clock time), +90s (from the start)
-                or 2026-11-27T14:03:10Z (RFC 3339)
-  --once        print one snapshot and exit: the one --at names, else the last
-  --json        with --once: the snapshot exactly as it was logged; with --summary: the report as JSON
-  --summary     print the load-test report: peak per state, worst port pressure per destination,
-                each finding's first and last time, counter totals
-  --html OUT    write the report as one self-contained HTML file with charts (a new file)
-
-FILE is what tcpdash record wrote, or a --json log (gzipped or not).
-`
-
 type replayConfig struct {
 	file, at, html      string
 	once, json, summary bool
@@ -49,7 +34,7 @@ func parseReplayFlags(args []string) (replayConfig, error) {
 	var files []string
 	// FILE may come before, between or after the flags.
 	for {
-		if err := parseSet(fs, args, replayUsage); err != nil {
+		if err := parseSet(fs, args, cmdReplay); err != nil {
 			return cfg, err
 		}
 		if fs.NArg() == 0 {
@@ -59,7 +44,7 @@ func parseReplayFlags(args []string) (replayConfig, error) {
 		args = fs.Args()[1:]
 	}
 	bad := func(format string, a ...any) (replayConfig, error) {
-		return cfg, usageError{fmt.Sprintf(format, a...), replayUsage}
+		return cfg, usageFor(cmdReplay, format, a...)
 	}
 	switch {
 	case len(files) == 0:
@@ -82,7 +67,7 @@ func parseReplayFlags(args []string) (replayConfig, error) {
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseReplayFlags(args)
 	if err != nil {
-		return helpOr(err, replayUsage, stdout)
+		return helpOr(err, cmdReplay, stdout)
 	}
 	// The dashboard from the start shows the first frame at once and reads
 	// the rest of the recording meanwhile: a day's takes seconds to index.
@@ -123,7 +108,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	at := tape.Len() - 1
 	if cfg.at != "" {
 		if at, err = tape.Seek(cfg.at); err != nil {
-			return usageError{"--at: " + err.Error(), replayUsage}
+			return usageFor(cmdReplay, "--at: %s", err)
 		}
 	}
 	switch {

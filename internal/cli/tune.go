@@ -19,30 +19,6 @@ import (
 	"github.com/tcpdash/tcpdash/tuning"
 )
 
-const tuneUsage = `Usage:
-  tcpdash tune [flags]                   tunables, their values, what they do, and advice
-  tcpdash tune set KEY=VALUE... [flags]  change sysctls, after confirmation
-  tcpdash tune undo [flags]              restore the values from before the last batch
-  tcpdash tune persist [flags]           keep the last batch across reboots (sysctl.d)
-  tcpdash tune discard [flags]           remove a record undo cannot use (its namespace is
-                                         gone), restoring nothing; audited
-
-Flags:
-  --yes              do not ask (required when stdin is not a terminal)
-  --read-only        refuse every change
-  --file PATH        where persist writes (default /etc/sysctl.d/90-tcpdash.conf)
-  --state-file PATH  the last batch, for undo (default /var/lib/tcpdash/last-batch.json)
-  --audit-log PATH   every change, appended (default /var/log/tcpdash/audit.log)
-  --no-undo          allow an empty --state-file or --audit-log: no undo, no record
-` + netnsUsage + `
-
-Exit status:
-  0  done (or nothing to do)
-  1  refused or failed: nothing changed
-  2  bad usage: nothing changed
-  3  changed, but not as asked or not recorded: the message names each key's value now
-`
-
 type tuneConfig struct {
 	yes bool
 	tuneFiles
@@ -61,7 +37,7 @@ func parseTuneFlags(args []string) (tuneConfig, error) {
 	// Flags may come before, between or after the words.
 	var words []string
 	for {
-		if err := parseSet(fs, args, tuneUsage); err != nil {
+		if err := parseSet(fs, args, cmdTune); err != nil {
 			return cfg, err
 		}
 		if fs.NArg() == 0 {
@@ -76,14 +52,14 @@ func parseTuneFlags(args []string) (tuneConfig, error) {
 	switch cfg.sub {
 	case "", "undo", "persist", "discard":
 		if len(cfg.args) > 0 {
-			return cfg, usageError{fmt.Sprintf("unexpected argument %q after %q", cfg.args[0], "tune "+cfg.sub), tuneUsage}
+			return cfg, usageFor(cmdTune, "unexpected argument %q after %q", cfg.args[0], "tune "+cfg.sub)
 		}
 	case "set":
 		if len(cfg.args) == 0 {
-			return cfg, usageError{"tune set needs KEY=VALUE, such as net.ipv4.tcp_tw_reuse=1", tuneUsage}
+			return cfg, usageFor(cmdTune, "tune set needs KEY=VALUE, such as net.ipv4.tcp_tw_reuse=1")
 		}
 	default:
-		return cfg, usageError{fmt.Sprintf("unknown tune command %q: use set, undo, persist or discard", cfg.sub), tuneUsage}
+		return cfg, usageFor(cmdTune, "unknown tune command %q: use set, undo, persist or discard", cfg.sub)
 	}
 	return cfg, nil
 }
@@ -91,7 +67,7 @@ func parseTuneFlags(args []string) (tuneConfig, error) {
 func runTune(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cfg, err := parseTuneFlags(args)
 	if err != nil {
-		return helpOr(err, tuneUsage, stdout)
+		return helpOr(err, cmdTune, stdout)
 	}
 	w, err := watch(cfg.netns)
 	if err != nil {
