@@ -48,7 +48,7 @@ type config struct {
 	count      int
 	top        int
 	source     tcpinfo.Source
-	netns      string
+	netns      netnsChoice
 	// filter selects the sockets every count is over (--filter).
 	filter *filter.Filter
 	tuneFiles
@@ -156,6 +156,9 @@ func flagError(err error) string {
 		if _, why, ok := strings.Cut(rest, " for flag -filter: "); ok {
 			return "--filter: " + why // the filter's own message names the word
 		}
+		if _, why, ok := strings.Cut(rest, " for flag -netns: "); ok {
+			return "--netns " + why
+		}
 		switch {
 		case strings.Contains(rest, "-interval"):
 			return "--interval takes a Go duration such as 500ms or 2s: " + rest
@@ -186,7 +189,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return helpOr(err, cmdMain, stdout)
 	}
-	if cfg.netns == "all" {
+	if cfg.netns.all {
 		return runAll(ctx, cfg, stdout, stderr)
 	}
 	w, err := watch(cfg.netns)

@@ -30,7 +30,7 @@ type exporterConfig struct {
 	top               int
 	timeout           time.Duration
 	processes         bool
-	netns             string
+	netns             netnsChoice
 	filter            *filter.Filter
 }
 
@@ -74,7 +74,7 @@ func runExporter(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	defer closeTargets()
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(exporter.New(exporter.Options{Targets: targets, Labelled: cfg.netns == "all", MaxTargets: exporter.MaxNamespaces,
+	reg.MustRegister(exporter.New(exporter.Options{Targets: targets, Labelled: cfg.netns.all, MaxTargets: exporter.MaxNamespaces,
 		Timeout: cfg.timeout, Version: buildVersion(), Logger: logger, Filter: cfg.filter}))
 
 	mux := http.NewServeMux()
@@ -111,7 +111,7 @@ func runExporter(ctx context.Context, args []string, stdout, stderr io.Writer) e
 // exporterTargets opens the namespaces to export: the one --netns names,
 // or, with all, every namespace, found anew at each scrape.
 func exporterTargets(cfg exporterConfig) (func() ([]exporter.Target, error), func(), error) {
-	if cfg.netns != "all" {
+	if !cfg.netns.all {
 		w, err := watch(cfg.netns)
 		if err != nil {
 			return nil, nil, err

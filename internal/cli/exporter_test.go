@@ -137,7 +137,7 @@ func TestIntegrationExporterManyNamespaces(t *testing.T) {
 
 	// The exporter as runExporter builds it, every scrape collecting
 	// (no shared collection in between, to measure each).
-	targets, closeTargets, err := exporterTargets(exporterConfig{netns: "all", top: 10, processes: true, timeout: 10 * time.Second})
+	targets, closeTargets, err := exporterTargets(exporterConfig{netns: netnsChoice{what: "all", all: true}, top: 10, processes: true, timeout: 10 * time.Second})
 	must(t, err)
 	defer closeTargets()
 	reg := prometheus.NewRegistry()

@@ -19,27 +19,50 @@ type watched struct {
 	handle *namespaces.Handle // nil for tcpdash's own namespace
 }
 
-func registerNetns(fs *flag.FlagSet, what *string) {
-	fs.StringVar(what, "netns", "", "")
+// A netnsChoice is --netns, parsed once: tcpdash's own namespace (the
+// zero value), every namespace (all), or the one a name, path, pid or
+// container resolves to.
+type netnsChoice struct {
+	what string // as typed, to resolve and to repeat in hints
+	all  bool
+}
+
+func (n *netnsChoice) Set(s string) error {
+	if s == "" {
+		return errors.New("needs a value: NAME, a path, pid:N, container:ID or all")
+	}
+	n.what, n.all = s, s == "all"
+	return nil
+}
+
+func (n *netnsChoice) String() string {
+	if n == nil {
+		return ""
+	}
+	return n.what
+}
+
+func registerNetns(fs *flag.FlagSet, n *netnsChoice) {
+	fs.Var(n, "netns", "")
 }
 
 // watch resolves --netns and enters the namespace. Nothing is opened when
 // it does not resolve.
-func watch(what string) (*watched, error) {
+func watch(n netnsChoice) (*watched, error) {
 	f := namespaces.NewFinder()
 	self, err := f.Self()
 	if err != nil {
 		return nil, fmt.Errorf("own network namespace: %w", err)
 	}
-	switch what {
-	case "":
-		return &watched{ns: self}, nil
-	case "all":
+	switch {
+	case n.all:
 		return nil, errors.New("--netns all: this mode acts on one namespace at a time; pick one with --netns NAME, pid:N or container:ID")
+	case n.what == "":
+		return &watched{ns: self}, nil
 	}
-	ns, err := f.Resolve(what)
+	ns, err := f.Resolve(n.what)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--netns %w", err) // the library does not know its flag
 	}
 	if ns.Inode == self.Inode {
 		return &watched{ns: ns}, nil

@@ -60,7 +60,7 @@ func parseRecordFlags(args []string) (recordConfig, error) {
 		return bad("--duration %s: use a positive Go duration such as 10m", cfg.duration)
 	case cfg.top < 1 || cfg.top > 1000:
 		return bad("--top %d: use a number from 1 to 1000", cfg.top)
-	case cfg.netns == "all":
+	case cfg.netns.all:
 		return bad("--netns all: record one namespace at a time (name it, or run one recorder per namespace)")
 	}
 	return cfg, nil

@@ -24,7 +24,7 @@ type tuneConfig struct {
 	tuneFiles
 	sub   string
 	args  []string
-	netns string
+	netns netnsChoice
 }
 
 func parseTuneFlags(args []string) (tuneConfig, error) {
@@ -189,7 +189,7 @@ func confirmAndApply(cfg tuneConfig, w *watched, sys *tuning.System, plan tuning
 		if w.handle != nil {
 			// The hint carries the flag undo needs; persisting belongs to
 			// the container's spec (tune persist says so).
-			fmt.Fprintf(stdout, "undo with: tcpdash tune undo --netns %s\n", shellQuote(cfg.netns))
+			fmt.Fprintf(stdout, "undo with: tcpdash tune undo --netns %s\n", shellQuote(cfg.netns.what))
 		} else {
 			fmt.Fprintln(stdout, "undo with: tcpdash tune undo; keep across reboots with: tcpdash tune persist")
 		}

@@ -1,6 +1,7 @@
 package namespaces
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -53,7 +54,7 @@ func (f *Finder) containerOf(pid int) (cgroups.Container, bool) {
 // otherwise watch, or tune, whichever it met first.
 func (f *Finder) container(what string) (Namespace, error) {
 	if what == "" {
-		return Namespace{}, fmt.Errorf("--netns container: needs a container id prefix or name")
+		return Namespace{}, errors.New("container: needs a container id prefix or name")
 	}
 	namer := f.Namer
 	type candidate struct {
@@ -88,7 +89,7 @@ func (f *Finder) container(what string) (Namespace, error) {
 	}
 	switch len(ids) {
 	case 0:
-		return Namespace{}, fmt.Errorf("--netns container:%s: no running container has that id prefix or name", what)
+		return Namespace{}, fmt.Errorf("container:%s: no running container has that id prefix or name", what)
 	case 1:
 		cands := found[ids[0]]
 		if len(cands) > 1 {
@@ -96,15 +97,15 @@ func (f *Finder) container(what string) (Namespace, error) {
 			for _, k := range cands {
 				each = append(each, fmt.Sprintf("pid %d in net:[%d] (cgroup %s)", k.pid, k.inode, termsafe.String(k.path)))
 			}
-			return Namespace{}, fmt.Errorf("--netns container:%s is ambiguous: its processes are in %d network namespaces (%s): use --netns pid:PID",
+			return Namespace{}, fmt.Errorf("container:%s is ambiguous: its processes are in %d network namespaces (%s): name one as pid:PID",
 				what, len(cands), strings.Join(each, "; "))
 		}
 		ns, err := f.fromPID(cands[0].pid)
 		if err != nil {
-			return Namespace{}, fmt.Errorf("--netns container:%s: %w", what, err)
+			return Namespace{}, fmt.Errorf("container:%s: %w", what, err)
 		}
 		if ns.Inode != cands[0].inode {
-			return Namespace{}, fmt.Errorf("--netns container:%s: pid %d changed namespace while it was resolved: try again", what, cands[0].pid)
+			return Namespace{}, fmt.Errorf("container:%s: pid %d changed namespace while it was resolved: try again", what, cands[0].pid)
 		}
 		return f.named(ns), nil
 	}
@@ -113,7 +114,7 @@ func (f *Finder) container(what string) (Namespace, error) {
 	for i, id := range ids {
 		short[i] = id[:min(12, len(id))]
 	}
-	return Namespace{}, fmt.Errorf("--netns container:%s matches %d containers (%s): give more of the id",
+	return Namespace{}, fmt.Errorf("container:%s matches %d containers (%s): give more of the id",
 		what, len(ids), strings.Join(short, ", "))
 }
 

@@ -75,15 +75,15 @@ func (f *Finder) Self() (Namespace, error) {
 func (f *Finder) Resolve(what string) (Namespace, error) {
 	switch {
 	case what == "":
-		return Namespace{}, errors.New("--netns needs a value: NAME, a path, pid:N, container:ID or all")
+		return Namespace{}, errors.New("needs a value: NAME, a path, pid:N, container:ID or all")
 	case strings.HasPrefix(what, "pid:"):
 		pid, err := strconv.Atoi(strings.TrimPrefix(what, "pid:"))
 		if err != nil || pid <= 0 {
-			return Namespace{}, fmt.Errorf("--netns %q: pid:N takes a process id, such as pid:4242", what)
+			return Namespace{}, fmt.Errorf("%q: pid:N takes a process id, such as pid:4242", what)
 		}
 		ns, err := f.fromPID(pid)
 		if err != nil {
-			return Namespace{}, fmt.Errorf("--netns %s: no such process, or its namespace cannot be read: %w", what, err)
+			return Namespace{}, fmt.Errorf("%s: no such process, or its namespace cannot be read: %w", what, err)
 		}
 		return f.named(ns), nil
 	case strings.HasPrefix(what, "container:"):
@@ -91,7 +91,7 @@ func (f *Finder) Resolve(what string) (Namespace, error) {
 	case strings.ContainsRune(what, '/'):
 		ns, err := f.fromPath(what)
 		if err != nil {
-			return Namespace{}, fmt.Errorf("--netns %s: %w", what, err)
+			return Namespace{}, fmt.Errorf("%s: %w", what, err)
 		}
 		return f.named(ns), nil
 	}
@@ -101,7 +101,7 @@ func (f *Finder) Resolve(what string) (Namespace, error) {
 			return f.named(ns), nil
 		}
 	}
-	return Namespace{}, fmt.Errorf("--netns %s: no network namespace of that name in %s (ip netns list shows them)",
+	return Namespace{}, fmt.Errorf("%s: no network namespace of that name in %s (ip netns list shows them)",
 		what, strings.Join(f.NamedDirs, ", "))
 }
 
