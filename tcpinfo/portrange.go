@@ -41,14 +41,9 @@ func (r PortRange) String() string { return fmt.Sprintf("%d-%d", r.Low, r.High) 
 // ParsePortRange parses the contents of ip_local_port_range ("32768\t60999")
 // and ip_local_reserved_ports ("8080,9000-9100", possibly empty).
 func ParsePortRange(portRange, reserved []byte) (PortRange, error) {
-	f := bytes.Fields(portRange)
-	if len(f) != 2 {
-		return PortRange{}, fmt.Errorf("tcpinfo: ip_local_port_range %q: want two ports", portRange)
-	}
-	low, err1 := strconv.ParseUint(string(f[0]), 10, 16)
-	high, err2 := strconv.ParseUint(string(f[1]), 10, 16)
-	if err1 != nil || err2 != nil || low > high {
-		return PortRange{}, fmt.Errorf("tcpinfo: ip_local_port_range %q: want two ports, low ≤ high", portRange)
+	low, high, err := sysctl.ParsePortRange(string(portRange))
+	if err != nil {
+		return PortRange{}, fmt.Errorf("tcpinfo: ip_local_port_range %w", err)
 	}
 	r := PortRange{Low: uint16(low), High: uint16(high)}
 	reserved = bytes.TrimSpace(reserved)

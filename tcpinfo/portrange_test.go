@@ -19,7 +19,7 @@ func TestParsePortRange(t *testing.T) {
 		{rng: "1024 2047", reserved: "80,1024-1030,70000", err: "bad entry"},
 		{rng: "1024 2047", reserved: "80,1030-1024", err: "bad entry"},
 		{rng: "1024 2047", reserved: "80,1020-1030", capacity: 1024 - 7},
-		{rng: "60999 32768", err: "low ≤ high"},
+		{rng: "60999 32768", err: "LOW must be below HIGH"},
 		{rng: "32768", err: "two ports"},
 		{rng: "abc def", err: "two ports"},
 	}

@@ -7,6 +7,7 @@ package tuning
 
 import (
 	"fmt"
+	"github.com/tcpdash/tcpdash/internal/sysctl"
 	"strconv"
 	"strings"
 )
@@ -93,12 +94,8 @@ func Known() []Tunable {
 			check: portRange,
 			warn: func(_, new string) []string {
 				var w []string
-				if f := strings.Fields(new); len(f) == 2 {
-					lo, _ := strconv.Atoi(f[0])
-					hi, _ := strconv.Atoi(f[1])
-					if lo%2 == hi%2 {
-						w = append(w, "the range's ends should differ in parity: connect() prefers even ports, bind() odd")
-					}
+				if lo, hi, err := sysctl.ParsePortRange(new); err == nil && lo%2 == hi%2 {
+					w = append(w, "the range's ends should differ in parity: connect() prefers even ports, bind() odd")
 				}
 				return w
 			},
@@ -209,18 +206,11 @@ func intRange(lo, hi int) func(string, string) (string, error) {
 }
 
 func portRange(v, _ string) (string, error) {
-	f := strings.Fields(v)
-	if len(f) != 2 {
-		return "", fmt.Errorf("%q: want two ports, LOW HIGH", v)
-	}
-	lo, err1 := strconv.Atoi(f[0])
-	hi, err2 := strconv.Atoi(f[1])
+	lo, hi, err := sysctl.ParsePortRange(v)
 	switch {
-	case err1 != nil || err2 != nil:
-		return "", fmt.Errorf("%q: want two whole numbers, LOW HIGH", v)
-	case lo < 1 || hi > 65535:
-		return "", fmt.Errorf("%q: ports are 1-65535", v)
-	case lo >= hi:
+	case err != nil:
+		return "", err
+	case lo == hi:
 		return "", fmt.Errorf("%q: LOW must be below HIGH", v)
 	}
 	// The kernel prints the pair tab-separated.

@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"fmt"
+	"github.com/tcpdash/tcpdash/internal/sysctl"
 	"github.com/tcpdash/tcpdash/tuning"
 	"slices"
 	"strconv"
@@ -69,22 +70,13 @@ func ForPressure(why string, settings []tuning.Setting, listening []uint16) []Re
 // reserve adds to the reserved ports those listened on inside portRange,
 // returning the new value and the ports it adds.
 func reserve(current, portRange string, listening []uint16) (string, []uint16) {
-	f := strings.Fields(portRange)
-	if len(f) != 2 {
-		return current, nil
-	}
-	lo, err1 := strconv.Atoi(f[0])
-	hi, err2 := strconv.Atoi(f[1])
-	if err1 != nil || err2 != nil {
-		return current, nil
-	}
 	pr, err := tcpinfo.ParsePortRange([]byte(portRange), []byte(current))
 	if err != nil {
 		return current, nil
 	}
 	var added []uint16
 	for _, p := range listening {
-		if int(p) >= lo && int(p) <= hi && pr.Ephemeral(p) && !slices.Contains(added, p) {
+		if pr.Ephemeral(p) && !slices.Contains(added, p) {
 			added = append(added, p)
 		}
 	}
@@ -201,13 +193,8 @@ func worstGroup(s *tcpinfo.Snapshot) (tcpinfo.PressureGroup, bool) {
 // the current range (so connect() never takes a server's port), LOW even so
 // that the ends differ in parity, and reports whether that is wider.
 func widerRange(current string, listening []uint16) (string, bool) {
-	f := strings.Fields(current)
-	if len(f) != 2 {
-		return "", false
-	}
-	curLo, err1 := strconv.Atoi(f[0])
-	curHi, err2 := strconv.Atoi(f[1])
-	if err1 != nil || err2 != nil {
+	curLo, curHi, err := sysctl.ParsePortRange(current)
+	if err != nil {
 		return "", false
 	}
 	lo := 1024
@@ -225,8 +212,6 @@ func widerRange(current string, listening []uint16) (string, bool) {
 }
 
 func rangeSize(r string) string {
-	f := strings.Fields(r)
-	lo, _ := strconv.Atoi(f[0])
-	hi, _ := strconv.Atoi(f[1])
+	lo, hi, _ := sysctl.ParsePortRange(r)
 	return strconv.Itoa(hi - lo + 1)
 }

@@ -33,3 +33,41 @@ func TestReadFile(t *testing.T) {
 		t.Errorf("Read trims the newline: %v", err)
 	}
 }
+
+func TestParsePortRange(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		lo, hi  int
+		wantErr string
+	}{
+		{"32768\t60999", 32768, 60999, ""},
+		{" 1024 65535 ", 1024, 65535, ""},
+		{"40000 40000", 40000, 40000, ""},
+		{"60999 32768", 0, 0, "LOW must be below HIGH"},
+		{"0 100", 0, 0, "1-65535"},
+		{"1 65536", 0, 0, "1-65535"},
+		{"a b", 0, 0, "whole numbers"},
+		{"1", 0, 0, "two ports"},
+		{"", 0, 0, "two ports"},
+	} {
+		lo, hi, err := ParsePortRange(tc.in)
+		switch {
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%q: %v, want an error with %q", tc.in, err, tc.wantErr)
+		case tc.wantErr == "" && (err != nil || lo != tc.lo || hi != tc.hi):
+			t.Errorf("%q: %d %d %v, want %d %d", tc.in, lo, hi, err, tc.lo, tc.hi)
+		}
+	}
+}
+
+// FuzzParsePortRange: any text is a range in bounds or one error line.
+func FuzzParsePortRange(f *testing.F) {
+	f.Add("32768\t60999")
+	f.Add("1 65535")
+	f.Fuzz(func(t *testing.T, s string) {
+		lo, hi, err := ParsePortRange(s)
+		if err == nil && (lo < 1 || hi > 65535 || lo > hi) {
+			t.Fatalf("%q: %d %d accepted", s, lo, hi)
+		}
+	})
+}
