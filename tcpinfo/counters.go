@@ -116,3 +116,30 @@ func deref[T int | float64](p *T) uint64 {
 	}
 	return uint64(*p)
 }
+
+// A CounterDef is one kernel counter that only rises, as nstat spells it:
+// whether any rise is trouble, whether the counters pane shows it, and how
+// to read it. RisingCounters is the one list the pane and the report read.
+type CounterDef struct {
+	Name    string
+	Trouble bool // any rise is bad news
+	Pane    bool // the dashboard's counters pane shows it
+	Value   func(Counters) uint64
+}
+
+// RisingCounters lists the counters that only rise, in the order people
+// read them: opens, TIME_WAIT, then the ones that mean trouble.
+func RisingCounters() []CounterDef {
+	return []CounterDef{
+		{"ActiveOpens", false, true, func(c Counters) uint64 { return c.ActiveOpens }},
+		{"PassiveOpens", false, true, func(c Counters) uint64 { return c.PassiveOpens }},
+		{"TW", false, true, func(c Counters) uint64 { return c.TW }},
+		{"TWRecycled", false, true, func(c Counters) uint64 { return c.TWRecycled }},
+		{"TWKilled", false, false, func(c Counters) uint64 { return c.TWKilled }},
+		{"TCPTimeWaitOverflow", true, true, func(c Counters) uint64 { return c.TCPTimeWaitOverflow }},
+		{"ListenOverflows", true, true, func(c Counters) uint64 { return c.ListenOverflows }},
+		{"ListenDrops", true, true, func(c Counters) uint64 { return c.ListenDrops }},
+		{"AttemptFails", true, true, func(c Counters) uint64 { return c.AttemptFails }},
+		{"EstabResets", false, true, func(c Counters) uint64 { return c.EstabResets }},
+	}
+}

@@ -21,21 +21,11 @@ func (p countersPane) View(focused bool) []string {
 	snap, prev := p.b.snap, p.b.prev
 	w, h := p.w, p.h
 	c := snap.Counters
-	type row struct {
-		name    string
-		v       func(tcpinfo.Counters) uint64
-		trouble bool // any increase is bad news
-	}
-	rows := []row{
-		{"ActiveOpens", func(c tcpinfo.Counters) uint64 { return c.ActiveOpens }, false},
-		{"PassiveOpens", func(c tcpinfo.Counters) uint64 { return c.PassiveOpens }, false},
-		{"TW", func(c tcpinfo.Counters) uint64 { return c.TW }, false},
-		{"TWRecycled", func(c tcpinfo.Counters) uint64 { return c.TWRecycled }, false},
-		{"TCPTimeWaitOverflow", func(c tcpinfo.Counters) uint64 { return c.TCPTimeWaitOverflow }, true},
-		{"ListenOverflows", func(c tcpinfo.Counters) uint64 { return c.ListenOverflows }, true},
-		{"ListenDrops", func(c tcpinfo.Counters) uint64 { return c.ListenDrops }, true},
-		{"AttemptFails", func(c tcpinfo.Counters) uint64 { return c.AttemptFails }, true},
-		{"EstabResets", func(c tcpinfo.Counters) uint64 { return c.EstabResets }, false},
+	var rows []tcpinfo.CounterDef
+	for _, r := range tcpinfo.RisingCounters() {
+		if r.Pane {
+			rows = append(rows, r)
+		}
 	}
 	const nameW, rateW = 20, 10
 	body := []string{st.header.Render(fit("COUNTER", nameW) + padLeft("/s", rateW) + padLeft("TOTAL", 14))}
@@ -48,18 +38,18 @@ func (p countersPane) View(focused bool) []string {
 		bad := false
 		if dt > 0 {
 			// Counters only go up; a reset (new namespace) shows as 0.
-			now, then := r.v(c), r.v(prev.Counters)
+			now, then := r.Value(c), r.Value(prev.Counters)
 			d := 0.0
 			if now >= then {
 				d = float64(now-then) / dt
 			}
 			rate = fmtRate(d)
-			bad = r.trouble && d > 0
+			bad = r.Trouble && d > 0
 		}
-		name := fit(r.name, nameW)
-		line := name + padLeft(rate, rateW) + padLeft(humanize.Int(int(r.v(c))), 14)
+		name := fit(r.Name, nameW)
+		line := name + padLeft(rate, rateW) + padLeft(humanize.Int(int(r.Value(c))), 14)
 		if bad {
-			line = st.trouble.Render("!" + fit(r.name, nameW-1) + padLeft(rate, rateW) + padLeft(humanize.Int(int(r.v(c))), 14))
+			line = st.trouble.Render("!" + fit(r.Name, nameW-1) + padLeft(rate, rateW) + padLeft(humanize.Int(int(r.Value(c))), 14))
 		}
 		body = append(body, line)
 	}

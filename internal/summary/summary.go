@@ -110,15 +110,15 @@ type series struct {
 // bucket's maximum so that no peak is lost.
 const maxPoints = 1500
 
-// counterNames are the counters that only rise: their totals are the sum
-// of their rises (a counter that goes back, a namespace made anew, adds
-// nothing for that step).
-var counterNames = []string{"ActiveOpens", "PassiveOpens", "AttemptFails", "EstabResets", "TW", "TWRecycled", "TWKilled",
-	"TCPTimeWaitOverflow", "ListenOverflows", "ListenDrops"}
-
-func counterValues(c tcpinfo.Counters) []uint64 {
-	return []uint64{c.ActiveOpens, c.PassiveOpens, c.AttemptFails, c.EstabResets, c.TW, c.TWRecycled, c.TWKilled,
-		c.TCPTimeWaitOverflow, c.ListenOverflows, c.ListenDrops}
+// counterValues reads the counters that only rise (tcpinfo's one list):
+// their totals are the sum of their rises (a counter that goes back, a
+// namespace made anew, adds nothing for that step).
+func counterValues(defs []tcpinfo.CounterDef, c tcpinfo.Counters) []uint64 {
+	out := make([]uint64, len(defs))
+	for i, d := range defs {
+		out[i] = d.Value(c)
+	}
+	return out
 }
 
 // Of reads every snapshot of t and sums it up.
@@ -154,7 +154,8 @@ func Of(t *recording.Tape) (*Summary, error) {
 	type groupKey struct{ local, remote string }
 	worst := map[groupKey]*PressurePeak{}
 	ratios := map[groupKey][]float64{}
-	totals := make([]uint64, len(counterNames))
+	defs := tcpinfo.RisingCounters()
+	totals := make([]uint64, len(defs))
 	var prev []uint64
 	for i := range n {
 		snap, err := t.Partial(i, "port_pressure", "counters")
@@ -190,7 +191,7 @@ func Of(t *recording.Tape) (*Summary, error) {
 				}
 			}
 		}
-		cur := counterValues(snap.Counters)
+		cur := counterValues(defs, snap.Counters)
 		for j := range prev {
 			if cur[j] > prev[j] {
 				totals[j] += cur[j] - prev[j]
@@ -204,8 +205,8 @@ func Of(t *recording.Tape) (*Summary, error) {
 	slices.SortFunc(s.Pressure, func(a, b PressurePeak) int {
 		return cmp.Or(cmp.Compare(b.Ratio, a.Ratio), a.At.Compare(b.At), cmp.Compare(a.Remote, b.Remote), cmp.Compare(a.LocalAddr, b.LocalAddr))
 	})
-	for j, name := range counterNames {
-		s.Counters = append(s.Counters, CounterTotal{name, totals[j]})
+	for j, d := range defs {
+		s.Counters = append(s.Counters, CounterTotal{d.Name, totals[j]})
 	}
 
 	// Findings: followed by their identity.
