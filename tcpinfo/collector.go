@@ -353,16 +353,6 @@ func (c *Collector) inNamespace(fn func() error) error {
 	return c.opts.Namespace.Do(fn)
 }
 
-// Stretch lengthens a polling interval when a dump takes more than a
-// quarter of it, so that polling never takes more than a quarter of a
-// core. The dashboard and the --json stream both poll at this pace.
-func Stretch(interval, dump time.Duration) time.Duration {
-	if dump*4 <= interval {
-		return interval
-	}
-	return (dump*4 + 99*time.Millisecond).Truncate(100 * time.Millisecond)
-}
-
 // addZones gives link-local addresses the zone of the socket's interface
 // (fe80::2%eth1): the same address on two links is two peers, and each
 // link has its own ports to them.

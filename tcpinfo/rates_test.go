@@ -71,19 +71,6 @@ func TestRatesOverSlowDumps(t *testing.T) {
 	}
 }
 
-func TestStretch(t *testing.T) {
-	for _, tc := range []struct{ interval, dump, want time.Duration }{
-		{time.Second, 100 * time.Millisecond, time.Second},
-		{time.Second, 250 * time.Millisecond, time.Second},
-		{time.Second, 300 * time.Millisecond, 1200 * time.Millisecond},
-		{time.Second, 310 * time.Millisecond, 1300 * time.Millisecond},
-	} {
-		if got := Stretch(tc.interval, tc.dump); got != tc.want {
-			t.Errorf("Stretch(%v, %v) = %v, want %v", tc.interval, tc.dump, got, tc.want)
-		}
-	}
-}
-
 // fakeSysctls lays out the sysctls a Collector reads.
 func fakeSysctls(t *testing.T) string {
 	t.Helper()

@@ -7,6 +7,7 @@ package ui
 import (
 	"errors"
 	"fmt"
+	"github.com/tcpdash/tcpdash/internal/watch"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -308,7 +309,7 @@ func (m Model) effectiveInterval() time.Duration {
 	if m.live.snap == nil {
 		return m.sched.interval
 	}
-	return tcpinfo.Stretch(m.sched.interval, m.live.snap.Dump)
+	return watch.Schedule{Interval: m.sched.interval}.Next(m.live.snap.Dump)
 }
 
 // Update handles one message.

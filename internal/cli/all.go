@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tcpdash/tcpdash/internal/watch"
 	"io"
 	"slices"
 	"sync"
@@ -275,7 +276,7 @@ func runAll(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 			}
 		}
 		// A fleet is polled in full: stretch by the time it took.
-		interval = tcpinfo.Stretch(cfg.interval, time.Since(start))
+		interval = watch.Schedule{Interval: cfg.interval}.Next(time.Since(start))
 	}
 	return nil
 }

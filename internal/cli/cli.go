@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/tcpdash/tcpdash/internal/watch"
 	"io"
 	"runtime/debug"
 	"strings"
@@ -103,8 +104,8 @@ func parseFlags(args []string) (config, error) {
 		return cfg, usagef("unexpected argument %q: tcpdash takes only flags", fs.Arg(0))
 	}
 	switch {
-	case cfg.interval < 100*time.Millisecond:
-		return cfg, usagef("--interval %s is too short: use a Go duration of at least 100ms, such as 1s", cfg.interval)
+	case watch.CheckInterval(cfg.interval) != nil:
+		return cfg, usagef("--interval %s", watch.CheckInterval(cfg.interval))
 	case cfg.count < 0:
 		return cfg, usagef("--count %d: use 0 (no limit) or a positive number", cfg.count)
 	case cfg.count > 0 && !cfg.json:
@@ -192,7 +193,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if cfg.netns.all {
 		return runAll(ctx, cfg, stdout, stderr)
 	}
-	w, err := watch(cfg.netns)
+	w, err := openWatched(cfg.netns)
 	if err != nil {
 		return err
 	}
@@ -341,7 +342,7 @@ func stream(ctx context.Context, col *tcpinfo.Collector, cfg config, ns *watched
 			return err
 		}
 		prev = snap
-		interval = tcpinfo.Stretch(cfg.interval, snap.Dump)
+		interval = watch.Schedule{Interval: cfg.interval}.Next(snap.Dump)
 	}
 	return nil
 }

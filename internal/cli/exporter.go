@@ -112,7 +112,7 @@ func runExporter(ctx context.Context, args []string, stdout, stderr io.Writer) e
 // or, with all, every namespace, found anew at each scrape.
 func exporterTargets(cfg exporterConfig) (func() ([]exporter.Target, error), func(), error) {
 	if !cfg.netns.all {
-		w, err := watch(cfg.netns)
+		w, err := openWatched(cfg.netns)
 		if err != nil {
 			return nil, nil, err
 		}

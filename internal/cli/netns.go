@@ -46,9 +46,9 @@ func registerNetns(fs *flag.FlagSet, n *netnsChoice) {
 	fs.Var(n, "netns", "")
 }
 
-// watch resolves --netns and enters the namespace. Nothing is opened when
+// openWatched resolves --netns and enters the namespace. Nothing is opened when
 // it does not resolve.
-func watch(n netnsChoice) (*watched, error) {
+func openWatched(n netnsChoice) (*watched, error) {
 	f := namespaces.NewFinder()
 	self, err := f.Self()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/tcpdash/tcpdash/internal/watch"
 	"io"
 	"io/fs"
 	"maps"
@@ -52,8 +53,8 @@ func parseRecordFlags(args []string) (recordConfig, error) {
 		return bad("unexpected argument %q: name the file with -o FILE", fs.Arg(0))
 	case cfg.out == "":
 		return bad("no file: name the recording with -o FILE")
-	case cfg.interval < 100*time.Millisecond:
-		return bad("--interval %s is too short: use a Go duration of at least 100ms, such as 1s", cfg.interval)
+	case watch.CheckInterval(cfg.interval) != nil:
+		return bad("--interval %s", watch.CheckInterval(cfg.interval))
 	case cfg.count < 0:
 		return bad("--count %d: use 0 (no limit) or a positive number", cfg.count)
 	case cfg.duration < 0:
@@ -73,7 +74,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return helpOr(err, cmdRecord, stdout)
 	}
-	w, err := watch(cfg.netns)
+	w, err := openWatched(cfg.netns)
 	if err != nil {
 		return err
 	}

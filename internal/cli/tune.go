@@ -69,7 +69,7 @@ func runTune(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return helpOr(err, cmdTune, stdout)
 	}
-	w, err := watch(cfg.netns)
+	w, err := openWatched(cfg.netns)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tcpdash/tcpdash/internal/watch"
 	"log/slog"
 	"math"
 	"slices"
@@ -180,7 +181,7 @@ func (e *Exporter) collection() *collection {
 	if c := e.inflight; c != nil {
 		return c
 	}
-	if c := e.last; c != nil && e.opts.MinInterval > 0 && time.Since(c.ended) < max(e.opts.MinInterval, 4*c.took) {
+	if c := e.last; c != nil && e.opts.MinInterval > 0 && time.Since(c.ended) < (watch.Schedule{Interval: e.opts.MinInterval}).Next(c.took) {
 		return c
 	}
 	c := &collection{done: make(chan struct{})}
