@@ -18,19 +18,15 @@ type groupKey struct {
 	remote netip.AddrPort
 }
 
-// newPerSecond estimates a group's new connections per second. With a
-// previous poll it is the growth of its used ports plus the ports its
-// expiring TIME_WAIT sockets free meanwhile, which is right while the rate
-// ramps up, holds steady, or stops after a burst. On the first poll only
-// the kernel's timers can say: TIME_WAIT sockets younger than ten seconds.
+// newPerSecond is a group's new connections per second, from the one
+// model of a group's rates (diagnose.RatesOf).
 func (b *board) newPerSecond(g tcpinfo.PressureGroup, prev map[groupKey]tcpinfo.PressureGroup) float64 {
-	window := tcpinfo.RecentWindow.Seconds()
+	var then *tcpinfo.PressureGroup
+	var dt float64
 	if p, ok := prev[groupKey{g.Local, g.Remote}]; ok && b.prev != nil {
-		if dt := b.snap.Time.Sub(b.prev.Time).Seconds(); dt > 0 {
-			return max(0, float64(g.Used-p.Used)/dt+float64(g.ExpiringTimeWait)/window)
-		}
+		then, dt = &p, b.snap.Time.Sub(b.prev.Time).Seconds()
 	}
-	return float64(g.RecentTimeWait) / window
+	return diagnose.RatesOf(g, then, dt).Opens
 }
 
 // pressurePane is port pressure: each destination group's share of the

@@ -226,7 +226,12 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, settings []tuning.Se
 	}
 	var f []Finding
 	for _, g := range now.PortPressure {
-		growth, how := growthOf(g, before[key{g.Local, g.Remote}], earlier != nil, dt)
+		var then *tcpinfo.PressureGroup
+		if p, ok := before[key{g.Local, g.Remote}]; ok && earlier != nil {
+			then = &p
+		}
+		rates := RatesOf(g, then, dt)
+		growth, how := rates.Growth, rates.How
 		left := time.Duration(-1)
 		if growth > 0 {
 			left = time.Duration(float64(g.Capacity-g.Used) / growth * float64(time.Second))
@@ -371,22 +376,6 @@ func listenerOwner(l tcpinfo.Listener) string {
 		return ""
 	}
 	return fmt.Sprintf(" (pid %d %s)", l.Owner.PID, l.Owner.Command)
-}
-
-// growthOf is how fast a group's used ports grow, per second. With an
-// earlier sighting it is the measured change; otherwise it is read from the
-// kernel's TIME_WAIT timers: sockets younger than ten seconds came in,
-// those expiring within ten seconds go out. The inflow is the lesser of
-// the last ten and the last two seconds' rate, so that a burst which has
-// ended does not read as a rate that goes on.
-func growthOf(now, then tcpinfo.PressureGroup, haveEarlier bool, dt float64) (float64, string) {
-	if haveEarlier && then.Capacity > 0 {
-		return float64(now.Used-then.Used) / dt, fmt.Sprintf("measured over %.0fs", dt)
-	}
-	w := tcpinfo.RecentWindow.Seconds()
-	in := min(float64(now.RecentTimeWait)/w, float64(now.FreshTimeWait)/tcpinfo.FreshWindow.Seconds())
-	return in - float64(now.ExpiringTimeWait)/w,
-		"from TIME_WAIT timers: the recent rate of closes, assumed to go on"
 }
 
 // counters reports the kernel counters that must not rise.

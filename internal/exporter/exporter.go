@@ -295,7 +295,7 @@ func (e *Exporter) series(ch chan<- prometheus.Metric, l labelled) {
 	ratio := e.desc("tcpdash_port_pressure_ratio", "Share of the ephemeral port range a destination group uses, TIME_WAIT included: at 1, connect() fails with EADDRNOTAVAIL.", "local_addr", "remote_addr", "remote_port")
 	used := e.desc("tcpdash_port_pressure_used_ports", "Ephemeral ports a destination group uses.", "local_addr", "remote_addr", "remote_port")
 	tw := e.desc("tcpdash_port_pressure_time_wait_ports", "Of those, ports held by TIME_WAIT.", "local_addr", "remote_addr", "remote_port")
-	exhaust := e.desc("tcpdash_port_pressure_exhaustion_seconds", "Seconds until the group runs out of ports at its growth since the last scrape: 0 while it is out of ports, +Inf while it does not grow.", "local_addr", "remote_addr", "remote_port")
+	exhaust := e.desc("tcpdash_port_pressure_exhaustion_seconds", "Seconds until the group runs out of ports at its growth (since the last scrape; on the first, from the kernel's TIME_WAIT timers), as the finding forecasts it: 0 while it is out of ports, +Inf while it does not grow.", "local_addr", "remote_addr", "remote_port")
 	exhausted := e.desc("tcpdash_port_pressure_exhausted", "1 while the group uses every port it has (all but half a percent): connect() to it fails now with EADDRNOTAVAIL.", "local_addr", "remote_addr", "remote_port")
 	prevGroups := map[[2]string]tcpinfo.PressureGroup{}
 	if l.prev != nil {
@@ -382,18 +382,17 @@ func (e *Exporter) series(ch chan<- prometheus.Metric, l labelled) {
 // while the trouble lasts: 0 once the group is out of ports (its growth
 // stops there, but connect() fails), +Inf while it does not grow.
 func exhaustionSeconds(g tcpinfo.PressureGroup, prev map[[2]string]tcpinfo.PressureGroup, l labelled) float64 {
-	if g.Exhausted() {
-		return 0
+	var then *tcpinfo.PressureGroup
+	var dt float64
+	if p, ok := prev[[2]string{g.Local.String(), g.Remote.String()}]; ok && l.prev != nil {
+		then, dt = &p, l.snap.Time.Sub(l.prev.Time).Seconds()
 	}
-	p, ok := prev[[2]string{g.Local.String(), g.Remote.String()}]
-	if !ok || l.prev == nil {
+	// The finding's own model: the screen and the alert agree.
+	left := diagnose.RatesOf(g, then, dt).Left
+	if left < 0 {
 		return math.Inf(1)
 	}
-	dt := l.snap.Time.Sub(l.prev.Time).Seconds()
-	if dt <= 0 || g.Used <= p.Used {
-		return math.Inf(1)
-	}
-	return float64(g.Capacity-g.Used) / (float64(g.Used-p.Used) / dt)
+	return left.Seconds()
 }
 
 func boolValue(b bool) float64 {
