@@ -443,3 +443,33 @@ func TestModelStaysARouter(t *testing.T) {
 		t.Errorf("ui.Model has %d fields, want at most 25", n)
 	}
 }
+
+// TestPaneGolden renders each pane alone, focused, at 60x14 from the same
+// scene as TestViewGolden into testdata/TestPaneGolden/NAME.golden: a change
+// to one pane shows in its own file. go test ./ui -update rewrites them.
+func TestPaneGolden(t *testing.T) {
+	m := started(t, &fakeCollector{}, 120, 40, 3)
+	panes := []struct {
+		name string
+		view func() []string
+	}{
+		{"states", func() []string { p := m.states; p.SetSize(60, 14); return p.View(true) }},
+		{"counters", func() []string { p := m.counters; p.SetSize(60, 14); return p.View(true) }},
+		{"local", func() []string { p := m.local; p.SetSize(60, 14); return p.View(true) }},
+		{"remote", func() []string { p := m.remote; p.SetSize(60, 14); return p.View(true) }},
+		{"pressure", func() []string { p := m.pressure; p.SetSize(60, 14); return p.View(true) }},
+		{"processes", func() []string { p := m.processes; p.SetSize(60, 14); return p.View(true) }},
+		{"findings", func() []string { p := m.findingsP; p.SetSize(60, 14); return p.View(true) }},
+	}
+	for _, p := range panes {
+		t.Run(p.name, func(t *testing.T) {
+			got := ansi.Strip(strings.Join(p.view(), "\n"))
+			for i, l := range strings.Split(got, "\n") {
+				if w := ansi.StringWidth(l); w > 60 {
+					t.Errorf("line %d is %d cells wide in a 60-cell pane: %q", i+1, w, l)
+				}
+			}
+			golden.RequireEqual(t, got)
+		})
+	}
+}
