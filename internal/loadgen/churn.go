@@ -59,30 +59,45 @@ func Serve(at netip.AddrPort, handle func(fd int)) (stop func(), err error) {
 // until connect() fails with EADDRNOTAVAIL or ctx ends. It returns when
 // that happened, or the zero time, and how many connections succeeded.
 func Churn(ctx context.Context, to netip.AddrPort, rate int) (failedAt time.Time, n int, err error) {
+	err = atRate(ctx, rate, func() (bool, error) {
+		err := connectAndClose(to)
+		if errors.Is(err, unix.EADDRNOTAVAIL) {
+			failedAt = time.Now()
+			return false, nil
+		}
+		if err == nil {
+			n++
+		}
+		return true, err
+	})
+	return failedAt, n, err
+}
+
+// atRate calls fn rate times a second until it says stop, fails, or ctx
+// ends.
+func atRate(ctx context.Context, rate int, fn func() (bool, error)) error {
 	tick := time.NewTicker(time.Second / time.Duration(rate))
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return time.Time{}, n, nil
+			return nil
 		case <-tick.C:
 		}
-		fd, err := unix.Socket(family(to), unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return time.Time{}, n, err
+		if more, err := fn(); err != nil || !more {
+			return err
 		}
-		err = unix.Connect(fd, sockaddr(to))
-		if errors.Is(err, unix.EADDRNOTAVAIL) {
-			unix.Close(fd)
-			return time.Now(), n, nil
-		}
-		if err != nil {
-			unix.Close(fd)
-			return time.Time{}, n, err
-		}
-		n++
-		unix.Close(fd)
 	}
+}
+
+// connectAndClose makes one connection to to and closes it at once.
+func connectAndClose(to netip.AddrPort) error {
+	fd, err := unix.Socket(family(to), unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Connect(fd, sockaddr(to))
 }
 
 // StuckServer listens on at with an accept queue of one and never accepts,
@@ -118,28 +133,16 @@ func StuckServer(ctx context.Context, t *testing.T, at netip.AddrPort) {
 // when connect() first failed with EADDRNOTAVAIL (the zero time if never)
 // and how many attempts failed so.
 func ChurnThrough(ctx context.Context, to netip.AddrPort, rate int) (firstFailure time.Time, failures int, err error) {
-	tick := time.NewTicker(time.Second / time.Duration(rate))
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return firstFailure, failures, nil
-		case <-tick.C:
-		}
-		fd, err := unix.Socket(family(to), unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return firstFailure, failures, err
-		}
-		err = unix.Connect(fd, sockaddr(to))
-		unix.Close(fd)
-		switch {
-		case errors.Is(err, unix.EADDRNOTAVAIL):
+	err = atRate(ctx, rate, func() (bool, error) {
+		err := connectAndClose(to)
+		if errors.Is(err, unix.EADDRNOTAVAIL) {
 			if failures == 0 {
 				firstFailure = time.Now()
 			}
 			failures++
-		case err != nil:
-			return firstFailure, failures, err
+			return true, nil
 		}
-	}
+		return true, err
+	})
+	return firstFailure, failures, err
 }

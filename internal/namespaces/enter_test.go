@@ -84,16 +84,7 @@ func TestIntegrationEnterChecksWhatItOpened(t *testing.T) {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	start := func() *exec.Cmd {
-		c := exec.Command("sleep", "60")
-		c.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Process.Kill(); c.Wait() })
-		return c
-	}
-	a, b := start(), start()
+	a, b := startInNewNetns(t), startInNewNetns(t)
 	f := NewFinder()
 	nsA, err := f.Resolve(fmt.Sprintf("pid:%d", a.Process.Pid))
 	if err != nil {
@@ -131,12 +122,7 @@ func TestIntegrationCookie(t *testing.T) {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	other := exec.Command("sleep", "60")
-	other.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
-	if err := other.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { other.Process.Kill(); other.Wait() }()
+	other := startInNewNetns(t)
 	ns, err := NewFinder().Resolve(fmt.Sprintf("pid:%d", other.Process.Pid))
 	if err != nil {
 		t.Fatal(err)
@@ -155,4 +141,18 @@ func TestIntegrationCookie(t *testing.T) {
 	if own == 0 || theirs == 0 || own == theirs || theirs != again {
 		t.Errorf("cookies: own %d, the other namespace's %d then %d", own, theirs, again)
 	}
+}
+
+// startInNewNetns starts a process in a network namespace of its own, for
+// as long as the test runs. The caller holds its OS thread locked:
+// Pdeathsig follows the forking thread.
+func startInNewNetns(t *testing.T) *exec.Cmd {
+	t.Helper()
+	c := exec.Command("sleep", "60")
+	c.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+	return c
 }

@@ -153,21 +153,17 @@ func (d *Dir) Open(name string, flag int, perm os.FileMode) (*os.File, error) {
 		return nil, fmt.Errorf("%q is not a file name", name)
 	}
 	path := filepath.Join(d.path, name)
-	fd, err := unix.Openat(d.fd(), name, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, uint32(perm.Perm()))
-	switch {
-	case errors.Is(err, unix.ELOOP):
-		return nil, &unsafeError{path, "it is a symlink"}
-	case err != nil:
-		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	f, err := openNoFollow(d.fd(), name, path, flag, perm)
+	if err != nil {
+		return nil, err
 	}
-	f := os.NewFile(uintptr(fd), path)
 	if err := d.checkFile(f); err != nil {
 		f.Close()
 		return nil, err
 	}
 	// O_NONBLOCK kept a planted FIFO from hanging the open; files want
 	// ordinary blocking I/O from here on.
-	if err := unix.SetNonblock(fd, false); err != nil {
+	if err := unix.SetNonblock(int(f.Fd()), false); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -307,17 +303,13 @@ func ReadFile(path string) ([]byte, error) {
 // open does not block (a FIFO), it must be a regular file, and it is read
 // only up to limit bytes; a longer file is an error, not a partial read.
 func ReadBounded(path string, limit int64) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	switch {
-	case errors.Is(err, unix.ELOOP):
-		return nil, &unsafeError{path, "it is a symlink"}
-	case err != nil:
-		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	f, err := openNoFollow(unix.AT_FDCWD, path, path, unix.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
 	}
-	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
 	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 		return nil, fmt.Errorf("stat %s: %w", path, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
@@ -334,4 +326,17 @@ func ReadBounded(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
 	}
 	return b, nil
+}
+
+// openNoFollow opens name relative to dirfd without following a symlink
+// at its end and without blocking (a planted FIFO), naming path in errors.
+func openNoFollow(dirfd int, name, path string, flag int, perm os.FileMode) (*os.File, error) {
+	fd, err := unix.Openat(dirfd, name, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, uint32(perm.Perm()))
+	switch {
+	case errors.Is(err, unix.ELOOP):
+		return nil, &unsafeError{path, "it is a symlink"}
+	case err != nil:
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }

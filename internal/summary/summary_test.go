@@ -91,6 +91,13 @@ func TestBucketsKeepPeaks(t *testing.T) {
 // gives after its time, and sums them up.
 func summaryOf(t *testing.T, h recording.Header, n int, body func(i int) string) *Summary {
 	t.Helper()
+	return summaryWithEvents(t, h, n, body, nil)
+}
+
+// summaryWithEvents is summaryOf with events: events[i] is recorded just
+// before snapshot i.
+func summaryWithEvents(t *testing.T, h recording.Header, n int, body func(i int) string, events map[int]recording.Event) *Summary {
+	t.Helper()
 	var buf bytes.Buffer
 	h.Start, h.IntervalMS = time.Date(2026, 11, 27, 14, 0, 0, 0, time.UTC), 1000
 	w, err := recording.NewWriter(&buf, h)
@@ -99,6 +106,12 @@ func summaryOf(t *testing.T, h recording.Header, n int, body func(i int) string)
 	}
 	for i := range n {
 		at := h.Start.Add(time.Duration(i) * time.Second)
+		if e, ok := events[i]; ok {
+			e.Time = at.Add(-time.Millisecond)
+			if err := w.Event(e); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if err := w.Snapshot(at, []byte(`{"time":"`+at.Format(time.RFC3339)+`",`+body(i)+`}`)); err != nil {
 			t.Fatal(err)
 		}
@@ -258,36 +271,12 @@ func TestWorstIsTheWorst(t *testing.T) {
 		{"critical", "connect() to 10.0.0.5:3306 from 10.0.0.9 is failing now with EADDRNOTAVAIL: 28,232 of its 28,232 ports are in use", 2},
 		{"critical", "connect() to 10.0.0.5:3306 from 10.0.0.9 will start failing with EADDRNOTAVAIL in about 5 s", 1.8},
 	}
-	var buf bytes.Buffer
-	h := recording.Header{Host: "vm", Start: time.Date(2026, 11, 27, 14, 0, 0, 0, time.UTC), IntervalMS: 1000}
-	w, err := recording.NewWriter(&buf, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, x := range script {
-		at := h.Start.Add(time.Duration(i) * time.Second)
-		if i == 2 {
-			if err := w.Event(recording.Event{Time: at.Add(-time.Millisecond), Kind: "sysctl", Name: "net.ipv4.tcp_tw_reuse", Old: "2", New: "1"}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		line := fmt.Sprintf(`{"time":%q,"states":{"TIME_WAIT":%d},"findings":[{"severity":%q,"kind":"port_exhaustion","subject":"10.0.0.5:3306 from 10.0.0.9","title":%q,"rank":%g}]}`,
-			at.Format(time.RFC3339), 1000*(i+1), x.sev, x.title, x.rank)
-		if err := w.Snapshot(at, []byte(line)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	tape, err := recording.Load(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Of(tape)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := recording.Header{Host: "vm", Start: time.Date(2026, 11, 27, 14, 0, 0, 0, time.UTC)}
+	s := summaryWithEvents(t, h, len(script), func(i int) string {
+		x := script[i]
+		return fmt.Sprintf(`"states":{"TIME_WAIT":%d},"findings":[{"severity":%q,"kind":"port_exhaustion","subject":"10.0.0.5:3306 from 10.0.0.9","title":%q,"rank":%g}]`,
+			1000*(i+1), x.sev, x.title, x.rank)
+	}, map[int]recording.Event{2: {Kind: "sysctl", Name: "net.ipv4.tcp_tw_reuse", Old: "2", New: "1"}})
 	if len(s.Findings) != 1 {
 		t.Fatalf("findings: %+v", s.Findings)
 	}
