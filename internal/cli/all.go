@@ -152,6 +152,7 @@ func (fl *fleet) Close() {
 const (
 	refreshEvery  = 5 * time.Second
 	refreshBudget = 100 * time.Millisecond
+	firstBudget   = 500 * time.Millisecond
 )
 
 // moved reports whether m's namespace changed since its last snapshot, by
@@ -183,11 +184,15 @@ func (fl *fleet) poll(stderr io.Writer) ([]*tcpinfo.Snapshot, [][]diagnose.Findi
 	}
 	// Which to dump: those that moved, then the stalest quiet ones.
 	dump := map[*member]bool{}
-	var due []*member
+	var fresh, due []*member
 	for _, inode := range fl.order {
 		m := fl.members[inode]
 		switch {
-		case fl.cfg.once || m.moved():
+		case fl.cfg.once:
+			dump[m] = true
+		case m.prev == nil:
+			fresh = append(fresh, m)
+		case m.moved():
 			dump[m] = true
 		case now.Sub(m.prev.Time) >= refreshEvery:
 			due = append(due, m)
@@ -210,6 +215,15 @@ func (fl *fleet) poll(stderr io.Writer) ([]*tcpinfo.Snapshot, [][]diagnose.Findi
 		if m := fl.members[inode]; dump[m] {
 			collect(m)
 		}
+	}
+	// Namespaces never dumped come in as far as firstBudget goes, so that
+	// a fleet of hundreds answers its first poll (an exporter's scrape) in
+	// time; the rest come at the next.
+	for i, m := range fresh {
+		if i > 0 && spent >= firstBudget {
+			break
+		}
+		collect(m)
 	}
 	for _, m := range due {
 		if spent >= refreshBudget {

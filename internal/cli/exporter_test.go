@@ -174,22 +174,35 @@ func TestIntegrationExporterManyNamespaces(t *testing.T) {
 		got["cookies"] = float64(len(cookies))
 		return got, took
 	}
-	first, firstCPU := scrape()
+	// Namespaces never dumped come in over the first scrapes, within a
+	// budget each; every scrape answers, none says tcpdash_up 0.
+	var warming time.Duration
+	all := false
+	for i := 0; i < 20 && !all; i++ {
+		got, took := scrape()
+		warming += took
+		if got["tcpdash_up"] != 1 {
+			t.Fatalf("warming scrape %d: tcpdash_up %v", i+1, got["tcpdash_up"])
+		}
+		all = got["tcpdash_namespaces"] >= n+1
+	}
+	if !all {
+		t.Fatalf("after 20 scrapes, not every namespace is exported")
+	}
+	// Then each scrape, the namespaces idle, costs well under a second.
 	var worst time.Duration
 	for i := range 4 {
 		got, took := scrape()
 		worst = max(worst, took)
 		if got["tcpdash_up"] != 1 || got["tcpdash_namespaces"] < n+1 || got["cookies"] != got["tcpdash_namespaces"] {
 			t.Errorf("scrape %d: tcpdash_up %v, tcpdash_namespaces %v, distinct netns_cookie %v; want 1, at least %d, one cookie each",
-				i+2, got["tcpdash_up"], got["tcpdash_namespaces"], got["cookies"], n+1)
+				i+1, got["tcpdash_up"], got["tcpdash_namespaces"], got["cookies"], n+1)
 		}
 	}
-	t.Logf("%d namespaces: the first scrape (opening them) cost %v of CPU, the next ones at most %v", n+1, firstCPU.Round(time.Millisecond), worst.Round(time.Millisecond))
+	t.Logf("%d namespaces: opening and first dumping them cost %v of CPU over the first scrapes; then a scrape cost at most %v",
+		n+1, warming.Round(time.Millisecond), worst.Round(time.Millisecond))
 	if worst > time.Second {
 		t.Errorf("a scrape of %d idle namespaces cost %v of CPU, want under 1s", n+1, worst)
-	}
-	if first["tcpdash_up"] != 1 {
-		t.Error("the first scrape says tcpdash_up 0")
 	}
 	// Between scrapes no thread is held in a namespace: a user who can
 	// create namespaces cannot drive tcpdash toward Go's thread limit.
