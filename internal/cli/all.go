@@ -21,7 +21,7 @@ import (
 
 // A member is one namespace of --netns all, held open while watched.
 type member struct {
-	w   *watched
+	w   *watch.Namespace
 	col *tcpinfo.Collector
 	// dash is the collector the dashboard polls when it watches this
 	// namespace: its own socket, so the Namespaces pane's polls never
@@ -62,7 +62,7 @@ type fleet struct {
 func (fl *fleet) readOwners(stderr io.Writer) {
 	ids := make([]string, 0, len(fl.order))
 	for _, inode := range fl.order {
-		ids = append(ids, fl.members[inode].w.ns.ID())
+		ids = append(ids, fl.members[inode].w.NS.ID())
 	}
 	all, err := tcpinfo.ReadOwnersAll("/proc", ids)
 	if err != nil {
@@ -82,7 +82,7 @@ func newFleet(cfg config) (*fleet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("own network namespace: %w", err)
 	}
-	return &fleet{cfg: cfg, finder: f, self: self.Inode, members: map[uint64]*member{}, cgroups: cgroupResolver()}, nil
+	return &fleet{cfg: cfg, finder: f, self: self.Inode, members: map[uint64]*member{}, cgroups: watch.CgroupResolver()}, nil
 }
 
 // refresh opens the namespaces that appeared and closes the handles of
@@ -106,7 +106,7 @@ func (fl *fleet) refresh(stderr io.Writer) error {
 			fl.members[ns.Inode] = m
 			fl.owners = nil // a new namespace: walk /proc for its owners now
 		} else {
-			m.w.ns = ns // names change as processes come and go
+			m.w.NS = ns // names change as processes come and go
 		}
 		fl.order = append(fl.order, ns.Inode)
 	}
@@ -120,21 +120,21 @@ func (fl *fleet) refresh(stderr io.Writer) error {
 }
 
 func (fl *fleet) open(ns namespaces.Namespace) (*member, error) {
-	w := &watched{ns: ns}
+	w := &watch.Namespace{NS: ns}
 	if ns.Inode != fl.self {
 		h, err := namespaces.Enter(ns)
 		if err != nil {
 			return nil, err
 		}
-		w.handle = h
+		w.Handle = h
 	}
 	col, err := tcpinfo.NewCollector(tcpinfo.Options{Source: fl.cfg.source, Top: fl.cfg.top,
-		Namespace: w.collectorNamespace(), Cgroups: fl.cgroups, RememberOwners: !fl.cfg.once})
+		Namespace: w.CollectorNamespace(), Cgroups: fl.cgroups, RememberOwners: !fl.cfg.once})
 	if err != nil {
 		w.Close()
 		return nil, err
 	}
-	return &member{w: w, col: col, settings: readSettings(w), cookie: w.cookie()}, nil
+	return &member{w: w, col: col, settings: w.Settings(), cookie: w.Cookie()}, nil
 }
 
 func (fl *fleet) Close() {
@@ -201,13 +201,13 @@ func (fl *fleet) poll(stderr io.Writer) ([]*tcpinfo.Snapshot, [][]diagnose.Findi
 	slices.SortFunc(due, func(a, b *member) int { return a.prev.Time.Compare(b.prev.Time) })
 	var spent time.Duration
 	collect := func(m *member) {
-		snap, err := m.col.Collect(tcpinfo.Query{Owners: fl.ownersOf[m.w.ns.ID()], Filter: fl.cfg.filter})
+		snap, err := m.col.Collect(tcpinfo.Query{Owners: fl.ownersOf[m.w.NS.ID()], Filter: fl.cfg.filter})
 		if err != nil {
 			fmt.Fprintf(stderr, "tcpdash: warning: %s: %s\n", termsafe.String(m.w.String()), termsafe.Error(err))
 			return
 		}
 		spent += snap.Dump
-		m.w.labelAlways(snap)
+		m.w.LabelAlways(snap)
 		m.findings = diagnose.Diagnose(snap, m.prev, m.settings)
 		m.prev = snap
 	}
@@ -344,7 +344,7 @@ func (fl *fleet) Watch(netns string) (ui.Watch, error) {
 	defer fl.mu.Unlock()
 	var m *member
 	for _, x := range fl.members {
-		if x.w.ns.ID() == netns {
+		if x.w.NS.ID() == netns {
 			m = x
 		}
 	}
@@ -353,7 +353,7 @@ func (fl *fleet) Watch(netns string) (ui.Watch, error) {
 	}
 	if m.dash == nil {
 		col, err := tcpinfo.NewCollector(tcpinfo.Options{Source: fl.cfg.source, Top: fl.cfg.top,
-			Namespace: m.w.collectorNamespace(), Cgroups: fl.cgroups, RememberOwners: true})
+			Namespace: m.w.CollectorNamespace(), Cgroups: fl.cgroups, RememberOwners: true})
 		if err != nil {
 			return ui.Watch{}, err
 		}
@@ -361,7 +361,7 @@ func (fl *fleet) Watch(netns string) (ui.Watch, error) {
 	}
 	w := ui.Watch{Source: m.dash, Tuner: fl.cfg.tuneFiles.system(m.w), Netns: m.w.String(), Where: m.w.Describe()}
 	if fl.cfg.processes {
-		w.Owners = ownersOf(m.w)
+		w.Owners = m.w.OwnersReader()
 	}
 	return w, nil
 }

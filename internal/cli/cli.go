@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tcpdash/tcpdash/internal/cgroups"
 	"github.com/tcpdash/tcpdash/internal/diagnose"
 	"github.com/tcpdash/tcpdash/internal/filter"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
@@ -73,10 +72,10 @@ func (t *tuneFiles) register(fs *flag.FlagSet) {
 const defaultStateFile = "/var/lib/tcpdash/last-batch.json"
 
 // system tunes the watched namespace.
-func (t tuneFiles) system(w *watched) *tuning.System {
-	o := tuning.Options{StateFile: w.stateFile(t.stateFile, defaultStateFile), AuditLog: t.auditLog,
-		NoUndo: t.noUndo, Netns: w.ns.ID(), NetnsCookie: w.cookie(), User: userName(), InNamespace: w.inNamespace()}
-	if w.handle != nil {
+func (t tuneFiles) system(w *watch.Namespace) *tuning.System {
+	o := tuning.Options{StateFile: w.StateFile(t.stateFile, defaultStateFile), AuditLog: t.auditLog,
+		NoUndo: t.noUndo, Netns: w.NS.ID(), NetnsCookie: w.Cookie(), User: userName(), InNamespace: w.InNamespace()}
+	if w.Handle != nil {
 		o.Elsewhere = w.String()
 	}
 	return tuning.New(o)
@@ -200,7 +199,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer w.Close()
 	// Streams and the dashboard carry owners over to TIME_WAIT; a single
 	// snapshot cannot see the past.
-	col, err := w.collector(tcpinfo.Options{Source: cfg.source, Top: cfg.top, RememberOwners: !cfg.once})
+	col, err := w.Collector(tcpinfo.Options{Source: cfg.source, Top: cfg.top, RememberOwners: !cfg.once})
 	if err != nil {
 		return err
 	}
@@ -230,40 +229,22 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	w.label(snap)
+	w.Label(snap)
 	// One snapshot: rates come from the kernel's timers where they can.
-	findings := diagnose.Diagnose(snap, nil, readSettings(w))
+	findings := diagnose.Diagnose(snap, nil, w.Settings())
 	if cfg.json {
 		return writeJSON(stdout, snap, findings)
 	}
 	return writeReport(stdout, snap, findings)
 }
 
-// cgroupResolver names the cgroups in snapshots; without a cgroup2 mount
-// they stay ids (a cgroup-v1-only host reports the root for every socket).
-func cgroupResolver() tcpinfo.CgroupResolver {
-	r, err := cgroups.NewResolver()
-	if err != nil {
-		return nil
-	}
-	return r
-}
-
-// readSettings reads the sysctls that findings give advice about; without
-// them the advice is only less specific. Reading needs no state file, audit
-// log or identity.
-func readSettings(w *watched) []tuning.Setting {
-	s, _ := tuning.New(tuning.Options{InNamespace: w.inNamespace()}).Settings()
-	return s
-}
-
 // readOwners refreshes process attribution when it is stale. Without it
 // the snapshot is still right, only anonymous, so a failure is a warning.
-func readOwners(cur *tcpinfo.Owners, w *watched, stderr io.Writer) *tcpinfo.Owners {
+func readOwners(cur *tcpinfo.Owners, w *watch.Namespace, stderr io.Writer) *tcpinfo.Owners {
 	if !cur.Stale(time.Now()) {
 		return cur
 	}
-	o, err := tcpinfo.ReadOwnersIn("/proc", w.ns.ID())
+	o, err := tcpinfo.ReadOwnersIn("/proc", w.NS.ID())
 	if err != nil {
 		fmt.Fprintf(stderr, "tcpdash: warning: cannot attribute sockets to processes: %s\n", termsafe.Error(err))
 		return cur
@@ -293,7 +274,7 @@ func writeJSON(w io.Writer, snap *tcpinfo.Snapshot, findings []diagnose.Finding)
 
 // streamJSON logs one snapshot per line until ctx is done or count
 // snapshots are out.
-func streamJSON(ctx context.Context, col *tcpinfo.Collector, cfg config, ns *watched, out io.Writer) error {
+func streamJSON(ctx context.Context, col *tcpinfo.Collector, cfg config, ns *watch.Namespace, out io.Writer) error {
 	return stream(ctx, col, cfg, ns, func(snap *tcpinfo.Snapshot, findings []diagnose.Finding, _ []tuning.Setting) error {
 		return writeJSON(out, snap, findings)
 	})
@@ -305,7 +286,7 @@ func streamJSON(ctx context.Context, col *tcpinfo.Collector, cfg config, ns *wat
 // each snapshot says the interval it was taken at. An interrupt is a
 // normal end. Sysctls are read every poll: a change made meanwhile (by
 // tcpdash tune or anyone) changes the advice from then on.
-func stream(ctx context.Context, col *tcpinfo.Collector, cfg config, ns *watched,
+func stream(ctx context.Context, col *tcpinfo.Collector, cfg config, ns *watch.Namespace,
 	emit func(*tcpinfo.Snapshot, []diagnose.Finding, []tuning.Setting) error) error {
 	var owners *tcpinfo.Owners
 	var prev *tcpinfo.Snapshot
@@ -336,8 +317,8 @@ func stream(ctx context.Context, col *tcpinfo.Collector, cfg config, ns *watched
 			return err
 		}
 		snap.Interval = interval
-		ns.label(snap)
-		settings := readSettings(ns)
+		ns.Label(snap)
+		settings := ns.Settings()
 		if err := emit(snap, diagnose.Diagnose(snap, prev, settings), settings); err != nil {
 			return err
 		}

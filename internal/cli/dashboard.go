@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"github.com/tcpdash/tcpdash/internal/watch"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -19,11 +20,11 @@ import (
 // runDashboard runs the TUI until q, SIGTERM, or ctx ends (SIGINT, SIGHUP
 // when the tmux pane or SSH session goes away). Bubble Tea restores the
 // terminal on every one of those paths.
-func runDashboard(ctx context.Context, col *tcpinfo.Collector, cfg config, w *watched) error {
+func runDashboard(ctx context.Context, col *tcpinfo.Collector, cfg config, w *watch.Namespace) error {
 	uc := dashboardConfig(cfg, hostInfo(w))
 	uc.Source, uc.Tuner = col, cfg.tuneFiles.system(w)
 	if cfg.processes {
-		uc.Owners = ownersOf(w)
+		uc.Owners = w.OwnersReader()
 	}
 	return runProgram(ctx, uc)
 }
@@ -31,7 +32,7 @@ func runDashboard(ctx context.Context, col *tcpinfo.Collector, cfg config, w *wa
 // runFleetDashboard is --netns all in a terminal: the dashboard opens on
 // the Namespaces pane.
 func runFleetDashboard(ctx context.Context, cfg config, fl *fleet) error {
-	info := hostInfo(&watched{})
+	info := hostInfo(&watch.Namespace{})
 	info.Netns = "all"
 	uc := dashboardConfig(cfg, info)
 	uc.Fleet = fl
@@ -43,12 +44,6 @@ func dashboardConfig(cfg config, info ui.HostInfo) ui.Config {
 	return ui.Config{Interval: cfg.interval, Info: info, ReadOnly: cfg.readOnly, PersistPath: cfg.file,
 		Filter: cfg.filter, ParseFilter: parseFilter,
 		Root: os.Geteuid() == 0, Unrecorded: cfg.noUndo && (cfg.stateFile == "" || cfg.auditLog == "")}
-}
-
-// ownersOf reads which process holds which socket in w's namespace.
-func ownersOf(w *watched) func() (*tcpinfo.Owners, error) {
-	id := w.ns.ID()
-	return func() (*tcpinfo.Owners, error) { return tcpinfo.ReadOwnersIn("/proc", id) }
 }
 
 // runProgram runs the TUI until it quits or a signal ends it.
@@ -147,7 +142,7 @@ func (s *suspender) stop() {
 }
 
 // hostInfo is read once: none of it changes while tcpdash runs.
-func hostInfo(w *watched) ui.HostInfo {
+func hostInfo(w *watch.Namespace) ui.HostInfo {
 	var info ui.HostInfo
 	info.Host, _ = os.Hostname()
 	var u unix.Utsname

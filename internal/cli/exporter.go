@@ -116,14 +116,14 @@ func exporterTargets(cfg exporterConfig) (func() ([]exporter.Target, error), fun
 		if err != nil {
 			return nil, nil, err
 		}
-		col, err := w.collector(tcpinfo.Options{Top: cfg.top, RememberOwners: true})
+		col, err := w.Collector(tcpinfo.Options{Top: cfg.top, RememberOwners: true})
 		if err != nil {
 			w.Close()
 			return nil, nil, err
 		}
-		t := exporter.Target{Netns: w.ns.ID(), Name: w.String(), Source: col}
+		t := exporter.Target{Netns: w.NS.ID(), Name: w.String(), Source: col}
 		if cfg.processes {
-			t.Owners = ownersOf(w)
+			t.Owners = w.OwnersReader()
 		}
 		return func() ([]exporter.Target, error) { return []exporter.Target{t}, nil }, func() { col.Close(); w.Close() }, nil
 	}

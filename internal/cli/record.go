@@ -79,7 +79,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer w.Close()
-	col, err := w.collector(tcpinfo.Options{Top: cfg.top, RememberOwners: true})
+	col, err := w.Collector(tcpinfo.Options{Top: cfg.top, RememberOwners: true})
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func createNew(flag, path string) (*os.File, error) {
 
 // recordHeader says where and how the recording is made; what cannot be
 // read is left empty rather than failing the recording.
-func recordHeader(cfg recordConfig, w *watched) recording.Header {
+func recordHeader(cfg recordConfig, w *watch.Namespace) recording.Header {
 	// Always named, tcpdash's own namespace too: a recording made under ip
 	// netns exec, or in a container, says where it was made.
 	h := recording.Header{Start: time.Now(), IntervalMS: cfg.interval.Milliseconds(), Tcpdash: buildVersion(),
@@ -146,7 +146,7 @@ func recordHeader(cfg recordConfig, w *watched) recording.Header {
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		h.Kernel = strings.TrimSpace(string(b))
 	}
-	h.Sysctls = sysctlValues(readSettings(w))
+	h.Sysctls = sysctlValues(w.Settings())
 	if cfg.filter != nil {
 		h.Filter = cfg.filter.String()
 	}

@@ -167,7 +167,7 @@ func BenchmarkReadSettings(b *testing.B) {
 	}
 	defer w.Close()
 	for b.Loop() {
-		readSettings(w)
+		w.Settings()
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/tcpdash/tcpdash/internal/watch"
 	"io"
 	"os"
 	"os/user"
@@ -146,7 +147,7 @@ func runTune(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	return nil
 }
 
-func confirmAndApply(cfg tuneConfig, w *watched, sys *tuning.System, plan tuning.Plan, verb string,
+func confirmAndApply(cfg tuneConfig, w *watch.Namespace, sys *tuning.System, plan tuning.Plan, verb string,
 	apply func(tuning.Plan) error, stdin io.Reader, stdout io.Writer) error {
 	if len(plan.Changes) == 0 {
 		fmt.Fprintln(stdout, "nothing to change: every value is already as asked")
@@ -186,7 +187,7 @@ func confirmAndApply(cfg tuneConfig, w *watched, sys *tuning.System, plan tuning
 		}
 	}
 	if verb == "apply" {
-		if w.handle != nil {
+		if w.Handle != nil {
 			// The hint carries the flag undo needs; persisting belongs to
 			// the container's spec (tune persist says so).
 			fmt.Fprintf(stdout, "undo with: tcpdash tune undo --netns %s\n", shellQuote(cfg.netns.what))
@@ -217,7 +218,7 @@ func confirm(cfg tuneConfig, question string, stdin io.Reader, stdout io.Writer)
 
 // tuneShow prints every tunable with what it does on this kernel, and
 // advice drawn from one second of live data.
-func tuneShow(ctx context.Context, sys *tuning.System, ns *watched, w io.Writer) error {
+func tuneShow(ctx context.Context, sys *tuning.System, ns *watch.Namespace, w io.Writer) error {
 	settings, err := sys.Settings()
 	if err != nil {
 		return err
@@ -225,7 +226,7 @@ func tuneShow(ctx context.Context, sys *tuning.System, ns *watched, w io.Writer)
 	if msg, _ := sys.Interrupted(); msg != "" {
 		fmt.Fprintf(w, "! %s\n\n", termsafe.String(msg))
 	}
-	col, err := tcpinfo.NewCollector(tcpinfo.Options{Top: 1000, Namespace: ns.collectorNamespace()})
+	col, err := tcpinfo.NewCollector(tcpinfo.Options{Top: 1000, Namespace: ns.CollectorNamespace()})
 	if err != nil {
 		return err
 	}
