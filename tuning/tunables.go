@@ -7,9 +7,10 @@ package tuning
 
 import (
 	"fmt"
-	"github.com/tcpdash/tcpdash/internal/sysctl"
 	"strconv"
 	"strings"
+
+	"github.com/tcpdash/tcpdash/internal/sysctl"
 )
 
 // A Scope says whether a sysctl is per network namespace or host-wide.

@@ -7,7 +7,6 @@ package ui
 import (
 	"errors"
 	"fmt"
-	"github.com/tcpdash/tcpdash/internal/watch"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"github.com/tcpdash/tcpdash/internal/filter"
 	"github.com/tcpdash/tcpdash/internal/recording"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
+	"github.com/tcpdash/tcpdash/internal/watch"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/tuning"
 )

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"github.com/tcpdash/tcpdash/internal/watch"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -13,6 +12,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/tcpdash/tcpdash/internal/watch"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/ui"
 )
@@ -31,7 +31,7 @@ func runDashboard(ctx context.Context, col *tcpinfo.Collector, cfg config, w *wa
 
 // runFleetDashboard is --netns all in a terminal: the dashboard opens on
 // the Namespaces pane.
-func runFleetDashboard(ctx context.Context, cfg config, fl *fleet) error {
+func runFleetDashboard(ctx context.Context, cfg config, fl fleetPanes) error {
 	info := hostInfo(&watch.Namespace{})
 	info.Netns = "all"
 	uc := dashboardConfig(cfg, info)

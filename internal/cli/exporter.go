@@ -19,6 +19,7 @@ import (
 
 	"github.com/tcpdash/tcpdash/internal/exporter"
 	"github.com/tcpdash/tcpdash/internal/filter"
+	"github.com/tcpdash/tcpdash/internal/watch"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
@@ -127,7 +128,7 @@ func exporterTargets(cfg exporterConfig) (func() ([]exporter.Target, error), fun
 		}
 		return func() ([]exporter.Target, error) { return []exporter.Target{t}, nil }, func() { col.Close(); w.Close() }, nil
 	}
-	fl, err := newFleet(config{top: cfg.top, processes: cfg.processes, filter: cfg.filter})
+	fl, err := watch.NewFleet(watch.Options{Top: cfg.top, Processes: cfg.processes, Filter: cfg.filter})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -137,17 +138,16 @@ func exporterTargets(cfg exporterConfig) (func() ([]exporter.Target, error), fun
 	// /proc walk for every namespace. A quiet namespace is exported from
 	// its last snapshot, whose time says how old it is.
 	targets := func() ([]exporter.Target, error) {
-		fl.mu.Lock()
-		defer fl.mu.Unlock()
-		if err := fl.refresh(io.Discard); err != nil {
+		fl.Lock()
+		defer fl.Unlock()
+		if err := fl.Refresh(io.Discard); err != nil {
 			return nil, err
 		}
 		var out []exporter.Target
-		fl.poll(io.Discard)
-		for _, inode := range fl.order {
-			m := fl.members[inode]
-			if snap := m.prev; snap != nil {
-				out = append(out, exporter.Target{Netns: snap.Netns, Name: termsafeNames(snap), Cookie: cookieLabel(m.cookie), Source: polled{snap}})
+		fl.Poll(io.Discard)
+		for _, m := range fl.Members() {
+			if snap := m.Prev; snap != nil {
+				out = append(out, exporter.Target{Netns: snap.Netns, Name: termsafeNames(snap), Cookie: cookieLabel(m.Cookie), Source: polled{snap}})
 			}
 		}
 		return out, nil

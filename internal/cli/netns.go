@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+
 	"github.com/tcpdash/tcpdash/internal/watch"
 )
 

@@ -2,13 +2,13 @@ package diagnose
 
 import (
 	"fmt"
-	"github.com/tcpdash/tcpdash/internal/sysctl"
-	"github.com/tcpdash/tcpdash/tuning"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/tcpdash/tcpdash/internal/sysctl"
 	"github.com/tcpdash/tcpdash/tcpinfo"
+	"github.com/tcpdash/tcpdash/tuning"
 )
 
 // A Recommendation is advice drawn from live data. Key is empty when no

@@ -1,13 +1,13 @@
 package diagnose
 
 import (
-	"github.com/tcpdash/tcpdash/tuning"
 	"maps"
 	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/tcpdash/tcpdash/tcpinfo"
+	"github.com/tcpdash/tcpdash/tuning"
 )
 
 func settingsOf(kv map[string]string) []tuning.Setting {

@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/tcpdash/tcpdash/internal/watch"
 	"log/slog"
 	"math"
 	"slices"
@@ -26,6 +25,7 @@ import (
 	"github.com/tcpdash/tcpdash/internal/diagnose"
 	"github.com/tcpdash/tcpdash/internal/filter"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
+	"github.com/tcpdash/tcpdash/internal/watch"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 

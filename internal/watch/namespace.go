@@ -19,6 +19,9 @@ type Namespace struct {
 	Handle *namespaces.Handle // nil for tcpdash's own namespace
 }
 
+// ID is the namespace's id: net:[inode].
+func (w *Namespace) ID() string { return w.NS.ID() }
+
 // Open resolves what (a name, a path, pid:N or container:ID; empty for
 // tcpdash's own) and holds the namespace open. Nothing is opened when it
 // does not resolve.
