@@ -275,55 +275,12 @@ func writeJSON(w io.Writer, snap *tcpinfo.Snapshot, findings []diagnose.Finding)
 // streamJSON logs one snapshot per line until ctx is done or count
 // snapshots are out.
 func streamJSON(ctx context.Context, col *tcpinfo.Collector, cfg config, ns *watch.Namespace, out io.Writer) error {
-	return stream(ctx, col, cfg, ns, func(snap *tcpinfo.Snapshot, findings []diagnose.Finding, _ []tuning.Setting) error {
+	return ns.Stream(ctx, col, streamOptions(cfg), func(snap *tcpinfo.Snapshot, findings []diagnose.Finding, _ []tuning.Setting) error {
 		return writeJSON(out, snap, findings)
 	})
 }
 
-// stream hands each snapshot, its findings and the sysctls they were
-// judged against to emit, until ctx is done or count snapshots are out.
-// Like the dashboard, it stretches its interval while dumps are slow, and
-// each snapshot says the interval it was taken at. An interrupt is a
-// normal end. Sysctls are read every poll: a change made meanwhile (by
-// tcpdash tune or anyone) changes the advice from then on.
-func stream(ctx context.Context, col *tcpinfo.Collector, cfg config, ns *watch.Namespace,
-	emit func(*tcpinfo.Snapshot, []diagnose.Finding, []tuning.Setting) error) error {
-	var owners *tcpinfo.Owners
-	var prev *tcpinfo.Snapshot
-	interval := cfg.interval
-	next := time.Now()
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for n := 0; cfg.count == 0 || n < cfg.count; n++ {
-		if n > 0 {
-			// The schedule stays on its grid: a late poll does not push
-			// every later one back.
-			next = next.Add(interval)
-			if now := time.Now(); next.Before(now) {
-				next = now
-			}
-			timer.Reset(time.Until(next))
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-timer.C:
-			}
-		}
-		if cfg.processes {
-			owners = readOwners(owners, ns, io.Discard)
-		}
-		snap, err := col.Collect(tcpinfo.Query{Owners: owners, Filter: cfg.filter})
-		if err != nil {
-			return err
-		}
-		snap.Interval = interval
-		ns.Label(snap)
-		settings := ns.Settings()
-		if err := emit(snap, diagnose.Diagnose(snap, prev, settings), settings); err != nil {
-			return err
-		}
-		prev = snap
-		interval = watch.Schedule{Interval: cfg.interval}.Next(snap.Dump)
-	}
-	return nil
+// streamOptions is what a stream takes of the command line.
+func streamOptions(cfg config) watch.StreamOptions {
+	return watch.StreamOptions{Interval: cfg.interval, Count: cfg.count, Processes: cfg.processes, Filter: cfg.filter}
 }

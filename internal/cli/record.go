@@ -101,7 +101,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		defer cancel()
 	}
 	rec := &snapshotRecorder{w: rw, last: h.Sysctls}
-	err = stream(ctx, col, cfg.config, w, rec.record)
+	err = w.Stream(ctx, col, streamOptions(cfg.config), rec.record)
 	if cerr := rw.Close(); err == nil {
 		err = cerr
 	}
