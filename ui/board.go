@@ -7,6 +7,7 @@ import (
 	"github.com/tcpdash/tcpdash/internal/diagnose"
 	"github.com/tcpdash/tcpdash/internal/humanize"
 	"github.com/tcpdash/tcpdash/tcpinfo"
+	"github.com/tcpdash/tcpdash/tuning"
 )
 
 // A board is what the panes show: the newest snapshot and what the root
@@ -17,7 +18,12 @@ type board struct {
 	snap, prev *tcpinfo.Snapshot
 	history    *history
 	findings   []diagnose.Finding
-	styles     styles
+	// settings are the sysctls in force, advice what to change them to
+	// (diagnose.Advise, with the findings): the tuning pane shows them,
+	// and computes nothing of its own.
+	settings []tuning.Setting
+	advice   []diagnose.Recommendation
+	styles   styles
 	// filter is the state filter (0: all), sort the sort column (0:
 	// total, else index+1 into columns), match the port/address filter
 	// as typed.

@@ -15,9 +15,9 @@ import (
 // those change, once, rather than in every render (a tick, a key and a
 // resize render too, with the same inputs).
 func (m *Model) rediagnose() {
-	m.live.findings = nil
+	m.live.findings, m.live.advice = nil, nil
 	if m.live.snap != nil {
-		m.live.findings = diagnose.Diagnose(m.live.snap, m.live.prev, m.tuning.Settings())
+		m.live.findings, m.live.advice = diagnose.Advise(m.live.snap, m.live.prev, m.live.settings)
 	}
 }
 

@@ -156,6 +156,8 @@ type liveState struct {
 	pollErr    error // the last poll's error; the data on screen is stale
 	history    history
 	findings   []diagnose.Finding // of snap against prev; see rediagnose
+	settings   []tuning.Setting   // the sysctls in force, as last read
+	advice     []diagnose.Recommendation
 }
 
 // filterState is the view's filters: the state filter, the sort column,
@@ -239,6 +241,7 @@ func New(cfg Config) Model {
 // setting, a key that changes a filter, the colours.
 func (m *Model) refreshBoard() {
 	b := &board{snap: m.live.snap, prev: m.live.prev, history: &m.live.history, findings: m.live.findings, styles: m.styles,
+		settings: m.live.settings, advice: m.live.advice,
 		filter: stateFilters[m.filt.filter], sort: m.filt.sort, match: m.filterText(), root: m.cfg.Root, owners: m.cfg.Owners != nil}
 	b.attribution = m.attributionLine()
 	m.board = b
@@ -351,6 +354,14 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case settingsMsg, writableMsg, plannedMsg, tunedMsg:
 		var cmd tea.Cmd
 		m.tuning, cmd = m.tuning.Update(msg)
+		switch msg := msg.(type) {
+		case settingsMsg:
+			m.live.settings = msg.settings
+		case tunedMsg:
+			if msg.settings != nil {
+				m.live.settings = msg.settings // read back
+			}
+		}
 		m.rediagnose() // the advice in the findings reads the settings
 		m.refreshBoard()
 		return m, cmd

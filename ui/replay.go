@@ -476,7 +476,11 @@ func (m *Model) showFrame(msg frameMsg) {
 	if t.Header == nil {
 		m.tuning, _ = m.tuning.Update(settingsMsg{err: errors.New("a --json log holds no sysctl values (tcpdash record keeps them)")})
 	} else {
-		m.tuning, _ = m.tuning.Update(settingsMsg{settings: recordedSettings(t.Sysctls(msg.pos))})
+		m.live.settings = recordedSettings(t.Sysctls(msg.pos))
+		m.tuning, _ = m.tuning.Update(settingsMsg{settings: m.live.settings})
+		// The findings are the recorded ones; the advice joins them to the
+		// sysctls then in force, as live.
+		m.live.advice = diagnose.AdviceFor(msg.snap, msg.prev, m.live.settings, m.live.findings)
 	}
 	m.tuning, _ = m.tuning.Update(writableMsg{fmt.Errorf("a recording: the values in force at %s, read-only", msg.snap.Time.Format("15:04:05"))})
 	m.refreshBoard()

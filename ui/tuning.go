@@ -96,9 +96,6 @@ func newTuningPane(cfg Config, keys keyMap) tuningPane {
 		netns: cmp.Or(cfg.Info.Where, cfg.Info.Netns), unrecorded: cfg.Unrecorded}
 }
 
-// Settings are the tunables as last read: the findings' advice reads them.
-func (p tuningPane) Settings() []tuning.Setting { return p.settings }
-
 // captures reports whether the pane takes k before the dashboard's own
 // keys: a dialog or an editor holds the keyboard.
 func (p tuningPane) captures(k tea.KeyPressMsg) bool {
@@ -310,16 +307,14 @@ func (p tuningPane) message(msg tea.Msg) (tuningPane, tea.Cmd) {
 	return p, nil
 }
 
-// recommendations draws advice from the last two snapshots and the ports
-// listened on.
+// recommendations is the board's advice by key: the findings' own fixes
+// are in it, so the pane never lacks the fix a finding names.
 func (p tuningPane) recommendations() map[string]diagnose.Recommendation {
 	out := map[string]diagnose.Recommendation{}
-	if p.b == nil || p.b.snap == nil || p.settings == nil {
+	if p.b == nil || p.b.settings == nil {
 		return out
 	}
-	// The findings' own sysctl fixes too, so that the pane never lacks
-	// the fix a finding names.
-	for _, r := range diagnose.AdviceFor(p.b.snap, p.b.prev, p.settings, p.b.findings) {
+	for _, r := range p.b.advice {
 		out[r.Key] = r
 	}
 	return out
