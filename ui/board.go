@@ -71,6 +71,10 @@ type cursor struct{ row int }
 func (c *cursor) move(d, rows int) { c.row = max(0, min(c.row+d, rows-1)) }
 func (c *cursor) clamp(rows int)   { c.move(0, rows) }
 
+// reset puts the selection back on the first row: the rows it pointed at
+// are other rows once a filter or the sort changes.
+func (c *cursor) reset() { c.row = 0 }
+
 // paneTitle is a pane's box title: its number and name, and what it shows.
 func paneTitle(p pane, extra string) string {
 	t := fmt.Sprintf("%d %s", int(p)+1, paneNames[p])

@@ -646,7 +646,9 @@ func fullWidth(p pane) bool { return p == paneProcesses || p == paneFindings || 
 // resetCursors puts every table's selection back on its first row: the
 // rows mean something else under a new filter or sort.
 func (m *Model) resetCursors() {
-	m.local.row, m.remote.row, m.pressure.row, m.processes.row, m.findingsP.row = 0, 0, 0, 0, 0
+	for _, c := range []*cursor{&m.local.cursor, &m.remote.cursor, &m.pressure.cursor, &m.processes.cursor, &m.findingsP.cursor} {
+		c.reset()
+	}
 }
 
 // filterText is the active port/address filter as the user would type it.
