@@ -104,6 +104,13 @@ const (
 // where they can, and counters that only matter when rising are left out.
 // settings feed the sysctl advice; nil is fine.
 func Diagnose(now, earlier *tcpinfo.Snapshot, settings []tuning.Setting) []Finding {
+	f, _ := diagnose(now, earlier, settings)
+	return f
+}
+
+// diagnose is Diagnose, with the recommendations it drew along the way:
+// Advise hands them on rather than drawing them again each poll.
+func diagnose(now, earlier *tcpinfo.Snapshot, settings []tuning.Setting) ([]Finding, []Recommendation) {
 	var f []Finding
 	var dt float64
 	if earlier != nil {
@@ -112,9 +119,10 @@ func Diagnose(now, earlier *tcpinfo.Snapshot, settings []tuning.Setting) []Findi
 			earlier = nil
 		}
 	}
-	recs := map[string]Recommendation{}
 	listening := now.Listening() // all of them: a new range must clear every one
-	for _, r := range Recommend(now, earlier, settings, listening) {
+	recList := Recommend(now, earlier, settings, listening)
+	recs := map[string]Recommendation{}
+	for _, r := range recList {
 		recs[r.Key] = r
 	}
 
@@ -149,7 +157,7 @@ func Diagnose(now, earlier *tcpinfo.Snapshot, settings []tuning.Setting) []Findi
 	slices.SortStableFunc(f, func(a, b Finding) int {
 		return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(b.Rank, a.Rank))
 	})
-	return f
+	return f, recList
 }
 
 // closeWait names the processes that hold CLOSE_WAIT sockets.
@@ -231,11 +239,7 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, settings []tuning.Se
 			then = &p
 		}
 		rates := RatesOf(g, then, dt)
-		growth, how := rates.Growth, rates.How
-		left := time.Duration(-1)
-		if growth > 0 {
-			left = time.Duration(float64(g.Capacity-g.Used) / growth * float64(time.Second))
-		}
+		growth, how, left := rates.Growth, rates.How, rates.Left
 		if g.Ratio < PressureWarn && (left < 0 || left > forecastHorizon) {
 			continue
 		}
@@ -246,10 +250,9 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, settings []tuning.Se
 		title := fmt.Sprintf("connect() to %s from %s uses %.0f%% of its %s ports", g.Remote, g.Local, 100*g.Ratio, humanize.Int(g.Capacity))
 		short := ""
 		switch {
-		case g.Exhausted():
-			// Said so on every poll at the cap, whatever the growth: it
-			// stops there, the failures do not.
-			sev, left = Critical, 0
+		case left == 0:
+			// Out of ports: said so on every poll at the cap, whatever the
+			// growth (it stops there, the failures do not).
 			title = fmt.Sprintf("connect() to %s from %s is failing now with EADDRNOTAVAIL: %s of its %s ports are in use", g.Remote, g.Local, humanize.Int(g.Used), humanize.Int(g.Capacity))
 			short = fmt.Sprintf("%s: out of ports, connect() failing now (from %s)", g.Remote, g.Local)
 		case left >= 0:
@@ -271,7 +274,7 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, settings []tuning.Se
 			"more destination addresses or ports (each pair gets the whole range)",
 			"for bind() before connect(), IP_BIND_ADDRESS_NO_PORT; IP_LOCAL_PORT_RANGE per socket")
 		ev := []string{fmt.Sprintf("%s of %s ports used, %s in TIME_WAIT", humanize.Int(g.Used), humanize.Int(g.Capacity), humanize.Int(g.TimeWait))}
-		if who := opener(g); who != "" {
+		if who := opener(g, rates.Opens); who != "" {
 			ev = append([]string{who}, ev...)
 		}
 		if growth != 0 {
@@ -300,8 +303,8 @@ func pressureRank(ratio float64, left time.Duration) float64 {
 // fixes, citing it (AdviceFor). tune, the tuning pane and reports use it,
 // so they never disagree.
 func Advise(now, earlier *tcpinfo.Snapshot, settings []tuning.Setting) ([]Finding, []Recommendation) {
-	findings := Diagnose(now, earlier, settings)
-	return findings, AdviceFor(now, earlier, settings, findings)
+	findings, recs := diagnose(now, earlier, settings)
+	return findings, Advice(recs, findings)
 }
 
 // AdviceFor is the sysctl advice for now and the findings already drawn
@@ -333,8 +336,9 @@ func Advice(recs []Recommendation, findings []Finding) []Recommendation {
 
 // opener says who opens a group's connections, when it is known:
 // "java (pid 4242, payments.service) opens 298 connections/s to
-// 10.0.0.5:3306 and closes them first".
-func opener(g tcpinfo.PressureGroup) string {
+// 10.0.0.5:3306 and closes them first". rate is its new connections a
+// second, from RatesOf: the pressure pane shows the same number.
+func opener(g tcpinfo.PressureGroup, rate float64) string {
 	var who []string
 	if g.Opener.PID != 0 {
 		who = append(who, fmt.Sprintf("pid %d", g.Opener.PID))
@@ -352,7 +356,6 @@ func opener(g tcpinfo.PressureGroup) string {
 	if len(who) > 0 {
 		name += " (" + strings.Join(who, ", ") + ")"
 	}
-	rate := float64(g.RecentTimeWait) / tcpinfo.RecentWindow.Seconds()
 	if g.TimeWait*2 >= g.Used && rate > 0 {
 		return fmt.Sprintf("%s opens %s connections/s to %s and closes them first", name, fmtRate(rate), g.Remote)
 	}

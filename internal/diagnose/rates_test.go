@@ -1,8 +1,12 @@
 package diagnose
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
 // TestRatesOf: the one model of a group's rates, measured or from the
@@ -22,5 +26,20 @@ func TestRatesOf(t *testing.T) {
 	}
 	if r := RatesOf(group(1000, 900, 0, 0), nil, 0); r.Left != -1 {
 		t.Errorf("not growing: %v left, want -1", r.Left)
+	}
+}
+
+// TestOpenerRateIsTheModels: the finding names the opener's rate as the
+// one model gives it, the number the pressure pane's NEW/S shows, not a
+// second estimate from the timers alone.
+func TestOpenerRateIsTheModels(t *testing.T) {
+	now, then := base(5*time.Second), base(0)
+	g := group(20000, 19900, 4000, 500)
+	g.Opener, g.OpenerSockets = tcpinfo.Owner{PID: 4242, Command: "java"}, 20000
+	now.PortPressure, then.PortPressure = []tcpinfo.PressureGroup{g}, []tcpinfo.PressureGroup{group(18000, 17900, 4000, 0)}
+	f := Diagnose(now, then, nil)
+	want := fmt.Sprintf("opens %s connections/s", fmtRate(RatesOf(g, &then.PortPressure[0], 5).Opens))
+	if len(f) == 0 || !strings.Contains(strings.Join(f[0].Evidence, " "), want) {
+		t.Errorf("want the evidence to say %q:\n%v", want, f)
 	}
 }
