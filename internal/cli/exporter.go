@@ -68,15 +68,15 @@ func runExporter(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return helpOr(err, cmdExporter, stdout)
 	}
-	targets, closeTargets, err := exporterTargets(cfg)
+	opts, closeTargets, err := exporterTargets(cfg)
 	if err != nil {
 		return err
 	}
 	defer closeTargets()
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	opts.Timeout, opts.Version, opts.Logger, opts.Filter = cfg.timeout, buildVersion(), logger, cfg.filter
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(exporter.New(exporter.Options{Targets: targets, Labelled: cfg.netns.all, MaxTargets: exporter.MaxNamespaces,
-		Timeout: cfg.timeout, Version: buildVersion(), Logger: logger, Filter: cfg.filter}))
+	reg.MustRegister(exporter.New(opts))
 
 	mux := http.NewServeMux()
 	// A series that fails costs itself, not the scrape; what failed is
@@ -109,28 +109,30 @@ func runExporter(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 }
 
-// exporterTargets opens the namespaces to export: the one --netns names,
+// exporterTargets opens the namespaces to export, as exporter options
+// (Targets, and with all the labels and bounds): the one --netns names,
 // or, with all, every namespace, found anew at each scrape.
-func exporterTargets(cfg exporterConfig) (func() ([]exporter.Target, error), func(), error) {
+func exporterTargets(cfg exporterConfig) (exporter.Options, func(), error) {
 	if !cfg.netns.all {
 		w, err := openWatched(cfg.netns)
 		if err != nil {
-			return nil, nil, err
+			return exporter.Options{}, nil, err
 		}
 		col, err := w.Collector(tcpinfo.Options{Top: cfg.top, RememberOwners: true})
 		if err != nil {
 			w.Close()
-			return nil, nil, err
+			return exporter.Options{}, nil, err
 		}
 		t := exporter.Target{Netns: w.NS.ID(), Name: w.String(), Source: col}
 		if cfg.processes {
 			t.Owners = w.OwnersReader()
 		}
-		return func() ([]exporter.Target, error) { return []exporter.Target{t}, nil }, func() { col.Close(); w.Close() }, nil
+		targets := func() ([]exporter.Target, error) { return []exporter.Target{t}, nil }
+		return exporter.Options{Targets: targets}, func() { col.Close(); w.Close() }, nil
 	}
 	fl, err := watch.NewFleet(watch.Options{Top: cfg.top, Processes: cfg.processes, Filter: cfg.filter})
 	if err != nil {
-		return nil, nil, err
+		return exporter.Options{}, nil, err
 	}
 	// A scrape is one poll of the fleet, with its triage: counters first,
 	// a dump only of the namespaces that moved (each dump walks the host's
@@ -152,7 +154,7 @@ func exporterTargets(cfg exporterConfig) (func() ([]exporter.Target, error), fun
 		}
 		return out, nil
 	}
-	return targets, fl.Close, nil
+	return exporter.Options{Targets: targets, Labelled: true, MaxTargets: watch.MaxMembers, Skipped: fl.Skipped}, fl.Close, nil
 }
 
 // termsafeNames is a namespace's name as the single-namespace label has

@@ -137,12 +137,12 @@ func TestIntegrationExporterManyNamespaces(t *testing.T) {
 
 	// The exporter as runExporter builds it, every scrape collecting
 	// (no shared collection in between, to measure each).
-	targets, closeTargets, err := exporterTargets(exporterConfig{netns: netnsChoice{what: "all", all: true}, top: 10, processes: true, timeout: 10 * time.Second})
+	opts, closeTargets, err := exporterTargets(exporterConfig{netns: netnsChoice{what: "all", all: true}, top: 10, processes: true, timeout: 10 * time.Second})
 	must(t, err)
 	defer closeTargets()
+	opts.Timeout, opts.MinInterval = 10*time.Second, -1
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(exporter.New(exporter.Options{Targets: targets, Labelled: true, MaxTargets: exporter.MaxNamespaces,
-		Timeout: 10 * time.Second, MinInterval: -1}))
+	reg.MustRegister(exporter.New(opts))
 	cpu := func() time.Duration {
 		var ru syscall.Rusage
 		must(t, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))

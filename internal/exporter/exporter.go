@@ -53,8 +53,10 @@ type Options struct {
 	// Labelled adds netns and netns_name to every series (--netns all).
 	Labelled bool
 	// MaxTargets bounds the namespaces exported (0: no bound); the rest
-	// are counted in tcpdash_namespaces_skipped.
+	// are counted in tcpdash_namespaces_skipped, with those Skipped says
+	// were left out before (a fleet's own bound).
 	MaxTargets int
+	Skipped    func() int
 	// Timeout bounds a collection; a scrape that waits longer gets
 	// tcpdash_up 0.
 	Timeout time.Duration
@@ -209,6 +211,9 @@ func (e *Exporter) collect() ([]labelled, int, error) {
 	if m := e.opts.MaxTargets; m > 0 && len(targets) > m {
 		skipped, targets = len(targets)-m, targets[:m]
 	}
+	if e.opts.Skipped != nil {
+		skipped += e.opts.Skipped()
+	}
 	var out []labelled
 	var errs []error
 	now := time.Now()
@@ -247,17 +252,13 @@ func (e *Exporter) collect() ([]labelled, int, error) {
 	return out, skipped, nil
 }
 
-// MaxNamespaces bounds the namespaces --netns all exports: a user who can
-// create namespaces cannot grow a scrape without end.
-const MaxNamespaces = 1000
-
 var (
 	descUp    = prometheus.NewDesc("tcpdash_up", "1 if the last collection worked, 0 if it failed or timed out.", nil, nil)
 	descBuild = prometheus.NewDesc("tcpdash_build_info", "tcpdash's version.", []string{"version"}, nil)
 	descDump  = prometheus.NewDesc("tcpdash_dump_duration_seconds", "How long reading and aggregating the sockets took.", nil, nil)
 	// Only with several namespaces (--netns all).
 	descNamespaces = prometheus.NewDesc("tcpdash_namespaces", "Network namespaces exported.", nil, nil)
-	descSkipped    = prometheus.NewDesc("tcpdash_namespaces_skipped", "Network namespaces left out, past the exporter's bound of 1,000.", nil, nil)
+	descSkipped    = prometheus.NewDesc("tcpdash_namespaces_skipped", "Network namespaces left out, past the bound of 1,000 a fleet holds open.", nil, nil)
 	// Only with --filter: the socket series count what it selects.
 	descFilter = prometheus.NewDesc("tcpdash_filter_info", "The --filter expression every socket series is over (absent: all sockets).", []string{"filter"}, nil)
 )

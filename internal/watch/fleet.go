@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -22,6 +23,20 @@ type Options struct {
 	Once      bool // one snapshot each: dump every namespace, remember no owners
 	Processes bool // name the processes holding sockets
 	Filter    *filter.Filter
+	Max       int // namespaces held open at most; 0: MaxMembers
+}
+
+// MaxMembers bounds the namespaces a fleet holds open: each holds a
+// namespace descriptor and a netlink socket, and a user who can create
+// namespaces must not drive tcpdash to its descriptor limit.
+const MaxMembers = 1000
+
+// Skipped is how many namespaces the last Refresh left out, past the
+// bound.
+func (fl *Fleet) Skipped() int {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	return fl.skipped
 }
 
 // Lock and Unlock keep callers from different goroutines (a dashboard's
@@ -79,6 +94,7 @@ type Fleet struct {
 	self    uint64
 	members map[uint64]*Member
 	order   []uint64
+	skipped int // namespaces past MaxMembers at the last Refresh
 	// One /proc walk names the owners in every namespace.
 	owners   *tcpinfo.Owners // any of ownersOf, for its time and cost
 	ownersOf map[string]*tcpinfo.Owners
@@ -118,12 +134,27 @@ func (fl *Fleet) Refresh(stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	seen := map[uint64]bool{}
-	fl.order = fl.order[:0]
+	// Those gone first: their places are free for new ones.
+	seen := make(map[uint64]bool, len(all))
 	for _, ns := range all {
 		seen[ns.Inode] = true
+	}
+	for inode, m := range fl.members {
+		if !seen[inode] {
+			m.Close()
+			delete(fl.members, inode)
+		}
+	}
+	fl.order, fl.skipped = fl.order[:0], 0
+	for _, ns := range all {
 		m, ok := fl.members[ns.Inode]
-		if !ok {
+		switch {
+		case ok:
+			m.Watched.NS = ns // names change as processes come and go
+		case len(fl.members) >= cmp.Or(fl.opts.Max, MaxMembers):
+			fl.skipped++ // counted, not opened: each costs descriptors
+			continue
+		default:
 			if m, err = fl.open(ns); err != nil {
 				// It may have gone in between; the others go on.
 				fmt.Fprintf(stderr, "tcpdash: warning: %s: %s\n", termsafe.String(ns.String()), termsafe.Error(err))
@@ -131,16 +162,8 @@ func (fl *Fleet) Refresh(stderr io.Writer) error {
 			}
 			fl.members[ns.Inode] = m
 			fl.owners = nil // a new namespace: walk /proc for its owners now
-		} else {
-			m.Watched.NS = ns // names change as processes come and go
 		}
 		fl.order = append(fl.order, ns.Inode)
-	}
-	for inode, m := range fl.members {
-		if !seen[inode] {
-			m.Close()
-			delete(fl.members, inode)
-		}
 	}
 	return nil
 }
