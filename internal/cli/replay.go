@@ -71,7 +71,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	// The dashboard from the start shows the first frame at once and reads
 	// the rest of the recording meanwhile: a day's takes seconds to index.
-	if cfg.at == "" && !cfg.once && !cfg.summary && cfg.html == "" && isTerminal(stdout) {
+	if cfg.at == "" && !cfg.once && !cfg.summary && cfg.html == "" && isTerminal(stdout) && regularFile(cfg.file) {
 		start, err := recording.LoadStart(cfg.file, startFrames)
 		if err != nil {
 			return err
@@ -194,4 +194,11 @@ func writeHTMLReport(tape *recording.Tape, path string, stderr io.Writer) error 
 	}
 	fmt.Fprintf(stderr, "tcpdash: wrote the report to %s\n", termsafe.String(path))
 	return nil
+}
+
+// regularFile reports whether path is a regular file: only such a file can
+// be read twice, its start first and then whole (a pipe could not).
+func regularFile(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
 }

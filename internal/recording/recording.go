@@ -45,6 +45,10 @@ const (
 	// sysctls they name: tcpdash changes a handful per tuning batch.
 	maxEvents      = 100_000
 	maxSysctlNames = 1_000
+	// maxSnapshots bounds a tape's index, a few hundred bytes each: a
+	// week at one a second. Lines of a few bytes would otherwise make
+	// gigabytes of index out of a small file.
+	maxSnapshots = 1_000_000
 )
 
 // Header describes where and how a recording was made.

@@ -264,6 +264,9 @@ func (t *Tape) index(rd *Reader, limit int) error {
 				h.Kind, h.Subject, h.Title = intern(titles, h.Kind), intern(titles, h.Subject), intern(titles, h.Title)
 			}
 		}
+		if len(t.frames) == maxSnapshots {
+			return fmt.Errorf("line %d: more than %d snapshots: split the recording (zcat | head) and replay a part", rd.line, maxSnapshots)
+		}
 		if n := len(t.frames); n > 0 && rec.Time.Before(t.frames[n-1].time) {
 			return fmt.Errorf("line %d: snapshot at %s is older than the one before it", rd.line, rec.Time.Format(time.RFC3339))
 		}

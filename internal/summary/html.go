@@ -102,7 +102,7 @@ func (s *Summary) WriteHTML(w io.Writer) error {
 				nf.Values = append(nf.Values, nil)
 				continue
 			}
-			pct := 100 * v
+			pct := 100 * float64(v)
 			nf.Values = append(nf.Values, &pct)
 		}
 		d.Pressure = append(d.Pressure, nf)

@@ -40,6 +40,11 @@ type (
 		// Counters are how much each kernel counter rose.
 		Counters []CounterTotal    `json:"counters"`
 		Events   []recording.Event `json:"events"`
+		// LeftOut counts, per table, the rows of the recording the report
+		// does not follow: those of destination groups and findings first
+		// seen after maxFollowed others. A recording is a file from
+		// outside; what a report keeps of it is bounded.
+		LeftOut *LeftOut `json:"left_out,omitempty"`
 
 		series series
 	}
@@ -92,6 +97,11 @@ type (
 		To       time.Time         `json:"to"`
 		Severity diagnose.Severity `json:"severity"`
 	}
+	// LeftOut is what a report did not follow.
+	LeftOut struct {
+		PortPressureRows int `json:"port_pressure_rows,omitempty"`
+		FindingRows      int `json:"finding_rows,omitempty"`
+	}
 	// CounterTotal is how much a kernel counter rose over the recording.
 	CounterTotal struct {
 		Name  string `json:"name"`
@@ -103,8 +113,12 @@ type (
 type series struct {
 	times    []time.Time
 	states   map[tcpinfo.State][]int
-	pressure [][]float64 // per worst destination (Pressure order), -1 where unlisted
+	pressure [][]float32 // per worst destination (Pressure order), -1 where unlisted
 }
+
+// maxFollowed bounds the destination groups and the findings a report
+// follows: a long load test sees some hundreds of each.
+const maxFollowed = 10_000
 
 // maxPoints bounds a chart: longer recordings are bucketed, keeping each
 // bucket's maximum so that no peak is lost.
@@ -153,7 +167,8 @@ func Of(t *recording.Tape) (*Summary, error) {
 	buckets := (n + step - 1) / step
 	type groupKey struct{ local, remote string }
 	worst := map[groupKey]*PressurePeak{}
-	ratios := map[groupKey][]float64{}
+	ratios := map[groupKey][]float32{}
+	var left LeftOut
 	defs := tcpinfo.RisingCounters()
 	totals := make([]uint64, len(defs))
 	var prev []uint64
@@ -165,14 +180,18 @@ func Of(t *recording.Tape) (*Summary, error) {
 		for _, g := range snap.PortPressure {
 			k := groupKey{g.Local.String(), g.Remote.String()}
 			r := ratios[k]
+			if r == nil && len(ratios) == maxFollowed {
+				left.PortPressureRows++
+				continue
+			}
 			if r == nil {
-				r = make([]float64, buckets)
+				r = make([]float32, buckets)
 				for b := range r {
 					r[b] = -1
 				}
 				ratios[k] = r
 			}
-			r[i/step] = max(r[i/step], g.Ratio)
+			r[i/step] = max(r[i/step], float32(g.Ratio))
 			w := worst[k]
 			if w == nil {
 				w = &PressurePeak{LocalAddr: k.local, Remote: k.remote, Ratio: -1}
@@ -222,6 +241,10 @@ func Of(t *recording.Tape) (*Summary, error) {
 			}
 			seen[id] = true
 			sp := spans[id]
+			if sp == nil && len(spans) == maxFollowed {
+				left.FindingRows++
+				continue
+			}
 			if sp == nil {
 				sp = &FindingSpan{Kind: f.Kind, Subject: f.Subject, Severity: f.Severity, Title: f.Title, First: t.Time(i),
 					WorstAt: t.Time(i), rank: f.Rank}
@@ -260,7 +283,7 @@ func Of(t *recording.Tape) (*Summary, error) {
 	// The charts' series, bucketed.
 	s.series.states = map[tcpinfo.State][]int{}
 	top := s.Pressure[:min(len(s.Pressure), 5)]
-	s.series.pressure = make([][]float64, len(top))
+	s.series.pressure = make([][]float32, len(top))
 	for from := 0; from < n; from += step {
 		to := min(from+step, n)
 		s.series.times = append(s.series.times, t.Time(from))
@@ -275,6 +298,9 @@ func Of(t *recording.Tape) (*Summary, error) {
 		for d, p := range top {
 			s.series.pressure[d] = append(s.series.pressure[d], ratios[groupKey{p.LocalAddr, p.Remote}][from/step])
 		}
+	}
+	if left != (LeftOut{}) {
+		s.LeftOut = &left
 	}
 	return s, nil
 }

@@ -309,3 +309,30 @@ func TestWorstIsTheWorst(t *testing.T) {
 		t.Errorf("report in Chromium: %q", problems)
 	}
 }
+
+// TestFollowsBoundedGroups: a recording naming ever new destinations and
+// findings costs the report at most maxFollowed of each; the rest is
+// counted and said.
+func TestFollowsBoundedGroups(t *testing.T) {
+	const n = maxFollowed/20 + 10 // snapshots of 20 new groups and findings each
+	s := summaryOf(t, recording.Header{}, n, func(i int) string {
+		var groups, findings []string
+		for j := range 20 {
+			g := i*20 + j
+			groups = append(groups, fmt.Sprintf(`{"local_addr":"10.0.0.9","remote_addr":"10.%d.%d.%d","remote_port":80,"used":1,"time_wait":1,"capacity":100,"ratio":0.01}`, g>>16, g>>8&255, g&255))
+			findings = append(findings, fmt.Sprintf(`{"severity":"warning","kind":"k","subject":"s%d","title":"t"}`, g))
+		}
+		return `"port_pressure":[` + strings.Join(groups, ",") + `],"findings":[` + strings.Join(findings, ",") + `]`
+	})
+	if len(s.Pressure) != maxFollowed || len(s.Findings) != maxFollowed || s.LeftOut == nil ||
+		s.LeftOut.PortPressureRows != n*20-maxFollowed || s.LeftOut.FindingRows != n*20-maxFollowed {
+		t.Fatalf("%d groups, %d findings, left out %+v; want %d each and the rest counted", len(s.Pressure), len(s.Findings), s.LeftOut, maxFollowed)
+	}
+	var text bytes.Buffer
+	if err := s.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "200 rows of destination groups first seen after 10,000 others") {
+		t.Errorf("the report does not say what it left out:\n%.300s", text.String())
+	}
+}

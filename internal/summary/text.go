@@ -78,6 +78,10 @@ func (s *Summary) WriteText(w io.Writer) error {
 		tw.Flush()
 	}
 
+	if l := s.LeftOut; l != nil && l.PortPressureRows > 0 {
+		fmt.Fprintf(&b, "  (%s rows of destination groups first seen after %s others are not in this report)\n", humanize.Int(l.PortPressureRows), humanize.Int(maxFollowed))
+	}
+
 	fmt.Fprintf(&b, "\nFindings\n")
 	if len(s.Findings) == 0 {
 		fmt.Fprintf(&b, "  none\n")
@@ -93,6 +97,10 @@ func (s *Summary) WriteText(w io.Writer) error {
 		if len(f.Runs) > 1 {
 			fmt.Fprintf(&b, "      (came and went %d times; present in %s snapshots)\n", len(f.Runs), humanize.Int(f.Snapshots))
 		}
+	}
+
+	if l := s.LeftOut; l != nil && l.FindingRows > 0 {
+		fmt.Fprintf(&b, "  (%s rows of findings first seen after %s others are not in this report)\n", humanize.Int(l.FindingRows), humanize.Int(maxFollowed))
 	}
 
 	fmt.Fprintf(&b, "\nCounters over the recording\n")
