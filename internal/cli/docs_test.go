@@ -70,3 +70,23 @@ func TestReadmeLinks(t *testing.T) {
 		check("docs/"+d.Name(), b, "../../docs/")
 	}
 }
+
+// TestReadmeScreen: the first screen the README shows is the dashboard's
+// own, as its 120x40 view golden renders it, not a picture that drifts.
+func TestReadmeScreen(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden, err := os.ReadFile("../../ui/testdata/TestViewGolden/120x40.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(golden), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimRight(lines[i], " ")
+	}
+	if want := strings.Join(lines[:32], "\n"); !strings.Contains(string(readme), "```\n"+want+"\n```") {
+		t.Error("the README's first screen is not the 120x40 view golden's first 32 lines: copy them again")
+	}
+}
