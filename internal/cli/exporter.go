@@ -149,7 +149,9 @@ func exporterTargets(cfg exporterConfig) (exporter.Options, func(), error) {
 		fl.Poll(io.Discard)
 		for _, m := range fl.Members() {
 			if snap := m.Prev; snap != nil {
-				out = append(out, exporter.Target{Netns: snap.Netns, Name: termsafeNames(snap), Cookie: cookieLabel(m.Cookie), Source: polled{snap}})
+				// The fleet diagnosed it when it dumped it: not again here.
+				out = append(out, exporter.Target{Netns: snap.Netns, Name: termsafeNames(snap), Cookie: cookieLabel(m.Cookie), Source: polled{snap},
+					Findings: m.Findings, Diagnosed: true})
 			}
 		}
 		return out, nil

@@ -44,6 +44,11 @@ type Target struct {
 	Source Source
 	// Owners reads who holds which socket; nil leaves processes out.
 	Owners func() (*tcpinfo.Owners, error)
+	// Findings, when Diagnosed, are the snapshot's findings as the caller
+	// drew them (a fleet does at each poll, with the settings in force);
+	// otherwise the exporter draws them.
+	Findings  []diagnose.Finding
+	Diagnosed bool
 }
 
 // Options configure an Exporter.
@@ -234,7 +239,11 @@ func (e *Exporter) collect() ([]labelled, int, error) {
 		e.mu.Lock()
 		e.owners[t.Netns], e.prev[t.Netns] = owners, snap
 		e.mu.Unlock()
-		out = append(out, labelled{target: t, snap: snap, prev: prev, findings: diagnose.Diagnose(snap, prev, nil)})
+		findings := t.Findings
+		if !t.Diagnosed {
+			findings = diagnose.Diagnose(snap, prev, nil)
+		}
+		out = append(out, labelled{target: t, snap: snap, prev: prev, findings: findings})
 	}
 	// Namespaces come and go (a pod's, with the pod): forget the ones gone,
 	// or a node's churn would keep a snapshot of each for ever.

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/tcpdash/tcpdash/internal/diagnose"
 	"github.com/tcpdash/tcpdash/internal/filter"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
@@ -345,5 +346,22 @@ func TestMaxTargets(t *testing.T) {
 	}
 	if got["tcpdash_namespaces"] != 2 || got["tcpdash_namespaces_skipped"] != 1 || len(names) != 2 {
 		t.Errorf("namespaces %v, skipped %v, exported %v; want 2, 1 and two names", got["tcpdash_namespaces"], got["tcpdash_namespaces_skipped"], names)
+	}
+}
+
+// TestDiagnosedTargets: a target its caller diagnosed (a fleet, at its
+// poll) is exported with those findings, not diagnosed again.
+func TestDiagnosedTargets(t *testing.T) {
+	e := New(Options{Targets: func() ([]Target, error) {
+		return []Target{{Netns: "net:[1]", Name: "ns1", Source: &fakeSource{}, Diagnosed: true,
+			Findings: []diagnose.Finding{{Kind: "from_the_fleet", Severity: diagnose.Critical, Subject: "x"}}}}, nil
+	}})
+	want := `
+# HELP tcpdash_findings Findings now, by severity and kind.
+# TYPE tcpdash_findings gauge
+tcpdash_findings{kind="from_the_fleet",severity="critical"} 1
+`
+	if err := testutil.CollectAndCompare(e, strings.NewReader(want), "tcpdash_findings"); err != nil {
+		t.Error(err)
 	}
 }
