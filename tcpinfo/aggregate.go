@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/tcpdash/tcpdash/internal/filter"
 )
 
 // TimeWaitLength is TCP_TIMEWAIT_LEN: fixed, whatever tcp_fin_timeout says.
@@ -34,6 +36,7 @@ type Aggregator struct {
 	query Query
 	// narrowed says the query leaves some sockets out of the tables.
 	narrowed bool
+	entry    filter.Entry // what the query's filter reads, reused
 
 	total    int
 	states   StateCounts
@@ -420,7 +423,7 @@ func (a *Aggregator) Remembered() int { return a.memory.Len() }
 func (a *Aggregator) Reset(ports PortRange, q Query) {
 	a.ports = ports
 	a.query = q
-	a.narrowed = q.PID != 0 || q.Port != 0 || q.Addr.IsValid()
+	a.narrowed = q.PID != 0 || q.Narrow != nil
 	a.total = 0
 	a.states = StateCounts{}
 	a.families = FamilyCounts{}
@@ -505,13 +508,15 @@ func (a *Aggregator) Add(s *Socket) {
 	case SynRecv, NewSynRecv:
 		a.synRecv[s.Local.Port()]++
 	}
-	if a.narrowed && !a.query.matches(s, owner) {
-		return
-	}
+	// A narrowed-out socket still counts toward its destination's port
+	// pressure: a filter narrows tables, never alarms.
+	counted := !a.narrowed || a.query.matches(s, owner, a.ports, &a.entry)
 	lport := s.Local.Port()
-	a.local.note(lport, st)
-	if cgroup != 0 {
-		a.addCgroup(cgroup, st)
+	if counted {
+		a.local.note(lport, st)
+		if cgroup != 0 {
+			a.addCgroup(cgroup, st)
+		}
 	}
 
 	// A listener's peer is the wildcard: it is nobody's remote end.
@@ -520,6 +525,9 @@ func (a *Aggregator) Add(s *Socket) {
 		return
 	}
 	if !a.ports.Ephemeral(lport) {
+		if !counted {
+			return
+		}
 		// A server's side: its peers are many, each seen once or twice,
 		// on ports spread over the whole range. Counted at once, each was
 		// a cache miss in the port table and a new map row.
@@ -531,7 +539,9 @@ func (a *Aggregator) Add(s *Socket) {
 		}
 		return
 	}
-	a.remote.add(rport, st)
+	if counted {
+		a.remote.add(rport, st)
+	}
 	// A destination's row is one of two; an empty row's remote is the zero
 	// AddrPort, which no socket has.
 	first, second := recentSlots(s.Remote)
@@ -543,7 +553,9 @@ func (a *Aggregator) Add(s *Socket) {
 			r = a.recentFill(r, r2, s.Remote, s.Local.Addr())
 		}
 	}
-	a.endpoints[r.endpoint].states[st]++
+	if counted {
+		a.endpoints[r.endpoint].states[st]++
+	}
 	g := int(r.group)
 	a.groups[g].Used++
 	if owner >= 0 || cgroup != 0 {

@@ -16,6 +16,8 @@ import (
 
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/mdlayher/netlink"
+
+	"github.com/tcpdash/tcpdash/internal/filter"
 )
 
 func sock(st State, local, remote string, expires time.Duration) *Socket {
@@ -277,9 +279,10 @@ func TestAggregatorQuery(t *testing.T) {
 		{"rank by CLOSE_WAIT", Query{Rank: CloseWait}, []uint16{9090, 8080, 40000, 40001}},
 		{"only CLOSE_WAIT", Query{State: CloseWait}, []uint16{9090, 8080}},
 		{"only TIME_WAIT", Query{State: TimeWait}, []uint16{40000, 40001}},
-		{"port 3306", Query{Port: 3306}, []uint16{40000, 40001}},
-		{"address 10.0.0.9", Query{Addr: netip.MustParseAddr("10.0.0.9")}, []uint16{9090, 8080}},
-		{"address and port", Query{Addr: netip.MustParseAddr("10.0.0.9"), Port: 8080}, []uint16{8080}},
+		{"port 3306", Query{Narrow: mustFilter(t, "sport = :3306 or dport = :3306")}, []uint16{40000, 40001}},
+		{"address 10.0.0.9", Query{Narrow: mustFilter(t, "src 10.0.0.9 or dst 10.0.0.9")}, []uint16{9090, 8080}},
+		{"address and port", Query{Narrow: mustFilter(t, "( src 10.0.0.9 or dst 10.0.0.9 ) and ( sport = :8080 or dport = :8080 )")}, []uint16{8080}},
+		{"nothing", Query{Narrow: mustFilter(t, "dport 1")}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -289,6 +292,13 @@ func TestAggregatorQuery(t *testing.T) {
 			}
 			if snap.Total != len(socks) || snap.States[CloseWait] != 3 {
 				t.Errorf("a query must not change the histogram: total %d, CLOSE_WAIT %d", snap.Total, snap.States[CloseWait])
+			}
+			// Nor the port pressure the exhaustion finding reads: a
+			// filter narrows tables, never alarms.
+			if want := fill(Query{}).PortPressure; !slices.EqualFunc(snap.PortPressure, want, func(a, b PressureGroup) bool {
+				return a.Local == b.Local && a.Remote == b.Remote && a.Used == b.Used && a.TimeWait == b.TimeWait
+			}) {
+				t.Errorf("pressure %+v, want %+v as without the query", snap.PortPressure, want)
 			}
 		})
 	}
@@ -601,13 +611,33 @@ func TestFolding(t *testing.T) {
 // dashboard does each second, then fills a snapshot. It is the counting
 // half of a snapshot, without decoding, the kernel's copying or the
 // process's start-up.
+//
+// The narrowed cases are the dashboard under a / filter: every socket is
+// still counted for the histogram and the pressure, and the filter is
+// evaluated here for the tables.
 func BenchmarkAggregateLoadTest(b *testing.B) {
+	for _, c := range []struct{ name, narrow string }{
+		{"all", ""},
+		{"narrowed-none", "dport 1"},
+		{"narrowed-expr", "state time-wait ( dport = :20000 or dport = :20001 ) and dst 127.0.0.0/30"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var q Query
+			if c.narrow != "" {
+				q.Narrow, _ = filter.Parse(c.narrow)
+			}
+			aggregateLoadTest(b, q)
+		})
+	}
+}
+
+func aggregateLoadTest(b *testing.B, q Query) {
 	ports, _ := ParsePortRange([]byte("32768 60999"), nil)
 	socks := loadTestSockets()
 	a := NewAggregator(ports)
 	var snap Snapshot
 	for b.Loop() {
-		a.Reset(ports, Query{})
+		a.Reset(ports, q)
 		a.Reserve(17_000)
 		for i := range socks {
 			a.Add(&socks[i])
@@ -722,4 +752,13 @@ func marshalSocket(s *Socket, seq uint32) []byte {
 	}
 	binary.NativeEndian.PutUint32(b[0:], uint32(len(b)))
 	return b
+}
+
+func mustFilter(t *testing.T, expr string) *filter.Filter {
+	t.Helper()
+	f, err := filter.Parse(expr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

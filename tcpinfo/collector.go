@@ -238,10 +238,11 @@ func (c *Collector) dump(f *filter.Filter, ports PortRange, fn func(*Socket)) er
 	}
 	if match != nil {
 		all := fn
+		var e filter.Entry // one for the dump, not one a socket
 		fn = func(s *Socket) {
-			e := entryOf(s)
+			e = entryOf(s)
 			e.Autobound = s.Local.Port() >= ports.Low && s.Local.Port() <= ports.High
-			if match.Match(e) {
+			if match.Matches(&e) {
 				all(s)
 			}
 		}

@@ -53,6 +53,12 @@ var filterCases = []string{
 	"dport eq :20000 or dport eq :20001 and src 127.0.0.1",
 	"state listening state established ! dport = :20000",
 	"exclude fin-wait-2 not not ( dst [::1] or dst 127.0.0.4 )",
+	// ss's bare forms, from iproute2's own filter tests.
+	"dport 20000",
+	"sport :20001 or dport :20000",
+	"dst = 127.0.0.2",
+	"src == [::1]",
+	"src eq 127.0.0.1 and dport 20001",
 }
 
 // ssSet lists the sockets ss -tanH selects for expr, one line each.

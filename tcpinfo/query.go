@@ -2,7 +2,6 @@ package tcpinfo
 
 import (
 	"cmp"
-	"net/netip"
 
 	"github.com/tcpdash/tcpdash/internal/filter"
 )
@@ -21,12 +20,14 @@ type Query struct {
 	// Rank orders rows by their count in this state; 0 orders by the
 	// State filter's count if there is one, else by total.
 	Rank State
-	// Port, when non-zero, counts in the tables only sockets with this
-	// local or remote port.
-	Port uint16
-	// Addr, when valid, counts in the tables only sockets with this local
-	// or remote address.
-	Addr netip.Addr
+	// Narrow, when set, counts in the tables (local ports, remote
+	// endpoints, cgroups) only the sockets it matches, evaluated here over
+	// the whole dump: the state histogram, counters, listeners, processes
+	// and port pressure still count every socket, so no finding drawn
+	// from them is silenced. This is the dashboard's filter; Filter is
+	// --once's, which narrows everything and is cheaper (the kernel runs
+	// it).
+	Narrow *filter.Filter
 	// Owners, when set, attributes sockets to processes.
 	Owners *Owners
 	// PID, when non-zero, counts in the tables only sockets of this
@@ -35,22 +36,28 @@ type Query struct {
 }
 
 // matches reports whether s counts in the tables under q. The state
-// histogram, counters and expiry always count every socket.
-func (q *Query) matches(s *Socket, owner int32) bool {
+// histogram, counters, expiry, processes and port pressure always count
+// every socket.
+// e is the caller's, reused for every socket.
+func (q *Query) matches(s *Socket, owner int32, ports PortRange, e *filter.Entry) bool {
 	if q.PID != 0 && (owner < 0 || !q.Owners.heldBy(s.Inode, owner, q.PID)) {
 		return false
 	}
-	if q.Port != 0 && s.Local.Port() != q.Port && s.Remote.Port() != q.Port {
-		return false
-	}
-	if q.Addr.IsValid() && s.Local.Addr() != q.Addr && s.Remote.Addr() != q.Addr {
-		return false
+	if q.Narrow != nil {
+		*e = entryOf(s)
+		e.Autobound = ports.Ephemeral(s.Local.Port()) // as ss reads it from outside
+		return q.Narrow.Matches(e)
 	}
 	return true
 }
 
 // keep reports whether a row with counts c stays under q.
-func (q *Query) keep(c *StateCounts) bool { return q.State == 0 || c[q.State] > 0 }
+func (q *Query) keep(c *StateCounts) bool {
+	if q.State != 0 {
+		return c[q.State] > 0
+	}
+	return c.Total() > 0 // a destination row kept for pressure, every socket narrowed out
+}
 
 // rankOf is the count a row is ordered by.
 func (q *Query) rankOf(c *StateCounts) int {

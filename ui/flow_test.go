@@ -76,15 +76,17 @@ func TestFlowFilterAndFocus(t *testing.T) {
 	f := &fakeCollector{}
 	tm := startFlow(t, f)
 	tm.Send(press("/"))
-	tm.Type("6379")
+	tm.Type("dport 6379")
 	tm.Send(press("enter"))
 	// A second poll for the filter means the first one has landed.
-	eventually(t, "two polls for port 6379", func() bool { return f.countQueries(func(q tcpinfo.Query) bool { return q.Port == 6379 }) >= 2 })
+	eventually(t, "two polls for port 6379", func() bool {
+		return f.countQueries(func(q tcpinfo.Query) bool { return q.Narrow.String() == "dport 6379" }) >= 2
+	})
 	tm.Send(press("3"))
 	tm.Send(press("q"))
 	m := finalModel(t, tm)
-	if m.filt.port != 6379 || m.view.focus != paneRemote {
-		t.Errorf("port %d focus %v", m.filt.port, m.view.focus)
+	if m.filt.bar.Text() != "dport 6379" || m.view.focus != paneRemote {
+		t.Errorf("filter %q focus %v", m.filt.bar.Text(), m.view.focus)
 	}
 	for _, r := range m.live.snap.TopRemoteEndpoints {
 		if r.Endpoint.Port() != 6379 {

@@ -5,16 +5,11 @@
 package ui
 
 import (
-	"errors"
-	"fmt"
-	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
-	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tcpdash/tcpdash/internal/diagnose"
@@ -59,9 +54,10 @@ type Config struct {
 	// Fleet, when set, is every namespace (--netns all): the dashboard
 	// opens on the Namespaces pane, and enter watches one of them.
 	Fleet Fleet
-	// Filter selects the sockets every count is over (--filter); / sets
-	// another, parsed by ParseFilter (nil: / takes only a port or an
-	// address).
+	// Filter is the filter in force at the start (--filter); / sets
+	// another, parsed by ParseFilter (nil: filter.Parse). Either narrows
+	// the tables only: findings, states and pressure stay over the whole
+	// namespace.
 	Filter      *filter.Filter
 	ParseFilter func(string) (*filter.Filter, error)
 	// Tape, when set, is a recording to replay instead of polling, from
@@ -161,16 +157,11 @@ type liveState struct {
 }
 
 // filterState is the view's filters: the state filter, the sort column,
-// and the / prompt with what it set.
+// and the / prompt with the filter it set.
 type filterState struct {
-	filter    int // index into stateFilters
-	sort      int // 0 total, else index+1 into columns
-	search    textinput.Model
-	searching bool
-	addr      netip.Addr
-	port      uint16
-	expr      *filter.Filter // the view's filter: --filter's, or what / set
-	searchErr string
+	filter int // index into stateFilters
+	sort   int // 0 total, else index+1 into columns
+	bar    filterBar
 }
 
 // drillState is the drill-down, when open: the sockets behind a row.
@@ -202,9 +193,6 @@ func New(cfg Config) Model {
 	if cfg.PersistPath == "" {
 		cfg.PersistPath = tuning.DefaultPersistPath
 	}
-	ti := textinput.New()
-	ti.Prompt = "filter: "
-	ti.Placeholder = "port, address, address:port, or ss's words: state time-wait dport = :443"
 	// Host and namespace names come from outside: made printable once.
 	cfg.Info.Host, cfg.Info.Kernel, cfg.Info.Netns, cfg.Info.Where =
 		termsafe.String(cfg.Info.Host), termsafe.String(cfg.Info.Kernel), termsafe.String(cfg.Info.Netns), termsafe.String(cfg.Info.Where)
@@ -216,7 +204,7 @@ func New(cfg Config) Model {
 		styles:    newStyles(true),
 		view:      viewState{detail: panePressure},
 		sched:     schedule{interval: cfg.Interval, inFlight: true}, // Init polls at once
-		filt:      filterState{expr: cfg.Filter, search: ti},
+		filt:      filterState{bar: newFilterBar(keys, cfg.Filter, cfg.ParseFilter)},
 		local:     localPane{table: table{keys: keys}},
 		remote:    remotePane{table{keys: keys}},
 		pressure:  pressurePane{table{keys: keys}},
@@ -242,7 +230,7 @@ func New(cfg Config) Model {
 func (m *Model) refreshBoard() {
 	b := &board{snap: m.live.snap, prev: m.live.prev, history: &m.live.history, findings: m.live.findings, styles: m.styles,
 		settings: m.live.settings, advice: m.live.advice,
-		filter: stateFilters[m.filt.filter], sort: m.filt.sort, match: m.filterText(), root: m.cfg.Root, owners: m.cfg.Owners != nil}
+		filter: stateFilters[m.filt.filter], sort: m.filt.sort, match: m.filt.bar.Text(), root: m.cfg.Root, owners: m.cfg.Owners != nil}
 	b.attribution = m.attributionLine()
 	m.board = b
 	m.states.setBoard(b)
@@ -284,7 +272,7 @@ func (m Model) Init() tea.Cmd {
 }
 
 func (m Model) query() tcpinfo.Query {
-	q := tcpinfo.Query{State: stateFilters[m.filt.filter], Port: m.filt.port, Addr: m.filt.addr, Owners: m.own.owners, Filter: m.filt.expr}
+	q := tcpinfo.Query{State: stateFilters[m.filt.filter], Narrow: m.filt.bar.Active(), Owners: m.own.owners}
 	if m.filt.sort > 0 {
 		q.Rank = columns[m.filt.sort-1]
 	}
@@ -380,8 +368,16 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.sched.inFlight = true
 		return m, poll(m.cfg.Source, m.query())
 	case tea.KeyPressMsg:
-		if m.filt.searching {
-			return m.searchKey(msg)
+		if m.filt.bar.Editing() {
+			var cmd tea.Cmd
+			var changed bool
+			m.filt.bar, cmd, changed = m.filt.bar.Update(msg)
+			if changed {
+				m.resetCursors()
+				nm, pcmd := m.repoll()
+				return nm, tea.Batch(cmd, pcmd)
+			}
+			return m, cmd
 		}
 		return m.key(msg)
 	}
@@ -481,9 +477,9 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			m.view.showHelp = false
 			return m, nil
 		}
-		if m.filt.addr.IsValid() || m.filt.port != 0 || m.filt.searchErr != "" || m.filt.expr != m.cfg.Filter {
-			m.filt.addr, m.filt.port, m.filt.searchErr, m.filt.expr = netip.Addr{}, 0, "", m.cfg.Filter
-			m.filt.search.Reset()
+		var cleared bool
+		if m.filt.bar, cleared = m.filt.bar.Clear(); cleared {
+			m.resetCursors()
 			return m.repoll()
 		}
 		if m.cfg.Fleet != nil && !(m.view.focus == paneTuning && m.tuning.captures(msg)) {
@@ -536,9 +532,9 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.resetCursors()
 		return m.repoll()
 	case key.Matches(msg, k.Search):
-		m.filt.searching = true
-		m.filt.searchErr = ""
-		return m, m.filt.search.Focus()
+		var cmd tea.Cmd
+		m.filt.bar, cmd = m.filt.bar.Open()
+		return m, cmd
 	case key.Matches(msg, k.Up, k.Down):
 		was := m.query()
 		m.routeToFocused(msg)
@@ -593,42 +589,6 @@ func (m Model) focusPane(p pane) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-func (m Model) searchKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
-	switch {
-	case key.Matches(msg, m.keys.Accept):
-		// A port or an address, as before; anything else is ss's
-		// language, run in the kernel.
-		addr, port, err := parseFilter(m.filt.search.Value())
-		expr := m.cfg.Filter
-		if err != nil && m.cfg.ParseFilter != nil {
-			var ferr error
-			if expr, ferr = m.cfg.ParseFilter(m.filt.search.Value()); ferr == nil {
-				err = nil
-			} else {
-				err = ferr
-			}
-		}
-		if err != nil {
-			// Say what is wrong and keep the text for correcting.
-			m.filt.searchErr = termsafe.Error(err)
-			return m, nil
-		}
-		m.filt.searching, m.filt.searchErr = false, ""
-		m.filt.search.Blur()
-		m.filt.addr, m.filt.port, m.filt.expr = addr, port, expr
-		m.resetCursors()
-		return m.repoll()
-	case key.Matches(msg, m.keys.ClearSearch):
-		m.filt.searching, m.filt.searchErr = false, ""
-		m.filt.search.Blur()
-		m.filt.search.SetValue(m.filterText())
-		return m, nil
-	}
-	var cmd tea.Cmd
-	m.filt.search, cmd = m.filt.search.Update(msg)
-	return m, cmd
-}
-
 func (m *Model) setFocus(p pane) {
 	m.view.focus = p
 	if p != paneStates && !fullWidth(p) {
@@ -649,44 +609,6 @@ func (m *Model) resetCursors() {
 	for _, c := range []*cursor{&m.local.cursor, &m.remote.cursor, &m.pressure.cursor, &m.processes.cursor, &m.findingsP.cursor} {
 		c.reset()
 	}
-}
-
-// filterText is the active port/address filter as the user would type it.
-func (m Model) filterText() string {
-	switch {
-	case m.filt.expr != nil && m.filt.expr != m.cfg.Filter:
-		return m.filt.expr.String()
-	case m.filt.addr.IsValid() && m.filt.port != 0:
-		return netip.AddrPortFrom(m.filt.addr, m.filt.port).String()
-	case m.filt.addr.IsValid():
-		return m.filt.addr.String()
-	case m.filt.port != 0:
-		return strconv.Itoa(int(m.filt.port))
-	}
-	return ""
-}
-
-var errFilter = errors.New("want a port (3306), an address (10.0.0.5) or address:port ([::1]:80)")
-
-// parseFilter parses what the user typed after /. Empty clears.
-func parseFilter(s string) (netip.Addr, uint16, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return netip.Addr{}, 0, nil
-	}
-	if n, err := strconv.ParseUint(s, 10, 16); err == nil {
-		if n == 0 {
-			return netip.Addr{}, 0, fmt.Errorf("filter %q: port 0 matches nothing; %w", s, errFilter)
-		}
-		return netip.Addr{}, uint16(n), nil
-	}
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap(), ap.Port(), nil
-	}
-	if a, err := netip.ParseAddr(s); err == nil {
-		return a.Unmap(), 0, nil
-	}
-	return netip.Addr{}, 0, fmt.Errorf("filter %q: %w", s, errFilter)
 }
 
 // printableNames makes the process names in a snapshot printable as it

@@ -3,7 +3,6 @@ package ui
 import (
 	"fmt"
 	"image/color"
-	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -249,53 +248,33 @@ func TestSearch(t *testing.T) {
 	f := &fakeCollector{}
 	m := started(t, f, 120, 40, 1)
 	m, _ = step(t, m, press("/"))
-	if !m.filt.searching {
+	if !m.filt.bar.Editing() {
 		t.Fatal("/ opens the filter input")
 	}
 	m, _ = step(t, m, press("q")) // typed, not quit
 	m, _ = step(t, m, press("enter"))
-	if !m.filt.searching || !strings.Contains(m.filt.searchErr, `filter "q": want a port`) {
-		t.Fatalf("bad filter: searching %v, error %q", m.filt.searching, m.filt.searchErr)
+	if !m.filt.bar.Editing() || !strings.Contains(m.filt.bar.err, `filter "q": at "q" (column 1): unknown word`) {
+		t.Fatalf("bad filter: editing %v, error %q", m.filt.bar.Editing(), m.filt.bar.err)
 	}
-	if !strings.Contains(ansi.Strip(m.render()), `filter "q": want a port (3306)`) {
-		t.Error("the error is shown inline")
-	}
-	m.filt.search.SetValue("10.0.0.5:3306")
+	m.filt.bar.input.SetValue("src 10.0.0.5:3306 or dst 10.0.0.5:3306")
 	m, cmd := step(t, m, press("enter"))
 	m, _ = runPoll(t, m, cmd)
-	if q := f.lastQuery(); q.Addr != netip.MustParseAddr("10.0.0.5") || q.Port != 3306 {
+	if q := f.lastQuery(); q.Narrow.String() != "src 10.0.0.5:3306 or dst 10.0.0.5:3306" {
 		t.Errorf("query %+v, want 10.0.0.5 port 3306", q)
 	}
-	if out := ansi.Strip(m.render()); !strings.Contains(out, "matching 10.0.0.5:3306") || strings.Contains(out, "10.0.1.7") {
+	if out := ansi.Strip(m.render()); !strings.Contains(out, "matching src 10.0.0.5:3306") || strings.Contains(out, "10.0.1.7") {
 		t.Errorf("filtered view:\n%s", out)
+	}
+	// esc in the prompt leaves it, keeping the filter; esc again clears.
+	m, _ = step(t, m, press("/"))
+	m, _ = step(t, m, press("esc"))
+	if m.filt.bar.Editing() || m.filt.bar.Active() == nil {
+		t.Error("esc in the prompt leaves it and keeps the filter in force")
 	}
 	m, cmd = step(t, m, press("esc"))
 	m, _ = runPoll(t, m, cmd)
-	if q := f.lastQuery(); q.Addr.IsValid() || q.Port != 0 {
+	if q := f.lastQuery(); q.Narrow != nil {
 		t.Errorf("esc clears the filter, query %+v", q)
-	}
-}
-
-func TestParseFilter(t *testing.T) {
-	for _, tt := range []struct {
-		in, addr, err string
-		port          uint16
-	}{
-		{in: "3306", port: 3306},
-		{in: " 10.0.0.5 ", addr: "10.0.0.5"},
-		{in: "[::1]:80", addr: "::1", port: 80},
-		{in: "[::ffff:10.0.0.5]:80", addr: "10.0.0.5", port: 80},
-		{in: "0", err: "port 0"},
-		{in: "70000", err: "want a port"},
-		{in: "10.0.0.300", err: "want a port"},
-	} {
-		addr, port, err := parseFilter(tt.in)
-		switch {
-		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
-			t.Errorf("%q: error %v, want %q", tt.in, err, tt.err)
-		case tt.err == "" && (err != nil || port != tt.port || (tt.addr != "" && addr.String() != tt.addr)):
-			t.Errorf("%q: %v %d %v", tt.in, addr, port, err)
-		}
 	}
 }
 

@@ -422,7 +422,7 @@ func (m Model) replayUpdate(msg tea.Msg) (Model, tea.Cmd, bool) {
 	case tickMsg, polledMsg:
 		return m, nil, true // nothing live to poll
 	case tea.KeyPressMsg:
-		if m.filt.searching || m.view.showHelp && !m.player.jumping {
+		if m.filt.bar.Editing() || m.view.showHelp && !m.player.jumping {
 			return m, nil, false
 		}
 		if m.player.captures(msg) {

@@ -111,7 +111,11 @@ func (m Model) drillFilter() (f tcpinfo.SocketFilter, title string, ok bool) {
 		return f, "", false
 	}
 	f.State = stateFilters[m.filt.filter]
-	f.View = m.filt.expr // the row's sockets within the view's filter
+	if m.view.focus == paneLocal || m.view.focus == paneRemote {
+		// The row's sockets within the filter its table is under; the
+		// pressure and process rows count every socket.
+		f.View = m.filt.bar.Active()
+	}
 	switch m.view.focus {
 	case paneLocal:
 		if m.local.listeners {

@@ -190,8 +190,12 @@ func (m Model) headerLines(w int, findings []diagnose.Finding) []string {
 		fields = append(fields, field{src, 5})
 	}
 	fields = append(fields, field{every, 3})
-	if m.live.snap != nil && m.live.snap.Filter != "" {
-		fields = append(fields, field{st.warn.Render("filter: ") + termsafe.String(m.live.snap.Filter), 1})
+	if t := m.filt.bar.Text(); t != "" {
+		// The tables are narrowed; the findings are not (filterBar).
+		fields = append(fields, field{st.warn.Render("tables filtered: ") + t, 1})
+	} else if m.live.snap != nil && m.live.snap.Filter != "" {
+		// A recording made with --filter: every count is over it.
+		fields = append(fields, field{st.warn.Render("recorded filter: ") + termsafe.String(m.live.snap.Filter), 1})
 	}
 	if m.sched.paused {
 		fields = append(fields, field{st.warn.Render("PAUSED"), 0})
@@ -231,14 +235,11 @@ func (m Model) footerLines(w int) []string {
 	st := m.styles
 	var status string
 	switch {
-	case m.cfg.Tape != nil && !m.filt.searching:
+	case m.cfg.Tape != nil && !m.filt.bar.Editing():
 		shortHelp := append(m.player.keys.all()[:3:3], m.keys.Quit, m.keys.Help, m.player.keys.Jump, m.player.keys.NextFinding, m.keys.NextPane)
 		return []string{sized(m.player, w, 1).View(), fit(m.help.ShortHelpView(shortHelp), w)}
-	case m.filt.searching:
-		status = m.filt.search.View()
-		if m.filt.searchErr != "" {
-			status += "  " + st.statusErr.Render(m.filt.searchErr)
-		}
+	case m.filt.bar.Editing():
+		status = m.filt.bar.View(st)
 	case m.fleet.atFleet:
 		status = st.status.Render("focus: Namespaces · enter: watch the selected one · esc there: back here")
 	case m.live.pollErr != nil:
@@ -257,8 +258,8 @@ func (m Model) footerLines(w int) []string {
 			sort = columns[m.filt.sort-1].String()
 		}
 		status = fmt.Sprintf("focus: %s · state filter: %s · sort: %s", paneNames[m.view.focus], filter, sort)
-		if t := m.filterText(); t != "" {
-			status += " · matching " + t + " (esc clears)"
+		if t := m.filt.bar.Text(); t != "" {
+			status += " · tables: " + t + " (esc clears)"
 		}
 		status = st.status.Render(status)
 	}

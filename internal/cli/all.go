@@ -23,7 +23,13 @@ func runAll(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "tcpdash: stdout is not a terminal: printing one snapshot (use --once to say so, --json for JSON)")
 		cfg.once = true
 	}
-	fl, err := watch.NewFleet(fleetOptions(cfg))
+	opts := fleetOptions(cfg)
+	if dashboard {
+		// The dashboard's filter narrows the tables of the namespace
+		// entered; the Namespaces pane and its findings count everything.
+		opts.Filter = nil
+	}
+	fl, err := watch.NewFleet(opts)
 	if err != nil {
 		return err
 	}

@@ -68,15 +68,20 @@ func TestIntegrationFilter(t *testing.T) {
 }
 
 func TestFilterFlagErrors(t *testing.T) {
-	for _, c := range []struct{ args []string }{
-		{[]string{"--once", "--filter", "dport = :htpp"}},
-		{[]string{"record", "-o", "/tmp/x", "--filter", "state nosuch"}},
-		{[]string{"exporter", "--filter", "( dport = :80"}},
-		{[]string{"--once", "--filter", "cgroup /no/such/cgroup/here"}},
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--once", "--filter", "dport = :htpp"}, `at ":htpp"`},
+		{[]string{"record", "-o", "/tmp/x", "--filter", "state nosuch"}, "unknown state"},
+		{[]string{"exporter", "--filter", "( dport = :80"}, "want ) to close"},
+		{[]string{"--once", "--filter", "cgroup /no/such/cgroup/here"}, "cgroup"},
+		{[]string{"--once", "--filter", "22"}, `say which end, as in "sport = :22 or dport = :22"`},
 	} {
 		_, _, err := runCLI(t, c.args...)
-		if err == nil || !strings.Contains(err.Error(), "--filter: ") || strings.Contains(err.Error(), "\n") {
-			t.Errorf("%q: %v, want one --filter line", c.args, err)
+		if err == nil || !strings.Contains(err.Error(), "--filter: ") || strings.Contains(err.Error(), "\n") ||
+			!strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want one --filter line with %q", c.args, err, c.want)
 		}
 	}
 }

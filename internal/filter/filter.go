@@ -52,18 +52,29 @@ type Filter struct {
 const AllStates uint32 = 1<<13 - 2
 
 // String returns the expression as it was written.
-func (f *Filter) String() string { return f.text }
+func (f *Filter) String() string {
+	if f == nil {
+		return "" // no filter: every socket
+	}
+	return f.text
+}
 
 // States returns the idiag_states mask the filter asks the kernel for.
 func (f *Filter) States() uint32 { return f.states }
 
 // Match reports whether e is selected: the Go evaluator, the reference
 // the bytecode is checked against, and what the /proc source uses.
-func (f *Filter) Match(e Entry) bool {
+func (f *Filter) Match(e Entry) bool { return f.Matches(&e) }
+
+// Matches is Match on an entry the caller keeps: e is read, never kept.
+// A caller that reuses one Entry for every socket allocates nothing (an
+// Entry passed to the evaluator's nodes escapes, so Match costs an
+// allocation a socket).
+func (f *Filter) Matches(e *Entry) bool {
 	if f.states&(1<<e.State) == 0 {
 		return false
 	}
-	return f.expr == nil || f.expr.match(&e)
+	return f.expr == nil || f.expr.match(e)
 }
 
 // Kernel names what in the filter only the kernel can answer: "cgroup"

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"errors"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -31,6 +32,11 @@ func TestMatch(t *testing.T) {
 		{"state bucket", []bool{true, false, false, false}},
 		{"dport = :3306", []bool{true, false, false, false}},
 		{"dport == 3306", []bool{true, false, false, false}},
+		// ss's bare forms: dport 3306 is dport = :3306, src = A is src A.
+		{"dport 3306", []bool{true, false, false, false}},
+		{"dport :3306 or sport :22", []bool{true, false, false, true}},
+		{"dst = 10.0.0.0/8", []bool{true, false, false, false}},
+		{"src eq [2001:db8::/32]", []bool{false, true, false, false}},
 		{"sport != :8080", []bool{true, false, false, true}},
 		{"sport lt :1024", []bool{false, false, false, true}},
 		{"sport > :8080", []bool{true, false, false, false}},
@@ -85,6 +91,16 @@ func TestParseErrors(t *testing.T) {
 		{"sport = :no-such-service", "want a port number"},
 		{"wat", `at "wat" (column 1): unknown word`},
 		{"()", "want an expression"},
+		{"dport", "at the end: dport needs a port"},
+		{"dport and sport = :1", "want a comparison: = != < > <= >= (or eq ne lt gt le ge) or a port"},
+		{"dst = ", "at the end: dst needs an address"},
+		// A bare port or address is not ss's language; the error says
+		// what ss would take.
+		{"22", `ss reads no bare port or address: say which end, as in "sport = :22 or dport = :22"`},
+		{" :443 ", `at ":443" (column 2): ss reads no bare port`},
+		{"10.0.0.5", `"src 10.0.0.5 or dst 10.0.0.5"`},
+		{"::1", `"src [::1] or dst [::1]"`},
+		{"[::1]:80", `"src [::1]:80 or dst [::1]:80"`},
 	} {
 		_, err := Parse(c.expr)
 		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
@@ -95,6 +111,32 @@ func TestParseErrors(t *testing.T) {
 
 // TestServiceNames: a port may be named as /etc/services names it, as in
 // ss; the test needs that file (Debian's netbase).
+// TestSuggestionsParse: what a bare port or address is offered in its
+// place is itself a filter, matching the socket at either end.
+func TestSuggestionsParse(t *testing.T) {
+	tw := entry(afInet, 6, "10.0.0.1:40000", "10.0.0.5:3306")
+	for _, bare := range []string{"3306", ":3306", "10.0.0.5", "10.0.0.1", "10.0.0.5:3306", "10.0.0.1:40000", "::ffff:10.0.0.5", "40000"} {
+		_, err := Parse(bare)
+		var e *Error
+		if !errors.As(err, &e) || e.Suggest == "" {
+			t.Fatalf("Parse(%q) = %v, want a suggestion", bare, err)
+		}
+		f, err := Parse(e.Suggest)
+		if err != nil {
+			t.Fatalf("the suggestion for %q does not parse: %v", bare, err)
+		}
+		if !f.Match(tw) {
+			t.Errorf("%q (for %q) does not match %v", e.Suggest, bare, tw)
+		}
+	}
+	for _, not := range []string{"fe80::1%eth0", "dport", "22 23", "state", "wat"} {
+		var e *Error
+		if _, err := Parse(not); errors.As(err, &e) && e.Suggest != "" {
+			t.Errorf("Parse(%q) suggests %q", not, e.Suggest)
+		}
+	}
+}
+
 func TestServiceNames(t *testing.T) {
 	if _, err := net.LookupPort("tcp", "mysql"); err != nil {
 		t.Skip("no /etc/services here")

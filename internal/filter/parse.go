@@ -14,6 +14,9 @@ type Error struct {
 	Pos  int // byte offset of Word in Expr
 	Word string
 	Msg  string
+	// Suggest, when set, is the expression ss would take for what was
+	// typed (a bare port or address): a prompt can offer it.
+	Suggest string
 }
 
 func (e *Error) Error() string {
@@ -105,6 +108,10 @@ func (p *parser) fail(t token, format string, a ...any) *Error {
 
 // Parse parses an expression. An empty one selects every socket.
 func Parse(expr string) (*Filter, error) {
+	if want := suggest(expr); want != "" {
+		return nil, &Error{Expr: expr, Pos: strings.Index(expr, strings.TrimSpace(expr)), Word: strings.TrimSpace(expr),
+			Msg: fmt.Sprintf("ss reads no bare port or address: say which end, as in %q", want), Suggest: want}
+	}
 	p := &parser{src: expr, toks: lex(expr)}
 	f := &Filter{text: strings.TrimSpace(expr), states: AllStates}
 	statesSet := false
@@ -258,6 +265,9 @@ func (p *parser) expr() (node, error) {
 		return p.portCond(w == "sport", t)
 	case "src", "dst":
 		a, ok := p.next()
+		if ok && isEquals(a.text) { // ss takes src = ADDR as src ADDR
+			a, ok = p.next()
+		}
 		if !ok || isOperator(a.text) {
 			return nil, p.fail(a, "%s needs an address: 10.0.0.5, 10.0.0.0/8, 10.0.0.5:3306, [::1]:80 or :80", w)
 		}
@@ -283,21 +293,28 @@ func (p *parser) expr() (node, error) {
 
 // portCond parses the rest of `sport OP PORT`.
 func (p *parser) portCond(src bool, kw token) (node, error) {
-	opTok, ok := p.next()
+	opTok, ok := p.peek()
 	if !ok {
-		return nil, p.fail(opTok, "%s needs a comparison: = != < > <= >= (or eq ne lt gt le ge) and a port", kw.text)
+		return nil, p.fail(opTok, "%s needs a port, such as %s :3306 or %s > :1024", kw.text, kw.text, kw.text)
 	}
 	ops := map[string]string{"=": "=", "==": "=", "eq": "=", "!=": "!=", "ne": "!=", "<": "<", "lt": "<",
 		">": ">", "gt": ">", "<=": "<=", "le": "<=", ">=": ">=", "ge": ">="}
 	op, known := ops[strings.ToLower(opTok.text)]
-	if !known {
-		return nil, p.fail(opTok, "want a comparison: = != < > <= >= (or eq ne lt gt le ge)")
+	if known {
+		p.next()
+	} else if isOperator(opTok.text) || opTok.text == "(" || opTok.text == ")" || opTok.text == "!" {
+		return nil, p.fail(opTok, "want a comparison: = != < > <= >= (or eq ne lt gt le ge) or a port")
+	} else {
+		op = "=" // ss's bare form: dport 3306 is dport = :3306
 	}
 	pt, ok := p.next()
 	if !ok {
 		return nil, p.fail(pt, "%s %s needs a port, such as :3306", kw.text, opTok.text)
 	}
 	port, err := parsePort(strings.TrimPrefix(strings.TrimPrefix(pt.text, "*"), ":"))
+	if err != nil && !known {
+		return nil, p.fail(pt, "want a comparison: = != < > <= >= (or eq ne lt gt le ge) or a port, such as :3306")
+	}
 	if err != nil {
 		return nil, p.fail(pt, "%s", err)
 	}
@@ -310,6 +327,15 @@ func (p *parser) portCond(src bool, kw token) (node, error) {
 		return notNode{portNode{src, ">=", port}}, nil
 	}
 	return notNode{portNode{src, "<=", port}}, nil // >
+}
+
+// isEquals reports whether s is one of ss's spellings of equality.
+func isEquals(s string) bool {
+	switch strings.ToLower(s) {
+	case "=", "==", "eq":
+		return true
+	}
+	return false
 }
 
 // parseHost parses ADDR[/LEN][:PORT], [V6ADDR][/LEN][:PORT], *:PORT and
@@ -392,4 +418,30 @@ func parsePort(s string) (uint16, error) {
 		}
 	}
 	return 0, fmt.Errorf("want a port number from 0 to 65535, such as :3306, or a service /etc/services names")
+}
+
+// suggest is the expression ss would take for a bare port (22, :22), a
+// bare address (10.0.0.5, [::1]) or address:port, which ss refuses: the
+// socket matches at either end. Empty for anything else.
+func suggest(expr string) string {
+	s := strings.TrimSpace(expr)
+	if s == "" || strings.ContainsAny(s, " \t()!&|") {
+		return ""
+	}
+	if port, err := strconv.ParseUint(strings.TrimPrefix(s, ":"), 10, 16); err == nil {
+		return fmt.Sprintf("sport = :%d or dport = :%d", port, port)
+	}
+	if _, err := netip.ParseAddrPort(s); err == nil {
+		return fmt.Sprintf("src %s or dst %s", s, s)
+	}
+	a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"))
+	switch {
+	case err != nil || a.Zone() != "":
+		return ""
+	case a.Is4In6():
+		a = a.Unmap() // an IPv4 address matches its mapped form, not the reverse
+	case a.Is6():
+		return fmt.Sprintf("src [%s] or dst [%s]", a, a)
+	}
+	return fmt.Sprintf("src %s or dst %s", a, a)
 }

@@ -1,0 +1,116 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/tcpdash/tcpdash/internal/filter"
+	"github.com/tcpdash/tcpdash/internal/termsafe"
+)
+
+// filterBar is the / prompt and the filter it put in force. It speaks one
+// language, ss's, and what it sets narrows the tables only: the states,
+// counters, port pressure and findings stay over the whole namespace, so
+// a filter never silences an alarm (tcpinfo.Query.Narrow).
+type filterBar struct {
+	input   textinput.Model
+	keys    keyMap
+	parse   func(string) (*filter.Filter, error)
+	editing bool
+	err     string         // why the text typed was refused, printable
+	active  *filter.Filter // in force; nil: every socket
+}
+
+// newFilterBar starts with initial (--filter's) in force. parse reads an
+// expression; nil means filter.Parse, which resolves no cgroup path.
+func newFilterBar(keys keyMap, initial *filter.Filter, parse func(string) (*filter.Filter, error)) filterBar {
+	if parse == nil {
+		parse = filter.Parse
+	}
+	ti := textinput.New()
+	ti.Prompt = "filter: "
+	ti.Placeholder = "ss's words: dport 443, state time-wait, dst 10.0.0.0/8"
+	return filterBar{input: ti, keys: keys, parse: parse, active: initial}
+}
+
+// Active is the filter in force, nil for none.
+func (f filterBar) Active() *filter.Filter { return f.active }
+
+// Editing reports whether the prompt has the keys.
+func (f filterBar) Editing() bool { return f.editing }
+
+// Text is the filter in force as the user typed it, printable.
+func (f filterBar) Text() string {
+	if f.active == nil {
+		return ""
+	}
+	return termsafe.String(f.active.String())
+}
+
+// Open gives the prompt the keys, holding the filter in force to edit.
+func (f filterBar) Open() (filterBar, tea.Cmd) {
+	f.editing, f.err = true, ""
+	f.input.SetValue(f.active.String())
+	f.input.CursorEnd()
+	return f, f.input.Focus()
+}
+
+// Clear drops the filter in force; changed says there was one.
+func (f filterBar) Clear() (_ filterBar, changed bool) {
+	changed = f.active != nil
+	f.active, f.err = nil, ""
+	f.input.Reset()
+	return f, changed
+}
+
+// Update takes a key while editing. changed says another filter is in
+// force: the tables ask again.
+func (f filterBar) Update(msg tea.KeyPressMsg) (_ filterBar, cmd tea.Cmd, changed bool) {
+	switch {
+	case key.Matches(msg, f.keys.Accept):
+		text := f.input.Value()
+		nf, err := f.parse(text)
+		if err != nil {
+			var fe *filter.Error
+			if errors.As(err, &fe) && fe.Suggest != "" {
+				// What ss would take, in place of what it refuses: enter
+				// again accepts it.
+				f.err = fmt.Sprintf("ss reads no bare %q; enter takes this", strings.TrimSpace(text))
+				f.input.SetValue(fe.Suggest)
+				f.input.CursorEnd()
+				return f, nil, false
+			}
+			f.err = termsafe.Error(err) // the text stays, for correcting
+			return f, nil, false
+		}
+		if nf != nil && nf.String() == "" {
+			nf = nil // nothing typed: every socket
+		}
+		changed = nf.String() != f.active.String()
+		f.active, f.editing, f.err = nf, false, ""
+		f.input.Blur()
+		return f, nil, changed
+	case key.Matches(msg, f.keys.ClearSearch):
+		// Leave the prompt; the filter in force stays.
+		f.editing, f.err = false, ""
+		f.input.Blur()
+		return f, nil, false
+	}
+	f.input, cmd = f.input.Update(msg)
+	return f, cmd, false
+}
+
+// View is the prompt line while editing, with why the last text was
+// refused.
+func (f filterBar) View(st styles) string {
+	v := f.input.View()
+	if f.err != "" {
+		v += "  " + st.statusErr.Render(f.err)
+	}
+	return v
+}
