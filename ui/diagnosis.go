@@ -24,9 +24,9 @@ func (m *Model) rediagnose() {
 // attributionLine says how process attribution stands, and what it costs.
 func (m Model) attributionLine() string {
 	switch {
-	case m.cfg.Tape != nil && m.live.snap != nil && m.live.snap.Attribution.Enabled:
+	case m.view.recorded && m.live.snap != nil && m.live.snap.Attribution.Enabled:
 		return "processes: as recorded"
-	case m.cfg.Tape != nil:
+	case m.view.recorded:
 		return "processes: not recorded"
 	case m.cfg.Owners == nil:
 		return "processes: off"

@@ -38,7 +38,7 @@ func (f *fakeFleet) Watch(netns string) (Watch, error) {
 // enter watches the selected namespace with every pane; esc comes back.
 func TestFleet(t *testing.T) {
 	f := &fakeFleet{col: &fakeCollector{}}
-	m := New(Config{Fleet: f, Interval: time.Second, Info: HostInfo{Host: "node-1", Netns: "all"}})
+	m := NewRoot(Config{Fleet: f, Interval: time.Second, Info: HostInfo{Host: "node-1", Netns: "all"}}).(fleetModel)
 	m, _ = step(t, m, tea.WindowSizeMsg{Width: 120, Height: 40})
 	if cmd := m.Init(); cmd == nil {
 		t.Fatal("Init polls the fleet")
@@ -56,8 +56,24 @@ func TestFleet(t *testing.T) {
 	if strings.Contains(m.render(), "\x1b]2;") {
 		t.Error("a namespace's name reaches the terminal raw")
 	}
+	// The badge is the fleet's: every namespace's worst finding.
+	if !strings.Contains(strings.SplitN(out, "\n", 2)[0], "! 1 critical") {
+		t.Errorf("the header's badge is not the fleet's:\n%s", out)
+	}
+	// p pauses the fleet's polls; p again polls the fleet, not a
+	// namespace (there is none yet).
+	m, cmd = step(t, m, press("p"))
+	if cmd != nil || !m.dash.sched.paused {
+		t.Fatal("p at the fleet: want paused, no command")
+	}
+	m, cmd = step(t, m, press("p"))
+	polled, ok := cmd().(fleetMsg)
+	if !ok || m.dash.sched.paused {
+		t.Fatal("p again at the fleet: want a fleet poll")
+	}
+	m, _ = step(t, m, polled)
 	// A pane key does nothing here; enter watches the worst namespace.
-	if m2, _ := step(t, m, press("3")); m2.view.focus != m.view.focus {
+	if m2, _ := step(t, m, press("3")); m2.dash.view.focus != m.dash.view.focus {
 		t.Error("pane keys wait for a namespace")
 	}
 	m, cmd = step(t, m, press("enter"))
@@ -65,19 +81,20 @@ func TestFleet(t *testing.T) {
 		t.Fatal("enter asks for the namespace")
 	}
 	m, cmd = step(t, m, cmd())
-	if len(f.watched) != 1 || f.watched[0] != "net:[2]" || m.fleet.atFleet || cmd == nil {
-		t.Fatalf("watched %v, at fleet %v", f.watched, m.fleet.atFleet)
+	if len(f.watched) != 1 || f.watched[0] != "net:[2]" || m.atFleet || cmd == nil {
+		t.Fatalf("watched %v, at fleet %v", f.watched, m.atFleet)
 	}
-	m, _ = runPoll(t, m, pollOf(t, cmd))
+	m.dash, _ = runPoll(t, m.dash, pollOf(t, cmd))
 	out = ansi.Strip(m.render())
-	if !strings.Contains(out, "1 States") || !strings.Contains(out, "netns docker 0123456789ab web net:[2]") {
+	if !strings.Contains(out, "1 States") || !strings.Contains(out, "netns docker 0123456789ab web net:[2]") ||
+		!strings.Contains(out, "esc: every namespace") {
 		t.Fatalf("watching a namespace:\n%s", out)
 	}
 	// esc with nothing to clear goes back; the namespace's late poll is
 	// dropped.
 	m, cmd = step(t, m, press("esc"))
-	if !m.fleet.atFleet || cmd == nil {
-		t.Fatalf("esc: at fleet %v", m.fleet.atFleet)
+	if !m.atFleet || cmd == nil {
+		t.Fatalf("esc: at fleet %v", m.atFleet)
 	}
 	m, _ = step(t, m, polledMsg{snap: fakeSnapshot(9, tcpinfo.Query{})})
 	if out := ansi.Strip(m.render()); !strings.Contains(out, "Namespaces · 2") {

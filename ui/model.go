@@ -119,14 +119,8 @@ type Model struct {
 	findingsP findingsPane
 	tuning    tuningPane
 
-	dd    drillState // the drill-down
-	fleet fleetState
-	own   ownersState
-
-	// With a Tape: the replay status line and its position, and the
-	// position of the frame on screen (-1: none yet).
-	player player
-	shown  int
+	dd  drillState // the drill-down
+	own ownersState
 }
 
 // viewState is the terminal's size, the focus and the help overlay.
@@ -135,6 +129,9 @@ type viewState struct {
 	focus         pane
 	detail        pane // the pane a compact layout shows under the states
 	showHelp      bool
+	// recorded says the frames come from a recording (replayModel): no
+	// polls, and the tuning pane shows the values then in force.
+	recorded bool
 }
 
 // schedule is the poll schedule: the user's interval, the tag that drops a
@@ -170,14 +167,6 @@ type drillState struct {
 	drilling bool
 }
 
-// fleetState is the Namespaces pane of a Fleet, whether it is on screen,
-// and whether its poll is in flight.
-type fleetState struct {
-	namespaces    namespacesPane
-	atFleet       bool
-	fleetInFlight bool
-}
-
 // ownersState is the last /proc walk: who holds which socket.
 type ownersState struct {
 	owners         *tcpinfo.Owners
@@ -202,7 +191,7 @@ func New(cfg Config) Model {
 		keys:      keys,
 		help:      help.New(),
 		styles:    newStyles(true),
-		view:      viewState{detail: panePressure},
+		view:      viewState{detail: panePressure, recorded: cfg.Tape != nil},
 		sched:     schedule{interval: cfg.Interval, inFlight: true}, // Init polls at once
 		filt:      filterState{bar: newFilterBar(keys, cfg.Filter, cfg.ParseFilter)},
 		local:     localPane{table: table{keys: keys}},
@@ -211,17 +200,22 @@ func New(cfg Config) Model {
 		processes: processesPane{table: table{keys: keys}},
 		findingsP: findingsPane{table{keys: keys}},
 		tuning:    newTuningPane(cfg, keys),
-		fleet:     fleetState{namespaces: namespacesPane{table: table{keys: keys}}, atFleet: cfg.Fleet != nil},
-	}
-	if m.fleet.atFleet {
-		m.sched.inFlight, m.fleet.fleetInFlight = false, true
-	}
-	if cfg.Tape != nil {
-		m.player = newPlayer(cfg.Tape, cfg.TapeStart)
-		m.sched.inFlight, m.shown = false, -1
 	}
 	m.refreshBoard()
 	return m
+}
+
+// NewRoot returns the model to run for cfg: the dashboard, wrapped by a
+// replay for a recording (cfg.Tape) or by a fleet for every namespace
+// (cfg.Fleet).
+func NewRoot(cfg Config) tea.Model {
+	switch {
+	case cfg.Tape != nil:
+		return newReplayModel(cfg)
+	case cfg.Fleet != nil:
+		return newFleetModel(cfg)
+	}
+	return New(cfg)
 }
 
 // refreshBoard builds the board the panes read from the model's state, and
@@ -246,24 +240,12 @@ func (m *Model) refreshBoard() {
 	m.findingsP.setBoard(b)
 	m.findingsP.clamp(m.findingsP.rows())
 	m.tuning.setBoard(b)
-	m.fleet.namespaces.setBoard(b)
 	m.dd.sockets.setBoard(b)
-	m.player.styles = m.styles
 }
 
 // Init polls at once, reads the sysctls and asks the terminal for its
 // background colour.
 func (m Model) Init() tea.Cmd {
-	if m.fleet.atFleet {
-		return tea.Batch(pollFleet(m.cfg.Fleet), tea.RequestBackgroundColor)
-	}
-	if t := m.cfg.Tape; t != nil {
-		cmds := []tea.Cmd{loadFrame(t, m.player.pos, nil), tea.RequestBackgroundColor}
-		if m.cfg.TapeRest != nil {
-			cmds = append(cmds, loadRest(m.cfg.TapeRest))
-		}
-		return tea.Batch(cmds...)
-	}
 	cmds := []tea.Cmd{poll(m.cfg.Source, m.query()), tea.RequestBackgroundColor}
 	if m.cfg.Tuner != nil {
 		cmds = append(cmds, loadSettings(m.cfg.Tuner), checkWritable(m.cfg.Tuner, m.cfg.ReadOnly))
@@ -305,16 +287,6 @@ func (m Model) effectiveInterval() time.Duration {
 
 // Update handles one message.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
-	if m.cfg.Fleet != nil {
-		if nm, cmd, ok := m.fleetUpdate(msg); ok {
-			return nm, cmd
-		}
-	}
-	if m.cfg.Tape != nil {
-		if nm, cmd, ok := m.replayUpdate(msg); ok {
-			return nm, cmd
-		}
-	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.view.width, m.view.height = msg.Width, msg.Height
@@ -433,7 +405,7 @@ func readOwners(read func() (*tcpinfo.Owners, error)) tea.Cmd {
 // flight re-arms the schedule when it lands).
 func (m Model) repoll() (Model, tea.Cmd) {
 	m.refreshBoard() // what the titles say the tables show
-	if m.cfg.Tape != nil {
+	if m.view.recorded {
 		return m, nil // a recorded frame answers every view the same
 	}
 	m.sched.gen++
@@ -454,7 +426,7 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		// fg brings the dashboard back.
 		return m, tea.Suspend
 	}
-	if m.view.focus == paneTuning && m.cfg.Tuner != nil && m.cfg.Tape == nil && m.tuning.captures(msg) {
+	if m.tuningCaptures(msg) {
 		var cmd tea.Cmd
 		m.tuning, cmd = m.tuning.Update(msg)
 		return m, cmd
@@ -481,9 +453,6 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		if m.filt.bar, cleared = m.filt.bar.Clear(); cleared {
 			m.resetCursors()
 			return m.repoll()
-		}
-		if m.cfg.Fleet != nil && !(m.view.focus == paneTuning && m.tuning.captures(msg)) {
-			return m.leave() // nothing left to clear: back to every namespace
 		}
 	case key.Matches(msg, k.NextPane):
 		return m.focusPane((m.view.focus + 1) % numPanes)
@@ -545,6 +514,20 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
+// tuningCaptures reports whether the tuning pane takes msg: it is
+// focused, live, and editing or confirming.
+func (m Model) tuningCaptures(msg tea.KeyPressMsg) bool {
+	return m.view.focus == paneTuning && m.cfg.Tuner != nil && !m.view.recorded && m.tuning.captures(msg)
+}
+
+// escUnused reports whether msg is an esc the dashboard has no use for:
+// no prompt, help, drill-down, filter or edit to close. A wrapping model
+// may take it (a fleet goes back to every namespace).
+func (m Model) escUnused(msg tea.KeyPressMsg) bool {
+	return key.Matches(msg, m.keys.ClearSearch) && !m.filt.bar.Editing() && !m.view.showHelp && !m.dd.drilling &&
+		m.filt.bar.Active() == nil && !m.tuningCaptures(msg)
+}
+
 // drill opens the sockets behind the focused pane's selected row.
 func (m Model) drill() (tea.Model, tea.Cmd) {
 	lister, ok := m.cfg.Source.(SocketLister)
@@ -598,7 +581,7 @@ func (m *Model) setFocus(p pane) {
 
 // tuningShown reports whether the tuning pane has settings to show: live
 // with a Tuner, or a recording's.
-func (m Model) tuningShown() bool { return m.cfg.Tuner != nil || m.cfg.Tape != nil }
+func (m Model) tuningShown() bool { return m.cfg.Tuner != nil || m.view.recorded }
 
 // fullWidth panes take the whole body when focused.
 func fullWidth(p pane) bool { return p == paneProcesses || p == paneFindings || p == paneTuning }

@@ -36,10 +36,11 @@ func press(k string) tea.KeyPressMsg {
 }
 
 // step applies msg and returns the model.
-func step(t *testing.T, m Model, msg tea.Msg) (Model, tea.Cmd) {
+// step hands msg to m: the dashboard, or a model wrapping it.
+func step[M tea.Model](t *testing.T, m M, msg tea.Msg) (M, tea.Cmd) {
 	t.Helper()
 	nm, cmd := m.Update(msg)
-	return nm.(Model), cmd
+	return nm.(M), cmd
 }
 
 // runPoll runs a command that must be a poll and feeds its result back.

@@ -74,15 +74,42 @@ func loadFrame(t *recording.Tape, pos int, prev *tcpinfo.Snapshot) tea.Cmd {
 	}
 }
 
+// replayModel is the dashboard playing a recording: the player picks the
+// frame, and the dashboard shows it as it shows a live poll.
+type replayModel struct {
+	dash   Model
+	tape   *recording.Tape
+	rest   func() (*recording.Tape, error)
+	player player
+	shown  int // the position of the frame on screen; -1: none yet
+}
+
+func newReplayModel(cfg Config) replayModel {
+	d := New(cfg)
+	d.sched.inFlight = false // nothing live to poll
+	r := replayModel{dash: d, tape: cfg.Tape, rest: cfg.TapeRest, player: newPlayer(cfg.Tape, cfg.TapeStart), shown: -1}
+	r.player.styles = d.styles
+	return r
+}
+
+// Init loads the first frame, and the rest of the recording behind it.
+func (r replayModel) Init() tea.Cmd {
+	cmds := []tea.Cmd{loadFrame(r.tape, r.player.pos, nil), tea.RequestBackgroundColor}
+	if r.rest != nil {
+		cmds = append(cmds, loadRest(r.rest))
+	}
+	return tea.Batch(cmds...)
+}
+
 // loadFrame asks for the snapshot at the player's position. Stepping or
 // playing forward hands over the snapshot on screen as the one before, so
 // a frame decodes one snapshot, not two.
-func (m Model) loadFrame() tea.Cmd {
+func (r replayModel) loadFrame() tea.Cmd {
 	var prev *tcpinfo.Snapshot
-	if m.shown >= 0 && m.shown == m.player.pos-1 {
-		prev = m.live.snap
+	if r.shown >= 0 && r.shown == r.player.pos-1 {
+		prev = r.dash.live.snap
 	}
-	return loadFrame(m.cfg.Tape, m.player.pos, prev)
+	return loadFrame(r.tape, r.player.pos, prev)
 }
 
 // speeds are the playback speeds [ and ] step through.
@@ -397,77 +424,103 @@ func speedName(s float64) string {
 	return fmt.Sprintf("%.0f", s)
 }
 
-// replayUpdate handles what only replay has: frames, the player's keys
-// and ticks. It reports whether it handled msg.
-func (m Model) replayUpdate(msg tea.Msg) (Model, tea.Cmd, bool) {
+// Update handles what only replay has: frames, the player's keys and
+// ticks; the rest goes to the dashboard.
+func (r replayModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tapeMsg:
 		if msg.err != nil {
-			m.player.note = "the rest of the recording: " + termsafe.Error(msg.err)
-			return m, nil, true
+			r.player.note = "the rest of the recording: " + termsafe.Error(msg.err)
+			return r, nil
 		}
-		m.cfg.Tape = msg.tape
-		m.player = m.player.withTape(msg.tape)
-		return m, nil, true
+		r.tape = msg.tape
+		r.player = r.player.withTape(msg.tape)
+		return r, nil
 	case frameMsg:
-		if msg.pos != m.player.pos {
-			return m, nil, true // the user has moved on
+		if msg.pos != r.player.pos {
+			return r, nil // the user has moved on
 		}
-		m.showFrame(msg)
+		if err := r.dash.showFrame(msg, r.tape); err != nil {
+			r.player.note = termsafe.Error(err)
+		} else {
+			r.shown = msg.pos
+		}
 		var cmd tea.Cmd
-		m.player, cmd = m.player.Update(msg)
-		return m, cmd, true
+		r.player, cmd = r.player.Update(msg)
+		return r, cmd
 	case playTickMsg:
-		return m.routeToPlayer(msg)
+		return r.routeToPlayer(msg)
 	case tickMsg, polledMsg:
-		return m, nil, true // nothing live to poll
+		return r, nil // nothing live to poll
 	case tea.KeyPressMsg:
-		if m.filt.bar.Editing() || m.view.showHelp && !m.player.jumping {
-			return m, nil, false
+		if r.dash.filt.bar.Editing() || r.dash.view.showHelp && !r.player.jumping {
+			break
 		}
-		if m.player.captures(msg) {
-			return m.routeToPlayer(msg)
+		if r.player.captures(msg) {
+			return r.routeToPlayer(msg)
 		}
-		if key.Matches(msg, m.keys.StateFilter, m.keys.Sort, m.keys.Search, m.keys.Faster, m.keys.Slower) {
-			m.player.note = "a recording holds its tables as recorded: filters and sorting need the live sockets"
-			return m, nil, true
+		k := r.dash.keys
+		if key.Matches(msg, k.StateFilter, k.Sort, k.Search, k.Faster, k.Slower) {
+			r.player.note = "a recording holds its tables as recorded: filters and sorting need the live sockets"
+			return r, nil
 		}
-		if key.Matches(msg, m.keys.Accept) && m.view.focus != paneTuning {
-			m.player.note = "a recording holds counts, not sockets: the drill-down needs the live sockets"
-			return m, nil, true
+		if key.Matches(msg, k.Accept) && r.dash.view.focus != paneTuning {
+			r.player.note = "a recording holds counts, not sockets: the drill-down needs the live sockets"
+			return r, nil
 		}
 	}
-	return m, nil, false
+	nm, cmd := r.dash.Update(msg)
+	r.dash = nm.(Model)
+	r.player.styles = r.dash.styles
+	return r, cmd
 }
 
 // routeToPlayer hands msg to the player, and loads the frame it moved to.
-func (m Model) routeToPlayer(msg tea.Msg) (Model, tea.Cmd, bool) {
-	was := m.player.pos
+func (r replayModel) routeToPlayer(msg tea.Msg) (tea.Model, tea.Cmd) {
+	was := r.player.pos
 	var cmd tea.Cmd
-	m.player, cmd = m.player.Update(msg)
+	r.player, cmd = r.player.Update(msg)
 	switch {
-	case m.player.pos == was:
+	case r.player.pos == was:
 	case cmd == nil:
-		cmd = m.loadFrame()
+		cmd = r.loadFrame()
 	default:
-		cmd = tea.Batch(cmd, m.loadFrame())
+		cmd = tea.Batch(cmd, r.loadFrame())
 	}
-	return m, cmd, true
+	return r, cmd
 }
 
-// showFrame puts a recorded frame on every pane: the snapshot and the one
-// before it (for rates), the findings logged with it, the history the
-// sparklines draw, and the sysctls then in force.
-func (m *Model) showFrame(msg frameMsg) {
+// View draws the dashboard's frame with the player as its footer.
+func (r replayModel) View() tea.View { return screen(r.render()) }
+
+func (r replayModel) render() string {
+	d := r.dash
+	every := d.styles.warn.Render("REPLAY")
+	if d.live.snap != nil && d.live.snap.Interval > 0 {
+		every += " recorded every " + d.live.snap.Interval.String()
+	}
+	c := chrome{every: every, keys: [][]key.Binding{r.player.keys.all()}}
+	if !d.filt.bar.Editing() {
+		c.footer = func(w int) []string {
+			shortHelp := append(r.player.keys.all()[:3:3], d.keys.Quit, d.keys.Help, r.player.keys.Jump, r.player.keys.NextFinding, d.keys.NextPane)
+			return []string{sized(r.player, w, 1).View(), fit(d.help.ShortHelpView(shortHelp), w)}
+		}
+	}
+	return d.renderIn(c)
+}
+
+// showFrame puts a recorded frame of t on every pane: the snapshot and
+// the one before it (for rates), the findings logged with it, the history
+// the sparklines draw, and the sysctls then in force. It returns the
+// frame's error, which the panes show as a poll's.
+func (m *Model) showFrame(msg frameMsg, t *recording.Tape) error {
 	if msg.err != nil {
 		m.live.pollErr = msg.err
-		m.player.note = termsafe.Error(msg.err)
 		m.refreshBoard()
-		return
+		return msg.err
 	}
 	m.live.pollErr = nil
-	m.live.snap, m.live.prev, m.shown = msg.snap, msg.prev, msg.pos
-	t := m.cfg.Tape
+	m.live.snap, m.live.prev = msg.snap, msg.prev
 	m.live.findings = msg.findings
 	m.live.history = history{}
 	for i := max(msg.pos-historyLen+1, 0); i <= msg.pos; i++ {
@@ -484,6 +537,7 @@ func (m *Model) showFrame(msg frameMsg) {
 	}
 	m.tuning, _ = m.tuning.Update(writableMsg{fmt.Errorf("a recording: the values in force at %s, read-only", msg.snap.Time.Format("15:04:05"))})
 	m.refreshBoard()
+	return nil
 }
 
 // recordedSettings are the known tunables with their recorded values.

@@ -27,15 +27,15 @@ func loadTape(t *testing.T) *recording.Tape {
 }
 
 // replaying returns a model sized w×h showing snapshot start of tape.
-func replaying(t *testing.T, tape *recording.Tape, start, w, h int) Model {
+func replaying(t *testing.T, tape *recording.Tape, start, w, h int) replayModel {
 	t.Helper()
-	m := New(Config{Tape: tape, TapeStart: start, Interval: time.Second, Info: HostInfo{Host: "vm", Kernel: "6.18"}, ReadOnly: true})
+	m := newReplayModel(Config{Tape: tape, TapeStart: start, Interval: time.Second, Info: HostInfo{Host: "vm", Kernel: "6.18"}, ReadOnly: true})
 	m, _ = step(t, m, tea.WindowSizeMsg{Width: w, Height: h})
 	return frame1(t, m, loadFrame(tape, start, nil))
 }
 
 // frame1 runs a command that must load a frame, and shows it.
-func frame1(t *testing.T, m Model, cmd tea.Cmd) Model {
+func frame1(t *testing.T, m replayModel, cmd tea.Cmd) replayModel {
 	t.Helper()
 	if cmd == nil {
 		t.Fatal("want a frame to load, got no command")
@@ -48,7 +48,7 @@ func frame1(t *testing.T, m Model, cmd tea.Cmd) Model {
 	return m
 }
 
-func keyCmd(t *testing.T, m Model, keys ...string) (Model, tea.Cmd) {
+func keyCmd(t *testing.T, m replayModel, keys ...string) (replayModel, tea.Cmd) {
 	t.Helper()
 	var cmd tea.Cmd
 	for _, k := range keys {
@@ -59,20 +59,20 @@ func keyCmd(t *testing.T, m Model, keys ...string) (Model, tea.Cmd) {
 
 // at checks the model shows snapshot i: the snapshot, the one before it
 // for rates, the findings logged with it, and the history up to it.
-func at(t *testing.T, m Model, tape *recording.Tape, i int) {
+func at(t *testing.T, m replayModel, tape *recording.Tape, i int) {
 	t.Helper()
-	if m.player.pos != i || m.live.snap == nil || !m.live.snap.Time.Equal(tape.Time(i)) {
-		t.Fatalf("at %d showing %v; want snapshot %d (%v)", m.player.pos, m.live.snap.Time, i, tape.Time(i))
+	if m.player.pos != i || m.dash.live.snap == nil || !m.dash.live.snap.Time.Equal(tape.Time(i)) {
+		t.Fatalf("at %d showing %v; want snapshot %d (%v)", m.player.pos, m.dash.live.snap.Time, i, tape.Time(i))
 	}
-	if i > 0 && (m.live.prev == nil || !m.live.prev.Time.Equal(tape.Time(i-1))) {
+	if i > 0 && (m.dash.live.prev == nil || !m.dash.live.prev.Time.Equal(tape.Time(i-1))) {
 		t.Errorf("prev is not snapshot %d", i-1)
 	}
-	if len(m.live.findings) != len(tape.Findings(i)) {
-		t.Errorf("%d findings, logged %d", len(m.live.findings), len(tape.Findings(i)))
+	if len(m.dash.live.findings) != len(tape.Findings(i)) {
+		t.Errorf("%d findings, logged %d", len(m.dash.live.findings), len(tape.Findings(i)))
 	}
-	n := len(m.live.history.samples)
-	if n != min(i+1, historyLen) || m.live.history.samples[n-1].states != tape.States(i) {
-		t.Errorf("history of %d samples ending %v", n, m.live.history.samples[n-1].states)
+	n := len(m.dash.live.history.samples)
+	if n != min(i+1, historyLen) || m.dash.live.history.samples[n-1].states != tape.States(i) {
+		t.Errorf("history of %d samples ending %v", n, m.dash.live.history.samples[n-1].states)
 	}
 }
 
@@ -108,11 +108,11 @@ func TestReplayKeys(t *testing.T) {
 
 	// Stepping forward hands over the snapshot on screen as the one
 	// before: a frame decodes one snapshot.
-	shown := m.live.snap
+	shown := m.dash.live.snap
 	m, cmd = step(t, m, tea.KeyPressMsg{Code: tea.KeyRight})
 	m = frame1(t, m, cmd)
 	at(t, m, tape, want+1)
-	if m.live.prev != shown {
+	if m.dash.live.prev != shown {
 		t.Error("a step forward decoded the previous snapshot again")
 	}
 	// Focus and filters do not reload a recorded frame.
@@ -165,14 +165,14 @@ func TestReplayKeys(t *testing.T) {
 
 	// So does the drill-down.
 	m, _ = keyCmd(t, m, "3", "enter")
-	if m.dd.drilling || !strings.Contains(m.player.note, "drill-down") {
-		t.Errorf("enter in replay: drilling %v, note %q", m.dd.drilling, m.player.note)
+	if m.dash.dd.drilling || !strings.Contains(m.player.note, "drill-down") {
+		t.Errorf("enter in replay: drilling %v, note %q", m.dash.dd.drilling, m.player.note)
 	}
 
 	// Filters need the live sockets: the keys say so and change nothing.
 	m, cmd = keyCmd(t, m, "f")
-	if cmd != nil || m.filt.filter != 0 || !strings.Contains(m.player.note, "filters") {
-		t.Errorf("f in replay: filter %d, note %q", m.filt.filter, m.player.note)
+	if cmd != nil || m.dash.filt.filter != 0 || !strings.Contains(m.player.note, "filters") {
+		t.Errorf("f in replay: filter %d, note %q", m.dash.filt.filter, m.player.note)
 	}
 }
 
@@ -189,7 +189,7 @@ func TestReplayTuningPane(t *testing.T) {
 		}
 	}
 	m, cmd := keyCmd(t, m, "enter")
-	if cmd != nil || m.tuning.editing {
+	if cmd != nil || m.dash.tuning.editing {
 		t.Error("enter edits a recording's sysctl")
 	}
 }
@@ -245,8 +245,8 @@ func TestReplayKeepsPaneKeys(t *testing.T) {
 	tape := loadTape(t)
 	m := replaying(t, tape, tape.Len()-1, 120, 40)
 	m, _ = keyCmd(t, m, "2", "l")
-	if !m.local.listeners || m.player.pos != tape.Len()-1 {
-		t.Errorf("l in replay: listeners %v, position %d", m.local.listeners, m.player.pos)
+	if !m.dash.local.listeners || m.player.pos != tape.Len()-1 {
+		t.Errorf("l in replay: listeners %v, position %d", m.dash.local.listeners, m.player.pos)
 	}
 }
 
@@ -332,7 +332,7 @@ func TestReplayStartThenRest(t *testing.T) {
 	if start.Len() != 5 || !start.More {
 		t.Fatalf("the start: %d snapshots, more %v; want 5 and more", start.Len(), start.More)
 	}
-	m := New(Config{Tape: start, Interval: time.Second, Info: HostInfo{Host: "vm"}, ReadOnly: true,
+	m := newReplayModel(Config{Tape: start, Interval: time.Second, Info: HostInfo{Host: "vm"}, ReadOnly: true,
 		TapeRest: func() (*recording.Tape, error) { return full, nil }})
 	m, _ = step(t, m, tea.WindowSizeMsg{Width: 120, Height: 40})
 	m = frame1(t, m, loadFrame(start, 0, nil))

@@ -21,14 +21,39 @@ import (
 const minWidth, minHeight = 60, 15
 
 // View draws the dashboard. It is a pure function of the model.
-func (m Model) View() tea.View {
-	v := tea.NewView(m.render())
+func (m Model) View() tea.View { return screen(m.render()) }
+
+// screen is a frame as the terminal gets it: on the alternate screen.
+func screen(s string) tea.View {
+	v := tea.NewView(s)
 	v.AltScreen = true
 	v.WindowTitle = "tcpdash"
 	return v
 }
 
-func (m Model) render() string {
+// chrome is what a model wrapping the dashboard draws in its frame in
+// place of the dashboard's own: a fleet's Namespaces pane, a replay's
+// player. The zero chrome is the dashboard's.
+type chrome struct {
+	// body, when set, replaces the panes (and the findings strip).
+	body func(w, h int) []string
+	// line2 replaces the header's second line; badge is its findings.
+	line2 string
+	badge []diagnose.Finding
+	// every replaces the header's schedule.
+	every string
+	// footer replaces the status and short-help lines.
+	footer func(w int) []string
+	// keys are more key groups for the ? overlay, listed first.
+	keys [][]key.Binding
+	// hint ends the dashboard's status line: a wrapper's own key.
+	hint string
+}
+
+func (m Model) render() string { return m.renderIn(chrome{}) }
+
+// renderIn draws the dashboard's frame with c's parts in it.
+func (m Model) renderIn(c chrome) string {
 	w, h := m.view.width, m.view.height
 	if w == 0 || h == 0 {
 		return "tcpdash: starting…"
@@ -45,11 +70,18 @@ func (m Model) render() string {
 		return strings.Join(lines[:min(len(lines), h)], "\n")
 	}
 
-	header := m.headerLines(w, m.live.findings)
-	footer := m.footerLines(w)
+	badge := m.live.findings
+	if c.body != nil {
+		badge = c.badge
+	}
+	header := m.headerLines(w, badge, c)
+	footer := m.footerLines(w, c.hint)
+	if c.footer != nil {
+		footer = c.footer(w)
+	}
 	// The findings strip is on every screen that shows the tables: what
 	// is wrong, who, and how long, before any pane.
-	if !m.view.showHelp && !m.fleet.atFleet && m.live.snap != nil && m.view.focus != paneFindings && !(m.view.focus == paneTuning && m.tuningShown()) {
+	if !m.view.showHelp && c.body == nil && m.live.snap != nil && m.view.focus != paneFindings && !(m.view.focus == paneTuning && m.tuningShown()) {
 		lines := 1
 		switch {
 		case h >= 40:
@@ -63,9 +95,9 @@ func (m Model) render() string {
 	var body []string
 	switch {
 	case m.view.showHelp:
-		body = frame("Keys (? or esc to close)", true, m.fullHelp(w-2), w, bodyH, m.styles)
-	case m.fleet.atFleet:
-		body = sized(m.fleet.namespaces, w, bodyH).View(true)
+		body = frame("Keys (? or esc to close)", true, m.fullHelp(w-2, c.keys), w, bodyH, m.styles)
+	case c.body != nil:
+		body = c.body(w, bodyH)
 	case m.dd.drilling:
 		body = sized(m.dd.sockets, w, bodyH).View(true)
 	case m.view.focus == paneTuning && m.tuningShown():
@@ -140,14 +172,11 @@ func (m Model) compactLayout(w, h int) []string {
 // fullHelp lays out every key group, side by side as far as they fit in w
 // cells and in further rows after that, so that ? lists every key at any
 // width.
-func (m Model) fullHelp(w int) []string {
+func (m Model) fullHelp(w int, more [][]key.Binding) []string {
 	h := m.help
 	h.SetWidth(0) // measure, never cut
 	var out []string
-	groups := m.keys.FullHelp()
-	if m.cfg.Tape != nil {
-		groups = append([][]key.Binding{m.player.keys.all()}, groups...)
-	}
+	groups := append(slices.Clone(more), m.keys.FullHelp()...)
 	for len(groups) > 0 {
 		n := len(groups)
 		for n > 1 && lipgloss.Width(h.FullHelpView(groups[:n])) > w {
@@ -162,7 +191,7 @@ func (m Model) fullHelp(w int) []string {
 	return out
 }
 
-func (m Model) headerLines(w int, findings []diagnose.Finding) []string {
+func (m Model) headerLines(w int, findings []diagnose.Finding, c chrome) []string {
 	st := m.styles
 	i := m.cfg.Info
 	fields := []field{{st.title.Render("tcpdash"), 0}, {i.Host, 4}}
@@ -176,11 +205,8 @@ func (m Model) headerLines(w int, findings []diagnose.Finding) []string {
 	if eff := m.effectiveInterval(); eff != m.sched.interval {
 		every += " → " + eff.String() + " (slow dumps)"
 	}
-	if m.cfg.Tape != nil {
-		every = st.warn.Render("REPLAY")
-		if m.live.snap != nil && m.live.snap.Interval > 0 {
-			every += " recorded every " + m.live.snap.Interval.String()
-		}
+	if c.every != "" {
+		every = c.every
 	}
 	if m.live.snap != nil {
 		src := string(m.live.snap.Source)
@@ -205,10 +231,9 @@ func (m Model) headerLines(w int, findings []diagnose.Finding) []string {
 	}
 	line1 := dropToFit(w, fields)
 	line2 := "no snapshot yet"
-	if m.fleet.atFleet {
-		line2 = fmt.Sprintf("%d network namespaces; each dumped when its counters move, or every 5 s", len(m.fleet.namespaces.rows))
-	}
-	if s := m.live.snap; s != nil && !m.fleet.atFleet {
+	if c.line2 != "" {
+		line2 = c.line2
+	} else if s := m.live.snap; s != nil {
 		line2 = dropToFit(w, []field{
 			{s.Time.Format("15:04:05"), 0},
 			{"dump " + roundDump(s.Dump).String(), 4},
@@ -231,17 +256,12 @@ func roundDump(d time.Duration) time.Duration {
 	return d.Round(100 * time.Microsecond)
 }
 
-func (m Model) footerLines(w int) []string {
+func (m Model) footerLines(w int, hint string) []string {
 	st := m.styles
 	var status string
 	switch {
-	case m.cfg.Tape != nil && !m.filt.bar.Editing():
-		shortHelp := append(m.player.keys.all()[:3:3], m.keys.Quit, m.keys.Help, m.player.keys.Jump, m.player.keys.NextFinding, m.keys.NextPane)
-		return []string{sized(m.player, w, 1).View(), fit(m.help.ShortHelpView(shortHelp), w)}
 	case m.filt.bar.Editing():
 		status = m.filt.bar.View(st)
-	case m.fleet.atFleet:
-		status = st.status.Render("focus: Namespaces · enter: watch the selected one · esc there: back here")
 	case m.live.pollErr != nil:
 		when := "no data yet"
 		if m.live.snap != nil {
@@ -260,6 +280,9 @@ func (m Model) footerLines(w int) []string {
 		status = fmt.Sprintf("focus: %s · state filter: %s · sort: %s", paneNames[m.view.focus], filter, sort)
 		if t := m.filt.bar.Text(); t != "" {
 			status += " · tables: " + t + " (esc clears)"
+		}
+		if hint != "" {
+			status += " · " + hint
 		}
 		status = st.status.Render(status)
 	}

@@ -48,7 +48,7 @@ func dashboardConfig(cfg config, info ui.HostInfo) ui.Config {
 
 // runProgram runs the TUI until it quits or a signal ends it.
 func runProgram(ctx context.Context, uc ui.Config) error {
-	m := ui.New(uc)
+	m := ui.NewRoot(uc)
 	// SIGQUIT ends the dashboard like SIGTERM, with the terminal restored;
 	// Go's goroutine dump, which it would print over the alternate screen,
 	// follows once the terminal is back.
