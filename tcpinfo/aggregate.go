@@ -415,6 +415,9 @@ func (a *Aggregator) RememberOwners(now time.Time) {
 	}
 }
 
+// listening reports whether the last dump had a listener on port.
+func (a *Aggregator) listening(port uint16) bool { return slices.Contains(a.listenPorts, port) }
+
 // Remembered is how many sockets' owners are remembered.
 func (a *Aggregator) Remembered() int { return a.memory.Len() }
 

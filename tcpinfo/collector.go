@@ -32,6 +32,10 @@ type Options struct {
 	// connection over to its TIME_WAIT, across snapshots (for streams:
 	// one snapshot cannot see the past).
 	RememberOwners bool
+	// WatchCloses listens to the kernel's destroy notifications beside the
+	// dumps, to count every close per destination (Snapshot.Closes). For
+	// streams and dashboards: a single snapshot has no time to listen.
+	WatchCloses bool
 }
 
 // A CgroupResolver maps cgroup ids to paths and names
@@ -75,6 +79,12 @@ type Collector struct {
 	counters func() (Counters, error)
 	// zones names interfaces by index, for link-local addresses.
 	zones map[uint32]string
+	// closes reads the destroy notifications into book; closesErr says
+	// why they are not read, when asked for.
+	closes    *closeWatch
+	closesErr string
+	book      *closeBook
+	closeBuf  []closeEvent
 }
 
 // NewCollector opens the socket source.
@@ -125,6 +135,9 @@ func newCollector(opts Options, dial func() (dumper, error)) (*Collector, error)
 	switch {
 	case err == nil:
 		c.conn = conn
+		if opts.WatchCloses {
+			c.listenCloses()
+		}
 	case opts.Source == "" && unsupported(err):
 		c.note = "netlink sock_diag unavailable (" + err.Error() + "); reading /proc/net/tcp"
 	default:
@@ -147,8 +160,52 @@ func (c *Collector) Source() (Source, string) {
 	return SourceProcfs, c.note
 }
 
-// Close releases the netlink socket.
+// listenCloses subscribes to the destroy notifications in the watched
+// namespace; a failure (no root) is said in every snapshot.
+func (c *Collector) listenCloses() {
+	fd := 0
+	if c.opts.Namespace != nil {
+		fd = c.opts.Namespace.NetNSFD()
+	}
+	w, err := watchCloses(fd)
+	if err != nil {
+		c.closesErr = err.Error()
+		return
+	}
+	c.closes, c.book = w, newCloseBook(w.start)
+}
+
+// foldCloses counts the closes since the last snapshot and puts them on
+// snap's rows.
+func (c *Collector) foldCloses(snap *Snapshot) {
+	if c.closes == nil {
+		if c.closesErr != "" {
+			snap.Closes.Err = c.closesErr
+		}
+		return
+	}
+	now := time.Now()
+	var lost uint64
+	var err error
+	c.closeBuf, lost, err = c.closes.take(c.closeBuf)
+	c.book.fold(c.closeBuf, snap.PortRange, c.agg.listening)
+	c.book.forget(now.Sub(c.book.start))
+	c.book.annotate(snap, now)
+	snap.Closes = c.book.stats(now)
+	snap.Closes.Lost = lost
+	if err != nil {
+		snap.Closes.Err = err.Error()
+	}
+	if cap(c.closeBuf) > 1<<16 {
+		c.closeBuf = nil // a burst's storage is not kept
+	}
+}
+
+// Close releases the netlink sockets.
 func (c *Collector) Close() error {
+	if c.closes != nil {
+		c.closes.Close()
+	}
 	if c.conn == nil {
 		return nil
 	}
@@ -201,6 +258,7 @@ func (c *Collector) Collect(q Query) (*Snapshot, error) {
 		return nil, err
 	}
 	c.agg.Fill(snap, c.opts.Top)
+	c.foldCloses(snap)
 	if q.Filter != nil {
 		snap.Filter = q.Filter.String()
 	}

@@ -27,6 +27,9 @@ type FoldedEndpoint struct {
 	Endpoint netip.AddrPort // port 0 when folded
 	Ports    int
 	States   StateCounts
+	// Closes and ClosesPerS as on EndpointCount; unfolded rows only.
+	Closes     uint64
+	ClosesPerS float64
 }
 
 // A portFold folds the local ports as they are counted: client ports in

@@ -225,7 +225,7 @@ func referenceSnapshot(rows []ssRow, ports PortRange) *Snapshot {
 	}
 	s.TopLocalPorts, s.TopRemotePorts = portRows(local), portRows(remote)
 	for ep, c := range endpoints {
-		s.TopRemoteEndpoints = append(s.TopRemoteEndpoints, EndpointCount{ep, *c})
+		s.TopRemoteEndpoints = append(s.TopRemoteEndpoints, EndpointCount{Endpoint: ep, States: *c})
 	}
 	slices.SortFunc(s.TopRemoteEndpoints, func(a, b EndpointCount) int {
 		return cmp.Or(b.States.Total()-a.States.Total(), int(a.Endpoint.Port())-int(b.Endpoint.Port()),

@@ -36,6 +36,17 @@ type (
 		Cgroups               []jsonCgroup         `json:"cgroups"`
 		Listeners             []jsonListener       `json:"listeners"`
 		Owners                *jsonOwners          `json:"owners,omitempty"`
+		Closes                *jsonCloses          `json:"closes,omitempty"`
+	}
+	// jsonCloses is what the kernel's destroy notifications said.
+	jsonCloses struct {
+		Watching bool    `json:"watching"`
+		Error    string  `json:"error,omitempty"`
+		Since    string  `json:"since,omitempty"`
+		Total    uint64  `json:"total"`
+		PerS     float64 `json:"per_s"`
+		Lost     uint64  `json:"lost"`
+		Overflow uint64  `json:"overflow"`
 	}
 	// jsonOwners says how many sockets have no owner, and why.
 	jsonOwners struct {
@@ -81,11 +92,13 @@ type (
 		States    nonZeroStates `json:"states"`
 	}
 	jsonFoldedEndpoint struct {
-		Addr   string        `json:"addr"`
-		Port   uint16        `json:"port"` // 0 on a folded row: addr:*
-		Ports  int           `json:"ports,omitempty"`
-		Total  int           `json:"total"`
-		States nonZeroStates `json:"states"`
+		Addr       string        `json:"addr"`
+		Port       uint16        `json:"port"` // 0 on a folded row: addr:*
+		Ports      int           `json:"ports,omitempty"`
+		Total      int           `json:"total"`
+		States     nonZeroStates `json:"states"`
+		Closes     *uint64       `json:"closes,omitempty"`
+		ClosesPerS *float64      `json:"closes_per_s,omitempty"`
 	}
 	jsonListener struct {
 		Addr        string `json:"addr"`
@@ -114,6 +127,9 @@ type (
 		Port   uint16        `json:"port"`
 		Total  int           `json:"total"`
 		States nonZeroStates `json:"states"`
+		// With closes watched (see jsonCloses): every row has them.
+		Closes     *uint64  `json:"closes,omitempty"`
+		ClosesPerS *float64 `json:"closes_per_s,omitempty"`
 	}
 	jsonPressure struct {
 		LocalAddr  string      `json:"local_addr"`
@@ -125,6 +141,8 @@ type (
 		Capacity   int         `json:"capacity"`
 		Ratio      float64     `json:"ratio"`
 		Opener     *jsonOpener `json:"opener,omitempty"`
+		Closes     *uint64     `json:"closes,omitempty"`
+		ClosesPerS *float64    `json:"closes_per_s,omitempty"`
 	}
 	// jsonOpener is who holds most of a destination group's sockets.
 	jsonOpener struct {
@@ -186,9 +204,27 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 		}
 		j.LocalPortsFolded = append(j.LocalPortsFolded, row)
 	}
+	watching := s.Closes.Watching
+	if c := s.Closes; c.Watching || c.Err != "" {
+		j.Closes = &jsonCloses{Watching: c.Watching, Error: c.Err, Total: c.Total, PerS: roundRate(c.PerS), Lost: c.Lost, Overflow: c.Overflow}
+		if c.Watching {
+			j.Closes.Since = c.Since.Format(time.RFC3339Nano)
+		}
+	}
+	closes := func(n uint64, r float64) (*uint64, *float64) {
+		if !watching {
+			return nil, nil
+		}
+		r = roundRate(r)
+		return &n, &r
+	}
 	for _, r := range s.RemoteEndpointsFolded {
-		j.RemoteEndpointsFolded = append(j.RemoteEndpointsFolded, jsonFoldedEndpoint{r.Endpoint.Addr().String(), r.Endpoint.Port(),
-			r.Ports, r.States.Total(), nonZeroStates(r.States)})
+		row := jsonFoldedEndpoint{Addr: r.Endpoint.Addr().String(), Port: r.Endpoint.Port(),
+			Ports: r.Ports, Total: r.States.Total(), States: nonZeroStates(r.States)}
+		if r.Ports == 0 {
+			row.Closes, row.ClosesPerS = closes(r.Closes, r.ClosesPerS)
+		}
+		j.RemoteEndpointsFolded = append(j.RemoteEndpointsFolded, row)
 	}
 	for _, l := range s.Listeners {
 		j.Listeners = append(j.Listeners, jsonListener{l.Local.Addr().String(), l.Local.Port(), l.AcceptQueue, l.Backlog,
@@ -204,8 +240,9 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 		j.TopRemotePorts = append(j.TopRemotePorts, jsonPort{p.Port, p.States.Total(), nonZeroStates(p.States)})
 	}
 	for _, e := range s.TopRemoteEndpoints {
-		j.TopRemoteEndpoints = append(j.TopRemoteEndpoints, jsonEndpoint{
-			e.Endpoint.Addr().String(), e.Endpoint.Port(), e.States.Total(), nonZeroStates(e.States)})
+		row := jsonEndpoint{Addr: e.Endpoint.Addr().String(), Port: e.Endpoint.Port(), Total: e.States.Total(), States: nonZeroStates(e.States)}
+		row.Closes, row.ClosesPerS = closes(e.Closes, e.ClosesPerS)
+		j.TopRemoteEndpoints = append(j.TopRemoteEndpoints, row)
 	}
 	for _, g := range s.PortPressure {
 		jp := jsonPressure{
@@ -216,6 +253,7 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 		if g.OpenerSockets > 0 {
 			jp.Opener = &jsonOpener{g.Opener.PID, g.Opener.Command, g.OpenerCgroupName, g.OpenerSockets}
 		}
+		jp.Closes, jp.ClosesPerS = closes(g.Closes, g.ClosesPerS)
 		j.PortPressure = append(j.PortPressure, jp)
 	}
 	for _, e := range s.TimeWaitExpiry {
@@ -259,7 +297,9 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 		if err != nil {
 			return fmt.Errorf("top_remote_endpoints: %w", err)
 		}
-		s.TopRemoteEndpoints = append(s.TopRemoteEndpoints, EndpointCount{ep, StateCounts(e.States)})
+		row := EndpointCount{Endpoint: ep, States: StateCounts(e.States)}
+		row.Closes, row.ClosesPerS = closesOf(e.Closes, e.ClosesPerS)
+		s.TopRemoteEndpoints = append(s.TopRemoteEndpoints, row)
 	}
 	for _, r := range j.LocalPortsFolded {
 		if r.Ephemeral != "" {
@@ -276,7 +316,9 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 		if err != nil {
 			return fmt.Errorf("remote_endpoints_folded: %w", err)
 		}
-		s.RemoteEndpointsFolded = append(s.RemoteEndpointsFolded, FoldedEndpoint{ep, r.Ports, StateCounts(r.States)})
+		row := FoldedEndpoint{Endpoint: ep, Ports: r.Ports, States: StateCounts(r.States)}
+		row.Closes, row.ClosesPerS = closesOf(r.Closes, r.ClosesPerS)
+		s.RemoteEndpointsFolded = append(s.RemoteEndpointsFolded, row)
 	}
 	for _, g := range j.PortPressure {
 		local, err := netip.ParseAddr(g.LocalAddr)
@@ -293,6 +335,7 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 		if o := g.Opener; o != nil {
 			pg.Opener, pg.OpenerCgroupName, pg.OpenerSockets = Owner{PID: o.PID, Command: o.Command}, o.Cgroup, o.Sockets
 		}
+		pg.Closes, pg.ClosesPerS = closesOf(g.Closes, g.ClosesPerS)
 		s.PortPressure = append(s.PortPressure, pg)
 	}
 	for _, e := range j.TimeWaitExpiry {
@@ -325,6 +368,10 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 		a.Unknown, a.UnseenNewer, a.UnseenHidden = u.Total, u.NewerThanWalk, u.OtherUser
 		a.UnseenLeaderGone, a.UnseenOtherPIDNamespace = u.MainThreadExited, u.OtherPIDNamespace
 	}
+	if c := j.Closes; c != nil {
+		s.Closes = Closes{Watching: c.Watching, Err: c.Error, Total: c.Total, PerS: clamp(c.PerS, 0, maxRate), Lost: c.Lost, Overflow: c.Overflow}
+		s.Closes.Since, _ = time.Parse(time.RFC3339Nano, c.Since)
+	}
 	return nil
 }
 
@@ -332,6 +379,9 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 // a load) the number says nothing more, and a recording's 1e308 would make
 // every sum and chart of it infinite.
 const maxRatio = 100
+
+// maxRate bounds a recorded rate: a billion a second is past any kernel.
+const maxRate = 1e9
 
 // clamp is v within [lo, hi]; numbers in a recording are outside input.
 func clamp(v, lo, hi float64) float64 {
@@ -342,4 +392,22 @@ func clamp(v, lo, hi float64) float64 {
 // day so that no product of it overflows.
 func millis(ms float64) time.Duration {
 	return time.Duration(math.Round(clamp(ms, 0, 24*3600e3)*1000)) * time.Microsecond
+}
+
+// roundRate keeps a rate's JSON short: two decimals are a hundredth of a
+// connection a second.
+func roundRate(r float64) float64 { return math.Round(r*100) / 100 }
+
+// closesOf reads a row's closes back, bounded: a recording is outside
+// data.
+func closesOf(n *uint64, r *float64) (uint64, float64) {
+	var c uint64
+	var rate float64
+	if n != nil {
+		c = *n
+	}
+	if r != nil {
+		rate = clamp(*r, 0, maxRate)
+	}
+	return c, rate
 }

@@ -13,17 +13,18 @@ const sampleJSON = `{"time":"2026-11-27T14:03:10.123456789+01:00","source":"netl
 	`"families":{"ipv4":6,"ipv6":1},` +
 	`"top_local_ports":[{"port":8080,"total":3,"states":{"ESTABLISHED":1,"CLOSE_WAIT":1,"LISTEN":1}}],` +
 	`"top_remote_ports":[{"port":3306,"total":4,"states":{"ESTABLISHED":1,"TIME_WAIT":3}}],` +
-	`"top_remote_endpoints":[{"addr":"10.0.0.5","port":3306,"total":4,"states":{"ESTABLISHED":1,"TIME_WAIT":3}}],` +
+	`"top_remote_endpoints":[{"addr":"10.0.0.5","port":3306,"total":4,"states":{"ESTABLISHED":1,"TIME_WAIT":3},"closes":120,"closes_per_s":3.5}],` +
 	`"local_ports_folded":[{"ephemeral":"32768-60999","ports":4,"total":4,"states":{"ESTABLISHED":1,"TIME_WAIT":3}},{"port":8080,"total":3,"states":{"ESTABLISHED":1,"CLOSE_WAIT":1,"LISTEN":1}}],` +
-	`"remote_endpoints_folded":[{"addr":"10.0.0.5","port":3306,"total":4,"states":{"ESTABLISHED":1,"TIME_WAIT":3}},{"addr":"fe80::1","port":0,"ports":2,"total":2,"states":{"ESTABLISHED":1,"CLOSE_WAIT":1}}],` +
-	`"port_pressure":[{"local_addr":"10.0.0.1","remote_addr":"10.0.0.5","remote_port":3306,"used":4,"time_wait":3,"time_wait_recent":2,"capacity":28232,"ratio":0.0001,"opener":{"pid":42,"command":"api","cgroup":"api.service","sockets":1}}],` +
+	`"remote_endpoints_folded":[{"addr":"10.0.0.5","port":3306,"total":4,"states":{"ESTABLISHED":1,"TIME_WAIT":3},"closes":120,"closes_per_s":3.5},{"addr":"fe80::1","port":0,"ports":2,"total":2,"states":{"ESTABLISHED":1,"CLOSE_WAIT":1}}],` +
+	`"port_pressure":[{"local_addr":"10.0.0.1","remote_addr":"10.0.0.5","remote_port":3306,"used":4,"time_wait":3,"time_wait_recent":2,"capacity":28232,"ratio":0.0001,"opener":{"pid":42,"command":"api","cgroup":"api.service","sockets":1},"closes":120,"closes_per_s":3.5}],` +
 	`"time_wait_expiry":[{"within_s":10,"count":1},{"within_s":60,"count":3}],` +
 	`"counters":{"inuse":7,"inuse6":1,"orphan":0,"tw":3,"alloc":9,"CurrEstab":2,"ActiveOpens":10,"PassiveOpens":4,"AttemptFails":0,"EstabResets":1,"TW":30,"TWRecycled":0,"TWKilled":0,"TCPTimeWaitOverflow":0,"ListenOverflows":0,"ListenDrops":0},` +
 	`"processes":[{"pid":42,"command":"api","total":2,"states":{"ESTABLISHED":1,"CLOSE_WAIT":1},"shared":1,"cgroup":"api.service","cmdline":"api --port 8080"}],` +
 	`"cgroups":[{"id":1234,"path":"/system.slice/api.service","name":"api.service","total":2,"states":{"ESTABLISHED":1,"CLOSE_WAIT":1}}],` +
 	`"listeners":[{"addr":"0.0.0.0","port":8080,"accept_queue":0,"backlog":4096,"syn_recv":0,"full":false,"pid":42,"command":"api"}],` +
 	`"owners":{"owned":2,"shared":1,"kernel_unowned":{"total":3,"time_wait":3,"handshake":0,"orphan":0,"time_wait_remembered":2},"remembered":5,` +
-	`"unseen":{"total":0,"newer_than_walk":0,"other_user":0,"main_thread_exited":0,"other_pid_namespace":0},"hidden_processes":0,"walk_ms":3.5,"walk_time":"2026-11-27T14:03:09.5+01:00"}}`
+	`"unseen":{"total":0,"newer_than_walk":0,"other_user":0,"main_thread_exited":0,"other_pid_namespace":0},"hidden_processes":0,"walk_ms":3.5,"walk_time":"2026-11-27T14:03:09.5+01:00"},` +
+	`"closes":{"watching":true,"since":"2026-11-27T14:00:00+01:00","total":250,"per_s":7.25,"lost":1,"overflow":0}}`
 
 // TestJSONRoundTrip: a logged line read back marshals to the same bytes,
 // so replay shows what was logged.
@@ -32,7 +33,8 @@ func TestJSONRoundTrip(t *testing.T) {
 	if err := json.Unmarshal([]byte(sampleJSON), &s); err != nil {
 		t.Fatal(err)
 	}
-	if s.States[TimeWait] != 3 || s.PortRange.Low != 32768 || s.PortPressure[0].Opener.PID != 42 || !s.Attribution.Enabled {
+	if s.States[TimeWait] != 3 || s.PortRange.Low != 32768 || s.PortPressure[0].Opener.PID != 42 || !s.Attribution.Enabled ||
+		s.PortPressure[0].ClosesPerS != 3.5 || s.TopRemoteEndpoints[0].Closes != 120 || s.Closes.Total != 250 || !s.Closes.Watching {
 		t.Fatalf("decoded %+v", s)
 	}
 	b, err := json.Marshal(&s)

@@ -64,6 +64,9 @@ type Snapshot struct {
 	// Processes holds sockets by owning process, when the query had Owners.
 	Processes   []ProcessCount
 	Attribution Attribution
+	// Closes is what the kernel's destroy notifications said; zero when
+	// the collector does not listen (Options.WatchCloses).
+	Closes Closes
 	// OrphanFinWait2 counts FIN_WAIT2 sockets no process holds any more:
 	// the ones tcp_fin_timeout bounds.
 	OrphanFinWait2 int
@@ -124,6 +127,10 @@ type CgroupCount struct {
 type EndpointCount struct {
 	Endpoint netip.AddrPort
 	States   StateCounts
+	// Closes counts the connections to it that closed since the collector
+	// began to listen (Snapshot.Closes), ClosesPerS their smoothed rate.
+	Closes     uint64
+	ClosesPerS float64
 }
 
 // A PressureGroup is the set of sockets that compete for ephemeral ports
@@ -155,6 +162,11 @@ type PressureGroup struct {
 	OpenerCgroup     uint64
 	OpenerCgroupName string
 	OpenerSockets    int
+	// Closes and ClosesPerS are the group's closed connections, from the
+	// kernel's destroy notifications (see Snapshot.Closes): exact, those
+	// born and gone between polls included.
+	Closes     uint64
+	ClosesPerS float64
 }
 
 // A ProcessCount counts a process's sockets by state.

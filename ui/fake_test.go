@@ -110,6 +110,20 @@ func fakeSnapshot(i int, q tcpinfo.Query) *tcpinfo.Snapshot {
 		{Owner: tcpinfo.Owner{PID: 812, Command: "nginx"}, States: tcpinfo.StateCounts{tcpinfo.Established: 40, tcpinfo.Listen: 1}},
 		{Owner: tcpinfo.Owner{PID: 1, Command: "sshd"}, States: tcpinfo.StateCounts{tcpinfo.Listen: 1}},
 	}
+	// The destroy notifications: 900 connections a second to the
+	// database close, 5 to the cache.
+	s.Closes = tcpinfo.Closes{Watching: true, Since: baseTime, Total: uint64(905 * i), PerS: 905}
+	for j := range s.PortPressure {
+		g := &s.PortPressure[j]
+		g.ClosesPerS = map[uint16]float64{3306: 900, 6379: 5}[g.Remote.Port()]
+		g.Closes = uint64(g.ClosesPerS) * uint64(i)
+	}
+	for j := range s.RemoteEndpointsFolded {
+		e := &s.RemoteEndpointsFolded[j]
+		if e.Ports == 0 {
+			e.ClosesPerS = map[uint16]float64{3306: 900, 6379: 5}[e.Endpoint.Port()]
+		}
+	}
 	s.Attribution = tcpinfo.Attribution{Enabled: true, Time: s.Time, Took: 12 * time.Millisecond,
 		Unowned: s.States[tcpinfo.TimeWait], UnownedTimeWait: s.States[tcpinfo.TimeWait]}
 	s.Counters = tcpinfo.Counters{

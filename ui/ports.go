@@ -88,12 +88,22 @@ func (p remotePane) View(focused bool) []string {
 	b, w, h := p.b, p.w, p.h
 	inner := w - 2
 	epW := min(max(inner/3, 16), 41)
-	header, cell := b.stateColumns(inner - epW)
+	const closeW = 8
+	closes := b.snap.Closes.Watching
+	statesW := inner - epW
+	if closes {
+		statesW -= closeW
+	}
+	header, cell := b.stateColumns(statesW)
 	rows := make([]string, 0, len(b.snap.RemoteEndpointsFolded))
 	for _, r := range b.snap.RemoteEndpointsFolded {
-		rows = append(rows, fit(r.String(), epW-1)+" "+cell(&r.States))
+		c := closeCell(closes, r.ClosesPerS, closeW)
+		if closes && r.Ports > 0 {
+			c = padLeft("·", closeW) // a peer's folded ports: a server's side
+		}
+		rows = append(rows, fit(r.String(), epW-1)+" "+fit(cell(&r.States), statesW)+c)
 	}
-	body := []string{b.styles.header.Render(fit("ENDPOINT", epW) + header)}
+	body := []string{b.styles.header.Render(fit("ENDPOINT", epW) + fit(header, statesW) + closeHeader(closes, closeW))}
 	if len(rows) == 0 {
 		body = append(body, b.styles.dim.Render("no sockets match"))
 	}

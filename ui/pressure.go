@@ -65,14 +65,21 @@ func (p pressurePane) View(focused bool) []string {
 		routeW = max(routeW, len(g.Local.String())+3+len(g.Remote.String()))
 	}
 	routeW = min(routeW, inner/2)
-	gaugeW := max(inner-routeW-5*numW-1, 4)
+	// CLOSE/S, when the destroy notifications are read: every close,
+	// those born and gone between polls included.
+	closes := b.snap.Closes.Watching
+	cols := 5
+	if closes {
+		cols++
+	}
+	gaugeW := max(inner-routeW-cols*numW-1, 4)
 	// Column names abbreviate, rather than being cut, when narrow.
 	gaugeName := "USED OF CAPACITY"
 	if gaugeW < lipgloss.Width(gaugeName) {
 		gaugeName = "GAUGE"
 	}
 	header := st.header.Render(fit("LOCAL → DESTINATION", routeW) + " " + fit(gaugeName, gaugeW) +
-		padLeft("USED", numW) + padLeft("CAP", numW) + padLeft("USE%", numW) + padLeft("TW%", numW) + padLeft("NEW/S", numW))
+		padLeft("USED", numW) + padLeft("CAP", numW) + padLeft("USE%", numW) + padLeft("TW%", numW) + padLeft("NEW/S", numW) + closeHeader(closes, numW))
 	rows := make([]string, 0, len(b.snap.PortPressure))
 	for _, g := range b.snap.PortPressure {
 		filled := min(int(g.Ratio*float64(gaugeW)+0.5), gaugeW)
@@ -90,7 +97,7 @@ func (p pressurePane) View(focused bool) []string {
 		rows = append(rows, fit(g.Local.String()+" → "+g.Remote.String(), routeW)+" "+gauge+
 			padLeft(humanize.Int(g.Used), numW)+padLeft(humanize.Int(g.Capacity), numW)+
 			padLeft(fmt.Sprintf("%.1f", g.Ratio*100), numW)+padLeft(fmt.Sprint(twShare), numW)+
-			padLeft(fmtRate(b.newPerSecond(g, prev)), numW))
+			padLeft(fmtRate(b.newPerSecond(g, prev)), numW)+closeCell(closes, g.ClosesPerS, numW))
 	}
 	body := []string{header}
 	if len(rows) == 0 {
@@ -99,4 +106,20 @@ func (p pressurePane) View(focused bool) []string {
 	body = append(body, tableRows(rows, h-3, p.row, focused, st)...)
 	return frame(paneTitle(panePressure, fmt.Sprintf("%s ports per local address → destination", humanize.Int(b.snap.GroupCapacity()))),
 		focused, body, w, h, st)
+}
+
+// closeHeader and closeCell are the CLOSE/S column, when closes are
+// watched (tcpinfo.Closes), and nothing otherwise.
+func closeHeader(watching bool, w int) string {
+	if !watching {
+		return ""
+	}
+	return padLeft("CLOSE/S", w)
+}
+
+func closeCell(watching bool, perS float64, w int) string {
+	if !watching {
+		return ""
+	}
+	return padLeft(fmtRate(perS), w)
 }

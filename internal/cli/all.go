@@ -145,7 +145,7 @@ func (p fleetPanes) Watch(netns string) (ui.Watch, error) {
 	}
 	if m.Dash == nil {
 		col, err := tcpinfo.NewCollector(tcpinfo.Options{Source: p.cfg.source, Top: p.cfg.top,
-			Namespace: m.Watched.CollectorNamespace(), Cgroups: fl.Cgroups(), RememberOwners: true})
+			Namespace: m.Watched.CollectorNamespace(), Cgroups: fl.Cgroups(), RememberOwners: true, WatchCloses: true})
 		if err != nil {
 			return ui.Watch{}, err
 		}

@@ -199,7 +199,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer w.Close()
 	// Streams and the dashboard carry owners over to TIME_WAIT; a single
 	// snapshot cannot see the past.
-	col, err := w.Collector(tcpinfo.Options{Source: cfg.source, Top: cfg.top, RememberOwners: !cfg.once})
+	col, err := w.Collector(tcpinfo.Options{Source: cfg.source, Top: cfg.top, RememberOwners: !cfg.once, WatchCloses: !cfg.once})
 	if err != nil {
 		return err
 	}

@@ -118,7 +118,7 @@ func exporterTargets(cfg exporterConfig) (exporter.Options, func(), error) {
 		if err != nil {
 			return exporter.Options{}, nil, err
 		}
-		col, err := w.Collector(tcpinfo.Options{Top: cfg.top, RememberOwners: true})
+		col, err := w.Collector(tcpinfo.Options{Top: cfg.top, RememberOwners: true, WatchCloses: true})
 		if err != nil {
 			w.Close()
 			return exporter.Options{}, nil, err

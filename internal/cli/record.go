@@ -79,7 +79,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer w.Close()
-	col, err := w.Collector(tcpinfo.Options{Top: cfg.top, RememberOwners: true})
+	col, err := w.Collector(tcpinfo.Options{Top: cfg.top, RememberOwners: true, WatchCloses: true})
 	if err != nil {
 		return err
 	}

@@ -293,8 +293,8 @@ func (e *Exporter) series(ch chan<- prometheus.Metric, l labelled) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		send(ch, d, prometheus.GaugeValue, v, extra(labels...)...)
 	}
-	counter := func(d *prometheus.Desc, v uint64) {
-		send(ch, d, prometheus.CounterValue, float64(v), extra()...)
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		send(ch, d, prometheus.CounterValue, float64(v), extra(labels...)...)
 	}
 
 	sockets := e.desc("tcpdash_sockets", "TCP sockets by state (node_exporter's spelling), zeros included.", "state")
@@ -307,6 +307,7 @@ func (e *Exporter) series(ch chan<- prometheus.Metric, l labelled) {
 	tw := e.desc("tcpdash_port_pressure_time_wait_ports", "Of those, ports held by TIME_WAIT.", "local_addr", "remote_addr", "remote_port")
 	exhaust := e.desc("tcpdash_port_pressure_exhaustion_seconds", "Seconds until the group runs out of ports at its growth (since the last scrape; on the first, from the kernel's TIME_WAIT timers), as the finding forecasts it: 0 while it is out of ports, +Inf while it does not grow.", "local_addr", "remote_addr", "remote_port")
 	exhausted := e.desc("tcpdash_port_pressure_exhausted", "1 while the group uses every port it has (all but half a percent): connect() to it fails now with EADDRNOTAVAIL.", "local_addr", "remote_addr", "remote_port")
+	closesTo := e.desc("tcpdash_port_pressure_closes_total", "Connections of a destination group that closed since tcpdash began to listen (the port-pressure rows only; rate() it for closes per second).", "local_addr", "remote_addr", "remote_port")
 	prevGroups := map[[2]string]tcpinfo.PressureGroup{}
 	if l.prev != nil {
 		for _, g := range l.prev.PortPressure {
@@ -322,6 +323,13 @@ func (e *Exporter) series(ch chan<- prometheus.Metric, l labelled) {
 		maxRatio = max(maxRatio, g.Ratio)
 		gauge(exhaust, exhaustionSeconds(g, prevGroups, l), lv...)
 		gauge(exhausted, boolValue(g.Exhausted()), lv...)
+		if s.Closes.Watching {
+			counter(closesTo, g.Closes, lv...)
+		}
+	}
+	if c := s.Closes; c.Watching {
+		counter(e.desc("tcpdash_closes_total", "Connections the kernel destroyed since tcpdash began to listen to its destroy notifications: every close, reset or failed connect, including connections born and gone between scrapes."), c.Total)
+		counter(e.desc("tcpdash_close_notifications_lost_total", "Times the kernel dropped destroy notifications (tcpdash's socket buffer was full): each is at least one close not counted."), c.Lost)
 	}
 	gauge(e.desc("tcpdash_port_pressure_capacity_ports", "Usable ephemeral ports per destination group: the range less the reserved ports and the ports listened on in it."), float64(s.GroupCapacity()))
 	gauge(e.desc("tcpdash_port_pressure_max_ratio", "The fullest destination group's ratio."), maxRatio)

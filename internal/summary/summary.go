@@ -68,6 +68,9 @@ type (
 		Opener     string    `json:"opener,omitempty"`
 		TimeWait   int       `json:"time_wait"`
 		Appearance int       `json:"snapshots"` // how many snapshots list it
+		// PeakClosesPerS is its highest rate of closed connections, from
+		// the destroy notifications (recordings that have them).
+		PeakClosesPerS float64 `json:"peak_closes_per_s,omitempty"`
 	}
 	// FindingSpan is one finding over the recording.
 	FindingSpan struct {
@@ -198,6 +201,7 @@ func Of(t *recording.Tape) (*Summary, error) {
 				worst[k] = w
 			}
 			w.Appearance++
+			w.PeakClosesPerS = max(w.PeakClosesPerS, g.ClosesPerS)
 			if g.Ratio > w.Ratio {
 				w.Ratio, w.Used, w.Capacity, w.At, w.TimeWait = g.Ratio, g.Used, g.Capacity, snap.Time, g.TimeWait
 				switch {

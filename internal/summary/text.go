@@ -70,10 +70,14 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "  no destination used ephemeral ports\n")
 	} else {
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "  DESTINATION\tFROM\tWORST\tUSED / CAPACITY\tTIME_WAIT\tAT\tOPENER\n")
+		fmt.Fprintf(tw, "  DESTINATION\tFROM\tWORST\tUSED / CAPACITY\tTIME_WAIT\tAT\tCLOSES/S PEAK\tOPENER\n")
 		for _, p := range s.Pressure {
-			fmt.Fprintf(tw, "  %s\t%s\t%.1f%%\t%s / %s\t%s\t%s\t%s\n", termsafe.String(p.Remote), termsafe.String(p.LocalAddr), 100*p.Ratio,
-				humanize.Int(p.Used), humanize.Int(p.Capacity), humanize.Int(p.TimeWait), s.when(p.At), orDash(termsafe.String(p.Opener)))
+			closes := "-"
+			if p.PeakClosesPerS > 0 {
+				closes = fmt.Sprintf("%.1f", p.PeakClosesPerS)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%.1f%%\t%s / %s\t%s\t%s\t%s\t%s\n", termsafe.String(p.Remote), termsafe.String(p.LocalAddr), 100*p.Ratio,
+				humanize.Int(p.Used), humanize.Int(p.Capacity), humanize.Int(p.TimeWait), s.when(p.At), closes, orDash(termsafe.String(p.Opener)))
 		}
 		tw.Flush()
 	}
