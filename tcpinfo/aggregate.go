@@ -451,13 +451,17 @@ func (a *Aggregator) Reset(ports PortRange, q Query) {
 		a.procs = append(a.procs, make([]StateCounts, len(q.Owners.procs))...)
 		a.procShared = append(a.procShared, make([]int, len(q.Owners.procs))...)
 		a.procCgroup = append(a.procCgroup, make([]uint64, len(q.Owners.procs))...)
-		if a.memory != nil {
+		if a.memory != nil || q.Openers != nil {
 			if a.pidIndex == nil {
 				a.pidIndex = make(map[int32]int32, len(q.Owners.procs))
-				a.known = make(map[int32]Owner)
 			}
 			for i, p := range q.Owners.procs {
 				a.pidIndex[int32(p.PID)] = int32(i)
+			}
+		}
+		if a.memory != nil {
+			if a.known == nil {
+				a.known = make(map[int32]Owner)
 			}
 			if a.knownFrom != q.Owners { // a new walk: remember who it saw
 				a.knownFrom = q.Owners
@@ -470,6 +474,9 @@ func (a *Aggregator) Reset(ports PortRange, q Query) {
 	clear(a.closeWait)
 	clear(a.closeWaitOn)
 	a.att, a.orphanFW2 = Attribution{}, 0
+	if q.Openers != nil {
+		a.att.Openers = q.Openers.Source()
+	}
 	a.listenInPort = a.listenInPort[:0]
 	a.listenPorts = a.listenPorts[:0]
 }
@@ -724,7 +731,11 @@ func (a *Aggregator) attribute(s *Socket) (owner int32, cgroup uint64) {
 						owner = i
 					}
 				}
+				return owner, cgroup
 			}
+		}
+		if i, c, ok := a.fromOpener(s); ok {
+			return i, c
 		}
 		return owner, cgroup
 	}
@@ -734,6 +745,10 @@ func (a *Aggregator) attribute(s *Socket) (owner int32, cgroup uint64) {
 	}
 	i, ok := o.byInode[s.Inode]
 	if !ok {
+		if i, _, ok := a.fromOpener(s); ok {
+			a.memory.note(s, a.ownerAt(i).PID)
+			return i, s.Cgroup
+		}
 		a.countUnseen(s, o)
 		a.memory.note(s, 0)
 		return -1, s.Cgroup
@@ -753,6 +768,37 @@ func (a *Aggregator) attribute(s *Socket) (owner int32, cgroup uint64) {
 		}
 	}
 	return i, s.Cgroup
+}
+
+// fromOpener names s by the process that opened it, from the query's
+// event source: its row (-1 without a walk to count it in) and cgroup.
+func (a *Aggregator) fromOpener(s *Socket) (owner int32, cgroup uint64, ok bool) {
+	if a.query.Openers == nil {
+		return -1, 0, false
+	}
+	op, ok := a.query.Openers.Opener(s.Local, s.Remote)
+	if !ok {
+		return -1, 0, false
+	}
+	a.att.FromOpener++
+	if s.Inode == 0 && s.State == TimeWait {
+		a.att.TimeWaitFromOpener++
+	}
+	if a.query.Owners == nil {
+		return -1, op.Cgroup, true
+	}
+	i, found := a.pidIndex[int32(op.PID)]
+	if !found {
+		// Not in the walk (it exited, or started since): a row of its own.
+		i = int32(len(a.procs))
+		a.pidIndex[int32(op.PID)] = i
+		a.extraOwners = append(a.extraOwners, Owner{PID: op.PID, Command: op.Command})
+		a.procs = append(a.procs, StateCounts{})
+		a.procShared = append(a.procShared, 0)
+		a.procCgroup = append(a.procCgroup, op.Cgroup)
+	}
+	a.countFor(i, s)
+	return i, op.Cgroup, true
 }
 
 // procOf is the row of a remembered process: its row in this walk, or an
@@ -912,7 +958,7 @@ func groupCapacity(r PortRange, listening int) int {
 func (a *Aggregator) fillProcesses(snap *Snapshot, n int) {
 	o := a.query.Owners
 	snap.Processes = snap.Processes[:0]
-	snap.Attribution = Attribution{}
+	snap.Attribution = Attribution{Openers: a.att.Openers, FromOpener: a.att.FromOpener}
 	if o == nil {
 		return
 	}

@@ -549,8 +549,8 @@ func TestOwnersJSONContract(t *testing.T) {
 	}
 	want := map[string]any{"owned": 10.0, "shared": 1.0, "hidden_processes": 3.0, "walk_ms": 2.5, "walk_time": "2026-11-24T13:59:58Z",
 		"kernel_unowned": map[string]any{"total": 6.0, "time_wait": 4.0, "handshake": 1.0, "orphan": 1.0, "time_wait_remembered": 3.0},
-		"remembered":     12.0,
-		"unseen":         map[string]any{"total": 4.0, "newer_than_walk": 1.0, "other_user": 2.0, "main_thread_exited": 0.0, "other_pid_namespace": 1.0}}
+		"remembered":     12.0, "source": "proc",
+		"unseen": map[string]any{"total": 4.0, "newer_than_walk": 1.0, "other_user": 2.0, "main_thread_exited": 0.0, "other_pid_namespace": 1.0}}
 	if diff := gocmp.Diff(want, m.Owners); diff != "" {
 		t.Errorf("owners (-want +got):\n%s", diff)
 	}

@@ -142,3 +142,35 @@ func TestIntegrationClosesPerDestination(t *testing.T) {
 	}
 	t.Logf("%d connections in %v (%.0f/s): %d closes on the destination at %.1f/s", n, took.Round(time.Millisecond), load, g.Closes, g.ClosesPerS)
 }
+
+// TestProcessRateDoesNotFlap: a process leaking CLOSE_WAIT at 3/s, walked
+// every 5 s and polled every second, reads about 3/s at every poll once
+// two walks have seen it, where a rate between polls read 0 for four polls
+// and 15/s on the fifth.
+func TestProcessRateDoesNotFlap(t *testing.T) {
+	var r procRates
+	start := time.Now()
+	var walk time.Time
+	for sec := range 31 {
+		now := start.Add(time.Duration(sec) * time.Second)
+		if sec%5 == 0 {
+			walk = now
+		}
+		n := 100 + 3*int(walk.Sub(start).Seconds()) // what the last walk saw
+		procs := []ProcessCount{{Owner: Owner{PID: 7, Command: "leaky"}}}
+		procs[0].States[CloseWait] = n
+		r.update(procs, walk)
+		p := procs[0]
+		switch {
+		case sec < 5 && p.RateKnown:
+			t.Fatalf("poll %d: a rate known from one walk", sec)
+		case sec >= 5 && (!p.RateKnown || math.Abs(p.CloseWaitPerS-3) > 0.01):
+			t.Fatalf("poll %d: %.2f/s (known %v), want 3", sec, p.CloseWaitPerS, p.RateKnown)
+		}
+	}
+	// A process no longer listed is forgotten at the next walk.
+	r.update(nil, walk.Add(5*time.Second))
+	if len(r.byPID) != 0 {
+		t.Errorf("%d processes remembered", len(r.byPID))
+	}
+}

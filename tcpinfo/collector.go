@@ -36,6 +36,10 @@ type Options struct {
 	// dumps, to count every close per destination (Snapshot.Closes). For
 	// streams and dashboards: a single snapshot has no time to listen.
 	WatchCloses bool
+	// Openers names the openers of the namespace's connections (the eBPF
+	// source); OpenersNote says why there is none, for the snapshot.
+	Openers     OpenerIndex
+	OpenersNote string
 }
 
 // A CgroupResolver maps cgroup ids to paths and names
@@ -85,6 +89,8 @@ type Collector struct {
 	closesErr string
 	book      *closeBook
 	closeBuf  []closeEvent
+	// procRates follows each process's CLOSE_WAIT from walk to walk.
+	procRates procRates
 }
 
 // NewCollector opens the socket source.
@@ -248,6 +254,9 @@ func (c *Collector) Collect(q Query) (*Snapshot, error) {
 	if c.opts.RememberOwners {
 		c.agg.RememberOwners(snap.Time)
 	}
+	if q.Openers == nil {
+		q.Openers = c.opts.Openers
+	}
 	c.agg.Reset(ports, q)
 	if q.Filter == nil {
 		cn := snap.Counters
@@ -259,6 +268,12 @@ func (c *Collector) Collect(q Query) (*Snapshot, error) {
 	}
 	c.agg.Fill(snap, c.opts.Top)
 	c.foldCloses(snap)
+	if q.Openers == nil {
+		snap.Attribution.Openers.Note = c.opts.OpenersNote
+	}
+	if q.Owners != nil {
+		c.procRates.update(snap.Processes, q.Owners.Time)
+	}
 	if q.Filter != nil {
 		snap.Filter = q.Filter.String()
 	}

@@ -74,6 +74,16 @@ type (
 		HiddenProcesses int     `json:"hidden_processes"`
 		WalkMS          float64 `json:"walk_ms"`
 		WalkTime        string  `json:"walk_time"`
+		// Source is "proc" (the /proc walk) or "ebpf+proc" (connections'
+		// openers from eBPF as well); SourceNote says why not eBPF.
+		Source     string `json:"source,omitempty"`
+		SourceNote string `json:"source_note,omitempty"`
+		// FromOpener counts sockets named by their opener (eBPF);
+		// EBPFLost and EBPFDropped what the source missed.
+		FromOpener  int    `json:"from_opener,omitempty"`
+		TWOpener    int    `json:"time_wait_from_opener,omitempty"`
+		EBPFLost    uint64 `json:"ebpf_lost,omitempty"`
+		EBPFDropped uint64 `json:"ebpf_dropped,omitempty"`
 	}
 	jsonProcess struct {
 		PID     int           `json:"pid"`
@@ -83,6 +93,8 @@ type (
 		Shared  int           `json:"shared,omitempty"`
 		Cgroup  string        `json:"cgroup,omitempty"`
 		Cmdline string        `json:"cmdline,omitempty"`
+		// CloseWaitPerS, once measured (a stream's second walk).
+		CloseWaitPerS *float64 `json:"close_wait_per_s,omitempty"`
 	}
 	jsonFoldedPort struct {
 		Port      uint16        `json:"port,omitempty"`
@@ -184,7 +196,13 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 		RemoteEndpointsFolded: make([]jsonFoldedEndpoint, 0, len(s.RemoteEndpointsFolded)),
 	}
 	for _, p := range s.Processes {
-		j.Processes = append(j.Processes, jsonProcess{p.PID, p.Command, p.States.Total(), nonZeroStates(p.States), p.Shared, p.CgroupName, p.Cmdline})
+		row := jsonProcess{PID: p.PID, Command: p.Command, Total: p.States.Total(), States: nonZeroStates(p.States),
+			Shared: p.Shared, Cgroup: p.CgroupName, Cmdline: p.Cmdline}
+		if p.RateKnown {
+			r := roundRate(p.CloseWaitPerS)
+			row.CloseWaitPerS = &r
+		}
+		j.Processes = append(j.Processes, row)
 	}
 	if a := s.Attribution; a.Enabled {
 		o := &jsonOwners{Owned: a.Owned, Shared: a.Shared, HiddenProcesses: a.Hidden,
@@ -195,6 +213,11 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 		u := &o.Unseen
 		u.Total, u.NewerThanWalk, u.OtherUser = a.Unknown, a.UnseenNewer, a.UnseenHidden
 		u.MainThreadExited, u.OtherPIDNamespace = a.UnseenLeaderGone, a.UnseenOtherPIDNamespace
+		o.Source, o.SourceNote = "proc", a.Openers.Note
+		if a.Openers.Name != "" {
+			o.Source = a.Openers.Name + "+proc"
+		}
+		o.FromOpener, o.TWOpener, o.EBPFLost, o.EBPFDropped = a.FromOpener, a.TimeWaitFromOpener, a.Openers.Lost, a.Openers.Dropped
 		j.Owners = o
 	}
 	for _, r := range s.LocalPortsFolded {
@@ -342,8 +365,12 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 		s.TimeWaitExpiry = append(s.TimeWaitExpiry, ExpiryBucket{time.Duration(e.WithinS) * time.Second, e.Count})
 	}
 	for _, p := range j.Processes {
-		s.Processes = append(s.Processes, ProcessCount{Owner: Owner{p.PID, p.Command, p.Cmdline},
-			States: StateCounts(p.States), Shared: p.Shared, CgroupName: p.Cgroup})
+		pc := ProcessCount{Owner: Owner{p.PID, p.Command, p.Cmdline},
+			States: StateCounts(p.States), Shared: p.Shared, CgroupName: p.Cgroup}
+		if r := p.CloseWaitPerS; r != nil {
+			pc.CloseWaitPerS, pc.RateKnown = clamp(*r, -maxRate, maxRate), true
+		}
+		s.Processes = append(s.Processes, pc)
 	}
 	for _, c := range j.Cgroups {
 		s.Cgroups = append(s.Cgroups, CgroupCount{c.ID, c.Path, c.Name, StateCounts(c.States)})
@@ -367,6 +394,11 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 		u := o.Unseen
 		a.Unknown, a.UnseenNewer, a.UnseenHidden = u.Total, u.NewerThanWalk, u.OtherUser
 		a.UnseenLeaderGone, a.UnseenOtherPIDNamespace = u.MainThreadExited, u.OtherPIDNamespace
+		a.Openers = OpenerSource{Name: strings.TrimSuffix(o.Source, "+proc"), Note: o.SourceNote, Lost: o.EBPFLost, Dropped: o.EBPFDropped}
+		if a.Openers.Name == "proc" {
+			a.Openers.Name = ""
+		}
+		a.FromOpener, a.TimeWaitFromOpener = o.FromOpener, o.TWOpener
 	}
 	if c := j.Closes; c != nil {
 		s.Closes = Closes{Watching: c.Watching, Err: c.Error, Total: c.Total, PerS: clamp(c.PerS, 0, maxRate), Lost: c.Lost, Overflow: c.Overflow}

@@ -23,7 +23,8 @@ const sampleJSON = `{"time":"2026-11-27T14:03:10.123456789+01:00","source":"netl
 	`"cgroups":[{"id":1234,"path":"/system.slice/api.service","name":"api.service","total":2,"states":{"ESTABLISHED":1,"CLOSE_WAIT":1}}],` +
 	`"listeners":[{"addr":"0.0.0.0","port":8080,"accept_queue":0,"backlog":4096,"syn_recv":0,"full":false,"pid":42,"command":"api"}],` +
 	`"owners":{"owned":2,"shared":1,"kernel_unowned":{"total":3,"time_wait":3,"handshake":0,"orphan":0,"time_wait_remembered":2},"remembered":5,` +
-	`"unseen":{"total":0,"newer_than_walk":0,"other_user":0,"main_thread_exited":0,"other_pid_namespace":0},"hidden_processes":0,"walk_ms":3.5,"walk_time":"2026-11-27T14:03:09.5+01:00"},` +
+	`"unseen":{"total":0,"newer_than_walk":0,"other_user":0,"main_thread_exited":0,"other_pid_namespace":0},"hidden_processes":0,"walk_ms":3.5,"walk_time":"2026-11-27T14:03:09.5+01:00",` +
+	`"source":"ebpf+proc","from_opener":3},` +
 	`"closes":{"watching":true,"since":"2026-11-27T14:00:00+01:00","total":250,"per_s":7.25,"lost":1,"overflow":0}}`
 
 // TestJSONRoundTrip: a logged line read back marshals to the same bytes,
@@ -34,7 +35,8 @@ func TestJSONRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s.States[TimeWait] != 3 || s.PortRange.Low != 32768 || s.PortPressure[0].Opener.PID != 42 || !s.Attribution.Enabled ||
-		s.PortPressure[0].ClosesPerS != 3.5 || s.TopRemoteEndpoints[0].Closes != 120 || s.Closes.Total != 250 || !s.Closes.Watching {
+		s.PortPressure[0].ClosesPerS != 3.5 || s.TopRemoteEndpoints[0].Closes != 120 || s.Closes.Total != 250 || !s.Closes.Watching ||
+		s.Attribution.Openers.Name != "ebpf" || s.Attribution.FromOpener != 3 {
 		t.Fatalf("decoded %+v", s)
 	}
 	b, err := json.Marshal(&s)

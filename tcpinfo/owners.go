@@ -285,15 +285,15 @@ func command(procRoot, pid string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// Owner walks are refreshed no sooner than MinOwnersAge, and no sooner
-// than OwnersCostFactor times the last walk took, so attribution costs at
-// most a sixtieth of a core however many files the host has open.
-const (
-	MinOwnersAge     = 5 * time.Second
-	OwnersCostFactor = 60
-)
+// OwnersCostFactor bounds what attribution costs: a walk is repeated no
+// sooner than this many times its own cost, so it takes at most a
+// twentieth of a core however many files the host has open. Below that it
+// runs at every poll, and a connection open across two polls is named.
+const OwnersCostFactor = 20
 
-// Stale reports whether o is due for a refresh at now. A nil o is.
-func (o *Owners) Stale(now time.Time) bool {
-	return o == nil || now.Sub(o.Time) >= max(MinOwnersAge, OwnersCostFactor*o.Took)
+// Stale reports whether o is due for a refresh at now, by a caller that
+// would walk every `every` (its poll interval) while walks are cheap. A
+// nil o is.
+func (o *Owners) Stale(now time.Time, every time.Duration) bool {
+	return o == nil || now.Sub(o.Time) >= max(every, OwnersCostFactor*o.Took)
 }

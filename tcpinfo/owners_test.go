@@ -237,11 +237,12 @@ func TestReadOwnersFakeProc(t *testing.T) {
 		t.Error("inode 0 has no owner")
 	}
 	now := o.Time
-	if o.Stale(now.Add(MinOwnersAge-time.Second)) || !o.Stale(now.Add(MinOwnersAge)) {
-		t.Error("a walk is fresh for MinOwnersAge")
+	o.Took = 4 * time.Millisecond // under 5% of a second: a walk at every poll
+	if o.Stale(now.Add(999*time.Millisecond), time.Second) || !o.Stale(now.Add(time.Second), time.Second) {
+		t.Error("a cheap walk is due at every poll")
 	}
 	o.Took = time.Second
-	if o.Stale(now.Add(MinOwnersAge)) || !o.Stale(now.Add(OwnersCostFactor*time.Second)) {
+	if o.Stale(now.Add(5*time.Second), time.Second) || !o.Stale(now.Add(OwnersCostFactor*time.Second), time.Second) {
 		t.Error("a costly walk is fresh for OwnersCostFactor times its cost")
 	}
 }

@@ -30,6 +30,10 @@ type Query struct {
 	Narrow *filter.Filter
 	// Owners, when set, attributes sockets to processes.
 	Owners *Owners
+	// Openers, when set, names the process that opened a connection no
+	// process holds any more (its TIME_WAIT) or that the walk did not see,
+	// by its addresses: an event source's record of every connect().
+	Openers OpenerIndex
 	// PID, when non-zero, counts in the tables only sockets of this
 	// process (it needs Owners).
 	PID int

@@ -186,6 +186,12 @@ type ProcessCount struct {
 	// Cgroup is the cgroup its sockets came from, CgroupName its name.
 	Cgroup     uint64
 	CgroupName string
+	// CloseWaitPerS is how fast its CLOSE_WAIT count grows, measured from
+	// /proc walk to /proc walk over the time between them and smoothed
+	// (RateWindow): the one rate the findings and the panes show. RateKnown
+	// says it was measured (a second walk saw the process).
+	CloseWaitPerS float64
+	RateKnown     bool
 }
 
 // Attribution says how sockets were matched to processes, and why some
@@ -223,6 +229,13 @@ type Attribution struct {
 	// another PID namespace, which /proc does not list.
 	Unknown                                                              int
 	UnseenNewer, UnseenHidden, UnseenLeaderGone, UnseenOtherPIDNamespace int
+	// Openers names the event source of openers (Query.Openers), if any,
+	// and FromOpener counts the sockets it named: TIME_WAIT and others no
+	// process holds, and sockets newer than the walk.
+	Openers    OpenerSource
+	FromOpener int
+	// TimeWaitFromOpener counts, of the TIME_WAIT sockets, those named so.
+	TimeWaitFromOpener int
 }
 
 // An ExpiryBucket counts TIME_WAIT sockets that expire within a time.

@@ -64,6 +64,9 @@ func (f *SocketFilter) program() *filter.Filter {
 type SocketRow struct {
 	Socket
 	Owner Owner
+	// Opened says Owner is the process that opened the connection (an
+	// event source's), not one holding the socket now.
+	Opened bool
 }
 
 // Sockets lists up to limit sockets that f picks, as ss -tano lists
@@ -98,7 +101,14 @@ func (c *Collector) Sockets(f SocketFilter, owners *Owners, limit int) ([]Socket
 		n++
 		if len(rows) < limit {
 			r := SocketRow{Socket: *s}
-			r.Owner, _ = owners.Lookup(s.Inode)
+			var ok bool
+			if r.Owner, ok = owners.Lookup(s.Inode); !ok && c.opts.Openers != nil {
+				// No process holds it (TIME_WAIT), or the walk is older: its
+				// opener, if the event source saw the connect().
+				if op, found := c.opts.Openers.Opener(s.Local, s.Remote); found {
+					r.Owner, r.Opened = Owner{PID: op.PID, Command: op.Command}, true
+				}
+			}
 			rows = append(rows, r)
 		}
 	})

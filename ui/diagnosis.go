@@ -39,7 +39,11 @@ func (m Model) attributionLine() string {
 	if m.live.snap != nil {
 		age = m.live.snap.Time.Sub(m.own.owners.Time).Round(time.Second)
 	}
-	return fmt.Sprintf("processes: /proc walk %s, %s old", roundDump(m.own.owners.Took), max(age, 0))
+	src := "processes: "
+	if m.live.snap != nil && m.live.snap.Attribution.Openers.Name == "ebpf" {
+		src += "eBPF + "
+	}
+	return fmt.Sprintf("%s/proc walk %s, %s old", src, roundDump(m.own.owners.Took), max(age, 0))
 }
 
 // findingsBadge is the header's word on severe findings.

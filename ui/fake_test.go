@@ -106,9 +106,10 @@ func fakeSnapshot(i int, q tcpinfo.Query) *tcpinfo.Snapshot {
 	leak := 10 + 5*i
 	s.Processes = []tcpinfo.ProcessCount{
 		{Owner: tcpinfo.Owner{PID: 4242, Command: "java"}, States: tcpinfo.StateCounts{tcpinfo.Established: 25, tcpinfo.CloseWait: leak},
-			CloseWaitTo: netip.MustParseAddrPort("10.0.0.5:3306"), CloseWaitToCount: leak},
-		{Owner: tcpinfo.Owner{PID: 812, Command: "nginx"}, States: tcpinfo.StateCounts{tcpinfo.Established: 40, tcpinfo.Listen: 1}},
-		{Owner: tcpinfo.Owner{PID: 1, Command: "sshd"}, States: tcpinfo.StateCounts{tcpinfo.Listen: 1}},
+			CloseWaitTo: netip.MustParseAddrPort("10.0.0.5:3306"), CloseWaitToCount: leak,
+			CloseWaitPerS: 5, RateKnown: i > 0}, // as the collector measures it from walk to walk
+		{Owner: tcpinfo.Owner{PID: 812, Command: "nginx"}, States: tcpinfo.StateCounts{tcpinfo.Established: 40, tcpinfo.Listen: 1}, RateKnown: i > 0},
+		{Owner: tcpinfo.Owner{PID: 1, Command: "sshd"}, States: tcpinfo.StateCounts{tcpinfo.Listen: 1}, RateKnown: i > 0},
 	}
 	// The destroy notifications: 900 connections a second to the
 	// database close, 5 to the cache.

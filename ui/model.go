@@ -273,6 +273,7 @@ func (m Model) query() tcpinfo.Query {
 func (m Model) sameView(q tcpinfo.Query) bool {
 	now := m.query()
 	q.Owners, now.Owners = nil, nil
+	q.Openers, now.Openers = nil, nil // the collector's own, not the view's
 	return q == now
 }
 
@@ -373,7 +374,7 @@ func (m Model) polled(msg polledMsg) (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	cmds := []tea.Cmd{}
-	if m.cfg.Owners != nil && !m.own.ownersInFlight && m.own.owners.Stale(time.Now()) {
+	if m.cfg.Owners != nil && !m.own.ownersInFlight && m.own.owners.Stale(time.Now(), m.effectiveInterval()) {
 		// Attribution is refreshed on its own goroutine, on its own slow
 		// schedule: polls never wait for the /proc walk.
 		m.own.ownersInFlight = true

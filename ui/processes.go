@@ -8,7 +8,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tcpdash/tcpdash/internal/diagnose"
-	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
 // processesPane is sockets by owning process, the selected process's
@@ -63,14 +62,6 @@ func (p processesPane) View(focused bool) []string {
 		}
 		return frame(paneTitle(paneProcesses, ""), true, []string{st.dim.Render(msg)}, w, h, st)
 	}
-	prev := map[int]int{}
-	var dt float64
-	if b.prev != nil && b.prev.Attribution.Enabled {
-		dt = s.Time.Sub(b.prev.Time).Seconds()
-		for _, p := range b.prev.Processes {
-			prev[p.PID] = p.States[tcpinfo.CloseWait]
-		}
-	}
 	const pidW, numW = 8, 9
 	// The command line tells two python3 apart; it gets the room there is.
 	cmdW := 16
@@ -90,9 +81,9 @@ func (p processesPane) View(focused bool) []string {
 	body := []string{st.header.Render(fit("PID", pidW) + fit("COMMAND", cmdW) + cgHeader + padLeft("C_WAIT/s", numW) + header)}
 	rows := make([]string, 0, len(s.Processes))
 	for _, p := range s.Processes {
-		rate := "—"
-		if was, ok := prev[p.PID]; ok && dt > 0 {
-			rate = fmtRate(float64(p.States[tcpinfo.CloseWait]-was) / dt)
+		rate := "—" // one walk has seen it: no rate yet
+		if p.RateKnown {
+			rate = fmtRate(p.CloseWaitPerS)
 		}
 		command := p.Command
 		if p.Cmdline != "" {

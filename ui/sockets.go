@@ -86,6 +86,8 @@ func (p socketsPane) View(bool) []string {
 		}
 		owner := "-"
 		switch {
+		case r.Owner.PID != 0 && r.Opened:
+			owner = fmt.Sprintf("opened by pid %d (%s)", r.Owner.PID, r.Owner.Command)
 		case r.Owner.PID != 0:
 			owner = fmt.Sprintf("pid %d (%s)", r.Owner.PID, r.Owner.Command)
 		case r.Inode == 0:

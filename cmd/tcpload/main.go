@@ -51,6 +51,8 @@ Population:
 Load:
   --churn RATE      while the command runs, connect() RATE times a second to a
                     server of its own on 127.0.0.250:7000, which closes at once
+  --client-closes   with --churn: the client closes first (its side is left in
+                    TIME_WAIT, as behind a connection per request)
 
 Environment:
   --netns           run in a new private user+network namespace
@@ -102,6 +104,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Var(&benches, "bench", "")
 	fs.IntVar(&runs, "runs", runs, "")
 	churn := fs.Int("churn", 0, "")
+	clientCloses := fs.Bool("client-closes", false, "")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -118,7 +121,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if inNetns && !netns.Inside() {
 		cmd := netns.Command("/proc/self/exe", args...)
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
-		return cmd.Run()
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		// The interrupt that ends this process ends the one inside too.
+		stop := context.AfterFunc(ctx, func() { cmd.Process.Signal(os.Interrupt) })
+		defer stop()
+		return cmd.Wait()
 	}
 	if netns.Inside() {
 		if err := netns.LoopbackUp(); err != nil {
@@ -142,7 +151,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer pop.Close()
 	fmt.Fprintf(stderr, "tcpload: built %+v in %s (pid %d)\n", spec, time.Since(start).Round(time.Millisecond), os.Getpid())
 	if *churn > 0 {
-		stopChurn, err := startChurn(ctx, *churn, stderr)
+		stopChurn, err := startChurn(ctx, *churn, *clientCloses, stderr)
 		if err != nil {
 			return err
 		}
@@ -283,9 +292,19 @@ func median(s []sample) sample {
 
 // startChurn runs a steady connect() load against a server that closes
 // every connection at once; stop ends it and reports the rate achieved.
-func startChurn(ctx context.Context, rate int, stderr io.Writer) (stop func(), err error) {
+func startChurn(ctx context.Context, rate int, clientCloses bool, stderr io.Writer) (stop func(), err error) {
 	to := netip.MustParseAddrPort("127.0.0.250:7000")
-	stopServer, err := loadgen.Serve(to, func(fd int) { unix.Close(fd) })
+	handle := func(fd int) { unix.Close(fd) }
+	if clientCloses {
+		handle = func(fd int) {
+			go func() { // close after the client's FIN
+				var b [1]byte
+				unix.Read(fd, b[:])
+				unix.Close(fd)
+			}()
+		}
+	}
+	stopServer, err := loadgen.Serve(to, handle)
 	if err != nil {
 		return nil, fmt.Errorf("--churn: %w", err)
 	}

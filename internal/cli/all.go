@@ -35,7 +35,12 @@ func runAll(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	defer fl.Close()
 	if dashboard {
-		return runFleetDashboard(ctx, cfg, fleetPanes{fl, cfg})
+		src, err := loadOpeners(cfg.ebpf)
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		return runFleetDashboard(ctx, cfg, fleetPanes{fl, cfg, src})
 	}
 	interval := cfg.interval
 	for n := 0; cfg.once && n < 1 || !cfg.once && (cfg.count == 0 || n < cfg.count); n++ {
@@ -104,8 +109,9 @@ func fleetOptions(cfg config) watch.Options {
 
 // fleetPanes is a fleet as the dashboard's Namespaces pane sees it.
 type fleetPanes struct {
-	fl  *watch.Fleet
-	cfg config
+	fl      *watch.Fleet
+	cfg     config
+	openers openerSource // for the namespace entered
 }
 
 // Overview is the Namespaces pane's poll: every namespace, triaged.
@@ -144,8 +150,8 @@ func (p fleetPanes) Watch(netns string) (ui.Watch, error) {
 		return ui.Watch{}, fmt.Errorf("network namespace %s is gone", netns)
 	}
 	if m.Dash == nil {
-		col, err := tcpinfo.NewCollector(tcpinfo.Options{Source: p.cfg.source, Top: p.cfg.top,
-			Namespace: m.Watched.CollectorNamespace(), Cgroups: fl.Cgroups(), RememberOwners: true, WatchCloses: true})
+		col, err := tcpinfo.NewCollector(p.openers.options(tcpinfo.Options{Source: p.cfg.source, Top: p.cfg.top,
+			Namespace: m.Watched.CollectorNamespace(), Cgroups: fl.Cgroups(), RememberOwners: true, WatchCloses: true}, m.Watched))
 		if err != nil {
 			return ui.Watch{}, err
 		}

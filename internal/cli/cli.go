@@ -49,6 +49,7 @@ type config struct {
 	top        int
 	source     tcpinfo.Source
 	netns      netnsChoice
+	ebpf       ebpfMode
 	// filter selects the sockets every count is over (--filter).
 	filter *filter.Filter
 	tuneFiles
@@ -95,6 +96,7 @@ func parseFlags(args []string) (config, error) {
 	source := fs.String("source", "auto", "")
 	registerNetns(fs, &cfg.netns)
 	registerFilter(fs, &cfg.filter)
+	registerEBPF(fs, &cfg.ebpf)
 	cfg.tuneFiles.register(fs)
 	if err := parseSet(fs, args, cmdMain); err != nil {
 		return cfg, err
@@ -199,7 +201,16 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer w.Close()
 	// Streams and the dashboard carry owners over to TIME_WAIT; a single
 	// snapshot cannot see the past.
-	col, err := w.Collector(tcpinfo.Options{Source: cfg.source, Top: cfg.top, RememberOwners: !cfg.once, WatchCloses: !cfg.once})
+	opts := tcpinfo.Options{Source: cfg.source, Top: cfg.top, RememberOwners: !cfg.once, WatchCloses: !cfg.once}
+	if !cfg.once {
+		src, err := loadOpeners(cfg.ebpf)
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		opts = src.options(opts, w)
+	}
+	col, err := w.Collector(opts)
 	if err != nil {
 		return err
 	}
@@ -241,7 +252,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // readOwners refreshes process attribution when it is stale. Without it
 // the snapshot is still right, only anonymous, so a failure is a warning.
 func readOwners(cur *tcpinfo.Owners, w *watch.Namespace, stderr io.Writer) *tcpinfo.Owners {
-	if !cur.Stale(time.Now()) {
+	if !cur.Stale(time.Now(), 0) {
 		return cur
 	}
 	o, err := tcpinfo.ReadOwnersIn("/proc", w.NS.ID())

@@ -33,6 +33,7 @@ type exporterConfig struct {
 	processes         bool
 	netns             netnsChoice
 	filter            *filter.Filter
+	ebpf              ebpfMode
 }
 
 func parseExporterFlags(args []string) (exporterConfig, error) {
@@ -46,6 +47,7 @@ func parseExporterFlags(args []string) (exporterConfig, error) {
 	fs.BoolVar(&cfg.processes, "processes", true, "")
 	registerNetns(fs, &cfg.netns)
 	registerFilter(fs, &cfg.filter)
+	registerEBPF(fs, &cfg.ebpf)
 	if err := parseSet(fs, args, cmdExporter); err != nil {
 		return cfg, err
 	}
@@ -118,8 +120,14 @@ func exporterTargets(cfg exporterConfig) (exporter.Options, func(), error) {
 		if err != nil {
 			return exporter.Options{}, nil, err
 		}
-		col, err := w.Collector(tcpinfo.Options{Top: cfg.top, RememberOwners: true, WatchCloses: true})
+		src, err := loadOpeners(cfg.ebpf)
 		if err != nil {
+			w.Close()
+			return exporter.Options{}, nil, err
+		}
+		col, err := w.Collector(src.options(tcpinfo.Options{Top: cfg.top, RememberOwners: true, WatchCloses: true}, w))
+		if err != nil {
+			src.Close()
 			w.Close()
 			return exporter.Options{}, nil, err
 		}
@@ -128,7 +136,7 @@ func exporterTargets(cfg exporterConfig) (exporter.Options, func(), error) {
 			t.Owners = w.OwnersReader()
 		}
 		targets := func() ([]exporter.Target, error) { return []exporter.Target{t}, nil }
-		return exporter.Options{Targets: targets}, func() { col.Close(); w.Close() }, nil
+		return exporter.Options{Targets: targets}, func() { col.Close(); src.Close(); w.Close() }, nil
 	}
 	fl, err := watch.NewFleet(watch.Options{Top: cfg.top, Processes: cfg.processes, Filter: cfg.filter})
 	if err != nil {

@@ -33,7 +33,7 @@ func vocabulary() []flagDef {
 	netns := []string{"watch another network namespace: NAME (ip netns), a path to a",
 		"namespace file, pid:N, or container:ID (an id prefix or name);",
 		"all: every namespace on the host (the dashboard opens on them)"}
-	filter := []string{"only the sockets EXPR selects, in ss's words (run in the kernel):",
+	filter := []string{"only the sockets EXPR selects, in ss's words (in the dashboard: its tables):",
 		"'state time-wait ( dport = :3306 or dport = :6379 ) and dst 10.0.0.0/8'"}
 	return []flagDef{
 		{"o", "FILE", []string{"the recording to write: a new file, never reached through a symlink"}, []string{cmdRecord}},
@@ -59,6 +59,8 @@ func vocabulary() []flagDef {
 		{"timeout", "D", []string{"a scrape's limit for a collection (default 10s)"}, []string{cmdExporter}},
 		{"source", "S", []string{"auto, netlink or procfs (default auto: netlink, else /proc/net/tcp)"}, []string{cmdMain}},
 		{"processes", "=false", []string{"do not name the processes holding sockets (skips the /proc/<pid>/fd walk)"}, all},
+		{"ebpf", "MODE", []string{"auto, on or off: name each connection's opener at connect() with eBPF",
+			"(root, BTF, Linux 5.8); default auto: when possible, else say why"}, all},
 		{"filter", "EXPR", filter, all},
 		{"netns", "WHAT", netns, []string{cmdMain, cmdTune, cmdExporter, cmdRecord}},
 		{"read-only", "", []string{"the dashboard's tuning pane shows everything but changes nothing"}, []string{cmdMain}},

@@ -42,6 +42,7 @@ func parseRecordFlags(args []string) (recordConfig, error) {
 	fs.BoolVar(&cfg.processes, "processes", true, "")
 	registerNetns(fs, &cfg.netns)
 	registerFilter(fs, &cfg.filter)
+	registerEBPF(fs, &cfg.ebpf)
 	if err := parseSet(fs, args, cmdRecord); err != nil {
 		return cfg, err
 	}
@@ -79,7 +80,12 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer w.Close()
-	col, err := w.Collector(tcpinfo.Options{Top: cfg.top, RememberOwners: true, WatchCloses: true})
+	src, err := loadOpeners(cfg.ebpf)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	col, err := w.Collector(src.options(tcpinfo.Options{Top: cfg.top, RememberOwners: true, WatchCloses: true}, w))
 	if err != nil {
 		return err
 	}

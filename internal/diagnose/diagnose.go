@@ -92,7 +92,10 @@ func (f Finding) ID() string {
 
 // Thresholds below which nothing is reported: a quiet host has no findings.
 const (
-	minCloseWait      = 10  // CLOSE_WAIT sockets in one process
+	minCloseWait = 10 // CLOSE_WAIT sockets in one process
+	// growingCloseWait is the rate at which a process's CLOSE_WAIT count
+	// is growing: a socket every 5 s, and not the rounding of a steady one.
+	growingCloseWait  = 0.2
 	minSynRecv        = 64  // half-open connections
 	minOrphanFinWait2 = 100 // orphaned FIN_WAIT2 sockets
 	forecastHorizon   = 5 * time.Minute
@@ -160,24 +163,19 @@ func diagnose(now, earlier *tcpinfo.Snapshot, settings []tuning.Setting) ([]Find
 	return f, recList
 }
 
-// closeWait names the processes that hold CLOSE_WAIT sockets.
+// closeWait names the processes that hold CLOSE_WAIT sockets. A process
+// whose count grows (its smoothed rate, measured from walk to walk by the
+// collector: the rate the processes pane shows) is critical.
 func closeWait(now, earlier *tcpinfo.Snapshot, dt float64) []Finding {
 	var f []Finding
-	before := map[int]int{}
-	if earlier != nil {
-		for _, p := range earlier.Processes {
-			before[p.PID] = p.States[tcpinfo.CloseWait]
-		}
-	}
 	for _, p := range now.Processes {
 		n := p.States[tcpinfo.CloseWait]
-		was, seen := before[p.PID]
-		if n < minCloseWait || seen && n < was {
-			continue
+		if n < minCloseWait || p.RateKnown && p.CloseWaitPerS <= -growingCloseWait {
+			continue // few, or being closed
 		}
 		sev, rate := Warning, ""
-		if seen && n > was {
-			sev, rate = Critical, fmt.Sprintf(", growing %s/s", fmtRate(float64(n-was)/dt))
+		if p.RateKnown && p.CloseWaitPerS >= growingCloseWait {
+			sev, rate = Critical, fmt.Sprintf(", growing %s/s", fmtRate(p.CloseWaitPerS))
 		}
 		// Name where the leak is: one destination (a client leaking), or
 		// one local port (a server leaking accepted connections).
@@ -276,6 +274,8 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, settings []tuning.Se
 		ev := []string{fmt.Sprintf("%s of %s ports used, %s in TIME_WAIT", humanize.Int(g.Used), humanize.Int(g.Capacity), humanize.Int(g.TimeWait))}
 		if who := opener(g, rates.Opens); who != "" {
 			ev = append([]string{who}, ev...)
+		} else if why := unnamedOpener(now.Attribution, g); why != "" {
+			ev = append(ev, why)
 		}
 		if growth != 0 {
 			ev = append(ev, fmt.Sprintf("growing %s/s (%s)", fmtRate(growth), how))
@@ -357,9 +357,28 @@ func opener(g tcpinfo.PressureGroup, rate float64) string {
 		name += " (" + strings.Join(who, ", ") + ")"
 	}
 	if g.TimeWait*2 >= g.Used && rate > 0 {
-		return fmt.Sprintf("%s opens %s connections/s to %s and closes them first", name, fmtRate(rate), g.Remote)
+		closes := ""
+		if g.ClosesPerS > 0 {
+			closes = fmt.Sprintf(" (%s closes/s)", fmtRate(g.ClosesPerS))
+		}
+		return fmt.Sprintf("%s opens %s connections/s to %s and closes them first%s", name, fmtRate(rate), g.Remote, closes)
 	}
 	return fmt.Sprintf("%s holds %s of its %s sockets", name, humanize.Int(g.OpenerSockets), humanize.Int(g.Used))
+}
+
+// unnamedOpener says why a group's opener is not named, when its sockets
+// are mostly TIME_WAIT: no process holds those, and a connection shorter
+// than a poll is named only by an event source.
+func unnamedOpener(a tcpinfo.Attribution, g tcpinfo.PressureGroup) string {
+	switch {
+	case !a.Enabled || g.TimeWait*2 < g.Used:
+		return ""
+	case a.Openers.Name != "":
+		return "its opener is not named: these connections were opened before tcpdash began to watch"
+	case a.Openers.Note != "":
+		return "its opener is not named: connections that close within a poll are named only with eBPF (" + a.Openers.Note + ")"
+	}
+	return "its opener is not named: connections that close within a poll are named only with eBPF"
 }
 
 // fullListeners are the listeners whose accept queue is full.

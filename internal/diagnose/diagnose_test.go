@@ -47,14 +47,16 @@ func TestQuiet(t *testing.T) {
 }
 
 func TestCloseWaitLeak(t *testing.T) {
-	proc := func(n int) tcpinfo.ProcessCount {
+	// The rate is the collector's, measured from walk to walk.
+	proc := func(n int, perS float64) tcpinfo.ProcessCount {
 		p := tcpinfo.ProcessCount{Owner: tcpinfo.Owner{PID: 4242, Command: "java"},
-			CloseWaitTo: netip.MustParseAddrPort("10.0.0.5:3306"), CloseWaitToCount: n - 4, CloseWaitOn: 52000, CloseWaitOnCount: 1}
+			CloseWaitTo: netip.MustParseAddrPort("10.0.0.5:3306"), CloseWaitToCount: n - 4, CloseWaitOn: 52000, CloseWaitOnCount: 1,
+			CloseWaitPerS: perS, RateKnown: true}
 		p.States[tcpinfo.CloseWait] = n
 		return p
 	}
 	now, then := base(2*time.Second), base(0)
-	now.Processes, then.Processes = []tcpinfo.ProcessCount{proc(1204)}, []tcpinfo.ProcessCount{proc(1180)}
+	now.Processes, then.Processes = []tcpinfo.ProcessCount{proc(1204, 12)}, []tcpinfo.ProcessCount{proc(1180, 12)}
 	f := Diagnose(now, then, nil)
 	want := "pid 4242 (java) holds 1,204 CLOSE_WAIT sockets, 1,200 to 10.0.0.5:3306 — the application is not closing connections the peer has closed"
 	if len(f) != 1 || f[0].Title != want || f[0].Severity != Critical || !strings.Contains(f[0].Evidence[0], "growing 12/s") {
@@ -65,7 +67,7 @@ func TestCloseWaitLeak(t *testing.T) {
 	}
 	// Shrinking CLOSE_WAIT is being cleaned up: no finding.
 	later := base(4 * time.Second)
-	later.Processes = []tcpinfo.ProcessCount{proc(1100)}
+	later.Processes = []tcpinfo.ProcessCount{proc(1100, -50)}
 	if f := Diagnose(later, now, nil); len(f) != 0 {
 		t.Errorf("shrinking CLOSE_WAIT reported:\n%s", titles(f))
 	}

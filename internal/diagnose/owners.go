@@ -22,12 +22,22 @@ func OwnerNotes(a tcpinfo.Attribution, root bool) []string {
 			kinds = " (" + kinds + ")"
 		}
 		clue := "their remote endpoint is the clue"
+		unnamed := a.UnownedTimeWait - a.UnownedRemembered - a.TimeWaitFromOpener
 		switch {
+		case a.TimeWaitFromOpener > 0:
+			clue = fmt.Sprintf("%s TIME_WAIT named by the process that opened the connection (eBPF, at connect())", humanize.Int(a.TimeWaitFromOpener))
+			if a.UnownedRemembered > 0 {
+				clue += fmt.Sprintf(", %s by the process that held it open", humanize.Int(a.UnownedRemembered))
+			}
+			clue += fmt.Sprintf("; %s not named", humanize.Int(unnamed))
 		case a.UnownedRemembered > 0:
 			clue = fmt.Sprintf("%s TIME_WAIT counted for the process and cgroup that held the connection open; %s never seen open",
-				humanize.Int(a.UnownedRemembered), humanize.Int(a.UnownedTimeWait-a.UnownedRemembered))
+				humanize.Int(a.UnownedRemembered), humanize.Int(unnamed))
 		case a.UnownedTimeWait > 0 && a.Remembered == 0:
 			clue += " (one snapshot cannot see who opened a TIME_WAIT socket; the dashboard and --json streams remember)"
+		}
+		if unnamed > 0 && a.Openers.Name == "" && a.Openers.Note != "" {
+			clue += " — connections shorter than a poll are named with eBPF, here " + a.Openers.Note
 		}
 		notes = append(notes, fmt.Sprintf("%s sockets have no owner in the kernel%s: %s",
 			humanize.Int(a.Unowned), kinds, clue))
@@ -54,6 +64,10 @@ func OwnerNotes(a tcpinfo.Attribution, root bool) []string {
 		}
 		notes = append(notes, fmt.Sprintf("%s sockets belong to processes tcpdash did not see: %s",
 			humanize.Int(a.Unknown), strings.Join(why, "; ")))
+	}
+	if o := a.Openers; o.Name != "" && (o.Lost > 0 || o.Dropped > 0) {
+		notes = append(notes, fmt.Sprintf("the eBPF source missed events: %s lost in the kernel's ring buffer, %s past its bounds (their connections are not named)",
+			humanize.Int(int(o.Lost)), humanize.Int(int(o.Dropped))))
 	}
 	if a.Shared > 0 {
 		notes = append(notes, fmt.Sprintf("%s sockets are held by several processes (inherited across fork, or passed over a Unix socket): listed under each, counted once",

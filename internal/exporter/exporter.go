@@ -226,7 +226,7 @@ func (e *Exporter) collect() ([]labelled, int, error) {
 		e.mu.Lock()
 		owners, prev := e.owners[t.Netns], e.prev[t.Netns]
 		e.mu.Unlock()
-		if t.Owners != nil && owners.Stale(now) {
+		if t.Owners != nil && owners.Stale(now, 0) {
 			if o, err := t.Owners(); err == nil {
 				owners = o
 			}

@@ -199,9 +199,13 @@ func (fl *Fleet) Close() {
 // allows: the rest wait for the next poll, so that refreshes spread out
 // instead of all coming due at once.
 const (
-	refreshEvery  = 5 * time.Second
-	refreshBudget = 100 * time.Millisecond
-	firstBudget   = 500 * time.Millisecond
+	// fleetOwnersAge is how often the host-wide /proc walk runs for a
+	// fleet at most: it serves every namespace, which are dumped on
+	// this schedule when quiet anyway.
+	fleetOwnersAge = 5 * time.Second
+	refreshEvery   = 5 * time.Second
+	refreshBudget  = 100 * time.Millisecond
+	firstBudget    = 500 * time.Millisecond
 )
 
 // moved reports whether m's namespace changed since its last snapshot, by
@@ -228,7 +232,7 @@ func (m *Member) moved() bool {
 // whose time says when it was taken. --once dumps them all.
 func (fl *Fleet) Poll(stderr io.Writer) ([]*tcpinfo.Snapshot, [][]diagnose.Finding) {
 	now := time.Now()
-	if fl.opts.Processes && fl.owners.Stale(now) {
+	if fl.opts.Processes && fl.owners.Stale(now, fleetOwnersAge) {
 		fl.readOwners(stderr)
 	}
 	// Which to dump: those that moved, then the stalest quiet ones.

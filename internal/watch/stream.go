@@ -44,7 +44,7 @@ func (w *Namespace) Stream(ctx context.Context, col *tcpinfo.Collector, opts Str
 			case <-timer.C:
 			}
 		}
-		if opts.Processes && owners.Stale(time.Now()) {
+		if opts.Processes && owners.Stale(time.Now(), interval) {
 			// Without owners the snapshot is still right, only anonymous.
 			if o, err := w.OwnersReader()(); err == nil {
 				owners = o

@@ -1,0 +1,66 @@
+package tcpinfo
+
+import (
+	"math"
+	"time"
+)
+
+// procRates measures each process's CLOSE_WAIT growth from walk to walk.
+// A process's counts change only when a /proc walk runs (sockets newer
+// than the walk have no owner yet), so a rate between two snapshots reads
+// 0 between walks and a burst after each; measured over the time between
+// the walks, and smoothed, it is the true rate, and the findings built on
+// it do not flap from one poll to the next.
+type procRates struct {
+	walk  time.Time
+	byPID map[int]*procRate
+}
+
+type procRate struct {
+	closeWait int
+	at        time.Time // the walk the count is from
+	perS      float64
+	known     bool
+}
+
+// update puts each process's rate on its row, learning from a walk newer
+// than the last; rows of a walk already seen keep the rates it gave.
+func (r *procRates) update(procs []ProcessCount, walk time.Time) {
+	if r.byPID == nil {
+		r.byPID = map[int]*procRate{}
+	}
+	fresh := walk.After(r.walk)
+	seen := make(map[int]bool, len(procs))
+	for i := range procs {
+		p := &procs[i]
+		seen[p.PID] = true
+		pr := r.byPID[p.PID]
+		n := p.States[CloseWait]
+		switch {
+		case pr == nil:
+			pr = &procRate{closeWait: n, at: walk}
+			r.byPID[p.PID] = pr
+		case fresh && walk.After(pr.at):
+			dt := walk.Sub(pr.at).Seconds()
+			growth := float64(n-pr.closeWait) / dt
+			if pr.known {
+				// The exponential average of the growth, weighted by the
+				// time it covers: one long gap counts as much as several
+				// short ones.
+				pr.perS += (1 - math.Exp(-dt/RateWindow.Seconds())) * (growth - pr.perS)
+			} else {
+				pr.perS, pr.known = growth, true
+			}
+			pr.closeWait, pr.at = n, walk
+		}
+		p.CloseWaitPerS, p.RateKnown = pr.perS, pr.known
+	}
+	if fresh {
+		r.walk = walk
+		for pid := range r.byPID {
+			if !seen[pid] {
+				delete(r.byPID, pid) // gone, or holds no socket now
+			}
+		}
+	}
+}
