@@ -207,6 +207,21 @@ func (c *Collector) foldCloses(snap *Snapshot) {
 	}
 }
 
+// destinationEvents puts what the event source saw of each destination
+// (failed connects, resets) on its pressure rows and endpoint rows.
+func destinationEvents(snap *Snapshot, idx OpenerIndex) {
+	of := func(remote netip.AddrPort) *DestinationEvents {
+		d, _ := idx.Destination(remote)
+		return &d
+	}
+	for i := range snap.PortPressure {
+		snap.PortPressure[i].Events = of(snap.PortPressure[i].Remote)
+	}
+	for i := range snap.TopRemoteEndpoints {
+		snap.TopRemoteEndpoints[i].Events = of(snap.TopRemoteEndpoints[i].Endpoint)
+	}
+}
+
 // Close releases the netlink sockets.
 func (c *Collector) Close() error {
 	if c.closes != nil {
@@ -270,6 +285,8 @@ func (c *Collector) Collect(q Query) (*Snapshot, error) {
 	c.foldCloses(snap)
 	if q.Openers == nil {
 		snap.Attribution.Openers.Note = c.opts.OpenersNote
+	} else {
+		destinationEvents(snap, q.Openers)
 	}
 	if q.Owners != nil {
 		c.procRates.update(snap.Processes, q.Owners.Time)

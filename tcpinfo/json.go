@@ -142,6 +142,9 @@ type (
 		// With closes watched (see jsonCloses): every row has them.
 		Closes     *uint64  `json:"closes,omitempty"`
 		ClosesPerS *float64 `json:"closes_per_s,omitempty"`
+		// With an event source (eBPF), as on port_pressure rows.
+		FailedConnects *uint64 `json:"failed_connects,omitempty"`
+		Resets         *uint64 `json:"resets,omitempty"`
 	}
 	jsonPressure struct {
 		LocalAddr  string      `json:"local_addr"`
@@ -155,6 +158,9 @@ type (
 		Opener     *jsonOpener `json:"opener,omitempty"`
 		Closes     *uint64     `json:"closes,omitempty"`
 		ClosesPerS *float64    `json:"closes_per_s,omitempty"`
+		// With an event source (eBPF): connects that failed and resets.
+		FailedConnects *uint64 `json:"failed_connects,omitempty"`
+		Resets         *uint64 `json:"resets,omitempty"`
 	}
 	// jsonOpener is who holds most of a destination group's sockets.
 	jsonOpener struct {
@@ -265,6 +271,7 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 	for _, e := range s.TopRemoteEndpoints {
 		row := jsonEndpoint{Addr: e.Endpoint.Addr().String(), Port: e.Endpoint.Port(), Total: e.States.Total(), States: nonZeroStates(e.States)}
 		row.Closes, row.ClosesPerS = closes(e.Closes, e.ClosesPerS)
+		row.FailedConnects, row.Resets = events(e.Events)
 		j.TopRemoteEndpoints = append(j.TopRemoteEndpoints, row)
 	}
 	for _, g := range s.PortPressure {
@@ -277,6 +284,7 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 			jp.Opener = &jsonOpener{g.Opener.PID, g.Opener.Command, g.OpenerCgroupName, g.OpenerSockets}
 		}
 		jp.Closes, jp.ClosesPerS = closes(g.Closes, g.ClosesPerS)
+		jp.FailedConnects, jp.Resets = events(g.Events)
 		j.PortPressure = append(j.PortPressure, jp)
 	}
 	for _, e := range s.TimeWaitExpiry {
@@ -322,6 +330,7 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 		}
 		row := EndpointCount{Endpoint: ep, States: StateCounts(e.States)}
 		row.Closes, row.ClosesPerS = closesOf(e.Closes, e.ClosesPerS)
+		row.Events = eventsOf(e.FailedConnects, e.Resets)
 		s.TopRemoteEndpoints = append(s.TopRemoteEndpoints, row)
 	}
 	for _, r := range j.LocalPortsFolded {
@@ -359,6 +368,7 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 			pg.Opener, pg.OpenerCgroupName, pg.OpenerSockets = Owner{PID: o.PID, Command: o.Command}, o.Cgroup, o.Sockets
 		}
 		pg.Closes, pg.ClosesPerS = closesOf(g.Closes, g.ClosesPerS)
+		pg.Events = eventsOf(g.FailedConnects, g.Resets)
 		s.PortPressure = append(s.PortPressure, pg)
 	}
 	for _, e := range j.TimeWaitExpiry {
@@ -424,6 +434,29 @@ func clamp(v, lo, hi float64) float64 {
 // day so that no product of it overflows.
 func millis(ms float64) time.Duration {
 	return time.Duration(math.Round(clamp(ms, 0, 24*3600e3)*1000)) * time.Microsecond
+}
+
+// events writes a row's event counts, when it has them.
+func events(d *DestinationEvents) (failed, resets *uint64) {
+	if d == nil {
+		return nil, nil
+	}
+	return &d.Failed, &d.Resets
+}
+
+// eventsOf reads them back.
+func eventsOf(failed, resets *uint64) *DestinationEvents {
+	if failed == nil && resets == nil {
+		return nil
+	}
+	var d DestinationEvents
+	if failed != nil {
+		d.Failed = *failed
+	}
+	if resets != nil {
+		d.Resets = *resets
+	}
+	return &d
 }
 
 // roundRate keeps a rate's JSON short: two decimals are a hundredth of a

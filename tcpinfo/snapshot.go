@@ -131,6 +131,8 @@ type EndpointCount struct {
 	// began to listen (Snapshot.Closes), ClosesPerS their smoothed rate.
 	Closes     uint64
 	ClosesPerS float64
+	// Events as on PressureGroup.
+	Events *DestinationEvents
 }
 
 // A PressureGroup is the set of sockets that compete for ephemeral ports
@@ -167,6 +169,9 @@ type PressureGroup struct {
 	// born and gone between polls included.
 	Closes     uint64
 	ClosesPerS float64
+	// Events is what an event source (Query.Openers) saw of connections
+	// to the destination: failed connects and resets since it began.
+	Events *DestinationEvents
 }
 
 // A ProcessCount counts a process's sockets by state.

@@ -118,6 +118,9 @@ func fakeSnapshot(i int, q tcpinfo.Query) *tcpinfo.Snapshot {
 		g := &s.PortPressure[j]
 		g.ClosesPerS = map[uint16]float64{3306: 900, 6379: 5}[g.Remote.Port()]
 		g.Closes = uint64(g.ClosesPerS) * uint64(i)
+		if g.Remote.Port() == 3306 { // java opens them, named by eBPF
+			g.Opener, g.OpenerCgroup, g.OpenerCgroupName, g.OpenerSockets = tcpinfo.Owner{PID: 4242, Command: "java"}, 7, "orders.service", g.Used
+		}
 	}
 	for j := range s.RemoteEndpointsFolded {
 		e := &s.RemoteEndpointsFolded[j]

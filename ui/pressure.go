@@ -72,14 +72,19 @@ func (p pressurePane) View(focused bool) []string {
 	if closes {
 		cols++
 	}
-	gaugeW := max(inner-routeW-cols*numW-1, 4)
+	// Who opens the connections, where the width allows.
+	openerW := 0
+	if inner >= 150 {
+		openerW = 28
+	}
+	gaugeW := max(inner-routeW-cols*numW-1-openerW, 4)
 	// Column names abbreviate, rather than being cut, when narrow.
 	gaugeName := "USED OF CAPACITY"
 	if gaugeW < lipgloss.Width(gaugeName) {
 		gaugeName = "GAUGE"
 	}
 	header := st.header.Render(fit("LOCAL → DESTINATION", routeW) + " " + fit(gaugeName, gaugeW) +
-		padLeft("USED", numW) + padLeft("CAP", numW) + padLeft("USE%", numW) + padLeft("TW%", numW) + padLeft("NEW/S", numW) + closeHeader(closes, numW))
+		padLeft("USED", numW) + padLeft("CAP", numW) + padLeft("USE%", numW) + padLeft("TW%", numW) + padLeft("NEW/S", numW) + closeHeader(closes, numW) + openerCell(openerW, "  OPENER"))
 	rows := make([]string, 0, len(b.snap.PortPressure))
 	for _, g := range b.snap.PortPressure {
 		filled := min(int(g.Ratio*float64(gaugeW)+0.5), gaugeW)
@@ -97,7 +102,7 @@ func (p pressurePane) View(focused bool) []string {
 		rows = append(rows, fit(g.Local.String()+" → "+g.Remote.String(), routeW)+" "+gauge+
 			padLeft(humanize.Int(g.Used), numW)+padLeft(humanize.Int(g.Capacity), numW)+
 			padLeft(fmt.Sprintf("%.1f", g.Ratio*100), numW)+padLeft(fmt.Sprint(twShare), numW)+
-			padLeft(fmtRate(b.newPerSecond(g, prev)), numW)+closeCell(closes, g.ClosesPerS, numW))
+			padLeft(fmtRate(b.newPerSecond(g, prev)), numW)+closeCell(closes, g.ClosesPerS, numW)+openerCell(openerW, "  "+openerOf(g)))
 	}
 	body := []string{header}
 	if len(rows) == 0 {
@@ -122,4 +127,26 @@ func closeCell(watching bool, perS float64, w int) string {
 		return ""
 	}
 	return padLeft(fmtRate(perS), w)
+}
+
+// openerCell is s in a column of width w, or nothing when w is 0.
+func openerCell(w int, s string) string {
+	if w == 0 {
+		return ""
+	}
+	return fit(s, w)
+}
+
+// openerOf names who holds most of a group's sockets (its TIME_WAIT
+// named by the opener, with eBPF), as the exhaustion finding does.
+func openerOf(g tcpinfo.PressureGroup) string {
+	switch {
+	case g.OpenerSockets == 0:
+		return "-"
+	case g.Opener.PID != 0:
+		return fmt.Sprintf("%s (pid %d)", g.Opener.Command, g.Opener.PID)
+	case g.OpenerCgroupName != "":
+		return g.OpenerCgroupName
+	}
+	return "-"
 }
