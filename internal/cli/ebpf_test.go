@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tcpdash/tcpdash/internal/loadgen"
 	"github.com/tcpdash/tcpdash/internal/netns"
 	"github.com/tcpdash/tcpdash/internal/openers"
 )
@@ -129,4 +132,77 @@ func TestIntegrationEBPFNamesTheOpener(t *testing.T) {
 	if !found {
 		t.Errorf("no pressure row for 127.0.0.250:7000: %s", lines[len(lines)-1])
 	}
+}
+
+// TestIntegrationWalkNamesTwoPollConnections: without eBPF, connections
+// held open across two polls and then closed by their client are named in
+// TIME_WAIT by the process that held them: the /proc walk runs at every
+// poll while it is cheap, and a stream remembers what it saw open.
+func TestIntegrationWalkNamesTwoPollConnections(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	to := netip.MustParseAddrPort("127.0.0.9:3306")
+	loadgen.ClosingServer(t, to)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { // 20 connections every 500 ms, each held 1.2 s: open across two polls
+		defer close(done)
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var conns []net.Conn
+			for range 20 {
+				if c, err := net.Dial("tcp", to.String()); err == nil {
+					conns = append(conns, c)
+				}
+			}
+			time.AfterFunc(1200*time.Millisecond, func() {
+				for _, c := range conns {
+					c.Close()
+				}
+			})
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	out, errOut, err := runCLIContext(ctx, t, "--json", "--count", "10", "--interval", "500ms", "--ebpf", "off")
+	cancel()
+	<-done
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var snap struct {
+		States    map[string]int
+		Processes []struct {
+			PID    int
+			States map[string]int
+		}
+		Owners struct {
+			Source     string
+			SourceNote string `json:"source_note"`
+		}
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &snap); err != nil {
+		t.Fatal(err)
+	}
+	tw := snap.States["TIME_WAIT"]
+	var named int
+	for _, p := range snap.Processes {
+		if p.PID == os.Getpid() {
+			named = p.States["TIME_WAIT"]
+		}
+	}
+	if tw < 100 || float64(named) < 0.9*float64(tw) {
+		t.Errorf("TIME_WAIT %d, named as this process's %d: want at least 90%% without eBPF", tw, named)
+	}
+	if snap.Owners.Source != "proc" || !strings.Contains(snap.Owners.SourceNote, "--ebpf=off") {
+		t.Errorf("owners %+v: want the walk alone, saying why", snap.Owners)
+	}
+	t.Logf("TIME_WAIT %d, %d named without eBPF", tw, named)
 }
