@@ -985,7 +985,10 @@ func (a *Aggregator) fillProcesses(snap *Snapshot, n int) {
 		if c.Total() == 0 {
 			return ProcessCount{}, false
 		}
-		p := ProcessCount{Owner: a.ownerAt(int32(i)), States: c, Shared: a.procShared[i], Cgroup: a.procCgroup[i]}
+		p := ProcessCount{Owner: a.ownerAt(int32(i)), States: c, Shared: a.procShared[i], Cgroup: a.procCgroup[i], FilesLeft: -1}
+		if i < len(o.fds) {
+			p.Files = o.fds[i]
+		}
 		if k, ok := top[int32(i)]; ok {
 			p.CloseWaitTo, p.CloseWaitToCount = k.ep, a.closeWait[k]
 		}

@@ -95,6 +95,12 @@ type (
 		Cmdline string        `json:"cmdline,omitempty"`
 		// CloseWaitPerS, once measured (a stream's second walk).
 		CloseWaitPerS *float64 `json:"close_wait_per_s,omitempty"`
+		// Its open files and soft RLIMIT_NOFILE (0: unknown or unlimited);
+		// once measured, their growth and the seconds until EMFILE.
+		Fds      int      `json:"fds,omitempty"`
+		FdLimit  int      `json:"fd_limit,omitempty"`
+		FdsPerS  *float64 `json:"fds_per_s,omitempty"`
+		FdsLeftS *float64 `json:"fds_left_s,omitempty"`
 	}
 	jsonFoldedPort struct {
 		Port      uint16        `json:"port,omitempty"`
@@ -204,9 +210,14 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 	for _, p := range s.Processes {
 		row := jsonProcess{PID: p.PID, Command: p.Command, Total: p.States.Total(), States: nonZeroStates(p.States),
 			Shared: p.Shared, Cgroup: p.CgroupName, Cmdline: p.Cmdline}
+		row.Fds, row.FdLimit = p.Files.Open, p.Files.Limit
 		if p.RateKnown {
-			r := roundRate(p.CloseWaitPerS)
-			row.CloseWaitPerS = &r
+			r, f := roundRate(p.CloseWaitPerS), roundRate(p.FilesPerS)
+			row.CloseWaitPerS, row.FdsPerS = &r, &f
+		}
+		if p.FilesLeft >= 0 && p.RateKnown {
+			left := math.Round(p.FilesLeft.Seconds()*10) / 10
+			row.FdsLeftS = &left
 		}
 		j.Processes = append(j.Processes, row)
 	}
@@ -379,6 +390,14 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 			States: StateCounts(p.States), Shared: p.Shared, CgroupName: p.Cgroup}
 		if r := p.CloseWaitPerS; r != nil {
 			pc.CloseWaitPerS, pc.RateKnown = clamp(*r, -maxRate, maxRate), true
+		}
+		pc.Files = FileCount{Open: max(p.Fds, 0), Limit: max(p.FdLimit, 0)}
+		pc.FilesLeft = -1
+		if r := p.FdsPerS; r != nil {
+			pc.FilesPerS = clamp(*r, -maxRate, maxRate)
+		}
+		if l := p.FdsLeftS; l != nil {
+			pc.FilesLeft = millis(*l * 1000)
 		}
 		s.Processes = append(s.Processes, pc)
 	}

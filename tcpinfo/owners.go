@@ -35,6 +35,9 @@ type Owners struct {
 	// (inherited across fork, or passed with SCM_RIGHTS); nil if none.
 	shared map[uint32][]int32
 	procs  []Owner
+	// fds is each process's open files and its soft RLIMIT_NOFILE (0:
+	// unknown), beside procs.
+	fds []FileCount
 	// maxInode is the highest socket inode the walk saw: a socket above
 	// it was most likely made after the walk.
 	maxInode uint32
@@ -177,6 +180,9 @@ func walkOwners(procRoot, only string) (map[string]*Owners, error) {
 			fdDir = filepath.Join(procRoot, name, "task", thread, "fd")
 		}
 		files, err := w.sockets(fdDir, add)
+		if idx >= 0 {
+			o.fds = append(o.fds, FileCount{Open: files, Limit: fileLimit(procRoot, name)})
+		}
 		switch {
 		case errors.Is(err, fs.ErrPermission):
 			o.Hidden++
@@ -262,6 +268,34 @@ func socketInode(link []byte) (uint32, bool) {
 		return 0, false
 	}
 	return uint32(n), true
+}
+
+// A FileCount is a process's open files against its soft RLIMIT_NOFILE:
+// past it, socket() and accept() fail with EMFILE.
+type FileCount struct {
+	Open, Limit int // Limit 0: unknown or unlimited
+}
+
+// fileLimit reads the soft "Max open files" of /proc/PID/limits; 0 when
+// it cannot, or when it is unlimited.
+func fileLimit(procRoot, pid string) int {
+	f, err := os.Open(filepath.Join(procRoot, pid, "limits"))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	var buf [4096]byte // the file is about 1.6 KB
+	n, _ := io.ReadFull(f, buf[:])
+	for _, line := range bytes.Split(buf[:n], []byte{'\n'}) {
+		if rest, ok := bytes.CutPrefix(line, []byte("Max open files")); ok {
+			if f := bytes.Fields(rest); len(f) > 0 {
+				if v, err := parseDec(f[0]); err == nil && v > 0 && v < 1<<31 {
+					return int(v)
+				}
+			}
+		}
+	}
+	return 0
 }
 
 // cmdline reads /proc/PID/cmdline: NUL-separated arguments.

@@ -17,10 +17,10 @@ type procRates struct {
 }
 
 type procRate struct {
-	closeWait int
-	at        time.Time // the walk the count is from
-	perS      float64
-	known     bool
+	closeWait, files int
+	at               time.Time // the walk the counts are from
+	perS, filesPerS  float64
+	known            bool
 }
 
 // update puts each process's rate on its row, learning from a walk newer
@@ -38,22 +38,31 @@ func (r *procRates) update(procs []ProcessCount, walk time.Time) {
 		n := p.States[CloseWait]
 		switch {
 		case pr == nil:
-			pr = &procRate{closeWait: n, at: walk}
+			pr = &procRate{closeWait: n, files: p.Files.Open, at: walk}
 			r.byPID[p.PID] = pr
 		case fresh && walk.After(pr.at):
 			dt := walk.Sub(pr.at).Seconds()
 			growth := float64(n-pr.closeWait) / dt
+			files := float64(p.Files.Open-pr.files) / dt
 			if pr.known {
 				// The exponential average of the growth, weighted by the
 				// time it covers: one long gap counts as much as several
 				// short ones.
-				pr.perS += (1 - math.Exp(-dt/RateWindow.Seconds())) * (growth - pr.perS)
+				w := 1 - math.Exp(-dt/RateWindow.Seconds())
+				pr.perS += w * (growth - pr.perS)
+				pr.filesPerS += w * (files - pr.filesPerS)
 			} else {
-				pr.perS, pr.known = growth, true
+				pr.perS, pr.filesPerS, pr.known = growth, files, true
 			}
-			pr.closeWait, pr.at = n, walk
+			pr.closeWait, pr.files, pr.at = n, p.Files.Open, walk
 		}
-		p.CloseWaitPerS, p.RateKnown = pr.perS, pr.known
+		p.CloseWaitPerS, p.RateKnown, p.FilesPerS = pr.perS, pr.known, pr.filesPerS
+		p.FilesLeft = -1
+		if pr.known && pr.filesPerS > 0 && p.Files.Limit > 0 {
+			// From the walk's count: the next walk brings it up to date.
+			left := time.Duration(float64(p.Files.Limit-p.Files.Open) / pr.filesPerS * float64(time.Second))
+			p.FilesLeft = max(left, 0)
+		}
 	}
 	if fresh {
 		r.walk = walk

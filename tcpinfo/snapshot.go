@@ -197,6 +197,14 @@ type ProcessCount struct {
 	// says it was measured (a second walk saw the process).
 	CloseWaitPerS float64
 	RateKnown     bool
+	// Files is its open files against its soft limit, as the walk read
+	// them; FilesPerS how fast they grow (measured and smoothed as
+	// CloseWaitPerS), and FilesLeft the time until socket() and accept()
+	// fail with EMFILE at that growth: -1 when it does not grow or the
+	// limit is unknown.
+	Files     FileCount
+	FilesPerS float64
+	FilesLeft time.Duration
 }
 
 // Attribution says how sockets were matched to processes, and why some

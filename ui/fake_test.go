@@ -107,7 +107,8 @@ func fakeSnapshot(i int, q tcpinfo.Query) *tcpinfo.Snapshot {
 	s.Processes = []tcpinfo.ProcessCount{
 		{Owner: tcpinfo.Owner{PID: 4242, Command: "java"}, States: tcpinfo.StateCounts{tcpinfo.Established: 25, tcpinfo.CloseWait: leak},
 			CloseWaitTo: netip.MustParseAddrPort("10.0.0.5:3306"), CloseWaitToCount: leak,
-			CloseWaitPerS: 5, RateKnown: i > 0}, // as the collector measures it from walk to walk
+			CloseWaitPerS: 5, RateKnown: i > 0, // as the collector measures it from walk to walk
+			Files: tcpinfo.FileCount{Open: 60 + leak, Limit: 1024}, FilesPerS: 5, FilesLeft: -1},
 		{Owner: tcpinfo.Owner{PID: 812, Command: "nginx"}, States: tcpinfo.StateCounts{tcpinfo.Established: 40, tcpinfo.Listen: 1}, RateKnown: i > 0},
 		{Owner: tcpinfo.Owner{PID: 1, Command: "sshd"}, States: tcpinfo.StateCounts{tcpinfo.Listen: 1}, RateKnown: i > 0},
 	}

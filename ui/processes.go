@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -73,12 +74,14 @@ func (p processesPane) View(focused bool) []string {
 	if inner >= 110 {
 		cgW = 22
 	}
-	header, cell := b.stateColumns(inner - pidW - cmdW - numW - cgW)
+	// Open files against the limit: a leak dies of EMFILE first.
+	const fdW = 12
+	header, cell := b.stateColumns(inner - pidW - cmdW - numW - cgW - fdW)
 	cgHeader := ""
 	if cgW > 0 {
 		cgHeader = fit("CGROUP", cgW)
 	}
-	body := []string{st.header.Render(fit("PID", pidW) + fit("COMMAND", cmdW) + cgHeader + padLeft("C_WAIT/s", numW) + header)}
+	body := []string{st.header.Render(fit("PID", pidW) + fit("COMMAND", cmdW) + cgHeader + padLeft("C_WAIT/s", numW) + padLeft("FDS/LIMIT", fdW-1) + " " + header)}
 	rows := make([]string, 0, len(s.Processes))
 	for _, p := range s.Processes {
 		rate := "—" // one walk has seen it: no rate yet
@@ -96,7 +99,17 @@ func (p processesPane) View(focused bool) []string {
 		if cgW > 0 {
 			cg = fit(orDash(p.CgroupName), cgW-1) + " "
 		}
-		rows = append(rows, fit(fmt.Sprint(p.PID), pidW)+fit(command, cmdW)+cg+padLeft(rate, numW)+cell(&p.States))
+		fds := "-"
+		if f := p.Files; f.Open > 0 && f.Limit > 0 {
+			fds = compactCount(f.Open) + "/" + compactCount(f.Limit)
+		} else if f.Open > 0 {
+			fds = compactCount(f.Open)
+		}
+		fdCell := padLeft(fds, fdW-1) + " "
+		if p.Files.Limit > 0 && (p.FilesLeft >= 0 && p.FilesLeft < 5*time.Minute || p.Files.Open*10 >= p.Files.Limit*9) {
+			fdCell = st.trouble.Render(padLeft("!"+fds, fdW-1)) + " "
+		}
+		rows = append(rows, fit(fmt.Sprint(p.PID), pidW)+fit(command, cmdW)+cg+padLeft(rate, numW)+fdCell+cell(&p.States))
 	}
 	if len(rows) == 0 {
 		body = append(body, st.dim.Render("no process holds a TCP socket in this network namespace"))
@@ -175,4 +188,17 @@ func shortCmdline(cmdline string) string {
 		b.WriteString(" " + a)
 	}
 	return b.String()
+}
+
+// compactCount writes n in at most five cells: 512, 65536 as 64k, 1M.
+func compactCount(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dM", n>>20)
+	case n >= 100000:
+		return fmt.Sprintf("%dk", n/1000)
+	case n >= 10000 && n%1024 == 0:
+		return fmt.Sprintf("%dk", n>>10)
+	}
+	return fmt.Sprint(n)
 }

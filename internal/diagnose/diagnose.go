@@ -93,6 +93,7 @@ func (f Finding) ID() string {
 // Thresholds below which nothing is reported: a quiet host has no findings.
 const (
 	minCloseWait = 10 // CLOSE_WAIT sockets in one process
+	minFiles     = 64 // open files: a process below holds too few to run out
 	// growingCloseWait is the rate at which a process's CLOSE_WAIT count
 	// is growing: a socket every 5 s, and not the rounding of a steady one.
 	growingCloseWait  = 0.2
@@ -130,6 +131,7 @@ func diagnose(now, earlier *tcpinfo.Snapshot, settings []tuning.Setting) ([]Find
 	}
 
 	f = append(f, closeWait(now, earlier, dt)...)
+	f = append(f, fileExhaustion(now)...)
 	f = append(f, exhaustion(now, earlier, dt, settings, listening)...)
 	f = append(f, counters(now, earlier, dt, recs, settingInt(settings, "net.core.somaxconn"))...)
 	if n := now.States[tcpinfo.SynRecv]; n >= minSynRecv && (earlier == nil || n > earlier.States[tcpinfo.SynRecv]) {
@@ -213,6 +215,56 @@ func closeWait(now, earlier *tcpinfo.Snapshot, dt float64) []Finding {
 				Detail:   "No sysctl fixes this. Turn on process attribution to see which program.",
 				Evidence: []string{fmt.Sprintf("CLOSE_WAIT %s → %s in %.0fs", humanize.Int(was), humanize.Int(n), dt)}})
 		}
+	}
+	return f
+}
+
+// fileExhaustion names the processes running out of file descriptors: a
+// socket leak kills a process with EMFILE long before ports run out when
+// its RLIMIT_NOFILE is 1,024 or 4,096.
+func fileExhaustion(now *tcpinfo.Snapshot) []Finding {
+	var f []Finding
+	for _, p := range now.Processes {
+		fc := p.Files
+		if fc.Limit == 0 || fc.Open < minFiles {
+			continue
+		}
+		who := fmt.Sprintf("pid %d (%s)", p.PID, p.Command)
+		used := fmt.Sprintf("%s of %s file descriptors open", humanize.Int(fc.Open), humanize.Int(fc.Limit))
+		var sev Severity
+		var title, short string
+		rank := float64(fc.Open) / float64(fc.Limit)
+		switch {
+		case fc.Open >= fc.Limit-1:
+			sev = Critical
+			title = fmt.Sprintf("%s is out of file descriptors: %s; its socket() and accept() fail with EMFILE", who, used)
+			short = fmt.Sprintf("%s: out of file descriptors (%s), EMFILE now", who, humanize.Int(fc.Limit))
+			rank++
+		case p.FilesLeft >= 0 && p.FilesLeft < forecastHorizon:
+			sev = Warning
+			if p.FilesLeft < time.Minute {
+				sev = Critical
+			}
+			title = fmt.Sprintf("%s will run out of file descriptors in about %s: %s, +%s/s", who, about(p.FilesLeft), used, fmtRate(p.FilesPerS))
+			short = fmt.Sprintf("%s: EMFILE in about %s (%s of %s fds)", who, about(p.FilesLeft), humanize.Int(fc.Open), humanize.Int(fc.Limit))
+			rank += 1 / (1 + p.FilesLeft.Seconds())
+		case fc.Open*10 >= fc.Limit*9:
+			sev = Warning
+			title = fmt.Sprintf("%s uses %.0f%% of its file descriptors: %s", who, 100*rank, used)
+		default:
+			continue
+		}
+		ev := []string{used + fmt.Sprintf(" (soft RLIMIT_NOFILE %s)", humanize.Int(fc.Limit))}
+		if p.RateKnown && p.FilesPerS != 0 {
+			ev = append(ev, fmt.Sprintf("growing %s/s", fmtRate(p.FilesPerS)))
+		}
+		if cw := p.States[tcpinfo.CloseWait]; cw >= minCloseWait {
+			ev = append(ev, fmt.Sprintf("%s of them are CLOSE_WAIT sockets it never closed: the leak is what fills them", humanize.Int(cw)))
+		}
+		f = append(f, Finding{Kind: "fd_exhaustion", Severity: sev, Rank: rank, Subject: who, Title: title, Short: short,
+			Detail: "No sysctl fixes a process's own limit. Close what it leaks (sockets in CLOSE_WAIT, connections never returned to a pool); " +
+				"raise its limit where that is the honest fix: LimitNOFILE= in its systemd unit, ulimit -n, or the container runtime's nofile.",
+			Evidence: ev})
 	}
 	return f
 }

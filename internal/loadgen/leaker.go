@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,6 +30,9 @@ func MaybeLeak() {
 	if err != nil || err2 != nil {
 		fmt.Fprintln(os.Stderr, "leaker: bad environment")
 		os.Exit(2)
+	}
+	if every, err := time.ParseDuration(os.Getenv(leakEnv + "_EVERY")); err == nil {
+		drip(ap, n, every)
 	}
 	var fds []int
 	for i := range n {
@@ -55,6 +59,74 @@ func MaybeLeak() {
 		}
 	}
 	os.Exit(0)
+}
+
+// drip lowers the soft RLIMIT_NOFILE to nofile, says "ready", then leaks
+// a connection every `every` until socket() fails with EMFILE, says when
+// ("emfile UNIXNANO"), and holds what it has until its stdin closes.
+func drip(ap netip.AddrPort, nofile int, every time.Duration) {
+	lim := unix.Rlimit{Cur: uint64(nofile), Max: uint64(nofile)}
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		fmt.Fprintln(os.Stderr, "leaker:", err)
+		os.Exit(1)
+	}
+	fmt.Println("ready")
+	for {
+		fd, err := unix.Socket(family(ap), unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err == unix.EMFILE {
+			fmt.Printf("emfile %d\n", time.Now().UnixNano())
+			break
+		}
+		if err == nil {
+			err = unix.Connect(fd, sockaddr(ap))
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "leaker:", err)
+			os.Exit(1)
+		}
+		time.Sleep(every)
+	}
+	io.Copy(io.Discard, os.Stdin)
+	os.Exit(0)
+}
+
+// StartDripper runs the test binary, under the command name name, as a
+// process whose soft RLIMIT_NOFILE is nofile and that leaks a connection
+// to to every `every` until EMFILE; the channel gets the time it did.
+func StartDripper(t *testing.T, name string, to netip.AddrPort, every time.Duration, nofile int) (pid int, emfile <-chan time.Time) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), name)
+	if err := os.Symlink(exe, link); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(link)
+	cmd.Env = append(os.Environ(), leakEnv+"="+to.String(), leakEnv+"_N="+strconv.Itoa(nofile), leakEnv+"_EVERY="+every.String())
+	in, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close(); cmd.Wait() })
+	r := bufio.NewReader(stdout)
+	if line, err := r.ReadString('\n'); err != nil || line != "ready\n" {
+		t.Fatalf("leaker: %q, %v", line, err)
+	}
+	ch := make(chan time.Time, 1)
+	go func() {
+		var ns int64
+		if line, err := r.ReadString('\n'); err == nil {
+			if _, err := fmt.Sscanf(line, "emfile %d", &ns); err == nil {
+				ch <- time.Unix(0, ns)
+			}
+		}
+		close(ch)
+	}()
+	return cmd.Process.Pid, ch
 }
 
 // StartLeaker runs the test binary, under the command name name, as a

@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"math"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tcpdash/tcpdash/internal/loadgen"
+	"github.com/tcpdash/tcpdash/internal/netns"
+)
+
+// TestIntegrationFileDescriptorLeak: a process that leaks a socket every
+// 20 ms under a 512-file limit is named with its open files, its limit
+// and a time left within 30% of when it really hits EMFILE, and a finding
+// says so.
+func TestIntegrationFileDescriptorLeak(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	to := netip.MustParseAddrPort("127.0.0.9:3306")
+	loadgen.ClosingServer(t, to)
+	pid, emfile := loadgen.StartDripper(t, "fd-leaker", to, 20*time.Millisecond, 512)
+
+	type row struct {
+		PID      int
+		Fds      int      `json:"fds"`
+		FdLimit  int      `json:"fd_limit"`
+		FdsLeftS *float64 `json:"fds_left_s"`
+	}
+	type finding struct{ Kind, Title string }
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r, w := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, []string{"--json", "--interval", "500ms", "--ebpf", "off"}, strings.NewReader(""), w, io.Discard)
+		w.Close()
+	}()
+	defer r.Close()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<22)
+	var madeAt, predicted time.Time
+	var seenFinding string
+	for sc.Scan() {
+		var snap struct {
+			Time      time.Time
+			Processes []row
+			Findings  []finding
+		}
+		if err := json.Unmarshal(sc.Bytes(), &snap); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range snap.Processes {
+			if p.PID != pid {
+				continue
+			}
+			if p.FdLimit != 512 || p.Fds == 0 {
+				t.Fatalf("the leaker's files: %+v; want a limit of 512", p)
+			}
+			// The first forecast made at least 3 s before the end.
+			if p.FdsLeftS != nil && predicted.IsZero() && *p.FdsLeftS > 3 {
+				madeAt, predicted = snap.Time, snap.Time.Add(time.Duration(*p.FdsLeftS*float64(time.Second)))
+			}
+		}
+		for _, f := range snap.Findings {
+			if f.Kind == "fd_exhaustion" && strings.Contains(f.Title, "fd-leaker") {
+				seenFinding = f.Title
+			}
+		}
+		if !predicted.IsZero() && seenFinding != "" {
+			break
+		}
+	}
+	cancel()
+	r.Close() // the stream's next write fails, and it ends
+	<-done
+	at, ok := <-emfile
+	if !ok {
+		t.Fatal("the leaker never hit EMFILE")
+	}
+	if predicted.IsZero() || seenFinding == "" {
+		t.Fatalf("no forecast (%v) or no finding (%q)", predicted, seenFinding)
+	}
+	t.Logf("forecast EMFILE at %s, hit at %s; finding: %s", predicted.Format("15:04:05.000"), at.Format("15:04:05.000"), seenFinding)
+	// Within 30% of the time that was left when the forecast was made.
+	actual, forecast := at.Sub(madeAt), predicted.Sub(madeAt)
+	if math.Abs((forecast - actual).Seconds()) > 0.3*actual.Seconds() {
+		t.Errorf("at %s: forecast %v left, it took %v", madeAt.Format("15:04:05.000"), forecast, actual)
+	}
+}
