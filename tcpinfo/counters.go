@@ -22,6 +22,8 @@ type Counters struct {
 	// tcp_max_tw_buckets limits.
 	TWSockets uint64 `json:"tw"`
 	Alloc     uint64 `json:"alloc"`
+	// Mem is the memory TCP sockets hold, in pages: what tcp_mem bounds.
+	Mem uint64 `json:"mem"`
 
 	// /proc/net/snmp, Tcp:.
 	CurrEstab    uint64 `json:"CurrEstab"`
@@ -29,6 +31,10 @@ type Counters struct {
 	PassiveOpens uint64 `json:"PassiveOpens"`
 	AttemptFails uint64 `json:"AttemptFails"`
 	EstabResets  uint64 `json:"EstabResets"`
+	OutSegs      uint64 `json:"OutSegs"`
+	RetransSegs  uint64 `json:"RetransSegs"`
+	InErrs       uint64 `json:"InErrs"`
+	OutRsts      uint64 `json:"OutRsts"`
 
 	// /proc/net/netstat, TcpExt:.
 	TW                  uint64 `json:"TW"`
@@ -37,6 +43,23 @@ type Counters struct {
 	TCPTimeWaitOverflow uint64 `json:"TCPTimeWaitOverflow"`
 	ListenOverflows     uint64 `json:"ListenOverflows"`
 	ListenDrops         uint64 `json:"ListenDrops"`
+	// The counters that name a cause, as nstat spells them.
+	TCPSynRetrans        uint64 `json:"TCPSynRetrans"`
+	TCPTimeouts          uint64 `json:"TCPTimeouts"`
+	TCPAbortOnData       uint64 `json:"TCPAbortOnData"`
+	TCPAbortOnClose      uint64 `json:"TCPAbortOnClose"`
+	TCPAbortOnMemory     uint64 `json:"TCPAbortOnMemory"`
+	TCPAbortOnTimeout    uint64 `json:"TCPAbortOnTimeout"`
+	TCPAbortOnLinger     uint64 `json:"TCPAbortOnLinger"`
+	SyncookiesSent       uint64 `json:"SyncookiesSent"`
+	SyncookiesRecv       uint64 `json:"SyncookiesRecv"`
+	SyncookiesFailed     uint64 `json:"SyncookiesFailed"`
+	TCPReqQFullDrop      uint64 `json:"TCPReqQFullDrop"`
+	TCPReqQFullDoCookies uint64 `json:"TCPReqQFullDoCookies"`
+	TCPMemoryPressures   uint64 `json:"TCPMemoryPressures"`
+	PruneCalled          uint64 `json:"PruneCalled"`
+	RcvPruned            uint64 `json:"RcvPruned"`
+	TCPBacklogDrop       uint64 `json:"TCPBacklogDrop"`
 }
 
 // ReadCounters reads the counters of the caller's network namespace from
@@ -66,6 +89,7 @@ func ReadCountersAt(procDir string) (Counters, error) {
 			c.Orphan = deref(p.Orphan)
 			c.TWSockets = deref(p.TW)
 			c.Alloc = deref(p.Alloc)
+			c.Mem = deref(p.Mem)
 		}
 	}
 	// sockstat6 is absent when IPv6 is disabled; that is zero sockets.
@@ -98,6 +122,7 @@ func ReadCountersAt(procDir string) (Counters, error) {
 	t := snmp.Tcp
 	c.CurrEstab, c.ActiveOpens, c.PassiveOpens = deref(t.CurrEstab), deref(t.ActiveOpens), deref(t.PassiveOpens)
 	c.AttemptFails, c.EstabResets = deref(t.AttemptFails), deref(t.EstabResets)
+	c.OutSegs, c.RetransSegs, c.InErrs, c.OutRsts = deref(t.OutSegs), deref(t.RetransSegs), deref(t.InErrs), deref(t.OutRsts)
 
 	ns, err := self.Netstat()
 	if err != nil {
@@ -107,6 +132,13 @@ func ReadCountersAt(procDir string) (Counters, error) {
 	c.TW, c.TWRecycled, c.TWKilled = deref(x.TW), deref(x.TWRecycled), deref(x.TWKilled)
 	c.TCPTimeWaitOverflow = deref(x.TCPTimeWaitOverflow)
 	c.ListenOverflows, c.ListenDrops = deref(x.ListenOverflows), deref(x.ListenDrops)
+	c.TCPSynRetrans, c.TCPTimeouts = deref(x.TCPSynRetrans), deref(x.TCPTimeouts)
+	c.TCPAbortOnData, c.TCPAbortOnClose, c.TCPAbortOnMemory = deref(x.TCPAbortOnData), deref(x.TCPAbortOnClose), deref(x.TCPAbortOnMemory)
+	c.TCPAbortOnTimeout, c.TCPAbortOnLinger = deref(x.TCPAbortOnTimeout), deref(x.TCPAbortOnLinger)
+	c.SyncookiesSent, c.SyncookiesRecv, c.SyncookiesFailed = deref(x.SyncookiesSent), deref(x.SyncookiesRecv), deref(x.SyncookiesFailed)
+	c.TCPReqQFullDrop, c.TCPReqQFullDoCookies = deref(x.TCPReqQFullDrop), deref(x.TCPReqQFullDoCookies)
+	c.TCPMemoryPressures, c.PruneCalled, c.RcvPruned = deref(x.TCPMemoryPressures), deref(x.PruneCalled), deref(x.RcvPruned)
+	c.TCPBacklogDrop = deref(x.TCPBacklogDrop)
 	return c, nil
 }
 
@@ -118,8 +150,8 @@ func deref[T int | float64](p *T) uint64 {
 }
 
 // A CounterDef is one kernel counter that only rises, as nstat spells it:
-// whether any rise is trouble, whether the counters pane shows it, and how
-// to read it. RisingCounters is the one list the pane and the report read.
+// whether any rise is trouble, whether the counters pane always shows it
+// (the others show there while they rise), and how to read it. RisingCounters is the one list the pane and the report read.
 type CounterDef struct {
 	Name    string
 	Trouble bool // any rise is bad news
@@ -141,5 +173,24 @@ func RisingCounters() []CounterDef {
 		{"ListenDrops", true, true, func(c Counters) uint64 { return c.ListenDrops }},
 		{"AttemptFails", true, true, func(c Counters) uint64 { return c.AttemptFails }},
 		{"EstabResets", false, true, func(c Counters) uint64 { return c.EstabResets }},
+		{"RetransSegs", false, false, func(c Counters) uint64 { return c.RetransSegs }},
+		{"OutRsts", false, false, func(c Counters) uint64 { return c.OutRsts }},
+		{"InErrs", true, false, func(c Counters) uint64 { return c.InErrs }},
+		{"TCPSynRetrans", false, false, func(c Counters) uint64 { return c.TCPSynRetrans }},
+		{"TCPTimeouts", false, false, func(c Counters) uint64 { return c.TCPTimeouts }},
+		{"TCPAbortOnData", false, false, func(c Counters) uint64 { return c.TCPAbortOnData }},
+		{"TCPAbortOnClose", false, false, func(c Counters) uint64 { return c.TCPAbortOnClose }},
+		{"TCPAbortOnMemory", true, false, func(c Counters) uint64 { return c.TCPAbortOnMemory }},
+		{"TCPAbortOnTimeout", false, false, func(c Counters) uint64 { return c.TCPAbortOnTimeout }},
+		{"TCPAbortOnLinger", false, false, func(c Counters) uint64 { return c.TCPAbortOnLinger }},
+		{"SyncookiesSent", true, false, func(c Counters) uint64 { return c.SyncookiesSent }},
+		{"SyncookiesRecv", false, false, func(c Counters) uint64 { return c.SyncookiesRecv }},
+		{"SyncookiesFailed", true, false, func(c Counters) uint64 { return c.SyncookiesFailed }},
+		{"TCPReqQFullDrop", true, false, func(c Counters) uint64 { return c.TCPReqQFullDrop }},
+		{"TCPReqQFullDoCookies", true, false, func(c Counters) uint64 { return c.TCPReqQFullDoCookies }},
+		{"TCPMemoryPressures", true, false, func(c Counters) uint64 { return c.TCPMemoryPressures }},
+		{"PruneCalled", true, false, func(c Counters) uint64 { return c.PruneCalled }},
+		{"RcvPruned", true, false, func(c Counters) uint64 { return c.RcvPruned }},
+		{"TCPBacklogDrop", true, false, func(c Counters) uint64 { return c.TCPBacklogDrop }},
 	}
 }

@@ -18,7 +18,10 @@ const sampleJSON = `{"time":"2026-11-27T14:03:10.123456789+01:00","source":"netl
 	`"remote_endpoints_folded":[{"addr":"10.0.0.5","port":3306,"total":4,"states":{"ESTABLISHED":1,"TIME_WAIT":3},"closes":120,"closes_per_s":3.5},{"addr":"fe80::1","port":0,"ports":2,"total":2,"states":{"ESTABLISHED":1,"CLOSE_WAIT":1}}],` +
 	`"port_pressure":[{"local_addr":"10.0.0.1","remote_addr":"10.0.0.5","remote_port":3306,"used":4,"time_wait":3,"time_wait_recent":2,"capacity":28232,"ratio":0.0001,"opener":{"pid":42,"command":"api","cgroup":"api.service","sockets":1},"closes":120,"closes_per_s":3.5,"failed_connects":2,"resets":1}],` +
 	`"time_wait_expiry":[{"within_s":10,"count":1},{"within_s":60,"count":3}],` +
-	`"counters":{"inuse":7,"inuse6":1,"orphan":0,"tw":3,"alloc":9,"CurrEstab":2,"ActiveOpens":10,"PassiveOpens":4,"AttemptFails":0,"EstabResets":1,"TW":30,"TWRecycled":0,"TWKilled":0,"TCPTimeWaitOverflow":0,"ListenOverflows":0,"ListenDrops":0},` +
+	`"counters":{"inuse":7,"inuse6":1,"orphan":0,"tw":3,"alloc":9,"mem":4,"CurrEstab":2,"ActiveOpens":10,"PassiveOpens":4,"AttemptFails":0,"EstabResets":1,` +
+	`"OutSegs":900,"RetransSegs":12,"InErrs":0,"OutRsts":3,"TW":30,"TWRecycled":0,"TWKilled":0,"TCPTimeWaitOverflow":0,"ListenOverflows":0,"ListenDrops":0,` +
+	`"TCPSynRetrans":2,"TCPTimeouts":1,"TCPAbortOnData":0,"TCPAbortOnClose":0,"TCPAbortOnMemory":0,"TCPAbortOnTimeout":0,"TCPAbortOnLinger":0,` +
+	`"SyncookiesSent":5,"SyncookiesRecv":4,"SyncookiesFailed":0,"TCPReqQFullDrop":0,"TCPReqQFullDoCookies":5,"TCPMemoryPressures":0,"PruneCalled":0,"RcvPruned":0,"TCPBacklogDrop":0},` +
 	`"processes":[{"pid":42,"command":"api","total":2,"states":{"ESTABLISHED":1,"CLOSE_WAIT":1},"shared":1,"cgroup":"api.service","cmdline":"api --port 8080"}],` +
 	`"cgroups":[{"id":1234,"path":"/system.slice/api.service","name":"api.service","total":2,"states":{"ESTABLISHED":1,"CLOSE_WAIT":1}}],` +
 	`"listeners":[{"addr":"0.0.0.0","port":8080,"accept_queue":0,"backlog":4096,"syn_recv":0,"full":false,"pid":42,"command":"api"}],` +

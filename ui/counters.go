@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -21,18 +22,27 @@ func (p countersPane) View(focused bool) []string {
 	snap, prev := p.b.snap, p.b.prev
 	w, h := p.w, p.h
 	c := snap.Counters
-	var rows []tcpinfo.CounterDef
-	for _, r := range tcpinfo.RisingCounters() {
-		if r.Pane {
-			rows = append(rows, r)
-		}
-	}
-	const nameW, rateW = 20, 10
-	body := []string{st.header.Render(fit("COUNTER", nameW) + padLeft("/s", rateW) + padLeft("TOTAL", 14))}
 	var dt float64
 	if prev != nil {
 		dt = snap.Time.Sub(prev.Time).Seconds()
 	}
+	// The counters that name a cause come first while they rise (the
+	// trouble ones first of those); the usual ones follow.
+	var rows, moving []tcpinfo.CounterDef
+	for _, r := range tcpinfo.RisingCounters() {
+		switch {
+		case r.Pane:
+			rows = append(rows, r)
+		case dt > 0 && r.Value(c) > r.Value(prev.Counters):
+			moving = append(moving, r)
+		}
+	}
+	slices.SortStableFunc(moving, func(a, b tcpinfo.CounterDef) int {
+		return boolRank(b.Trouble) - boolRank(a.Trouble)
+	})
+	rows = append(moving, rows...)
+	const nameW, rateW = 20, 10
+	body := []string{st.header.Render(fit("COUNTER", nameW) + padLeft("/s", rateW) + padLeft("TOTAL", 14))}
 	for _, r := range rows {
 		rate := "—"
 		bad := false
@@ -59,4 +69,11 @@ func (p countersPane) View(focused bool) []string {
 	}
 	body = append(body, st.dim.Render(fmt.Sprintf("%s · orphans %s · in use %s", tw, humanize.Int(int(c.Orphan)), humanize.Int(int(c.InUse+c.InUse6)))))
 	return frame(paneTitle(paneCounters, ""), focused, body, w, h, st)
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -94,6 +94,11 @@ func (f Finding) ID() string {
 const (
 	minCloseWait = 10 // CLOSE_WAIT sockets in one process
 	minFiles     = 64 // open files: a process below holds too few to run out
+	// Retransmits worth a finding: this many a second, and this share of
+	// the segments sent.
+	minRetransPerS    = 10
+	retransShare      = 0.02
+	minSynRetransPerS = 1
 	// growingCloseWait is the rate at which a process's CLOSE_WAIT count
 	// is growing: a socket every 5 s, and not the rounding of a steady one.
 	growingCloseWait  = 0.2
@@ -134,6 +139,7 @@ func diagnose(now, earlier *tcpinfo.Snapshot, settings []tuning.Setting) ([]Find
 	f = append(f, fileExhaustion(now)...)
 	f = append(f, exhaustion(now, earlier, dt, settings, listening)...)
 	f = append(f, counters(now, earlier, dt, recs, settingInt(settings, "net.core.somaxconn"))...)
+	f = append(f, causes(now, earlier, dt, settings)...)
 	if n := now.States[tcpinfo.SynRecv]; n >= minSynRecv && (earlier == nil || n > earlier.States[tcpinfo.SynRecv]) {
 		f = append(f, Finding{Kind: "syn_recv", Severity: Warning, Rank: float64(n),
 			Title:    fmt.Sprintf("%s half-open connections (SYN_RECV) are piling up", humanize.Int(n)),
@@ -500,6 +506,77 @@ func counters(now, earlier *tcpinfo.Snapshot, dt float64, recs map[string]Recomm
 				Detail:   detail,
 				Evidence: []string{fmt.Sprintf("ListenOverflows +%d, ListenDrops +%d in %.0fs", lo, ld, dt)}})
 		}
+	}
+	return f
+}
+
+// causes reports the counters that name why connections fail or crawl:
+// SYN queues full, segments retransmitted, SYNs unanswered, memory
+// pressure, receive queues pruned, orphans near their limit.
+func causes(now, earlier *tcpinfo.Snapshot, dt float64, settings []tuning.Setting) []Finding {
+	var f []Finding
+	c := now.Counters
+	if maxOrphans := settingInt(settings, "net.ipv4.tcp_max_orphans"); maxOrphans > 0 && c.Orphan*10 >= uint64(maxOrphans)*8 {
+		f = append(f, Finding{Kind: "orphans_near_limit", Severity: Warning, Rank: float64(c.Orphan),
+			Title:    fmt.Sprintf("orphaned sockets are at %d%% of tcp_max_orphans (%s of %s): past it, the kernel resets connections", c.Orphan*100/uint64(maxOrphans), humanize.Int(int(c.Orphan)), humanize.Int(maxOrphans)),
+			Detail:   "Orphans are sockets their application closed that are still finishing (FIN_WAIT, LAST_ACK). Past net.ipv4.tcp_max_orphans the kernel resets them (TCPAbortOnMemory). Fix: peers that close promptly, a lower tcp_fin_timeout for FIN_WAIT2, or a higher tcp_max_orphans if memory allows (each can hold 64 KB).",
+			Evidence: []string{fmt.Sprintf("sockstat orphans %s", humanize.Int(int(c.Orphan)))}})
+	}
+	if earlier == nil || dt <= 0 {
+		return f
+	}
+	p := earlier.Counters
+	d := func(now, then uint64) uint64 { return now - min(now, then) }
+	rate := func(n uint64) string { return fmtRate(float64(n) / dt) }
+	// The listener handshakes pile up on: the port a SYN-queue finding names.
+	busiest := func() string {
+		var best *tcpinfo.Listener
+		for i := range now.Listeners {
+			if l := &now.Listeners[i]; l.SynRecv > 0 && (best == nil || l.SynRecv > best.SynRecv) {
+				best = l
+			}
+		}
+		if best == nil {
+			return ""
+		}
+		return fmt.Sprintf("port %d%s: ", best.Local.Port(), listenerOwner(*best))
+	}
+	if n := d(c.TCPReqQFullDrop, p.TCPReqQFullDrop); n > 0 {
+		f = append(f, Finding{Kind: "syn_drops", Severity: Critical, Rank: float64(n),
+			Title:    fmt.Sprintf("%sSYN queue full: %s connection attempts dropped (%s/s)", busiest(), humanize.Int(int(n)), rate(n)),
+			Detail:   "New connections are dropped before the handshake: the SYN queue is full and SYN cookies are off or failing. Fix: net.ipv4.tcp_syncookies=1, raise net.ipv4.tcp_max_syn_backlog and net.core.somaxconn, and the listen() backlog.",
+			Sysctls:  []Recommendation{{Key: "net.ipv4.tcp_syncookies", Value: "1", Reason: "SYN queue full: connection attempts dropped"}},
+			Evidence: []string{fmt.Sprintf("TCPReqQFullDrop +%s in %.0fs", humanize.Int(int(n)), dt)}})
+	}
+	if n := d(c.SyncookiesSent, p.SyncookiesSent); n > 0 {
+		f = append(f, Finding{Kind: "syn_cookies", Severity: Warning, Rank: float64(n),
+			Title:    fmt.Sprintf("%sSYN queue full, %s cookies/s", busiest(), rate(n)),
+			Detail:   "The SYN queue overflowed and the kernel answers with SYN cookies: connections still open, without TCP options the queue would keep (window scaling falls back). A flood, or a backlog too small for the load. Fix: raise net.ipv4.tcp_max_syn_backlog and the listen() backlog (somaxconn caps it).",
+			Evidence: []string{fmt.Sprintf("SyncookiesSent +%s, SyncookiesRecv +%s in %.0fs", humanize.Int(int(n)), humanize.Int(int(d(c.SyncookiesRecv, p.SyncookiesRecv))), dt)}})
+	}
+	if n, out := d(c.RetransSegs, p.RetransSegs), d(c.OutSegs, p.OutSegs); out > 0 && float64(n)/dt >= minRetransPerS && float64(n) >= retransShare*float64(out) {
+		f = append(f, Finding{Kind: "retransmits", Severity: Warning, Rank: float64(n) / float64(out),
+			Title:    fmt.Sprintf("%.1f%% of TCP segments are retransmitted (%s/s)", 100*float64(n)/float64(out), rate(n)),
+			Detail:   "Segments are lost on the way, or acknowledged too late: a congested or lossy path, a dropping firewall or conntrack table, or an overloaded peer. Connections crawl. The remote endpoints tell which destination.",
+			Evidence: []string{fmt.Sprintf("RetransSegs +%s of OutSegs +%s in %.0fs; TCPTimeouts +%s", humanize.Int(int(n)), humanize.Int(int(out)), dt, humanize.Int(int(d(c.TCPTimeouts, p.TCPTimeouts))))}})
+	}
+	if n := d(c.TCPSynRetrans, p.TCPSynRetrans); float64(n)/dt >= minSynRetransPerS {
+		f = append(f, Finding{Kind: "syn_retransmits", Severity: Warning, Rank: float64(n),
+			Title:    fmt.Sprintf("connect() SYNs are being retransmitted, %s/s: a destination is not answering", rate(n)),
+			Detail:   "Each retransmitted SYN adds 1 s, then 2, 4…: connects crawl and time out. The destination drops SYNs (a full SYN queue, a firewall, a full conntrack table) or is unreachable. Connections in SYN_SENT name it.",
+			Evidence: []string{fmt.Sprintf("TCPSynRetrans +%s in %.0fs; SYN_SENT now %s", humanize.Int(int(n)), dt, humanize.Int(now.States[tcpinfo.SynSent]))}})
+	}
+	if n, abort := d(c.TCPMemoryPressures, p.TCPMemoryPressures), d(c.TCPAbortOnMemory, p.TCPAbortOnMemory); n > 0 || abort > 0 {
+		f = append(f, Finding{Kind: "memory_pressure", Severity: Critical, Rank: float64(n + abort),
+			Title:    fmt.Sprintf("TCP is under memory pressure: %s entries into pressure, %s connections reset for memory", humanize.Int(int(n)), humanize.Int(int(abort))),
+			Detail:   "Sockets hold more memory than net.ipv4.tcp_mem allows: buffers shrink, connections are reset (TCPAbortOnMemory). Fix: find who holds large queues (Recv-Q and Send-Q in the drill-down: an application not reading), then raise tcp_mem if memory allows.",
+			Evidence: []string{fmt.Sprintf("sockstat mem %s pages; TCPMemoryPressures +%s, TCPAbortOnMemory +%s in %.0fs", humanize.Int(int(c.Mem)), humanize.Int(int(n)), humanize.Int(int(abort)), dt)}})
+	}
+	if pruned, backlog := d(c.PruneCalled, p.PruneCalled)+d(c.RcvPruned, p.RcvPruned), d(c.TCPBacklogDrop, p.TCPBacklogDrop); pruned > 0 || backlog > 0 {
+		f = append(f, Finding{Kind: "receive_drops", Severity: Warning, Rank: float64(pruned + backlog),
+			Title:    fmt.Sprintf("receive queues are overflowing: %s prunes and %s backlog drops (%s/s)", humanize.Int(int(pruned)), humanize.Int(int(backlog)), rate(pruned+backlog)),
+			Detail:   "An application is not reading its sockets fast enough, so the kernel collapses or drops their receive queues and the peers retransmit. The drill-down's Recv-Q shows which sockets.",
+			Evidence: []string{fmt.Sprintf("PruneCalled +%d, RcvPruned +%d, TCPBacklogDrop +%d in %.0fs", d(c.PruneCalled, p.PruneCalled), d(c.RcvPruned, p.RcvPruned), backlog, dt)}})
 	}
 	return f
 }

@@ -270,3 +270,38 @@ func TestExhaustedSaysFailingNow(t *testing.T) {
 		}
 	}
 }
+
+// TestCauses: the counters that name a cause each give their finding, and
+// a quiet interval none.
+func TestCauses(t *testing.T) {
+	then, now := base(0), base(time.Second)
+	if f := causes(now, then, 1, nil); len(f) != 0 {
+		t.Fatalf("quiet counters: %s", titles(f))
+	}
+	now.Listeners = []tcpinfo.Listener{{Local: netip.MustParseAddrPort("0.0.0.0:8080"), Backlog: 128, SynRecv: 128}}
+	c := &now.Counters
+	c.TCPReqQFullDrop, c.SyncookiesSent = 5, 40
+	c.OutSegs, c.RetransSegs = 1000, 50
+	c.TCPSynRetrans = 3
+	c.TCPMemoryPressures = 1
+	c.PruneCalled = 2
+	now.Counters.Orphan = 900
+	settings := []tuning.Setting{{Tunable: tuning.Tunable{Key: "net.ipv4.tcp_max_orphans"}, Value: "1000", Exists: true}}
+	kinds := map[string]string{}
+	for _, x := range causes(now, then, 1, settings) {
+		kinds[x.Kind] = x.Title
+	}
+	for kind, want := range map[string]string{
+		"syn_drops":          "port 8080: SYN queue full: 5 connection attempts dropped",
+		"syn_cookies":        "port 8080: SYN queue full, 40 cookies/s",
+		"retransmits":        "5.0% of TCP segments are retransmitted (50/s)",
+		"syn_retransmits":    "SYNs are being retransmitted, 3.0/s",
+		"memory_pressure":    "TCP is under memory pressure",
+		"receive_drops":      "receive queues are overflowing",
+		"orphans_near_limit": "90% of tcp_max_orphans",
+	} {
+		if !strings.Contains(kinds[kind], want) {
+			t.Errorf("%s: %q, want %q", kind, kinds[kind], want)
+		}
+	}
+}

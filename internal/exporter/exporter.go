@@ -387,6 +387,13 @@ func (e *Exporter) series(ch chan<- prometheus.Metric, l labelled) {
 	if s.MaxTimeWaitBuckets > 0 {
 		gauge(e.desc("tcpdash_time_wait_max_sockets", "net.ipv4.tcp_max_tw_buckets: beyond it, closes skip TIME_WAIT."), float64(s.MaxTimeWaitBuckets))
 	}
+	// Every rising counter once more, by its nstat name: one family, its
+	// cardinality fixed by the list.
+	tcpCounter := e.desc("tcpdash_tcp_counter_total", "The kernel's TCP counters (Tcp and TcpExt, as nstat names them), since boot.", "counter")
+	for _, d := range tcpinfo.RisingCounters() {
+		counter(tcpCounter, d.Value(c), d.Name)
+	}
+	gauge(e.desc("tcpdash_tcp_memory_pages", "Memory TCP sockets hold, in pages (sockstat mem): what net.ipv4.tcp_mem bounds."), float64(c.Mem))
 	counter(e.desc("tcpdash_tcpext_tw_total", "TcpExt TW: sockets that entered TIME_WAIT."), c.TW)
 	counter(e.desc("tcpdash_tcpext_tw_recycled_total", "TcpExt TWRecycled: TIME_WAIT reused by tcp_tw_reuse."), c.TWRecycled)
 	counter(e.desc("tcpdash_tcpext_tw_killed_total", "TcpExt TWKilled."), c.TWKilled)
