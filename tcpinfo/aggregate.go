@@ -36,6 +36,8 @@ type Aggregator struct {
 	query Query
 	// narrowed says the query leaves some sockets out of the tables.
 	narrowed bool
+	// health gathers tcp_info per destination, when the dump has it.
+	health healthBook
 	entry    filter.Entry // what the query's filter reads, reused
 
 	total    int
@@ -473,6 +475,7 @@ func (a *Aggregator) Reset(ports PortRange, q Query) {
 	}
 	clear(a.closeWait)
 	clear(a.closeWaitOn)
+	a.health.reset()
 	a.att, a.orphanFW2 = Attribution{}, 0
 	if q.Openers != nil {
 		a.att.Openers = q.Openers.Source()
@@ -551,6 +554,9 @@ func (a *Aggregator) Add(s *Socket) {
 	}
 	if counted {
 		a.remote.add(rport, st)
+	}
+	if s.HasInfo && st == Established && !a.listening(lport) {
+		a.health.add(s) // a client's connection: its destination's health
 	}
 	// A destination's row is one of two; an empty row's remote is the zero
 	// AddrPort, which no socket has.

@@ -36,6 +36,9 @@ type Options struct {
 	// dumps, to count every close per destination (Snapshot.Closes). For
 	// streams and dashboards: a single snapshot has no time to listen.
 	WatchCloses bool
+	// Health asks the kernel for each socket's tcp_info (roughly doubling
+	// what a dump copies) and sums it per destination (Snapshot.Health).
+	Health bool
 	// Openers names the openers of the namespace's connections (the eBPF
 	// source); OpenersNote says why there is none, for the snapshot.
 	Openers     OpenerIndex
@@ -91,6 +94,10 @@ type Collector struct {
 	closeBuf  []closeEvent
 	// procRates follows each process's CLOSE_WAIT from walk to walk.
 	procRates procRates
+	// healthPrev is the last snapshot's tcp_info samples, by cookie, and
+	// when: the destinations' rates are measured against it.
+	healthPrev map[uint64]sockSample
+	healthAt   time.Time
 }
 
 // NewCollector opens the socket source.
@@ -141,6 +148,9 @@ func newCollector(opts Options, dial func() (dumper, error)) (*Collector, error)
 	switch {
 	case err == nil:
 		c.conn = conn
+		if w, ok := conn.(interface{ WantInfo(bool) }); ok && opts.Health {
+			w.WantInfo(true)
+		}
 		if opts.WatchCloses {
 			c.listenCloses()
 		}
@@ -282,6 +292,14 @@ func (c *Collector) Collect(q Query) (*Snapshot, error) {
 		return nil, err
 	}
 	c.agg.Fill(snap, c.opts.Top)
+	if c.opts.Health && c.conn != nil {
+		var dt time.Duration
+		if !c.healthAt.IsZero() {
+			dt = snap.Time.Sub(c.healthAt)
+		}
+		snap.Health, c.healthPrev = c.agg.health.fill(c.opts.Top, c.healthPrev, dt)
+		snap.HealthOn, c.healthAt = true, snap.Time
+	}
 	c.foldCloses(snap)
 	if q.Openers == nil {
 		snap.Attribution.Openers.Note = c.opts.OpenersNote

@@ -25,7 +25,11 @@ type Conn struct {
 	buf   []byte
 	dedup cookieWindow
 	sock  Socket
+	info  bool
 }
+
+// WantInfo makes later dumps ask for each socket's tcp_info.
+func (c *Conn) WantInfo(on bool) { c.info = on }
 
 // Dial opens a sock_diag netlink socket. It needs no privileges.
 func Dial() (*Conn, error) { return DialIn(0) }
@@ -68,7 +72,7 @@ func (c *Conn) Dump(family Family, states StateSet, fn func(*Socket)) error {
 // them) that the kernel runs on each socket: only the sockets it accepts
 // are copied. The kernel answers a program it refuses with EINVAL.
 func (c *Conn) DumpProgram(family Family, states StateSet, program []byte, fn func(*Socket)) error {
-	req, err := request{family: family, states: states, program: program}.MarshalBinary()
+	req, err := request{family: family, states: states, program: program, info: c.info}.MarshalBinary()
 	if err != nil {
 		return err
 	}

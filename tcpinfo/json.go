@@ -37,6 +37,26 @@ type (
 		Listeners             []jsonListener       `json:"listeners"`
 		Owners                *jsonOwners          `json:"owners,omitempty"`
 		Closes                *jsonCloses          `json:"closes,omitempty"`
+		// Health, when asked for (--health): per destination, from tcp_info.
+		Health *[]jsonHealth `json:"health,omitempty"`
+	}
+	jsonHealth struct {
+		Addr    string `json:"addr"`
+		Port    uint16 `json:"port"`
+		Sockets int    `json:"sockets"`
+		RTTMS   struct {
+			P50 float64 `json:"p50"`
+			P99 float64 `json:"p99"`
+			Min float64 `json:"min"`
+		} `json:"rtt_ms"`
+		RetransPerS  *float64 `json:"retrans_per_s,omitempty"`
+		RetransPct   float64  `json:"retrans_pct"`
+		RetransTotal uint64   `json:"retrans_total"`
+		SegsOut      uint64   `json:"segs_out"`
+		Lost         uint64   `json:"lost"`
+		Unacked      uint64   `json:"unacked"`
+		BytesPerS    *float64 `json:"bytes_per_s,omitempty"`
+		DeliveryRate uint64   `json:"delivery_rate"` // bytes a second, summed
 	}
 	// jsonCloses is what the kernel's destroy notifications said.
 	jsonCloses struct {
@@ -301,6 +321,22 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 	for _, e := range s.TimeWaitExpiry {
 		j.TimeWaitExpiry = append(j.TimeWaitExpiry, jsonExpiry{int(e.Within / time.Second), e.Count})
 	}
+	if s.HealthOn {
+		rows := make([]jsonHealth, 0, len(s.Health))
+		ms := func(d time.Duration) float64 { return math.Round(float64(d.Microseconds())) / 1000 }
+		for _, h := range s.Health {
+			r := jsonHealth{Addr: h.Remote.Addr().String(), Port: h.Remote.Port(), Sockets: h.Sockets,
+				RetransPct: math.Round(h.RetransPct()*100) / 100, RetransTotal: h.RetransTotal, SegsOut: h.SegsOut,
+				Lost: h.Lost, Unacked: h.Unacked, DeliveryRate: h.DeliveryRate}
+			r.RTTMS.P50, r.RTTMS.P99, r.RTTMS.Min = ms(h.RTTP50), ms(h.RTTP99), ms(h.MinRTT)
+			if h.RatesKnown {
+				rp, bp := roundRate(h.RetransPerS), math.Round(h.BytesPerS)
+				r.RetransPerS, r.BytesPerS = &rp, &bp
+			}
+			rows = append(rows, r)
+		}
+		j.Health = &rows
+	}
 	return json.Marshal(j)
 }
 
@@ -428,6 +464,25 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 			a.Openers.Name = ""
 		}
 		a.FromOpener, a.TimeWaitFromOpener = o.FromOpener, o.TWOpener
+	}
+	if j.Health != nil {
+		s.HealthOn = true
+		for _, r := range *j.Health {
+			ep, err := ap(r.Addr, r.Port)
+			if err != nil {
+				return fmt.Errorf("health: %w", err)
+			}
+			h := DestinationHealth{Remote: ep, Sockets: max(r.Sockets, 0), RTTP50: millis(r.RTTMS.P50), RTTP99: millis(r.RTTMS.P99),
+				MinRTT: millis(r.RTTMS.Min), RetransTotal: r.RetransTotal, SegsOut: r.SegsOut, Lost: r.Lost, Unacked: r.Unacked,
+				DeliveryRate: r.DeliveryRate}
+			if r.RetransPerS != nil {
+				h.RetransPerS, h.RatesKnown = clamp(*r.RetransPerS, 0, maxRate), true
+			}
+			if r.BytesPerS != nil {
+				h.BytesPerS = clamp(*r.BytesPerS, 0, maxRate*1e3)
+			}
+			s.Health = append(s.Health, h)
+		}
 	}
 	if c := j.Closes; c != nil {
 		s.Closes = Closes{Watching: c.Watching, Err: c.Error, Total: c.Total, PerS: clamp(c.PerS, 0, maxRate), Lost: c.Lost, Overflow: c.Overflow}

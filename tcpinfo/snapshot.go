@@ -67,6 +67,11 @@ type Snapshot struct {
 	// Closes is what the kernel's destroy notifications said; zero when
 	// the collector does not listen (Options.WatchCloses).
 	Closes Closes
+	// Health is how the connections to each destination fare, from
+	// tcp_info (Options.Health): the most retransmitting first. HealthOn
+	// says it was asked for.
+	Health   []DestinationHealth
+	HealthOn bool
 	// OrphanFinWait2 counts FIN_WAIT2 sockets no process holds any more:
 	// the ones tcp_fin_timeout bounds.
 	OrphanFinWait2 int

@@ -57,4 +57,8 @@ type Socket struct {
 	// accepted socket gets its listener's); 0 for TIME_WAIT and request
 	// sockets, and from /proc.
 	Cgroup uint64
+	// Info is the socket's tcp_info, when the dump asked for it and the
+	// kernel has one (not for TIME_WAIT and request sockets).
+	Info    TCPInfo
+	HasInfo bool
 }

@@ -18,6 +18,8 @@ const (
 	ipprotoTCP       = 6
 
 	attrCgroupID = 21 // INET_DIAG_CGROUP_ID: u64, sent without an idiag_ext bit
+	attrInfo     = 2  // INET_DIAG_INFO: struct tcp_info, when idiag_ext asks
+	extInfo      = 1 << (attrInfo - 1)
 
 	reqBytecode = 1 // INET_DIAG_REQ_BYTECODE: a filter program, after the request
 )
@@ -32,6 +34,7 @@ type request struct {
 	family  Family
 	states  StateSet
 	program []byte
+	info    bool // ask for tcp_info (INET_DIAG_INFO)
 }
 
 // MarshalBinary encodes r in host byte order, as the kernel expects.
@@ -39,8 +42,11 @@ func (r request) MarshalBinary() ([]byte, error) {
 	b := make([]byte, reqV2Len)
 	b[0] = byte(r.family)
 	b[1] = ipprotoTCP
-	// b[2] idiag_ext = 0: extensions roughly double the dump, and the
-	// snapshot needs none.
+	// idiag_ext: extensions cost the kernel a copy per socket, so tcp_info
+	// is asked for only when health is shown or exported.
+	if r.info {
+		b[2] = extInfo
+	}
 	binary.NativeEndian.PutUint32(b[4:], uint32(r.states))
 	if len(r.program) > 0 {
 		// struct nlattr {u16 len; u16 type}, padded to 4 bytes.
@@ -94,24 +100,61 @@ func (s *Socket) UnmarshalBinary(b []byte) error {
 	s.Expires = time.Duration(binary.NativeEndian.Uint32(b[52:56])) * time.Millisecond
 	s.RecvQ, s.SendQ = binary.NativeEndian.Uint32(b[56:60]), binary.NativeEndian.Uint32(b[60:64])
 	s.UID, s.Inode = binary.NativeEndian.Uint32(b[64:68]), binary.NativeEndian.Uint32(b[68:72])
-	s.Cgroup = cgroupAttr(b[diagMsgLen:])
+	s.Cgroup, s.HasInfo = attrs(b[diagMsgLen:], &s.Info)
 	return nil
 }
 
-// cgroupAttr finds INET_DIAG_CGROUP_ID among the attributes that follow
-// the fixed message, by hand: netlink's AttributeDecoder allocates, and
-// this runs once per socket. Malformed attributes end the search.
-func cgroupAttr(b []byte) uint64 {
+// attrs reads INET_DIAG_CGROUP_ID and INET_DIAG_INFO among the attributes
+// that follow the fixed message, by hand: netlink's AttributeDecoder
+// allocates, and this runs once per socket. Malformed attributes end the
+// search.
+func attrs(b []byte, info *TCPInfo) (cgroup uint64, hasInfo bool) {
 	for len(b) >= 4 {
 		n := int(binary.NativeEndian.Uint16(b[0:2]))
 		typ := binary.NativeEndian.Uint16(b[2:4]) & 0x3fff // without NLA_F_NESTED, NLA_F_NET_BYTEORDER
 		if n < 4 || n > len(b) {
-			return 0
+			return cgroup, hasInfo
 		}
-		if typ == attrCgroupID && n >= 12 {
-			return binary.NativeEndian.Uint64(b[4:12])
+		switch {
+		case typ == attrCgroupID && n >= 12:
+			cgroup = binary.NativeEndian.Uint64(b[4:12])
+		case typ == attrInfo:
+			hasInfo = info.unmarshal(b[4:n])
 		}
 		b = b[min((n+3)&^3, len(b)):]
 	}
-	return 0
+	return cgroup, hasInfo
+}
+
+// TCPInfo is what tcpdash reads of a socket's struct tcp_info (ss -ti).
+type TCPInfo struct {
+	// RTT and MinRTT are the smoothed and the lowest round-trip time
+	// seen, in microseconds.
+	RTT, MinRTT uint32
+	// TotalRetrans counts the segments retransmitted over its life, Lost
+	// and Unacked those lost and in flight now.
+	TotalRetrans, Lost, Unacked uint32
+	SegsOut                     uint32
+	BytesAcked, DeliveryRate    uint64 // bytes; bytes a second
+}
+
+// unmarshal reads the fields the kernel sent: struct tcp_info grows with
+// kernels, and an older one sends fewer bytes. It reports whether the
+// fields up to total_retrans were there.
+func (t *TCPInfo) unmarshal(b []byte) bool {
+	u32 := func(off int) uint32 {
+		if off+4 > len(b) {
+			return 0
+		}
+		return binary.NativeEndian.Uint32(b[off:])
+	}
+	u64 := func(off int) uint64 {
+		if off+8 > len(b) {
+			return 0
+		}
+		return binary.NativeEndian.Uint64(b[off:])
+	}
+	*t = TCPInfo{Unacked: u32(24), Lost: u32(32), RTT: u32(68), TotalRetrans: u32(100),
+		BytesAcked: u64(120), SegsOut: u32(136), MinRTT: u32(148), DeliveryRate: u64(160)}
+	return len(b) >= 104
 }

@@ -50,6 +50,7 @@ type config struct {
 	source     tcpinfo.Source
 	netns      netnsChoice
 	ebpf       ebpfMode
+	health     bool
 	// filter selects the sockets every count is over (--filter).
 	filter *filter.Filter
 	tuneFiles
@@ -97,6 +98,7 @@ func parseFlags(args []string) (config, error) {
 	registerNetns(fs, &cfg.netns)
 	registerFilter(fs, &cfg.filter)
 	registerEBPF(fs, &cfg.ebpf)
+	fs.BoolVar(&cfg.health, "health", false, "")
 	cfg.tuneFiles.register(fs)
 	if err := parseSet(fs, args, cmdMain); err != nil {
 		return cfg, err
@@ -201,7 +203,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer w.Close()
 	// Streams and the dashboard carry owners over to TIME_WAIT; a single
 	// snapshot cannot see the past.
-	opts := tcpinfo.Options{Source: cfg.source, Top: cfg.top, RememberOwners: !cfg.once, WatchCloses: !cfg.once}
+	opts := tcpinfo.Options{Source: cfg.source, Top: cfg.top, RememberOwners: !cfg.once, WatchCloses: !cfg.once, Health: cfg.health}
 	if !cfg.once {
 		src, err := loadOpeners(cfg.ebpf)
 		if err != nil {

@@ -34,6 +34,7 @@ type exporterConfig struct {
 	netns             netnsChoice
 	filter            *filter.Filter
 	ebpf              ebpfMode
+	health            bool
 }
 
 func parseExporterFlags(args []string) (exporterConfig, error) {
@@ -48,6 +49,7 @@ func parseExporterFlags(args []string) (exporterConfig, error) {
 	registerNetns(fs, &cfg.netns)
 	registerFilter(fs, &cfg.filter)
 	registerEBPF(fs, &cfg.ebpf)
+	fs.BoolVar(&cfg.health, "health", false, "")
 	if err := parseSet(fs, args, cmdExporter); err != nil {
 		return cfg, err
 	}
@@ -125,7 +127,7 @@ func exporterTargets(cfg exporterConfig) (exporter.Options, func(), error) {
 			w.Close()
 			return exporter.Options{}, nil, err
 		}
-		col, err := w.Collector(src.options(tcpinfo.Options{Top: cfg.top, RememberOwners: true, WatchCloses: true}, w))
+		col, err := w.Collector(src.options(tcpinfo.Options{Top: cfg.top, RememberOwners: true, WatchCloses: true, Health: cfg.health}, w))
 		if err != nil {
 			src.Close()
 			w.Close()

@@ -59,6 +59,8 @@ func vocabulary() []flagDef {
 		{"timeout", "D", []string{"a scrape's limit for a collection (default 10s)"}, []string{cmdExporter}},
 		{"source", "S", []string{"auto, netlink or procfs (default auto: netlink, else /proc/net/tcp)"}, []string{cmdMain}},
 		{"processes", "=false", []string{"do not name the processes holding sockets (skips the /proc/<pid>/fd walk)"}, all},
+		{"health", "", []string{"ask the kernel for each connection's tcp_info (ss -ti) and report RTT and",
+			"retransmits per destination: health rows, findings, series (about 1.6× a dump's cost)"}, all},
 		{"ebpf", "MODE", []string{"auto, on or off: name each connection's opener at connect() with eBPF",
 			"(root, BTF, Linux 5.8); default auto: when possible, else say why"}, all},
 		{"filter", "EXPR", filter, all},

@@ -43,6 +43,7 @@ func parseRecordFlags(args []string) (recordConfig, error) {
 	registerNetns(fs, &cfg.netns)
 	registerFilter(fs, &cfg.filter)
 	registerEBPF(fs, &cfg.ebpf)
+	fs.BoolVar(&cfg.health, "health", false, "")
 	if err := parseSet(fs, args, cmdRecord); err != nil {
 		return cfg, err
 	}
@@ -85,7 +86,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer src.Close()
-	col, err := w.Collector(src.options(tcpinfo.Options{Top: cfg.top, RememberOwners: true, WatchCloses: true}, w))
+	col, err := w.Collector(src.options(tcpinfo.Options{Top: cfg.top, RememberOwners: true, WatchCloses: true, Health: cfg.health}, w))
 	if err != nil {
 		return err
 	}

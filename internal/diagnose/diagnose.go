@@ -99,6 +99,13 @@ const (
 	minRetransPerS    = 10
 	retransShare      = 0.02
 	minSynRetransPerS = 1
+	// A destination crawls past these: this share of its segments
+	// retransmitted (and at least one a second), or an RTT p99 this many
+	// times its minimum and this long.
+	lossyPct            = 1.0
+	minLossyRetransPerS = 1
+	slowRTT             = 50 * time.Millisecond
+	slowRTTFactor       = 10
 	// growingCloseWait is the rate at which a process's CLOSE_WAIT count
 	// is growing: a socket every 5 s, and not the rounding of a steady one.
 	growingCloseWait  = 0.2
@@ -140,6 +147,7 @@ func diagnose(now, earlier *tcpinfo.Snapshot, settings []tuning.Setting) ([]Find
 	f = append(f, exhaustion(now, earlier, dt, settings, listening)...)
 	f = append(f, counters(now, earlier, dt, recs, settingInt(settings, "net.core.somaxconn"))...)
 	f = append(f, causes(now, earlier, dt, settings)...)
+	f = append(f, health(now)...)
 	if n := now.States[tcpinfo.SynRecv]; n >= minSynRecv && (earlier == nil || n > earlier.States[tcpinfo.SynRecv]) {
 		f = append(f, Finding{Kind: "syn_recv", Severity: Warning, Rank: float64(n),
 			Title:    fmt.Sprintf("%s half-open connections (SYN_RECV) are piling up", humanize.Int(n)),
@@ -579,6 +587,47 @@ func causes(now, earlier *tcpinfo.Snapshot, dt float64, settings []tuning.Settin
 			Evidence: []string{fmt.Sprintf("PruneCalled +%d, RcvPruned +%d, TCPBacklogDrop +%d in %.0fs", d(c.PruneCalled, p.PruneCalled), d(c.RcvPruned, p.RcvPruned), backlog, dt)}})
 	}
 	return f
+}
+
+// health names the destinations whose connections retransmit or whose
+// round trips have departed from their own minimum: the ones that crawl.
+func health(now *tcpinfo.Snapshot) []Finding {
+	var f []Finding
+	for _, h := range now.Health {
+		pct := h.RetransPct()
+		lossy := pct >= lossyPct && (!h.RatesKnown || h.RetransPerS >= minLossyRetransPerS)
+		slow := h.RTTP99 >= slowRTT && h.MinRTT > 0 && h.RTTP99 >= slowRTTFactor*h.MinRTT
+		if !lossy && !slow {
+			continue
+		}
+		sev := Warning
+		if pct >= 5 {
+			sev = Critical
+		}
+		rtt := fmt.Sprintf("RTT p99 %s (min %s)", roundRTT(h.RTTP99), roundRTT(h.MinRTT))
+		title := fmt.Sprintf("%s: %.1f%% of segments retransmitted, %s", h.Remote, pct, rtt)
+		if !lossy {
+			title = fmt.Sprintf("%s: %s: its round trips are %.0f× their minimum", h.Remote, rtt, float64(h.RTTP99)/float64(h.MinRTT))
+		}
+		ev := []string{fmt.Sprintf("%s connections: %s of %s segments retransmitted over their lives, %s lost and %s unacknowledged now",
+			humanize.Int(h.Sockets), humanize.Int(int(h.RetransTotal)), humanize.Int(int(h.SegsOut)), humanize.Int(int(h.Lost)), humanize.Int(int(h.Unacked)))}
+		if h.RatesKnown {
+			ev = append(ev, fmt.Sprintf("%s retransmits/s", fmtRate(h.RetransPerS)))
+		}
+		f = append(f, Finding{Kind: "destination_health", Severity: sev, Rank: pct, Subject: h.Remote.String(), Title: title,
+			Short:    title,
+			Detail:   "Segments to it are lost or acknowledged late: a lossy or congested path, a firewall or full conntrack table dropping, or an overloaded peer. No sysctl on this host fixes the path; ss -ti on its sockets (the drill-down) shows each one.",
+			Evidence: ev})
+	}
+	return f
+}
+
+// roundRTT keeps an RTT readable: 0.3ms, 12ms, 180ms.
+func roundRTT(d time.Duration) string {
+	if d < 10*time.Millisecond {
+		return d.Round(100 * time.Microsecond).String()
+	}
+	return d.Round(time.Millisecond).String()
 }
 
 // settingInt is a setting's value as a number; 0 when unknown.

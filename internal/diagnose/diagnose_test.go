@@ -305,3 +305,20 @@ func TestCauses(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthFinding: a destination retransmitting 4.1% of its segments
+// is named with its RTTs; a clean one is not.
+func TestHealthFinding(t *testing.T) {
+	now := base(time.Second)
+	now.Health = []tcpinfo.DestinationHealth{
+		{Remote: netip.MustParseAddrPort("10.77.0.2:3306"), Sockets: 8, RetransTotal: 41, SegsOut: 1000, RetransPerS: 12, RatesKnown: true,
+			RTTP50: 20 * time.Millisecond, RTTP99: 180 * time.Millisecond, MinRTT: 300 * time.Microsecond},
+		{Remote: netip.MustParseAddrPort("10.77.0.3:3306"), Sockets: 8, SegsOut: 1000, RatesKnown: true,
+			RTTP50: 400 * time.Microsecond, RTTP99: 900 * time.Microsecond, MinRTT: 300 * time.Microsecond},
+	}
+	f := health(now)
+	want := "10.77.0.2:3306: 4.1% of segments retransmitted, RTT p99 180ms (min 300µs)"
+	if len(f) != 1 || f[0].Title != want || f[0].Kind != "destination_health" {
+		t.Fatalf("findings:\n%s\nwant one: %s", titles(f), want)
+	}
+}

@@ -327,6 +327,19 @@ func (e *Exporter) series(ch chan<- prometheus.Metric, l labelled) {
 			counter(closesTo, g.Closes, lv...)
 		}
 	}
+	rtt := e.desc("tcpdash_destination_rtt_seconds", "Round-trip time of a destination's connections (--health, the top destinations): p50 and p99 of their smoothed RTTs, and the lowest seen.", "remote_addr", "remote_port", "quantile")
+	retrans := e.desc("tcpdash_destination_retransmits_per_second", "Segments a destination's connections retransmit a second (--health), between two collections.", "remote_addr", "remote_port")
+	share := e.desc("tcpdash_destination_retransmit_ratio", "Share of a destination's segments retransmitted over its connections' lives (--health).", "remote_addr", "remote_port")
+	for _, h := range s.Health {
+		lv := []string{h.Remote.Addr().String(), strconv.Itoa(int(h.Remote.Port()))}
+		gauge(rtt, h.RTTP50.Seconds(), append(lv, "0.5")...)
+		gauge(rtt, h.RTTP99.Seconds(), append(lv, "0.99")...)
+		gauge(rtt, h.MinRTT.Seconds(), append(lv, "min")...)
+		gauge(share, h.RetransPct()/100, lv...)
+		if h.RatesKnown {
+			gauge(retrans, h.RetransPerS, lv...)
+		}
+	}
 	if c := s.Closes; c.Watching {
 		counter(e.desc("tcpdash_closes_total", "Connections the kernel destroyed since tcpdash began to listen to its destroy notifications: every close, reset or failed connect, including connections born and gone between scrapes."), c.Total)
 		counter(e.desc("tcpdash_close_notifications_lost_total", "Times the kernel dropped destroy notifications (tcpdash's socket buffer was full): each is at least one close not counted."), c.Lost)

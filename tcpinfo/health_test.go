@@ -1,0 +1,131 @@
+package tcpinfo
+
+import (
+	"net"
+	"net/netip"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tcpdash/tcpdash/internal/netns"
+)
+
+// TestIntegrationHealthUnderLoss drops 1 packet in 20 on the way to one
+// destination with nftables in a private namespace, and sends data to it
+// and to a clean one: the lossy destination's row shows retransmits, the
+// clean one's none, and its total is the sum of ss -tni over its sockets.
+func TestIntegrationHealthUnderLoss(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	_, err := exec.LookPath("nft")
+	netns.Require(t, err == nil, "nft (nftables) makes the loss")
+	lossy, clean := netip.MustParseAddrPort("127.0.0.9:3306"), netip.MustParseAddrPort("127.0.0.10:3306")
+	for _, at := range []netip.AddrPort{lossy, clean} {
+		ln, err := net.Listen("tcp", at.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					buf := make([]byte, 64<<10)
+					for {
+						if _, err := c.Read(buf); err != nil {
+							return
+						}
+					}
+				}()
+			}
+		}()
+	}
+	for _, cmd := range []string{
+		"add table inet loss",
+		"add chain inet loss in { type filter hook input priority 0 ; }",
+		"add rule inet loss in ip daddr 127.0.0.9 tcp dport 3306 numgen random mod 20 0 drop",
+	} {
+		if out, err := exec.Command("nft", strings.Fields(cmd)...).CombinedOutput(); err != nil {
+			t.Fatalf("nft %s: %v: %s", cmd, err, out)
+		}
+	}
+	var conns []net.Conn
+	for _, to := range []netip.AddrPort{lossy, clean} {
+		for range 4 {
+			c, err := net.Dial("tcp", to.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			conns = append(conns, c)
+		}
+	}
+	// A steady 4 KB every 5 ms a connection: loss, not a full queue,
+	// is what retransmits.
+	chunk := make([]byte, 4<<10)
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		for _, c := range conns {
+			c.Write(chunk)
+		}
+	}
+	// Everything sent is delivered before the counts are compared: then
+	// no retransmit happens between tcpdash's read and ss's.
+	col, err := NewCollector(Options{Health: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer col.Close()
+	var snap *Snapshot
+	for range 100 {
+		time.Sleep(100 * time.Millisecond)
+		if snap, err = col.Collect(Query{}); err != nil {
+			t.Fatal(err)
+		}
+		settled := true
+		for _, h := range snap.Health {
+			settled = settled && h.Unacked == 0
+		}
+		if settled && len(snap.Health) == 2 {
+			break
+		}
+	}
+	rows := map[netip.AddrPort]DestinationHealth{}
+	for _, h := range snap.Health {
+		rows[h.Remote] = h
+	}
+	l, c := rows[lossy], rows[clean]
+	if l.Sockets != 4 || c.Sockets != 4 || l.RetransTotal == 0 || c.RetransTotal != 0 || l.RetransPct() < 1 {
+		t.Fatalf("lossy %+v\nclean %+v", l, c)
+	}
+	if want := ssRetrans(t, lossy); l.RetransTotal != want {
+		t.Errorf("lossy: %d retransmits, ss -tni sums %d", l.RetransTotal, want)
+	}
+	if l.MinRTT <= 0 || l.RTTP99 < l.RTTP50 {
+		t.Errorf("RTTs %+v", l)
+	}
+	t.Logf("lossy: %d sockets, %d of %d segments retransmitted (%.1f%%), RTT p50 %v p99 %v min %v; clean: %d retransmits",
+		l.Sockets, l.RetransTotal, l.SegsOut, l.RetransPct(), l.RTTP50, l.RTTP99, l.MinRTT, c.RetransTotal)
+}
+
+// ssRetrans sums the lifetime retransmits ss -tni shows for the client
+// sockets to dst (retrans:CUR/TOTAL; absent when none).
+func ssRetrans(t *testing.T, dst netip.AddrPort) uint64 {
+	t.Helper()
+	out, err := exec.Command("ss", "-tniH", "state", "established", "dst", dst.String()).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum uint64
+	for _, m := range regexp.MustCompile(`retrans:\d+/(\d+)`).FindAllStringSubmatch(string(out), -1) {
+		n, _ := strconv.ParseUint(m[1], 10, 64)
+		sum += n
+	}
+	return sum
+}
