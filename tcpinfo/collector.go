@@ -36,6 +36,9 @@ type Options struct {
 	// dumps, to count every close per destination (Snapshot.Closes). For
 	// streams and dashboards: a single snapshot has no time to listen.
 	WatchCloses bool
+	// Conntrack reads the namespace's connection-tracking table each
+	// snapshot (Snapshot.Conntrack); nil leaves it out.
+	Conntrack ConntrackReader
 	// Health asks the kernel for each socket's tcp_info (roughly doubling
 	// what a dump copies) and sums it per destination (Snapshot.Health).
 	Health bool
@@ -98,6 +101,9 @@ type Collector struct {
 	// when: the destinations' rates are measured against it.
 	healthPrev map[uint64]sockSample
 	healthAt   time.Time
+	// ctPrev is the last table read, for its rates.
+	ctPrev *Conntrack
+	ctAt   time.Time
 }
 
 // NewCollector opens the socket source.
@@ -217,6 +223,29 @@ func (c *Collector) foldCloses(snap *Snapshot) {
 	}
 }
 
+// readConntrack puts the table on snap, with its rates since the last
+// read; a namespace without tracking has none (absent, not zero).
+func (c *Collector) readConntrack(snap *Snapshot) {
+	if c.opts.Conntrack == nil {
+		return
+	}
+	t, err := c.opts.Conntrack.Read()
+	if err != nil {
+		c.ctPrev = nil
+		return
+	}
+	now := time.Now()
+	if p := c.ctPrev; p != nil {
+		if dt := now.Sub(c.ctAt).Seconds(); dt > 0 {
+			rate := func(n, was uint64) float64 { return float64(n-min(n, was)) / dt }
+			t.DropPerS, t.EarlyDropPerS = rate(t.Drop, p.Drop), rate(t.EarlyDrop, p.EarlyDrop)
+			t.InsertFailedPerS, t.InvalidPerS, t.RatesKnown = rate(t.InsertFailed, p.InsertFailed), rate(t.Invalid, p.Invalid), true
+		}
+	}
+	c.ctPrev, c.ctAt = &t, now
+	snap.Conntrack = &t
+}
+
 // destinationEvents puts what the event source saw of each destination
 // (failed connects, resets) on its pressure rows and endpoint rows.
 func destinationEvents(snap *Snapshot, idx OpenerIndex) {
@@ -301,6 +330,7 @@ func (c *Collector) Collect(q Query) (*Snapshot, error) {
 		snap.HealthOn, c.healthAt = true, snap.Time
 	}
 	c.foldCloses(snap)
+	c.readConntrack(snap)
 	if q.Openers == nil {
 		snap.Attribution.Openers.Note = c.opts.OpenersNote
 	} else {

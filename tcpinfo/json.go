@@ -39,6 +39,25 @@ type (
 		Closes                *jsonCloses          `json:"closes,omitempty"`
 		// Health, when asked for (--health): per destination, from tcp_info.
 		Health *[]jsonHealth `json:"health,omitempty"`
+		// Conntrack, when the namespace tracks connections.
+		Conntrack *jsonConntrack `json:"conntrack,omitempty"`
+	}
+	jsonConntrack struct {
+		Count         uint64 `json:"count"`
+		Max           uint64 `json:"max"`
+		Found         uint64 `json:"found"`
+		Invalid       uint64 `json:"invalid"`
+		Insert        uint64 `json:"insert"`
+		InsertFailed  uint64 `json:"insert_failed"`
+		Drop          uint64 `json:"drop"`
+		EarlyDrop     uint64 `json:"early_drop"`
+		Error         uint64 `json:"error"`
+		SearchRestart uint64 `json:"search_restart"`
+		// Rates between two snapshots (streams).
+		DropPerS         *float64 `json:"drop_per_s,omitempty"`
+		EarlyDropPerS    *float64 `json:"early_drop_per_s,omitempty"`
+		InsertFailedPerS *float64 `json:"insert_failed_per_s,omitempty"`
+		InvalidPerS      *float64 `json:"invalid_per_s,omitempty"`
 	}
 	jsonHealth struct {
 		Addr    string `json:"addr"`
@@ -321,6 +340,15 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 	for _, e := range s.TimeWaitExpiry {
 		j.TimeWaitExpiry = append(j.TimeWaitExpiry, jsonExpiry{int(e.Within / time.Second), e.Count})
 	}
+	if t := s.Conntrack; t != nil {
+		j.Conntrack = &jsonConntrack{Count: t.Count, Max: t.Max, Found: t.Found, Invalid: t.Invalid, Insert: t.Insert,
+			InsertFailed: t.InsertFailed, Drop: t.Drop, EarlyDrop: t.EarlyDrop, Error: t.Error, SearchRestart: t.SearchRestart}
+		if t.RatesKnown {
+			r := func(v float64) *float64 { v = roundRate(v); return &v }
+			j.Conntrack.DropPerS, j.Conntrack.EarlyDropPerS = r(t.DropPerS), r(t.EarlyDropPerS)
+			j.Conntrack.InsertFailedPerS, j.Conntrack.InvalidPerS = r(t.InsertFailedPerS), r(t.InvalidPerS)
+		}
+	}
 	if s.HealthOn {
 		rows := make([]jsonHealth, 0, len(s.Health))
 		ms := func(d time.Duration) float64 { return math.Round(float64(d.Microseconds())) / 1000 }
@@ -464,6 +492,21 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 			a.Openers.Name = ""
 		}
 		a.FromOpener, a.TimeWaitFromOpener = o.FromOpener, o.TWOpener
+	}
+	if c := j.Conntrack; c != nil {
+		t := &Conntrack{Count: c.Count, Max: c.Max, Found: c.Found, Invalid: c.Invalid, Insert: c.Insert, InsertFailed: c.InsertFailed,
+			Drop: c.Drop, EarlyDrop: c.EarlyDrop, Error: c.Error, SearchRestart: c.SearchRestart}
+		if c.DropPerS != nil {
+			v := func(p *float64) float64 {
+				if p == nil {
+					return 0
+				}
+				return clamp(*p, 0, maxRate)
+			}
+			t.DropPerS, t.EarlyDropPerS, t.InsertFailedPerS, t.InvalidPerS = v(c.DropPerS), v(c.EarlyDropPerS), v(c.InsertFailedPerS), v(c.InvalidPerS)
+			t.RatesKnown = true
+		}
+		s.Conntrack = t
 	}
 	if j.Health != nil {
 		s.HealthOn = true

@@ -72,6 +72,9 @@ type Snapshot struct {
 	// says it was asked for.
 	Health   []DestinationHealth
 	HealthOn bool
+	// Conntrack is the namespace's connection-tracking table; nil when it
+	// tracks nothing or it was not read.
+	Conntrack *Conntrack
 	// OrphanFinWait2 counts FIN_WAIT2 sockets no process holds any more:
 	// the ones tcp_fin_timeout bounds.
 	OrphanFinWait2 int

@@ -234,14 +234,18 @@ func (m Model) headerLines(w int, findings []diagnose.Finding, c chrome) []strin
 	if c.line2 != "" {
 		line2 = c.line2
 	} else if s := m.live.snap; s != nil {
-		line2 = dropToFit(w, []field{
+		fields := []field{
 			{s.Time.Format("15:04:05"), 0},
 			{"dump " + roundDump(s.Dump).String(), 4},
 			{fmt.Sprintf("%s sockets", humanize.Int(s.Total)), 0},
 			{fmt.Sprintf("(ipv4 %s · ipv6 %s)", humanize.Int(s.Families.IPv4), humanize.Int(s.Families.IPv6)), 5},
 			{"ephemeral " + s.PortRange.String(), 2},
 			{m.attributionLine(), 3},
-		})
+		}
+		if ct := conntrackField(s, st); ct != "" {
+			fields = append(fields, field{ct, 1})
+		}
+		line2 = dropToFit(w, fields)
 		if m.live.pollErr != nil {
 			line2 = st.statusErr.Render("STALE") + "  " + line2
 		}
@@ -318,4 +322,18 @@ func dropToFit(w int, fields []field) string {
 		fields = slices.Delete(fields, low, low+1)
 	}
 	return join()
+}
+
+// conntrackField is the header's word on the conntrack table while it
+// tracks connections: marked when it is near full or dropping.
+func conntrackField(s *tcpinfo.Snapshot, st styles) string {
+	t := s.Conntrack
+	if t == nil || t.Count == 0 || t.Max == 0 {
+		return ""
+	}
+	text := fmt.Sprintf("conntrack %s/%s", humanize.Int(int(t.Count)), humanize.Int(int(t.Max)))
+	if t.DropPerS > 0 || t.InsertFailedPerS > 0 || t.Count*10 >= t.Max*9 {
+		return st.trouble.Render("! " + text)
+	}
+	return text
 }

@@ -340,6 +340,18 @@ func (e *Exporter) series(ch chan<- prometheus.Metric, l labelled) {
 			gauge(retrans, h.RetransPerS, lv...)
 		}
 	}
+	if t := s.Conntrack; t != nil {
+		gauge(e.desc("tcpdash_conntrack_entries", "Entries in the namespace's connection-tracking table."), float64(t.Count))
+		gauge(e.desc("tcpdash_conntrack_max_entries", "net.netfilter.nf_conntrack_max: past it, new connections are dropped."), float64(t.Max))
+		ctStat := e.desc("tcpdash_conntrack_stat_total", "The table's statistics summed over CPUs, as conntrack -S names them.", "stat")
+		for _, kv := range []struct {
+			name string
+			v    uint64
+		}{{"found", t.Found}, {"invalid", t.Invalid}, {"insert", t.Insert}, {"insert_failed", t.InsertFailed},
+			{"drop", t.Drop}, {"early_drop", t.EarlyDrop}, {"error", t.Error}, {"search_restart", t.SearchRestart}} {
+			counter(ctStat, kv.v, kv.name)
+		}
+	}
 	if c := s.Closes; c.Watching {
 		counter(e.desc("tcpdash_closes_total", "Connections the kernel destroyed since tcpdash began to listen to its destroy notifications: every close, reset or failed connect, including connections born and gone between scrapes."), c.Total)
 		counter(e.desc("tcpdash_close_notifications_lost_total", "Times the kernel dropped destroy notifications (tcpdash's socket buffer was full): each is at least one close not counted."), c.Lost)

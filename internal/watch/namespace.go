@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tcpdash/tcpdash/internal/cgroups"
+	"github.com/tcpdash/tcpdash/internal/conntrack"
 	"github.com/tcpdash/tcpdash/internal/namespaces"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/tuning"
@@ -90,6 +91,11 @@ func (w *Namespace) CollectorNamespace() tcpinfo.Namespace {
 // cgroups; o says the rest.
 func (w *Namespace) Collector(o tcpinfo.Options) (*tcpinfo.Collector, error) {
 	o.Namespace, o.Cgroups = w.CollectorNamespace(), CgroupResolver()
+	fd := 0
+	if w.Handle != nil {
+		fd = w.Handle.NetNSFD()
+	}
+	o.Conntrack = conntrack.New(fd, w.InNamespace())
 	return tcpinfo.NewCollector(o)
 }
 
