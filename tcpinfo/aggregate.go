@@ -38,7 +38,7 @@ type Aggregator struct {
 	narrowed bool
 	// health gathers tcp_info per destination, when the dump has it.
 	health healthBook
-	entry    filter.Entry // what the query's filter reads, reused
+	entry  filter.Entry // what the query's filter reads, reused
 
 	total    int
 	states   StateCounts
