@@ -112,6 +112,14 @@ func fakeSnapshot(i int, q tcpinfo.Query) *tcpinfo.Snapshot {
 		{Owner: tcpinfo.Owner{PID: 812, Command: "nginx"}, States: tcpinfo.StateCounts{tcpinfo.Established: 40, tcpinfo.Listen: 1}, RateKnown: i > 0},
 		{Owner: tcpinfo.Owner{PID: 1, Command: "sshd"}, States: tcpinfo.StateCounts{tcpinfo.Listen: 1}, RateKnown: i > 0},
 	}
+	// --health: the database's connections retransmit, the cache's do not.
+	s.HealthOn = true
+	s.Health = []tcpinfo.DestinationHealth{
+		{Remote: netip.MustParseAddrPort("10.0.0.5:3306"), Sockets: 25, RTTP50: 2 * time.Millisecond, RTTP99: 4 * time.Millisecond,
+			MinRTT: 300 * time.Microsecond, RetransTotal: 41, SegsOut: 10000, Lost: 3, RetransPerS: 1.5, RatesKnown: i > 0},
+		{Remote: netip.MustParseAddrPort("10.0.1.7:40000"), Sockets: 40, RTTP50: 400 * time.Microsecond, RTTP99: 900 * time.Microsecond,
+			MinRTT: 200 * time.Microsecond, SegsOut: 20000, RatesKnown: i > 0},
+	}
 	// The destroy notifications: 900 connections a second to the
 	// database close, 5 to the cache.
 	s.Closes = tcpinfo.Closes{Watching: true, Since: baseTime, Total: uint64(905 * i), PerS: 905}

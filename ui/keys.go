@@ -18,7 +18,7 @@ type keyMap struct {
 	Up, Down              key.Binding
 	Accept                key.Binding
 	Tune, Pane6           key.Binding
-	Pane7, Pane8          key.Binding
+	Pane7, Pane8, Pane9   key.Binding
 	Refresh, Services     key.Binding
 	Listeners             key.Binding
 	Edit, Undo, Persist   key.Binding
@@ -50,7 +50,8 @@ func newKeyMap() keyMap {
 		Tune:        key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "tuning")),
 		Pane6:       key.NewBinding(key.WithKeys("6"), key.WithHelp("6", "processes")),
 		Pane7:       key.NewBinding(key.WithKeys("7"), key.WithHelp("7", "findings")),
-		Pane8:       key.NewBinding(key.WithKeys("8"), key.WithHelp("8", "tuning")),
+		Pane8:       key.NewBinding(key.WithKeys("8"), key.WithHelp("8/t", "tuning")),
+		Pane9:       key.NewBinding(key.WithKeys("9"), key.WithHelp("9", "health (--health)")),
 		Refresh:     key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "re-read owners")),
 		Services:    key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "processes / services (6)")),
 		Listeners:   key.NewBinding(key.WithKeys("l"), key.WithHelp("l", "ports / listeners (2)")),
@@ -71,7 +72,7 @@ func (k keyMap) ShortHelp() []key.Binding {
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Quit, k.Help, k.Suspend, k.Pause, k.Faster, k.Slower, k.Refresh, k.Listeners},
-		{k.NextPane, k.PrevPane, k.Pane1, k.Pane2, k.Pane3, k.Pane4, k.Pane5, k.Pane6, k.Pane7, k.Pane8, k.Tune},
+		{k.NextPane, k.PrevPane, k.Pane1, k.Pane2, k.Pane3, k.Pane4, k.Pane5, k.Pane6, k.Pane7, k.Pane8, k.Pane9},
 		{k.StateFilter, k.Sort, k.Search, k.ClearSearch, k.Up, k.Down},
 		{k.Services, k.Edit, k.Undo, k.Persist, k.Yes, k.No},
 	}

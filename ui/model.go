@@ -80,11 +80,12 @@ const (
 	paneProcesses
 	paneFindings
 	paneTuning
+	paneHealth
 	numPanes
 )
 
 var paneNames = [numPanes]string{"States", "Local ports", "Remote endpoints", "Port pressure", "Counters",
-	"Processes", "Findings", "Tuning"}
+	"Processes", "Findings", "Tuning", "Health"}
 
 // stateFilters is the cycle of the f key.
 var stateFilters = []tcpinfo.State{0, tcpinfo.TimeWait, tcpinfo.CloseWait, tcpinfo.Established,
@@ -118,6 +119,7 @@ type Model struct {
 	processes processesPane
 	findingsP findingsPane
 	tuning    tuningPane
+	health    healthPane
 
 	dd  drillState // the drill-down
 	own ownersState
@@ -199,6 +201,7 @@ func New(cfg Config) Model {
 		pressure:  pressurePane{table{keys: keys}},
 		processes: processesPane{table: table{keys: keys}},
 		findingsP: findingsPane{table{keys: keys}},
+		health:    healthPane{table: table{keys: keys}},
 		tuning:    newTuningPane(cfg, keys),
 	}
 	m.refreshBoard()
@@ -239,6 +242,8 @@ func (m *Model) refreshBoard() {
 	m.processes.clamp(m.processes.rows())
 	m.findingsP.setBoard(b)
 	m.findingsP.clamp(m.findingsP.rows())
+	m.health.setBoard(b)
+	m.health.clamp(m.health.rows())
 	m.tuning.setBoard(b)
 	m.dd.sockets.setBoard(b)
 }
@@ -459,7 +464,7 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m.focusPane((m.view.focus + 1) % numPanes)
 	case key.Matches(msg, k.PrevPane):
 		return m.focusPane((m.view.focus + numPanes - 1) % numPanes)
-	case key.Matches(msg, k.Pane1, k.Pane2, k.Pane3, k.Pane4, k.Pane5, k.Pane6, k.Pane7, k.Pane8):
+	case key.Matches(msg, k.Pane1, k.Pane2, k.Pane3, k.Pane4, k.Pane5, k.Pane6, k.Pane7, k.Pane8, k.Pane9):
 		n, _ := strconv.Atoi(msg.String())
 		return m.focusPane(pane(n - 1))
 	case key.Matches(msg, k.Tune):
@@ -497,6 +502,8 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.filt.filter = (m.filt.filter + 1) % len(stateFilters)
 		m.resetCursors()
 		return m.repoll()
+	case key.Matches(msg, k.Sort) && m.view.focus == paneHealth:
+		m.health, _ = m.health.Update(msg) // the pane's own order
 	case key.Matches(msg, k.Sort):
 		m.filt.sort = (m.filt.sort + 1) % (len(columns) + 1)
 		m.resetCursors()
@@ -559,6 +566,8 @@ func (m *Model) routeToFocused(msg tea.Msg) {
 		m.findingsP, _ = m.findingsP.Update(msg)
 	case paneTuning:
 		m.tuning, _ = m.tuning.Update(msg)
+	case paneHealth:
+		m.health, _ = m.health.Update(msg)
 	}
 }
 
@@ -585,12 +594,14 @@ func (m *Model) setFocus(p pane) {
 func (m Model) tuningShown() bool { return m.cfg.Tuner != nil || m.view.recorded }
 
 // fullWidth panes take the whole body when focused.
-func fullWidth(p pane) bool { return p == paneProcesses || p == paneFindings || p == paneTuning }
+func fullWidth(p pane) bool {
+	return p == paneProcesses || p == paneFindings || p == paneTuning || p == paneHealth
+}
 
 // resetCursors puts every table's selection back on its first row: the
 // rows mean something else under a new filter or sort.
 func (m *Model) resetCursors() {
-	for _, c := range []*cursor{&m.local.cursor, &m.remote.cursor, &m.pressure.cursor, &m.processes.cursor, &m.findingsP.cursor} {
+	for _, c := range []*cursor{&m.local.cursor, &m.remote.cursor, &m.pressure.cursor, &m.processes.cursor, &m.findingsP.cursor, &m.health.cursor} {
 		c.reset()
 	}
 }

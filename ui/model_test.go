@@ -192,9 +192,9 @@ func TestFocusKeys(t *testing.T) {
 		key  string
 		want pane
 	}{{"tab", paneLocal}, {"tab", paneRemote}, {"shift+tab", paneLocal}, {"5", paneCounters},
-		{"tab", paneProcesses}, {"tab", paneFindings}, {"tab", paneTuning}, {"tab", paneStates},
-		{"shift+tab", paneTuning}, {"1", paneStates}, {"t", paneTuning}, {"8", paneTuning}, {"6", paneProcesses},
-		{"7", paneFindings}, {"4", panePressure}} {
+		{"tab", paneProcesses}, {"tab", paneFindings}, {"tab", paneTuning}, {"tab", paneHealth}, {"tab", paneStates},
+		{"shift+tab", paneHealth}, {"1", paneStates}, {"t", paneTuning}, {"8", paneTuning}, {"6", paneProcesses},
+		{"7", paneFindings}, {"9", paneHealth}, {"4", panePressure}} {
 		m, _ = step(t, m, press(tt.key))
 		if m.view.focus != tt.want {
 			t.Fatalf("after %s: focus %v, want %v", tt.key, m.view.focus, tt.want)
@@ -440,12 +440,13 @@ func TestPaneGolden(t *testing.T) {
 		{"pressure", func() []string { p := m.pressure; p.SetSize(60, 14); return p.View(true) }},
 		{"processes", func() []string { p := m.processes; p.SetSize(60, 14); return p.View(true) }},
 		{"findings", func() []string { p := m.findingsP; p.SetSize(60, 14); return p.View(true) }},
+		{"health", func() []string { p := m.health; p.SetSize(100, 8); return p.View(true) }},
 	}
 	for _, p := range panes {
 		t.Run(p.name, func(t *testing.T) {
 			got := ansi.Strip(strings.Join(p.view(), "\n"))
 			for i, l := range strings.Split(got, "\n") {
-				if w := ansi.StringWidth(l); w > 60 {
+				if w := ansi.StringWidth(l); w > 100 || w > 60 && p.name != "health" {
 					t.Errorf("line %d is %d cells wide in a 60-cell pane: %q", i+1, w, l)
 				}
 			}

@@ -93,6 +93,10 @@ func (p socketsPane) View(bool) []string {
 		case r.Inode == 0:
 			owner = "(no process: " + r.State.String() + ")"
 		}
+		if r.HasInfo {
+			// As ss -ti: the socket's round trip and retransmits.
+			owner = fmt.Sprintf("rtt %s retrans %d lost %d · ", fmtRTT(time.Duration(r.Info.RTT)*time.Microsecond), r.Info.TotalRetrans, r.Info.Lost) + owner
+		}
 		rows = append(rows, fit(r.State.String(), stateW)+fit(r.Local.String(), addrW)+fit(r.Remote.String(), addrW)+
 			fit(timer, timerW)+owner)
 	}
@@ -150,6 +154,13 @@ func (m Model) drillFilter() (f tcpinfo.SocketFilter, title string, ok bool) {
 			f.RemotePort = r.Endpoint.Port()
 		}
 		return f, "remote " + r.String(), true
+	case paneHealth:
+		d, ok := m.health.selected()
+		if !ok {
+			return f, "", false
+		}
+		f.RemoteAddr, f.RemotePort, f.State = d.Remote.Addr(), d.Remote.Port(), tcpinfo.Established
+		return f, "destination " + d.Remote.String(), true
 	case panePressure:
 		if m.pressure.row >= len(s.PortPressure) {
 			return f, "", false

@@ -112,6 +112,8 @@ func (m Model) renderIn(c chrome) string {
 		body = sized(m.processes, w, bodyH).View(true)
 	case m.view.focus == paneFindings:
 		body = sized(m.findingsP, w, bodyH).View(true)
+	case m.view.focus == paneHealth:
+		body = sized(m.health, w, bodyH).View(true)
 	case w >= 100 && h >= 34:
 		body = m.fullLayout(w, bodyH)
 	default:
