@@ -37,8 +37,9 @@ type Aggregator struct {
 	// narrowed says the query leaves some sockets out of the tables.
 	narrowed bool
 	// health gathers tcp_info per destination, when the dump has it.
-	health healthBook
-	entry  filter.Entry // what the query's filter reads, reused
+	health   healthBook[netip.AddrPort]
+	byCgroup healthBook[uint64] // the same, per service
+	entry    filter.Entry       // what the query's filter reads, reused
 
 	total    int
 	states   StateCounts
@@ -476,6 +477,7 @@ func (a *Aggregator) Reset(ports PortRange, q Query) {
 	clear(a.closeWait)
 	clear(a.closeWaitOn)
 	a.health.reset()
+	a.byCgroup.reset()
 	a.att, a.orphanFW2 = Attribution{}, 0
 	if q.Openers != nil {
 		a.att.Openers = q.Openers.Source()
@@ -556,7 +558,10 @@ func (a *Aggregator) Add(s *Socket) {
 		a.remote.add(rport, st)
 	}
 	if s.HasInfo && st == Established && !a.listening(lport) {
-		a.health.add(s) // a client's connection: its destination's health
+		a.health.add(s.Remote, DestinationHealth{Remote: s.Remote}, s) // a client's connection: its destination's health
+		if cgroup != 0 {
+			a.byCgroup.add(cgroup, DestinationHealth{Cgroup: cgroup}, s)
+		}
 	}
 	// A destination's row is one of two; an empty row's remote is the zero
 	// AddrPort, which no socket has.

@@ -326,7 +326,10 @@ func (c *Collector) Collect(q Query) (*Snapshot, error) {
 		if !c.healthAt.IsZero() {
 			dt = snap.Time.Sub(c.healthAt)
 		}
-		snap.Health, c.healthPrev = c.agg.health.fill(c.opts.Top, c.healthPrev, dt)
+		prev := c.healthPrev
+		snap.Health, c.healthPrev = c.agg.health.fill(c.opts.Top, prev, dt)
+		// The services' rates are over the same sockets, by cookie.
+		snap.HealthByCgroup, _ = c.agg.byCgroup.fill(c.opts.Top, prev, dt)
 		snap.HealthOn, c.healthAt = true, snap.Time
 	}
 	c.foldCloses(snap)
@@ -343,6 +346,9 @@ func (c *Collector) Collect(q Query) (*Snapshot, error) {
 		snap.Filter = q.Filter.String()
 	}
 	if c.opts.Cgroups != nil {
+		for i, h := range snap.HealthByCgroup {
+			_, snap.HealthByCgroup[i].CgroupName, _ = c.opts.Cgroups.Resolve(h.Cgroup)
+		}
 		for i := range snap.Cgroups {
 			snap.Cgroups[i].Path, snap.Cgroups[i].Name, _ = c.opts.Cgroups.Resolve(snap.Cgroups[i].ID)
 		}

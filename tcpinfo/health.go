@@ -12,8 +12,12 @@ import (
 // Only a client's established sockets count (a local port in the
 // ephemeral range that nothing listens on): the destination is theirs.
 type DestinationHealth struct {
-	Remote  netip.AddrPort
-	Sockets int
+	Remote netip.AddrPort
+	// Cgroup is the service the sockets came from, in a row of
+	// Snapshot.HealthByCgroup (Remote is then zero); CgroupName its name.
+	Cgroup     uint64
+	CgroupName string
+	Sockets    int
 	// RTT quantiles over the sockets' smoothed RTTs, and the lowest RTT
 	// any of them has seen.
 	RTTP50, RTTP99, MinRTT time.Duration
@@ -41,9 +45,10 @@ func (h DestinationHealth) RetransPct() float64 {
 // maxHealthDestinations bounds the destinations followed in one dump.
 const maxHealthDestinations = 10000
 
-// healthBook gathers tcp_info per destination during a dump.
-type healthBook struct {
-	index map[netip.AddrPort]int
+// healthBook gathers tcp_info per destination (or per cgroup) during a
+// dump.
+type healthBook[K comparable] struct {
+	index map[K]int
 	rows  []healthRow
 	// overflow counts sockets to destinations past the bound.
 	overflow int
@@ -62,7 +67,7 @@ type sockSample struct {
 	bytesAcked uint64
 }
 
-func (b *healthBook) reset() {
+func (b *healthBook[K]) reset() {
 	clear(b.index)
 	for i := range b.rows {
 		b.rows[i].rtts, b.rows[i].sockets = b.rows[i].rtts[:0], b.rows[i].sockets[:0]
@@ -70,25 +75,26 @@ func (b *healthBook) reset() {
 	b.rows, b.overflow = b.rows[:0], 0
 }
 
-// add counts an established client socket's tcp_info.
-func (b *healthBook) add(s *Socket) {
+// add counts an established client socket's tcp_info under key k; head
+// is what its row is, when new.
+func (b *healthBook[K]) add(k K, head DestinationHealth, s *Socket) {
 	if b.index == nil {
-		b.index = map[netip.AddrPort]int{}
+		b.index = map[K]int{}
 	}
-	i, ok := b.index[s.Remote]
+	i, ok := b.index[k]
 	if !ok {
 		if len(b.rows) >= maxHealthDestinations {
 			b.overflow++
 			return
 		}
 		i = len(b.rows)
-		b.index[s.Remote] = i
+		b.index[k] = i
 		if i < cap(b.rows) {
 			b.rows = b.rows[:i+1]
 			r := &b.rows[i]
-			r.DestinationHealth, r.rtts, r.sockets = DestinationHealth{Remote: s.Remote}, r.rtts[:0], r.sockets[:0]
+			r.DestinationHealth, r.rtts, r.sockets = head, r.rtts[:0], r.sockets[:0]
 		} else {
-			b.rows = append(b.rows, healthRow{DestinationHealth: DestinationHealth{Remote: s.Remote}})
+			b.rows = append(b.rows, healthRow{DestinationHealth: head})
 		}
 	}
 	r := &b.rows[i]
@@ -110,7 +116,7 @@ func (b *healthBook) add(s *Socket) {
 // fill writes the top n destinations, most retransmitting first, with
 // their rates measured against prev (the last snapshot's samples, by
 // cookie) over dt; it returns this dump's samples for the next.
-func (b *healthBook) fill(n int, prev map[uint64]sockSample, dt time.Duration) ([]DestinationHealth, map[uint64]sockSample) {
+func (b *healthBook[K]) fill(n int, prev map[uint64]sockSample, dt time.Duration) ([]DestinationHealth, map[uint64]sockSample) {
 	next := make(map[uint64]sockSample, len(prev))
 	out := make([]DestinationHealth, 0, min(n, len(b.rows)))
 	for i := range b.rows {
@@ -138,7 +144,8 @@ func (b *healthBook) fill(n int, prev map[uint64]sockSample, dt time.Duration) (
 	}
 	slices.SortFunc(out, func(a, b DestinationHealth) int {
 		return cmp.Or(cmp.Compare(b.RetransPerS, a.RetransPerS), cmp.Compare(b.RetransPct(), a.RetransPct()),
-			cmp.Compare(b.Sockets, a.Sockets), a.Remote.Addr().Compare(b.Remote.Addr()), cmp.Compare(a.Remote.Port(), b.Remote.Port()))
+			cmp.Compare(b.Sockets, a.Sockets), a.Remote.Addr().Compare(b.Remote.Addr()), cmp.Compare(a.Remote.Port(), b.Remote.Port()),
+			cmp.Compare(a.Cgroup, b.Cgroup))
 	})
 	return out[:min(n, len(out))], next
 }

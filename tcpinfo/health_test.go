@@ -107,6 +107,11 @@ func TestIntegrationHealthUnderLoss(t *testing.T) {
 	if want := ssRetrans(t, lossy); l.RetransTotal != want {
 		t.Errorf("lossy: %d retransmits, ss -tni sums %d", l.RetransTotal, want)
 	}
+	// Per service: this test's cgroup holds all eight.
+	if len(snap.HealthByCgroup) != 1 || snap.HealthByCgroup[0].Sockets != 8 ||
+		snap.HealthByCgroup[0].RetransTotal != l.RetransTotal+c.RetransTotal {
+		t.Errorf("per cgroup %+v", snap.HealthByCgroup)
+	}
 	if l.MinRTT <= 0 || l.RTTP99 < l.RTTP50 {
 		t.Errorf("RTTs %+v", l)
 	}

@@ -39,6 +39,8 @@ type (
 		Closes                *jsonCloses          `json:"closes,omitempty"`
 		// Health, when asked for (--health): per destination, from tcp_info.
 		Health *[]jsonHealth `json:"health,omitempty"`
+		// HealthByCgroup is the same per service.
+		HealthByCgroup []jsonHealth `json:"health_by_cgroup,omitempty"`
 		// Conntrack, when the namespace tracks connections.
 		Conntrack *jsonConntrack `json:"conntrack,omitempty"`
 	}
@@ -60,8 +62,9 @@ type (
 		InvalidPerS      *float64 `json:"invalid_per_s,omitempty"`
 	}
 	jsonHealth struct {
-		Addr    string `json:"addr"`
-		Port    uint16 `json:"port"`
+		Addr    string `json:"addr,omitempty"`
+		Port    uint16 `json:"port,omitempty"`
+		Cgroup  string `json:"cgroup,omitempty"` // health_by_cgroup: its path name
 		Sockets int    `json:"sockets"`
 		RTTMS   struct {
 			P50 float64 `json:"p50"`
@@ -351,21 +354,33 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 	}
 	if s.HealthOn {
 		rows := make([]jsonHealth, 0, len(s.Health))
-		ms := func(d time.Duration) float64 { return math.Round(float64(d.Microseconds())) / 1000 }
 		for _, h := range s.Health {
-			r := jsonHealth{Addr: h.Remote.Addr().String(), Port: h.Remote.Port(), Sockets: h.Sockets,
-				RetransPct: math.Round(h.RetransPct()*100) / 100, RetransTotal: h.RetransTotal, SegsOut: h.SegsOut,
-				Lost: h.Lost, Unacked: h.Unacked, DeliveryRate: h.DeliveryRate}
-			r.RTTMS.P50, r.RTTMS.P99, r.RTTMS.Min = ms(h.RTTP50), ms(h.RTTP99), ms(h.MinRTT)
-			if h.RatesKnown {
-				rp, bp := roundRate(h.RetransPerS), math.Round(h.BytesPerS)
-				r.RetransPerS, r.BytesPerS = &rp, &bp
-			}
-			rows = append(rows, r)
+			rows = append(rows, healthRowJSON(h))
 		}
 		j.Health = &rows
+		for _, h := range s.HealthByCgroup {
+			j.HealthByCgroup = append(j.HealthByCgroup, healthRowJSON(h))
+		}
 	}
 	return json.Marshal(j)
+}
+
+// healthRowJSON is one health row, of a destination or a service.
+func healthRowJSON(h DestinationHealth) jsonHealth {
+	ms := func(d time.Duration) float64 { return math.Round(float64(d.Microseconds())) / 1000 }
+	r := jsonHealth{Sockets: h.Sockets, RetransPct: math.Round(h.RetransPct()*100) / 100, RetransTotal: h.RetransTotal,
+		SegsOut: h.SegsOut, Lost: h.Lost, Unacked: h.Unacked, DeliveryRate: h.DeliveryRate}
+	r.RTTMS.P50, r.RTTMS.P99, r.RTTMS.Min = ms(h.RTTP50), ms(h.RTTP99), ms(h.MinRTT)
+	if h.RatesKnown {
+		rp, bp := roundRate(h.RetransPerS), math.Round(h.BytesPerS)
+		r.RetransPerS, r.BytesPerS = &rp, &bp
+	}
+	if h.Remote.IsValid() {
+		r.Addr, r.Port = h.Remote.Addr().String(), h.Remote.Port()
+	} else {
+		r.Cgroup = h.CgroupName
+	}
+	return r
 }
 
 // UnmarshalJSON reads a snapshot back from its JSON form, as a recording
@@ -515,16 +530,14 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 			if err != nil {
 				return fmt.Errorf("health: %w", err)
 			}
-			h := DestinationHealth{Remote: ep, Sockets: max(r.Sockets, 0), RTTP50: millis(r.RTTMS.P50), RTTP99: millis(r.RTTMS.P99),
-				MinRTT: millis(r.RTTMS.Min), RetransTotal: r.RetransTotal, SegsOut: r.SegsOut, Lost: r.Lost, Unacked: r.Unacked,
-				DeliveryRate: r.DeliveryRate}
-			if r.RetransPerS != nil {
-				h.RetransPerS, h.RatesKnown = clamp(*r.RetransPerS, 0, maxRate), true
-			}
-			if r.BytesPerS != nil {
-				h.BytesPerS = clamp(*r.BytesPerS, 0, maxRate*1e3)
-			}
+			h := healthRowFrom(r)
+			h.Remote = ep
 			s.Health = append(s.Health, h)
+		}
+		for _, r := range j.HealthByCgroup {
+			h := healthRowFrom(r)
+			h.CgroupName = r.Cgroup
+			s.HealthByCgroup = append(s.HealthByCgroup, h)
 		}
 	}
 	if c := j.Closes; c != nil {
@@ -574,6 +587,21 @@ func eventsOf(failed, resets *uint64) *DestinationEvents {
 		d.Resets = *resets
 	}
 	return &d
+}
+
+// healthRowFrom reads a health row back, bounded: a recording is outside
+// data.
+func healthRowFrom(r jsonHealth) DestinationHealth {
+	h := DestinationHealth{Sockets: max(r.Sockets, 0), RTTP50: millis(r.RTTMS.P50), RTTP99: millis(r.RTTMS.P99),
+		MinRTT: millis(r.RTTMS.Min), RetransTotal: r.RetransTotal, SegsOut: r.SegsOut, Lost: r.Lost, Unacked: r.Unacked,
+		DeliveryRate: r.DeliveryRate}
+	if r.RetransPerS != nil {
+		h.RetransPerS, h.RatesKnown = clamp(*r.RetransPerS, 0, maxRate), true
+	}
+	if r.BytesPerS != nil {
+		h.BytesPerS = clamp(*r.BytesPerS, 0, maxRate*1e3)
+	}
+	return h
 }
 
 // roundRate keeps a rate's JSON short: two decimals are a hundredth of a

@@ -72,6 +72,9 @@ type Snapshot struct {
 	// says it was asked for.
 	Health   []DestinationHealth
 	HealthOn bool
+	// HealthByCgroup is the same per service (the cgroup that created
+	// the sockets), CgroupName filled with a CgroupResolver.
+	HealthByCgroup []DestinationHealth
 	// Conntrack is the namespace's connection-tracking table; nil when it
 	// tracks nothing or it was not read.
 	Conntrack *Conntrack

@@ -414,7 +414,7 @@ func (e *Exporter) series(ch chan<- prometheus.Metric, l labelled) {
 	}
 	// Every rising counter once more, by its nstat name: one family, its
 	// cardinality fixed by the list.
-	tcpCounter := e.desc("tcpdash_tcp_counter_total", "The kernel's TCP counters (Tcp and TcpExt, as nstat names them), since boot.", "counter")
+	tcpCounter := e.desc("tcpdash_tcp_netstat_total", "The kernel's TCP counters (Tcp and TcpExt, as nstat names them), since boot.", "counter")
 	for _, d := range tcpinfo.RisingCounters() {
 		counter(tcpCounter, d.Value(c), d.Name)
 	}

@@ -35,6 +35,12 @@ type (
 		States []StatePeak `json:"states"`
 		// Pressure is each destination group's worst moment, worst first.
 		Pressure []PressurePeak `json:"port_pressure"`
+		// Health is each destination's worst moment for retransmits, in
+		// recordings made with --health, worst first.
+		Health []HealthPeak `json:"health,omitempty"`
+		// Conntrack is the table at its fullest and what it dropped, in
+		// recordings of a namespace that tracks connections.
+		Conntrack *ConntrackPeak `json:"conntrack,omitempty"`
 		// Findings are in order of first appearance.
 		Findings []FindingSpan `json:"findings"`
 		// Counters are how much each kernel counter rose.
@@ -71,6 +77,21 @@ type (
 		// PeakClosesPerS is its highest rate of closed connections, from
 		// the destroy notifications (recordings that have them).
 		PeakClosesPerS float64 `json:"peak_closes_per_s,omitempty"`
+	}
+	// HealthPeak is a destination at its most retransmitting.
+	HealthPeak struct {
+		Remote     string    `json:"remote"`
+		RetransPct float64   `json:"retrans_pct"`
+		RTTP99MS   float64   `json:"rtt_p99_ms"`
+		At         time.Time `json:"at"`
+	}
+	// ConntrackPeak is the conntrack table at its fullest, and the new
+	// connections it dropped over the recording.
+	ConntrackPeak struct {
+		Count   uint64    `json:"count"`
+		Max     uint64    `json:"max"`
+		At      time.Time `json:"at"`
+		Dropped uint64    `json:"dropped"`
 	}
 	// FindingSpan is one finding over the recording.
 	FindingSpan struct {
@@ -175,8 +196,11 @@ func Of(t *recording.Tape) (*Summary, error) {
 	defs := tcpinfo.RisingCounters()
 	totals := make([]uint64, len(defs))
 	var prev []uint64
+	health := map[string]HealthPeak{}
+	var ct *ConntrackPeak
+	var lastCt *tcpinfo.Conntrack
 	for i := range n {
-		snap, err := t.Partial(i, "port_pressure", "counters")
+		snap, err := t.Partial(i, "port_pressure", "counters", "health", "conntrack")
 		if err != nil {
 			return nil, err
 		}
@@ -214,6 +238,27 @@ func Of(t *recording.Tape) (*Summary, error) {
 				}
 			}
 		}
+		for _, h := range snap.Health {
+			k := h.Remote.String()
+			w, ok := health[k]
+			if !ok && len(health) == maxFollowed {
+				continue
+			}
+			if !ok || h.RetransPct() > w.RetransPct {
+				health[k] = HealthPeak{Remote: k, RetransPct: h.RetransPct(), RTTP99MS: float64(h.RTTP99.Microseconds()) / 1000, At: snap.Time}
+			}
+		}
+		if c := snap.Conntrack; c != nil {
+			if ct == nil {
+				ct = &ConntrackPeak{Count: c.Count, Max: c.Max, At: snap.Time}
+			} else if c.Count > ct.Count {
+				ct.Count, ct.Max, ct.At = c.Count, c.Max, snap.Time
+			}
+			if lastCt != nil {
+				ct.Dropped += c.Drop - min(c.Drop, lastCt.Drop) + c.InsertFailed - min(c.InsertFailed, lastCt.InsertFailed)
+			}
+			lastCt = c
+		}
 		cur := counterValues(defs, snap.Counters)
 		for j := range prev {
 			if cur[j] > prev[j] {
@@ -231,6 +276,15 @@ func Of(t *recording.Tape) (*Summary, error) {
 	for j, d := range defs {
 		s.Counters = append(s.Counters, CounterTotal{d.Name, totals[j]})
 	}
+	for _, h := range health {
+		if h.RetransPct > 0 {
+			s.Health = append(s.Health, h)
+		}
+	}
+	slices.SortFunc(s.Health, func(a, b HealthPeak) int {
+		return cmp.Or(cmp.Compare(b.RetransPct, a.RetransPct), cmp.Compare(a.Remote, b.Remote))
+	})
+	s.Conntrack = ct
 
 	// Findings: followed by their identity.
 	spans := map[string]*FindingSpan{}

@@ -336,3 +336,30 @@ func TestFollowsBoundedGroups(t *testing.T) {
 		t.Errorf("the report does not say what it left out:\n%.300s", text.String())
 	}
 }
+
+// TestHealthAndConntrack: a recording made with --health in a namespace
+// that tracks connections reports each destination at its most
+// retransmitting, the table at its fullest, and what it dropped.
+func TestHealthAndConntrack(t *testing.T) {
+	s := summaryOf(t, recording.Header{IntervalMS: 1000}, 5, func(i int) string {
+		return fmt.Sprintf(`"health":[{"addr":"10.77.0.2","port":3306,"sockets":8,"rtt_ms":{"p50":1,"p99":%d,"min":0.3},"retrans_pct":0,"retrans_total":%d,"segs_out":1000,"lost":0,"unacked":0,"delivery_rate":0}],`+
+			`"conntrack":{"count":%d,"max":100,"found":0,"invalid":0,"insert":0,"insert_failed":0,"drop":%d,"early_drop":0,"error":0,"search_restart":0}`,
+			10*(i+1), []int{0, 10, 41, 20, 5}[i], 60+10*i, 3*i)
+	})
+	if len(s.Health) != 1 || s.Health[0].RetransPct != 4.1 || s.Health[0].RTTP99MS != 30 {
+		t.Errorf("health %+v, want 10.77.0.2:3306 at 4.1%%, RTT p99 30 ms", s.Health)
+	}
+	if c := s.Conntrack; c == nil || c.Count != 100 || c.Max != 100 || c.Dropped != 12 {
+		t.Errorf("conntrack %+v, want 100 of 100 and 12 dropped", c)
+	}
+	var b strings.Builder
+	if err := s.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	text := b.String()
+	for _, want := range []string{"10.77.0.2:3306  4.1%", "conntrack: at most 100 of 100 entries", "12 new connections dropped"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the text lacks %q:\n%s", want, text)
+		}
+	}
+}

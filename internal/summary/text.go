@@ -86,6 +86,20 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "  (%s rows of destination groups first seen after %s others are not in this report)\n", humanize.Int(l.PortPressureRows), humanize.Int(maxFollowed))
 	}
 
+	if len(s.Health) > 0 {
+		fmt.Fprintf(&b, "\nRetransmits per destination, at their worst (--health)\n")
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "  DESTINATION\tRETRANSMITTED\tRTT p99\tAT\n")
+		for _, h := range s.Health {
+			fmt.Fprintf(tw, "  %s\t%.1f%%\t%.1f ms\t%s\n", termsafe.String(h.Remote), h.RetransPct, h.RTTP99MS, s.when(h.At))
+		}
+		tw.Flush()
+	}
+	if c := s.Conntrack; c != nil {
+		fmt.Fprintf(&b, "\nconntrack: at most %s of %s entries (%s); %s new connections dropped\n",
+			humanize.Int(int(c.Count)), humanize.Int(int(c.Max)), s.when(c.At), humanize.Int(int(c.Dropped)))
+	}
+
 	fmt.Fprintf(&b, "\nFindings\n")
 	if len(s.Findings) == 0 {
 		fmt.Fprintf(&b, "  none\n")
