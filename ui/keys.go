@@ -91,3 +91,16 @@ func (k keyMap) step(msg tea.Msg) int {
 	}
 	return 0
 }
+
+// KeyHelp is every key the dashboard takes and what it does, in the order
+// ? lists them: the man page is made from it.
+func KeyHelp() [][2]string {
+	var out [][2]string
+	for _, group := range newKeyMap().FullHelp() {
+		for _, b := range group {
+			h := b.Help()
+			out = append(out, [2]string{h.Key, h.Desc})
+		}
+	}
+	return out
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/tcpdash/tcpdash/internal/diagnose"
 	"github.com/tcpdash/tcpdash/internal/filter"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
+	"github.com/tcpdash/tcpdash/internal/version"
 	"github.com/tcpdash/tcpdash/internal/watch"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/tuning"
@@ -174,9 +175,40 @@ func flagError(err error) string {
 	return msg
 }
 
+// runHelp is tcpdash help [COMMAND]: the usage --help prints.
+func runHelp(args []string, stdout io.Writer) error {
+	cmd := cmdMain
+	if len(args) > 0 {
+		switch args[0] {
+		case cmdTune, cmdExporter, cmdRecord, cmdReplay:
+			cmd = args[0]
+		default:
+			return usagef("help %q: there is no such command; the commands are tune, exporter, record and replay", args[0])
+		}
+	}
+	_, err := io.WriteString(stdout, usageText(cmd))
+	return err
+}
+
 // Run is tcpdash: it parses args, runs the mode or subcommand they name
 // until it ends or ctx does, and returns its error for ExitCode.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "version", "--version", "-version", "-V":
+			if len(args) > 1 {
+				return usagef("%s takes no arguments", args[0])
+			}
+			_, err := fmt.Fprintln(stdout, version.Get())
+			return err
+		case "help":
+			return runHelp(args[1:], stdout)
+		case "completion":
+			return runCompletion(args[1:], stdout)
+		case "__complete":
+			return runComplete(args[1:], stdout)
+		}
+	}
 	if len(args) > 0 && args[0] == "tune" {
 		return runTune(ctx, args[1:], stdin, stdout, stderr)
 	}
@@ -278,9 +310,12 @@ func writeJSON(w io.Writer, snap *tcpinfo.Snapshot, findings []diagnose.Finding)
 	if err != nil {
 		return err
 	}
+	v, _ := json.Marshal(buildVersion())
 	// The snapshot marshals itself; findings belong to another package,
-	// so they are spliced in before its closing brace.
-	b = append(append(append(b[:len(b)-1], `,"findings":`...), f...), "}\n"...)
+	// and the version to the binary, so they are spliced in before its
+	// closing brace.
+	b = append(append(append(b[:len(b)-1], `,"findings":`...), f...), `,"version":`...)
+	b = append(append(b, v...), "}\n"...)
 	_, err = w.Write(b)
 	return err
 }

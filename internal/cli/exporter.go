@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 
 	"github.com/tcpdash/tcpdash/internal/exporter"
 	"github.com/tcpdash/tcpdash/internal/filter"
+	"github.com/tcpdash/tcpdash/internal/version"
 	"github.com/tcpdash/tcpdash/internal/watch"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
@@ -191,10 +191,12 @@ type polled struct{ snap *tcpinfo.Snapshot }
 
 func (p polled) Collect(tcpinfo.Query) (*tcpinfo.Snapshot, error) { return p.snap, nil }
 
-// buildVersion is the module version Go recorded at build time.
+// buildVersion names this build in one word: the version, and the commit
+// when known (v0.4.0+0123456789ab).
 func buildVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
+	v := version.Get()
+	if c := v.Short(); c != "" {
+		return v.Version + "+" + c
 	}
-	return "unknown"
+	return v.Version
 }

@@ -60,7 +60,7 @@ func vocabulary() []flagDef {
 		{"source", "S", []string{"auto, netlink or procfs (default auto: netlink, else /proc/net/tcp)"}, []string{cmdMain}},
 		{"processes", "=false", []string{"do not name the processes holding sockets (skips the /proc/<pid>/fd walk)"}, all},
 		{"health", "", []string{"ask the kernel for each connection's tcp_info (ss -ti) and report RTT and",
-			"retransmits per destination: health rows, findings, series (about 1.6× a dump's cost)"}, all},
+			"retransmits per destination (about 1.2x a dump's cost)"}, all},
 		{"ebpf", "MODE", []string{"auto, on or off: name each connection's opener at connect() with eBPF",
 			"(root, BTF, Linux 5.8); default auto: when possible, else say why"}, all},
 		{"filter", "EXPR", filter, all},
@@ -111,6 +111,9 @@ func synopsis(cmd string) string {
   tcpdash exporter ...       Prometheus metrics: see tcpdash exporter --help
   tcpdash record -o FILE     record snapshots of a load test: see tcpdash record --help
   tcpdash replay FILE        replay a recording, or report on it: see tcpdash replay --help
+  tcpdash version            the version, commit and Go it was built with (also --version)
+  tcpdash help [COMMAND]     this text, or a command's (as --help)
+  tcpdash completion SHELL   a completion script for bash, zsh or fish
 `
 }
 
