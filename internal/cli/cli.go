@@ -312,9 +312,10 @@ func writeJSON(w io.Writer, snap *tcpinfo.Snapshot, findings []diagnose.Finding)
 	}
 	v, _ := json.Marshal(buildVersion())
 	// The snapshot marshals itself; findings belong to another package,
-	// and the version to the binary, so they are spliced in before its
-	// closing brace.
-	b = append(append(append(b[:len(b)-1], `,"findings":`...), f...), `,"version":`...)
+	// and the build to the binary, so they are spliced in before its
+	// closing brace. The build is "tcpdash", as in a recording's header:
+	// a line's "version" would read as a recording's format version.
+	b = append(append(append(b[:len(b)-1], `,"findings":`...), f...), `,"tcpdash":`...)
 	b = append(append(b, v...), "}\n"...)
 	_, err = w.Write(b)
 	return err
