@@ -13,7 +13,7 @@ commit=$(git rev-parse HEAD)
 date=$(git log -1 --format=%cI)
 version=${1:-$(git describe --tags --always --dirty 2>/dev/null || echo "0.0.0-$commit")}
 version=${version#v}
-case $version in [0-9]*) ;; *) version="0.0.0~git$version" ;; esac
+[[ $version =~ ^[0-9]+\.[0-9]+ ]] || version="0.0.0~git${version//-/.}"
 dist=$PWD/dist
 rm -rf "$dist"
 mkdir -p "$dist/completions"
@@ -37,11 +37,17 @@ sed -e 's|^ExecStart=.*|EnvironmentFile=-/etc/default/tcpdash-exporter\nExecStar
   -e 's|^#   sudo cp .*|#   installed by the tcpdash package; flags in /etc/default/tcpdash-exporter|' \
   deploy/systemd/tcpdash-exporter.service >"$dist/tcpdash-exporter.service"
 
+# nfpm expands no variables in file paths: the config is written out per
+# architecture.
+go build -o "$dist/nfpm" "github.com/goreleaser/nfpm/v2/cmd/nfpm@$NFPM_VERSION" 2>/dev/null ||
+  GOBIN=$dist go install "github.com/goreleaser/nfpm/v2/cmd/nfpm@$NFPM_VERSION"
 for arch in amd64 arm64; do
+  sed -e "s|\${ARCH}|$arch|g" -e "s|\${VERSION}|$version|g" -e "s|\${DIST}|$dist|g" \
+    deploy/packaging/nfpm.yaml >"$dist/nfpm-$arch.yaml"
   for packager in deb rpm; do
-    ARCH=$arch VERSION=$version DIST=$dist go run "github.com/goreleaser/nfpm/v2/cmd/nfpm@$NFPM_VERSION" \
-      package --config deploy/packaging/nfpm.yaml --packager "$packager" --target "$dist/"
+    "$dist/nfpm" package --config "$dist/nfpm-$arch.yaml" --packager "$packager" --target "$dist/"
   done
 done
+rm -f "$dist/nfpm" "$dist"/nfpm-*.yaml
 (cd "$dist" && sha256sum tcpdash-linux-* ./*.deb ./*.rpm >SHA256SUMS)
 ls -l "$dist"
