@@ -20,10 +20,12 @@ import (
 type (
 	// Summary is the report on one recording.
 	Summary struct {
-		Host      string    `json:"host,omitempty"`
-		Kernel    string    `json:"kernel,omitempty"`
-		Netns     string    `json:"netns,omitempty"`
-		Filter    string    `json:"filter,omitempty"`
+		Host   string `json:"host,omitempty"`
+		Kernel string `json:"kernel,omitempty"`
+		Netns  string `json:"netns,omitempty"`
+		Filter string `json:"filter,omitempty"`
+		// Tcpdash is the build that recorded it (version+commit).
+		Tcpdash   string    `json:"tcpdash,omitempty"`
 		Start     time.Time `json:"start"`
 		End       time.Time `json:"end"`
 		Snapshots int       `json:"snapshots"`
@@ -165,6 +167,7 @@ func Of(t *recording.Tape) (*Summary, error) {
 	s := &Summary{Start: t.Time(0), End: t.Time(n - 1), Snapshots: n, Truncated: t.Truncated, Events: t.Events}
 	if h := t.Header; h != nil {
 		s.Host, s.Kernel, s.Netns, s.IntervalMS, s.Filter = h.Host, h.Kernel, h.Netns, h.IntervalMS, h.Filter
+		s.Tcpdash = h.Tcpdash
 	}
 	if s.Events == nil {
 		s.Events = []recording.Event{}

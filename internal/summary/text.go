@@ -44,6 +44,9 @@ func (s *Summary) Head() string {
 	if s.Filter != "" {
 		head += "; only the sockets of the filter " + s.Filter
 	}
+	if s.Tcpdash != "" {
+		head += "; recorded by tcpdash " + s.Tcpdash
+	}
 	if s.Truncated {
 		head += "; the file is cut short: this is what was complete"
 	}
