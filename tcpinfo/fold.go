@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+
+	"github.com/tcpdash/tcpdash/internal/humanize"
 )
 
 // The folded tables put servers first. A host under a load test holds
@@ -110,9 +112,9 @@ func (r FoldedPort) Label(ephemeral PortRange) string {
 	case r.Ports == 0:
 		return strconv.Itoa(int(r.Port))
 	case ephemeral == (PortRange{}):
-		return fmt.Sprintf("ephemeral · %d ports", r.Ports)
+		return fmt.Sprintf("ephemeral · %s ports", humanize.Int(r.Ports))
 	}
-	return fmt.Sprintf("ephemeral %s · %d ports", ephemeral, r.Ports)
+	return fmt.Sprintf("ephemeral %s · %s ports", ephemeral, humanize.Int(r.Ports))
 }
 
 // String names the row: "10.0.0.5:3306", or "10.0.1.7:*".

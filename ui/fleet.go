@@ -1,13 +1,13 @@
 package ui
 
 import (
-	"fmt"
 	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tcpdash/tcpdash/internal/diagnose"
+	"github.com/tcpdash/tcpdash/internal/humanize"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
 )
 
@@ -145,7 +145,7 @@ func (f fleetModel) render() string {
 	st := f.dash.styles
 	return f.dash.renderIn(chrome{
 		body:  func(w, h int) []string { return sized(f.namespaces, w, h).View(true) },
-		line2: fmt.Sprintf("%d network namespaces; each dumped when its counters move, or every 5 s", len(f.namespaces.rows)),
+		line2: humanize.Int(len(f.namespaces.rows)) + " network namespaces; each dumped when its counters move, or every 5 s",
 		badge: worst,
 		footer: func(w int) []string {
 			status := "focus: Namespaces · enter: watch the selected one · esc there: back here"

@@ -6,6 +6,8 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+
+	"github.com/tcpdash/tcpdash/internal/humanize"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
@@ -145,11 +147,11 @@ func (p localPane) listenersView(focused bool) []string {
 		if l.Owner.PID != 0 {
 			owner = fmt.Sprintf("pid %d (%s)", l.Owner.PID, l.Owner.Command)
 		}
-		q := padLeft(fmt.Sprintf("%d / %d", l.AcceptQueue, l.Backlog), numW)
+		q := padLeft(humanize.Int(l.AcceptQueue)+" / "+humanize.Int(l.Backlog), numW)
 		if l.Full() {
 			q = st.trouble.Render(padLeft(fmt.Sprintf("!%d / %d", l.AcceptQueue, l.Backlog), numW))
 		}
-		rows = append(rows, fit(l.Local.String(), addrW)+q+padLeft(fmt.Sprint(l.SynRecv), numW)+padLeft(d, numW)+"  "+owner)
+		rows = append(rows, fit(l.Local.String(), addrW)+q+padLeft(humanize.Int(l.SynRecv), numW)+padLeft(d, numW)+"  "+owner)
 	}
 	if len(rows) == 0 {
 		body = append(body, st.dim.Render("no listening sockets"))

@@ -19,16 +19,22 @@ import (
 	"github.com/tcpdash/tcpdash/tuning"
 )
 
-// usageError is a mistake on the command line: exit status 2 with the
-// usage it concerns.
-type usageError struct{ msg, usage string }
+// usageError is a mistake on the command line: exit status 2. A wrong
+// value is one line and a pointer to --help, so the error stays on screen;
+// an unknown flag prints the flags (usage), since the user does not know
+// them.
+type usageError struct {
+	msg   string
+	cmd   string
+	usage string // printed after msg; empty: only the pointer to --help
+}
 
 func (e usageError) Error() string { return e.msg }
 
 // usageFor is the one way a usage error is made: one line about what was
-// wrong, and the usage of the command it concerns.
+// wrong, for the command it concerns.
 func usageFor(cmd, format string, args ...any) error {
-	return usageError{fmt.Sprintf(format, args...), usageText(cmd)}
+	return usageError{msg: fmt.Sprintf(format, args...), cmd: cmd}
 }
 
 func usagef(format string, args ...any) error { return usageFor(cmdMain, format, args...) }
@@ -137,7 +143,14 @@ func parseSet(fs *flag.FlagSet, args []string, cmd string) error {
 	if err == nil || err == flag.ErrHelp {
 		return err
 	}
-	return usageError{flagError(err), usageText(cmd)}
+	msg := flagError(err)
+	if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: "); ok {
+		if near := nearestFlag(cmd, name); near != "" {
+			msg = fmt.Sprintf("unknown flag %s: did you mean %s?", name, near)
+		}
+		return usageError{msg: msg, cmd: cmd, usage: usageText(cmd)}
+	}
+	return usageError{msg: msg, cmd: cmd}
 }
 
 // helpOr is what a command returns when parsing its flags failed with
@@ -150,12 +163,55 @@ func helpOr(err error, cmd string, stdout io.Writer) error {
 	return err
 }
 
+// nearestFlag is the flag of cmd closest to what was typed, when it is
+// near enough to be a typo: a prefix, or two edits away.
+func nearestFlag(cmd, typed string) string {
+	typed = strings.TrimLeft(typed, "-")
+	best, bestD := "", 3
+	for _, f := range flagsOf(cmd) {
+		if d := editDistance(typed, f.name); d < bestD || strings.HasPrefix(f.name, typed) && len(typed) >= 2 && bestD > 0 {
+			best, bestD = f.name, min(d, bestD)
+			if strings.HasPrefix(f.name, typed) {
+				bestD = 0
+			}
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	if len(best) == 1 {
+		return "-" + best
+	}
+	return "--" + best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
 // flagError turns the flag package's messages into one line that names the
 // flag and what it takes.
 func flagError(err error) string {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
-		return fmt.Sprintf("unknown flag %s: see the flags below", name)
+		return fmt.Sprintf("unknown flag %s: the flags are below", name)
 	}
 	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok {
 		if _, why, ok := strings.Cut(rest, " for flag -filter: "); ok {

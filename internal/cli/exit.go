@@ -30,7 +30,15 @@ func ExitCode(err error, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "tcpdash: error: %s\n", termsafe.Error(err))
 	var u usageError
 	if errors.As(err, &u) {
-		fmt.Fprint(stderr, u.usage)
+		if u.usage != "" {
+			fmt.Fprint(stderr, u.usage)
+		} else {
+			help := "tcpdash --help"
+			if u.cmd != "" && u.cmd != cmdMain {
+				help = "tcpdash " + u.cmd + " --help"
+			}
+			fmt.Fprintf(stderr, "tcpdash: hint: %s lists the flags and what they take\n", help)
+		}
 		return exitUsage
 	}
 	var h hinted
