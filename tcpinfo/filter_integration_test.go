@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -42,7 +44,7 @@ var filterCases = []string{
 	"dst [::1/128]",
 	"src [::ffff:127.0.0.1]",
 	"src 127.0.0.1",
-	"src [::/0]",
+	"src [::/1]",
 	"not src 127.0.0.0/8",
 	"dst :20001",
 	"src *:20000",
@@ -110,48 +112,124 @@ func TestIntegrationFilterMatchesSS(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		for _, expr := range filterCases {
-			f, err := filter.Parse(expr)
-			if err != nil {
-				t.Fatalf("%q: %v", expr, err)
-			}
-			var got []string
-			ports, err := ReadPortRange("/proc/sys")
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = c.dump(f, ports, func(s *Socket) {
-				got = append(got, key(s.State, s.Local, s.Remote))
-			})
-			if source == SourceProcfs && f.Kernel() != "" {
-				if err == nil || !strings.Contains(err.Error(), "needs netlink") {
-					t.Errorf("procfs %q: %v, want a refusal", expr, err)
-				}
-				continue
-			}
-			if err != nil {
-				t.Fatalf("%s %q: %v", source, expr, err)
-			}
-			if c.programRefused {
-				t.Fatalf("the kernel refused the program for %q", expr)
-			}
-			slices.Sort(got)
-			var only State
-			for _, st := range AllStates() {
-				if StateSet(f.States())&^StatesOf(NewSynRecv) == StatesOf(st) {
-					only = st
-				}
-			}
-			want := ssSet(t, expr, only)
-			if !slices.Equal(got, want) {
-				t.Errorf("%s %q: %d sockets, ss lists %d; only here %q; only in ss %q", source, expr, len(got), len(want),
-					minus(got, want), minus(want, got))
-			}
-			if len(want) == 0 && expr != "state bucket" {
-				t.Logf("%q selects nothing", expr)
+		exprs := filterCases
+		if source == SourceNetlink {
+			exprs = append(slices.Clone(exprs), randomExprs(300)...)
+		}
+		nonEmpty := 0
+		for _, expr := range exprs {
+			if checkAgainstSS(t, c, source, expr) > 0 {
+				nonEmpty++
 			}
 		}
+		// The generated expressions must say something: most select some
+		// sockets, and not all select all.
+		if source == SourceNetlink && nonEmpty < len(exprs)/3 {
+			t.Errorf("only %d of %d expressions select any socket: the generator says too little", nonEmpty, len(exprs))
+		}
+		t.Logf("%s: %d expressions, %d selecting sockets", source, len(exprs), nonEmpty)
 	}
+}
+
+// checkAgainstSS holds the sockets c's dump yields for expr to the ones ss
+// -tanH lists for the same words.
+func checkAgainstSS(t *testing.T, c *Collector, source Source, expr string) (selected int) {
+	t.Helper()
+	f, err := filter.Parse(expr)
+	if err != nil {
+		t.Fatalf("%q: %v", expr, err)
+	}
+	var got []string
+	ports, err := ReadPortRange("/proc/sys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.dump(f, ports, func(s *Socket) {
+		got = append(got, key(s.State, s.Local, s.Remote))
+	})
+	if source == SourceProcfs && f.Kernel() != "" {
+		if err == nil || !strings.Contains(err.Error(), "needs netlink") {
+			t.Errorf("procfs %q: %v, want a refusal", expr, err)
+		}
+		return 0
+	}
+	if err != nil {
+		t.Fatalf("%s %q: %v", source, expr, err)
+	}
+	if c.programRefused {
+		t.Fatalf("the kernel refused the program for %q", expr)
+	}
+	slices.Sort(got)
+	var only State
+	for _, st := range AllStates() {
+		if StateSet(f.States())&^StatesOf(NewSynRecv) == StatesOf(st) {
+			only = st
+		}
+	}
+	want := ssSet(t, expr, only)
+	if !slices.Equal(got, want) {
+		t.Errorf("%s %q: %d sockets, ss lists %d; only here %q; only in ss %q", source, expr, len(got), len(want),
+			minus(got, want), minus(want, got))
+	}
+	return len(want)
+}
+
+// randomExprs makes n expressions of ss's grammar over the test
+// population's addresses and ports, the same every run (a fixed seed): the
+// differential test ss is the reference of.
+func randomExprs(n int) []string {
+	r := rand.New(rand.NewPCG(24, 2026))
+	pick := func(s ...string) string { return s[r.IntN(len(s))] }
+	port := func() string {
+		return pick("20000", "20001", "20100", "22", "1", strconv.Itoa(32768+r.IntN(28232)))
+	}
+	atom := func() string {
+		switch r.IntN(6) {
+		case 0, 1:
+			dir := pick("sport", "dport")
+			if r.IntN(4) == 0 {
+				return dir + " " + pick(":", "") + port() // ss's bare form
+			}
+			return dir + " " + pick("=", "==", "!=", "<", ">", "<=", ">=", "eq", "ne", "lt", "gt", "le", "ge") + " :" + port()
+		case 2, 3:
+			return pick("src", "dst") + pick(" ", " = ") + pick("127.0.0.1", "127.0.0.2", "127.0.0.0/30", "127.0.0.0/8", "[::1]",
+				"[::1/128]", "[::ffff:127.0.0.1]", "127.0.0.1:20000", ":20001", "*:20000", "127.0.0.3:"+port(), "10.0.0.0/8")
+		case 4:
+			return "autobound"
+		}
+		return "state " + pick("established", "time-wait", "listening", "fin-wait-2", "close-wait", "connected", "bucket")
+	}
+	var expr func(depth int) string
+	expr = func(depth int) string {
+		if depth == 0 {
+			a := atom()
+			for strings.HasPrefix(a, "state ") {
+				a = atom() // states apply to the whole filter: only at its head
+			}
+			return a
+		}
+		switch r.IntN(5) {
+		case 0:
+			return pick("! ", "not ") + expr(depth-1)
+		case 1:
+			return "( " + expr(depth-1) + " " + pick("or", "||", "|") + " " + expr(depth-1) + " )"
+		case 2:
+			return expr(depth-1) + " " + pick("and", "&&", "&", "") + " " + expr(depth-1)
+		}
+		return expr(0)
+	}
+	out := make([]string, 0, n)
+	for range n {
+		head := ""
+		switch r.IntN(4) {
+		case 0:
+			head = "state " + pick("established", "time-wait", "listening", "fin-wait-2", "close-wait", "connected", "synchronized") + " "
+		case 1:
+			head = "exclude " + pick("time-wait", "listening", "established") + " "
+		}
+		out = append(out, strings.Join(strings.Fields(head+expr(r.IntN(3))), " "))
+	}
+	return out
 }
 
 // key names a socket as both sides can: ss prints a dual-stack wildcard

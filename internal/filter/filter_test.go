@@ -49,7 +49,7 @@ func TestMatch(t *testing.T) {
 		{"src [2001:db8::1]:8080", []bool{false, true, false, false}},
 		{"src :8080", []bool{false, true, true, false}},
 		{"src *:22", []bool{false, false, false, true}},
-		{"dst 0.0.0.0/0", []bool{true, false, true, true}},
+		{"dst 0.0.0.0/1", []bool{true, false, false, true}},
 		{"dst 10.0.0.5:3306 or sport = :22", []bool{true, false, false, true}},
 		{"not dport = :3306", []bool{false, true, true, true}},
 		{"! ( dport = :3306 or sport = :22 )", []bool{false, true, true, false}},
@@ -92,6 +92,12 @@ func TestParseErrors(t *testing.T) {
 		{"wat", `at "wat" (column 1): unknown word`},
 		{"()", "want an expression"},
 		{"dport", "at the end: dport needs a port"},
+		// Where ss's behaviour is surely a mistake or disagrees with the
+		// kernel, refused in one line (docs/filter.md).
+		{"exclude all", "exclude removed every state"},
+		{"state time-wait exclude bucket", "exclude removed every state"},
+		{"! src 0.0.0.0/0", "a /0 prefix matches every address"},
+		{"src [::]/0", "a /0 prefix matches every address"},
 		{"dport and sport = :1", "want a comparison: = != < > <= >= (or eq ne lt gt le ge) or a port"},
 		{"dst = ", "at the end: dst needs an address"},
 		// A bare port or address is not ss's language; the error says
@@ -227,7 +233,7 @@ var seedExprs = []string{
 	"not ( src 10.0.0.0/8 or src [2001:db8::/32] ) dst :80",
 	"dst [::ffff:192.168.1.0]/120 or dst 192.168.1.7:81",
 	"! autobound and cgroup /system.slice/x.service or sport lt :1024",
-	"sport gt :1023 sport le :40000 || ! dst 0.0.0.0/0",
+	"sport gt :1023 sport le :40000 || ! dst 0.0.0.0/1",
 	"state established ( sport = :80 or not ( dport = :81 and src [::1] ) ) exclude time-wait",
 	"dst *:3306 or src :22 and not not dport eq :0",
 }

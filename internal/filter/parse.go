@@ -155,6 +155,11 @@ func Parse(expr string) (*Filter, error) {
 			f.expr = andNode{f.expr, n}
 		}
 	}
+	if f.states&AllStates == 0 {
+		// ss falls back to its default states here, which is surely not
+		// what was meant: said instead (docs/filter.md).
+		return nil, &Error{Expr: expr, Pos: len(expr), Msg: "exclude removed every state: the filter selects nothing; name the states to keep with state"}
+	}
 	return f, nil
 }
 
@@ -398,6 +403,12 @@ func parseHost(s string) (hostNode, error) {
 		return h, fmt.Errorf("%s", want)
 	}
 	a := prefix.Addr()
+	if prefix.Bits() == 0 {
+		// ss and the kernel's bytecode disagree on which families a zero
+		// prefix covers (under negation ss matched none where the kernel
+		// matched a family's): refused, as documented.
+		return h, fmt.Errorf("a /0 prefix matches every address: leave the condition out, or name a family's sockets with a longer prefix")
+	}
 	h.addr, h.bits = a, prefix.Bits()
 	h.family = afInet6
 	if a.Is4() {
