@@ -72,6 +72,12 @@ func runExporter(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return helpOr(err, cmdExporter, stdout)
 	}
+	// A bad TLS or auth file is said before anything listens or opens.
+	if cfg.webConfig != "" {
+		if err := web.Validate(cfg.webConfig); err != nil {
+			return fmt.Errorf("--web.config.file %s: %w", cfg.webConfig, err)
+		}
+	}
 	opts, closeTargets, err := exporterTargets(cfg)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -214,5 +215,19 @@ func TestIntegrationExporterManyNamespaces(t *testing.T) {
 	}
 	if threads == 0 || threads > n/4 {
 		t.Errorf("%d threads after scraping %d namespaces, want a few, none held per namespace", threads, n+1)
+	}
+}
+
+// TestExporterBadWebConfig: a web config that cannot work is said in one
+// line before the exporter listens or opens anything.
+func TestExporterBadWebConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "web.yml")
+	if err := os.WriteFile(path, []byte("tls_server_config:\n  cert_file: /nonexistent\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	err := runExporter(context.Background(), []string{"--listen", "127.0.0.1:0", "--web.config.file", path}, io.Discard, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "--web.config.file") || strings.Contains(stderr.String(), "listening on") {
+		t.Errorf("error %v, stderr %q: want the config refused before listening", err, stderr.String())
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tcpdash/tcpdash/internal/diagnose"
+	"github.com/tcpdash/tcpdash/internal/humanize"
 	"github.com/tcpdash/tcpdash/internal/recording"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
 	"github.com/tcpdash/tcpdash/internal/watch"
@@ -107,8 +108,30 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		ctx, cancel = context.WithTimeout(ctx, cfg.duration)
 		defer cancel()
 	}
+	fmt.Fprintf(stderr, "tcpdash: recording to %s every %s (Ctrl-C stops)\n", termsafe.String(cfg.out), cfg.interval)
 	rec := &snapshotRecorder{w: rw, last: h.Sysctls}
-	err = w.Stream(ctx, col, streamOptions(cfg.config), rec.record)
+	record := rec.record
+	onTerminal := isTerminal(stderr)
+	if onTerminal {
+		// On a terminal, one line that says how far it has come.
+		start := time.Now()
+		record = func(snap *tcpinfo.Snapshot, findings []diagnose.Finding, settings []tuning.Setting) error {
+			if err := rec.record(snap, findings, settings); err != nil {
+				return err
+			}
+			size := int64(0)
+			if fi, err := f.Stat(); err == nil {
+				size = fi.Size()
+			}
+			fmt.Fprintf(stderr, "\rtcpdash: %s snapshots, %s KiB, %s ", humanize.Int(rec.n), humanize.Int(int(size>>10)),
+				time.Since(start).Round(time.Second))
+			return nil
+		}
+	}
+	err = w.Stream(ctx, col, streamOptions(cfg.config), record)
+	if onTerminal {
+		fmt.Fprintln(stderr) // the progress line stays
+	}
 	if cerr := rw.Close(); err == nil {
 		err = cerr
 	}

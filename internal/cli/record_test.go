@@ -37,7 +37,7 @@ func TestIntegrationRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(stderr, "recorded 5 snapshots") {
+	if !strings.Contains(stderr, "recording to "+path+" every 100ms") || !strings.Contains(stderr, "recorded 5 snapshots") {
 		t.Errorf("stderr %q", stderr)
 	}
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
