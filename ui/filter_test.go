@@ -121,3 +121,15 @@ func TestFilterNeverSilencesFindings(t *testing.T) {
 		t.Errorf("the tables are not narrowed: %v", filtered.live.snap.TopRemoteEndpoints)
 	}
 }
+
+// TestPromptPlaceholder: an empty prompt shows its placeholder after a
+// blank cursor, never with its first letter under the cursor as if typed.
+func TestPromptPlaceholder(t *testing.T) {
+	m := started(t, &fakeCollector{}, 120, 40, 1)
+	m, _ = step(t, m, press("/"))
+	m.filt.bar.input.SetValue("")
+	out := ansi.Strip(m.render())
+	if !strings.Contains(out, "filter:  (ss's words, e.g. dport 443") {
+		t.Errorf("the prompt:\n%s", out)
+	}
+}

@@ -34,7 +34,10 @@ func newFilterBar(keys keyMap, initial *filter.Filter, parse func(string) (*filt
 	}
 	ti := textinput.New()
 	ti.Prompt = "filter: "
-	ti.Placeholder = "ss's words: dport 443, state time-wait, dst 10.0.0.0/8"
+	// A blank under the cursor: the cursor drawn on a placeholder's first
+	// letter reads as if it had been typed.
+	ti.Placeholder = " (ss's words, e.g. dport 443, state time-wait, dst 10.0.0.0/8)"
+
 	return filterBar{input: ti, keys: keys, parse: parse, active: initial}
 }
 
@@ -108,6 +111,9 @@ func (f filterBar) Update(msg tea.KeyPressMsg) (_ filterBar, cmd tea.Cmd, change
 // View is the prompt line while editing, with why the last text was
 // refused.
 func (f filterBar) View(st styles) string {
+	// As wide as what it shows: without a width the input shows only a
+	// placeholder's first letter, and a fixed one pads the reason away.
+	f.input.SetWidth(max(len(f.input.Placeholder), len([]rune(f.input.Value()))) + 1)
 	v := f.input.View()
 	if f.err != "" {
 		v += "  " + st.statusErr.Render(f.err)

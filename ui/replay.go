@@ -172,7 +172,8 @@ type player struct {
 func newPlayer(t *recording.Tape, start int) player {
 	ti := textinput.New()
 	ti.Prompt = "jump to: "
-	ti.Placeholder = "14:03:10, +90s or 2026-11-27T14:03:10Z"
+	ti.Placeholder = " (14:03:10, +90s or 2026-11-27T14:03:10Z)" // a blank under the cursor, as the filter's
+	ti.SetWidth(len(ti.Placeholder) + 1)                         // else only its first letter shows
 	p := player{keys: newReplayKeys(), pos: start, speed: normalSpeed, jump: ti}
 	return p.withTape(t)
 }
