@@ -454,3 +454,20 @@ func TestPaneGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestProcessesToldApart: two python3 processes whose command lines differ
+// only past the column's width are told apart by their ends.
+func TestProcessesToldApart(t *testing.T) {
+	procs := []tcpinfo.ProcessCount{
+		{Owner: tcpinfo.Owner{PID: 1, Command: "python3", Cmdline: "/usr/bin/python3 scene.py --role client-a"}},
+		{Owner: tcpinfo.Owner{PID: 2, Command: "python3", Cmdline: "/usr/bin/python3 scene.py --role client-b"}},
+		{Owner: tcpinfo.Owner{PID: 3, Command: "nginx", Cmdline: "nginx: worker process"}},
+	}
+	got := distinctCommands(procs, 15)
+	if got[0] == got[1] || fit(got[0], 15) == fit(got[1], 15) || !strings.HasPrefix(got[0], "python3 …") || !strings.HasSuffix(got[0], "ient-a") || !strings.HasSuffix(got[1], "ient-b") {
+		t.Errorf("%q", got)
+	}
+	if got[2] != "nginx: worker process" {
+		t.Errorf("a command line that is alone keeps its start: %q", got[2])
+	}
+}

@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tcpdash/tcpdash/internal/diagnose"
+	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
 // processesPane is sockets by owning process, the selected process's
@@ -83,15 +84,13 @@ func (p processesPane) View(focused bool) []string {
 	}
 	body := []string{st.header.Render(fit("PID", pidW) + fit("COMMAND", cmdW) + cgHeader + padLeft("C_WAIT/s", numW) + padLeft("FDS/LIMIT", fdW-1) + " " + header)}
 	rows := make([]string, 0, len(s.Processes))
-	for _, p := range s.Processes {
+	commands := distinctCommands(s.Processes, cmdW-1)
+	for i, p := range s.Processes {
 		rate := "—" // one walk has seen it: no rate yet
 		if p.RateKnown {
 			rate = fmtRate(p.CloseWaitPerS)
 		}
-		command := p.Command
-		if p.Cmdline != "" {
-			command = shortCmdline(p.Cmdline)
-		}
+		command := commands[i]
 		if p.Shared > 0 {
 			command = "+" + command // holds sockets another process holds too
 		}
@@ -188,6 +187,36 @@ func shortCmdline(cmdline string) string {
 		b.WriteString(" " + a)
 	}
 	return b.String()
+}
+
+// distinctCommands is each process's command line as the column of width
+// w shows it: the program first, then its arguments; where two would read
+// the same once cut (python3 scene.p…), the end of the line is kept
+// instead, which is where they differ.
+func distinctCommands(procs []tcpinfo.ProcessCount, w int) []string {
+	out := make([]string, len(procs))
+	seen := map[string]int{}
+	for i, p := range procs {
+		out[i] = p.Command
+		if p.Cmdline != "" {
+			out[i] = shortCmdline(p.Cmdline)
+		}
+		seen[fit(out[i], w)]++
+	}
+	for i, c := range out {
+		r := []rune(c)
+		if seen[fit(c, w)] < 2 || len(r) <= w {
+			continue
+		}
+		prog, _, _ := strings.Cut(c, " ")
+		keep := w - len([]rune(prog)) - 2 // "prog …tail"
+		if keep < 4 {
+			out[i] = "…" + string(r[len(r)-(w-1):])
+			continue
+		}
+		out[i] = prog + " …" + string(r[len(r)-keep:])
+	}
+	return out
 }
 
 // compactCount writes n in at most five cells: 512, 65536 as 64k, 1M.
