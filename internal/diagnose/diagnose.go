@@ -148,7 +148,7 @@ func diagnose(now, earlier *tcpinfo.Snapshot, settings []tuning.Setting) ([]Find
 	f = append(f, counters(now, earlier, dt, recs, settingInt(settings, "net.core.somaxconn"))...)
 	f = append(f, causes(now, earlier, dt, settings)...)
 	f = append(f, health(now)...)
-	f = append(f, conntrackFull(now, earlier, dt)...)
+	f = append(f, conntrackFull(now)...)
 	if n := now.States[tcpinfo.SynRecv]; n >= minSynRecv && (earlier == nil || n > earlier.States[tcpinfo.SynRecv]) {
 		f = append(f, Finding{Kind: "syn_recv", Severity: Warning, Rank: float64(n),
 			Title:    fmt.Sprintf("%s half-open connections (SYN_RECV) are piling up", humanize.Int(n)),
@@ -625,15 +625,16 @@ func health(now *tcpinfo.Snapshot) []Finding {
 
 // conntrackFull names a connection-tracking table that drops new
 // connections, or is about to: nothing in ss shows it.
-func conntrackFull(now, earlier *tcpinfo.Snapshot, dt float64) []Finding {
+func conntrackFull(now *tcpinfo.Snapshot) []Finding {
 	t := now.Conntrack
 	if t == nil || t.Max == 0 {
 		return nil
 	}
-	var dropped uint64
-	if earlier != nil && earlier.Conntrack != nil && dt > 0 {
-		p := earlier.Conntrack
-		dropped = t.Drop - min(t.Drop, p.Drop) + t.InsertFailed - min(t.InsertFailed, p.InsertFailed)
+	// The collector's rate, measured between its reads: the one the
+	// header shows too.
+	var dropped float64
+	if t.RatesKnown {
+		dropped = t.DropPerS + t.InsertFailedPerS
 	}
 	pct := 100 * float64(t.Count) / float64(t.Max)
 	fix := "Raise net.netfilter.nf_conntrack_max on the host (it bounds every namespace's table and is read-only inside other namespaces) " +
@@ -643,9 +644,9 @@ func conntrackFull(now, earlier *tcpinfo.Snapshot, dt float64) []Finding {
 		humanize.Int(int(t.Count)), humanize.Int(int(t.Max)), humanize.Int(int(t.Drop)), humanize.Int(int(t.InsertFailed)), humanize.Int(int(t.EarlyDrop)))}
 	switch {
 	case dropped > 0:
-		return []Finding{{Kind: "conntrack_full", Severity: Critical, Rank: float64(dropped),
-			Title:    fmt.Sprintf("the conntrack table is full (%s of %s): %s new connections dropped (%s/s)", humanize.Int(int(t.Count)), humanize.Int(int(t.Max)), humanize.Int(int(dropped)), fmtRate(float64(dropped)/dt)),
-			Short:    fmt.Sprintf("conntrack full: %s connections dropped/s", fmtRate(float64(dropped)/dt)),
+		return []Finding{{Kind: "conntrack_full", Severity: Critical, Rank: dropped,
+			Title:    fmt.Sprintf("the conntrack table is full (%s of %s): %s new connections dropped/s", humanize.Int(int(t.Count)), humanize.Int(int(t.Max)), fmtRate(dropped)),
+			Short:    fmt.Sprintf("conntrack full: %s connections dropped/s", fmtRate(dropped)),
 			Detail:   "Every new connection needs a conntrack entry; with the table full the kernel drops its packets, and connect() times out with nothing in ss. " + fix,
 			Evidence: ev}}
 	case pct >= 90:

@@ -322,3 +322,17 @@ func TestHealthFinding(t *testing.T) {
 		t.Fatalf("findings:\n%s\nwant one: %s", titles(f), want)
 	}
 }
+
+// TestConntrackFinding: the drop rate is the collector's, the one the
+// header shows; a table past 90% warns before it drops.
+func TestConntrackFinding(t *testing.T) {
+	now := base(time.Second)
+	now.Conntrack = &tcpinfo.Conntrack{Count: 64, Max: 64, Drop: 26, DropPerS: 13, RatesKnown: true}
+	if f := conntrackFull(now); len(f) != 1 || f[0].Kind != "conntrack_full" || !strings.Contains(f[0].Title, "13 new connections dropped/s") {
+		t.Errorf("dropping: %s", titles(f))
+	}
+	now.Conntrack = &tcpinfo.Conntrack{Count: 95, Max: 100}
+	if f := conntrackFull(now); len(f) != 1 || f[0].Kind != "conntrack_near_full" {
+		t.Errorf("95%%: %s", titles(f))
+	}
+}
