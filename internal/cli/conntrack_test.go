@@ -14,7 +14,12 @@ import (
 	"github.com/tcpdash/tcpdash/internal/netns"
 )
 
-const conntrackMax = "/proc/sys/net/netfilter/nf_conntrack_max"
+const (
+	conntrackMax = "/proc/sys/net/netfilter/nf_conntrack_max"
+	// conntrackRestore keeps the host's value while the test has lowered
+	// it (/var/tmp survives a reboot's tmpfs /tmp, and a kill -9).
+	conntrackRestore = "/var/tmp/tcpdash-test-nf_conntrack_max"
+)
 
 // TestIntegrationConntrackFull fills a namespace's conntrack table and
 // holds tcpdash's count, limit and drops to conntrack -C and -S inside
@@ -36,13 +41,26 @@ func TestIntegrationConntrackFull(t *testing.T) {
 		if err != nil {
 			netns.Require(t, false, "no connection tracking in this kernel: "+err.Error())
 		}
+		// The value to restore is kept on disk first: a test killed with
+		// -9 cannot run its defer, and the next run puts it back before
+		// anything else.
+		if old, err := os.ReadFile(conntrackRestore); err == nil {
+			was = old
+		} else if err := os.WriteFile(conntrackRestore, was, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		restore := func() {
+			if err := os.WriteFile(conntrackMax, was, 0o644); err == nil {
+				os.Remove(conntrackRestore)
+			}
+		}
+		defer restore()
 		if n, _ := os.ReadFile("/proc/sys/net/netfilter/nf_conntrack_count"); strings.TrimSpace(string(n)) != "0" {
 			t.Skipf("the host tracks %s connections: lowering nf_conntrack_max would drop some", strings.TrimSpace(string(n)))
 		}
 		if err := os.WriteFile(conntrackMax, []byte("64"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		defer os.WriteFile(conntrackMax, was, 0o644)
 	}
 	if !netns.Run(t) {
 		return
