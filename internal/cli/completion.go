@@ -138,18 +138,23 @@ func flagValues(name string) []string {
 	case "ebpf":
 		return []string{"auto", "on", "off"}
 	case "netns":
+		// Names come from outside (anyone may name a namespace or a
+		// container): only plain ones reach the shell, which prints them.
+		plain := func(n string) bool {
+			return n != "" && len(n) <= 253 && strings.Trim(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == ""
+		}
 		out := []string{"all", "pid:", "container:"}
 		if all, err := namespaces.NewFinder().All(); err == nil {
 			for _, ns := range all {
 				for _, n := range ns.Names {
 					// ip netns names; containers as container:NAME.
 					if after, ok := strings.CutPrefix(n, "docker "); ok {
-						if f := strings.Fields(after); len(f) > 1 {
+						if f := strings.Fields(after); len(f) > 1 && plain(f[1]) {
 							out = append(out, "container:"+f[1])
 						}
 						continue
 					}
-					if !strings.ContainsAny(n, " ()") {
+					if plain(n) {
 						out = append(out, n)
 					}
 				}

@@ -1,10 +1,15 @@
 package cli
 
 import (
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tcpdash/tcpdash/internal/netns"
 )
 
 // TestVersionAndHelp: --version, -V and version print one line naming the
@@ -86,5 +91,27 @@ done`
 		if out, _, err := runCLI(t, "completion", shell); err != nil || !strings.Contains(out, "tcpdash __complete") {
 			t.Errorf("completion %s: %v", shell, err)
 		}
+	}
+}
+
+// TestCompletionOffersPlainNames: a namespace named with escape codes
+// (anyone with CAP_NET_ADMIN in a namespace may) is never offered to the
+// shell, which prints what it completes.
+func TestCompletionOffersPlainNames(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	must(t, unix.Mount("tmpfs", "/run", "tmpfs", 0, "mode=0755"))
+	t.Cleanup(func() { unix.Unmount("/run", unix.MNT_DETACH) })
+	must(t, os.MkdirAll("/run/netns", 0o755))
+	for _, name := range []string{"loadtest", "evil\x1b]2;pwned\a"} {
+		path := "/run/netns/" + name
+		must(t, os.WriteFile(path, nil, 0o444))
+		must(t, unix.Mount("/proc/self/ns/net", path, "", unix.MS_BIND, ""))
+		t.Cleanup(func() { unix.Unmount(path, unix.MNT_DETACH) })
+	}
+	got := strings.Join(completions([]string{"--netns", ""}), "\n")
+	if !strings.Contains(got, "loadtest") || strings.ContainsAny(got, "\x1b\a") {
+		t.Errorf("--netns completes to %q", got)
 	}
 }
