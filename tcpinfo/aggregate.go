@@ -96,6 +96,9 @@ type Aggregator struct {
 	orphanFW2    int
 	listenInPort []uint16
 	listenPorts  []uint16 // every port listened on, in or out of the range
+	// listenSet is listenPorts as a bitset: asked per socket (health, and
+	// per close event), where a scan of hundreds of listeners would not do.
+	listenSet [1 << 16 / 64]uint64
 }
 
 type procEndpoint struct {
@@ -419,7 +422,7 @@ func (a *Aggregator) RememberOwners(now time.Time) {
 }
 
 // listening reports whether the last dump had a listener on port.
-func (a *Aggregator) listening(port uint16) bool { return slices.Contains(a.listenPorts, port) }
+func (a *Aggregator) listening(port uint16) bool { return a.listenSet[port/64]&(1<<(port%64)) != 0 }
 
 // Remembered is how many sockets' owners are remembered.
 func (a *Aggregator) Remembered() int { return a.memory.Len() }
@@ -483,6 +486,9 @@ func (a *Aggregator) Reset(ports PortRange, q Query) {
 		a.att.Openers = q.Openers.Source()
 	}
 	a.listenInPort = a.listenInPort[:0]
+	for _, p := range a.listenPorts {
+		a.listenSet[p/64] = 0
+	}
 	a.listenPorts = a.listenPorts[:0]
 }
 
@@ -503,8 +509,9 @@ func (a *Aggregator) Add(s *Socket) {
 		i := int((s.Expires + expiryStep - 1) / expiryStep)
 		a.expiry[min(max(i, 1), expiryBuckets)-1]++
 	}
-	if st == Listen && !slices.Contains(a.listenPorts, s.Local.Port()) {
-		a.listenPorts = append(a.listenPorts, s.Local.Port())
+	if p := s.Local.Port(); st == Listen && !a.listening(p) {
+		a.listenSet[p/64] |= 1 << (p % 64)
+		a.listenPorts = append(a.listenPorts, p)
 		if a.ports.Ephemeral(s.Local.Port()) {
 			a.listenInPort = append(a.listenInPort, s.Local.Port())
 		}
