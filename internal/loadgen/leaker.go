@@ -95,6 +95,26 @@ func drip(ap netip.AddrPort, nofile int, every time.Duration) {
 // to to every `every` until EMFILE; the channel gets the time it did.
 func StartDripper(t *testing.T, name string, to netip.AddrPort, every time.Duration, nofile int) (pid int, emfile <-chan time.Time) {
 	t.Helper()
+	pid, _, r := startLeaker(t, name, "", leakEnv+"="+to.String(), leakEnv+"_N="+strconv.Itoa(nofile), leakEnv+"_EVERY="+every.String())
+	ch := make(chan time.Time, 1)
+	go func() {
+		var ns int64
+		if line, err := r.ReadString('\n'); err == nil {
+			if _, err := fmt.Sscanf(line, "emfile %d", &ns); err == nil {
+				ch <- time.Unix(0, ns)
+			}
+		}
+		close(ch)
+	}()
+	return pid, ch
+}
+
+// startLeaker runs the test binary under the command name name, in the
+// cgroup directory cgroup when not empty, with env, and waits for its
+// "ready": what every leaker shares. It returns its stdin (closing it ends
+// the process) and the rest of its output.
+func startLeaker(t *testing.T, name, cgroup string, env ...string) (pid int, stdin io.WriteCloser, out *bufio.Reader) {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +124,10 @@ func StartDripper(t *testing.T, name string, to netip.AddrPort, every time.Durat
 		t.Fatal(err)
 	}
 	cmd := exec.Command(link)
-	cmd.Env = append(os.Environ(), leakEnv+"="+to.String(), leakEnv+"_N="+strconv.Itoa(nofile), leakEnv+"_EVERY="+every.String())
+	if cgroup != "" {
+		cmd = exec.Command("sh", "-c", `echo $$ > "$1/cgroup.procs" && exec "$2"`, "sh", cgroup, link)
+	}
+	cmd.Env = append(os.Environ(), env...)
 	in, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
@@ -116,17 +139,7 @@ func StartDripper(t *testing.T, name string, to netip.AddrPort, every time.Durat
 	if line, err := r.ReadString('\n'); err != nil || line != "ready\n" {
 		t.Fatalf("leaker: %q, %v", line, err)
 	}
-	ch := make(chan time.Time, 1)
-	go func() {
-		var ns int64
-		if line, err := r.ReadString('\n'); err == nil {
-			if _, err := fmt.Sscanf(line, "emfile %d", &ns); err == nil {
-				ch <- time.Unix(0, ns)
-			}
-		}
-		close(ch)
-	}()
-	return cmd.Process.Pid, ch
+	return cmd.Process.Pid, in, r
 }
 
 // StartLeaker runs the test binary, under the command name name, as a
@@ -146,31 +159,8 @@ func StartLeaker(t *testing.T, name string, to netip.AddrPort, n int) (pid int) 
 // lives on; closing stdin ends it.
 func StartLeakerIn(t *testing.T, name string, to netip.AddrPort, n int, cgroup string) (pid int, stdin io.WriteCloser) {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	link := filepath.Join(t.TempDir(), name)
-	if err := os.Symlink(exe, link); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(link)
-	if cgroup != "" {
-		cmd = exec.Command("sh", "-c", `echo $$ > "$1/cgroup.procs" && exec "$2"`, "sh", cgroup, link)
-	}
-	cmd.Env = append(os.Environ(), leakEnv+"="+to.String(), leakEnv+"_N="+strconv.Itoa(n))
-	in, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close(); cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || line != "ready\n" {
-		t.Fatalf("leaker: %q, %v", line, err)
-	}
-	return cmd.Process.Pid, in
+	pid, stdin, _ = startLeaker(t, name, cgroup, leakEnv+"="+to.String(), leakEnv+"_N="+strconv.Itoa(n))
+	return pid, stdin
 }
 
 // Server listens on at and closes every connection it accepts at once,
