@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -47,15 +46,11 @@ func TestIntegrationHealthUnderLoss(t *testing.T) {
 			}
 		}()
 	}
-	for _, cmd := range []string{
+	netns.Nft(t,
 		"add table inet loss",
 		"add chain inet loss in { type filter hook input priority 0 ; }",
 		"add rule inet loss in ip daddr 127.0.0.9 tcp dport 3306 numgen random mod 20 0 drop",
-	} {
-		if out, err := exec.Command("nft", strings.Fields(cmd)...).CombinedOutput(); err != nil {
-			t.Fatalf("nft %s: %v: %s", cmd, err, out)
-		}
-	}
+	)
 	var conns []net.Conn
 	for _, to := range []netip.AddrPort{lossy, clean} {
 		for range 4 {

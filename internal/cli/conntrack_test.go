@@ -66,15 +66,11 @@ func TestIntegrationConntrackFull(t *testing.T) {
 		return
 	}
 	// Track this namespace's connections.
-	for _, cmd := range []string{
+	netns.Nft(t,
 		"add table inet track",
 		"add chain inet track in { type filter hook input priority 0 ; }",
 		"add rule inet track in ct state new counter accept",
-	} {
-		if out, err := exec.Command("nft", strings.Fields(cmd)...).CombinedOutput(); err != nil {
-			t.Fatalf("nft %s: %v: %s", cmd, err, out)
-		}
-	}
+	)
 	ln, err := net.Listen("tcp", "127.0.0.9:3306")
 	if err != nil {
 		t.Fatal(err)

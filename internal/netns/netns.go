@@ -142,3 +142,14 @@ func LoopbackUp() error {
 	}
 	return nil
 }
+
+// Nft runs each nft command inside the namespace (tables, chains, rules
+// made of words), failing the test with nft's own message.
+func Nft(t testing.TB, cmds ...string) {
+	t.Helper()
+	for _, cmd := range cmds {
+		if out, err := exec.Command("nft", strings.Fields(cmd)...).CombinedOutput(); err != nil {
+			t.Fatalf("nft %s: %v: %s", cmd, err, out)
+		}
+	}
+}
