@@ -266,6 +266,9 @@ func (c *Collector) Close() error {
 	if c.closes != nil {
 		c.closes.Close()
 	}
+	if cl, ok := c.opts.Conntrack.(interface{ Close() error }); ok {
+		cl.Close()
+	}
 	if c.conn == nil {
 		return nil
 	}

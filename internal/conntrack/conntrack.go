@@ -23,6 +23,7 @@ import (
 type Reader struct {
 	netnsFD int
 	do      func(func() error) error
+	c       *ct.Conn // kept between polls; dialed again after an error
 }
 
 // New reads the table of the namespace netnsFD refers to (0: the
@@ -54,13 +55,14 @@ func (r *Reader) Read() (tcpinfo.Conntrack, error) {
 	if err != nil {
 		return tcpinfo.Conntrack{}, fmt.Errorf("%w: %w", ErrAbsent, err)
 	}
-	c, err := ct.Dial(&netlink.Config{NetNS: r.netnsFD})
-	if err != nil {
-		return out, fmt.Errorf("ctnetlink: %w", err)
+	if r.c == nil {
+		if r.c, err = ct.Dial(&netlink.Config{NetNS: r.netnsFD}); err != nil {
+			return out, fmt.Errorf("ctnetlink: %w", err)
+		}
 	}
-	defer c.Close()
-	cpus, err := c.Stats()
+	cpus, err := r.c.Stats()
 	if err != nil {
+		r.Close()
 		return out, fmt.Errorf("conntrack statistics: %w", err)
 	}
 	for _, s := range cpus {
@@ -82,4 +84,14 @@ func readUint(path string) (uint64, error) {
 		return 0, err
 	}
 	return strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+}
+
+// Close releases the ctnetlink socket.
+func (r *Reader) Close() error {
+	if r.c == nil {
+		return nil
+	}
+	err := r.c.Close()
+	r.c = nil
+	return err
 }
