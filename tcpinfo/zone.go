@@ -49,4 +49,7 @@ func (s *Snapshot) SafeZones() {
 		g := &s.PortPressure[i]
 		g.Local, g.Remote = safeAddr(g.Local), ap(g.Remote)
 	}
+	for i := range s.Health {
+		s.Health[i].Remote = ap(s.Health[i].Remote)
+	}
 }

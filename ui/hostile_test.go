@@ -44,6 +44,7 @@ func (h *hostileCollector) Collect(q tcpinfo.Query) (*tcpinfo.Snapshot, error) {
 			peer := netip.AddrPortFrom(netip.MustParseAddr("fe80::1").WithZone(h.name), 8080)
 			s.TopRemoteEndpoints = append(s.TopRemoteEndpoints, tcpinfo.EndpointCount{Endpoint: peer, States: tcpinfo.StateCounts{tcpinfo.SynSent: 3}})
 			s.PortPressure = append(s.PortPressure, tcpinfo.PressureGroup{Local: netip.MustParseAddr("fe80::2").WithZone(h.name), Remote: peer, Used: 3, Capacity: 100, Ratio: 0.03})
+			s.Health = append(s.Health, tcpinfo.DestinationHealth{Remote: peer, Sockets: 3})
 		}
 	}
 	return s, err
