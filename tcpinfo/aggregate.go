@@ -45,15 +45,12 @@ type Aggregator struct {
 	states   StateCounts
 	families FamilyCounts
 
-	local  portNotes
-	remote portTable
+	local, remote portNotes
 
 	endpointIndex map[netip.AddrPort]int
 	endpoints     []endpointRow
-	// peers notes the IPv4 peers of servers' sockets, counted into
-	// endpoints at Fill (see peerNote).
-	peers  []uint64
-	known4 []keyedRow // flushPeers' IPv4 rows, reused
+	// peers notes the peers of servers' sockets, counted at Fill.
+	peers peerNotes
 	// recent remembers where the sockets to a few destinations were
 	// counted: a load test's sockets go to a handful of destinations, and
 	// a hit skips both map lookups (a third of aggregating otherwise).
@@ -65,9 +62,9 @@ type Aggregator struct {
 	cgroupIndex map[uint64]int
 	cgroups     []CgroupCount
 
-	// The local port tables' rows, reused.
-	localTop    []portRow
-	localFolded []FoldedPort
+	// The port tables' rows, reused.
+	localTop, remoteTop []portRow
+	localFolded         []FoldedPort
 
 	listeners []Listener
 	synRecv   map[uint16]int // handshakes by local port
@@ -244,23 +241,6 @@ func radixPass(src, dst []uint32, shift uint) {
 	}
 }
 
-// portTable counts sockets by remote port without a map: index maps a
-// port to its row in rows, 1-based so that zero means no row. The index is
-// 256 KiB and the rows grow with distinct ports, which keeps the live
-// heap, and with it the GC's heap goal, small.
-//
-// Clients' destination ports are few, their rows hot in the cache, and
-// are counted at once. Servers' peers' ports are spread over the whole
-// range: they are noted, grouped by port (one pass of a radix sort) and
-// counted in that order when the rows are read.
-type portTable struct {
-	index   *[1 << 16]uint32
-	rows    []portRow
-	pending []uint32 // port<<8 | state, not yet counted
-	scratch []uint32
-	best    []int32 // top's winners, reused
-}
-
 // portRow is a port's counts, half the size of a PortCount: a dump of
 // 200,000 TIME_WAIT sockets has some 28,000 client ports, each counted at
 // random, and the rows' cache misses were most of aggregating.
@@ -277,71 +257,6 @@ func (r *portRow) count() PortCount {
 	return c
 }
 
-// note counts a socket later, at flush.
-func (t *portTable) note(port uint16, s State) {
-	t.pending = append(t.pending, uint32(port)<<8|uint32(s))
-}
-
-// add counts a socket now.
-func (t *portTable) add(port uint16, s State) {
-	if t.index == nil {
-		t.index = new([1 << 16]uint32)
-	}
-	t.count(uint32(port)<<8 | uint32(s))
-}
-
-func (t *portTable) count(n uint32) {
-	port := uint16(n >> 8)
-	i := t.index[port]
-	if i == 0 {
-		t.rows = append(t.rows, portRow{port: port})
-		i = uint32(len(t.rows))
-		t.index[port] = i
-	}
-	t.rows[i-1].states[n&0xff]++
-}
-
-// flush counts the pending notes into the rows.
-func (t *portTable) flush() {
-	if len(t.pending) == 0 {
-		return
-	}
-	if t.index == nil {
-		t.index = new([1 << 16]uint32)
-	}
-	notes := t.pending
-	if len(notes) >= 1<<12 {
-		notes = t.group()
-	}
-	for _, n := range notes {
-		t.count(n)
-	}
-	t.pending = t.pending[:0]
-}
-
-// group orders a large dump's notes for counting, and makes room for its
-// rows. Small ones (most polls of most hosts) are counted as they come.
-func (t *portTable) group() []uint32 {
-	// Rows for exactly the distinct ports, counted in a bitmap first:
-	// growing them by appending would leave megabytes of copies behind.
-	var seen [1 << 16 / 64]uint64
-	distinct := 0
-	for _, n := range t.pending {
-		p := n >> 8
-		if bit := uint64(1) << (p & 63); seen[p>>6]&bit == 0 {
-			seen[p>>6] |= bit
-			distinct++
-		}
-	}
-	t.rows = grow(t.rows, distinct)
-	// One pass of a radix sort, by the port's high byte: counting then
-	// visits ports a 256-port window at a time, whose index entries and
-	// rows sit together.
-	t.scratch = grow(t.scratch[:0], len(t.pending))[:len(t.pending)]
-	radixPass(t.pending, t.scratch, 16)
-	return t.scratch
-}
-
 // grow makes room for n more elements, as slices.Grow does, except that
 // it leaves the room uncleared: slices.Grow zeroes it, touching every page
 // at once, while make gets memory fresh from the kernel (zero already)
@@ -354,14 +269,6 @@ func grow[E any](s []E, n int) []E {
 	g := make([]E, len(s), len(s)+n)
 	copy(g, s)
 	return g
-}
-
-func (t *portTable) reset() {
-	t.pending = t.pending[:0]
-	for _, r := range t.rows {
-		t.index[r.port] = 0
-	}
-	t.rows = t.rows[:0]
 }
 
 // recentBits sizes the cache of recent destinations: 256 rows, a few
@@ -396,6 +303,7 @@ func NewAggregator(ports PortRange) *Aggregator {
 		closeWaitOn:   make(map[procPort]int),
 	}
 	a.local.reset()
+	a.remote.reset()
 	return a
 }
 
@@ -441,7 +349,7 @@ func (a *Aggregator) Reset(ports PortRange, q Query) {
 	clear(a.endpointIndex)
 	clear(a.recent[:])
 	a.endpoints = a.endpoints[:0]
-	a.peers = a.peers[:0]
+	a.peers.reset()
 	clear(a.groupIndex)
 	a.groups = a.groups[:0]
 	clear(a.cgroupIndex)
@@ -546,25 +454,24 @@ func (a *Aggregator) Add(s *Socket) {
 	if st == Listen || rport == 0 {
 		return
 	}
-	if !a.ports.Ephemeral(lport) {
-		if !counted {
-			return
-		}
-		// A server's side: its peers are many, each seen once or twice,
-		// on ports spread over the whole range. Counted at once, each was
-		// a cache miss in the port table and a new map row.
+	if counted {
 		a.remote.note(rport, st)
-		if s.Remote.Addr().Is4() {
-			a.peers = append(a.peers, peerNote(s.Remote, st))
-		} else {
+	}
+	// A server's side: its local port is outside the range connect()
+	// picks from, or listened on (the kernel dumps listeners first, and
+	// connect() never picks a port bound with bind()). A server inside
+	// the range, as after the classic advice to widen it, is still a
+	// server: counted as a client, each of its peers was a destination
+	// group of its own.
+	if !a.ports.Ephemeral(lport) || a.listening(lport) {
+		// Its peers are many, each seen once or twice: noted, and
+		// counted sorted at Fill (see peerNotes).
+		if counted && !a.peers.add(s.Remote, st) {
 			a.endpoints[a.endpointRow(s.Remote)].states[st]++
 		}
 		return
 	}
-	if counted {
-		a.remote.add(rport, st)
-	}
-	if s.HasInfo && st == Established && !a.listening(lport) {
+	if s.HasInfo && st == Established {
 		a.health.add(s.Remote, DestinationHealth{Remote: s.Remote}, s) // a client's connection: its destination's health
 		if cgroup != 0 {
 			a.byCgroup.add(cgroup, DestinationHealth{Cgroup: cgroup}, s)
@@ -609,68 +516,8 @@ func (a *Aggregator) Add(s *Socket) {
 func (a *Aggregator) Reserve(open int) {
 	open += open / 8 // sockets come and go while the dump runs
 	a.local.reserve(open)
-	if cap(a.peers) < open {
-		a.peers = make([]uint64, 0, open)
-	}
-}
-
-// peerNote packs a server's IPv4 peer and the socket's state into one
-// word, ordered by address, then port: sorted, each endpoint's sockets
-// are a run, counted into one row.
-func peerNote(ap netip.AddrPort, s State) uint64 {
-	b := ap.Addr().As4()
-	ip := uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3])
-	return ip<<24 | uint64(ap.Port())<<8 | uint64(s)
-}
-
-// flushPeers counts the noted peers into the endpoint rows. A peer that
-// is also a client's destination (it has a row already) shares its row:
-// the IPv4 rows there are, few, are sorted as the notes are and walked
-// beside them, which costs no lookup a peer.
-func (a *Aggregator) flushPeers() {
-	if len(a.peers) == 0 {
-		return
-	}
-	slices.Sort(a.peers)
-	known := a.known4[:0]
-	for i := range a.endpoints {
-		if ep := a.endpoints[i].endpoint; ep.Addr().Is4() {
-			known = append(known, keyedRow{key: peerNote(ep, 0) >> 8, row: i})
-		}
-	}
-	slices.SortFunc(known, func(x, y keyedRow) int { return cmp.Compare(x.key, y.key) })
-	a.known4 = known
-	distinct := 0
-	for i, n := range a.peers {
-		if i == 0 || n>>8 != a.peers[i-1]>>8 {
-			distinct++
-		}
-	}
-	a.endpoints = grow(a.endpoints, distinct)
-	row := -1
-	for i, n := range a.peers {
-		if key := n >> 8; i == 0 || key != a.peers[i-1]>>8 {
-			for len(known) > 0 && known[0].key < key {
-				known = known[1:]
-			}
-			if len(known) > 0 && known[0].key == key {
-				row = known[0].row
-			} else {
-				ip := uint32(key >> 16)
-				ap := netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(ip >> 24), byte(ip >> 16), byte(ip >> 8), byte(ip)}), uint16(key))
-				row = len(a.endpoints)
-				a.endpoints = append(a.endpoints, endpointRow{endpoint: ap})
-			}
-		}
-		a.endpoints[row].states[n&0xff]++
-	}
-	a.peers = a.peers[:0]
-}
-
-// A keyedRow is an endpoint row's index by its peerNote key.
-type keyedRow struct {
-	key uint64
-	row int
+	a.remote.reserve(open)
+	a.peers.reserve(open)
 }
 
 // recentSlots are the two rows a destination may have in the cache of
@@ -913,16 +760,10 @@ func (a *Aggregator) Fill(snap *Snapshot, n int) {
 
 	q := &a.query
 	snap.Query = a.query
-	a.remote.flush()
-	a.flushPeers()
+	a.peers.merge(a.endpoints)
 	snap.TopLocalPorts, snap.LocalPortsFolded = a.localPorts(snap.TopLocalPorts[:0], snap.LocalPortsFolded[:0], n, q)
-	snap.TopRemotePorts = a.remote.top(snap.TopRemotePorts[:0], n, q)
-
-	snap.TopRemoteEndpoints = topN(snap.TopRemoteEndpoints[:0], n, len(a.endpoints),
-		func(i int) (EndpointCount, bool) {
-			e := a.endpoints[i].count()
-			return e, q.keep(&e.States)
-		}, q.compareEndpoints)
+	snap.TopRemotePorts = a.remotePorts(snap.TopRemotePorts[:0], n, q)
+	snap.TopRemoteEndpoints = a.topEndpoints(snap.TopRemoteEndpoints[:0], n, q)
 	snap.RemoteEndpointsFolded = a.foldRemote(snap.RemoteEndpointsFolded[:0], n, q)
 	snap.Listeners = topN(snap.Listeners[:0], n, len(a.listeners), func(i int) (Listener, bool) {
 		l := a.listeners[i]
@@ -1034,37 +875,13 @@ func compareProcesses(a, b ProcessCount) int {
 	return cmp.Or(cmp.Compare(b.States.Total(), a.States.Total()), cmp.Compare(a.PID, b.PID))
 }
 
-// top appends the n rows q ranks first. Rows are compared as they are,
-// in uint32s; only the winners become PortCounts (a dump's tens of
-// thousands of client ports made the conversion a cost of its own).
-func (t *portTable) top(dst []PortCount, n int, q *Query) []PortCount {
-	best := best[int32]{rows: t.best[:0], n: n, compare: func(i, j int32) int { return q.comparePortRows(&t.rows[i], &t.rows[j]) }}
-	for i := range t.rows {
-		r := &t.rows[i]
-		// Most rows lose to the last of a full table: that is found out
-		// before they are offered.
-		if (q.State == 0 || r.states[q.State] > 0) && (len(best.rows) < n || q.comparePortRows(r, &t.rows[best.rows[n-1]]) < 0) {
-			best.offer(int32(i))
-		}
-	}
-	t.best = best.rows
-	for _, i := range t.best {
-		dst = append(dst, t.rows[i].count())
-	}
-	return dst
-}
-
 // localPorts appends the local ports' tables, the top n and the folded
 // top n, built in one pass over the noted ports.
 func (a *Aggregator) localPorts(top []PortCount, folded []FoldedPort, n int, q *Query) ([]PortCount, []FoldedPort) {
 	rows := best[portRow]{rows: a.localTop[:0], n: n, compare: func(x, y portRow) int { return q.comparePortRows(&x, &y) }}
 	fold := portFold{rows: a.localFolded[:0]}
 	a.local.each(func(r *portRow) {
-		// Most rows lose to the last of a full table: compared in place,
-		// they are not copied to find that out.
-		if (q.State == 0 || r.states[q.State] > 0) && (len(rows.rows) < n || q.comparePortRows(r, &rows.rows[n-1]) < 0) {
-			rows.offer(*r)
-		}
+		q.offerPort(&rows, r)
 		fold.add(a.ports, r)
 	})
 	a.localTop, a.localFolded = rows.rows, fold.rows
@@ -1072,6 +889,26 @@ func (a *Aggregator) localPorts(top []PortCount, folded []FoldedPort, n int, q *
 		top = append(top, rows.rows[i].count())
 	}
 	return top, fold.top(folded, n, q)
+}
+
+// remotePorts appends the top n remote ports.
+func (a *Aggregator) remotePorts(top []PortCount, n int, q *Query) []PortCount {
+	rows := best[portRow]{rows: a.remoteTop[:0], n: n, compare: func(x, y portRow) int { return q.comparePortRows(&x, &y) }}
+	a.remote.each(func(r *portRow) { q.offerPort(&rows, r) })
+	a.remoteTop = rows.rows
+	for i := range rows.rows {
+		top = append(top, rows.rows[i].count())
+	}
+	return top
+}
+
+// offerPort offers a port's row to a top table. Most rows lose to the
+// last of a full table: compared in place, they are not copied to find
+// that out.
+func (q *Query) offerPort(rows *best[portRow], r *portRow) {
+	if (q.State == 0 || r.states[q.State] > 0) && (len(rows.rows) < rows.n || q.comparePortRows(r, &rows.rows[rows.n-1]) < 0) {
+		rows.offer(*r)
+	}
 }
 
 // comparePortRows orders port rows by q's rank, then by total, then by

@@ -72,14 +72,22 @@ func (f *portFold) top(dst []FoldedPort, n int, q *Query) []FoldedPort {
 
 // foldRemote folds the remote endpoints table: a peer's ports in the
 // ephemeral range (its clients' ports, connecting to our servers) become
-// one row per address.
+// one row per address. The noted peers come sorted by address, so an
+// address's ports are folded as they go by; only an address that also
+// has a row needs looking up.
 func (a *Aggregator) foldRemote(dst []FoldedEndpoint, n int, q *Query) []FoldedEndpoint {
+	top := best[FoldedEndpoint]{rows: dst, n: n, compare: q.compareFolded}
+	offer := func(f *FoldedEndpoint) {
+		if q.keep(&f.States) {
+			top.offer(*f)
+		}
+	}
 	byAddr := map[netip.Addr]int{}
 	rows := make([]FoldedEndpoint, 0, 16)
 	for i := range a.endpoints {
 		e := a.endpoints[i].count()
 		if !a.ports.Ephemeral(e.Endpoint.Port()) {
-			rows = append(rows, FoldedEndpoint{Endpoint: e.Endpoint, States: e.States})
+			offer(&FoldedEndpoint{Endpoint: e.Endpoint, States: e.States})
 			continue
 		}
 		i, ok := byAddr[e.Endpoint.Addr()]
@@ -91,11 +99,45 @@ func (a *Aggregator) foldRemote(dst []FoldedEndpoint, n int, q *Query) []FoldedE
 		rows[i].Ports++
 		rows[i].States.add(&e.States)
 	}
-	return topN(dst, n, len(rows), func(i int) (FoldedEndpoint, bool) { return rows[i], q.keep(&rows[i].States) },
-		func(x, y FoldedEndpoint) int {
-			return cmp.Or(cmp.Compare(q.rankOf(&y.States), q.rankOf(&x.States)), cmp.Compare(y.States.Total(), x.States.Total()),
-				cmp.Compare(x.Endpoint.Port(), y.Endpoint.Port()), x.Endpoint.Addr().Compare(y.Endpoint.Addr()))
-		})
+	var cur FoldedEndpoint
+	var at peerKey // cur's address; port 1 while cur holds one
+	done := func() {
+		if at.port == 0 {
+			return
+		}
+		if i, ok := byAddr[cur.Endpoint.Addr()]; ok {
+			rows[i].Ports += cur.Ports
+			rows[i].States.add(&cur.States)
+		} else {
+			offer(&cur)
+		}
+		at.port = 0
+	}
+	a.peers.each(func(k peerKey, c *StateCounts) {
+		if !a.ports.Ephemeral(k.port) {
+			offer(&FoldedEndpoint{Endpoint: k.endpoint(), States: *c})
+			return
+		}
+		if at.port != 0 && (k.hi != at.hi || k.lo != at.lo) {
+			done()
+		}
+		if at.port == 0 {
+			at = peerKey{k.hi, k.lo, 1}
+			cur = FoldedEndpoint{Endpoint: netip.AddrPortFrom(k.endpoint().Addr(), 0)}
+		}
+		cur.Ports++
+		cur.States.add(c)
+	})
+	done()
+	for i := range rows {
+		offer(&rows[i])
+	}
+	return top.rows
+}
+
+func (q *Query) compareFolded(x, y FoldedEndpoint) int {
+	return cmp.Or(cmp.Compare(q.rankOf(&y.States), q.rankOf(&x.States)), cmp.Compare(y.States.Total(), x.States.Total()),
+		cmp.Compare(x.Endpoint.Port(), y.Endpoint.Port()), x.Endpoint.Addr().Compare(y.Endpoint.Addr()))
 }
 
 // add adds o's counts to c.

@@ -45,6 +45,8 @@ Population:
   --listeners N     idle listeners
   --dests N         destination addresses for TIME_WAIT (127.0.0.1..N, default 4)
   --ports N         server ports per destination (default 2)
+  --sources N       source addresses of the --established clients
+                    (127.1.0.1..N; default: 127.0.0.1 only)
   --base-port P     first server port (default 20000); run several tcploads
                     side by side in one namespace on different base ports
 
@@ -98,6 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&spec.Listeners, "listeners", 0, "")
 	fs.IntVar(&spec.Dests, "dests", 4, "")
 	fs.IntVar(&spec.Ports, "ports", 2, "")
+	fs.IntVar(&spec.Sources, "sources", 0, "")
 	basePort := fs.Uint("base-port", 20000, "")
 	fs.BoolVar(&inNetns, "netns", false, "")
 	fs.Var(&sysctls, "sysctl", "")
@@ -109,8 +112,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if spec.Dests < 1 || spec.Dests > 254 || spec.Ports < 1 || spec.Ports > 100 || runs < 1 ||
-		*basePort < 1024 || *basePort > 65000 {
-		return errors.New("--dests takes 1-254, --ports 1-100, --base-port 1024-65000, --runs at least 1")
+		spec.Sources < 0 || spec.Sources > 65000 || *basePort < 1024 || *basePort > 65000 {
+		return errors.New("--dests takes 1-254, --ports 1-100, --sources 0-65000, --base-port 1024-65000, --runs at least 1")
 	}
 	spec.BasePort = uint16(*basePort)
 
@@ -207,9 +210,10 @@ func setSysctls(kvs []string) error {
 }
 
 type sample struct {
-	cpu   time.Duration
-	maxRS int64 // KiB
-	wall  time.Duration
+	cpu    time.Duration
+	maxRS  int64 // KiB
+	faults int64 // minor page faults
+	wall   time.Duration
 }
 
 // bench runs each command runs times, round-robin so that drift in the
@@ -260,19 +264,20 @@ func bench(ctx context.Context, benches []string, runs int, w io.Writer) error {
 				return fmt.Errorf("GNU time output %q: %w", rss, err)
 			}
 			samples[i] = append(samples[i], sample{
-				cpu:   time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
-				maxRS: kib,
-				wall:  wall,
+				cpu:    time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
+				maxRS:  kib,
+				faults: ru.Minflt,
+				wall:   wall,
 			})
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "command\tCPU (median)\tvs %s\tpeak RSS\tvs %s\twall\t\n", names[0], names[0])
+	fmt.Fprintf(tw, "command\tCPU (median)\tvs %s\tpeak RSS\tvs %s\tminor faults\twall\t\n", names[0], names[0])
 	base := median(samples[0])
 	for i, s := range samples {
 		m := median(s)
-		fmt.Fprintf(tw, "%s\t%s\t%.2fx\t%d KiB\t%.2fx\t%s\t\n", names[i], m.cpu.Round(time.Millisecond),
-			float64(m.cpu)/float64(base.cpu), m.maxRS, float64(m.maxRS)/float64(base.maxRS), m.wall.Round(time.Millisecond))
+		fmt.Fprintf(tw, "%s\t%s\t%.2fx\t%d KiB\t%.2fx\t%d\t%s\t\n", names[i], m.cpu.Round(time.Millisecond),
+			float64(m.cpu)/float64(base.cpu), m.maxRS, float64(m.maxRS)/float64(base.maxRS), m.faults, m.wall.Round(time.Millisecond))
 	}
 	return tw.Flush()
 }
@@ -287,6 +292,11 @@ func median(s []sample) sample {
 	}
 	slices.Sort(rs)
 	m.maxRS = rs[len(rs)/2]
+	for i := range s {
+		rs[i] = s[i].faults
+	}
+	slices.Sort(rs)
+	m.faults = rs[len(rs)/2]
 	return m
 }
 

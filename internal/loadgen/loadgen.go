@@ -35,6 +35,10 @@ type Spec struct {
 	Listeners int
 
 	Dests, Ports int
+	// Sources spreads the Established clients over this many source
+	// addresses (127.1.0.1, 127.1.0.2, …), as clients from many hosts;
+	// 0 or 1 leaves the kernel to pick 127.0.0.1.
+	Sources int
 	// BasePort is the first server port; default 20000, below the default
 	// ephemeral range so that servers never count as port pressure.
 	BasePort uint16
@@ -102,7 +106,7 @@ func Build(spec Spec) (_ *Population, err error) {
 		for i := range spec.TimeWait {
 			dest := netip.AddrFrom4([4]byte{127, 0, 0, byte(1 + i%spec.Dests)})
 			j := (i / spec.Dests) % spec.Ports
-			c, s, err := pair(lns[j], netip.AddrPortFrom(dest, port(offTimeWait+j)))
+			c, s, err := pair(lns[j], netip.Addr{}, netip.AddrPortFrom(dest, port(offTimeWait+j)))
 			if err != nil {
 				return nil, fmt.Errorf("time-wait connection %d: %w", i, err)
 			}
@@ -115,11 +119,15 @@ func Build(spec Spec) (_ *Population, err error) {
 	var halfClosedClients []int
 	keep := func(what string, n int, ln int, to netip.AddrPort, spread bool, then func(c, s int) error) error {
 		for i := range n {
-			dest := to
+			dest, from := to, netip.Addr{}
 			if spread { // one group holds at most the ephemeral range
 				dest = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, byte(1 + i%spec.Dests)}), to.Port())
+				if spec.Sources > 1 {
+					k := 1 + i%spec.Sources
+					from = netip.AddrFrom4([4]byte{127, 1, byte(k >> 8), byte(k)})
+				}
 			}
-			c, s, err := pair(ln, dest)
+			c, s, err := pair(ln, from, dest)
 			if err != nil {
 				return fmt.Errorf("%s pair %d: %w", what, i, err)
 			}
@@ -261,11 +269,24 @@ func listen(at netip.AddrPort, dualStack bool) (int, error) {
 	return fd, nil
 }
 
-// pair connects a client to to and accepts it on ln.
-func pair(ln int, to netip.AddrPort) (client, server int, err error) {
+// pair connects a client, from the source address from if it is valid, to
+// to and accepts it on ln.
+func pair(ln int, from netip.Addr, to netip.AddrPort) (client, server int, err error) {
 	client, err = unix.Socket(family(to), unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, -1, fmt.Errorf("socket: %w", err)
+	}
+	if from.IsValid() {
+		// The port is still chosen by connect(), as for any client: with
+		// IP_BIND_ADDRESS_NO_PORT, bind() only sets the address.
+		err := unix.SetsockoptInt(client, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+		if err == nil {
+			err = unix.Bind(client, sockaddr(netip.AddrPortFrom(from, 0)))
+		}
+		if err != nil {
+			unix.Close(client)
+			return -1, -1, fmt.Errorf("bind %s: %w", from, err)
+		}
 	}
 	if err := unix.Connect(client, sockaddr(to)); err != nil {
 		unix.Close(client)

@@ -1,0 +1,214 @@
+package tcpinfo
+
+import (
+	"cmp"
+	"encoding/binary"
+	"net/netip"
+	"slices"
+)
+
+// peerNotes notes the peers of servers' sockets. A server's peers are
+// its clients' endpoints, each seen once or twice: a row apiece (a map
+// entry and some 90 bytes) was most of a snapshot's memory on a busy
+// server, and every row a page fault or a cache miss. So each is noted in
+// a word or three, sorted at Fill, and each endpoint's sockets, a run
+// there, are counted into the tables as the run goes by: the top
+// endpoints and the folded ones keep only their winners. Memory is a few
+// bytes a socket for either family.
+type peerNotes struct {
+	v4 []uint64 // peerNote
+	v6 []peer6
+	// merged says the notes are sorted, and those of an endpoint that
+	// has a row of its own (a client's destination too) counted there.
+	merged bool
+	known  []keyedRow  // the rows to merge with, reused
+	counts StateCounts // the counts each passes on (a local would escape to the heap)
+}
+
+// peer6 is peerNote for an IPv6 peer without a zone: the address, then
+// the port and the state, so that sorted, an endpoint's notes are a run.
+type peer6 struct {
+	hi, lo    uint64
+	portState uint32
+}
+
+// A peerKey orders endpoints of both families as their notes sort: an
+// IPv4 address as its IPv4-mapped form, which no IPv6 peer has (the
+// decoder unmaps them).
+type peerKey struct {
+	hi, lo uint64
+	port   uint16
+}
+
+func (k peerKey) compare(o peerKey) int {
+	return cmp.Or(cmp.Compare(k.hi, o.hi), cmp.Compare(k.lo, o.lo), cmp.Compare(k.port, o.port))
+}
+
+func (k peerKey) endpoint() netip.AddrPort {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], k.hi)
+	binary.BigEndian.PutUint64(b[8:], k.lo)
+	return netip.AddrPortFrom(netip.AddrFrom16(b).Unmap(), k.port)
+}
+
+func keyOf(ap netip.AddrPort) peerKey {
+	b := ap.Addr().As16() // an IPv4 address in its mapped form
+	return peerKey{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]), ap.Port()}
+}
+
+// peerNote packs a server's IPv4 peer and the socket's state into one
+// word, ordered by address, then port: sorted, each endpoint's sockets
+// are a run, counted into one row.
+func peerNote(ap netip.AddrPort, s State) uint64 {
+	b := ap.Addr().As4()
+	return uint64(binary.BigEndian.Uint32(b[:]))<<24 | uint64(ap.Port())<<8 | uint64(s)
+}
+
+func key4(n *uint64) peerKey {
+	return peerKey{lo: 0xffff<<32 | *n>>24, port: uint16(*n >> 8)}
+}
+func state4(n *uint64) State { return State(*n & 0xff) }
+func key6(n *peer6) peerKey  { return peerKey{n.hi, n.lo, uint16(n.portState >> 8)} }
+func state6(n *peer6) State  { return State(n.portState & 0xff) }
+
+// add notes a peer; it reports false for one it cannot note (an address
+// with a zone, or a mapped one), which the caller counts into a row of
+// its own.
+func (p *peerNotes) add(ap netip.AddrPort, st State) bool {
+	switch addr := ap.Addr(); {
+	case addr.Is4():
+		p.v4 = append(p.v4, peerNote(ap, st))
+	case addr.Zone() == "" && !addr.Is4In6(): // the decoder unmaps; a mapped one keeps its own row
+		b := addr.As16()
+		p.v6 = append(p.v6, peer6{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]), uint32(ap.Port())<<8 | uint32(st)})
+	default:
+		return false
+	}
+	p.merged = false
+	return true
+}
+
+func (p *peerNotes) reset() {
+	p.v4, p.v6, p.merged = p.v4[:0], p.v6[:0], false
+}
+
+// reserve makes room for n IPv4 notes, untouched until written.
+func (p *peerNotes) reserve(n int) {
+	if cap(p.v4) < n {
+		p.v4 = make([]uint64, 0, n)
+	}
+}
+
+// merge sorts the notes, once a dump, and counts those of an endpoint
+// that has a row into that row. The rows, few (clients' destinations),
+// are sorted as the notes are and walked beside them: no lookup a peer.
+func (p *peerNotes) merge(rows []endpointRow) {
+	if p.merged {
+		return
+	}
+	p.merged = true
+	slices.Sort(p.v4)
+	slices.SortFunc(p.v6, func(x, y peer6) int {
+		return cmp.Or(cmp.Compare(x.hi, y.hi), cmp.Compare(x.lo, y.lo), cmp.Compare(x.portState, y.portState))
+	})
+	p.known = p.known[:0]
+	for i := range rows {
+		if a := rows[i].endpoint.Addr(); a.Zone() == "" && !a.Is4In6() { // as add notes them
+			ep := rows[i].endpoint
+			p.known = append(p.known, keyedRow{key: keyOf(ep), row: i})
+		}
+	}
+	slices.SortFunc(p.known, func(x, y keyedRow) int { return x.key.compare(y.key) })
+	p.v4 = mergeRuns(p.v4, p.known, rows, key4, state4)
+	p.v6 = mergeRuns(p.v6, p.known, rows, key6, state6)
+}
+
+// A keyedRow is an endpoint row's index by its key.
+type keyedRow struct {
+	key peerKey
+	row int
+}
+
+// mergeRuns counts each run of sorted notes whose endpoint is one of
+// known into its row, and returns the other notes, compacted in place.
+func mergeRuns[N any](notes []N, known []keyedRow, rows []endpointRow, key func(*N) peerKey, state func(*N) State) []N {
+	if len(known) == 0 {
+		return notes
+	}
+	out := notes[:0]
+	for i, j := 0, 0; i < len(notes); i = j {
+		k := key(&notes[i])
+		j = runEnd(notes, i, key)
+		for len(known) > 0 && known[0].key.compare(k) < 0 {
+			known = known[1:]
+		}
+		if len(known) == 0 || known[0].key != k {
+			out = append(out, notes[i:j]...)
+			continue
+		}
+		r := &rows[known[0].row]
+		for n := range j - i {
+			r.states[state(&notes[i+n])]++
+		}
+	}
+	return out
+}
+
+// runEnd is the end of the run of sorted notes of one endpoint that
+// starts at i.
+func runEnd[N any](notes []N, i int, key func(*N) peerKey) int {
+	k := key(&notes[i])
+	j := i + 1
+	for j < len(notes) && key(&notes[j]) == k {
+		j++
+	}
+	return j
+}
+
+// each calls fn with each noted endpoint's counts, IPv4 first, each
+// family in order of address, then port. Call merge first. c is reused.
+func (p *peerNotes) each(fn func(ep peerKey, c *StateCounts)) {
+	c := &p.counts
+	for i, j := 0, 0; i < len(p.v4); i = j {
+		j = runEnd(p.v4, i, key4)
+		*c = StateCounts{}
+		for _, n := range p.v4[i:j] {
+			c[state4(&n)]++
+		}
+		fn(key4(&p.v4[i]), c)
+	}
+	for i, j := 0, 0; i < len(p.v6); i = j {
+		j = runEnd(p.v6, i, key6)
+		*c = StateCounts{}
+		for _, n := range p.v6[i:j] {
+			c[state6(&n)]++
+		}
+		fn(key6(&p.v6[i]), c)
+	}
+}
+
+// topEndpoints appends the n remote endpoints q ranks first: the rows and
+// the noted peers.
+func (a *Aggregator) topEndpoints(dst []EndpointCount, n int, q *Query) []EndpointCount {
+	top := best[EndpointCount]{rows: dst, n: n, compare: q.compareEndpoints}
+	for i := range a.endpoints {
+		if e := a.endpoints[i].count(); q.keep(&e.States) {
+			top.offer(e)
+		}
+	}
+	a.peers.each(func(k peerKey, c *StateCounts) {
+		if !q.keep(c) {
+			return
+		}
+		// Most peers lose to the last of a full table: that is found out
+		// before an endpoint is made.
+		if len(top.rows) == n {
+			last := &top.rows[n-1].States
+			if r, rl := q.rankOf(c), q.rankOf(last); r < rl || r == rl && c.Total() < last.Total() {
+				return
+			}
+		}
+		top.offer(EndpointCount{Endpoint: k.endpoint(), States: *c})
+	})
+	return top.rows
+}
