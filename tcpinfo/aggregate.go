@@ -2,6 +2,7 @@ package tcpinfo
 
 import (
 	"cmp"
+	"encoding/binary"
 	mathbits "math/bits"
 	"net/netip"
 	"slices"
@@ -271,10 +272,11 @@ func grow[E any](s []E, n int) []E {
 	return g
 }
 
-// recentBits sizes the cache of recent destinations: 256 rows, a few
-// times the destinations of a load test, so that few share a row.
+// recentBits sizes the cache of recent destinations: 1,024 rows (64 KiB),
+// a few times the destination groups of a load test, so that few share a
+// row.
 const (
-	recentBits = 8
+	recentBits = 10
 	recentSize = 1 << recentBits
 )
 
@@ -479,7 +481,7 @@ func (a *Aggregator) Add(s *Socket) {
 	}
 	// A destination's row is one of two; an empty row's remote is the zero
 	// AddrPort, which no socket has.
-	first, second := recentSlots(s.Remote)
+	first, second := recentSlots(s.Remote, s.Local.Addr())
 	r := &a.recent[first]
 	if r.remote != s.Remote || r.local != s.Local.Addr() {
 		if r2 := &a.recent[second]; r2.remote == s.Remote && r2.local == s.Local.Addr() {
@@ -520,24 +522,30 @@ func (a *Aggregator) Reserve(open int) {
 	a.peers.reserve(open)
 }
 
-// recentSlots are the two rows a destination may have in the cache of
-// recent destinations: the address's low 32 bits and the port, mixed by
-// a multiply whose high bits pick the rows (the low bits of a product see
-// only the low bits of its factors). With one row each, 40 destinations
-// in 256 rows had four pairs sharing a row (the birthday paradox), each
-// evicting the other at every other socket; a second choice leaves a
-// destination without a row of its own only when both are taken.
-func recentSlots(ap netip.AddrPort) (first, second int) {
-	var low uint32
-	if a := ap.Addr(); a.Is4() {
-		b := a.As4()
-		low = uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-	} else {
-		b := a.As16()
-		low = uint32(b[12])<<24 | uint32(b[13])<<16 | uint32(b[14])<<8 | uint32(b[15])
-	}
-	h := (uint64(low)<<16 | uint64(ap.Port())) * 0x9E3779B97F4A7C15
+// recentSlots are the two rows a destination group (a local address and
+// a destination) may have in the cache of recent destinations: the
+// addresses' low 32 bits and the port, mixed by a multiply whose high
+// bits pick the rows (the low bits of a product see only the low bits of
+// its factors). With one row each, 40 destinations in 256 rows had four
+// pairs sharing a row (the birthday paradox), each evicting the other at
+// every other socket; a second choice leaves a destination without a row
+// of its own only when both are taken. The local address is in the mix:
+// clients from 200 addresses to 8 destinations, hashed by destination
+// alone, shared 16 rows and missed on nearly every socket.
+func recentSlots(remote netip.AddrPort, local netip.Addr) (first, second int) {
+	h := (uint64(low32(remote.Addr()))<<16 | uint64(remote.Port())) ^ uint64(low32(local))<<24
+	h *= 0x9E3779B97F4A7C15
 	return int(h >> (64 - recentBits)), int(h >> (64 - 2*recentBits) & (recentSize - 1))
+}
+
+// low32 is an address's last four bytes.
+func low32(a netip.Addr) uint32 {
+	if a.Is4() {
+		b := a.As4()
+		return binary.BigEndian.Uint32(b[:])
+	}
+	b := a.As16()
+	return binary.BigEndian.Uint32(b[12:])
 }
 
 // recentFill gives the destination local to remote a row of the cache,

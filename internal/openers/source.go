@@ -19,7 +19,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
-	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
 
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
@@ -96,7 +96,10 @@ func Load() (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	_ = rlimit.RemoveMemlock() // kernels before 5.11 charge maps to RLIMIT_MEMLOCK
+	// Kernels before 5.11 charge maps to RLIMIT_MEMLOCK. Raised here, not
+	// with cilium/ebpf's rlimit package, whose init probes the kernel with
+	// a bpf() call at every start of tcpdash, eBPF or not.
+	_ = unix.Setrlimit(unix.RLIMIT_MEMLOCK, &unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY})
 	s := &Source{done: make(chan struct{}), cur: map[key]tcpinfo.Opener{}, old: map[key]tcpinfo.Opener{},
 		rotated: time.Now(), dests: map[destKey]*tcpinfo.DestinationEvents{}}
 	ok := false
