@@ -53,18 +53,26 @@ shape() {
   local sysctls=() s
   for s in "$@"; do sysctls+=(--sysctl "$s"); done
   echo "== $name: $workers worker(s) of '$flags', service ports from $base"
+  rm -f "$bin/go"
   cat > "$bin/shape.sh" <<INNER
 set -euo pipefail
 trap 'kill \$(jobs -p) 2>/dev/null' EXIT
-# One worker after another: a worker's listeners inside the ephemeral
-# range must be bound before another's clients take their ports.
+# Every worker binds its listeners before any connects: a port inside the
+# ephemeral range that another worker's client took could not be listened on.
 for ((i = 0; i < $workers; i++)); do
-  $bin/tcpload $flags --base-port \$(($base + i * 300)) 2>"$bin/w\$i.log" &
-  until grep -q holding "$bin/w\$i.log"; do
-    grep -q error "$bin/w\$i.log" && { cat "$bin/w\$i.log" >&2; exit 1; }
-    sleep 0.2
-  done
+  $bin/tcpload $flags --wait-for "$bin/go" --base-port \$(($base + i * 300)) 2>"$bin/w\$i.log" &
 done
+wait_for() {
+  for ((i = 0; i < $workers; i++)); do
+    until grep -q "\$1" "$bin/w\$i.log"; do
+      grep -q error "$bin/w\$i.log" && { cat "$bin/w\$i.log" >&2; exit 1; }
+      sleep 0.2
+    done
+  done
+}
+wait_for listening
+touch "$bin/go"
+wait_for holding
 echo "  \$(ss -tanH | wc -l) sockets: \$(ss -tanH | awk '{print \$1}' | sort | uniq -c | sort -rn | awk '{printf "%s %s  ", \$2, \$1}')"
 $bin/tcpload --runs $runs ${benches[@]@Q} 2>/dev/null
 INNER

@@ -21,7 +21,25 @@ type fakeCollector struct {
 	queries []tcpinfo.Query
 	fail    bool
 	dump    time.Duration
+	names   *sceneNames // nil: the short names of fakeNames
 }
+
+// sceneNames are the addresses and processes of the fake scene. The
+// short ones keep most tests readable; realNames are as long as a real
+// host's, where an 80-column screen has to fit them.
+type sceneNames struct {
+	client, db, cache, peer string // addresses
+	cmd, cmdline            string
+	cgroup                  string
+}
+
+var (
+	fakeNames = sceneNames{client: "10.0.0.9", db: "10.0.0.5", cache: "10.0.0.6", peer: "10.0.1.7",
+		cmd: "java", cmdline: "java", cgroup: "orders.service"}
+	realNames = sceneNames{client: "172.31.204.117", db: "172.31.198.240", cache: "172.31.198.241", peer: "172.31.77.19",
+		cmd: "python3", cmdline: "python3 /srv/orders/worker.py --pool=db-primary --retries 5",
+		cgroup: "kubepods-burstable-pod7c1e.slice"}
+)
 
 var errFake = errors.New("netlink: connection refused (fake)")
 
@@ -32,7 +50,11 @@ func (f *fakeCollector) Collect(q tcpinfo.Query) (*tcpinfo.Snapshot, error) {
 	if f.fail {
 		return nil, errFake
 	}
-	s := fakeSnapshot(f.n, q)
+	names := fakeNames
+	if f.names != nil {
+		names = *f.names
+	}
+	s := fakeSnapshotOf(f.n, q, names)
 	if f.dump > 0 {
 		s.Dump = f.dump
 	}
@@ -65,7 +87,9 @@ func (f *fakeCollector) calls() int {
 }
 
 // fakeSnapshot builds poll i through the real aggregator.
-func fakeSnapshot(i int, q tcpinfo.Query) *tcpinfo.Snapshot {
+func fakeSnapshot(i int, q tcpinfo.Query) *tcpinfo.Snapshot { return fakeSnapshotOf(i, q, fakeNames) }
+
+func fakeSnapshotOf(i int, q tcpinfo.Query, n sceneNames) *tcpinfo.Snapshot {
 	ports, err := tcpinfo.ParsePortRange([]byte("32768 60999"), nil)
 	if err != nil {
 		panic(err)
@@ -92,11 +116,11 @@ func fakeSnapshot(i int, q tcpinfo.Query) *tcpinfo.Snapshot {
 	}
 	add(1, tcpinfo.Listen, "0.0.0.0:8080", "0.0.0.0:0", 0)
 	add(1, tcpinfo.Listen, "0.0.0.0:22", "0.0.0.0:0", 0)
-	add(40, tcpinfo.Established, "10.0.0.9:8080", "10.0.1.7:40000", 0)
-	add(10+5*i, tcpinfo.CloseWait, "10.0.0.9:52000", "10.0.0.5:3306", 0) // the leak
-	add(2000+900*i, tcpinfo.TimeWait, "10.0.0.9:33000", "10.0.0.5:3306", 55*time.Second)
-	add(300, tcpinfo.TimeWait, "10.0.0.9:45000", "10.0.0.6:6379", 20*time.Second)
-	add(25, tcpinfo.Established, "10.0.0.9:50000", "10.0.0.5:3306", 0)
+	add(40, tcpinfo.Established, n.client+":8080", n.peer+":40000", 0)
+	add(10+5*i, tcpinfo.CloseWait, n.client+":52000", n.db+":3306", 0) // the leak
+	add(2000+900*i, tcpinfo.TimeWait, n.client+":33000", n.db+":3306", 55*time.Second)
+	add(300, tcpinfo.TimeWait, n.client+":45000", n.cache+":6379", 20*time.Second)
+	add(25, tcpinfo.Established, n.client+":50000", n.db+":3306", 0)
 	s := &tcpinfo.Snapshot{
 		Time: baseTime.Add(time.Duration(i) * time.Second), Source: tcpinfo.SourceNetlink,
 		Dump: 1500 * time.Microsecond, MaxTimeWaitBuckets: 6000,
@@ -105,8 +129,8 @@ func fakeSnapshot(i int, q tcpinfo.Query) *tcpinfo.Snapshot {
 	// Attribution as a /proc walk would give it; the java process leaks.
 	leak := 10 + 5*i
 	s.Processes = []tcpinfo.ProcessCount{
-		{Owner: tcpinfo.Owner{PID: 4242, Command: "java"}, States: tcpinfo.StateCounts{tcpinfo.Established: 25, tcpinfo.CloseWait: leak},
-			CloseWaitTo: netip.MustParseAddrPort("10.0.0.5:3306"), CloseWaitToCount: leak,
+		{Owner: tcpinfo.Owner{PID: 4242, Command: n.cmd, Cmdline: n.cmdline}, States: tcpinfo.StateCounts{tcpinfo.Established: 25, tcpinfo.CloseWait: leak},
+			CloseWaitTo: netip.MustParseAddrPort(n.db + ":3306"), CloseWaitToCount: leak,
 			CloseWaitPerS: 5, RateKnown: i > 0, // as the collector measures it from walk to walk
 			Files: tcpinfo.FileCount{Open: 60 + leak, Limit: 1024}, FilesPerS: 5, FilesLeft: -1},
 		{Owner: tcpinfo.Owner{PID: 812, Command: "nginx"}, States: tcpinfo.StateCounts{tcpinfo.Established: 40, tcpinfo.Listen: 1}, RateKnown: i > 0},
@@ -115,9 +139,9 @@ func fakeSnapshot(i int, q tcpinfo.Query) *tcpinfo.Snapshot {
 	// --health: the database's connections retransmit, the cache's do not.
 	s.HealthOn = true
 	s.Health = []tcpinfo.DestinationHealth{
-		{Remote: netip.MustParseAddrPort("10.0.0.5:3306"), Sockets: 25, RTTP50: 2 * time.Millisecond, RTTP99: 4 * time.Millisecond,
+		{Remote: netip.MustParseAddrPort(n.db + ":3306"), Sockets: 25, RTTP50: 2 * time.Millisecond, RTTP99: 4 * time.Millisecond,
 			MinRTT: 300 * time.Microsecond, RetransTotal: 41, SegsOut: 10000, Lost: 3, RetransPerS: 1.5, RatesKnown: i > 0},
-		{Remote: netip.MustParseAddrPort("10.0.1.7:40000"), Sockets: 40, RTTP50: 400 * time.Microsecond, RTTP99: 900 * time.Microsecond,
+		{Remote: netip.MustParseAddrPort(n.peer + ":40000"), Sockets: 40, RTTP50: 400 * time.Microsecond, RTTP99: 900 * time.Microsecond,
 			MinRTT: 200 * time.Microsecond, SegsOut: 20000, RatesKnown: i > 0},
 	}
 	// The destroy notifications: 900 connections a second to the
@@ -128,7 +152,7 @@ func fakeSnapshot(i int, q tcpinfo.Query) *tcpinfo.Snapshot {
 		g.ClosesPerS = map[uint16]float64{3306: 900, 6379: 5}[g.Remote.Port()]
 		g.Closes = uint64(g.ClosesPerS) * uint64(i)
 		if g.Remote.Port() == 3306 { // java opens them, named by eBPF
-			g.Opener, g.OpenerCgroup, g.OpenerCgroupName, g.OpenerSockets = tcpinfo.Owner{PID: 4242, Command: "java"}, 7, "orders.service", g.Used
+			g.Opener, g.OpenerCgroup, g.OpenerCgroupName, g.OpenerSockets = tcpinfo.Owner{PID: 4242, Command: n.cmd, Cmdline: n.cmdline}, 7, n.cgroup, g.Used
 		}
 	}
 	for j := range s.RemoteEndpointsFolded {

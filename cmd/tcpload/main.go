@@ -56,6 +56,10 @@ Load:
   --client-closes   with --churn: the client closes first (its side is left in
                     TIME_WAIT, as behind a connection per request)
 
+  --wait-for FILE   once every listener is bound, print "listening" and wait
+                    for FILE to exist before connecting: workers started
+                    side by side bind all their ports first
+
 Environment:
   --netns           run in a new private user+network namespace
   --sysctl K=V      set a sysctl tcpdash knows first, checked and read back;
@@ -108,6 +112,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&runs, "runs", runs, "")
 	churn := fs.Int("churn", 0, "")
 	clientCloses := fs.Bool("client-closes", false, "")
+	waitFor := fs.String("wait-for", "", "")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -146,6 +151,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
+	if *waitFor != "" {
+		spec.Listening = func() {
+			fmt.Fprintln(stderr, "tcpload: listening")
+			for {
+				if _, err := os.Stat(*waitFor); err == nil || ctx.Err() != nil {
+					return
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}
 	start := time.Now()
 	pop, err := loadgen.Build(spec)
 	if err != nil {

@@ -39,6 +39,10 @@ type Spec struct {
 	// addresses (127.1.0.1, 127.1.0.2, …), as clients from many hosts;
 	// 0 or 1 leaves the kernel to pick 127.0.0.1.
 	Sources int
+	// Listening, if set, is called once every listener is bound, before
+	// the first connection: workers started side by side bind all their
+	// listeners before any of them connects.
+	Listening func()
 	// BasePort is the first server port; default 20000, below the default
 	// ephemeral range so that servers never count as port pressure.
 	BasePort uint16
@@ -92,30 +96,6 @@ func Build(spec Spec) (_ *Population, err error) {
 	lo4 := netip.MustParseAddr("127.0.0.1")
 	lo6 := netip.IPv6Loopback()
 
-	// TIME_WAIT: the client closes first, the server reads EOF and closes.
-	if spec.TimeWait > 0 {
-		var lns []int
-		for i := range spec.Ports {
-			ln, err := listen(netip.AddrPortFrom(any4, port(offTimeWait+i)), false)
-			if err != nil {
-				return nil, err
-			}
-			p.fds = append(p.fds, ln)
-			lns = append(lns, ln)
-		}
-		for i := range spec.TimeWait {
-			dest := netip.AddrFrom4([4]byte{127, 0, 0, byte(1 + i%spec.Dests)})
-			j := (i / spec.Dests) % spec.Ports
-			c, s, err := pair(lns[j], netip.Addr{}, netip.AddrPortFrom(dest, port(offTimeWait+j)))
-			if err != nil {
-				return nil, fmt.Errorf("time-wait connection %d: %w", i, err)
-			}
-			if err := closeClientFirst(c, s); err != nil {
-				return nil, fmt.Errorf("time-wait connection %d: %w", i, err)
-			}
-		}
-	}
-
 	var halfClosedClients []int
 	keep := func(what string, n int, ln int, to netip.AddrPort, spread bool, then func(c, s int) error) error {
 		for i := range n {
@@ -158,7 +138,21 @@ func Build(spec Spec) (_ *Population, err error) {
 		{"ipv6", spec.IPv6, netip.AddrPortFrom(lo6, port(offIPv6)), false, netip.AddrPortFrom(lo6, port(offIPv6)), nil},
 		{"mapped", spec.Mapped, netip.AddrPortFrom(netip.IPv6Unspecified(), port(offMapped)), true, netip.AddrPortFrom(lo4, port(offMapped)), nil},
 	}
-	for _, k := range kinds {
+	// Every listener first: inside the ephemeral range, a port another
+	// worker's clients took could not be listened on later.
+	var lns []int
+	if spec.TimeWait > 0 {
+		for i := range spec.Ports {
+			ln, err := listen(netip.AddrPortFrom(any4, port(offTimeWait+i)), false)
+			if err != nil {
+				return nil, err
+			}
+			p.fds = append(p.fds, ln)
+			lns = append(lns, ln)
+		}
+	}
+	kindLn := make([]int, len(kinds))
+	for i, k := range kinds {
 		if k.n == 0 {
 			continue
 		}
@@ -167,7 +161,32 @@ func Build(spec Spec) (_ *Population, err error) {
 			return nil, err
 		}
 		p.fds = append(p.fds, ln)
-		if err := keep(k.what, k.n, ln, k.to, k.what == "established", k.after); err != nil {
+		kindLn[i] = ln
+	}
+	if spec.Listening != nil {
+		spec.Listening()
+	}
+
+	// TIME_WAIT: the client closes first, the server reads EOF and closes.
+	if spec.TimeWait > 0 {
+		for i := range spec.TimeWait {
+			dest := netip.AddrFrom4([4]byte{127, 0, 0, byte(1 + i%spec.Dests)})
+			j := (i / spec.Dests) % spec.Ports
+			c, s, err := pair(lns[j], netip.Addr{}, netip.AddrPortFrom(dest, port(offTimeWait+j)))
+			if err != nil {
+				return nil, fmt.Errorf("time-wait connection %d: %w", i, err)
+			}
+			if err := closeClientFirst(c, s); err != nil {
+				return nil, fmt.Errorf("time-wait connection %d: %w", i, err)
+			}
+		}
+	}
+
+	for i, k := range kinds {
+		if k.n == 0 {
+			continue
+		}
+		if err := keep(k.what, k.n, kindLn[i], k.to, k.what == "established", k.after); err != nil {
 			return nil, err
 		}
 	}
