@@ -55,7 +55,8 @@ type Aggregator struct {
 	// recent remembers where the sockets to a few destinations were
 	// counted: a load test's sockets go to a handful of destinations, and
 	// a hit skips both map lookups (a third of aggregating otherwise).
-	recent [recentSize]recentRow
+	recent     [recentSize]recentRow
+	recentUsed bool // a row of recent is filled
 
 	groupIndex map[groupKey]int
 	groups     []PressureGroup
@@ -125,20 +126,23 @@ type procPort struct {
 // merged with the arrays, and each port's counts become one row, passed
 // on and dropped: no table of every port's rows is ever built.
 type portNotes struct {
-	timeWait, established *[1 << 16]uint32
-	touched               [1 << 16 / 64]uint64 // ports with a count in the arrays
-	words                 []uint16             // touched's words that are not zero: a small dump reads few
-	notes                 []uint32             // port<<8 | state
-	scratch               []uint32
-	row                   portRow // the row each passes on (a local would escape to the heap)
+	// counts holds each port's TIME_WAIT and ESTABLISHED side by side:
+	// in two arrays, a port read touched two pages, one of them often
+	// never written (a page fault on the zero page all the same).
+	counts  *[1 << 16][2]uint32
+	touched [1 << 16 / 64]uint64 // ports with a count in the arrays
+	words   []uint16             // touched's words that are not zero: a small dump reads few
+	notes   []uint32             // port<<8 | state
+	scratch []uint32
+	row     portRow // the row each passes on (a local would escape to the heap)
 }
 
 func (p *portNotes) note(port uint16, s State) {
 	switch s {
 	case TimeWait:
-		p.timeWait[port]++
+		p.counts[port][0]++
 	case Established:
-		p.established[port]++
+		p.counts[port][1]++
 	default:
 		p.notes = append(p.notes, uint32(port)<<8|uint32(s))
 		return
@@ -161,13 +165,13 @@ func (p *portNotes) reserve(n int) {
 // reset empties the counts. The arrays are made here, untouched: only
 // the pages of the ports in use are ever written.
 func (p *portNotes) reset() {
-	if p.timeWait == nil {
-		p.timeWait, p.established = new([1 << 16]uint32), new([1 << 16]uint32)
+	if p.counts == nil {
+		p.counts = new([1 << 16][2]uint32)
 	}
 	for _, w := range p.words {
 		for bits := p.touched[w]; bits != 0; bits &= bits - 1 {
 			port := int(w)*64 + mathbits.TrailingZeros64(bits)
-			p.timeWait[port], p.established[port] = 0, 0
+			p.counts[port] = [2]uint32{}
 		}
 		p.touched[w] = 0
 	}
@@ -199,7 +203,7 @@ func (p *portNotes) each(fn func(r *portRow)) {
 				fn(r)
 			}
 			*r = portRow{port: uint16(port)}
-			r.states[TimeWait], r.states[Established] = p.timeWait[port], p.established[port]
+			r.states[TimeWait], r.states[Established] = p.counts[port][0], p.counts[port][1]
 			if len(notes) > 0 && notes[0]>>8 == port {
 				run()
 			}
@@ -349,7 +353,10 @@ func (a *Aggregator) Reset(ports PortRange, q Query) {
 	a.local.reset()
 	a.remote.reset()
 	clear(a.endpointIndex)
-	clear(a.recent[:])
+	if a.recentUsed { // 64 KiB: a one-shot snapshot of a server never touches it
+		clear(a.recent[:])
+		a.recentUsed = false
+	}
 	a.endpoints = a.endpoints[:0]
 	a.peers.reset()
 	clear(a.groupIndex)
@@ -488,6 +495,7 @@ func (a *Aggregator) Add(s *Socket) {
 			r = r2
 		} else {
 			r = a.recentFill(r, r2, s.Remote, s.Local.Addr())
+			a.recentUsed = true
 		}
 	}
 	if counted {
