@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"charm.land/lipgloss/v2"
 	"github.com/tcpdash/tcpdash/internal/diagnose"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
 )
@@ -81,25 +80,59 @@ func (m Model) findingsStrip(w, maxLines int) []string {
 	}
 	st := m.styles
 	n := min(len(f), maxLines)
+	more := ""
+	if len(f) > n {
+		more = fmt.Sprintf("  +%d more (7)", len(f)-n) // counted, never cut off
+	}
+	const labelW = 5 // "CRIT "
+	texts := make([][]string, n)
+	for i, x := range f[:n] {
+		text := x.Title
+		if x.Short != "" {
+			text = x.Short
+		}
+		if i == n-1 {
+			text += more
+		}
+		texts[i] = wrap(text, w-labelW)
+	}
+	// Each finding has a line; a finding that needs a second is given
+	// one, the most severe first, while the strip stays within twice its
+	// lines: a finding is wrapped, not cut, unless the screen is full. A
+	// strip of one line (a screen under 24 rows) stays one.
+	given := make([]int, n)
+	used := n
+	for i := range given {
+		given[i] = 1
+	}
+	for i := range n {
+		for given[i] < len(texts[i]) && maxLines > 1 && used < 2*maxLines {
+			given[i]++
+			used++
+		}
+	}
 	var out []string
 	for i, x := range f[:n] {
 		style, label := st.warn, "WARN "
 		if x.Severity == diagnose.Critical {
 			style, label = st.trouble, "CRIT "
 		}
-		more := ""
-		if i == n-1 && len(f) > n {
-			more = fmt.Sprintf("  +%d more (7)", len(f)-n) // counted, never cut off
+		lines := texts[i]
+		if len(lines) > given[i] { // out of room: the rest of it is cut
+			lines = append(lines[:given[i]-1:given[i]-1], strings.Join(lines[given[i]-1:], " "))
 		}
-		text := x.Title
-		if x.Short != "" {
-			text = x.Short
+		for j, l := range lines {
+			lead := style.Render(label)
+			if j > 0 {
+				lead = strings.Repeat(" ", labelW)
+			}
+			if i == n-1 && more != "" && j == len(lines)-1 {
+				if k := strings.LastIndex(l, strings.TrimSpace(more)); k >= 0 { // the count dimmed
+					l = strings.TrimRight(l[:k], " ") + st.dim.Render(more)
+				}
+			}
+			out = append(out, fit(lead+l, w))
 		}
-		title := fit(text, max(w-lipgloss.Width(label)-lipgloss.Width(more), 0))
-		if more != "" {
-			title = strings.TrimRight(title, " ")
-		}
-		out = append(out, fit(style.Render(label)+title+st.dim.Render(more), w))
 	}
 	return out
 }

@@ -108,15 +108,18 @@ func (f filterBar) Update(msg tea.KeyPressMsg) (_ filterBar, cmd tea.Cmd, change
 	return f, cmd, false
 }
 
-// View is the prompt line while editing, with why the last text was
-// refused.
-func (f filterBar) View(st styles) string {
+// View is the prompt while editing: why the last text was refused,
+// wrapped to w cells above the prompt line, so that the reason is read
+// whole at any width.
+func (f filterBar) View(st styles, w int) []string {
 	// As wide as what it shows: without a width the input shows only a
 	// placeholder's first letter, and a fixed one pads the reason away.
 	f.input.SetWidth(max(len(f.input.Placeholder), len([]rune(f.input.Value()))) + 1)
-	v := f.input.View()
+	var out []string
 	if f.err != "" {
-		v += "  " + st.statusErr.Render(f.err)
+		for _, l := range wrap("! "+f.err, w) {
+			out = append(out, st.statusErr.Render(l))
+		}
 	}
-	return v
+	return append(out, f.input.View())
 }

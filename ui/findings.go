@@ -28,7 +28,7 @@ func (p findingsPane) rows() int {
 }
 
 // View draws the pane in its box; it takes the whole body when focused.
-func (p findingsPane) View(bool) []string {
+func (p findingsPane) View(focused bool) []string {
 	b, w, h := p.b, p.w, p.h
 	findings := b.findings
 	st := b.styles
@@ -38,23 +38,31 @@ func (p findingsPane) View(bool) []string {
 		body = append(body, st.good.Render("no findings: nothing here looks wrong"))
 	}
 	cur := min(p.row, max(len(findings)-1, 0))
+	// Each finding whole, wrapped rather than cut; the selected one's
+	// evidence and fix below.
+	const labelW = 9
 	for i, f := range findings {
 		style := st.warn
 		if f.Severity == diagnose.Critical {
 			style = st.trouble
 		}
-		line := style.Render(fit(strings.ToUpper(f.Severity.String()), 9)) + f.Title
-		if i == cur {
-			line = st.selected.Render(fit(strings.ToUpper(f.Severity.String()), 9) + f.Title)
+		for j, l := range wrap(f.Title, inner-labelW) {
+			label := fit(strings.ToUpper(f.Severity.String()), labelW)
+			if j > 0 {
+				label = strings.Repeat(" ", labelW)
+			}
+			if i == cur {
+				body = append(body, st.selected.Render(label+l))
+			} else {
+				body = append(body, style.Render(label)+l)
+			}
 		}
-		body = append(body, line)
 	}
 	if cur < len(findings) {
 		f := findings[cur]
 		body = append(body, "")
-		body = append(body, wrap(f.Title, inner)...)
 		body = append(body, wrap(st.header.Render("evidence: ")+strings.Join(f.Evidence, "; "), inner)...)
 		body = append(body, wrap(st.header.Render("fix: ")+f.Detail, inner)...)
 	}
-	return frame(paneTitle(paneFindings, ""), true, body, w, h, st)
+	return frame(paneTitle(paneFindings, ""), focused, body, w, h, st)
 }

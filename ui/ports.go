@@ -89,8 +89,15 @@ func (p remotePane) rows() int {
 func (p remotePane) View(focused bool) []string {
 	b, w, h := p.b, p.w, p.h
 	inner := w - 2
-	epW := min(max(inner/3, 16), 41)
 	const closeW = 8
+	// The endpoint column is as wide as its longest endpoint (an IPv6
+	// one with a zone is 50 cells), leaving room for TOTAL and two
+	// states; the state columns take the rest, as many as fit.
+	epW := len("ENDPOINT") + 1
+	for _, r := range b.snap.RemoteEndpointsFolded {
+		epW = max(epW, lipgloss.Width(r.String())+1)
+	}
+	epW = min(epW, max(inner-3*8-closeW, 16))
 	closes := b.snap.Closes.Watching
 	statesW := inner - epW
 	if closes {

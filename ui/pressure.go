@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
@@ -64,45 +65,97 @@ func (p pressurePane) View(focused bool) []string {
 	for _, g := range b.snap.PortPressure {
 		routeW = max(routeW, len(g.Local.String())+3+len(g.Remote.String()))
 	}
-	routeW = min(routeW, inner/2)
 	// CLOSE/S, when the destroy notifications are read: every close,
 	// those born and gone between polls included.
 	closes := b.snap.Closes.Watching
-	cols := 5
-	if closes {
-		cols++
+	// Columns by priority: the route keeps its whole width up to what
+	// the four that say how close the group is to failing leave it; then
+	// the rest come in order of use while they fit, and the gauge takes
+	// what is left (at least 4 cells), rather than any being cut.
+	type column struct {
+		name string
+		cell func(g tcpinfo.PressureGroup) string
+		w    int
+		on   bool
 	}
-	// Who opens the connections, where the width allows.
-	openerW := 0
-	if inner >= 150 {
-		openerW = 28
+	cols := []column{
+		{name: "USED", w: numW, cell: func(g tcpinfo.PressureGroup) string { return humanize.Int(g.Used) }},
+		{name: "USE%", w: numW, cell: func(g tcpinfo.PressureGroup) string { return fmt.Sprintf("%.1f", g.Ratio*100) }},
+		{name: "NEW/S", w: numW, cell: func(g tcpinfo.PressureGroup) string { return fmtRate(b.newPerSecond(g, prev)) }},
+		{name: "CLOSE/S", w: numW, cell: func(g tcpinfo.PressureGroup) string { return fmtRate(g.ClosesPerS) }},
+		{name: "CAP", w: numW, cell: func(g tcpinfo.PressureGroup) string { return humanize.Int(g.Capacity) }},
+		{name: "TW%", w: numW, cell: func(g tcpinfo.PressureGroup) string {
+			if g.Used == 0 {
+				return "0"
+			}
+			return fmt.Sprint(g.TimeWait * 100 / g.Used)
+		}},
+		{name: "OPENER", w: 28, cell: openerOf},
 	}
-	gaugeW := max(inner-routeW-cols*numW-1-openerW, 4)
+	if !closes {
+		cols = slices.Delete(cols, 3, 4)
+	}
+	const must = 3 // USED, USE%, NEW/S
+	routeW = min(routeW, max(inner-must*numW-1, lipgloss.Width("LOCAL → DESTINATION")))
+	left := inner - routeW - 1
+	for i := range cols {
+		if cols[i].name == "OPENER" && inner < 150 { // who opens them: where the width allows
+			continue
+		}
+		if cols[i].w <= left {
+			cols[i].on, left = true, left-cols[i].w
+		}
+	}
+	gaugeW := left
+	if gaugeW < 4 {
+		gaugeW = 0
+	}
 	// Column names abbreviate, rather than being cut, when narrow.
 	gaugeName := "USED OF CAPACITY"
 	if gaugeW < lipgloss.Width(gaugeName) {
 		gaugeName = "GAUGE"
 	}
-	header := st.header.Render(fit("LOCAL → DESTINATION", routeW) + " " + fit(gaugeName, gaugeW) +
-		padLeft("USED", numW) + padLeft("CAP", numW) + padLeft("USE%", numW) + padLeft("TW%", numW) + padLeft("NEW/S", numW) + closeHeader(closes, numW) + openerCell(openerW, "  OPENER"))
+	// The columns in their reading order: the gauge, counts, rates, who.
+	order := []string{"USED", "CAP", "USE%", "TW%", "NEW/S", "CLOSE/S", "OPENER"}
+	var shown []column
+	for _, name := range order {
+		for _, c := range cols {
+			if c.name == name && c.on {
+				shown = append(shown, c)
+			}
+		}
+	}
+	cell := func(c column, s string) string {
+		if c.name == "OPENER" {
+			return fit("  "+s, c.w)
+		}
+		return padLeft(s, c.w)
+	}
+	header := fit("LOCAL → DESTINATION", routeW) + " "
+	if gaugeW > 0 {
+		header += fit(gaugeName, gaugeW)
+	}
+	for _, c := range shown {
+		header += cell(c, c.name)
+	}
+	header = st.header.Render(header)
 	rows := make([]string, 0, len(b.snap.PortPressure))
 	for _, g := range b.snap.PortPressure {
-		filled := min(int(g.Ratio*float64(gaugeW)+0.5), gaugeW)
-		style := st.gaugeFill
-		if g.Ratio >= diagnose.PressureCritical {
-			style = st.trouble
-		} else if g.Ratio >= diagnose.PressureWarn {
-			style = st.warn
+		row := fit(g.Local.String()+" → "+g.Remote.String(), routeW) + " "
+		if gaugeW > 0 {
+			filled := min(int(g.Ratio*float64(gaugeW)+0.5), gaugeW)
+			style := st.gaugeFill
+			if g.Ratio >= diagnose.PressureCritical {
+				style = st.trouble
+			} else if g.Ratio >= diagnose.PressureWarn {
+				style = st.warn
+			}
+			row += style.Render(strings.Repeat("█", filled)) + st.gaugeEmpty.Render(strings.Repeat("░", gaugeW-filled))
 		}
-		gauge := style.Render(strings.Repeat("█", filled)) + st.gaugeEmpty.Render(strings.Repeat("░", gaugeW-filled))
-		twShare := 0
-		if g.Used > 0 {
-			twShare = g.TimeWait * 100 / g.Used
+		for _, c := range shown {
+			row += cell(c, c.cell(g))
 		}
-		rows = append(rows, fit(g.Local.String()+" → "+g.Remote.String(), routeW)+" "+gauge+
-			padLeft(humanize.Int(g.Used), numW)+padLeft(humanize.Int(g.Capacity), numW)+
-			padLeft(fmt.Sprintf("%.1f", g.Ratio*100), numW)+padLeft(fmt.Sprint(twShare), numW)+
-			padLeft(fmtRate(b.newPerSecond(g, prev)), numW)+closeCell(closes, g.ClosesPerS, numW)+openerCell(openerW, "  "+openerOf(g)))
+		rows = append(rows, row)
 	}
 	body := []string{header}
 	if len(rows) == 0 {
@@ -127,14 +180,6 @@ func closeCell(watching bool, perS float64, w int) string {
 		return ""
 	}
 	return padLeft(fmtRate(perS), w)
-}
-
-// openerCell is s in a column of width w, or nothing when w is 0.
-func openerCell(w int, s string) string {
-	if w == 0 {
-		return ""
-	}
-	return fit(s, w)
 }
 
 // openerOf names who holds most of a group's sockets (its TIME_WAIT

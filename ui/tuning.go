@@ -237,8 +237,18 @@ func (p tuningPane) key(msg tea.KeyPressMsg) (tuningPane, tea.Cmd, bool) {
 			ts.result, ts.resultErr = nil, fmt.Errorf("%s cannot be edited: %s", s.Key, notEditable(s))
 			return p, nil, true
 		}
+		if ts.interrupted != "" { // Apply would refuse it after y: say so now
+			ts.result, ts.resultErr = nil, fmt.Errorf("a batch was interrupted: u restores it first, then values can be changed; nothing changed")
+			return p, nil, true
+		}
 		ts.editing, ts.editErr = true, ""
-		ts.edit.SetValue(s.Value)
+		// The field starts at the advice, where there is any: the
+		// change the user most likely came to make.
+		v := s.Value
+		if r, ok := p.recommendations()[s.Key]; ok && r.Value != "" {
+			v = r.Value
+		}
+		ts.edit.SetValue(v)
 		ts.edit.CursorEnd()
 		return p, ts.edit.Focus(), true
 	case key.Matches(msg, k.Undo):
@@ -359,40 +369,49 @@ func (p tuningPane) View(focused bool) []string {
 		}
 		rows = append(rows, fit(s.Key, keyW)+fit(val, valW)+fit(rec, recW)+fit(s.Scope.String(), scopeW))
 	}
-	listH := min(len(rows), max(h-12, 3))
-	body = append(body, tableRows(rows, listH, p.row, focused, st)...)
 
 	// The selected tunable: what it does, and the advice about it.
 	sel := p.selectedSetting()
-	body = append(body, "")
+	var detail []string
 	if sel.Key != "" {
-		body = append(body, st.header.Render(sel.Key)+st.dim.Render(fmt.Sprintf("  values: %s %s · default %s", sel.Values, sel.Unit, sel.Default)))
-		body = append(body, wrap(sel.Does, inner)...)
+		detail = append(detail, wrap(st.header.Render(sel.Key)+st.dim.Render(fmt.Sprintf("  values: %s %s · default %s", sel.Values, sel.Unit, sel.Default)), inner)...)
 		if r, ok := recs[sel.Key]; ok {
-			body = append(body, wrap(st.warn.Render("recommended "+r.Value+": ")+r.Reason, inner)...)
+			detail = append(detail, wrap(st.warn.Render("recommended "+r.Value+": ")+r.Reason, inner)...)
 		}
+		detail = append(detail, wrap(sel.Does, inner)...)
 	}
 	if r, ok := recs[""]; ok {
-		body = append(body, wrap(st.trouble.Render("! ")+r.Reason, inner)...)
+		detail = append(detail, wrap(st.trouble.Render("! ")+r.Reason, inner)...)
 	}
+	// What the user is doing and what came of it: always in the box,
+	// where the user is looking, whatever has to give way.
+	var tail []string
 	switch {
 	case ts.editing:
-		line := ts.edit.View()
+		tail = append(tail, ts.edit.View())
 		if ts.editErr != "" {
-			line += "  " + st.statusErr.Render(termsafe.String(ts.editErr))
+			tail = append(tail, wrap(st.statusErr.Render("! "+termsafe.String(ts.editErr)), inner)...)
 		}
-		body = append(body, line, st.dim.Render("enter: review the change · esc: cancel"))
+		tail = append(tail, st.dim.Render("enter: review the change · esc: cancel"))
 	case ts.editOff != "":
-		body = append(body, st.warn.Render("editing is off: "+termsafe.String(ts.editOff)))
+		tail = append(tail, wrap(st.warn.Render("editing is off: "+termsafe.String(ts.editOff)), inner)...)
 	default:
-		body = append(body, st.dim.Render("enter: edit the selected value · u: undo the last batch · w: persist it"))
+		tail = append(tail, fit(st.dim.Render("enter: edit the selected value · u: undo the last batch · w: persist it"), inner))
 	}
 	if ts.resultErr != nil {
-		body = append(body, st.statusErr.Render("! "+termsafe.Error(ts.resultErr)))
+		tail = append(tail, wrap(st.statusErr.Render("! "+termsafe.Error(ts.resultErr)), inner)...)
 	}
 	for _, r := range ts.result {
-		body = append(body, st.good.Render(termsafe.String(r)))
+		tail = append(tail, wrap(st.good.Render(termsafe.String(r)), inner)...)
 	}
+	// The list keeps at least three rows; the description gives way
+	// first (its first lines, the key and the advice, stay longest).
+	room := h - 2 - len(body) - 1 - len(tail)
+	listH := min(len(rows), max(room-len(detail), 3))
+	detail = detail[:max(0, min(len(detail), room-listH))]
+	body = append(body, tableRows(rows, listH, p.row, focused, st)...)
+	body = append(body, "")
+	body = append(append(body, detail...), tail...)
 	return frame(paneTitle(paneTuning, ""), focused, body, w, h, st)
 }
 

@@ -276,3 +276,34 @@ func TestTuneRecommendsFindingsFix(t *testing.T) {
 		t.Errorf("the pressure finding's fix is not recommended:\n%s", out)
 	}
 }
+
+// TestTuningRefusalBeforeConfirm: a change that Apply would refuse (a
+// batch left interrupted must be undone first) is refused at enter, with
+// the reason on screen, before any value is typed or confirmed; and the
+// edit field starts at the recommended value.
+func TestTuningRefusalBeforeConfirm(t *testing.T) {
+	tu := newFakeTuner()
+	m := tuned(t, tu, false)
+	rec, ok := m.tuning.recommendations()["net.ipv4.tcp_max_tw_buckets"]
+	if !ok || rec.Value == tu.values["net.ipv4.tcp_max_tw_buckets"] {
+		t.Fatalf("the scene recommends a new tcp_max_tw_buckets: %+v", rec)
+	}
+	m = selectKey(t, m, "net.ipv4.tcp_max_tw_buckets")
+	m, _ = step(t, m, press("enter"))
+	if !m.tuning.editing || m.tuning.edit.Value() != rec.Value {
+		t.Fatalf("the field starts at the recommended %s: editing %v, value %q", rec.Value, m.tuning.editing, m.tuning.edit.Value())
+	}
+
+	tu.interrupted = "a batch of 2 changes at 14:00:00"
+	m = selectKey(t, tuned(t, tu, false), "net.ipv4.tcp_tw_reuse")
+	m, _ = step(t, m, press("enter"))
+	if m.tuning.editing || m.tuning.pending != nil {
+		t.Fatal("enter opened the editor although Apply would refuse the change")
+	}
+	if out := flatten(ansi.Strip(m.render())); !strings.Contains(out, "a batch was interrupted: u restores it first") {
+		t.Errorf("the refusal is not on screen:\n%s", out)
+	}
+	if tu.applied != 0 {
+		t.Error("something was applied")
+	}
+}

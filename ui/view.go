@@ -124,16 +124,27 @@ func (m Model) renderIn(c chrome) string {
 }
 
 // fullLayout shows every pane: states and counters, the two top tables
-// side by side, then port pressure.
+// side by side, then port pressure. From 180 columns the processes and
+// the findings join them, a third column, rather than the two halves
+// stretching over rows they cannot fill.
 func (m Model) fullLayout(w, h int) []string {
-	left, right := w/2, w-w/2
+	f := m.view.focus
 	topH := min(max(m.board.nonZeroStates(), 9)+4, 16)
 	rest := h - topH
 	pressH := min(max(len(m.live.snap.PortPressure)+3, 6), rest/2)
 	tablesH := rest - pressH
-	f := m.view.focus
-	out := beside(sized(m.states, left, topH).View(f == paneStates), sized(m.counters, right, topH).View(f == paneCounters))
-	out = append(out, beside(sized(m.local, left, tablesH).View(f == paneLocal), sized(m.remote, right, tablesH).View(f == paneRemote))...)
+	if w < 180 {
+		left, right := w/2, w-w/2
+		out := beside(sized(m.states, left, topH).View(f == paneStates), sized(m.counters, right, topH).View(f == paneCounters))
+		out = append(out, beside(sized(m.local, left, tablesH).View(f == paneLocal), sized(m.remote, right, tablesH).View(f == paneRemote))...)
+		return append(out, sized(m.pressure, w, pressH).View(f == panePressure)...)
+	}
+	a, b := w/3, w/3
+	c := w - a - b
+	out := beside(beside(sized(m.states, a, topH).View(f == paneStates), sized(m.counters, b, topH).View(f == paneCounters)),
+		sized(m.findingsP, c, topH).View(f == paneFindings))
+	out = append(out, beside(beside(sized(m.local, a, tablesH).View(f == paneLocal), sized(m.remote, b, tablesH).View(f == paneRemote)),
+		sized(m.processes, c, tablesH).View(f == paneProcesses))...)
 	return append(out, sized(m.pressure, w, pressH).View(f == panePressure)...)
 }
 
@@ -265,9 +276,11 @@ func roundDump(d time.Duration) time.Duration {
 func (m Model) footerLines(w int, hint string) []string {
 	st := m.styles
 	var status string
+	var above []string // lines that must be read whole, above the status
 	switch {
 	case m.filt.bar.Editing():
-		status = m.filt.bar.View(st)
+		lines := m.filt.bar.View(st, w)
+		above, status = lines[:len(lines)-1], lines[len(lines)-1]
 	case m.live.pollErr != nil:
 		when := "no data yet"
 		if m.live.snap != nil {
@@ -292,7 +305,11 @@ func (m Model) footerLines(w int, hint string) []string {
 		}
 		status = st.status.Render(status)
 	}
-	return []string{fit(status, w), fit(m.help.ShortHelpView(m.keys.ShortHelp()), w)}
+	out := make([]string, 0, len(above)+2)
+	for _, l := range above {
+		out = append(out, fit(l, w))
+	}
+	return append(out, fit(status, w), fit(m.help.ShortHelpView(m.keys.ShortHelp()), w))
 }
 
 // A field is part of a header line; rank 0 is never dropped.

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tcpdash/tcpdash/internal/humanize"
 	"github.com/tcpdash/tcpdash/internal/sysctl"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/tuning"
@@ -213,5 +214,5 @@ func widerRange(current string, listening []uint16) (string, bool) {
 
 func rangeSize(r string) string {
 	lo, hi, _ := sysctl.ParsePortRange(r)
-	return strconv.Itoa(hi - lo + 1)
+	return humanize.Int(hi - lo + 1)
 }
