@@ -29,9 +29,8 @@ func TestIntegrationMatchesSS(t *testing.T) {
 	if !netns.Run(t) {
 		return
 	}
-	if _, err := exec.LookPath("ss"); err != nil {
-		t.Skip("ss (iproute2) is not installed")
-	}
+	_, err := exec.LookPath("ss")
+	netns.Require(t, err == nil, "ss is not installed (Debian's iproute2)")
 	pop, err := loadgen.Build(testSpec)
 	if err != nil {
 		t.Fatal(err)

@@ -93,9 +93,8 @@ func TestIntegrationDashboardInTmux(t *testing.T) {
 		return
 	}
 	for _, tool := range []string{"tmux", "ss"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed", tool)
-		}
+		_, err := exec.LookPath(tool)
+		netns.Require(t, err == nil, tool+" is not installed")
 	}
 	bin := buildBinary(t)
 	pop, err := loadgen.Build(loadgen.Spec{Established: 12, TimeWait: 300, HalfClosed: 4, Dests: 1, Ports: 1, Listeners: 1})

@@ -65,7 +65,10 @@ func MapsOthers() bool {
 }
 
 // Require fails the test when TCPDASH_REQUIRE_NETNS is set, and skips it
-// otherwise: for what a test needs from the machine (root, a tool).
+// otherwise: for what a test needs from the machine (root, a tool). A
+// skip is said on the terminal too: go test hides a passing package's
+// output, and "ok" must not pass for a test of the real thing that never
+// ran.
 func Require(t testing.TB, ok bool, what string) {
 	t.Helper()
 	if ok {
@@ -73,6 +76,10 @@ func Require(t testing.TB, ok bool, what string) {
 	}
 	if os.Getenv("TCPDASH_REQUIRE_NETNS") != "" {
 		t.Fatalf("%s (TCPDASH_REQUIRE_NETNS is set)", what)
+	}
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		fmt.Fprintf(tty, "tcpdash: skipped %s: %s (TCPDASH_REQUIRE_NETNS=1 makes it fail)\n", t.Name(), what)
+		tty.Close()
 	}
 	t.Skip(what)
 }
