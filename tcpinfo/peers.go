@@ -92,10 +92,15 @@ func (p *peerNotes) reset() {
 	p.v4, p.v6, p.merged = p.v4[:0], p.v6[:0], false
 }
 
-// reserve makes room for n IPv4 notes, untouched until written.
+// reserve makes room for n notes of either family: untouched until
+// written, room not used costs nothing, while growing by appending
+// copied (and touched) every note a few times over.
 func (p *peerNotes) reserve(n int) {
 	if cap(p.v4) < n {
 		p.v4 = make([]uint64, 0, n)
+	}
+	if cap(p.v6) < n {
+		p.v6 = make([]peer6, 0, n)
 	}
 }
 
