@@ -335,6 +335,21 @@ func (a *Aggregator) RememberOwners(now time.Time) {
 	}
 }
 
+// Listening notes that port is listened on, without counting a socket:
+// which ports are listened on tells a server's socket from a client's
+// and sizes every group's capacity, whatever a filtered dump leaves out.
+// Add notes the listeners it is given; call it for the rest.
+func (a *Aggregator) Listening(port uint16) {
+	if a.listening(port) {
+		return
+	}
+	a.listenSet[port/64] |= 1 << (port % 64)
+	a.listenPorts = append(a.listenPorts, port)
+	if a.ports.Ephemeral(port) {
+		a.listenInPort = append(a.listenInPort, port)
+	}
+}
+
 // listening reports whether the last dump had a listener on port.
 func (a *Aggregator) listening(port uint16) bool { return a.listenSet[port/64]&(1<<(port%64)) != 0 }
 
@@ -426,12 +441,8 @@ func (a *Aggregator) Add(s *Socket) {
 		i := int((s.Expires + expiryStep - 1) / expiryStep)
 		a.expiry[min(max(i, 1), expiryBuckets)-1]++
 	}
-	if p := s.Local.Port(); st == Listen && !a.listening(p) {
-		a.listenSet[p/64] |= 1 << (p % 64)
-		a.listenPorts = append(a.listenPorts, p)
-		if a.ports.Ephemeral(s.Local.Port()) {
-			a.listenInPort = append(a.listenInPort, s.Local.Port())
-		}
+	if st == Listen {
+		a.Listening(s.Local.Port())
 	}
 	if st == FinWait2 && s.Inode == 0 {
 		a.orphanFW2++

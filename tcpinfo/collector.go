@@ -320,7 +320,7 @@ func (c *Collector) Collect(q Query) (*Snapshot, error) {
 		c.agg.Reserve(int(cn.InUse + cn.InUse6))
 	}
 	clear(c.zones) // interfaces come and go; names are looked up again
-	if err := c.dump(q.Filter, ports, c.agg.Add); err != nil {
+	if err := c.dump(q.Filter, ports, c.agg.Add, c.agg.Listening); err != nil {
 		return nil, err
 	}
 	c.agg.Fill(snap, c.opts.Top)
@@ -378,15 +378,30 @@ func (c *Collector) Collect(q Query) (*Snapshot, error) {
 // refuses the program, f is evaluated here.
 //
 // ports is the ephemeral range, for autobound as ss reads it from outside.
-func (c *Collector) dump(f *filter.Filter, ports PortRange, fn func(*Socket)) error {
+//
+// listening, if not nil, is told every port listened on, those f leaves
+// out included: a server's socket inside the ephemeral range is told from
+// a client's by its listener (counted as a client, each of its peers was a
+// destination group of its own). Where f is evaluated here every listener
+// passes by anyway; where the kernel filters, the listening hash (a few
+// sockets) is read first.
+func (c *Collector) dump(f *filter.Filter, ports PortRange, fn func(*Socket), listening func(port uint16)) error {
 	states, program, match, err := c.plan(f)
 	if err != nil {
 		return err
+	}
+	if listening != nil && c.conn != nil && f != nil && (program != nil || states&StatesOf(Listen) == 0) {
+		if err := c.eachListener(listening); err != nil {
+			return err
+		}
 	}
 	if match != nil {
 		all := fn
 		var e filter.Entry // one for the dump, not one a socket
 		fn = func(s *Socket) {
+			if listening != nil && s.State == Listen {
+				listening(s.Local.Port())
+			}
 			e = entryOf(s)
 			e.Autobound = s.Local.Port() >= ports.Low && s.Local.Port() <= ports.High
 			if match.Matches(&e) {
@@ -410,7 +425,7 @@ func (c *Collector) dump(f *filter.Filter, ports PortRange, fn func(*Socket)) er
 				// An older kernel without an op (S_EQ came in 4.16,
 				// cgroups in 5.x): evaluate here from now on.
 				c.programRefused = true
-				return c.dump(f, ports, fn)
+				return c.dump(f, ports, fn, listening)
 			}
 			if err != nil {
 				return err
@@ -431,6 +446,25 @@ func (c *Collector) dump(f *filter.Filter, ports PortRange, fn func(*Socket)) er
 			}
 		}
 		if err := read(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachListener calls fn with the port of every listener: on netlink the
+// listening hash alone, a few sockets; from /proc a whole read.
+func (c *Collector) eachListener(fn func(port uint16)) error {
+	note := func(s *Socket) {
+		if s.State == Listen {
+			fn(s.Local.Port())
+		}
+	}
+	if c.conn == nil {
+		return c.dump(nil, PortRange{}, note, nil)
+	}
+	for _, family := range []Family{IPv4, IPv6} {
+		if err := c.conn.DumpProgram(family, StatesOf(Listen), nil, note); err != nil {
 			return err
 		}
 	}

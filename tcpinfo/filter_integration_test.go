@@ -146,7 +146,7 @@ func checkAgainstSS(t *testing.T, c *Collector, source Source, expr string) (sel
 	}
 	err = c.dump(f, ports, func(s *Socket) {
 		got = append(got, key(s.State, s.Local, s.Remote))
-	})
+	}, nil)
 	if source == SourceProcfs && f.Kernel() != "" {
 		if err == nil || !strings.Contains(err.Error(), "needs netlink") {
 			t.Errorf("procfs %q: %v, want a refusal", expr, err)

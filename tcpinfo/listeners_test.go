@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tcpdash/tcpdash/internal/filter"
 	"github.com/tcpdash/tcpdash/internal/loadgen"
 	"github.com/tcpdash/tcpdash/internal/netns"
 )
@@ -116,6 +117,54 @@ func TestIntegrationSocketsDrillDown(t *testing.T) {
 		want := count(tc.ss...)
 		if n != want || len(rows) != min(5, want) || want == 0 {
 			t.Errorf("%+v: %d sockets (%d rows), ss %v lists %d", tc.f, n, len(rows), tc.ss, want)
+		}
+	}
+}
+
+// TestIntegrationFilteredDumpKnowsServers: servers listening inside the
+// ephemeral range are told from clients by their listeners, also when a
+// filter leaves the listeners out of the dump (a state set without
+// LISTEN; a program, run by the kernel). Counted as clients, each
+// server socket was a destination group of its own.
+func TestIntegrationFilteredDumpKnowsServers(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	const pairs = 60
+	pop, err := loadgen.Build(loadgen.Spec{Established: pairs, Dests: 2, BasePort: 40000}) // inside 32768-60999
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pop.Close()
+	for _, source := range []Source{SourceNetlink, SourceProcfs} {
+		col, err := NewCollector(Options{Source: source, Top: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer col.Close()
+		for _, expr := range []string{"", "state established", "dport = :40100 or sport = :40100", "! dst 10.0.0.0/8"} {
+			var q Query
+			if expr != "" {
+				if q.Filter, err = filter.Parse(expr); err != nil {
+					t.Fatal(err)
+				}
+			}
+			snap, err := col.Collect(q)
+			if err != nil {
+				t.Fatalf("%s %q: %v", source, expr, err)
+			}
+			// The clients' groups, one per destination address, each
+			// to the server's port; no group toward a client's port.
+			used := 0
+			for _, g := range snap.PortPressure {
+				if g.Remote.Port() != 40100 {
+					t.Errorf("%s %q: a server's socket counted as a client: group %s → %s", source, expr, g.Local, g.Remote)
+				}
+				used += g.Used
+			}
+			if len(snap.PortPressure) != 2 || used != pairs {
+				t.Errorf("%s %q: %d groups using %d ports, want 2 using %d", source, expr, len(snap.PortPressure), used, pairs)
+			}
 		}
 	}
 }

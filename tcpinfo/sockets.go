@@ -84,11 +84,7 @@ func (c *Collector) Sockets(f SocketFilter, owners *Owners, limit int) ([]Socket
 	// Which local ports have a listener: a client port is one without.
 	listening := map[uint16]bool{}
 	if f.ClientPorts {
-		if err := c.dump(nil, ports, func(s *Socket) {
-			if s.State == Listen {
-				listening[s.Local.Port()] = true
-			}
-		}); err != nil {
+		if err := c.eachListener(func(p uint16) { listening[p] = true }); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -111,7 +107,7 @@ func (c *Collector) Sockets(f SocketFilter, owners *Owners, limit int) ([]Socket
 			}
 			rows = append(rows, r)
 		}
-	})
+	}, nil)
 	return rows, n, err
 }
 
