@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/lipgloss/v2"
+
 	"github.com/tcpdash/tcpdash/internal/diagnose"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
 )
@@ -69,9 +71,9 @@ func (m Model) findingsBadge(findings []diagnose.Finding) string {
 	return ""
 }
 
-// findingsStrip is the first screen's word on what is wrong: one line per
-// finding, most severe first, as many as fit in max lines, the rest
-// counted. The header's badge and the findings pane read the same
+// findingsStrip is the first screen's word on what is wrong: a line per
+// finding (two where one is too short, see below), most severe first, as
+// many as fit in maxLines, the rest counted. The header's badge and the findings pane read the same
 // findings, so they agree at every moment.
 func (m Model) findingsStrip(w, maxLines int) []string {
 	f := m.live.findings
@@ -90,9 +92,6 @@ func (m Model) findingsStrip(w, maxLines int) []string {
 		text := x.Title
 		if x.Short != "" {
 			text = x.Short
-		}
-		if i == n-1 {
-			text += more
 		}
 		texts[i] = wrap(text, w-labelW)
 	}
@@ -126,10 +125,8 @@ func (m Model) findingsStrip(w, maxLines int) []string {
 			if j > 0 {
 				lead = strings.Repeat(" ", labelW)
 			}
-			if i == n-1 && more != "" && j == len(lines)-1 {
-				if k := strings.LastIndex(l, strings.TrimSpace(more)); k >= 0 { // the count dimmed
-					l = strings.TrimRight(l[:k], " ") + st.dim.Render(more)
-				}
+			if i == n-1 && j == len(lines)-1 && more != "" { // the count has its room
+				l = strings.TrimRight(fit(l, w-labelW-lipgloss.Width(more)), " ") + st.dim.Render(more)
 			}
 			out = append(out, fit(lead+l, w))
 		}

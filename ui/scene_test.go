@@ -107,3 +107,20 @@ func flatten(s string) string {
 	s = strings.NewReplacer("│", " ", "╭", " ", "╮", " ", "╰", " ", "╯", " ").Replace(s)
 	return strings.Join(strings.Fields(s), " ")
 }
+
+// TestFindingsStripCountsTheRest: findings that do not fit are counted on
+// the last line, whatever the width and however long the last shown
+// finding is; the count is never what gets cut.
+func TestFindingsStripCountsTheRest(t *testing.T) {
+	for _, size := range [][2]int{{60, 15}, {80, 20}, {61, 15}} {
+		m := sceneModel(t, size[0], size[1])
+		strip := m.findingsStrip(size[0], 1)
+		if len(strip) != 1 || !strings.HasSuffix(strings.TrimRight(ansi.Strip(strip[0]), " "), "+2 more (7)") {
+			t.Errorf("%dx%d: strip %q lacks the count", size[0], size[1], strip)
+		}
+		strip = m.findingsStrip(size[0], 2)
+		if last := ansi.Strip(strip[len(strip)-1]); !strings.Contains(last, "+1 more (7)") {
+			t.Errorf("%dx%d: strip of two lines ends %q", size[0], size[1], last)
+		}
+	}
+}
