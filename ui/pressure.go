@@ -69,41 +69,45 @@ func (p pressurePane) View(focused bool) []string {
 	// those born and gone between polls included.
 	closes := b.snap.Closes.Watching
 	// Columns by priority: the route keeps its whole width up to what
-	// the four that say how close the group is to failing leave it; then
-	// the rest come in order of use while they fit, and the gauge takes
-	// what is left (at least 4 cells), rather than any being cut.
+	// the three that say how close the group is to failing (USED, USE%,
+	// NEW/S) leave it; then the rest come in order of priority while
+	// they fit, and the gauge takes what is left (at least 4 cells),
+	// rather than any being cut. They are drawn in reading order.
 	type column struct {
 		name string
-		cell func(g tcpinfo.PressureGroup) string
+		prio int // 0 first
 		w    int
+		cell func(g tcpinfo.PressureGroup) string
 		on   bool
 	}
 	cols := []column{
-		{name: "USED", w: numW, cell: func(g tcpinfo.PressureGroup) string { return humanize.Int(g.Used) }},
-		{name: "USE%", w: numW, cell: func(g tcpinfo.PressureGroup) string { return fmt.Sprintf("%.1f", g.Ratio*100) }},
-		{name: "NEW/S", w: numW, cell: func(g tcpinfo.PressureGroup) string { return fmtRate(b.newPerSecond(g, prev)) }},
-		{name: "CLOSE/S", w: numW, cell: func(g tcpinfo.PressureGroup) string { return fmtRate(g.ClosesPerS) }},
-		{name: "CAP", w: numW, cell: func(g tcpinfo.PressureGroup) string { return humanize.Int(g.Capacity) }},
-		{name: "TW%", w: numW, cell: func(g tcpinfo.PressureGroup) string {
+		{"USED", 0, numW, func(g tcpinfo.PressureGroup) string { return humanize.Int(g.Used) }, false},
+		{"CAP", 4, numW, func(g tcpinfo.PressureGroup) string { return humanize.Int(g.Capacity) }, false},
+		{"USE%", 1, numW, func(g tcpinfo.PressureGroup) string { return fmt.Sprintf("%.1f", g.Ratio*100) }, false},
+		{"TW%", 5, numW, func(g tcpinfo.PressureGroup) string {
 			if g.Used == 0 {
 				return "0"
 			}
 			return fmt.Sprint(g.TimeWait * 100 / g.Used)
-		}},
-		{name: "OPENER", w: 28, cell: openerOf},
+		}, false},
+		{"NEW/S", 2, numW, func(g tcpinfo.PressureGroup) string { return fmtRate(b.newPerSecond(g, prev)) }, false},
+		{"CLOSE/S", 3, numW, func(g tcpinfo.PressureGroup) string { return fmtRate(g.ClosesPerS) }, false},
+		{"OPENER", 6, 28, openerOf, false},
 	}
-	if !closes {
-		cols = slices.Delete(cols, 3, 4)
-	}
-	const must = 3 // USED, USE%, NEW/S
+	const must = 3
 	routeW = min(routeW, max(inner-must*numW-1, lipgloss.Width("LOCAL → DESTINATION")))
 	left := inner - routeW - 1
-	for i := range cols {
-		if cols[i].name == "OPENER" && inner < 150 { // who opens them: where the width allows
-			continue
-		}
-		if cols[i].w <= left {
-			cols[i].on, left = true, left-cols[i].w
+	for prio := range len(cols) {
+		for i := range cols {
+			c := &cols[i]
+			switch {
+			case c.prio != prio,
+				c.name == "CLOSE/S" && !closes,
+				c.name == "OPENER" && inner < 150, // who opens them: where the width allows
+				c.w > left:
+				continue
+			}
+			c.on, left = true, left-c.w
 		}
 	}
 	gaugeW := left
@@ -115,16 +119,7 @@ func (p pressurePane) View(focused bool) []string {
 	if gaugeW < lipgloss.Width(gaugeName) {
 		gaugeName = "GAUGE"
 	}
-	// The columns in their reading order: the gauge, counts, rates, who.
-	order := []string{"USED", "CAP", "USE%", "TW%", "NEW/S", "CLOSE/S", "OPENER"}
-	var shown []column
-	for _, name := range order {
-		for _, c := range cols {
-			if c.name == name && c.on {
-				shown = append(shown, c)
-			}
-		}
-	}
+	shown := slices.DeleteFunc(cols, func(c column) bool { return !c.on })
 	cell := func(c column, s string) string {
 		if c.name == "OPENER" {
 			return fit("  "+s, c.w)
