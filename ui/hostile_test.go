@@ -74,11 +74,22 @@ func TestHostileNames(t *testing.T) {
 
 func checkFrames(t *testing.T, name string) string {
 	t.Helper()
+	var all strings.Builder
+	// Each layout: compact, the two halves, and the three columns in
+	// which the findings and processes join from 180 columns.
+	for _, size := range [][2]int{{80, 24}, {120, 40}, {200, 50}} {
+		all.WriteString(checkFramesAt(t, name, size[0], size[1]))
+	}
+	return all.String()
+}
+
+func checkFramesAt(t *testing.T, name string, w, h int) string {
+	t.Helper()
 	c := &hostileCollector{name: name}
 	info := fakeInfo()
 	info.Host = name
 	m := New(Config{Source: c, Interval: time.Second, Info: info, Owners: fakeOwners})
-	m, _ = step(t, m, tea.WindowSizeMsg{Width: 120, Height: 40})
+	m, _ = step(t, m, tea.WindowSizeMsg{Width: w, Height: h})
 	m, _ = step(t, m, readOwners(fakeOwners)())
 	for range 3 {
 		s, _ := c.Collect(m.query())
@@ -97,7 +108,7 @@ func checkFrames(t *testing.T, name string) string {
 			plain := sgr.ReplaceAllString(frame, "")
 			for i, line := range strings.Split(plain, "\n") {
 				if !termsafe.Printable(line) {
-					t.Fatalf("pane %d, line %d holds a control byte from the name %q:\n%q", p, i+1, name, line)
+					t.Fatalf("%dx%d, pane %d, line %d holds a control byte from the name %q:\n%q", w, h, p, i+1, name, line)
 				}
 			}
 			all.WriteString(plain)
