@@ -43,6 +43,7 @@ func TestSceneGolden(t *testing.T) {
 		{"dashboard", nil},
 		{"findings", []string{"7"}},
 		{"tuning-edit", []string{"t", "enter"}},
+		{"tuning-confirm", nil},
 		{"filter-rejected", append([]string{"/"}, strings.Split("state close-wait and dport 3306", "")...)},
 	}
 	for _, size := range [][2]int{{80, 24}, {120, 40}, {200, 50}} {
@@ -53,6 +54,18 @@ func TestSceneGolden(t *testing.T) {
 					m, _ = step(t, m, press("t"))
 					m = selectKey(t, m, "net.ipv4.ip_local_port_range")
 					m, _ = step(t, m, press("enter"))
+				} else if s.name == "tuning-confirm" { // a change that warns: the dialog says it whole
+					m, _ = step(t, m, press("t"))
+					m = selectKey(t, m, "net.ipv4.tcp_fin_timeout")
+					m, _ = step(t, m, press("enter"))
+					for range 2 {
+						m, _ = step(t, m, tea.KeyPressMsg{Code: tea.KeyBackspace})
+					}
+					m, _ = step(t, m, press("3"))
+					m, _ = step(t, m, press("0"))
+					var cmd tea.Cmd
+					m, cmd = step(t, m, press("enter"))
+					m = run(t, m, cmd)
 				} else {
 					for _, k := range s.keys {
 						m, _ = step(t, m, press(k))
@@ -86,6 +99,11 @@ func TestSceneGolden(t *testing.T) {
 					wants = append(wants, "evidence: "+strings.Join(m.live.findings[0].Evidence, "; "), "fix: "+m.live.findings[0].Detail)
 				case "tuning-edit":
 					wants = append(wants, "new value: 8082 65535", "enter: review the change")
+				case "tuning-confirm":
+					if m.tuning.pending == nil || len(m.tuning.pending.plan.Changes[0].Warnings) == 0 {
+						t.Fatal("no confirmation with a warning")
+					}
+					wants = append(wants, "net.ipv4.tcp_fin_timeout: 60 → 30", m.tuning.pending.plan.Changes[0].Warnings[0], "y to confirm")
 				case "filter-rejected":
 					wants = append(wants, m.filt.bar.err)
 				}

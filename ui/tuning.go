@@ -428,19 +428,36 @@ func (t tuningPane) confirmDialog() []string {
 			body = append(body, "    "+termsafe.String(l))
 		}
 	default:
-		body = append(body, fmt.Sprintf("%s in network namespace %s:", verb, t.netns), "")
+		// Wrapped, never cut: the namespace's name, each change and its
+		// warnings are what y agrees to.
+		body = append(body, wrap(fmt.Sprintf("%s in network namespace %s:", verb, t.netns), w-2)...)
+		body = append(body, "")
 		if t.unrecorded {
 			body = append(body, st.warn.Render("  --no-undo: not recorded; undo cannot restore it"))
 		}
 		for _, c := range p.plan.Changes {
-			body = append(body, "  "+c.String())
+			body = append(body, indent(wrap(termsafe.String(c.String()), w-4), "  ")...)
 			for _, warn := range c.Warnings {
-				body = append(body, st.warn.Render("    ! "+warn))
+				for i, l := range wrap("! "+warn, w-6) {
+					lead := "    "
+					if i > 0 {
+						lead = "      "
+					}
+					body = append(body, st.warn.Render(lead+l))
+				}
 			}
 		}
 	}
 	body = append(body, "", st.header.Render(verb+"? y to confirm, n or esc to cancel (default: no)"))
 	return frame("Confirm: "+strings.ToLower(verb), true, body, w, h, st)
+}
+
+// indent puts lead before each line.
+func indent(lines []string, lead string) []string {
+	for i := range lines {
+		lines[i] = lead + lines[i]
+	}
+	return lines
 }
 
 // wrap breaks s into lines of at most w cells at spaces.
