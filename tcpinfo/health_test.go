@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/tcpdash/tcpdash/internal/loadgen"
 	"github.com/tcpdash/tcpdash/internal/netns"
 )
 
@@ -24,27 +27,11 @@ func TestIntegrationHealthUnderLoss(t *testing.T) {
 	netns.Require(t, err == nil, "nft (nftables) makes the loss")
 	lossy, clean := netip.MustParseAddrPort("127.0.0.9:3306"), netip.MustParseAddrPort("127.0.0.10:3306")
 	for _, at := range []netip.AddrPort{lossy, clean} {
-		ln, err := net.Listen("tcp", at.String())
+		stop, err := loadgen.Serve(at, func(fd int) { go drain(fd) })
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer ln.Close()
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					buf := make([]byte, 64<<10)
-					for {
-						if _, err := c.Read(buf); err != nil {
-							return
-						}
-					}
-				}()
-			}
-		}()
+		defer stop()
 	}
 	netns.Nft(t,
 		"add table inet loss",
@@ -128,4 +115,15 @@ func ssRetrans(t *testing.T, dst netip.AddrPort) uint64 {
 		sum += n
 	}
 	return sum
+}
+
+// drain reads fd until the peer closes it, then closes it.
+func drain(fd int) {
+	defer unix.Close(fd)
+	buf := make([]byte, 64<<10)
+	for {
+		if n, err := unix.Read(fd, buf); n <= 0 || err != nil {
+			return
+		}
+	}
 }

@@ -3,14 +3,19 @@ package cli
 import (
 	"encoding/json"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/tcpdash/tcpdash/internal/loadgen"
 	"github.com/tcpdash/tcpdash/internal/netns"
 )
 
@@ -71,18 +76,23 @@ func TestIntegrationConntrackFull(t *testing.T) {
 		"add chain inet track in { type filter hook input priority 0 ; }",
 		"add rule inet track in ct state new counter accept",
 	)
-	ln, err := net.Listen("tcp", "127.0.0.9:3306")
+	// Accepted connections are held open: each keeps its entry.
+	var held []int
+	var mu sync.Mutex
+	stop, err := loadgen.Serve(netip.MustParseAddrPort("127.0.0.9:3306"), func(fd int) {
+		mu.Lock()
+		held = append(held, fd)
+		mu.Unlock()
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
+	defer func() {
+		stop()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, fd := range held {
+			unix.Close(fd)
 		}
 	}()
 	// 64 entries fill the table; the connects past it are dropped.
