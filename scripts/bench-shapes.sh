@@ -22,6 +22,8 @@
 #   tw-one      60k TIME_WAIT from one address to one destination port
 #   mix         all of these kinds at once, ports inside the range
 #   empty       an empty namespace: start-up alone
+# With OLD=path/to/an/older/tcpdash, that build is measured beside this
+# one, in the same runs: before and after, side by side.
 set -euo pipefail
 scale=${1:-1}
 runs=${2:-7}
@@ -40,6 +42,7 @@ benches=(
   --bench "floor (rawdump)=$bin/rawdump"
   --bench "tcpdash --once --json=$bin/tcpdash --once --json --processes=false"
   --bench "ss -tan=ss -tan"
+  ${OLD:+--bench "older build=$OLD --once --json --processes=false"}
   --bench "filtered floor (rawdump -dport 1)=$bin/rawdump -dport 1"
   --bench "tcpdash, a filter matching nothing=$bin/tcpdash --once --json --processes=false --filter 'dport == :1'"
 )

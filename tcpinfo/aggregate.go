@@ -59,7 +59,7 @@ type Aggregator struct {
 	recentUsed bool // a row of recent is filled
 
 	groupIndex map[groupKey]int
-	groups     []PressureGroup
+	groups     []pressureRow
 
 	cgroupIndex map[uint64]int
 	cgroups     []CgroupCount
@@ -512,23 +512,38 @@ func (a *Aggregator) Add(s *Socket) {
 	if counted {
 		a.endpoints[r.endpoint].states[st]++
 	}
-	g := int(r.group)
-	a.groups[g].Used++
+	g := &a.groups[r.group]
+	g.used++
 	if owner >= 0 || cgroup != 0 {
-		a.groupOwners[groupOwner{int32(g), owner, cgroup}]++
+		a.groupOwners[groupOwner{r.group, owner, cgroup}]++
 	}
 	if st == TimeWait {
-		a.groups[g].TimeWait++
+		g.timeWait++
 		if s.Expires > TimeWaitLength-RecentWindow {
-			a.groups[g].RecentTimeWait++
+			g.recent++
 			if s.Expires > TimeWaitLength-FreshWindow {
-				a.groups[g].FreshTimeWait++
+				g.fresh++
 			}
 		}
 		if s.Expires <= RecentWindow {
-			a.groups[g].ExpiringTimeWait++
+			g.expiring++
 		}
 	}
+}
+
+// pressureRow is a destination group's counts while a dump is counted.
+// A PressureGroup is 208 bytes, most of them filled in at Fill for the
+// rows shown; a client of thousands of destinations has as many groups,
+// and their rows were most of a snapshot's memory.
+type pressureRow struct {
+	local                                   netip.Addr
+	remote                                  netip.AddrPort
+	used, timeWait, recent, fresh, expiring uint32
+}
+
+func (r *pressureRow) group() PressureGroup {
+	return PressureGroup{Local: r.local, Remote: r.remote, Used: int(r.used), TimeWait: int(r.timeWait),
+		RecentTimeWait: int(r.recent), FreshTimeWait: int(r.fresh), ExpiringTimeWait: int(r.expiring)}
 }
 
 // Reserve makes room for a dump with about open sockets not in
@@ -596,7 +611,7 @@ func (a *Aggregator) groupRow(key groupKey) int {
 	if !ok {
 		g = len(a.groups)
 		a.groupIndex[key] = g
-		a.groups = append(a.groups, PressureGroup{Local: key.local, Remote: netip.AddrPortFrom(key.remote, key.port)})
+		a.groups = append(a.groups, pressureRow{local: key.local, remote: netip.AddrPortFrom(key.remote, key.port)})
 	}
 	return g
 }
@@ -810,7 +825,7 @@ func (a *Aggregator) Fill(snap *Snapshot, n int) {
 		}
 	}
 	snap.PortPressure = topN(snap.PortPressure[:0], n, len(a.groups), func(i int) (PressureGroup, bool) {
-		g := a.groups[i]
+		g := a.groups[i].group()
 		if k, ok := opener[int32(i)]; ok {
 			g.OpenerSockets, g.OpenerCgroup = a.groupOwners[k], k.cgroup
 			if k.proc >= 0 {

@@ -168,7 +168,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer pop.Close()
-	fmt.Fprintf(stderr, "tcpload: built %+v in %s (pid %d)\n", spec, time.Since(start).Round(time.Millisecond), os.Getpid())
+	shown := spec
+	shown.Listening = nil // a func prints as an address
+	fmt.Fprintf(stderr, "tcpload: built %+v in %s (pid %d)\n", shown, time.Since(start).Round(time.Millisecond), os.Getpid())
 	if *churn > 0 {
 		stopChurn, err := startChurn(ctx, *churn, *clientCloses, stderr)
 		if err != nil {
