@@ -79,9 +79,52 @@ func (m Model) renderIn(c chrome) string {
 	if c.footer != nil {
 		footer = c.footer(w)
 	}
+	// The body is chosen first: whether the findings strip is drawn
+	// depends on it.
+	type bodyKind int
+	const (
+		bodyHelp bodyKind = iota
+		bodyChrome
+		bodySockets
+		bodyTuning
+		bodyWaiting
+		bodyProcesses
+		bodyFindings
+		bodyHealth
+		bodyFull
+		bodyCompact
+	)
+	var kind bodyKind
+	switch f := m.view.focus; {
+	case m.view.showHelp:
+		kind = bodyHelp
+	case c.body != nil:
+		kind = bodyChrome
+	case m.dd.drilling:
+		kind = bodySockets
+	case f == paneTuning && m.tuningShown():
+		kind = bodyTuning
+	case m.live.snap == nil:
+		kind = bodyWaiting
+	case f == paneProcesses:
+		kind = bodyProcesses
+	case f == paneFindings:
+		kind = bodyFindings
+	case f == paneHealth:
+		kind = bodyHealth
+	case w >= 100 && h >= 34:
+		kind = bodyFull
+	default:
+		kind = bodyCompact
+	}
 	// The findings strip is on every screen that shows the tables: what
-	// is wrong, who, and how long, before any pane.
-	if !m.view.showHelp && c.body == nil && m.live.snap != nil && m.view.focus != paneFindings && !(m.view.focus == paneTuning && m.tuningShown()) {
+	// is wrong, who, and how long, before any pane. Not where the
+	// findings pane itself is on screen (focused, or a column of the
+	// full layout from 180 columns).
+	switch {
+	case kind == bodyHelp, kind == bodyChrome, kind == bodyTuning, kind == bodyWaiting, kind == bodyFindings,
+		kind == bodyFull && w >= threeColumns:
+	default:
 		lines := 1
 		switch {
 		case h >= 40:
@@ -93,28 +136,28 @@ func (m Model) renderIn(c chrome) string {
 	}
 	bodyH := h - len(header) - len(footer)
 	var body []string
-	switch {
-	case m.view.showHelp:
+	switch kind {
+	case bodyHelp:
 		body = frame("Keys (? or esc to close)", true, m.fullHelp(w-2, c.keys), w, bodyH, m.styles)
-	case c.body != nil:
+	case bodyChrome:
 		body = c.body(w, bodyH)
-	case m.dd.drilling:
+	case bodySockets:
 		body = sized(m.dd.sockets, w, bodyH).View(true)
-	case m.view.focus == paneTuning && m.tuningShown():
+	case bodyTuning:
 		body = sized(m.tuning, w, bodyH).View(true)
-	case m.live.snap == nil:
+	case bodyWaiting:
 		msg := "waiting for the first snapshot…"
 		if m.live.pollErr != nil {
 			msg = "no data: " + termsafe.Error(m.live.pollErr)
 		}
 		body = frame("tcpdash", false, []string{msg}, w, bodyH, m.styles)
-	case m.view.focus == paneProcesses:
+	case bodyProcesses:
 		body = sized(m.processes, w, bodyH).View(true)
-	case m.view.focus == paneFindings:
+	case bodyFindings:
 		body = sized(m.findingsP, w, bodyH).View(true)
-	case m.view.focus == paneHealth:
+	case bodyHealth:
 		body = sized(m.health, w, bodyH).View(true)
-	case w >= 100 && h >= 34:
+	case bodyFull:
 		body = m.fullLayout(w, bodyH)
 	default:
 		body = m.compactLayout(w, bodyH)
@@ -122,6 +165,10 @@ func (m Model) renderIn(c chrome) string {
 	lines := append(append(header, body...), footer...)
 	return strings.Join(lines, "\n")
 }
+
+// threeColumns is the width from which the full layout has a third
+// column, the findings over the processes.
+const threeColumns = 180
 
 // fullLayout shows every pane: states and counters, the two top tables
 // side by side, then port pressure. From 180 columns the processes and
@@ -133,7 +180,7 @@ func (m Model) fullLayout(w, h int) []string {
 	rest := h - topH
 	pressH := min(max(len(m.live.snap.PortPressure)+3, 6), rest/2)
 	tablesH := rest - pressH
-	if w < 180 {
+	if w < threeColumns {
 		left, right := w/2, w-w/2
 		out := beside(sized(m.states, left, topH).View(f == paneStates), sized(m.counters, right, topH).View(f == paneCounters))
 		out = append(out, beside(sized(m.local, left, tablesH).View(f == paneLocal), sized(m.remote, right, tablesH).View(f == paneRemote))...)
