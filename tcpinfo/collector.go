@@ -403,7 +403,7 @@ func (c *Collector) dump(f *filter.Filter, ports PortRange, fn func(*Socket), li
 				listening(s.Local.Port())
 			}
 			e = entryOf(s)
-			e.Autobound = s.Local.Port() >= ports.Low && s.Local.Port() <= ports.High
+			e.Autobound = ports.Autobound(s.Local.Port())
 			if match.Matches(&e) {
 				all(s)
 			}

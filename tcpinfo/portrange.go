@@ -28,6 +28,11 @@ func (r PortRange) isReserved(port uint16) bool {
 	return r.reserved != nil && r.reserved[port/64]&(1<<(port%64)) != 0
 }
 
+// Autobound reports whether a socket on port reads as autobound to ss
+// from outside: inside the range, reserved or not (ss's is_ephemeral).
+// The filter's autobound is this, in the dump and in the dashboard alike.
+func (r PortRange) Autobound(port uint16) bool { return port >= r.Low && port <= r.High }
+
 // Capacity is how many ports one destination group can use at once.
 func (r PortRange) Capacity() int {
 	if r.High < r.Low {

@@ -3,6 +3,8 @@ package tcpinfo
 import (
 	"strings"
 	"testing"
+
+	"github.com/tcpdash/tcpdash/internal/filter"
 )
 
 func TestParsePortRange(t *testing.T) {
@@ -49,5 +51,29 @@ func TestParsePortRange(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAutoboundIsSSs: a socket on a reserved port inside the range reads
+// as autobound, as ss reads it, in the dashboard's filter as in the dump's
+// (one model, PortRange.Autobound); connect() never picks it, so it is
+// not Ephemeral.
+func TestAutoboundIsSSs(t *testing.T) {
+	ports, err := ParsePortRange([]byte("40000 40999"), []byte("40500"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ports.Autobound(40500) || ports.Ephemeral(40500) || ports.Autobound(41000) {
+		t.Fatalf("reserved 40500: autobound %v, ephemeral %v; 41000 autobound %v", ports.Autobound(40500), ports.Ephemeral(40500), ports.Autobound(41000))
+	}
+	f, err := filter.Parse("autobound")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := Query{Narrow: f}
+	var e filter.Entry
+	s := sock(Established, "10.0.0.1:40500", "10.0.0.5:3306", 0)
+	if !q.matches(s, -1, ports, &e) {
+		t.Error("the dashboard's autobound leaves out a socket on a reserved port in the range; ss and the dump count it")
 	}
 }

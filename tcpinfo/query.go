@@ -49,7 +49,7 @@ func (q *Query) matches(s *Socket, owner int32, ports PortRange, e *filter.Entry
 	}
 	if q.Narrow != nil {
 		*e = entryOf(s)
-		e.Autobound = ports.Ephemeral(s.Local.Port()) // as ss reads it from outside
+		e.Autobound = ports.Autobound(s.Local.Port())
 		return q.Narrow.Matches(e)
 	}
 	return true
