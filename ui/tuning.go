@@ -423,7 +423,8 @@ func (t tuningPane) confirmDialog() []string {
 	var body []string
 	switch p.action {
 	case actPersist:
-		body = append(body, termsafe.String(p.persist.Path)+" will read:", "")
+		body = append(body, wrap(termsafe.String(p.persist.Path)+" will read:", w-2)...)
+		body = append(body, "")
 		for _, l := range strings.Split(strings.TrimRight(p.persist.New, "\n"), "\n") {
 			body = append(body, "    "+termsafe.String(l))
 		}
