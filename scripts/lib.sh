@@ -9,6 +9,7 @@ prepare() {
   bin=$(mktemp -d)
   trap 'rm -rf "$bin"' EXIT
   go build -o "$bin/tcpdash" .
+  go build -o "$bin/tcpdash-exporter" ./cmd/tcpdash-exporter
   go build -o "$bin/tcpload" ./cmd/tcpload
   cp scripts/lib.sh "$bin/"
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Builds tcpdash's release from a clean clone into dist/: static binaries
+# (tcpdash, and tcpdash-exporter, which `tcpdash exporter` runs)
 # for linux/amd64 and linux/arm64 (CGO_ENABLED=0, -trimpath) stamped with
 # the version and commit, their checksums, the man page, the shell
 # completions, and .deb and .rpm packages for both architectures, made by
@@ -22,8 +23,12 @@ pkg=github.com/tcpdash/tcpdash/internal/version
 ldflags="-s -w -X $pkg.version=v$version -X $pkg.commit=$commit -X $pkg.date=$date"
 for arch in amd64 arm64; do
   mkdir -p "$dist/$arch"
-  CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -buildvcs=false -ldflags "$ldflags" -o "$dist/$arch/tcpdash" .
-  cp "$dist/$arch/tcpdash" "$dist/tcpdash-linux-$arch"
+  for cmd in tcpdash tcpdash-exporter; do
+    src=.
+    [ "$cmd" = tcpdash ] || src=./cmd/$cmd
+    CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -buildvcs=false -ldflags "$ldflags" -o "$dist/$arch/$cmd" "$src"
+    cp "$dist/$arch/$cmd" "$dist/$cmd-linux-$arch"
+  done
 done
 
 # What the packages hold besides the binary, from the binary itself.
@@ -32,8 +37,8 @@ host=$dist/$(go env GOARCH)/tcpdash
 "$host" completion zsh >"$dist/completions/_tcpdash"
 "$host" completion fish >"$dist/completions/tcpdash.fish"
 gzip -9n <docs/tcpdash.1 >"$dist/tcpdash.1.gz"
-# The packaged unit runs /usr/bin/tcpdash with the defaults file's flags.
-sed -e 's|^ExecStart=.*|EnvironmentFile=-/etc/default/tcpdash-exporter\nExecStart=/usr/bin/tcpdash exporter $TCPDASH_EXPORTER_ARGS|' \
+# The packaged unit runs /usr/bin/tcpdash-exporter with the defaults file's flags.
+sed -e 's|^ExecStart=.*|EnvironmentFile=-/etc/default/tcpdash-exporter\nExecStart=/usr/bin/tcpdash-exporter $TCPDASH_EXPORTER_ARGS|' \
   -e 's|^#   sudo cp .*|#   installed by the tcpdash package; flags in /etc/default/tcpdash-exporter|' \
   deploy/systemd/tcpdash-exporter.service >"$dist/tcpdash-exporter.service"
 
@@ -49,5 +54,5 @@ for arch in amd64 arm64; do
   done
 done
 rm -f "$dist/nfpm" "$dist"/nfpm-*.yaml
-(cd "$dist" && sha256sum tcpdash-linux-* ./*.deb ./*.rpm >SHA256SUMS)
+(cd "$dist" && sha256sum tcpdash-linux-* tcpdash-exporter-linux-* ./*.deb ./*.rpm >SHA256SUMS)
 ls -l "$dist"

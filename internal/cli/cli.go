@@ -55,8 +55,8 @@ type config struct {
 	count      int
 	top        int
 	source     tcpinfo.Source
-	netns      netnsChoice
-	ebpf       ebpfMode
+	netns      NetnsChoice
+	ebpf       EBPFMode
 	health     bool
 	// filter selects the sockets every count is over (--filter).
 	filter *filter.Filter
@@ -269,7 +269,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runTune(ctx, args[1:], stdin, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "exporter" {
-		return runExporter(ctx, args[1:], stdout, stderr)
+		return runExporter(args[1:], stdout)
 	}
 	if len(args) > 0 && args[0] == "record" {
 		return runRecord(ctx, args[1:], stdout, stderr)
@@ -366,7 +366,7 @@ func writeJSON(w io.Writer, snap *tcpinfo.Snapshot, findings []diagnose.Finding)
 	if err != nil {
 		return err
 	}
-	v, _ := json.Marshal(buildVersion())
+	v, _ := json.Marshal(version.Get().Build())
 	// The snapshot marshals itself; findings belong to another package,
 	// and the build to the binary, so they are spliced in before its
 	// closing brace. The build is "tcpdash", as in a recording's header:

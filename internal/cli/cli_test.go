@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -155,5 +157,23 @@ func TestWrapText(t *testing.T) {
 		if utf8.RuneCountInString(l) > 16 {
 			t.Errorf("line %q is wider than 16", l)
 		}
+	}
+}
+
+// TestExporterExecs: tcpdash exporter checks its flags itself and then
+// names tcpdash-exporter, found on PATH when none is beside tcpdash, to
+// run in its place, with the arguments as given.
+func TestExporterExecs(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, ExporterBinary)
+	must(t, os.WriteFile(fake, []byte("#!/bin/sh\n"), 0o755))
+	t.Setenv("PATH", dir)
+	_, _, err := runCLI(t, "exporter", "--listen", ":9999", "--netns", "all")
+	x, ok := errors.AsType[*Exec](err)
+	if !ok || x.Path != fake || strings.Join(x.Argv, " ") != fake+" --listen :9999 --netns all" {
+		t.Fatalf("tcpdash exporter: %v, want to run %s with the same arguments", err, fake)
+	}
+	if _, _, err := runCLI(t, "exporter", "--listen"); err == nil || errors.As(err, &x) {
+		t.Errorf("a bad flag: %v, want it refused before running anything", err)
 	}
 }

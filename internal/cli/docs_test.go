@@ -90,3 +90,21 @@ func TestReadmeScreen(t *testing.T) {
 		t.Error("the README's first screen is not the 120x40 view golden's first 32 lines: copy them again")
 	}
 }
+
+// TestTcpdashLeavesOutTheExporter: tcpdash does not link the Prometheus
+// client or exporter-toolkit; their package init is most of what a start
+// of tcpdash would pay above a raw dump (docs/performance.md), and only
+// tcpdash-exporter needs them.
+func TestTcpdashLeavesOutTheExporter(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/tcpdash/tcpdash").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		for _, heavy := range []string{"github.com/prometheus/client_golang", "github.com/prometheus/exporter-toolkit", "google.golang.org/protobuf", "github.com/tcpdash/tcpdash/internal/exporter"} {
+			if p == heavy || strings.HasPrefix(p, heavy+"/") {
+				t.Errorf("tcpdash links %s: keep it in tcpdash-exporter", p)
+			}
+		}
+	}
+}

@@ -9,27 +9,27 @@ import (
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
-// ebpfMode is --ebpf: whether to name connections' openers with eBPF.
-type ebpfMode string
+// EBPFMode is --ebpf: whether to name connections' openers with eBPF.
+type EBPFMode string
 
 const (
-	ebpfAuto ebpfMode = "auto" // when the kernel and privileges allow; else say why
-	ebpfOn   ebpfMode = "on"   // or fail
-	ebpfOff  ebpfMode = "off"
+	ebpfAuto EBPFMode = "auto" // when the kernel and privileges allow; else say why
+	ebpfOn   EBPFMode = "on"   // or fail
+	ebpfOff  EBPFMode = "off"
 )
 
-func (m *ebpfMode) String() string { return string(*m) }
+func (m *EBPFMode) String() string { return string(*m) }
 
-func (m *ebpfMode) Set(s string) error {
-	switch ebpfMode(s) {
+func (m *EBPFMode) Set(s string) error {
+	switch EBPFMode(s) {
 	case ebpfAuto, ebpfOn, ebpfOff:
-		*m = ebpfMode(s)
+		*m = EBPFMode(s)
 		return nil
 	}
 	return fmt.Errorf("use auto, on or off")
 }
 
-func registerEBPF(fs *flag.FlagSet, m *ebpfMode) {
+func registerEBPF(fs *flag.FlagSet, m *EBPFMode) {
 	*m = ebpfAuto
 	fs.Var(m, "ebpf", "")
 }
@@ -44,7 +44,7 @@ type openerSource struct {
 
 // loadOpeners loads the source for a command that polls (a single
 // snapshot has no past for it to have seen).
-func loadOpeners(m ebpfMode) (openerSource, error) {
+func loadOpeners(m EBPFMode) (openerSource, error) {
 	if m == ebpfOff {
 		return openerSource{note: "eBPF off (--ebpf=off)"}, nil
 	}

@@ -98,7 +98,8 @@ func synopsis(cmd string) string {
                                          gone), restoring nothing; audited
 `
 	case cmdExporter:
-		return "  tcpdash exporter [flags]   serve tcpdash's metrics to Prometheus (read-only)\n"
+		return "  tcpdash exporter [flags]   serve tcpdash's metrics to Prometheus (read-only);\n" +
+			"                             it runs tcpdash-exporter [flags], installed beside tcpdash\n"
 	case cmdRecord:
 		return "  tcpdash record -o FILE [flags]   record snapshots of a load test to FILE\n"
 	case cmdReplay:

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"flag"
+	"io"
 	"strings"
 	"testing"
 )
@@ -14,7 +15,7 @@ func TestVocabulary(t *testing.T) {
 	parse := map[string]func([]string) error{
 		cmdMain:     func(a []string) error { _, err := parseFlags(a); return err },
 		cmdTune:     func(a []string) error { _, err := parseTuneFlags(a); return err },
-		cmdExporter: func(a []string) error { _, err := parseExporterFlags(a); return err },
+		cmdExporter: func(a []string) error { _, err := ParseExporterFlags(a, io.Discard); return err },
 		cmdRecord:   func(a []string) error { _, err := parseRecordFlags(a); return err },
 		cmdReplay:   func(a []string) error { _, err := parseReplayFlags(a); return err },
 	}

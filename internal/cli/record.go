@@ -20,6 +20,7 @@ import (
 	"github.com/tcpdash/tcpdash/internal/humanize"
 	"github.com/tcpdash/tcpdash/internal/recording"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
+	"github.com/tcpdash/tcpdash/internal/version"
 	"github.com/tcpdash/tcpdash/internal/watch"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/tuning"
@@ -77,21 +78,12 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return helpOr(err, cmdRecord, stdout)
 	}
-	w, err := openWatched(cfg.netns)
+	wg, err := OpenWatching(cfg.netns, cfg.ebpf, tcpinfo.Options{Top: cfg.top, RememberOwners: true, WatchCloses: true, Health: cfg.health})
 	if err != nil {
 		return err
 	}
-	defer w.Close()
-	src, err := loadOpeners(cfg.ebpf)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	col, err := w.Collector(src.options(tcpinfo.Options{Top: cfg.top, RememberOwners: true, WatchCloses: true, Health: cfg.health}, w))
-	if err != nil {
-		return err
-	}
-	defer col.Close()
+	defer wg.Close()
+	w, col := wg.NS, wg.Col
 
 	f, err := createNew("-o", cfg.out)
 	if err != nil {
@@ -170,7 +162,7 @@ func createNew(flag, path string) (*os.File, error) {
 func recordHeader(cfg recordConfig, w *watch.Namespace) recording.Header {
 	// Always named, tcpdash's own namespace too: a recording made under ip
 	// netns exec, or in a container, says where it was made.
-	h := recording.Header{Start: time.Now(), IntervalMS: cfg.interval.Milliseconds(), Tcpdash: buildVersion(),
+	h := recording.Header{Start: time.Now(), IntervalMS: cfg.interval.Milliseconds(), Tcpdash: version.Get().Build(),
 		Netns: w.String()}
 	h.Host, _ = os.Hostname()
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {

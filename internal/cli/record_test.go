@@ -161,7 +161,7 @@ func TestIntegrationRecordSysctlEvents(t *testing.T) {
 // BenchmarkReadSettings is what a stream now pays each poll to judge
 // findings against current sysctls.
 func BenchmarkReadSettings(b *testing.B) {
-	w, err := openWatched(netnsChoice{})
+	w, err := openWatched(NetnsChoice{})
 	if err != nil {
 		b.Fatal(err)
 	}

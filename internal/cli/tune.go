@@ -25,7 +25,7 @@ type tuneConfig struct {
 	tuneFiles
 	sub   string
 	args  []string
-	netns netnsChoice
+	netns NetnsChoice
 }
 
 func parseTuneFlags(args []string) (tuneConfig, error) {

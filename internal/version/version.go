@@ -86,3 +86,13 @@ func (i Info) String() string {
 	more = append(more, i.Go)
 	return fmt.Sprintf("%s (%s)", strings.Join(parts, " "), strings.Join(more, ", "))
 }
+
+// Build names the build in one word: the version, and the commit when
+// known (v0.4.0+0123456789ab), for recordings' headers and the exporter's
+// build_info.
+func (i Info) Build() string {
+	if c := i.Short(); c != "" {
+		return i.Version + "+" + c
+	}
+	return i.Version
+}

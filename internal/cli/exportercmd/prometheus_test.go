@@ -1,4 +1,4 @@
-package cli
+package exportercmd
 
 import (
 	"context"
@@ -208,7 +208,7 @@ func TestIntegrationExhaustionAlerts(t *testing.T) {
 func startExporter(ctx context.Context, t *testing.T) (addr string) {
 	t.Helper()
 	var stderr syncBuffer
-	go runExporter(ctx, []string{"--listen", "127.0.0.1:0"}, io.Discard, &stderr)
+	go Run(ctx, []string{"--listen", "127.0.0.1:0"}, io.Discard, &stderr)
 	addrRE := regexp.MustCompile(`listening on (127\.0\.0\.1:[0-9]+)`)
 	waitFor(t, "the exporter to listen", func() bool {
 		if m := addrRE.FindStringSubmatch(stderr.String()); m != nil {

@@ -1,4 +1,4 @@
-package cli
+package exportercmd
 
 import (
 	"bytes"
@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tcpdash/tcpdash/internal/cli"
 	"github.com/tcpdash/tcpdash/internal/exporter"
 	"github.com/tcpdash/tcpdash/internal/loadgen"
 	"github.com/tcpdash/tcpdash/internal/netns"
@@ -65,7 +66,7 @@ func TestIntegrationExporter(t *testing.T) {
 	var stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- runExporter(ctx, []string{"--listen", "127.0.0.1:0", "--web.config.file", webConfig}, io.Discard, &stderr)
+		done <- Run(ctx, []string{"--listen", "127.0.0.1:0", "--web.config.file", webConfig}, io.Discard, &stderr)
 	}()
 	addrRE := regexp.MustCompile(`listening on (127\.0\.0\.1:[0-9]+)`)
 	var addr string
@@ -138,7 +139,9 @@ func TestIntegrationExporterManyNamespaces(t *testing.T) {
 
 	// The exporter as runExporter builds it, every scrape collecting
 	// (no shared collection in between, to measure each).
-	opts, closeTargets, err := exporterTargets(exporterConfig{netns: netnsChoice{what: "all", all: true}, top: 10, processes: true, timeout: 10 * time.Second})
+	cfg, err := cli.ParseExporterFlags([]string{"--netns", "all"}, io.Discard)
+	must(t, err)
+	opts, closeTargets, err := targets(cfg)
 	must(t, err)
 	defer closeTargets()
 	opts.Timeout, opts.MinInterval = 10*time.Second, -1
@@ -226,7 +229,7 @@ func TestExporterBadWebConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stderr bytes.Buffer
-	err := runExporter(context.Background(), []string{"--listen", "127.0.0.1:0", "--web.config.file", path}, io.Discard, &stderr)
+	err := Run(context.Background(), []string{"--listen", "127.0.0.1:0", "--web.config.file", path}, io.Discard, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "--web.config.file") || strings.Contains(stderr.String(), "listening on") {
 		t.Errorf("error %v, stderr %q: want the config refused before listening", err, stderr.String())
 	}
