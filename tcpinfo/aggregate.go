@@ -58,8 +58,14 @@ type Aggregator struct {
 	recent     [recentSize]recentRow
 	recentUsed bool // a row of recent is filled
 
-	groupIndex map[groupKey]int
+	// Destination groups by their local address's index in locals and
+	// their destination's endpoint row: a key of eight bytes and no
+	// pointer, for clients of thousands of destinations from hundreds of
+	// addresses (a map keyed by the addresses cost 80 bytes a group).
+	groupIndex map[uint64]int32
 	groups     []pressureRow
+	localIndex map[netip.Addr]int32
+	locals     []netip.Addr
 
 	cgroupIndex map[uint64]int
 	cgroups     []CgroupCount
@@ -71,8 +77,9 @@ type Aggregator struct {
 	listeners []Listener
 	synRecv   map[uint16]int // handshakes by local port
 
-	// groupOwners counts each destination group's sockets by who opened
-	// them: the process (or -1) and cgroup (or 0).
+	// groupOwners counts a destination group's sockets by who opened them
+	// (the process, or -1, and the cgroup, or 0) for every opener but the
+	// group's first, whom its row counts: most groups have one.
 	groupOwners map[groupOwner]int
 
 	expiry [expiryBuckets]int
@@ -301,7 +308,8 @@ func NewAggregator(ports PortRange) *Aggregator {
 	a := &Aggregator{
 		ports:         ports,
 		endpointIndex: make(map[netip.AddrPort]int),
-		groupIndex:    make(map[groupKey]int),
+		groupIndex:    make(map[uint64]int32),
+		localIndex:    make(map[netip.Addr]int32),
 		cgroupIndex:   make(map[uint64]int),
 		synRecv:       make(map[uint16]int),
 		groupOwners:   make(map[groupOwner]int),
@@ -376,6 +384,8 @@ func (a *Aggregator) Reset(ports PortRange, q Query) {
 	a.peers.reset()
 	clear(a.groupIndex)
 	a.groups = a.groups[:0]
+	clear(a.localIndex)
+	a.locals = a.locals[:0]
 	clear(a.cgroupIndex)
 	a.cgroups = a.cgroups[:0]
 	a.listeners = a.listeners[:0]
@@ -515,7 +525,14 @@ func (a *Aggregator) Add(s *Socket) {
 	g := &a.groups[r.group]
 	g.used++
 	if owner >= 0 || cgroup != 0 {
-		a.groupOwners[groupOwner{r.group, owner, cgroup}]++
+		switch {
+		case g.openerCount == 0:
+			g.openerProc, g.openerCgroup, g.openerCount = owner, cgroup, 1
+		case g.openerProc == owner && g.openerCgroup == cgroup:
+			g.openerCount++
+		default:
+			a.groupOwners[groupOwner{r.group, owner, cgroup}]++
+		}
 	}
 	if st == TimeWait {
 		g.timeWait++
@@ -531,18 +548,25 @@ func (a *Aggregator) Add(s *Socket) {
 	}
 }
 
-// pressureRow is a destination group's counts while a dump is counted.
-// A PressureGroup is 208 bytes, most of them filled in at Fill for the
+// pressureRow is a destination group's counts while a dump is counted:
+// 48 bytes and no pointer (the garbage collector skips the slice). A
+// PressureGroup is 208 bytes, most of them filled in at Fill for the
 // rows shown; a client of thousands of destinations has as many groups,
 // and their rows were most of a snapshot's memory.
 type pressureRow struct {
-	local                                   netip.Addr
-	remote                                  netip.AddrPort
+	local, endpoint                         int32 // indexes in locals and endpoints
 	used, timeWait, recent, fresh, expiring uint32
+	// The first opener seen and its sockets; any other's are in
+	// groupOwners.
+	openerProc   int32
+	openerCount  uint32
+	openerCgroup uint64
 }
 
-func (r *pressureRow) group() PressureGroup {
-	return PressureGroup{Local: r.local, Remote: r.remote, Used: int(r.used), TimeWait: int(r.timeWait),
+// group is row i as a PressureGroup, without capacity or opener.
+func (a *Aggregator) group(i int) PressureGroup {
+	r := &a.groups[i]
+	return PressureGroup{Local: a.locals[r.local], Remote: a.endpoints[r.endpoint].endpoint, Used: int(r.used), TimeWait: int(r.timeWait),
 		RecentTimeWait: int(r.recent), FreshTimeWait: int(r.fresh), ExpiringTimeWait: int(r.expiring)}
 }
 
@@ -589,8 +613,8 @@ func (a *Aggregator) recentFill(first, second *recentRow, remote netip.AddrPort,
 	if first.remote.IsValid() && !second.remote.IsValid() {
 		r = second
 	}
-	*r = recentRow{remote: remote, local: local, endpoint: int32(a.endpointRow(remote)),
-		group: int32(a.groupRow(groupKey{local, remote.Addr(), remote.Port()}))}
+	ep := int32(a.endpointRow(remote))
+	*r = recentRow{remote: remote, local: local, endpoint: ep, group: a.groupRow(local, ep)}
 	return r
 }
 
@@ -605,13 +629,21 @@ func (a *Aggregator) endpointRow(ap netip.AddrPort) int {
 	return i
 }
 
-// groupRow is the row of the pressure table for key, made if need be.
-func (a *Aggregator) groupRow(key groupKey) int {
+// groupRow is the row of the pressure table for the sockets from local
+// to the endpoint in row ep, made if need be.
+func (a *Aggregator) groupRow(local netip.Addr, ep int32) int32 {
+	l, ok := a.localIndex[local]
+	if !ok {
+		l = int32(len(a.locals))
+		a.localIndex[local] = l
+		a.locals = append(a.locals, local)
+	}
+	key := uint64(l)<<32 | uint64(ep)
 	g, ok := a.groupIndex[key]
 	if !ok {
-		g = len(a.groups)
+		g = int32(len(a.groups))
 		a.groupIndex[key] = g
-		a.groups = append(a.groups, pressureRow{local: key.local, remote: netip.AddrPortFrom(key.remote, key.port)})
+		a.groups = append(a.groups, pressureRow{local: l, endpoint: ep})
 	}
 	return g
 }
@@ -816,18 +848,26 @@ func (a *Aggregator) Fill(snap *Snapshot, n int) {
 		func(i int) (CgroupCount, bool) { return a.cgroups[i], q.keep(&a.cgroups[i].States) }, q.compareCgroups)
 
 	capacity := groupCapacity(a.ports, len(a.listenInPort))
-	// Each group's main opener: who holds most of its sockets.
-	opener := make(map[int32]groupOwner)
+	// Each group's main opener: who holds most of its sockets, the first
+	// opener (in the row) or one of the others (in groupOwners); on a tie
+	// the later process, then the lower cgroup.
+	beats := func(c int, k groupOwner, bc int, b groupOwner) bool {
+		return c > bc || c == bc && (k.proc > b.proc || k.proc == b.proc && k.cgroup < b.cgroup)
+	}
+	others := make(map[int32]groupOwner)
 	for k, c := range a.groupOwners {
-		if best, ok := opener[k.group]; !ok || c > a.groupOwners[best] ||
-			c == a.groupOwners[best] && (k.proc > best.proc || k.proc == best.proc && k.cgroup < best.cgroup) {
-			opener[k.group] = k
+		if best, ok := others[k.group]; !ok || beats(c, k, a.groupOwners[best], best) {
+			others[k.group] = k
 		}
 	}
 	snap.PortPressure = topN(snap.PortPressure[:0], n, len(a.groups), func(i int) (PressureGroup, bool) {
-		g := a.groups[i].group()
-		if k, ok := opener[int32(i)]; ok {
-			g.OpenerSockets, g.OpenerCgroup = a.groupOwners[k], k.cgroup
+		g := a.group(i)
+		if r := &a.groups[i]; r.openerCount > 0 {
+			k, c := groupOwner{int32(i), r.openerProc, r.openerCgroup}, int(r.openerCount)
+			if b, ok := others[int32(i)]; ok && beats(a.groupOwners[b], b, c, k) {
+				k, c = b, a.groupOwners[b]
+			}
+			g.OpenerSockets, g.OpenerCgroup = c, k.cgroup
 			if k.proc >= 0 {
 				g.Opener = a.ownerAt(k.proc)
 			}

@@ -110,7 +110,10 @@ func TestAggregatorAgainstCounting(t *testing.T) {
 			if r.IntN(2) == 0 { // or to one of 1,000 servers: more than the cache of destinations holds
 				remote = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 2, byte(r.IntN(250))}), uint16(8000+r.IntN(4)))
 			}
-			socks = append(socks, Socket{Family: IPv4, State: st, Local: local, Remote: remote})
+			// Opened by one of three services, or by one named nowhere;
+			// a group's opener is the service with most of its sockets.
+			socks = append(socks, Socket{Family: IPv4, State: st, Local: local, Remote: remote, Inode: uint32(1 + len(socks)),
+				Cgroup: []uint64{0, 5, 6, 7, 7}[r.IntN(5)]})
 			continue
 		}
 		server := netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), []uint16{80, 81, 33000, 40000, 1}[r.IntN(5)])
@@ -125,8 +128,12 @@ func TestAggregatorAgainstCounting(t *testing.T) {
 	socks = append(listeners, socks...) // the kernel dumps listeners first
 	listened := func(port uint16) bool { return port == 33000 || port == 40000 }
 
-	type groupCount struct{ used, timeWait int }
+	type groupCount struct {
+		used, timeWait, openerSockets int
+		openerCgroup                  uint64
+	}
 	wantGroups := map[groupKey]groupCount{} // each local address's sockets to each server
+	byCgroup := map[groupKey]map[uint64]int{}
 	wantEndpoints := map[netip.AddrPort]StateCounts{}
 	wantRemote := map[uint16]StateCounts{}
 	wantLocal := map[uint16]StateCounts{}
@@ -152,7 +159,22 @@ func TestAggregatorAgainstCounting(t *testing.T) {
 				g.timeWait++
 			}
 			wantGroups[k] = g
+			if s.Cgroup != 0 {
+				if byCgroup[k] == nil {
+					byCgroup[k] = map[uint64]int{}
+				}
+				byCgroup[k][s.Cgroup]++
+			}
 		}
+	}
+	for k, counts := range byCgroup { // most sockets; on a tie, the lower cgroup
+		g := wantGroups[k]
+		for c, n := range counts {
+			if n > g.openerSockets || n == g.openerSockets && c < g.openerCgroup {
+				g.openerSockets, g.openerCgroup = n, c
+			}
+		}
+		wantGroups[k] = g
 	}
 	// The local ports ranked as the table ranks them, and folded.
 	var wantTop []PortCount
@@ -200,7 +222,7 @@ func TestAggregatorAgainstCounting(t *testing.T) {
 		}
 		gotGroups := map[groupKey]groupCount{}
 		for _, g := range snap.PortPressure {
-			gotGroups[groupKey{g.Local, g.Remote.Addr(), g.Remote.Port()}] = groupCount{g.Used, g.TimeWait}
+			gotGroups[groupKey{g.Local, g.Remote.Addr(), g.Remote.Port()}] = groupCount{g.Used, g.TimeWait, g.OpenerSockets, g.OpenerCgroup}
 		}
 		if diff := gocmp.Diff(wantGroups, gotGroups, gocmp.AllowUnexported(groupKey{}, groupCount{}),
 			gocmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
