@@ -34,7 +34,7 @@ func TestIntegrationPrometheus(t *testing.T) {
 		"prometheus and promtool are not on PATH (.ci/run unpacks Debian's prometheus package)")
 	for _, args := range [][]string{{"check", "rules", "alerts.yml"}, {"test", "rules", "alerts.test.yml"}} {
 		cmd := exec.Command("promtool", args...)
-		cmd.Dir = "../../deploy/prometheus"
+		cmd.Dir = "../../../deploy/prometheus"
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("promtool %v: %v\n%s", args, err, out)
 		}
@@ -48,7 +48,7 @@ func TestIntegrationPrometheus(t *testing.T) {
 	exporterAddr := startExporter(ctx, t)
 	// The shipped rules, with their "for" durations dropped so that the
 	// scenarios below fire them in seconds rather than minutes.
-	rules, err := os.ReadFile("../../deploy/prometheus/alerts.yml")
+	rules, err := os.ReadFile("../../../deploy/prometheus/alerts.yml")
 	must(t, err)
 	prom := startPrometheus(t, exporterAddr, regexp.MustCompile(`(?m)^(\s+)for: \S+$`).ReplaceAll(rules, []byte("${1}for: 0s")))
 	query := prom.query
@@ -75,7 +75,7 @@ func TestIntegrationPrometheus(t *testing.T) {
 			Targets []struct{ Expr, LegendFormat string }
 		}
 	}
-	b, err := os.ReadFile("../../deploy/grafana/tcpdash.json")
+	b, err := os.ReadFile("../../../deploy/grafana/tcpdash.json")
 	must(t, err)
 	must(t, json.Unmarshal(b, &dash))
 	for _, p := range dash.Panels {
@@ -145,7 +145,7 @@ func TestIntegrationExhaustionAlerts(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rules, err := os.ReadFile("../../deploy/prometheus/alerts.yml")
+	rules, err := os.ReadFile("../../../deploy/prometheus/alerts.yml")
 	must(t, err)
 	prom := startPrometheus(t, startExporter(ctx, t), rules)
 	waitFor(t, "Prometheus to scrape the exporter", func() bool {
