@@ -105,7 +105,9 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	record := rec.record
 	onTerminal := isTerminal(stderr)
 	if onTerminal {
-		// On a terminal, one line that says how far it has come.
+		// On a terminal, one line that says how far it has come. The file
+		// grows in steps (deflate's buffer, a member a minute): the JSON
+		// recorded grows with every snapshot.
 		start := time.Now()
 		record = func(snap *tcpinfo.Snapshot, findings []diagnose.Finding, settings []tuning.Setting) error {
 			if err := rec.record(snap, findings, settings); err != nil {
@@ -115,8 +117,8 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			if fi, err := f.Stat(); err == nil {
 				size = fi.Size()
 			}
-			fmt.Fprintf(stderr, "\rtcpdash: %s snapshots, %s KiB, %s ", humanize.Int(rec.n), humanize.Int(int(size>>10)),
-				time.Since(start).Round(time.Second))
+			fmt.Fprintf(stderr, "\rtcpdash: %s snapshots, %s KiB of JSON, %s KiB on disk, %s ", humanize.Int(rec.n),
+				humanize.Int(int(rec.json>>10)), humanize.Int(int(size>>10)), time.Since(start).Round(time.Second))
 			return nil
 		}
 	}
@@ -195,6 +197,7 @@ func sysctlValues(settings []tuning.Setting) map[string]string {
 type snapshotRecorder struct {
 	w    *recording.Writer
 	n    int
+	json int64 // bytes of snapshots recorded, before compression
 	last map[string]string
 	line bytes.Buffer
 }
@@ -220,5 +223,6 @@ func (r *snapshotRecorder) record(snap *tcpinfo.Snapshot, findings []diagnose.Fi
 		return err
 	}
 	r.n++
+	r.json += int64(r.line.Len())
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -230,5 +231,45 @@ func TestIntegrationRecorderKilled(t *testing.T) {
 	// A minute at 4 a second, less a few for start-up and a slow poll.
 	if !s.Truncated || s.Snapshots < 200 || !strings.Contains(stderr, "cut short") {
 		t.Errorf("killed recorder: %d snapshots, truncated %v; stderr %q", s.Snapshots, s.Truncated, stderr)
+	}
+}
+
+// TestIntegrationRecordProgressInTmux: on a terminal, record says where it
+// writes, keeps one progress line (snapshots, KiB, time) that it rewrites
+// in place, leaves it on screen when it ends, and says what it recorded.
+func TestIntegrationRecordProgressInTmux(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	_, err := exec.LookPath("tmux")
+	netns.Require(t, err == nil, "tmux is not installed")
+	bin := buildBinary(t)
+	pop, err := loadgen.Build(loadgen.Spec{Established: 5, TimeWait: 50, Dests: 1, Ports: 1, Listeners: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pop.Close()
+	dir := t.TempDir() // the pane's directory: a short relative name fits the line
+	s := newTmux(t)
+	defer s.run("kill-server")
+	if out, err := s.run("new-session", "-d", "-s", "e2e", "-x", "80", "-y", "24", "-c", dir,
+		bin, "record", "-o", "progress.rec", "--interval", "200ms", "--count", "25", "--ebpf", "off"); err != nil {
+		t.Fatalf("tmux new-session: %v: %s", err, out)
+	}
+	s.run("set-option", "-t", "e2e", "remain-on-exit", "on")
+	mid := s.waitScreen("the progress line", `tcpdash: recording to progress\.rec every 200ms \(Ctrl-C stops\)`,
+		`tcpdash: ([1-9]|1[0-9]|2[0-4]) snapshots, [0-9,]+ KiB of JSON, [0-9,]+ KiB on disk, [0-9]+s`)
+	screen := s.waitScreen("the end", `recorded 25 snapshots to progress\.rec`)
+	lines := strings.Split(strings.TrimRight(screen, "\n "), "\n")
+	var progress []string
+	for _, l := range lines {
+		if regexp.MustCompile(`^tcpdash: [0-9,]+ snapshots, `).MatchString(l) {
+			progress = append(progress, l)
+		}
+	}
+	// One line, rewritten: the last count stays, the earlier ones are gone.
+	// 25 snapshots of a hundred sockets are more than a KiB of JSON.
+	if len(progress) != 1 || !regexp.MustCompile(`^tcpdash: 25 snapshots, [1-9][0-9,]* KiB of JSON, `).MatchString(progress[0]) {
+		t.Errorf("progress lines %q, want one, at 25 snapshots; before the end the screen was:\n%s\nat the end:\n%s", progress, mid, screen)
 	}
 }
