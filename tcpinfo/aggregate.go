@@ -128,7 +128,9 @@ type procPort struct {
 // per port, each socket was a cache miss on rows spread over megabytes
 // (most of aggregating). So the two states that are most sockets,
 // TIME_WAIT and ESTABLISHED, are counted in dense arrays indexed by port
-// (the ephemeral range's part fits the cache), and the other states are
+// of 16 bits (all 65,536 ports' pairs are 256 KiB, which a core's L2
+// cache holds: at 32 bits, a dump of random local and remote ports
+// missed it on every socket), and the other states are
 // only noted, in arrival order. Read, the notes are sorted by port and
 // merged with the arrays, and each port's counts become one row, passed
 // on and dropped: no table of every port's rows is ever built.
@@ -136,7 +138,8 @@ type portNotes struct {
 	// counts holds each port's TIME_WAIT and ESTABLISHED side by side:
 	// in two arrays, a port read touched two pages, one of them often
 	// never written (a page fault on the zero page all the same).
-	counts  *[1 << 16][2]uint32
+	counts  *[1 << 16][2]uint16
+	carry   map[uint32]uint32    // port<<1 | TIME_WAIT 0, ESTABLISHED 1: counts past 65,535, in 65,536s
 	touched [1 << 16 / 64]uint64 // ports with a count in the arrays
 	words   []uint16             // touched's words that are not zero: a small dump reads few
 	notes   []uint32             // port<<8 | state
@@ -145,14 +148,22 @@ type portNotes struct {
 }
 
 func (p *portNotes) note(port uint16, s State) {
+	var i uint32
 	switch s {
 	case TimeWait:
-		p.counts[port][0]++
+		i = 0
 	case Established:
-		p.counts[port][1]++
+		i = 1
 	default:
 		p.notes = append(p.notes, uint32(port)<<8|uint32(s))
 		return
+	}
+	c := &p.counts[port][i]
+	if *c++; *c == 0 { // wrapped: one port's 65,536th socket in a state
+		if p.carry == nil {
+			p.carry = make(map[uint32]uint32)
+		}
+		p.carry[uint32(port)<<1|i] += 1 << 16
 	}
 	w := port / 64
 	if p.touched[w] == 0 {
@@ -173,12 +184,13 @@ func (p *portNotes) reserve(n int) {
 // the pages of the ports in use are ever written.
 func (p *portNotes) reset() {
 	if p.counts == nil {
-		p.counts = new([1 << 16][2]uint32)
+		p.counts = new([1 << 16][2]uint16)
 	}
+	clear(p.carry)
 	for _, w := range p.words {
 		for bits := p.touched[w]; bits != 0; bits &= bits - 1 {
 			port := int(w)*64 + mathbits.TrailingZeros64(bits)
-			p.counts[port] = [2]uint32{}
+			p.counts[port] = [2]uint16{}
 		}
 		p.touched[w] = 0
 	}
@@ -210,7 +222,11 @@ func (p *portNotes) each(fn func(r *portRow)) {
 				fn(r)
 			}
 			*r = portRow{port: uint16(port)}
-			r.states[TimeWait], r.states[Established] = p.counts[port][0], p.counts[port][1]
+			r.states[TimeWait], r.states[Established] = uint32(p.counts[port][0]), uint32(p.counts[port][1])
+			if len(p.carry) > 0 {
+				r.states[TimeWait] += p.carry[port<<1]
+				r.states[Established] += p.carry[port<<1|1]
+			}
 			if len(notes) > 0 && notes[0]>>8 == port {
 				run()
 			}

@@ -787,3 +787,29 @@ func mustFilter(t *testing.T, expr string) *filter.Filter {
 	}
 	return f
 }
+
+// TestPortNotesPastSixteenBits: a port's counts are 16 bits in the dense
+// arrays; a port with more sockets than that in a state (a server's 443
+// with 70,000 connections) is still counted exactly, after a reset too.
+func TestPortNotesPastSixteenBits(t *testing.T) {
+	var p portNotes
+	for round := range 2 {
+		p.reset()
+		for range 70_000 {
+			p.note(443, Established)
+		}
+		for range 1<<17 + 3 {
+			p.note(443, TimeWait)
+		}
+		p.note(80, Established)
+		p.note(443, CloseWait)
+		got := map[uint16][NumStates]uint32{}
+		p.each(func(r *portRow) { got[r.port] = r.states })
+		var want443, want80 [NumStates]uint32
+		want443[Established], want443[TimeWait], want443[CloseWait] = 70_000, 1<<17+3, 1
+		want80[Established] = 1
+		if len(got) != 2 || got[443] != want443 || got[80] != want80 {
+			t.Errorf("round %d: counts %v, want 443 %v and 80 %v", round, got, want443, want80)
+		}
+	}
+}
