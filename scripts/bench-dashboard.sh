@@ -19,7 +19,7 @@ duration=${2:-60}
 procs=${3:-0}
 source "$(dirname "$0")/lib.sh"
 prepare
-go build -o "$bin/rawdump" ./cmd/rawdump
+release_build "$bin/rawdump" ./cmd/rawdump
 need "tmux net-tools time" tmux netstat /usr/bin/time
 
 cat > "$bin/measure.sh" <<'INNER'

@@ -14,7 +14,7 @@ est=${2:-17000}
 runs=${3:-21}
 source "$(dirname "$0")/lib.sh"
 prepare
-go build -o "$bin/rawdump" ./cmd/rawdump
+release_build "$bin/rawdump" ./cmd/rawdump
 
 "$bin/tcpload" --netns \
   --sysctl net.ipv4.tcp_max_tw_buckets=$((tw * 2)) \

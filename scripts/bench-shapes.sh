@@ -32,7 +32,7 @@ shapes=("$@")
 ((${#shapes[@]})) || shapes=(tw-many mapped-in mapped-out v4-in v4-out v6-in v6-out tw-one mix empty)
 source "$(dirname "$0")/lib.sh"
 prepare
-go build -o "$bin/rawdump" ./cmd/rawdump
+release_build "$bin/rawdump" ./cmd/rawdump
 need time /usr/bin/time
 
 n() { awk -v a="$1" -v s="$scale" 'BEGIN {printf "%d", a * s}'; }
