@@ -594,6 +594,13 @@ func (a *Aggregator) Reserve(open int) {
 	a.local.reserve(open)
 	a.remote.reserve(open)
 	a.peers.reserve(open)
+	// Destination groups: a client of thousands of destinations from
+	// hundreds of addresses has tens of thousands, and growing their rows
+	// by append copied them over and over (a twentieth of a --once of such
+	// a mix). Rows never used are never touched.
+	if n := open / 8; cap(a.groups) < n {
+		a.groups = make([]pressureRow, 0, n)
+	}
 }
 
 // recentSlots are the two rows a destination group (a local address and
