@@ -113,9 +113,7 @@ func (p *peerNotes) merge(rows []endpointRow) {
 	}
 	p.merged = true
 	slices.Sort(p.v4)
-	slices.SortFunc(p.v6, func(x, y peer6) int {
-		return cmp.Or(cmp.Compare(x.hi, y.hi), cmp.Compare(x.lo, y.lo), cmp.Compare(x.portState, y.portState))
-	})
+	sortPeers6(p.v6)
 	p.known = p.known[:0]
 	for i := range rows {
 		if a := rows[i].endpoint.Addr(); a.Zone() == "" && !a.Is4In6() { // as add notes them
