@@ -19,9 +19,9 @@ const DefaultExporterAddress = ":9478"
 
 // ExporterBinary is the exporter's own program. The Prometheus client
 // and exporter-toolkit cost every start of a binary that links them about
-// 10 ms of CPU and 190 page faults in their package init, most of what a
-// `tcpdash --once` pays above a raw dump (docs/performance.md), so they
-// live in tcpdash-exporter, and `tcpdash exporter` runs it.
+// 9 ms of CPU and 180 page faults in their package init, the largest part
+// of what a start of tcpdash cost (docs/performance.md), so they live in
+// tcpdash-exporter, and `tcpdash exporter` runs it.
 const ExporterBinary = "tcpdash-exporter"
 
 // ExporterConfig is the exporter's flags, parsed.
