@@ -68,14 +68,7 @@ func TestIntegrationExporter(t *testing.T) {
 	go func() {
 		done <- Run(ctx, []string{"--listen", "127.0.0.1:0", "--web.config.file", webConfig}, io.Discard, &stderr)
 	}()
-	addrRE := regexp.MustCompile(`listening on (127\.0\.0\.1:[0-9]+)`)
-	var addr string
-	waitFor(t, "the exporter to listen", func() bool {
-		if m := addrRE.FindStringSubmatch(stderr.String()); m != nil {
-			addr = m[1]
-		}
-		return addr != ""
-	})
+	addr := listeningOn(t, &stderr)
 	get := func(user, pass string) (int, string) {
 		req, _ := http.NewRequest("GET", "http://"+addr+"/metrics", nil)
 		if user != "" {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,14 +36,7 @@ func TestIntegrationTcpdashExporterHandsOver(t *testing.T) {
 	cmd.Stderr = &stderr
 	must(t, cmd.Start())
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addrRE := regexp.MustCompile(`listening on (127\.0\.0\.1:[0-9]+)`)
-	var addr string
-	waitFor(t, "the exporter to listen", func() bool {
-		if m := addrRE.FindStringSubmatch(stderr.String()); m != nil {
-			addr = m[1]
-		}
-		return addr != ""
-	})
+	addr := listeningOn(t, &stderr)
 	exe, err := os.Readlink("/proc/" + itoa(cmd.Process.Pid) + "/exe")
 	must(t, err)
 	if filepath.Base(exe) != "tcpdash-exporter" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -40,4 +41,18 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// listeningOn waits for the exporter to say where it listens, on stderr,
+// and returns the address.
+func listeningOn(t *testing.T, stderr *syncBuffer) (addr string) {
+	t.Helper()
+	re := regexp.MustCompile(`listening on (127\.0\.0\.1:[0-9]+)`)
+	waitFor(t, "the exporter to listen", func() bool {
+		if m := re.FindStringSubmatch(stderr.String()); m != nil {
+			addr = m[1]
+		}
+		return addr != ""
+	})
+	return addr
 }

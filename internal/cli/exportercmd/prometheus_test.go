@@ -205,18 +205,11 @@ func TestIntegrationExhaustionAlerts(t *testing.T) {
 }
 
 // startExporter runs the exporter on a free loopback port until ctx ends.
-func startExporter(ctx context.Context, t *testing.T) (addr string) {
+func startExporter(ctx context.Context, t *testing.T) string {
 	t.Helper()
 	var stderr syncBuffer
 	go Run(ctx, []string{"--listen", "127.0.0.1:0"}, io.Discard, &stderr)
-	addrRE := regexp.MustCompile(`listening on (127\.0\.0\.1:[0-9]+)`)
-	waitFor(t, "the exporter to listen", func() bool {
-		if m := addrRE.FindStringSubmatch(stderr.String()); m != nil {
-			addr = m[1]
-		}
-		return addr != ""
-	})
-	return addr
+	return listeningOn(t, &stderr)
 }
 
 // promServer is a real Prometheus server scraping one exporter every second.
