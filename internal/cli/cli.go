@@ -246,17 +246,34 @@ func runHelp(args []string, stdout io.Writer) error {
 	return err
 }
 
+// IsVersion says whether arg asks for the version, in any of the ways
+// people type it.
+func IsVersion(arg string) bool {
+	switch arg {
+	case "version", "--version", "-version", "-V":
+		return true
+	}
+	return false
+}
+
+// PrintVersion prints this build's one line for args, which start with
+// a version argument and have nothing after it.
+func PrintVersion(args []string, stdout io.Writer) error {
+	if len(args) > 1 {
+		return usagef("%s takes no arguments", args[0])
+	}
+	_, err := fmt.Fprintln(stdout, version.Get())
+	return err
+}
+
 // Run is tcpdash: it parses args, runs the mode or subcommand they name
 // until it ends or ctx does, and returns its error for ExitCode.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
+		if IsVersion(args[0]) {
+			return PrintVersion(args, stdout)
+		}
 		switch args[0] {
-		case "version", "--version", "-version", "-V":
-			if len(args) > 1 {
-				return usagef("%s takes no arguments", args[0])
-			}
-			_, err := fmt.Fprintln(stdout, version.Get())
-			return err
 		case "help":
 			return runHelp(args[1:], stdout)
 		case "completion":

@@ -227,3 +227,17 @@ func TestExporterBadWebConfig(t *testing.T) {
 		t.Errorf("error %v, stderr %q: want the config refused before listening", err, stderr.String())
 	}
 }
+
+// TestExporterVersion: tcpdash-exporter --version names the build as
+// tcpdash --version does, and serves nothing.
+func TestExporterVersion(t *testing.T) {
+	for _, arg := range []string{"--version", "-V", "version"} {
+		var out bytes.Buffer
+		if err := Run(context.Background(), []string{arg}, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "tcpdash ") {
+			t.Errorf("%s: %v, %q", arg, err, out.String())
+		}
+	}
+	if err := Run(context.Background(), []string{"--version", "--listen", ":1"}, io.Discard, io.Discard); err == nil {
+		t.Error("--version with flags after it: want a usage error")
+	}
+}

@@ -31,6 +31,9 @@ import (
 // server down gracefully. It never writes a sysctl: it holds no
 // tuning.System at all.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && cli.IsVersion(args[0]) { // as node_exporter --version
+		return cli.PrintVersion(args, stdout)
+	}
 	cfg, err := cli.ParseExporterFlags(args, stdout)
 	if err != nil {
 		if err == flag.ErrHelp {
