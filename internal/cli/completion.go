@@ -13,7 +13,9 @@ import (
 // The scripts tcpdash completion prints. Each asks tcpdash itself, through
 // the hidden __complete command, so what completes is the flag table's
 // vocabulary and what exists now (namespaces, sysctl keys): never written
-// twice.
+// twice. tcpdash-exporter completes as tcpdash exporter does; the
+// packages install each script under both names, as shells look a
+// command's completion up by its name.
 const (
 	bashCompletion = `# bash completion for tcpdash: source <(tcpdash completion bash)
 _tcpdash() {
@@ -21,6 +23,11 @@ _tcpdash() {
 	COMPREPLY=($(tcpdash __complete "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null))
 }
 complete -o default -o nospace -F _tcpdash tcpdash
+_tcpdash_exporter() {
+	local IFS=$'\n'
+	COMPREPLY=($(tcpdash __complete exporter "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null))
+}
+complete -o default -o nospace -F _tcpdash_exporter tcpdash-exporter
 `
 	zshCompletion = `# zsh completion for tcpdash: source <(tcpdash completion zsh)
 autoload -U +X bashcompinit && bashcompinit
@@ -29,9 +36,15 @@ _tcpdash() {
 	COMPREPLY=($(tcpdash __complete "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null))
 }
 complete -o default -o nospace -F _tcpdash tcpdash
+_tcpdash_exporter() {
+	local IFS=$'\n'
+	COMPREPLY=($(tcpdash __complete exporter "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null))
+}
+complete -o default -o nospace -F _tcpdash_exporter tcpdash-exporter
 `
 	fishCompletion = `# fish completion for tcpdash: tcpdash completion fish | source
 complete -c tcpdash -f -a '(tcpdash __complete (commandline -opc)[2..-1] (commandline -ct) 2>/dev/null)'
+complete -c tcpdash-exporter -f -a '(tcpdash __complete exporter (commandline -opc)[2..-1] (commandline -ct) 2>/dev/null)'
 `
 )
 

@@ -68,11 +68,11 @@ func TestBashCompletion(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	script := `source <(tcpdash completion bash)
-for line in "tcpdash --ne" "tcpdash tune " "tcpdash tune set net.ipv4.tcp_fin" "tcpdash --ebpf " "tcpdash rec"; do
+for line in "tcpdash --ne" "tcpdash tune " "tcpdash tune set net.ipv4.tcp_fin" "tcpdash --ebpf " "tcpdash rec" "tcpdash-exporter --web" "tcpdash-exporter --ebpf "; do
 	read -ra COMP_WORDS <<< "$line"
 	[ "${line: -1}" = " " ] && COMP_WORDS+=("")
 	COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
-	_tcpdash
+	if [ "${COMP_WORDS[0]}" = tcpdash-exporter ]; then _tcpdash_exporter; else _tcpdash; fi
 	echo "$line|${COMPREPLY[*]}"
 done`
 	cmd := exec.Command("bash", "-c", script)
@@ -82,7 +82,8 @@ done`
 		t.Fatalf("bash: %v\n%s", err, out)
 	}
 	for _, want := range []string{"tcpdash --ne|--netns", "tcpdash tune |set undo persist discard",
-		"tcpdash tune set net.ipv4.tcp_fin|net.ipv4.tcp_fin_timeout=", "tcpdash --ebpf |auto on off", "tcpdash rec|record"} {
+		"tcpdash tune set net.ipv4.tcp_fin|net.ipv4.tcp_fin_timeout=", "tcpdash --ebpf |auto on off", "tcpdash rec|record",
+		"tcpdash-exporter --web|--web.config.file", "tcpdash-exporter --ebpf |auto on off"} {
 		if !strings.Contains(string(out), want+"\n") {
 			t.Errorf("completion lacks %q:\n%s", want, out)
 		}
