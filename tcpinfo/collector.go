@@ -329,10 +329,11 @@ func (c *Collector) Collect(q Query) (*Snapshot, error) {
 		if !c.healthAt.IsZero() {
 			dt = snap.Time.Sub(c.healthAt)
 		}
-		prev := c.healthPrev
-		snap.Health, c.healthPrev = c.agg.health.fill(c.opts.Top, prev, dt)
-		// The services' rates are over the same sockets, by cookie.
-		snap.HealthByCgroup, _ = c.agg.byCgroup.fill(c.opts.Top, prev, dt)
+		// The services' rates are over the same sockets, by cookie: the
+		// destinations' samples (every socket's) serve both.
+		snap.Health = c.agg.health.fill(c.opts.Top, c.healthPrev, dt)
+		snap.HealthByCgroup = c.agg.byCgroup.fill(c.opts.Top, c.healthPrev, dt)
+		c.healthPrev = c.agg.health.samples(len(c.healthPrev))
 		snap.HealthOn, c.healthAt = true, snap.Time
 	}
 	c.foldCloses(snap)

@@ -115,9 +115,8 @@ func (b *healthBook[K]) add(k K, head DestinationHealth, s *Socket) {
 
 // fill writes the top n destinations, most retransmitting first, with
 // their rates measured against prev (the last snapshot's samples, by
-// cookie) over dt; it returns this dump's samples for the next.
-func (b *healthBook[K]) fill(n int, prev map[uint64]sockSample, dt time.Duration) ([]DestinationHealth, map[uint64]sockSample) {
-	next := make(map[uint64]sockSample, len(prev))
+// cookie) over dt.
+func (b *healthBook[K]) fill(n int, prev map[uint64]sockSample, dt time.Duration) []DestinationHealth {
 	out := make([]DestinationHealth, 0, min(n, len(b.rows)))
 	for i := range b.rows {
 		r := &b.rows[i]
@@ -128,11 +127,7 @@ func (b *healthBook[K]) fill(n int, prev map[uint64]sockSample, dt time.Duration
 		r.RTTP50, r.RTTP99 = q(0.5), q(0.99)
 		var retrans, bytes uint64
 		for _, s := range r.sockets {
-			if s.cookie == 0 {
-				continue
-			}
-			next[s.cookie] = s
-			if p, ok := prev[s.cookie]; ok {
+			if p, ok := prev[s.cookie]; ok && s.cookie != 0 {
 				retrans += uint64(s.retrans - min(s.retrans, p.retrans))
 				bytes += s.bytesAcked - min(s.bytesAcked, p.bytesAcked)
 			}
@@ -147,5 +142,19 @@ func (b *healthBook[K]) fill(n int, prev map[uint64]sockSample, dt time.Duration
 			cmp.Compare(b.Sockets, a.Sockets), a.Remote.Addr().Compare(b.Remote.Addr()), cmp.Compare(a.Remote.Port(), b.Remote.Port()),
 			cmp.Compare(a.Cgroup, b.Cgroup))
 	})
-	return out[:min(n, len(out))], next
+	return out[:min(n, len(out))]
+}
+
+// samples are this dump's samples, by cookie, for the next fill's rates;
+// sizeHint is the last dump's count.
+func (b *healthBook[K]) samples(sizeHint int) map[uint64]sockSample {
+	next := make(map[uint64]sockSample, sizeHint)
+	for i := range b.rows {
+		for _, s := range b.rows[i].sockets {
+			if s.cookie != 0 {
+				next[s.cookie] = s
+			}
+		}
+	}
+	return next
 }

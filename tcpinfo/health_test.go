@@ -127,3 +127,36 @@ func drain(fd int) {
 		}
 	}
 }
+
+// TestHealthRatesPerServiceFromTheSameSamples: the destinations' samples
+// of one dump are the next dump's baseline for the services' rates too:
+// two destinations of one service retransmit 30 and 10 segments in two
+// seconds, and the service's rate is their sum.
+func TestHealthRatesPerServiceFromTheSameSamples(t *testing.T) {
+	a, b := netip.MustParseAddrPort("10.0.0.1:80"), netip.MustParseAddrPort("10.0.0.2:80")
+	var dest healthBook[netip.AddrPort]
+	var svc healthBook[uint64]
+	dump := func(retransA, retransB uint32) {
+		dest.reset()
+		svc.reset()
+		for i, s := range []struct {
+			to      netip.AddrPort
+			retrans uint32
+		}{{a, retransA}, {b, retransB}} {
+			sock := &Socket{Cookie: uint64(i + 1), HasInfo: true, Info: TCPInfo{TotalRetrans: s.retrans, RTT: 1000}}
+			dest.add(s.to, DestinationHealth{Remote: s.to}, sock)
+			svc.add(7, DestinationHealth{Cgroup: 7}, sock)
+		}
+	}
+	dump(100, 50)
+	prev := dest.samples(0)
+	dump(130, 60)
+	byDest := map[netip.AddrPort]float64{}
+	for _, h := range dest.fill(10, prev, 2*time.Second) {
+		byDest[h.Remote] = h.RetransPerS
+	}
+	bySvc := svc.fill(10, prev, 2*time.Second)
+	if byDest[a] != 15 || byDest[b] != 5 || len(bySvc) != 1 || bySvc[0].RetransPerS != 20 || !bySvc[0].RatesKnown {
+		t.Errorf("per destination %v, per service %+v: want 15 and 5, and 20 for the service", byDest, bySvc)
+	}
+}
