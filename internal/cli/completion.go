@@ -17,31 +17,20 @@ import (
 // packages install each script under both names, as shells look a
 // command's completion up by its name.
 const (
-	bashCompletion = `# bash completion for tcpdash: source <(tcpdash completion bash)
-_tcpdash() {
+	// bashFunctions ask tcpdash, for tcpdash and for tcpdash-exporter
+	// (tcpdash exporter's words); zsh runs them through bashcompinit.
+	bashFunctions = `_tcpdash_complete() {
 	local IFS=$'\n'
-	COMPREPLY=($(tcpdash __complete "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null))
+	COMPREPLY=($(tcpdash __complete "$@" "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null))
 }
+_tcpdash() { _tcpdash_complete; }
+_tcpdash_exporter() { _tcpdash_complete exporter; }
 complete -o default -o nospace -F _tcpdash tcpdash
-_tcpdash_exporter() {
-	local IFS=$'\n'
-	COMPREPLY=($(tcpdash __complete exporter "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null))
-}
 complete -o default -o nospace -F _tcpdash_exporter tcpdash-exporter
 `
-	zshCompletion = `# zsh completion for tcpdash: source <(tcpdash completion zsh)
-autoload -U +X bashcompinit && bashcompinit
-_tcpdash() {
-	local IFS=$'\n'
-	COMPREPLY=($(tcpdash __complete "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null))
-}
-complete -o default -o nospace -F _tcpdash tcpdash
-_tcpdash_exporter() {
-	local IFS=$'\n'
-	COMPREPLY=($(tcpdash __complete exporter "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null))
-}
-complete -o default -o nospace -F _tcpdash_exporter tcpdash-exporter
-`
+	bashCompletion = "# bash completion for tcpdash: source <(tcpdash completion bash)\n" + bashFunctions
+	zshCompletion  = "# zsh completion for tcpdash: source <(tcpdash completion zsh)\n" +
+		"autoload -U +X bashcompinit && bashcompinit\n" + bashFunctions
 	fishCompletion = `# fish completion for tcpdash: tcpdash completion fish | source
 complete -c tcpdash -f -a '(tcpdash __complete (commandline -opc)[2..-1] (commandline -ct) 2>/dev/null)'
 complete -c tcpdash-exporter -f -a '(tcpdash __complete exporter (commandline -opc)[2..-1] (commandline -ct) 2>/dev/null)'
