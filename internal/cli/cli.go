@@ -280,19 +280,15 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return runCompletion(args[1:], stdout)
 		case "__complete":
 			return runComplete(args[1:], stdout)
+		case cmdTune:
+			return runTune(ctx, args[1:], stdin, stdout, stderr)
+		case cmdExporter:
+			return runExporter(args[1:], stdout)
+		case cmdRecord:
+			return runRecord(ctx, args[1:], stdout, stderr)
+		case cmdReplay:
+			return runReplay(ctx, args[1:], stdout, stderr)
 		}
-	}
-	if len(args) > 0 && args[0] == "tune" {
-		return runTune(ctx, args[1:], stdin, stdout, stderr)
-	}
-	if len(args) > 0 && args[0] == "exporter" {
-		return runExporter(args[1:], stdout)
-	}
-	if len(args) > 0 && args[0] == "record" {
-		return runRecord(ctx, args[1:], stdout, stderr)
-	}
-	if len(args) > 0 && args[0] == "replay" {
-		return runReplay(ctx, args[1:], stdout, stderr)
 	}
 	cfg, err := parseFlags(args)
 	if err != nil {
