@@ -79,21 +79,48 @@ func (p healthPane) View(focused bool) []string {
 	if !s.HealthOn {
 		return frame(title, focused, []string{st.dim.Render("health is off: start tcpdash with --health to ask the kernel for each connection's tcp_info (ss -ti)")}, w, h, st)
 	}
-	const numW = 9
+	// The numbers are columns of 8; at 80 columns all seven fit beside
+	// a destination of 22 (an IPv4 endpoint whole). Narrower, LOST and
+	// then min give way, rather than anything being cut.
+	const numW = 8
 	inner := w - 2
-	destW := max(min(inner-7*numW, 40), 16)
-	header := st.header.Render(fit("DESTINATION", destW) + padLeft("CONNS", numW) + padLeft("RTT p50", numW) + padLeft("p99", numW) +
-		padLeft("min", numW) + padLeft("RETR/s", numW) + padLeft("RETR%", numW) + padLeft("LOST", numW))
-	body := []string{header}
+	type column struct {
+		name string
+		cell func(d tcpinfo.DestinationHealth) string
+	}
+	cols := []column{
+		{"CONNS", func(d tcpinfo.DestinationHealth) string { return humanize.Int(d.Sockets) }},
+		{"RTT p50", func(d tcpinfo.DestinationHealth) string { return fmtRTT(d.RTTP50) }},
+		{"p99", func(d tcpinfo.DestinationHealth) string { return fmtRTT(d.RTTP99) }},
+		{"min", func(d tcpinfo.DestinationHealth) string { return fmtRTT(d.MinRTT) }},
+		{"RETR/s", func(d tcpinfo.DestinationHealth) string {
+			if !d.RatesKnown {
+				return "—"
+			}
+			return fmtRate(d.RetransPerS)
+		}},
+		{"RETR%", func(d tcpinfo.DestinationHealth) string { return fmt.Sprintf("%.1f", d.RetransPct()) }},
+		{"LOST", func(d tcpinfo.DestinationHealth) string { return humanize.Int(int(d.Lost)) }},
+	}
+	const minDestW = 16
+	for _, drop := range []string{"LOST", "min"} {
+		if minDestW+len(cols)*numW <= inner {
+			break
+		}
+		cols = slices.DeleteFunc(cols, func(c column) bool { return c.name == drop })
+	}
+	destW := max(min(inner-len(cols)*numW, 40), minDestW)
+	header := fit("DESTINATION", destW)
+	for _, c := range cols {
+		header += padLeft(c.name, numW)
+	}
+	body := []string{st.header.Render(header)}
 	var rows []string
 	for _, d := range p.sorted() {
-		rate := "—"
-		if d.RatesKnown {
-			rate = fmtRate(d.RetransPerS)
+		line := fit(d.Remote.String(), destW)
+		for _, c := range cols {
+			line += padLeft(c.cell(d), numW)
 		}
-		line := fit(d.Remote.String(), destW) + padLeft(humanize.Int(d.Sockets), numW) + padLeft(fmtRTT(d.RTTP50), numW) +
-			padLeft(fmtRTT(d.RTTP99), numW) + padLeft(fmtRTT(d.MinRTT), numW) + padLeft(rate, numW) +
-			padLeft(fmt.Sprintf("%.1f", d.RetransPct()), numW) + padLeft(humanize.Int(int(d.Lost)), numW)
 		if d.RetransPct() >= 1 {
 			line = st.trouble.Render(line)
 		}

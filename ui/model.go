@@ -629,6 +629,9 @@ func printableNames(s *tcpinfo.Snapshot) {
 		g := &s.PortPressure[i]
 		g.Opener.Command, g.OpenerCgroupName = termsafe.String(g.Opener.Command), termsafe.String(g.OpenerCgroupName)
 	}
+	for i := range s.HealthByCgroup {
+		s.HealthByCgroup[i].CgroupName = termsafe.String(s.HealthByCgroup[i].CgroupName)
+	}
 	for i, n := range s.Names {
 		s.Names[i] = termsafe.String(n)
 	}

@@ -441,13 +441,22 @@ func TestPaneGolden(t *testing.T) {
 		{"processes", func() []string { p := m.processes; p.SetSize(60, 14); return p.View(true) }},
 		{"findings", func() []string { p := m.findingsP; p.SetSize(60, 14); return p.View(true) }},
 		{"health", func() []string { p := m.health; p.SetSize(100, 8); return p.View(true) }},
+		// Focused at 80x24 the pane is 80 wide: every column whole.
+		{"health-80", func() []string { p := m.health; p.SetSize(80, 8); return p.View(true) }},
 	}
 	for _, p := range panes {
 		t.Run(p.name, func(t *testing.T) {
 			got := ansi.Strip(strings.Join(p.view(), "\n"))
+			width := map[string]int{"health": 100, "health-80": 80}[p.name]
+			if width == 0 {
+				width = 60
+			}
 			for i, l := range strings.Split(got, "\n") {
-				if w := ansi.StringWidth(l); w > 100 || w > 60 && p.name != "health" {
-					t.Errorf("line %d is %d cells wide in a 60-cell pane: %q", i+1, w, l)
+				if w := ansi.StringWidth(l); w > width {
+					t.Errorf("line %d is %d cells wide in a %d-cell pane: %q", i+1, w, width, l)
+				}
+				if strings.Contains(l, "…│") && strings.HasPrefix(p.name, "health") {
+					t.Errorf("line %d cut at the pane's edge: %q", i+1, l)
 				}
 			}
 			golden.RequireEqual(t, got)
