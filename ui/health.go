@@ -9,6 +9,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/tcpdash/tcpdash/internal/diagnose"
 	"github.com/tcpdash/tcpdash/internal/humanize"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
@@ -117,11 +118,18 @@ func (p healthPane) View(focused bool) []string {
 	body := []string{st.header.Render(header)}
 	var rows []string
 	for _, d := range p.sorted() {
-		line := fit(d.Remote.String(), destW)
+		// A destination the findings name is marked, in words as well as
+		// colour (NO_COLOR), by the findings' own test.
+		bad := diagnose.Lossy(d) || diagnose.Slow(d)
+		mark := ""
+		if bad {
+			mark = "!"
+		}
+		line := fit(mark+d.Remote.String(), destW)
 		for _, c := range cols {
 			line += padLeft(c.cell(d), numW)
 		}
-		if d.RetransPct() >= 1 {
+		if bad {
 			line = st.trouble.Render(line)
 		}
 		rows = append(rows, line)

@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"image/color"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -478,5 +479,25 @@ func TestProcessesToldApart(t *testing.T) {
 	}
 	if got[2] != "nginx: worker process" {
 		t.Errorf("a command line that is alone keeps its start: %q", got[2])
+	}
+}
+
+// TestHealthMarksWhatTheFindingsName: the health pane marks a destination
+// as the findings judge it: 2% of segments retransmitted at 5 a second
+// is trouble, the same share at one every two seconds is not.
+func TestHealthMarksWhatTheFindingsName(t *testing.T) {
+	m := started(t, &fakeCollector{}, 120, 40, 1)
+	s := fakeSnapshot(0, tcpinfo.Query{})
+	s.HealthOn = true
+	s.Health = []tcpinfo.DestinationHealth{
+		{Remote: netip.MustParseAddrPort("10.0.0.5:3306"), Sockets: 4, SegsOut: 1000, RetransTotal: 20, RetransPerS: 5, RatesKnown: true},
+		{Remote: netip.MustParseAddrPort("10.0.0.6:3306"), Sockets: 4, SegsOut: 1000, RetransTotal: 20, RetransPerS: 0.5, RatesKnown: true},
+	}
+	m.board.snap = s
+	p := m.health
+	p.SetSize(100, 8)
+	got := ansi.Strip(strings.Join(p.View(true), "\n"))
+	if !strings.Contains(got, "!10.0.0.5:3306") || strings.Contains(got, "!10.0.0.6") {
+		t.Errorf("want 10.0.0.5 marked and 10.0.0.6 not:\n%s", got)
 	}
 }

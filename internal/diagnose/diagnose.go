@@ -590,14 +590,25 @@ func causes(now, earlier *tcpinfo.Snapshot, dt float64, settings []tuning.Settin
 	return f
 }
 
+// Lossy says whether the connections to a destination retransmit enough
+// to be a finding: the one test, for the findings and the health pane.
+func Lossy(h tcpinfo.DestinationHealth) bool {
+	return h.RetransPct() >= lossyPct && (!h.RatesKnown || h.RetransPerS >= minLossyRetransPerS)
+}
+
+// Slow says whether a destination's round trips have departed from their
+// own minimum enough to be a finding.
+func Slow(h tcpinfo.DestinationHealth) bool {
+	return h.RTTP99 >= slowRTT && h.MinRTT > 0 && h.RTTP99 >= slowRTTFactor*h.MinRTT
+}
+
 // health names the destinations whose connections retransmit or whose
 // round trips have departed from their own minimum: the ones that crawl.
 func health(now *tcpinfo.Snapshot) []Finding {
 	var f []Finding
 	for _, h := range now.Health {
 		pct := h.RetransPct()
-		lossy := pct >= lossyPct && (!h.RatesKnown || h.RetransPerS >= minLossyRetransPerS)
-		slow := h.RTTP99 >= slowRTT && h.MinRTT > 0 && h.RTTP99 >= slowRTTFactor*h.MinRTT
+		lossy, slow := Lossy(h), Slow(h)
 		if !lossy && !slow {
 			continue
 		}
