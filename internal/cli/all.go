@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tcpdash/tcpdash/internal/diagnose"
+	"github.com/tcpdash/tcpdash/internal/version"
 	"github.com/tcpdash/tcpdash/internal/watch"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 	"github.com/tcpdash/tcpdash/ui"
@@ -42,7 +43,7 @@ func runAll(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		defer src.Close()
 		return runFleetDashboard(ctx, cfg, fleetPanes{fl, cfg, src})
 	}
-	interval := cfg.interval
+	interval, build := cfg.interval, version.Get().Build()
 	for n := 0; cfg.once && n < 1 || !cfg.once && (cfg.count == 0 || n < cfg.count); n++ {
 		if n > 0 {
 			select {
@@ -60,7 +61,7 @@ func runAll(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 			return errors.New("no network namespace could be read")
 		}
 		if cfg.json {
-			if err := writeFleetJSON(stdout, start, interval, !cfg.once, snaps, findings); err != nil {
+			if err := writeFleetJSON(stdout, start, interval, !cfg.once, snaps, findings, build); err != nil {
 				return err
 			}
 		} else {
@@ -81,7 +82,7 @@ func runAll(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 
 // writeFleetJSON writes one object: {"time", "interval_ms" (streams),
 // "namespaces": [snapshot objects, each with netns, names and findings]}.
-func writeFleetJSON(w io.Writer, t time.Time, interval time.Duration, stream bool, snaps []*tcpinfo.Snapshot, findings [][]diagnose.Finding) error {
+func writeFleetJSON(w io.Writer, t time.Time, interval time.Duration, stream bool, snaps []*tcpinfo.Snapshot, findings [][]diagnose.Finding, build string) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `{"time":%q,`, t.Format(time.RFC3339Nano))
 	if stream {
@@ -92,7 +93,7 @@ func writeFleetJSON(w io.Writer, t time.Time, interval time.Duration, stream boo
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		if err := writeJSON(&b, snap, findings[i]); err != nil {
+		if err := writeJSON(&b, snap, findings[i], build); err != nil {
 			return err
 		}
 		b.Truncate(b.Len() - 1) // writeJSON ends its line

@@ -347,7 +347,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	// One snapshot: rates come from the kernel's timers where they can.
 	findings := diagnose.Diagnose(snap, nil, w.Settings())
 	if cfg.json {
-		return writeJSON(stdout, snap, findings)
+		return writeJSON(stdout, snap, findings, version.Get().Build())
 	}
 	return writeReport(stdout, snap, findings)
 }
@@ -366,8 +366,10 @@ func readOwners(cur *tcpinfo.Owners, w *watch.Namespace, stderr io.Writer) *tcpi
 	return o
 }
 
-// writeJSON writes one line: the snapshot's object with findings added.
-func writeJSON(w io.Writer, snap *tcpinfo.Snapshot, findings []diagnose.Finding) error {
+// writeJSON writes one line: the snapshot's object with findings and the
+// build (version.Info.Build, read once a command: it parses the binary's
+// build information) added.
+func writeJSON(w io.Writer, snap *tcpinfo.Snapshot, findings []diagnose.Finding, build string) error {
 	b, err := json.Marshal(snap)
 	if err != nil {
 		return err
@@ -379,7 +381,7 @@ func writeJSON(w io.Writer, snap *tcpinfo.Snapshot, findings []diagnose.Finding)
 	if err != nil {
 		return err
 	}
-	v, _ := json.Marshal(version.Get().Build())
+	v, _ := json.Marshal(build)
 	// The snapshot marshals itself; findings belong to another package,
 	// and the build to the binary, so they are spliced in before its
 	// closing brace. The build is "tcpdash", as in a recording's header:
@@ -393,8 +395,9 @@ func writeJSON(w io.Writer, snap *tcpinfo.Snapshot, findings []diagnose.Finding)
 // streamJSON logs one snapshot per line until ctx is done or count
 // snapshots are out.
 func streamJSON(ctx context.Context, col *tcpinfo.Collector, cfg config, ns *watch.Namespace, out io.Writer) error {
+	build := version.Get().Build()
 	return ns.Stream(ctx, col, streamOptions(cfg), func(snap *tcpinfo.Snapshot, findings []diagnose.Finding, _ []tuning.Setting) error {
-		return writeJSON(out, snap, findings)
+		return writeJSON(out, snap, findings, build)
 	})
 }
 

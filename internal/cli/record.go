@@ -101,7 +101,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		defer cancel()
 	}
 	fmt.Fprintf(stderr, "tcpdash: recording to %s every %s (Ctrl-C stops)\n", termsafe.String(cfg.out), cfg.interval)
-	rec := &snapshotRecorder{w: rw, last: h.Sysctls}
+	rec := &snapshotRecorder{w: rw, last: h.Sysctls, build: h.Tcpdash}
 	record := rec.record
 	onTerminal := isTerminal(stderr)
 	if onTerminal {
@@ -195,11 +195,12 @@ func sysctlValues(settings []tuning.Setting) map[string]string {
 // sysctls that changed since the last one (tcpdash tune's changes or
 // anyone's) as events.
 type snapshotRecorder struct {
-	w    *recording.Writer
-	n    int
-	json int64 // bytes of snapshots recorded, before compression
-	last map[string]string
-	line bytes.Buffer
+	w     *recording.Writer
+	n     int
+	json  int64 // bytes of snapshots recorded, before compression
+	last  map[string]string
+	line  bytes.Buffer
+	build string // the header's
 }
 
 func (r *snapshotRecorder) record(snap *tcpinfo.Snapshot, findings []diagnose.Finding, settings []tuning.Setting) error {
@@ -216,7 +217,7 @@ func (r *snapshotRecorder) record(snap *tcpinfo.Snapshot, findings []diagnose.Fi
 	}
 	r.last = now
 	r.line.Reset()
-	if err := writeJSON(&r.line, snap, findings); err != nil {
+	if err := writeJSON(&r.line, snap, findings, r.build); err != nil {
 		return err
 	}
 	if err := r.w.Snapshot(snap.Time, r.line.Bytes()); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tcpdash/tcpdash/internal/diagnose"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
+	"github.com/tcpdash/tcpdash/internal/version"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
@@ -48,7 +49,7 @@ func FuzzReportNames(f *testing.F) {
 			t.Fatalf("the report does not name the process as %q", termsafe.String(name))
 		}
 		var js bytes.Buffer
-		if err := writeJSON(&js, snap, findings); err != nil {
+		if err := writeJSON(&js, snap, findings, version.Get().Build()); err != nil {
 			t.Fatal(err)
 		}
 		var got struct {
