@@ -74,11 +74,14 @@ func (t *tuneFiles) register(fs *flag.FlagSet) {
 	fs.BoolVar(&t.noUndo, "no-undo", false, "")
 	fs.StringVar(&t.file, "file", tuning.DefaultPersistPath, "")
 	fs.StringVar(&t.stateFile, "state-file", defaultStateFile, "")
-	fs.StringVar(&t.auditLog, "audit-log", "/var/log/tcpdash/audit.log", "")
+	fs.StringVar(&t.auditLog, "audit-log", defaultAuditLog, "")
 }
 
-// defaultStateFile is --state-file's default.
-const defaultStateFile = "/var/lib/tcpdash/last-batch.json"
+// The defaults of --state-file and --audit-log (the man page's FILES).
+const (
+	defaultStateFile = "/var/lib/tcpdash/last-batch.json"
+	defaultAuditLog  = "/var/log/tcpdash/audit.log"
+)
 
 // system tunes the watched namespace.
 func (t tuneFiles) system(w *watch.Namespace) *tuning.System {

@@ -2,8 +2,10 @@ package cli
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
+	"github.com/tcpdash/tcpdash/tuning"
 	"github.com/tcpdash/tcpdash/ui"
 )
 
@@ -67,9 +69,9 @@ func manPage() string {
 	w(".SH EXIT STATUS")
 	for _, e := range [][2]string{
 		{"0", "done, or nothing to do"},
-		{"1", "refused or failed: nothing changed"},
-		{"2", "bad usage: nothing changed"},
-		{"3", "tune: changed, but not as asked or not recorded; the message names each key's value now"},
+		{strconv.Itoa(exitRefused), "refused or failed: nothing changed"},
+		{strconv.Itoa(exitUsage), "bad usage: nothing changed"},
+		{strconv.Itoa(exitChanged), "tune: changed, but not as asked or not recorded; the message names each key's value now"},
 	} {
 		w(".TP")
 		w(".B %s", e[0])
@@ -77,9 +79,9 @@ func manPage() string {
 	}
 	w(".SH FILES")
 	for _, f := range [][2]string{
-		{"/etc/sysctl.d/90-tcpdash.conf", "where tune persist and the tuning pane's w write (--file)"},
-		{"/var/lib/tcpdash/last-batch.json", "the last applied batch, for undo (--state-file); another namespace's carries its cookie"},
-		{"/var/log/tcpdash/audit.log", "every sysctl change, appended (--audit-log)"},
+		{tuning.DefaultPersistPath, "where tune persist and the tuning pane's w write (--file)"},
+		{defaultStateFile, "the last applied batch, for undo (--state-file); another namespace's carries its cookie"},
+		{defaultAuditLog, "every sysctl change, appended (--audit-log)"},
 		{"/run/netns", "named network namespaces (ip netns), which --netns finds"},
 	} {
 		w(".TP")
