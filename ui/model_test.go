@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 
+	"github.com/tcpdash/tcpdash/internal/diagnose"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
@@ -499,5 +500,31 @@ func TestHealthMarksWhatTheFindingsName(t *testing.T) {
 	got := ansi.Strip(strings.Join(p.View(true), "\n"))
 	if !strings.Contains(got, "!10.0.0.5:3306") || strings.Contains(got, "!10.0.0.6") {
 		t.Errorf("want 10.0.0.5 marked and 10.0.0.6 not:\n%s", got)
+	}
+}
+
+// TestConntrackMarkIsTheFinding: the header marks the conntrack table
+// exactly when the findings name it: near full, or dropping.
+func TestConntrackMarkIsTheFinding(t *testing.T) {
+	st := newStyles(false)
+	for _, tc := range []struct {
+		name string
+		ct   tcpinfo.Conntrack
+	}{
+		{"half full", tcpinfo.Conntrack{Count: 500, Max: 1000}},
+		{"95% full", tcpinfo.Conntrack{Count: 950, Max: 1000}},
+		{"dropping", tcpinfo.Conntrack{Count: 500, Max: 1000, DropPerS: 3, RatesKnown: true}},
+		{"a rate not yet measured", tcpinfo.Conntrack{Count: 500, Max: 1000, DropPerS: 3}},
+	} {
+		s := fakeSnapshot(0, tcpinfo.Query{})
+		s.Conntrack = &tc.ct
+		marked := strings.HasPrefix(ansi.Strip(conntrackField(s, st)), "! ")
+		named := false
+		for _, f := range diagnose.Diagnose(s, nil, nil) {
+			named = named || strings.HasPrefix(f.Kind, "conntrack")
+		}
+		if marked != named {
+			t.Errorf("%s: header marked %v, a finding %v", tc.name, marked, named)
+		}
 	}
 }

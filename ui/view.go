@@ -398,7 +398,7 @@ func conntrackField(s *tcpinfo.Snapshot, st styles) string {
 		return ""
 	}
 	text := fmt.Sprintf("conntrack %s/%s", humanize.Int(int(t.Count)), humanize.Int(int(t.Max)))
-	if t.DropPerS > 0 || t.InsertFailedPerS > 0 || t.Count*10 >= t.Max*9 {
+	if diagnose.ConntrackTrouble(t) { // as the findings judge it
 		return st.trouble.Render("! " + text)
 	}
 	return text

@@ -634,19 +634,32 @@ func health(now *tcpinfo.Snapshot) []Finding {
 	return f
 }
 
+// conntrackNearFullPct is how full a conntrack table is a warning.
+const conntrackNearFullPct = 90
+
+// conntrackDropped is a table's new connections dropped a second: the
+// collector's rate, measured between its reads (0 until it has one).
+func conntrackDropped(t *tcpinfo.Conntrack) float64 {
+	if !t.RatesKnown {
+		return 0
+	}
+	return t.DropPerS + t.InsertFailedPerS
+}
+
+// ConntrackTrouble says whether a conntrack table is a finding, dropping
+// or near full: the one test, for the findings and the header's mark.
+func ConntrackTrouble(t *tcpinfo.Conntrack) bool {
+	return t != nil && t.Max > 0 && (conntrackDropped(t) > 0 || 100*float64(t.Count)/float64(t.Max) >= conntrackNearFullPct)
+}
+
 // conntrackFull names a connection-tracking table that drops new
 // connections, or is about to: nothing in ss shows it.
 func conntrackFull(now *tcpinfo.Snapshot) []Finding {
 	t := now.Conntrack
-	if t == nil || t.Max == 0 {
+	if !ConntrackTrouble(t) {
 		return nil
 	}
-	// The collector's rate, measured between its reads: the one the
-	// header shows too.
-	var dropped float64
-	if t.RatesKnown {
-		dropped = t.DropPerS + t.InsertFailedPerS
-	}
+	dropped := conntrackDropped(t)
 	pct := 100 * float64(t.Count) / float64(t.Max)
 	fix := "Raise net.netfilter.nf_conntrack_max on the host (it bounds every namespace's table and is read-only inside other namespaces) " +
 		"and nf_conntrack_buckets with it (host only); shorten the TCP timeouts that hold entries " +
@@ -660,13 +673,12 @@ func conntrackFull(now *tcpinfo.Snapshot) []Finding {
 			Short:    fmt.Sprintf("conntrack full: %s connections dropped/s", fmtRate(dropped)),
 			Detail:   "Every new connection needs a conntrack entry; with the table full the kernel drops its packets, and connect() times out with nothing in ss. " + fix,
 			Evidence: ev}}
-	case pct >= 90:
+	default:
 		return []Finding{{Kind: "conntrack_near_full", Severity: Warning, Rank: pct,
 			Title:    fmt.Sprintf("the conntrack table is %.0f%% full (%s of %s entries)", pct, humanize.Int(int(t.Count)), humanize.Int(int(t.Max))),
 			Detail:   "Past its limit, new connections are dropped. " + fix,
 			Evidence: ev}}
 	}
-	return nil
 }
 
 // roundRTT keeps an RTT readable: 0.3ms, 12ms, 180ms.
