@@ -238,7 +238,8 @@ func (p tuningPane) key(msg tea.KeyPressMsg) (tuningPane, tea.Cmd, bool) {
 			return p, nil, true
 		}
 		if ts.interrupted != "" { // Apply would refuse it after y: say so now
-			ts.result, ts.resultErr = nil, fmt.Errorf("a batch was interrupted: u restores it first, then values can be changed; nothing changed")
+			// The system's own words, which name the batch.
+			ts.result, ts.resultErr = nil, fmt.Errorf("%s (u here), then values can be changed; nothing changed", ts.interrupted)
 			return p, nil, true
 		}
 		ts.editing, ts.editErr = true, ""

@@ -300,7 +300,7 @@ func TestTuningRefusalBeforeConfirm(t *testing.T) {
 	if m.tuning.editing || m.tuning.pending != nil {
 		t.Fatal("enter opened the editor although Apply would refuse the change")
 	}
-	if out := flatten(ansi.Strip(m.render())); !strings.Contains(out, "a batch was interrupted: u restores it first") {
+	if out := flatten(ansi.Strip(m.render())); !strings.Contains(out, "a batch of 2 changes at 14:00:00 (u here), then values can be changed; nothing changed") {
 		t.Errorf("the refusal is not on screen:\n%s", out)
 	}
 	if tu.applied != 0 {
