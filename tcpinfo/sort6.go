@@ -2,10 +2,10 @@ package tcpinfo
 
 import "math/bits"
 
-// sortPeers6 sorts IPv6 peer notes by address, then port and state. It is
-// slices.SortFunc's algorithm made for peer6: with a comparison function
-// called for every comparison of three words, sorting a server's 100,000
-// IPv6 peers was a twentieth of a --once. Introsort: quicksort with a
+// sortPeers6 sorts IPv6 peer notes by address, then port and state. It
+// stands in for slices.SortFunc, whose comparison function, called for
+// every comparison of three words, made sorting a server's 100,000 IPv6
+// peers a twentieth of a --once. Introsort: quicksort with a
 // median of three, insertion sort for short runs, heapsort past twice
 // the depth a balanced split would take (peers' addresses are chosen by
 // others, and must not make it quadratic).
