@@ -303,7 +303,11 @@ func (m Model) headerLines(w int, findings []diagnose.Finding, c chrome) []strin
 			{m.attributionLine(), 3},
 		}
 		if ct := conntrackField(s, st); ct != "" {
-			fields = append(fields, field{ct, 1})
+			rank := 1
+			if diagnose.ConntrackTrouble(s.Conntrack) {
+				rank = 0 // trouble stays, at any width
+			}
+			fields = append(fields, field{ct, rank})
 		}
 		line2 = dropToFit(w, fields)
 		if m.live.pollErr != nil {
