@@ -142,34 +142,53 @@ type portNotes struct {
 	carry   map[uint32]uint32    // port<<1 | TIME_WAIT 0, ESTABLISHED 1: counts past 65,535, in 65,536s
 	touched [1 << 16 / 64]uint64 // ports with a count in the arrays
 	words   []uint16             // touched's words that are not zero: a small dump reads few
+	batch   []uint32             // port<<8 | state, not yet counted
 	notes   []uint32             // port<<8 | state
 	scratch []uint32
 	row     portRow // the row each passes on (a local would escape to the heap)
 }
 
+// portBatch is a batch's length: 16 KiB, which stays in L1.
+const portBatch = 4096
+
 func (p *portNotes) note(port uint16, s State) {
-	var i uint32
-	switch s {
-	case TimeWait:
-		i = 0
-	case Established:
-		i = 1
-	default:
-		p.notes = append(p.notes, uint32(port)<<8|uint32(s))
-		return
+	if len(p.batch) == cap(p.batch) {
+		p.flush()
 	}
-	c := &p.counts[port][i]
-	if *c++; *c == 0 { // wrapped: one port's 65,536th socket in a state
-		if p.carry == nil {
-			p.carry = make(map[uint32]uint32)
+	p.batch = append(p.batch, uint32(port)<<8|uint32(s))
+}
+
+// flush counts the batch's notes.
+func (p *portNotes) flush() {
+	if p.batch == nil {
+		p.batch = make([]uint32, 0, portBatch)
+	}
+	for _, n := range p.batch {
+		var i uint32
+		switch State(n & 0xff) {
+		case TimeWait:
+			i = 0
+		case Established:
+			i = 1
+		default:
+			p.notes = append(p.notes, n)
+			continue
 		}
-		p.carry[uint32(port)<<1|i] += 1 << 16
+		port := n >> 8
+		c := &p.counts[port][i]
+		if *c++; *c == 0 { // wrapped: one port's 65,536th socket in a state
+			if p.carry == nil {
+				p.carry = make(map[uint32]uint32)
+			}
+			p.carry[port<<1|i] += 1 << 16
+		}
+		w := uint16(port / 64)
+		if p.touched[w] == 0 {
+			p.words = append(p.words, w)
+		}
+		p.touched[w] |= 1 << (port % 64)
 	}
-	w := port / 64
-	if p.touched[w] == 0 {
-		p.words = append(p.words, w)
-	}
-	p.touched[w] |= 1 << (port % 64)
+	p.batch = p.batch[:0]
 }
 
 // reserve makes room for n notes: a dump's notes grow no slice that is
@@ -196,11 +215,13 @@ func (p *portNotes) reset() {
 	}
 	p.words = p.words[:0]
 	p.notes = p.notes[:0]
+	p.batch = p.batch[:0]
 }
 
 // each calls fn with each port's counts, in port order. The row is
 // reused: fn copies what it keeps.
 func (p *portNotes) each(fn func(r *portRow)) {
+	p.flush()
 	p.sort()
 	r := &p.row
 	notes := p.notes
