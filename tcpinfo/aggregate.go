@@ -59,10 +59,10 @@ type Aggregator struct {
 	recentUsed bool // a row of recent is filled
 
 	// Destination groups by their local address's index in locals and
-	// their destination's endpoint row: a key of eight bytes and no
-	// pointer, for clients of thousands of destinations from hundreds of
-	// addresses (a map keyed by the addresses cost 80 bytes a group).
-	groupIndex map[uint64]int32
+	// their destination's endpoint row (a map keyed by the addresses cost
+	// 80 bytes a group, for clients of thousands of destinations from
+	// hundreds of addresses).
+	groupIndex groupTable
 	groups     []pressureRow
 	localIndex map[netip.Addr]int32
 	locals     []netip.Addr
@@ -345,7 +345,6 @@ func NewAggregator(ports PortRange) *Aggregator {
 	a := &Aggregator{
 		ports:         ports,
 		endpointIndex: make(map[netip.AddrPort]int),
-		groupIndex:    make(map[uint64]int32),
 		localIndex:    make(map[netip.Addr]int32),
 		cgroupIndex:   make(map[uint64]int),
 		synRecv:       make(map[uint16]int),
@@ -419,7 +418,7 @@ func (a *Aggregator) Reset(ports PortRange, q Query) {
 	}
 	a.endpoints = a.endpoints[:0]
 	a.peers.reset()
-	clear(a.groupIndex)
+	a.groupIndex.reset()
 	a.groups = a.groups[:0]
 	clear(a.localIndex)
 	a.locals = a.locals[:0]
@@ -682,14 +681,62 @@ func (a *Aggregator) groupRow(local netip.Addr, ep int32) int32 {
 		a.localIndex[local] = l
 		a.locals = append(a.locals, local)
 	}
-	key := uint64(l)<<32 | uint64(ep)
-	g, ok := a.groupIndex[key]
-	if !ok {
-		g = int32(len(a.groups))
-		a.groupIndex[key] = g
-		a.groups = append(a.groups, pressureRow{local: l, endpoint: ep})
+	return a.groupIndex.find(a, l, ep)
+}
+
+// groupTable finds a destination group's row by its local address's and
+// endpoint's indexes, which the row holds: an open-addressing table of
+// row numbers, four bytes a slot. A Go map of the eight-byte keys grew
+// by copying and rehashing as a mix's 19,000 groups arrived, the most of
+// a new group's cost. The keys are indexes tcpdash hands out, in order,
+// not values a peer picks: a multiplicative hash spreads them.
+type groupTable struct {
+	slots []int32 // a row's index + 1; 0 is free
+	used  int
+}
+
+func (t *groupTable) reset() {
+	clear(t.slots)
+	t.used = 0
+}
+
+// find returns the row of the group from local l to endpoint ep, made if
+// need be.
+func (t *groupTable) find(a *Aggregator, l, ep int32) int32 {
+	if 2*(t.used+1) > len(t.slots) { // at most half full
+		t.grow(a.groups)
 	}
-	return g
+	mask := len(t.slots) - 1
+	for i := groupHash(l, ep) & mask; ; i = (i + 1) & mask {
+		s := t.slots[i]
+		if s == 0 {
+			g := int32(len(a.groups))
+			a.groups = append(a.groups, pressureRow{local: l, endpoint: ep})
+			t.slots[i] = g + 1
+			t.used++
+			return g
+		}
+		if r := &a.groups[s-1]; r.local == l && r.endpoint == ep {
+			return s - 1
+		}
+	}
+}
+
+// grow doubles the table (at first 1,024 slots), placing rows again.
+func (t *groupTable) grow(rows []pressureRow) {
+	t.slots = make([]int32, max(1024, 2*len(t.slots)))
+	mask := len(t.slots) - 1
+	for g := range t.used {
+		i := groupHash(rows[g].local, rows[g].endpoint) & mask
+		for t.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = int32(g) + 1
+	}
+}
+
+func groupHash(l, ep int32) int {
+	return int((uint64(l)<<32 | uint64(uint32(ep))) * 0x9E3779B97F4A7C15 >> 32)
 }
 
 // attribute counts s for its owning processes and returns the index of
