@@ -4,7 +4,8 @@
 # `ss -tan`, and a filter matching nothing against the kernel's filtered
 # walk (rawdump -dport 1), on populations of different shapes, each in a
 # fresh private namespace, in one run. Prints, per shape, median CPU
-# (user+system), peak RSS and minor page faults over RUNS interleaved runs.
+# (user+system), peak RSS and minor page faults over RUNS interleaved runs,
+# and each command's CPU ratio to its floor (the median of each round's).
 #
 #   scripts/bench-shapes.sh [SCALE [RUNS [SHAPE...]]]
 # SCALE multiplies every population (1 = about 200,000 sockets a shape).
@@ -37,14 +38,18 @@ need time /usr/bin/time
 
 n() { awk -v a="$1" -v s="$scale" 'BEGIN {printf "%d", a * s}'; }
 
-# The commands measured, the same on every shape; the first is the floor.
+# The commands measured, the same on every shape; the first of each set
+# is its floor, which the others' ratios are to.
 benches=(
   --bench "floor (rawdump)=$bin/rawdump"
   --bench "tcpdash --once --json=$bin/tcpdash --once --json --processes=false"
   --bench "ss -tan=ss -tan"
   ${OLD:+--bench "older build=$OLD --once --json --processes=false"}
+)
+filtered=(
   --bench "filtered floor (rawdump -dport 1)=$bin/rawdump -dport 1"
   --bench "tcpdash, a filter matching nothing=$bin/tcpdash --once --json --processes=false --filter 'dport == :1'"
+  ${OLD:+--bench "older build, the same filter=$OLD --once --json --processes=false --filter 'dport == :1'"}
 )
 
 # shape NAME FLAGS-PER-WORKER WORKERS [SYSCTL...]: holds WORKERS tcpload
@@ -78,6 +83,7 @@ touch "$bin/go"
 wait_for holding
 echo "  \$(ss -tanH | wc -l) sockets: \$(ss -tanH | awk '{print \$1}' | sort | uniq -c | sort -rn | awk '{printf "%s %s  ", \$2, \$1}')"
 $bin/tcpload --runs $runs ${benches[@]@Q} 2>/dev/null
+$bin/tcpload --runs $runs ${filtered[@]@Q} 2>/dev/null
 INNER
   "$bin/tcpload" --netns "${sysctls[@]}" -- bash "$bin/shape.sh"
 }

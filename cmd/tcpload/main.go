@@ -235,8 +235,11 @@ type sample struct {
 }
 
 // bench runs each command runs times, round-robin so that drift in the
-// machine's load hits all of them alike, and prints medians with ratios
-// to the first command.
+// machine's load hits all of them alike (every other round in reverse, so
+// that no command always follows the same one), and prints medians with
+// ratios to the first command. A CPU ratio is the median of each round's
+// ratio: the floor's own median moves by a fifth between runs on a noisy
+// machine, and a ratio within a round cancels what the round shared.
 func bench(ctx context.Context, benches []string, runs int, w io.Writer) error {
 	names := make([]string, len(benches))
 	cmds := make([]string, len(benches))
@@ -262,8 +265,16 @@ func bench(ctx context.Context, benches []string, runs int, w io.Writer) error {
 	rssFile.Close()
 	defer os.Remove(rssFile.Name())
 	samples := make([][]sample, len(cmds))
-	for range runs {
-		for i, c := range cmds {
+	order := make([]int, len(cmds))
+	for round := range runs {
+		for k := range order {
+			order[k] = k
+			if round%2 == 1 {
+				order[k] = len(cmds) - 1 - k
+			}
+		}
+		for _, i := range order {
+			c := cmds[i]
 			cmd := exec.CommandContext(ctx, gnuTime, "-f", "%M", "-o", rssFile.Name(), "sh", "-c", c)
 			cmd.Stdout = io.Discard
 			cmd.Stderr = os.Stderr
@@ -294,8 +305,13 @@ func bench(ctx context.Context, benches []string, runs int, w io.Writer) error {
 	base := median(samples[0])
 	for i, s := range samples {
 		m := median(s)
+		ratios := make([]float64, len(s))
+		for r := range s {
+			ratios[r] = float64(s[r].cpu) / float64(samples[0][r].cpu)
+		}
+		slices.Sort(ratios)
 		fmt.Fprintf(tw, "%s\t%s\t%.2fx\t%d KiB\t%.2fx\t%d\t%s\t\n", names[i], m.cpu.Round(time.Millisecond),
-			float64(m.cpu)/float64(base.cpu), m.maxRS, float64(m.maxRS)/float64(base.maxRS), m.faults, m.wall.Round(time.Millisecond))
+			ratios[len(ratios)/2], m.maxRS, float64(m.maxRS)/float64(base.maxRS), m.faults, m.wall.Round(time.Millisecond))
 	}
 	return tw.Flush()
 }
