@@ -203,13 +203,7 @@ func TestAggregatorAgainstCounting(t *testing.T) {
 			a.Add(&socks[i])
 		}
 		a.Fill(&snap, 1<<20)
-		gotEndpoints := map[netip.AddrPort]StateCounts{}
-		for _, e := range snap.TopRemoteEndpoints {
-			if _, dup := gotEndpoints[e.Endpoint]; dup {
-				t.Errorf("endpoint %s has two rows", e.Endpoint)
-			}
-			gotEndpoints[e.Endpoint] = e.States
-		}
+		gotEndpoints := endpointCounts(t, &snap)
 		if diff := gocmp.Diff(wantEndpoints, gotEndpoints, byAddrPort); diff != "" {
 			t.Errorf("remote endpoints (-want +got):\n%s", diff)
 		}
@@ -251,6 +245,20 @@ func TestAggregatorAgainstCounting(t *testing.T) {
 	if diff := gocmp.Diff(wantTop[:7], snap.TopLocalPorts); diff != "" {
 		t.Errorf("top 7 local ports (-want +got):\n%s", diff)
 	}
+}
+
+// endpointCounts is the snapshot's remote endpoint rows by endpoint; an
+// endpoint with two rows is an error.
+func endpointCounts(t *testing.T, snap *Snapshot) map[netip.AddrPort]StateCounts {
+	t.Helper()
+	got := map[netip.AddrPort]StateCounts{}
+	for _, e := range snap.TopRemoteEndpoints {
+		if _, dup := got[e.Endpoint]; dup {
+			t.Errorf("endpoint %s has two rows", e.Endpoint)
+		}
+		got[e.Endpoint] = e.States
+	}
+	return got
 }
 
 func TestTopN(t *testing.T) {

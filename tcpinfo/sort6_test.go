@@ -142,14 +142,7 @@ func TestPeerNotesCompactAndWide(t *testing.T) {
 					t.Errorf("IPv6 notes wide %v, want %v", a.peers.wide, tc.wantWide)
 				}
 				a.Fill(&snap, 1<<20)
-				got := map[netip.AddrPort]StateCounts{}
-				for _, e := range snap.TopRemoteEndpoints {
-					if _, dup := got[e.Endpoint]; dup {
-						t.Errorf("endpoint %s has two rows", e.Endpoint)
-					}
-					got[e.Endpoint] = e.States
-				}
-				if diff := gocmp.Diff(want, got, gocmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); diff != "" {
+				if diff := gocmp.Diff(want, endpointCounts(t, &snap), gocmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); diff != "" {
 					t.Fatalf("remote endpoints (-want +got):\n%s", diff)
 				}
 				if q := (Query{}); !slices.IsSortedFunc(snap.TopRemoteEndpoints, q.compareEndpoints) {
