@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/tcpdash/tcpdash/internal/jsonw"
 )
 
 // The JSON shapes are a contract scripts depend on: keep the names.
@@ -282,7 +284,10 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 	for _, r := range s.LocalPortsFolded {
 		row := jsonFoldedPort{Port: r.Port, Ports: r.Ports, Total: r.States.Total(), States: nonZeroStates(r.States)}
 		if r.Ports > 0 {
-			row.Port, row.Ephemeral = 0, s.PortRange.String()
+			row.Port = 0
+			if s.PortRange.Low != 0 { // a snapshot read back from a row without one has none to say
+				row.Ephemeral = s.PortRange.String()
+			}
 		}
 		j.LocalPortsFolded = append(j.LocalPortsFolded, row)
 	}
@@ -362,7 +367,9 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 			j.HealthByCgroup = append(j.HealthByCgroup, healthRowJSON(h))
 		}
 	}
-	return json.Marshal(j)
+	var w jsonw.W
+	j.write(&w)
+	return w.Bytes()
 }
 
 // healthRowJSON is one health row, of a destination or a service.

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/tcpdash/tcpdash/internal/diagnose"
 	"github.com/tcpdash/tcpdash/internal/filter"
+	"github.com/tcpdash/tcpdash/internal/jsonw"
 	"github.com/tcpdash/tcpdash/internal/termsafe"
 	"github.com/tcpdash/tcpdash/internal/version"
 	"github.com/tcpdash/tcpdash/internal/watch"
@@ -373,24 +373,24 @@ func readOwners(cur *tcpinfo.Owners, w *watch.Namespace, stderr io.Writer) *tcpi
 // build (version.Info.Build, read once a command: it parses the binary's
 // build information) added.
 func writeJSON(w io.Writer, snap *tcpinfo.Snapshot, findings []diagnose.Finding, build string) error {
-	b, err := json.Marshal(snap)
+	// Written by hand, not by json.Marshal (internal/jsonw says why; it
+	// would also scan the snapshot's bytes again to check them).
+	b, err := snap.MarshalJSON()
 	if err != nil {
 		return err
 	}
-	if findings == nil {
-		findings = []diagnose.Finding{}
-	}
-	f, err := json.Marshal(findings)
+	var fw jsonw.W
+	diagnose.WriteJSON(&fw, findings)
+	f, err := fw.Bytes()
 	if err != nil {
 		return err
 	}
-	v, _ := json.Marshal(build)
 	// The snapshot marshals itself; findings belong to another package,
 	// and the build to the binary, so they are spliced in before its
 	// closing brace. The build is "tcpdash", as in a recording's header:
 	// a line's "version" would read as a recording's format version.
 	b = append(append(append(b[:len(b)-1], `,"findings":`...), f...), `,"tcpdash":`...)
-	b = append(append(b, v...), "}\n"...)
+	b = append(jsonw.AppendString(b, build), "}\n"...)
 	_, err = w.Write(b)
 	return err
 }
