@@ -79,6 +79,12 @@ func writeRows[R any, P interface {
 	w.EndArray()
 }
 
+// writeStates writes a row's total and its states with a count.
+func writeStates(w *jsonw.W, total int, s *nonZeroStates) {
+	w.Key("total").Int(int64(total))
+	w.Key("states").Raw((*StateCounts)(s).appendJSON(nil, false))
+}
+
 // optFloat and optUint write a field json.Marshal leaves out when nil.
 func optFloat(w *jsonw.W, key string, v *float64) {
 	if v != nil {
@@ -120,8 +126,7 @@ func (c *Counters) write(w *jsonw.W) {
 func (r *jsonPort) write(w *jsonw.W) {
 	w.Object()
 	w.Key("port").Uint(uint64(r.Port))
-	w.Key("total").Int(int64(r.Total))
-	w.Key("states").Raw((*StateCounts)(&r.States).appendJSON(nil, false))
+	writeStates(w, r.Total, &r.States)
 	w.End()
 }
 
@@ -129,8 +134,7 @@ func (r *jsonEndpoint) write(w *jsonw.W) {
 	w.Object()
 	w.Key("addr").String(r.Addr)
 	w.Key("port").Uint(uint64(r.Port))
-	w.Key("total").Int(int64(r.Total))
-	w.Key("states").Raw((*StateCounts)(&r.States).appendJSON(nil, false))
+	writeStates(w, r.Total, &r.States)
 	optUint(w, "closes", r.Closes)
 	optFloat(w, "closes_per_s", r.ClosesPerS)
 	optUint(w, "failed_connects", r.FailedConnects)
@@ -149,8 +153,7 @@ func (r *jsonFoldedPort) write(w *jsonw.W) {
 	if r.Ports != 0 {
 		w.Key("ports").Int(int64(r.Ports))
 	}
-	w.Key("total").Int(int64(r.Total))
-	w.Key("states").Raw((*StateCounts)(&r.States).appendJSON(nil, false))
+	writeStates(w, r.Total, &r.States)
 	w.End()
 }
 
@@ -161,8 +164,7 @@ func (r *jsonFoldedEndpoint) write(w *jsonw.W) {
 	if r.Ports != 0 {
 		w.Key("ports").Int(int64(r.Ports))
 	}
-	w.Key("total").Int(int64(r.Total))
-	w.Key("states").Raw((*StateCounts)(&r.States).appendJSON(nil, false))
+	writeStates(w, r.Total, &r.States)
 	optUint(w, "closes", r.Closes)
 	optFloat(w, "closes_per_s", r.ClosesPerS)
 	w.End()
@@ -210,8 +212,7 @@ func (r *jsonProcess) write(w *jsonw.W) {
 	w.Object()
 	w.Key("pid").Int(int64(r.PID))
 	w.Key("command").String(r.Command)
-	w.Key("total").Int(int64(r.Total))
-	w.Key("states").Raw((*StateCounts)(&r.States).appendJSON(nil, false))
+	writeStates(w, r.Total, &r.States)
 	if r.Shared != 0 {
 		w.Key("shared").Int(int64(r.Shared))
 	}
@@ -238,8 +239,7 @@ func (r *jsonCgroup) write(w *jsonw.W) {
 	w.Key("id").Uint(r.ID)
 	w.Key("path").String(r.Path)
 	w.Key("name").String(r.Name)
-	w.Key("total").Int(int64(r.Total))
-	w.Key("states").Raw((*StateCounts)(&r.States).appendJSON(nil, false))
+	writeStates(w, r.Total, &r.States)
 	w.End()
 }
 

@@ -1,8 +1,6 @@
 package tcpinfo
 
 import (
-	"bytes"
-	"encoding/json"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -17,21 +15,9 @@ import (
 // need escaping, floats that need an exponent). A field added to a type in
 // json.go and not to its writer fails it.
 func TestJSONWriterIsMarshal(t *testing.T) {
-	r := rand.New(rand.NewPCG(11, 12))
-	for i := range 3000 {
+	jsonwtest.Same(t, 3000, func(r *rand.Rand) (any, func(*jsonw.W)) {
 		var j jsonSnapshot
-		if i > 0 { // the zero snapshot first
-			jsonwtest.Fill(reflect.ValueOf(&j).Elem(), r)
-		}
-		want, err := json.Marshal(&j)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var w jsonw.W
-		j.write(&w)
-		got, err := w.Bytes()
-		if err != nil || !bytes.Equal(got, want) {
-			t.Fatalf("value %d: the writer and json.Marshal differ (%v)\nwriter:  %s\nMarshal: %s", i, err, got, want)
-		}
-	}
+		jsonwtest.Fill(reflect.ValueOf(&j).Elem(), r)
+		return &j, j.write
+	})
 }

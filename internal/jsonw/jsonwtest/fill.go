@@ -1,11 +1,17 @@
 // Package jsonwtest helps tests hold a hand-written JSON writer to
-// json.Marshal: Fill sets a value of the contract's types at random.
+// json.Marshal: Fill sets a value of the contract's types at random, and
+// Same compares the two on many.
 package jsonwtest
 
 import (
+	"bytes"
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"testing"
+
+	"github.com/tcpdash/tcpdash/internal/jsonw"
 )
 
 // Strings and floats that a writer must treat as json.Marshal does:
@@ -58,5 +64,24 @@ func Fill(v reflect.Value, r *rand.Rand) {
 		v.SetFloat(floats[r.IntN(len(floats))])
 	default:
 		panic("jsonwtest.Fill: " + v.Type().String())
+	}
+}
+
+// Same fails t unless, for rounds values made by next, write puts
+// exactly what json.Marshal makes of want.
+func Same(t *testing.T, rounds int, next func(r *rand.Rand) (want any, write func(*jsonw.W))) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(uint64(rounds), 1))
+	for i := range rounds {
+		want, write := next(r)
+		wb, err := json.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w jsonw.W
+		write(&w)
+		if got, err := w.Bytes(); err != nil || !bytes.Equal(got, wb) {
+			t.Fatalf("value %d: the writer and json.Marshal differ (%v)\nwriter:  %s\nMarshal: %s", i, err, got, wb)
+		}
 	}
 }
