@@ -177,3 +177,37 @@ func TestExporterExecs(t *testing.T) {
 		t.Errorf("a bad flag: %v, want it refused before running anything", err)
 	}
 }
+
+// TestExporterBesideIsTrusted: the exporter beside tcpdash is run only if
+// it is a regular executable of tcpdash's owner that no one else may
+// write: root's tcpdash in /tmp must not run what another user put there.
+func TestExporterBesideIsTrusted(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give a file to another user")
+	}
+	dir := t.TempDir()
+	self := filepath.Join(dir, "tcpdash")
+	must(t, os.WriteFile(self, nil, 0o755))
+	beside := filepath.Join(dir, ExporterBinary)
+	for _, tc := range []struct {
+		name string
+		make func()
+		want bool
+	}{
+		{"none", func() {}, false},
+		{"root's, 0755", func() { must(t, os.WriteFile(beside, nil, 0o755)) }, true},
+		{"another user's", func() { must(t, os.Chown(beside, 65534, 65534)) }, false},
+		{"root's, others may write", func() { must(t, os.Chown(beside, 0, 0)); must(t, os.Chmod(beside, 0o757)) }, false},
+		{"root's, not executable", func() { must(t, os.Chmod(beside, 0o644)) }, false},
+		{"a symlink to root's", func() {
+			must(t, os.Remove(beside))
+			must(t, os.WriteFile(beside+".real", nil, 0o755))
+			must(t, os.Symlink(beside+".real", beside))
+		}, false},
+	} {
+		tc.make()
+		if got, ok := exporterBeside(self); ok != tc.want || ok && got != beside {
+			t.Errorf("%s: %q, %v; want %v", tc.name, got, ok, tc.want)
+		}
+	}
+}

@@ -107,8 +107,7 @@ func findExporter() (string, error) {
 	self, err := os.Executable()
 	if err == nil {
 		if self, err = filepath.EvalSymlinks(self); err == nil {
-			beside := filepath.Join(filepath.Dir(self), ExporterBinary)
-			if fi, err := os.Stat(beside); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			if beside, ok := exporterBeside(self); ok {
 				return beside, nil
 			}
 		}
@@ -123,4 +122,19 @@ func findExporter() (string, error) {
 			"install the tcpdash package, which has both; from a clone, go run ./cmd/tcpdash-exporter"}
 	}
 	return path, nil
+}
+
+// exporterBeside is the exporter in self's directory, if it is one to
+// trust as self: a regular executable file of self's owner that no one
+// else may write. tcpdash runs as root, sometimes from a directory others
+// can write to (/tmp is sticky: they cannot replace tcpdash there, but
+// they can put a tcpdash-exporter beside it).
+func exporterBeside(self string) (string, bool) {
+	beside := filepath.Join(filepath.Dir(self), ExporterBinary)
+	var me, it unix.Stat_t
+	if unix.Stat(self, &me) != nil || unix.Lstat(beside, &it) != nil {
+		return "", false
+	}
+	ok := it.Mode&unix.S_IFMT == unix.S_IFREG && it.Mode&0o111 != 0 && it.Mode&0o022 == 0 && it.Uid == me.Uid
+	return beside, ok
 }
