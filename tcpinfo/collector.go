@@ -333,7 +333,7 @@ func (c *Collector) Collect(q Query) (*Snapshot, error) {
 		// destinations' samples (every socket's) serve both.
 		snap.Health = c.agg.health.fill(c.opts.Top, c.healthPrev, dt)
 		snap.HealthByCgroup = c.agg.byCgroup.fill(c.opts.Top, c.healthPrev, dt)
-		c.healthPrev = c.agg.health.samples(len(c.healthPrev))
+		c.healthPrev = c.agg.health.samples(c.healthPrev)
 		snap.HealthOn, c.healthAt = true, snap.Time
 	}
 	c.foldCloses(snap)

@@ -127,7 +127,10 @@ func (b *healthBook[K]) fill(n int, prev map[uint64]sockSample, dt time.Duration
 		r.RTTP50, r.RTTP99 = q(0.5), q(0.99)
 		var retrans, bytes uint64
 		for _, s := range r.sockets {
-			if p, ok := prev[s.cookie]; ok && s.cookie != 0 {
+			if s.cookie == 0 {
+				continue
+			}
+			if p, ok := prev[s.cookie]; ok {
 				retrans += uint64(s.retrans - min(s.retrans, p.retrans))
 				bytes += s.bytesAcked - min(s.bytesAcked, p.bytesAcked)
 			}
@@ -145,10 +148,15 @@ func (b *healthBook[K]) fill(n int, prev map[uint64]sockSample, dt time.Duration
 	return out[:min(n, len(out))]
 }
 
-// samples are this dump's samples, by cookie, for the next fill's rates;
-// sizeHint is the last dump's count.
-func (b *healthBook[K]) samples(sizeHint int) map[uint64]sockSample {
-	next := make(map[uint64]sockSample, sizeHint)
+// samples puts this dump's samples, by cookie, for the next fill's rates,
+// into into (the last dump's, read by now: a poll a second reuses its
+// map rather than growing a new one) and returns it.
+func (b *healthBook[K]) samples(into map[uint64]sockSample) map[uint64]sockSample {
+	next := into
+	if next == nil {
+		next = make(map[uint64]sockSample)
+	}
+	clear(next)
 	for i := range b.rows {
 		for _, s := range b.rows[i].sockets {
 			if s.cookie != 0 {

@@ -149,7 +149,7 @@ func TestHealthRatesPerServiceFromTheSameSamples(t *testing.T) {
 		}
 	}
 	dump(100, 50)
-	prev := dest.samples(0)
+	prev := dest.samples(nil)
 	dump(130, 60)
 	byDest := map[netip.AddrPort]float64{}
 	for _, h := range dest.fill(10, prev, 2*time.Second) {
@@ -158,5 +158,11 @@ func TestHealthRatesPerServiceFromTheSameSamples(t *testing.T) {
 	bySvc := svc.fill(10, prev, 2*time.Second)
 	if byDest[a] != 15 || byDest[b] != 5 || len(bySvc) != 1 || bySvc[0].RetransPerS != 20 || !bySvc[0].RatesKnown {
 		t.Errorf("per destination %v, per service %+v: want 15 and 5, and 20 for the service", byDest, bySvc)
+	}
+	// The next poll's samples reuse the map, with nothing of the last.
+	dest.reset()
+	dest.add(a, DestinationHealth{Remote: a}, &Socket{Cookie: 3, HasInfo: true, Info: TCPInfo{TotalRetrans: 1, RTT: 1000}})
+	if next := dest.samples(prev); len(next) != 1 || next[3].retrans != 1 {
+		t.Errorf("samples of a dump of one socket, in the last one's map: %v", next)
 	}
 }

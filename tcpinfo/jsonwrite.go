@@ -29,7 +29,7 @@ func (j *jsonSnapshot) write(w *jsonw.W) {
 		w.Key("filter").String(j.Filter)
 	}
 	w.Key("total").Int(int64(j.Total))
-	w.Key("states").Raw(j.States.appendJSON(nil, true))
+	w.Key("states").Append(j.States.appendAll)
 	w.Key("families").Object()
 	w.Key("ipv4").Int(int64(j.Families.IPv4))
 	w.Key("ipv6").Int(int64(j.Families.IPv6))
@@ -82,7 +82,7 @@ func writeRows[R any, P interface {
 // writeStates writes a row's total and its states with a count.
 func writeStates(w *jsonw.W, total int, s *nonZeroStates) {
 	w.Key("total").Int(int64(total))
-	w.Key("states").Raw((*StateCounts)(s).appendJSON(nil, false))
+	w.Key("states").Append((*StateCounts)(s).appendNonZero)
 }
 
 // optFloat and optUint write a field json.Marshal leaves out when nil.

@@ -96,6 +96,10 @@ func (c *StateCounts) Total() int {
 // kernel order so that diffs of logged output stay readable.
 func (c StateCounts) MarshalJSON() ([]byte, error) { return c.appendJSON(nil, true), nil }
 
+// appendAll and appendNonZero append c's object, with zeros or without.
+func (c *StateCounts) appendAll(b []byte) []byte     { return c.appendJSON(b, true) }
+func (c *StateCounts) appendNonZero(b []byte) []byte { return c.appendJSON(b, false) }
+
 func (c *StateCounts) appendJSON(b []byte, zeros bool) []byte {
 	b = append(b, '{')
 	first := true

@@ -127,6 +127,13 @@ func (w *W) Raw(b []byte) {
 	w.b = append(w.b, b...)
 }
 
+// Append writes a value in JSON that appendTo appends to the buffer: a
+// type's own writer, without a buffer of its own for each value.
+func (w *W) Append(appendTo func([]byte) []byte) {
+	w.value()
+	w.b = appendTo(w.b)
+}
+
 // Float writes a float64 as encoding/json does: like %f, but with an
 // exponent below 1e-6 and from 1e21, its minus and zero trimmed (1e-07
 // is 1e-7).

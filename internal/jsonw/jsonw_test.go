@@ -64,11 +64,12 @@ func TestNesting(t *testing.T) {
 	w.Strings([]string{"x", "y"})
 	w.EndArray()
 	w.Key("e").Raw([]byte(`{"f":2}`))
+	w.Key("e2").Append(func(b []byte) []byte { return append(b, "[3]"...) })
 	w.Key("g").Float(0.5)
 	w.Key("h").String("<")
 	w.End()
 	got, err := w.Bytes()
-	want := `{"a":-1,"b":[1,{"c":true,"d":null},null,[],["x","y"]],"e":{"f":2},"g":0.5,"h":"\u003c"}`
+	want := `{"a":-1,"b":[1,{"c":true,"d":null},null,[],["x","y"]],"e":{"f":2},"e2":[3],"g":0.5,"h":"\u003c"}`
 	if err != nil || string(got) != want {
 		t.Errorf("got %s, %v\nwant %s", got, err, want)
 	}
