@@ -127,8 +127,7 @@ func TestIntegrationCountersMatchTheKernelsTools(t *testing.T) {
 	if !netns.Run(t) {
 		return
 	}
-	_, err := exec.LookPath("nstat")
-	netns.Require(t, err == nil, "nstat is not installed (Debian's iproute2)")
+	netns.Require(t, netns.HaveTool("nstat"), "nstat is not installed (Debian's iproute2)")
 	pop, err := loadgen.Build(testSpec)
 	if err != nil {
 		t.Fatal(err)

@@ -100,7 +100,7 @@ func TestIntegrationFilterMatchesSS(t *testing.T) {
 	if !netns.Run(t) {
 		return
 	}
-	netns.Require(t, haveTool("ss"), "ss (iproute2) is not installed")
+	netns.Require(t, netns.HaveTool("ss"), "ss (iproute2) is not installed")
 	pop, err := loadgen.Build(loadgen.Spec{Established: 20, TimeWait: 60, HalfClosed: 8, IPv6: 6, Mapped: 6, Listeners: 3, Dests: 4, Ports: 2})
 	if err != nil {
 		t.Fatal(err)

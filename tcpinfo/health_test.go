@@ -23,8 +23,7 @@ func TestIntegrationHealthUnderLoss(t *testing.T) {
 	if !netns.Run(t) {
 		return
 	}
-	_, err := exec.LookPath("nft")
-	netns.Require(t, err == nil, "nft (nftables) makes the loss")
+	netns.Require(t, netns.HaveTool("nft"), "nft (nftables) makes the loss")
 	lossy, clean := netip.MustParseAddrPort("127.0.0.9:3306"), netip.MustParseAddrPort("127.0.0.10:3306")
 	for _, at := range []netip.AddrPort{lossy, clean} {
 		stop, err := loadgen.Serve(at, func(fd int) { go drain(fd) })

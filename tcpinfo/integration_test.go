@@ -29,8 +29,7 @@ func TestIntegrationMatchesSS(t *testing.T) {
 	if !netns.Run(t) {
 		return
 	}
-	_, err := exec.LookPath("ss")
-	netns.Require(t, err == nil, "ss is not installed (Debian's iproute2)")
+	netns.Require(t, netns.HaveTool("ss"), "ss is not installed (Debian's iproute2)")
 	pop, err := loadgen.Build(testSpec)
 	if err != nil {
 		t.Fatal(err)

@@ -22,7 +22,7 @@ func TestIntegrationListeners(t *testing.T) {
 	if !netns.Run(t) {
 		return
 	}
-	netns.Require(t, haveTool("ss"), "ss (iproute2) is not installed")
+	netns.Require(t, netns.HaveTool("ss"), "ss (iproute2) is not installed")
 	at := netip.MustParseAddrPort("127.0.0.1:9000")
 	ln, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -83,7 +83,7 @@ func TestIntegrationSocketsDrillDown(t *testing.T) {
 	if !netns.Run(t) {
 		return
 	}
-	netns.Require(t, haveTool("ss"), "ss (iproute2) is not installed")
+	netns.Require(t, netns.HaveTool("ss"), "ss (iproute2) is not installed")
 	pop, err := loadgen.Build(testSpec)
 	if err != nil {
 		t.Fatal(err)

@@ -116,7 +116,7 @@ func TestIntegrationOwnersSharedAndThreads(t *testing.T) {
 	if !netns.Run(t) {
 		return
 	}
-	netns.Require(t, haveTool("python3"), "python3 is not installed (it makes a process whose main thread exits)")
+	netns.Require(t, netns.HaveTool("python3"), "python3 is not installed (it makes a process whose main thread exits)")
 	ln, err := net.Listen("tcp", "127.0.0.9:0")
 	if err != nil {
 		t.Fatal(err)
@@ -188,11 +188,6 @@ func ownedSnapshot(t *testing.T) (*Snapshot, *Owners, *Collector) {
 		t.Fatal(err)
 	}
 	return snap, owners, col
-}
-
-func haveTool(name string) bool {
-	_, err := exec.LookPath(name)
-	return err == nil
 }
 
 // TestReadOwnersFakeProc walks a /proc laid out in a temporary directory:

@@ -20,7 +20,7 @@ func TestIntegrationLinkLocalZones(t *testing.T) {
 	if !netns.Run(t) {
 		return
 	}
-	netns.Require(t, haveTool("ip"), "ip (iproute2) is not installed")
+	netns.Require(t, netns.HaveTool("ip"), "ip (iproute2) is not installed")
 	for _, cmd := range [][]string{
 		{"link", "add", "lla", "type", "veth", "peer", "name", "llapeer"},
 		{"link", "add", "llb", "type", "veth", "peer", "name", "llbpeer"},

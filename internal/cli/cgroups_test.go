@@ -71,7 +71,7 @@ func TestIntegrationCgroupsAndTimeWaitOwners(t *testing.T) {
 	}
 	// --filter 'cgroup PATH' selects the client's sockets, in the kernel,
 	// as ss does for the same words.
-	waitFor(t, "the client's 300 connections", func() bool {
+	netns.WaitFor(t, "the client's 300 connections", func() bool {
 		out, _ := exec.Command("ss", "-tanH", "cgroup", "/"+name).Output()
 		return strings.Count(string(out), "\n") == 300
 	})

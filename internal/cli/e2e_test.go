@@ -13,10 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tcpdash/tcpdash/internal/humanize"
 	"github.com/tcpdash/tcpdash/internal/loadgen"
 	"github.com/tcpdash/tcpdash/internal/netns"
-	"golang.org/x/sys/unix"
 )
 
 // tmuxSession drives one tmux server of its own.
@@ -107,7 +108,7 @@ func TestIntegrationDashboardInTmux(t *testing.T) {
 	leaker := loadgen.StartLeaker(t, "leaky-app", leakTo, 15)
 	// Both ends settle: the leaker's in CLOSE_WAIT, the server's closed
 	// ones in FIN_WAIT2 once the leaker's kernel has acked their FINs.
-	waitFor(t, "the leak to settle", func() bool {
+	netns.WaitFor(t, "the leak to settle", func() bool {
 		cw, _ := exec.Command("ss", "-tanH", "state", "close-wait").Output()
 		fw, _ := exec.Command("ss", "-tanH", "state", "fin-wait-2").Output()
 		return strings.Count(string(cw), "\n") == 4+15 && strings.Count(string(fw), "\n") == 4+15
@@ -291,17 +292,6 @@ func exited(pid int) bool {
 	return i > 0 && i+2 < len(b) && b[i+2] == 'Z'
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestIntegrationSuspendAndQuit: ctrl+z and a SIGTSTP from outside give
 // the shell back a usable terminal and fg brings the dashboard back, as in
 // htop or vim; SIGQUIT ends it with the terminal restored.
@@ -309,7 +299,7 @@ func TestIntegrationSuspendAndQuit(t *testing.T) {
 	if !netns.Run(t) {
 		return
 	}
-	netns.Require(t, haveTool("tmux"), "tmux is not installed")
+	netns.Require(t, netns.HaveTool("tmux"), "tmux is not installed")
 	bin := buildBinary(t)
 	state := t.TempDir()
 	s := newTmux(t)
@@ -363,7 +353,7 @@ func TestIntegrationSuspendAndQuit(t *testing.T) {
 	}
 
 	syscall.Kill(pid, syscall.SIGQUIT)
-	waitFor(t, "tcpdash to end on SIGQUIT", func() bool { return exited(pid) })
+	netns.WaitFor(t, "tcpdash to end on SIGQUIT", func() bool { return exited(pid) })
 	s.waitScreen("the goroutine dump after the terminal is back", "goroutine [0-9]+")
 	usable("SIGQUIT", "quitok")
 }
@@ -377,7 +367,7 @@ func TestIntegrationFirstScreen(t *testing.T) {
 	if !netns.Run(t) {
 		return
 	}
-	netns.Require(t, haveTool("tmux"), "tmux is not installed")
+	netns.Require(t, netns.HaveTool("tmux"), "tmux is not installed")
 	state := t.TempDir()
 	files := []string{"--state-file", filepath.Join(state, "b.json"), "--audit-log", filepath.Join(state, "a.log")}
 	if _, _, err := runCLI(t, append([]string{"tune", "set", "net.ipv4.tcp_tw_reuse=0", "net.ipv4.ip_local_port_range=40000 44999", "--yes"}, files...)...); err != nil {

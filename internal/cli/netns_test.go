@@ -25,7 +25,7 @@ func TestIntegrationWatchOtherNamespaces(t *testing.T) {
 	if !netns.Run(t) {
 		return
 	}
-	netns.Require(t, haveTool("nsenter") && haveTool("ss"), "nsenter and ss (util-linux, iproute2) are needed")
+	netns.Require(t, netns.HaveTool("nsenter") && netns.HaveTool("ss"), "nsenter and ss (util-linux, iproute2) are needed")
 	// Pdeathsig follows the forking thread, not the process: fork from
 	// one thread that lives as long as the test, or a thread Go retires
 	// (one that entered a namespace) takes the namespaces' holders along.
@@ -216,7 +216,7 @@ func TestIntegrationWatchOtherNamespaces(t *testing.T) {
 
 	// The dashboard on every namespace: the Namespaces pane lists them,
 	// busiest first; enter watches A with every pane, esc comes back.
-	if haveTool("tmux") {
+	if netns.HaveTool("tmux") {
 		bin := buildBinary(t)
 		tm := newTmux(t)
 		defer tm.run("kill-server")

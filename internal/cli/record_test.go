@@ -241,8 +241,7 @@ func TestIntegrationRecordProgressInTmux(t *testing.T) {
 	if !netns.Run(t) {
 		return
 	}
-	_, err := exec.LookPath("tmux")
-	netns.Require(t, err == nil, "tmux is not installed")
+	netns.Require(t, netns.HaveTool("tmux"), "tmux is not installed")
 	bin := buildBinary(t)
 	pop, err := loadgen.Build(loadgen.Spec{Established: 5, TimeWait: 50, Dests: 1, Ports: 1, Listeners: 1})
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -368,8 +367,7 @@ func TestReplayHostileRecording(t *testing.T) {
 // stepping, jumping to the end, to a time and to where a finding starts,
 // playing to the end, and the recorded sysctls.
 func TestIntegrationReplayInTmux(t *testing.T) {
-	_, err := exec.LookPath("tmux")
-	netns.Require(t, err == nil, "tmux is not installed")
+	netns.Require(t, netns.HaveTool("tmux"), "tmux is not installed")
 	bin := buildBinary(t)
 	path, _ := filepath.Abs(loadTestRecording)
 	b, _ := os.ReadFile(path)
@@ -413,5 +411,5 @@ func TestIntegrationReplayInTmux(t *testing.T) {
 	s.waitScreen("the recorded sysctls", `ip_local_port_range +40000 40199`, "editing is off: a recording")
 	pid := s.pid()
 	keys("q")
-	waitFor(t, "replay to quit", func() bool { return exited(pid) })
+	netns.WaitFor(t, "replay to quit", func() bool { return exited(pid) })
 }

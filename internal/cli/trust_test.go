@@ -175,7 +175,7 @@ func TestIntegrationHostileProcessName(t *testing.T) {
 		t.Fatalf("the leaker is called %q", b)
 	}
 	escaped := termsafe.String(hostileName)
-	waitFor(t, "the leak to settle in CLOSE_WAIT", func() bool {
+	netns.WaitFor(t, "the leak to settle in CLOSE_WAIT", func() bool {
 		cw, _ := exec.Command("ss", "-tanH", "state", "close-wait").Output()
 		return strings.Count(string(cw), "\n") == 15
 	})
@@ -200,7 +200,7 @@ func TestIntegrationHostileProcessName(t *testing.T) {
 		t.Errorf("--json lacks the exact name %s", want)
 	}
 
-	netns.Require(t, haveTool("tmux"), "tmux is not installed")
+	netns.Require(t, netns.HaveTool("tmux"), "tmux is not installed")
 	bin := buildBinary(t)
 	s := newTmux(t)
 	defer s.run("kill-server")
@@ -227,11 +227,6 @@ func TestIntegrationHostileProcessName(t *testing.T) {
 	s.run("send-keys", "-t", "e2e", "q")
 }
 
-func haveTool(name string) bool {
-	_, err := exec.LookPath(name)
-	return err == nil
-}
-
 // TestIntegrationHostileInterfaceName: an interface named with escape codes
 // (anyone with CAP_NET_ADMIN in a namespace may name one) reaches the
 // output only inside link-local addresses' zones; --once, --once --json to
@@ -241,7 +236,7 @@ func TestIntegrationHostileInterfaceName(t *testing.T) {
 	if !netns.Run(t) {
 		return
 	}
-	netns.Require(t, haveTool("ip"), "ip (iproute2) is not installed")
+	netns.Require(t, netns.HaveTool("ip"), "ip (iproute2) is not installed")
 	const ifname = "\x1b]2;PWN\a"
 	for _, cmd := range [][]string{
 		{"link", "add", "name", ifname, "type", "veth", "peer", "name", "hostilepeer"},

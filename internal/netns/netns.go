@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -158,5 +159,25 @@ func Nft(t testing.TB, cmds ...string) {
 		if out, err := exec.Command("nft", strings.Fields(cmd)...).CombinedOutput(); err != nil {
 			t.Fatalf("nft %s: %v: %s", cmd, err, out)
 		}
+	}
+}
+
+// HaveTool says whether a program the tests compare with (ss, nstat,
+// tmux, prometheus) is on PATH; with Require, a test that needs it fails
+// in CI and skips elsewhere.
+func HaveTool(name string) bool {
+	_, err := exec.LookPath(name)
+	return err == nil
+}
+
+// WaitFor polls cond until it holds, failing t after 10 seconds.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -52,7 +52,7 @@ func TestIntegrationExporter(t *testing.T) {
 	if !netns.Run(t) {
 		return
 	}
-	netns.Require(t, haveTool("ss"), "ss (iproute2) is not installed")
+	netns.Require(t, netns.HaveTool("ss"), "ss (iproute2) is not installed")
 	pop, err := loadgen.Build(loadgen.Spec{Established: 20, TimeWait: 150, Dests: 2, Ports: 1, Listeners: 2})
 	must(t, err)
 	defer pop.Close()

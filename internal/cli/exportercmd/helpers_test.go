@@ -3,13 +3,12 @@ package exportercmd
 import (
 	"bytes"
 	"context"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tcpdash/tcpdash/internal/cli"
+	"github.com/tcpdash/tcpdash/internal/netns"
 )
 
 // runCLI runs tcpdash's command line, as the tests in internal/cli do.
@@ -27,28 +26,12 @@ func must(t *testing.T, err error) {
 	}
 }
 
-func haveTool(name string) bool {
-	_, err := exec.LookPath(name)
-	return err == nil
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // listeningOn waits for the exporter to say where it listens, on stderr,
 // and returns the address.
 func listeningOn(t *testing.T, stderr *syncBuffer) (addr string) {
 	t.Helper()
 	re := regexp.MustCompile(`listening on (127\.0\.0\.1:[0-9]+)`)
-	waitFor(t, "the exporter to listen", func() bool {
+	netns.WaitFor(t, "the exporter to listen", func() bool {
 		if m := re.FindStringSubmatch(stderr.String()); m != nil {
 			addr = m[1]
 		}

@@ -30,7 +30,7 @@ func TestIntegrationPrometheus(t *testing.T) {
 	if !netns.Run(t) {
 		return
 	}
-	netns.Require(t, haveTool("prometheus") && haveTool("promtool"),
+	netns.Require(t, netns.HaveTool("prometheus") && netns.HaveTool("promtool"),
 		"prometheus and promtool are not on PATH (.ci/run unpacks Debian's prometheus package)")
 	for _, args := range [][]string{{"check", "rules", "alerts.yml"}, {"test", "rules", "alerts.test.yml"}} {
 		cmd := exec.Command("promtool", args...)
@@ -137,7 +137,7 @@ func TestIntegrationExhaustionAlerts(t *testing.T) {
 	if !netns.Run(t) {
 		return
 	}
-	netns.Require(t, haveTool("prometheus"), "prometheus is not on PATH (.ci/run unpacks Debian's prometheus package)")
+	netns.Require(t, netns.HaveTool("prometheus"), "prometheus is not on PATH (.ci/run unpacks Debian's prometheus package)")
 	state := t.TempDir()
 	if _, _, err := runCLI(t, "tune", "set", "net.ipv4.tcp_tw_reuse=0", "net.ipv4.ip_local_port_range=40000 40199", "--yes",
 		"--state-file", filepath.Join(state, "b"), "--audit-log", filepath.Join(state, "a")); err != nil {
@@ -148,7 +148,7 @@ func TestIntegrationExhaustionAlerts(t *testing.T) {
 	rules, err := os.ReadFile("../../../deploy/prometheus/alerts.yml")
 	must(t, err)
 	prom := startPrometheus(t, startExporter(ctx, t), rules)
-	waitFor(t, "Prometheus to scrape the exporter", func() bool {
+	netns.WaitFor(t, "Prometheus to scrape the exporter", func() bool {
 		_, n, v := prom.query(`tcpdash_up{job="tcpdash"}`)
 		return n == 1 && v == "1"
 	})
