@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The floor on every shape: one snapshot by tcpdash (--once --json
-# --processes=false) against a raw inet_diag dump (cmd/rawdump), against
-# `ss -tan`, and a filter matching nothing against the kernel's filtered
-# walk (rawdump -dport 1), on populations of different shapes, each in a
+# --processes=false) against a raw inet_diag dump (cmd/rawdump: both
+# families in one walk), against the same dump a family at a time (two
+# walks, as ss dumps), against `ss -tan`, and a filter matching nothing
+# against the kernel's filtered walk (rawdump -dport 1, and with
+# -per-family), on populations of different shapes, each in a
 # fresh private namespace, in one run. Prints, per shape, median CPU
 # (user+system), peak RSS and minor page faults over RUNS interleaved runs,
 # and each command's CPU ratio to its floor (the median of each round's).
@@ -43,12 +45,14 @@ n() { awk -v a="$1" -v s="$scale" 'BEGIN {printf "%d", a * s}'; }
 benches=(
   --bench "floor (rawdump)=$bin/rawdump"
   --bench "tcpdash --once --json=$bin/tcpdash --once --json --processes=false"
+  --bench "two walks (rawdump -per-family)=$bin/rawdump -per-family"
   --bench "ss -tan=ss -tan"
   ${OLD:+--bench "older build=$OLD --once --json --processes=false"}
 )
 filtered=(
   --bench "filtered floor (rawdump -dport 1)=$bin/rawdump -dport 1"
   --bench "tcpdash, a filter matching nothing=$bin/tcpdash --once --json --processes=false --filter 'dport == :1'"
+  --bench "filtered, two walks (rawdump -per-family -dport 1)=$bin/rawdump -per-family -dport 1"
   ${OLD:+--bench "older build, the same filter=$OLD --once --json --processes=false --filter 'dport == :1'"}
 )
 

@@ -735,7 +735,7 @@ func BenchmarkDumpLoadTest(b *testing.B) {
 		a.Reset(ports, Query{})
 		a.Reserve(17_000)
 		c := &Conn{}
-		handle := c.handler(1, a.Add)
+		handle := c.handler(1, sockDiagByFamily, a.Add)
 		for _, d := range datagrams {
 			if _, err := forEachMessage(d, handle); err != nil {
 				b.Fatal(err)

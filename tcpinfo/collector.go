@@ -75,6 +75,10 @@ type dumper interface {
 type Collector struct {
 	opts Options
 	conn dumper // nil when reading /proc
+	// families are the dumps of a snapshot on netlink: both families in
+	// one walk of the kernel's tables, or, on a kernel that refuses that,
+	// IPv4 then IPv6.
+	families []Family
 	// program is compiledFor's program, kept while the filter stays (a
 	// dashboard polls one filter for many seconds); programRefused says
 	// the kernel refused one (EINVAL), so filters are evaluated here.
@@ -144,10 +148,7 @@ func newCollector(opts Options, dial func() (dumper, error)) (*Collector, error)
 	}
 	conn, err := dial()
 	if err == nil {
-		// Probe once: a kernel without tcp_diag accepts the socket but
-		// rejects the dump.
-		err = conn.Dump(IPv4, StatesOf(Listen), func(*Socket) {})
-		if err != nil {
+		if c.families, err = probe(conn); err != nil {
 			conn.Close()
 		}
 	}
@@ -166,6 +167,20 @@ func newCollector(opts Options, dial func() (dumper, error)) (*Collector, error)
 		return nil, err
 	}
 	return c, nil
+}
+
+// probe dumps the listeners once, to learn which dumps the kernel serves:
+// one of both families, else one a family; a kernel without tcp_diag
+// accepts the socket but rejects every dump.
+func probe(conn dumper) ([]Family, error) {
+	none := func(*Socket) {}
+	if conn.Dump(BothFamilies, StatesOf(Listen), none) == nil {
+		return []Family{BothFamilies}, nil
+	}
+	if err := conn.Dump(IPv4, StatesOf(Listen), none); err != nil {
+		return nil, err
+	}
+	return []Family{IPv4, IPv6}, nil
 }
 
 // unsupported reports whether err means the kernel lacks socket diag.
@@ -410,19 +425,23 @@ func (c *Collector) dump(f *filter.Filter, ports PortRange, fn func(*Socket), li
 			}
 		}
 	}
-	for _, family := range []Family{IPv4, IPv6} {
+	families := []Family{IPv4, IPv6}
+	if c.conn != nil {
+		families = c.families
+	}
+	for i, family := range families {
 		if c.conn != nil {
 			add := fn
-			if family == IPv6 {
+			if family != IPv4 {
 				add = func(s *Socket) {
-					if s.Interface != 0 {
+					if s.Interface != 0 && s.Family == IPv6 {
 						c.addZones(s)
 					}
 					fn(s)
 				}
 			}
 			err := c.conn.DumpProgram(family, states, program, add)
-			if errors.Is(err, unix.EINVAL) && program != nil && family == IPv4 && f.Kernel() == "" {
+			if errors.Is(err, unix.EINVAL) && program != nil && i == 0 && f.Kernel() == "" {
 				// An older kernel without an op (S_EQ came in 4.16,
 				// cgroups in 5.x): evaluate here from now on.
 				c.programRefused = true
@@ -464,7 +483,7 @@ func (c *Collector) eachListener(fn func(port uint16)) error {
 	if c.conn == nil {
 		return c.dump(nil, PortRange{}, note, nil)
 	}
-	for _, family := range []Family{IPv4, IPv6} {
+	for _, family := range c.families {
 		if err := c.conn.DumpProgram(family, StatesOf(Listen), nil, note); err != nil {
 			return err
 		}

@@ -32,7 +32,7 @@ func (k *slowKernel) DumpProgram(f Family, s StateSet, _ []byte, fn func(*Socket
 }
 
 func (k *slowKernel) Dump(f Family, _ StateSet, fn func(*Socket)) error {
-	if f == IPv4 {
+	if f != IPv6 { // once a snapshot: both families, or IPv4 then IPv6
 		k.clock = k.clock.Add(k.dumps[k.n%len(k.dumps)])
 		k.n++
 	}

@@ -11,12 +11,18 @@ type Family uint8
 
 // Address families, with the kernel's values.
 const (
-	IPv4 Family = 2  // AF_INET
-	IPv6 Family = 10 // AF_INET6
+	// BothFamilies (AF_UNSPEC) dumps IPv4 and IPv6 in one walk of the
+	// kernel's socket tables. A dump by family walks every socket of both
+	// and skips the other family's, so two dumps walk them twice.
+	BothFamilies Family = 0
+	IPv4         Family = 2  // AF_INET
+	IPv6         Family = 10 // AF_INET6
 )
 
 func (f Family) String() string {
 	switch f {
+	case BothFamilies:
+		return "ipv4 and ipv6"
 	case IPv4:
 		return "ipv4"
 	case IPv6:

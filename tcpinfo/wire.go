@@ -12,9 +12,11 @@ import (
 const (
 	sockIDLen  = 48 // struct inet_diag_sockid
 	reqV2Len   = 56 // struct inet_diag_req_v2
+	reqLen     = 60 // struct inet_diag_req, TCPDIAG_GETSOCK's
 	diagMsgLen = 72 // struct inet_diag_msg
 
 	sockDiagByFamily = 20 // SOCK_DIAG_BY_FAMILY
+	tcpDiagGetSock   = 18 // TCPDIAG_GETSOCK: a dump of both families
 	ipprotoTCP       = 6
 
 	attrCgroupID = 21 // INET_DIAG_CGROUP_ID: u64, sent without an idiag_ext bit
@@ -27,9 +29,16 @@ const (
 // errShortMessage reports an inet_diag_msg shorter than its fixed part.
 var errShortMessage = errors.New("tcpinfo: short inet_diag message")
 
-// request is struct inet_diag_req_v2 for a dump: no socket id, no
-// extensions, and optionally a filter program for the kernel to run on
+// request is a dump's request: no socket id, no extensions but tcp_info
+// when asked, and optionally a filter program for the kernel to run on
 // every socket before copying it.
+//
+// For one family it is struct inet_diag_req_v2 (SOCK_DIAG_BY_FAMILY). For
+// BothFamilies it is the older struct inet_diag_req (TCPDIAG_GETSOCK),
+// which the kernel still serves: it dumps every family in one walk of the
+// socket tables (inet_diag_dump_compat asks for AF_UNSPEC), where a dump
+// by family walks all the sockets to copy its own. Its answers are the
+// same struct inet_diag_msg, under the request's type.
 type request struct {
 	family  Family
 	states  StateSet
@@ -37,17 +46,36 @@ type request struct {
 	info    bool // ask for tcp_info (INET_DIAG_INFO)
 }
 
+// msgType is the netlink message type of r and of the kernel's answers.
+func (r request) msgType() uint16 {
+	if r.family == BothFamilies {
+		return tcpDiagGetSock
+	}
+	return sockDiagByFamily
+}
+
 // MarshalBinary encodes r in host byte order, as the kernel expects.
 func (r request) MarshalBinary() ([]byte, error) {
-	b := make([]byte, reqV2Len)
-	b[0] = byte(r.family)
-	b[1] = ipprotoTCP
+	var b []byte
 	// idiag_ext: extensions cost the kernel a copy per socket, so tcp_info
 	// is asked for only when health is shown or exported.
+	var ext byte
 	if r.info {
-		b[2] = extInfo
+		ext = extInfo
 	}
-	binary.NativeEndian.PutUint32(b[4:], uint32(r.states))
+	if r.family == BothFamilies {
+		// {family, src_len, dst_len, ext}, the socket id, states, dbs;
+		// the protocol is the message type's.
+		b = make([]byte, reqLen)
+		b[3] = ext
+		binary.NativeEndian.PutUint32(b[4+sockIDLen:], uint32(r.states))
+	} else {
+		b = make([]byte, reqV2Len)
+		b[0] = byte(r.family)
+		b[1] = ipprotoTCP
+		b[2] = ext
+		binary.NativeEndian.PutUint32(b[4:], uint32(r.states))
+	}
 	if len(r.program) > 0 {
 		// struct nlattr {u16 len; u16 type}, padded to 4 bytes.
 		n := 4 + len(r.program)

@@ -1,16 +1,21 @@
 // Command rawdump is the floor for a TCP socket snapshot: the least work
-// any inet_diag tool can do. It dumps every TCP socket of both families
-// into one reused buffer and counts them, decoding nothing else. The
-// benchmark scripts measure tcpdash and ss against it on the same
-// population, in the same run.
+// any inet_diag tool can do. It dumps every TCP socket of both families,
+// in one walk of the kernel's tables (TCPDIAG_GETSOCK, which asks for
+// AF_UNSPEC), into one reused buffer and counts them, decoding nothing
+// else. The benchmark scripts measure tcpdash and ss against it on the
+// same population, in the same run.
+//
+// With -per-family it dumps IPv4, then IPv6 (SOCK_DIAG_BY_FAMILY), as ss
+// does: each of those walks every socket of both families, so the kernel
+// walks them twice. It was the floor until tcpdash dumped both in one.
 //
 // With -dport, the kernel runs a one-instruction filter program
 // (dport == PORT) on each socket and copies only those it accepts: the
 // floor for a filtered snapshot, which is the kernel's walk of its
 // tables.
 //
-//	rawdump [-dport PORT]   prints the number of TCP sockets (with that
-//	                        destination port)
+//	rawdump [-per-family] [-dport PORT]   prints the number of TCP sockets
+//	                                      (with that destination port)
 package main
 
 import (
@@ -31,6 +36,7 @@ func main() {
 
 func run() error {
 	dport := flag.Int("dport", -1, "only sockets with this destination port, filtered by the kernel")
+	perFamily := flag.Bool("per-family", false, "dump IPv4, then IPv6, as ss does: the kernel walks its tables twice")
 	flag.Parse()
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
@@ -39,10 +45,19 @@ func run() error {
 	defer unix.Close(fd)
 	buf := make([]byte, 64<<10)
 	total := 0
-	for seq, family := range []byte{unix.AF_INET, unix.AF_INET6} {
-		// struct nlmsghdr + struct inet_diag_req_v2: every state, no
-		// extensions.
-		req := make([]byte, 16+56)
+	// AF_UNSPEC under TCPDIAG_GETSOCK: both families in one walk.
+	families := []byte{unix.AF_UNSPEC}
+	if *perFamily {
+		families = []byte{unix.AF_INET, unix.AF_INET6}
+	}
+	for seq, family := range families {
+		// struct nlmsghdr + struct inet_diag_req_v2 (by family) or struct
+		// inet_diag_req (both): every state, no extensions.
+		size, msgType, states := 56, uint16(20), 4 // SOCK_DIAG_BY_FAMILY
+		if family == unix.AF_UNSPEC {
+			size, msgType, states = 60, 18, 52 // TCPDIAG_GETSOCK
+		}
+		req := make([]byte, 16+size)
 		if *dport >= 0 {
 			// An INET_DIAG_REQ_BYTECODE attribute: struct inet_diag_bc_op
 			// {code INET_DIAG_BC_D_EQ, yes 8 (accept), no 12 (reject)},
@@ -56,11 +71,13 @@ func run() error {
 			req = append(req, attr...)
 		}
 		binary.NativeEndian.PutUint32(req[0:], uint32(len(req)))
-		binary.NativeEndian.PutUint16(req[4:], 20) // SOCK_DIAG_BY_FAMILY
+		binary.NativeEndian.PutUint16(req[4:], msgType)
 		binary.NativeEndian.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
 		binary.NativeEndian.PutUint32(req[8:], uint32(seq+1))
-		req[16], req[17] = family, unix.IPPROTO_TCP
-		binary.NativeEndian.PutUint32(req[20:], 1<<13-2) // idiag_states: all
+		if family != unix.AF_UNSPEC {
+			req[16], req[17] = family, unix.IPPROTO_TCP
+		}
+		binary.NativeEndian.PutUint32(req[16+states:], 1<<13-2) // idiag_states: all
 		if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 			return fmt.Errorf("send: %w", err)
 		}
