@@ -20,11 +20,13 @@ const MaxSize = 64 << 10
 
 // ReadFile reads the sysctl file at path in one read(). The error wraps
 // the cause, so errors.Is(err, fs.ErrNotExist) still tells an absent key.
-// It tries a page first, as nearly every value fits one, and reads again
-// into MaxSize when the page fills: a snapshot reads a dozen sysctls, and
-// 64 KiB for each was most of what it allocated besides the sockets.
+// It tries 256 bytes first, as nearly every value fits them, and reads
+// again into a page, then MaxSize, when the buffer fills: a snapshot reads
+// a dozen sysctls, and 64 KiB for each was most of what it allocated
+// besides the sockets; a page for each was a page fault each (a --once
+// runs without the garbage collector, so no buffer is used twice).
 func ReadFile(path string) ([]byte, error) {
-	for _, size := range []int{4 << 10, MaxSize} {
+	for _, size := range []int{256, 4 << 10, MaxSize} {
 		b, err := readOnce(path, size)
 		if err != nil || len(b) < size {
 			return b, err

@@ -23,6 +23,17 @@ func TestReadFile(t *testing.T) {
 	if b, err := ReadFile(filepath.Join(dir, "long")); err != nil || string(b) != long {
 		t.Errorf("long: %d bytes, %v", len(b), err)
 	}
+	// Each buffer's edge: a value that fills one is read again into the next.
+	for _, n := range []int{255, 256, 257, 4095, 4096, 4097} {
+		v := strings.Repeat("7", n)
+		p := filepath.Join(dir, "edge")
+		if err := os.WriteFile(p, []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := ReadFile(p); err != nil || string(b) != v {
+			t.Errorf("%d bytes: read %d, %v", n, len(b), err)
+		}
+	}
 	if _, err := ReadFile(filepath.Join(dir, "full")); !errors.Is(err, fs.ErrInvalid) {
 		t.Errorf("a value that fills the buffer: %v, want refused", err)
 	}
