@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The floor: one snapshot by tcpdash against the least work any inet_diag
 # tool can do (cmd/rawdump: dump both families in one walk into one reused
-# buffer and count) and against ss, on the same large population in one run: 200,000
-# TIME_WAIT and 17,000 ESTABLISHED sockets in a private namespace. Also a
-# filter that matches nothing, which the kernel applies, against its own
-# floor (rawdump -dport 1: the kernel's walk of its tables). Prints median CPU
-# time (user+system) and peak RSS over RUNS interleaved runs.
+# buffer and count) and against ss, on the same large population in one
+# run: 200,000 TIME_WAIT and 17,000 ESTABLISHED sockets in a private
+# namespace. Also a filter that matches nothing, which the kernel applies,
+# against its own floor (rawdump -dport 1: the kernel's walk of its
+# tables). Prints median CPU time (user+system) and peak RSS over RUNS
+# interleaved runs.
 #
 #   scripts/bench-floor.sh [TIME_WAIT [ESTABLISHED_SOCKETS [RUNS]]]
 set -euo pipefail
