@@ -690,7 +690,7 @@ func (a *Aggregator) groupRow(local netip.Addr, ep int32) int32 {
 // groupTable finds a destination group's row by its local address's and
 // endpoint's indexes, which the row holds: an open-addressing table of
 // row numbers, four bytes a slot. A Go map of the eight-byte keys grew
-// by copying and rehashing as a mix's 19,000 groups arrived, the most of
+// by copying and rehashing as a mix's 10,000 groups arrived, the most of
 // a new group's cost. The keys are indexes tcpdash hands out, in order,
 // not values a peer picks: a multiplicative hash spreads them.
 type groupTable struct {
