@@ -82,10 +82,10 @@ func (m *ownerMemory) begin(now time.Time) bool {
 	}
 	m.lastEvict = m.now
 	// A sighting renews an entry's time only when it is evictEvery old,
-	// and a socket note follows in the last dump's order is renewed only
-	// at the next refresh: an entry's time may be 2×evictEvery before its
-	// socket's last sighting, one evictEvery more than before note
-	// followed the order, which the horizon gives back.
+	// and a socket found by following the last dump's order only at the
+	// next refresh: an entry's time may be 2×evictEvery before its
+	// socket's last sighting, one evictEvery more than before the order
+	// was followed, which the horizon gives back.
 	horizon := m.now - int64((TimeWaitLength+2*time.Second)/time.Second) - evictEvery
 	for c, r := range m.byCookie {
 		if r.seen < horizon {
