@@ -22,7 +22,12 @@ prepare
 need "util-linux time" nsenter /usr/bin/time
 # tcpload --netns waits for its child in the namespace, which dies with it
 # (Pdeathsig): kill -9 takes both.
-cleanup() { kill -9 $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$bin"; }
+# The big namespace's workers are its shell's children, which nothing kills
+# when the shell goes: every process started from $bin goes by its path.
+cleanup() {
+  { kill -9 $(jobs -p); pkill -9 -f "$bin/"; wait; } 2>/dev/null || true
+  rm -rf "$bin"
+}
 trap cleanup EXIT
 
 pids=()
@@ -35,7 +40,7 @@ cat > "$bin/big.sh" <<'INNER'
 source "$1/lib.sh"
 hold_population "$1" "$2" 0
 echo holding > "$1/big.ready"
-sleep 86400
+exec tail -f "$1/big.ready" # holds, and names $bin for the cleanup
 INNER
 "$bin/tcpload" --netns -- bash "$bin/big.sh" "$bin" "$pairs_big" 2>"$bin/big.log" &
 pids+=($!)
