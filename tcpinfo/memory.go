@@ -68,10 +68,10 @@ func (m *ownerMemory) begin(now time.Time) bool {
 	}
 	m.now = now.Unix()
 	m.last, m.cur, m.at = m.cur, m.last[:0], 0
-	if cap(m.cur) < len(m.last) {
-		// Grown once, to the population and a little more, not by
-		// doubling: at 200,000 sockets each step was megabytes of fresh
-		// pages.
+	if c := cap(m.cur); c < len(m.last) || c > 4*len(m.last)+1024 {
+		// Sized to the population and a little more: grown once, not by
+		// doubling (at 200,000 sockets each step was megabytes of fresh
+		// pages), and given back when the population has shrunk.
 		m.cur = make([]noted, 0, len(m.last)+len(m.last)/8)
 	}
 	if m.refresh = m.now-m.lastRefresh >= evictEvery; m.refresh {

@@ -140,3 +140,25 @@ func BenchmarkOwnerMemoryNote(b *testing.B) {
 		})
 	}
 }
+
+// TestOwnerMemoryGivesBackItsNotes: after a population shrinks, the notes
+// kept of it shrink too, within two dumps.
+func TestOwnerMemoryGivesBackItsNotes(t *testing.T) {
+	m := newOwnerMemory()
+	now := time.Unix(1000, 0)
+	dump := func(n int) {
+		now = now.Add(time.Second)
+		m.begin(now)
+		for i := range n {
+			m.note(&Socket{State: Established, Cookie: uint64(i + 1), Cgroup: 1, Inode: 1}, 0)
+		}
+	}
+	dump(100_000)
+	dump(100_000)
+	dump(10)
+	dump(10)
+	dump(10)
+	if c := cap(m.last) + cap(m.cur); c > 4*1024 {
+		t.Errorf("notes of 10 sockets hold room for %d", c)
+	}
+}
