@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"charm.land/bubbles/v2/key"
-	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tcpdash/tcpdash/internal/filter"
@@ -18,7 +17,7 @@ import (
 // counters, port pressure and findings stay over the whole namespace, so
 // a filter never silences an alarm (tcpinfo.Query.Narrow).
 type filterBar struct {
-	input   textinput.Model
+	input   lineInput
 	keys    keyMap
 	parse   func(string) (*filter.Filter, error)
 	editing bool
@@ -32,13 +31,8 @@ func newFilterBar(keys keyMap, initial *filter.Filter, parse func(string) (*filt
 	if parse == nil {
 		parse = filter.Parse
 	}
-	ti := textinput.New()
-	ti.Prompt = "filter: "
-	// A blank under the cursor: the cursor drawn on a placeholder's first
-	// letter reads as if it had been typed.
-	ti.Placeholder = " (ss's words, e.g. dport 443, state time-wait, dst 10.0.0.0/8)"
-
-	return filterBar{input: ti, keys: keys, parse: parse, active: initial}
+	in := lineInput{Prompt: "filter: ", Placeholder: "(ss's words, e.g. dport 443, state time-wait, dst 10.0.0.0/8)"}
+	return filterBar{input: in, keys: keys, parse: parse, active: initial}
 }
 
 // Active is the filter in force, nil for none.
@@ -56,11 +50,11 @@ func (f filterBar) Text() string {
 }
 
 // Open gives the prompt the keys, holding the filter in force to edit.
-func (f filterBar) Open() (filterBar, tea.Cmd) {
+func (f filterBar) Open() filterBar {
 	f.editing, f.err = true, ""
 	f.input.SetValue(f.active.String())
-	f.input.CursorEnd()
-	return f, f.input.Focus()
+	f.input.Focus()
+	return f
 }
 
 // Clear drops the filter in force; changed says there was one.
@@ -71,11 +65,12 @@ func (f filterBar) Clear() (_ filterBar, changed bool) {
 	return f, changed
 }
 
-// Update takes a key while editing. changed says another filter is in
-// force: the tables ask again.
-func (f filterBar) Update(msg tea.KeyPressMsg) (_ filterBar, cmd tea.Cmd, changed bool) {
+// Update takes a key or a paste while editing. changed says another
+// filter is in force: the tables ask again.
+func (f filterBar) Update(msg tea.Msg) (_ filterBar, changed bool) {
+	k, _ := msg.(tea.KeyPressMsg)
 	switch {
-	case key.Matches(msg, f.keys.Accept):
+	case key.Matches(k, f.keys.Accept):
 		text := f.input.Value()
 		nf, err := f.parse(text)
 		if err != nil {
@@ -85,11 +80,10 @@ func (f filterBar) Update(msg tea.KeyPressMsg) (_ filterBar, cmd tea.Cmd, change
 				// again accepts it.
 				f.err = fmt.Sprintf("ss reads no bare %q; enter takes this", strings.TrimSpace(text))
 				f.input.SetValue(fe.Suggest)
-				f.input.CursorEnd()
-				return f, nil, false
+				return f, false
 			}
 			f.err = termsafe.Error(err) // the text stays, for correcting
-			return f, nil, false
+			return f, false
 		}
 		if nf != nil && nf.String() == "" {
 			nf = nil // nothing typed: every socket
@@ -97,29 +91,26 @@ func (f filterBar) Update(msg tea.KeyPressMsg) (_ filterBar, cmd tea.Cmd, change
 		changed = nf.String() != f.active.String()
 		f.active, f.editing, f.err = nf, false, ""
 		f.input.Blur()
-		return f, nil, changed
-	case key.Matches(msg, f.keys.ClearSearch):
+		return f, changed
+	case key.Matches(k, f.keys.ClearSearch):
 		// Leave the prompt; the filter in force stays.
 		f.editing, f.err = false, ""
 		f.input.Blur()
-		return f, nil, false
+		return f, false
 	}
-	f.input, cmd = f.input.Update(msg)
-	return f, cmd, false
+	f.input = f.input.Update(msg)
+	return f, false
 }
 
 // View is the prompt while editing: why the last text was refused,
 // wrapped to w cells above the prompt line, so that the reason is read
 // whole at any width.
 func (f filterBar) View(st styles, w int) []string {
-	// As wide as what it shows: without a width the input shows only a
-	// placeholder's first letter, and a fixed one pads the reason away.
-	f.input.SetWidth(max(len(f.input.Placeholder), len([]rune(f.input.Value()))) + 1)
 	var out []string
 	if f.err != "" {
 		for _, l := range wrap("! "+f.err, w) {
 			out = append(out, st.statusErr.Render(l))
 		}
 	}
-	return append(out, f.input.View())
+	return append(out, f.input.View(st, w))
 }

@@ -345,19 +345,19 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.sched.inFlight = true
 		return m, poll(m.cfg.Source, m.query())
-	case tea.KeyPressMsg:
+	case tea.KeyPressMsg, tea.PasteMsg:
 		if m.filt.bar.Editing() {
-			var cmd tea.Cmd
 			var changed bool
-			m.filt.bar, cmd, changed = m.filt.bar.Update(msg)
-			if changed {
+			if m.filt.bar, changed = m.filt.bar.Update(msg); changed {
 				m.resetCursors()
-				nm, pcmd := m.repoll()
-				return nm, tea.Batch(cmd, pcmd)
+				return m.repoll()
 			}
-			return m, cmd
+			return m, nil
 		}
-		return m.key(msg)
+		if k, ok := msg.(tea.KeyPressMsg); ok {
+			return m.key(k)
+		}
+		return m.paste(msg.(tea.PasteMsg))
 	}
 	return m, nil
 }
@@ -509,9 +509,8 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.resetCursors()
 		return m.repoll()
 	case key.Matches(msg, k.Search):
-		var cmd tea.Cmd
-		m.filt.bar, cmd = m.filt.bar.Open()
-		return m, cmd
+		m.filt.bar = m.filt.bar.Open()
+		return m, nil
 	case key.Matches(msg, k.Up, k.Down):
 		was := m.query()
 		m.routeToFocused(msg)
@@ -526,6 +525,14 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 // focused, live, and editing or confirming.
 func (m Model) tuningCaptures(msg tea.KeyPressMsg) bool {
 	return m.view.focus == paneTuning && m.cfg.Tuner != nil && !m.view.recorded && m.tuning.captures(msg)
+}
+
+// paste takes a terminal's paste into the field being edited, if any.
+func (m Model) paste(msg tea.PasteMsg) (tea.Model, tea.Cmd) {
+	if m.view.focus == paneTuning && m.cfg.Tuner != nil && !m.view.recorded {
+		m.tuning, _ = m.tuning.Update(msg)
+	}
+	return m, nil
 }
 
 // escUnused reports whether msg is an esc the dashboard has no use for:

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"charm.land/bubbles/v2/key"
-	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tcpdash/tcpdash/internal/diagnose"
@@ -163,18 +162,15 @@ type player struct {
 	// changes are the snapshots where a recorded sysctl change first shows.
 	changes []int
 
-	jump    textinput.Model
+	jump    lineInput
 	jumping bool
 	// note is the last key's complaint or result: a bad time, the end.
 	note string
 }
 
 func newPlayer(t *recording.Tape, start int) player {
-	ti := textinput.New()
-	ti.Prompt = "jump to: "
-	ti.Placeholder = " (14:03:10, +90s or 2026-11-27T14:03:10Z)" // a blank under the cursor, as the filter's
-	ti.SetWidth(len(ti.Placeholder) + 1)                         // else only its first letter shows
-	p := player{keys: newReplayKeys(), pos: start, speed: normalSpeed, jump: ti}
+	jump := lineInput{Prompt: "jump to: ", Placeholder: "(14:03:10, +90s or 2026-11-27T14:03:10Z)"}
+	p := player{keys: newReplayKeys(), pos: start, speed: normalSpeed, jump: jump}
 	return p.withTape(t)
 }
 
@@ -238,6 +234,8 @@ func (p player) Update(msg tea.Msg) (player, tea.Cmd) {
 			return p.jumpKey(msg)
 		}
 		return p.key(msg)
+	case tea.PasteMsg:
+		p.jump = p.jump.Update(msg) // unfocused, it takes nothing
 	}
 	return p, nil
 }
@@ -302,7 +300,8 @@ func (p player) key(msg tea.KeyPressMsg) (player, tea.Cmd) {
 	case key.Matches(msg, k.Jump):
 		p.jumping = true
 		p.jump.SetValue("")
-		return p, p.jump.Focus()
+		p.jump.Focus()
+		return p, nil
 	}
 	return p, nil
 }
@@ -323,9 +322,8 @@ func (p player) jumpKey(msg tea.KeyPressMsg) (player, tea.Cmd) {
 		p.jump.Blur()
 		return p, nil
 	}
-	var cmd tea.Cmd
-	p.jump, cmd = p.jump.Update(msg)
-	return p, cmd
+	p.jump = p.jump.Update(msg)
+	return p, nil
 }
 
 // seek moves to snapshot i (clamped). The root, which holds the
@@ -353,7 +351,7 @@ func (p player) next() tea.Cmd {
 func (p player) View() string {
 	st := p.styles
 	if p.jumping {
-		s := p.jump.View()
+		s := p.jump.View(st, p.width)
 		if p.note != "" {
 			s += "  " + st.statusErr.Render(p.note)
 		}
@@ -453,6 +451,10 @@ func (r replayModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return r.routeToPlayer(msg)
 	case tickMsg, polledMsg:
 		return r, nil // nothing live to poll
+	case tea.PasteMsg:
+		if r.player.jumping {
+			return r.routeToPlayer(msg)
+		}
 	case tea.KeyPressMsg:
 		if r.dash.filt.bar.Editing() || r.dash.view.showHelp && !r.player.jumping {
 			break

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"charm.land/bubbles/v2/key"
-	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
@@ -80,7 +79,7 @@ type tuningPane struct {
 	// editOff says why editing is off; empty when it is on.
 	editOff string
 	editing bool
-	edit    textinput.Model
+	edit    lineInput
 	editErr string
 	// pending is the change awaiting y/N; nil when no dialog is open.
 	pending *plannedMsg
@@ -90,9 +89,7 @@ type tuningPane struct {
 }
 
 func newTuningPane(cfg Config, keys keyMap) tuningPane {
-	ti := textinput.New()
-	ti.Prompt = "new value: "
-	return tuningPane{edit: ti, table: table{keys: keys}, tuner: cfg.Tuner, persistPath: cfg.PersistPath,
+	return tuningPane{edit: lineInput{Prompt: "new value: "}, table: table{keys: keys}, tuner: cfg.Tuner, persistPath: cfg.PersistPath,
 		netns: cmp.Or(cfg.Info.Where, cfg.Info.Netns), unrecorded: cfg.Unrecorded}
 }
 
@@ -110,6 +107,13 @@ func (p tuningPane) Update(msg tea.Msg) (tuningPane, tea.Cmd) {
 			return p, cmd
 		}
 		p.cursor.move(p.keys.step(k), len(p.settings))
+		return p, nil
+	}
+	if paste, ok := msg.(tea.PasteMsg); ok {
+		if p.editing && p.pending == nil {
+			p.edit = p.edit.Update(paste)
+			p.check()
+		}
 		return p, nil
 	}
 	return p.message(msg)
@@ -187,6 +191,14 @@ func carryOut(t Tuner, p plannedMsg) tea.Cmd {
 
 // key handles the keys the pane captures. It reports whether it used
 // the key.
+// check validates the value as the user types.
+func (p *tuningPane) check() {
+	p.editErr = ""
+	if _, err := p.selectedSetting().Check(p.edit.Value()); err != nil {
+		p.editErr = err.Error()
+	}
+}
+
 func (p tuningPane) key(msg tea.KeyPressMsg) (tuningPane, tea.Cmd, bool) {
 	k := p.keys
 	ts := &p
@@ -219,15 +231,9 @@ func (p tuningPane) key(msg tea.KeyPressMsg) (tuningPane, tea.Cmd, bool) {
 			ts.edit.Blur()
 			return p, nil, true
 		}
-		var cmd tea.Cmd
-		ts.edit, cmd = ts.edit.Update(msg)
-		// Validate as the user types.
-		if _, err := p.selectedSetting().Check(ts.edit.Value()); err != nil {
-			ts.editErr = err.Error()
-		} else {
-			ts.editErr = ""
-		}
-		return p, cmd, true
+		ts.edit = ts.edit.Update(msg)
+		ts.check()
+		return p, nil, true
 	case key.Matches(msg, k.Edit):
 		if ts.editOff != "" || len(ts.settings) == 0 {
 			return p, nil, true
@@ -250,8 +256,8 @@ func (p tuningPane) key(msg tea.KeyPressMsg) (tuningPane, tea.Cmd, bool) {
 			v = r.Value
 		}
 		ts.edit.SetValue(v)
-		ts.edit.CursorEnd()
-		return p, ts.edit.Focus(), true
+		ts.edit.Focus()
+		return p, nil, true
 	case key.Matches(msg, k.Undo):
 		if ts.editOff != "" {
 			return p, nil, true
@@ -389,7 +395,7 @@ func (p tuningPane) View(focused bool) []string {
 	var tail []string
 	switch {
 	case ts.editing:
-		tail = append(tail, ts.edit.View())
+		tail = append(tail, ts.edit.View(st, inner))
 		if ts.editErr != "" {
 			tail = append(tail, wrap(st.statusErr.Render("! "+termsafe.String(ts.editErr)), inner)...)
 		}

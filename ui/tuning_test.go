@@ -307,3 +307,15 @@ func TestTuningRefusalBeforeConfirm(t *testing.T) {
 		t.Error("something was applied")
 	}
 }
+
+// TestTunePasteIsChecked: a pasted value is the typed one: into the field,
+// checked as it arrives.
+func TestTunePasteIsChecked(t *testing.T) {
+	tu := newFakeTuner()
+	m := selectKey(t, tuned(t, tu, false), "net.ipv4.tcp_fin_timeout")
+	m, _ = step(t, m, press("enter"))
+	m, _ = step(t, m, tea.PasteMsg{Content: "5x"})
+	if m.tuning.edit.Value() != "605x" || !strings.Contains(m.tuning.editErr, "not a whole number") {
+		t.Errorf("after a paste: %q, error %q", m.tuning.edit.Value(), m.tuning.editErr)
+	}
+}
