@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tcpdash/tcpdash/internal/filter"
+	"github.com/tcpdash/tcpdash/internal/procfs"
 )
 
 // Options configure a Collector. The zero value polls the live kernel.
@@ -528,7 +529,7 @@ func entryOf(s *Socket) filter.Entry {
 }
 
 func parseProcFile(path string, family Family, fn func(*Socket)) error {
-	f, err := os.Open(path)
+	f, err := procfs.Open(path)
 	if family == IPv6 && errors.Is(err, os.ErrNotExist) {
 		return nil // IPv6 disabled
 	}

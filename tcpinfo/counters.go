@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/tcpdash/tcpdash/internal/procfs"
 )
 
 // Counters are the kernel's cheap TCP counters, read on every poll. The
@@ -112,19 +113,7 @@ const maxProcFile = 1 << 20
 // readProcFile reads a small file from /proc whole, refusing one larger
 // than maxProcFile.
 func readProcFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxProcFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxProcFile {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxProcFile)
-	}
-	return b, nil
+	return procfs.ReadFile(path, maxProcFile)
 }
 
 // parseSockstat reads sockstat's or sockstat6's lines, "TCP: inuse 5

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tcpdash/tcpdash/internal/procfs"
 )
 
 // An Owner is a process holding a socket.
@@ -279,7 +281,7 @@ type FileCount struct {
 // fileLimit reads the soft "Max open files" of /proc/PID/limits; 0 when
 // it cannot, or when it is unlimited.
 func fileLimit(procRoot, pid string) int {
-	f, err := os.Open(filepath.Join(procRoot, pid, "limits"))
+	f, err := procfs.Open(filepath.Join(procRoot, pid, "limits"))
 	if err != nil {
 		return 0
 	}
@@ -300,7 +302,7 @@ func fileLimit(procRoot, pid string) int {
 
 // cmdline reads /proc/PID/cmdline: NUL-separated arguments.
 func cmdline(procRoot, pid string) string {
-	f, err := os.Open(filepath.Join(procRoot, pid, "cmdline"))
+	f, err := procfs.Open(filepath.Join(procRoot, pid, "cmdline"))
 	if err != nil {
 		return ""
 	}
@@ -312,7 +314,7 @@ func cmdline(procRoot, pid string) string {
 }
 
 func command(procRoot, pid string) string {
-	b, err := os.ReadFile(filepath.Join(procRoot, pid, "comm"))
+	b, err := procfs.ReadFile(filepath.Join(procRoot, pid, "comm"), 64) // TASK_COMM_LEN is 16
 	if err != nil {
 		return "?"
 	}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tcpdash/tcpdash/internal/procfs"
 )
 
 // A Resolver maps cgroup-v2 ids (directory inodes) to paths and names. It
@@ -74,7 +76,7 @@ func NewResolver() (*Resolver, error) {
 // FindMount reads a mountinfo file for the cgroup2 mount: its mount point
 // and the hierarchy path it shows.
 func FindMount(mountinfo string) (mount, root string, err error) {
-	f, err := os.Open(mountinfo)
+	f, err := procfs.Open(mountinfo)
 	if err != nil {
 		return "", "", err
 	}

@@ -8,7 +8,6 @@ package conntrack
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/mdlayher/netlink"
 
+	"github.com/tcpdash/tcpdash/internal/sysctl"
 	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
@@ -79,7 +79,7 @@ func (r *Reader) Read() (tcpinfo.Conntrack, error) {
 }
 
 func readUint(path string) (uint64, error) {
-	b, err := os.ReadFile(path)
+	b, err := sysctl.ReadFile(path)
 	if err != nil {
 		return 0, err
 	}

@@ -9,9 +9,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/tcpdash/tcpdash/internal/procfs"
 )
 
 // MaxSize is the buffer a value is read into. A read that fills it may
@@ -37,7 +38,7 @@ func ReadFile(path string) ([]byte, error) {
 
 // readOnce reads path in one read() into size bytes.
 func readOnce(path string, size int) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := procfs.Open(path)
 	if err != nil {
 		return nil, err
 	}

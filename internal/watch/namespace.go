@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/tcpdash/tcpdash/internal/cgroups"
 	"github.com/tcpdash/tcpdash/internal/conntrack"
@@ -51,12 +52,22 @@ func Open(what string) (*Namespace, error) {
 
 // CgroupResolver names the cgroups in snapshots; without a cgroup2 mount
 // they stay ids (a cgroup-v1-only host reports the root for every socket).
-func CgroupResolver() tcpinfo.CgroupResolver {
-	r, err := cgroups.NewResolver()
-	if err != nil {
-		return nil
+// The mount is looked for when the first name is asked: a snapshot with no
+// socket to name, an empty namespace's or a filter's that matched none,
+// reads no mountinfo.
+func CgroupResolver() tcpinfo.CgroupResolver { return &lazyCgroups{} }
+
+type lazyCgroups struct {
+	once sync.Once
+	r    *cgroups.Resolver // nil: no cgroup2 mount
+}
+
+func (l *lazyCgroups) Resolve(id uint64) (path, name string, ok bool) {
+	l.once.Do(func() { l.r, _ = cgroups.NewResolver() })
+	if l.r == nil {
+		return "", "", false
 	}
-	return r
+	return l.r.Resolve(id)
 }
 
 // Settings reads the sysctls that findings give advice about; without
