@@ -63,7 +63,7 @@ type Aggregator struct {
 	// 80 bytes a group, for clients of thousands of destinations from
 	// hundreds of addresses).
 	groupIndex groupTable
-	groups     []pressureRow
+	groups     groupRows
 	localIndex map[netip.Addr]int32
 	locals     []netip.Addr
 
@@ -128,9 +128,10 @@ type procPort struct {
 // per port, each socket was a cache miss on rows spread over megabytes
 // (most of aggregating). So the two states that are most sockets,
 // TIME_WAIT and ESTABLISHED, are counted in dense arrays indexed by port
-// of 16 bits (all 65,536 ports' pairs are 256 KiB, which a core's L2
+// of 8 bits (all 65,536 ports' pairs are 128 KiB, which a core's L2
 // cache holds: at 32 bits, a dump of random local and remote ports
-// missed it on every socket), and the other states are
+// missed it on every socket; at 16, a one-shot snapshot of random client
+// ports touched 64 pages a table more, a page fault each), and the other states are
 // only noted, in arrival order. Read, the notes are sorted by port and
 // merged with the arrays, and each port's counts become one row, passed
 // on and dropped: no table of every port's rows is ever built.
@@ -138,8 +139,8 @@ type portNotes struct {
 	// counts holds each port's TIME_WAIT and ESTABLISHED side by side:
 	// in two arrays, a port read touched two pages, one of them often
 	// never written (a page fault on the zero page all the same).
-	counts  *[1 << 16][2]uint16
-	carry   map[uint32]uint32    // port<<1 | TIME_WAIT 0, ESTABLISHED 1: counts past 65,535, in 65,536s
+	counts  *[1 << 16][2]uint8
+	carry   map[uint32]uint32    // port<<1 | TIME_WAIT 0, ESTABLISHED 1: counts past 255, in 256s
 	touched [1 << 16 / 64]uint64 // ports with a count in the arrays
 	words   []uint16             // touched's words that are not zero: a small dump reads few
 	batch   []uint32             // port<<8 | state, not yet counted
@@ -179,11 +180,11 @@ func (p *portNotes) flush() {
 		}
 		port := n >> 8
 		c := &p.counts[port][i]
-		if *c++; *c == 0 { // wrapped: one port's 65,536th socket in a state
+		if *c++; *c == 0 { // wrapped: one port's 256th socket in a state (a server's port, a destination's)
 			if p.carry == nil {
 				p.carry = make(map[uint32]uint32)
 			}
-			p.carry[port<<1|i] += 1 << 16
+			p.carry[port<<1|i] += 1 << 8
 		}
 		w := uint16(port / 64)
 		if p.touched[w] == 0 {
@@ -206,13 +207,13 @@ func (p *portNotes) reserve(n int) {
 // the pages of the ports in use are ever written.
 func (p *portNotes) reset() {
 	if p.counts == nil {
-		p.counts = new([1 << 16][2]uint16)
+		p.counts = new([1 << 16][2]uint8)
 	}
 	clear(p.carry)
 	for _, w := range p.words {
 		for bits := p.touched[w]; bits != 0; bits &= bits - 1 {
 			port := int(w)*64 + mathbits.TrailingZeros64(bits)
-			p.counts[port] = [2]uint16{}
+			p.counts[port] = [2]uint8{}
 		}
 		p.touched[w] = 0
 	}
@@ -422,7 +423,7 @@ func (a *Aggregator) Reset(ports PortRange, q Query) {
 	a.endpoints = a.endpoints[:0]
 	a.peers.reset()
 	a.groupIndex.reset()
-	a.groups = a.groups[:0]
+	a.groups.reset()
 	clear(a.localIndex)
 	a.locals = a.locals[:0]
 	clear(a.cgroupIndex)
@@ -561,7 +562,7 @@ func (a *Aggregator) Add(s *Socket) {
 	if counted {
 		a.endpoints[r.endpoint].states[st]++
 	}
-	g := &a.groups[r.group]
+	g := a.groups.at(r.group)
 	g.used++
 	if owner >= 0 || cgroup != 0 {
 		switch {
@@ -604,7 +605,7 @@ type pressureRow struct {
 
 // group is row i as a PressureGroup, without capacity or opener.
 func (a *Aggregator) group(i int) PressureGroup {
-	r := &a.groups[i]
+	r := a.groups.at(int32(i))
 	return PressureGroup{Local: a.locals[r.local], Remote: a.endpoints[r.endpoint].endpoint, Used: int(r.used), TimeWait: int(r.timeWait),
 		RecentTimeWait: int(r.recent), FreshTimeWait: int(r.fresh), ExpiringTimeWait: int(r.expiring)}
 }
@@ -617,13 +618,6 @@ func (a *Aggregator) Reserve(open int) {
 	a.local.reserve(open)
 	a.remote.reserve(open)
 	a.peers.reserve(open)
-	// Destination groups: a client of thousands of destinations from
-	// hundreds of addresses has tens of thousands, and growing their rows
-	// by append copied them over and over (a twentieth of a --once of such
-	// a mix). Rows never used are never touched.
-	if n := open / 8; cap(a.groups) < n {
-		a.groups = make([]pressureRow, 0, n)
-	}
 }
 
 // recentSlots are the two rows a destination group (a local address and
@@ -687,6 +681,33 @@ func (a *Aggregator) groupRow(local netip.Addr, ep int32) int32 {
 	return a.groupIndex.find(a, l, ep)
 }
 
+// groupRows are the destination groups' rows, in blocks that never move:
+// grown by append, the rows were copied at each doubling, and a mix's
+// 10,000 groups copied 0.4 MB, a hundred page faults of a one-shot
+// snapshot. Blocks stay for the next dump; rows are written whole when
+// added, so a reset only forgets them.
+type groupRows struct {
+	blocks []*[groupBlock]pressureRow
+	n      int
+}
+
+// groupBlock is a block's rows: 24 KiB.
+const groupBlock = 512
+
+func (g *groupRows) at(i int32) *pressureRow { return &g.blocks[i/groupBlock][i%groupBlock] }
+
+func (g *groupRows) add(r pressureRow) int32 {
+	if g.n == len(g.blocks)*groupBlock {
+		g.blocks = append(g.blocks, new([groupBlock]pressureRow))
+	}
+	i := int32(g.n)
+	g.n++
+	*g.at(i) = r
+	return i
+}
+
+func (g *groupRows) reset() { g.n = 0 }
+
 // groupTable finds a destination group's row by its local address's and
 // endpoint's indexes, which the row holds: an open-addressing table of
 // row numbers, four bytes a slot. A Go map of the eight-byte keys grew
@@ -707,30 +728,30 @@ func (t *groupTable) reset() {
 // need be.
 func (t *groupTable) find(a *Aggregator, l, ep int32) int32 {
 	if 2*(t.used+1) > len(t.slots) { // at most half full
-		t.grow(a.groups)
+		t.grow(&a.groups)
 	}
 	mask := len(t.slots) - 1
 	for i := groupHash(l, ep) & mask; ; i = (i + 1) & mask {
 		s := t.slots[i]
 		if s == 0 {
-			g := int32(len(a.groups))
-			a.groups = append(a.groups, pressureRow{local: l, endpoint: ep})
+			g := a.groups.add(pressureRow{local: l, endpoint: ep})
 			t.slots[i] = g + 1
 			t.used++
 			return g
 		}
-		if r := &a.groups[s-1]; r.local == l && r.endpoint == ep {
+		if r := a.groups.at(s - 1); r.local == l && r.endpoint == ep {
 			return s - 1
 		}
 	}
 }
 
 // grow doubles the table (at first 1,024 slots), placing rows again.
-func (t *groupTable) grow(rows []pressureRow) {
+func (t *groupTable) grow(rows *groupRows) {
 	t.slots = make([]int32, max(1024, 2*len(t.slots)))
 	mask := len(t.slots) - 1
 	for g := range t.used {
-		i := groupHash(rows[g].local, rows[g].endpoint) & mask
+		r := rows.at(int32(g))
+		i := groupHash(r.local, r.endpoint) & mask
 		for t.slots[i] != 0 {
 			i = (i + 1) & mask
 		}
@@ -954,9 +975,9 @@ func (a *Aggregator) Fill(snap *Snapshot, n int) {
 			others[k.group] = k
 		}
 	}
-	snap.PortPressure = topN(snap.PortPressure[:0], n, len(a.groups), func(i int) (PressureGroup, bool) {
+	snap.PortPressure = topN(snap.PortPressure[:0], n, a.groups.n, func(i int) (PressureGroup, bool) {
 		g := a.group(i)
-		if r := &a.groups[i]; r.openerCount > 0 {
+		if r := a.groups.at(int32(i)); r.openerCount > 0 {
 			k, c := groupOwner{int32(i), r.openerProc, r.openerCgroup}, int(r.openerCount)
 			if b, ok := others[int32(i)]; ok && beats(a.groupOwners[b], b, c, k) {
 				k, c = b, a.groupOwners[b]

@@ -796,10 +796,11 @@ func mustFilter(t *testing.T, expr string) *filter.Filter {
 	return f
 }
 
-// TestPortNotesPastSixteenBits: a port's counts are 16 bits in the dense
+// TestPortNotesPastEightBits: a port's counts are 8 bits in the dense
 // arrays; a port with more sockets than that in a state (a server's 443
-// with 70,000 connections) is still counted exactly, after a reset too.
-func TestPortNotesPastSixteenBits(t *testing.T) {
+// with 70,000 connections, a client port's 255th to 257th) is still
+// counted exactly, after a reset too.
+func TestPortNotesPastEightBits(t *testing.T) {
 	var p portNotes
 	for round := range 2 {
 		p.reset()
@@ -811,13 +812,24 @@ func TestPortNotesPastSixteenBits(t *testing.T) {
 		}
 		p.note(80, Established)
 		p.note(443, CloseWait)
+		for port, n := range map[uint16]int{1000: 255, 1001: 256, 1002: 257, 1003: 511, 1004: 512} {
+			for range n {
+				p.note(port, TimeWait)
+				p.note(port+100, Established)
+			}
+		}
 		got := map[uint16][NumStates]uint32{}
 		p.each(func(r *portRow) { got[r.port] = r.states })
 		var want443, want80 [NumStates]uint32
 		want443[Established], want443[TimeWait], want443[CloseWait] = 70_000, 1<<17+3, 1
 		want80[Established] = 1
-		if len(got) != 2 || got[443] != want443 || got[80] != want80 {
+		if len(got) != 12 || got[443] != want443 || got[80] != want80 {
 			t.Errorf("round %d: counts %v, want 443 %v and 80 %v", round, got, want443, want80)
+		}
+		for port, n := range map[uint16]uint32{1000: 255, 1001: 256, 1002: 257, 1003: 511, 1004: 512} {
+			if got[port][TimeWait] != n || got[port+100][Established] != n {
+				t.Errorf("round %d: port %d %d, port %d %d; want %d each", round, port, got[port][TimeWait], port+100, got[port+100][Established], n)
+			}
 		}
 	}
 }
