@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,4 +87,36 @@ func FuzzFindMount(f *testing.F) {
 			t.Fatalf("a mount from nothing: %q", content)
 		}
 	})
+}
+
+// TestParseContainerSkipsOnlyWhatCannotMatch: the words ParseContainer
+// looks for before compiling its patterns are in every path a pattern
+// matches: over random paths of runtime words, ids and near misses, a
+// path without them matches no pattern.
+func TestParseContainerSkipsOnlyWhatCannotMatch(t *testing.T) {
+	words := []string{"docker", "dock", "cri-containerd", "containe", "crio", "cri", "libpod", "lib", "pod", "po",
+		"kubepods", "burstable", "system.slice", "user.slice", ".scope", "-", "_", "/", ".slice",
+		"0123456789ab", strings.Repeat("f", 64), "3f1c2d4e-5a6b-7c8d-9e0f-a1b2c3d4e5f6", "3f1c2d4e_5a6b_7c8d_9e0f_a1b2c3d4e5f6"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	re := patterns()
+	skipped := 0
+	for range 20000 {
+		var b strings.Builder
+		for range 1 + rng.IntN(8) {
+			b.WriteString(words[rng.IntN(len(words))])
+		}
+		p := b.String()
+		if !mayName(p) {
+			skipped++
+			if re.scope.MatchString(p) || re.plain.MatchString(p) || re.pod.MatchString(p) {
+				t.Fatalf("%q matches a pattern but is skipped", p)
+			}
+			if _, ok := ParseContainer(p); ok {
+				t.Fatalf("%q: a container", p)
+			}
+		}
+	}
+	if skipped < 1000 {
+		t.Fatalf("only %d paths without the words: the test tries too few", skipped)
+	}
 }
