@@ -170,15 +170,18 @@ func newCollector(opts Options, dial func() (dumper, error)) (*Collector, error)
 	return c, nil
 }
 
-// probe dumps the listeners once, to learn which dumps the kernel serves:
-// one of both families, else one a family; a kernel without tcp_diag
-// accepts the socket but rejects every dump.
+// probe asks for a dump of no state, to learn which dumps the kernel
+// serves: one of both families, else one a family; a kernel without
+// tcp_diag accepts the socket but rejects every dump. With no state asked
+// for, the kernel walks neither its listeners' table nor its established
+// one (a probe of the listeners walked every listening bucket), yet
+// refuses a request or a protocol it cannot serve as it would any dump.
 func probe(conn dumper) ([]Family, error) {
 	none := func(*Socket) {}
-	if conn.Dump(BothFamilies, StatesOf(Listen), none) == nil {
+	if conn.Dump(BothFamilies, 0, none) == nil {
 		return []Family{BothFamilies}, nil
 	}
-	if err := conn.Dump(IPv4, StatesOf(Listen), none); err != nil {
+	if err := conn.Dump(IPv4, 0, none); err != nil {
 		return nil, err
 	}
 	return []Family{IPv4, IPv6}, nil

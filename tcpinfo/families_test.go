@@ -164,8 +164,9 @@ func firstMissing(a, b []string) []string {
 // perFamilyKernel serves dumps of one family and refuses one of both, as
 // a kernel without TCPDIAG_GETSOCK would.
 type perFamilyKernel struct {
-	socks []Socket
-	dumps []Family
+	socks  []Socket
+	dumps  []Family
+	states []StateSet
 }
 
 func (k *perFamilyKernel) Dump(f Family, s StateSet, fn func(*Socket)) error {
@@ -173,7 +174,7 @@ func (k *perFamilyKernel) Dump(f Family, s StateSet, fn func(*Socket)) error {
 }
 
 func (k *perFamilyKernel) DumpProgram(f Family, states StateSet, _ []byte, fn func(*Socket)) error {
-	k.dumps = append(k.dumps, f)
+	k.dumps, k.states = append(k.dumps, f), append(k.states, states)
 	if f == BothFamilies {
 		return unix.EINVAL
 	}
@@ -204,6 +205,9 @@ func TestCollectorDumpsByFamilyWhereBothAreRefused(t *testing.T) {
 	c.counters = func() (Counters, error) { return Counters{}, nil }
 	if want := []Family{BothFamilies, IPv4}; !slices.Equal(k.dumps, want) {
 		t.Errorf("probes %v, want %v", k.dumps, want)
+	}
+	if want := []StateSet{0, 0}; !slices.Equal(k.states, want) {
+		t.Errorf("probes asked for states %v, want none: a probe needs no table walked", k.states)
 	}
 	k.dumps = nil
 	snap, err := c.Collect(Query{})
