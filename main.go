@@ -1,23 +1,20 @@
 // Command tcpdash shows what the kernel's TCP sockets are doing, second by
 // second, names who holds them, says why connections fail, and tunes the
-// kernel safely. Everything but signals, the exit status and handing over
-// to tcpdash-exporter is in internal/cli.
+// kernel safely. Everything but the exit status and handing over to
+// tcpdash-exporter is in internal/cli, the signals that stop a command
+// included: a one-shot snapshot starts without them.
 package main
 
 import (
 	"context"
 	"errors"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/tcpdash/tcpdash/internal/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	err := cli.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
+	err := cli.Run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	if x, ok := errors.AsType[*cli.Exec](err); ok {
 		err = x.Run()
 	}

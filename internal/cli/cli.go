@@ -5,8 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/tcpdash/tcpdash/internal/diagnose"
@@ -269,8 +272,20 @@ func PrintVersion(args []string, stdout io.Writer) error {
 	return err
 }
 
+// untilSignalled is ctx, ended also by SIGINT, SIGTERM or SIGHUP: what a
+// command that runs until stopped, or must finish what it started (a
+// sysctl batch, a recording's last line, the terminal given back), needs
+// to stop cleanly. A one-shot snapshot goes without: os/signal's set-up
+// starts three threads (it locks one to manage the signal mask), the most
+// of a millisecond of a --once on these VMs, and a snapshot killed leaves
+// nothing half done.
+func untilSignalled(ctx context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+}
+
 // Run is tcpdash: it parses args, runs the mode or subcommand they name
-// until it ends or ctx does, and returns its error for ExitCode.
+// until it ends, ctx does or a signal stops it (SIGINT, SIGTERM, SIGHUP),
+// and returns its error for ExitCode.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		if IsVersion(args[0]) {
@@ -284,18 +299,29 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		case "__complete":
 			return runComplete(args[1:], stdout)
 		case cmdTune:
+			ctx, stop := untilSignalled(ctx)
+			defer stop()
 			return runTune(ctx, args[1:], stdin, stdout, stderr)
 		case cmdExporter:
 			return runExporter(args[1:], stdout)
 		case cmdRecord:
+			ctx, stop := untilSignalled(ctx)
+			defer stop()
 			return runRecord(ctx, args[1:], stdout, stderr)
 		case cmdReplay:
+			ctx, stop := untilSignalled(ctx)
+			defer stop()
 			return runReplay(ctx, args[1:], stdout, stderr)
 		}
 	}
 	cfg, err := parseFlags(args)
 	if err != nil {
 		return helpOr(err, cmdMain, stdout)
+	}
+	if !cfg.once {
+		var stop context.CancelFunc
+		ctx, stop = untilSignalled(ctx)
+		defer stop()
 	}
 	if cfg.netns.all {
 		return runAll(ctx, cfg, stdout, stderr)
