@@ -36,25 +36,30 @@ func (f *lineInput) SetValue(s string) {
 	f.insert(s)
 }
 
-// CursorEnd moves the cursor after the last character.
-func (f *lineInput) CursorEnd() { f.pos = len(f.value) }
-
-// Focus gives the lineInput the keys.
+// Focus gives the field the keys.
 func (f *lineInput) Focus() { f.focused = true }
 
 // Blur takes them away; the text stays.
 func (f *lineInput) Blur() { f.focused = false }
 
-// Reset empties the lineInput.
+// Reset empties the field.
 func (f *lineInput) Reset() { f.value, f.pos = nil, 0 }
 
+// maxLineInput bounds the text, whatever is pasted: an expression, a
+// time or a sysctl's value is far shorter.
+const maxLineInput = 4096
+
 // insert puts s at the cursor, dropping what would break the line or
-// the terminal (controls, escapes), tabs and newlines made spaces. Every
-// edit makes a new slice: a model is a value, and the one before the key
-// must not see the text change under it.
+// the terminal (controls, escapes), tabs and newlines made spaces, and
+// what would take the text past maxLineInput. Every edit makes a new
+// slice: a model is a value, and the one before the key must not see the
+// text change under it.
 func (f *lineInput) insert(s string) {
 	var add []rune
 	for _, r := range s {
+		if len(f.value)+len(add) >= maxLineInput {
+			break
+		}
 		switch {
 		case r == '\t' || r == '\n' || r == '\r':
 			add = append(add, ' ')
@@ -77,7 +82,7 @@ func (f *lineInput) cut(from, to int) {
 }
 
 // Update edits the text with a key or a paste; other messages and an
-// unfocused lineInput leave it as it is.
+// unfocused field leave it as it is.
 func (f lineInput) Update(msg tea.Msg) lineInput {
 	if !f.focused {
 		return f

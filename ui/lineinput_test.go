@@ -155,3 +155,14 @@ func TestPasteIntoPrompts(t *testing.T) {
 		t.Errorf("the filter in force: %q", m.filt.bar.Active().String())
 	}
 }
+
+// TestLineInputBounded: a paste of megabytes keeps maxLineInput runes.
+func TestLineInputBounded(t *testing.T) {
+	in := lineInput{}
+	in.Focus()
+	in = in.Update(tea.PasteMsg{Content: strings.Repeat("x", 1<<20)})
+	in = in.Update(keyOf(t, "y"))
+	if n := len([]rune(in.Value())); n != maxLineInput {
+		t.Errorf("%d runes kept, want %d", n, maxLineInput)
+	}
+}
