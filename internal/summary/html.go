@@ -217,8 +217,10 @@ func (s *Summary) writeBody(p *htmlPage, title string) {
 
 // htmlPage is the page as it is written. It is built here rather than by
 // html/template, whose package initialisation every start of the binary
-// paid for (a millisecond; docs/performance.md), for a page with one
-// context for outside strings: text and quoted attributes.
+// paid for (a millisecond; docs/performance.md), for a page that puts
+// outside strings in one context only: text, and double-quoted
+// attributes. A string put anywhere else (a URL, a script, a style) would
+// need escaping of its own, which text does not give.
 type htmlPage struct{ b []byte }
 
 // raw writes our own markup.
