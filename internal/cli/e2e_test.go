@@ -172,9 +172,14 @@ func TestIntegrationDashboardInTmux(t *testing.T) {
 		fmt.Sprintf(`pid %d \(leaky-app\) holds 15 CLOSE_WAIT sockets to 127\.0\.0\.7:5432`, leaker))
 	// A filter that leaves the leak's sockets out narrows the tables, not
 	// the findings: the leak is still named.
+	// The expression is pasted, as from a runbook: tmux sends it as a
+	// bracketed paste, which reaches the prompt as one paste, not keys
+	// (typed, its tab would move the focus; pasted, it is a space).
 	s.run("send-keys", "-t", "e2e", "/")
 	s.waitScreen("the filter prompt", "filter: ")
-	s.run("send-keys", "-t", "e2e", "-l", "dport 20000")
+	s.run("set-buffer", "dport\t20000")
+	s.run("paste-buffer", "-p", "-t", "e2e")
+	s.waitScreen("the pasted expression", "filter: dport 20000")
 	s.run("send-keys", "-t", "e2e", "Enter")
 	s.waitScreen("the filter in force, the leak still found", "tables filtered: dport 20000",
 		fmt.Sprintf(`pid %d \(leaky-app\) holds 15 CLOSE_WAIT sockets to 127\.0\.0\.7:5432`, leaker))
