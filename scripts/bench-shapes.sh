@@ -24,7 +24,9 @@
 #   v6-out      the same, below it
 #   tw-one      60k TIME_WAIT from one address to one destination port
 #   mix         all of these kinds at once, ports inside the range
-#   empty       an empty namespace: start-up alone
+#   empty       an empty namespace: start-up alone, and `tcpdash version`
+#               (the runtime, the dependencies' init, a first encoding)
+#               against the floor's whole run
 # With OLD=path/to/an/older/tcpdash, that build is measured beside this
 # one, in the same runs: before and after, side by side.
 set -euo pipefail
@@ -88,12 +90,14 @@ wait_for holding
 echo "  \$(ss -tanH | wc -l) sockets: \$(ss -tanH | awk '{print \$1}' | sort | uniq -c | sort -rn | awk '{printf "%s %s  ", \$2, \$1}')"
 $bin/tcpload --runs $runs ${benches[@]@Q} 2>/dev/null
 $bin/tcpload --runs $runs ${filtered[@]@Q} 2>/dev/null
+$( ((${#startup[@]})) && echo "$bin/tcpload --runs $runs ${startup[@]@Q} 2>/dev/null" )
 INNER
   "$bin/tcpload" --netns "${sysctls[@]}" -- bash "$bin/shape.sh"
 }
 
 wide=net.ipv4.ip_local_port_range='10000 65000' # room for 200k sockets on few ports
 tw=net.ipv4.tcp_max_tw_buckets=1000000
+startup=() # a third set of commands, on the empty namespace only
 per=$(n 9000) # pairs a worker (one process holds at most 20,000 files here)
 for s in "${shapes[@]}"; do
   case $s in
@@ -106,7 +110,18 @@ for s in "${shapes[@]}"; do
   v6-out) shape "$s" "--ipv6 $per" 11 5000 "$wide" ;;
   tw-one) shape "$s" "--time-wait $(n 60000) --dests 1 --ports 1" 1 20000 "$tw" "net.ipv4.ip_local_port_range=1024 65000" ;;
   mix) shape "$s" "--time-wait $(n 40000) --dests 96 --ports 1 --established $(n 2500) --sources 200 --mapped $(n 2500) --ipv6 $(n 2500)" 4 40000 "$tw" "$wide" ;;
-  empty) shape "$s" "" 1 20000 ;;
+  empty)
+    # Start-up as the goal counts it: the runtime, the dependencies'
+    # init and a first encoding, which `version` is, against the floor's
+    # whole run.
+    startup=(
+      --bench "floor (rawdump)=$bin/rawdump"
+      --bench "tcpdash version=$bin/tcpdash version"
+      ${OLD:+--bench "older build, version=$OLD version"}
+    )
+    shape "$s" "" 1 20000
+    startup=()
+    ;;
   *) echo "unknown shape $s" >&2; exit 2 ;;
   esac
 done
