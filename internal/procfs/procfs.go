@@ -1,8 +1,8 @@
 // Package procfs opens the kernel's pseudo-files (/proc, /proc/sys) with
 // plain system calls. os.Open hands every file to Go's network poller, and
-// procfs files accept it: each open then costs a fcntl and an epoll_ctl,
-// and each close another epoll_ctl, four calls more than open, read and
-// close for a file that never blocks. A snapshot reads some twenty such
+// procfs files accept it: each open then costs two fcntl and an
+// epoll_ctl, and each close another epoll_ctl, four calls more than open,
+// read and close for a file that never blocks. A snapshot reads some twenty such
 // files, and the process walk thousands.
 package procfs
 
@@ -16,6 +16,7 @@ import (
 )
 
 // File is an open procfs file, read with read(2) and closed with close(2).
+// Unlike an *os.File it has no finalizer: its opener closes it.
 type File struct {
 	fd   int
 	path string
