@@ -833,3 +833,12 @@ func TestPortNotesPastEightBits(t *testing.T) {
 		}
 	}
 }
+
+// TestLow32: an address's last four bytes, IPv4 or IPv6.
+func TestLow32(t *testing.T) {
+	for s, want := range map[string]uint32{"10.1.2.3": 0x0a010203, "2001:db8::a0b:c0d": 0x0a0b0c0d, "::ffff:10.1.2.3": 0x0a010203, "fe80::1%eth0": 1} {
+		if got := low32(netip.MustParseAddr(s)); got != want {
+			t.Errorf("low32(%s) = %#x, want %#x", s, got, want)
+		}
+	}
+}

@@ -26,9 +26,16 @@ type peerNotes struct {
 	v6     []uint64
 	addrs6 []addr6
 	index6 map[addr6]uint32
-	wide6  []peer6
-	wide   bool // this dump's IPv6 peers are in wide6
-	n      int  // the notes reserved
+	// last6 is the address the last compact note named, at index
+	// last6i, when haveLast: a server's peers come from few addresses,
+	// one after another, and the map's hash of 16 bytes a peer was a
+	// tenth of an IPv6 server's snapshot.
+	last6    addr6
+	last6i   uint32
+	haveLast bool
+	wide6    []peer6
+	wide     bool // this dump's IPv6 peers are in wide6
+	n        int  // the notes reserved
 	// order, rank and sorted are sort6's, reused.
 	order  []uint32
 	rank   []uint64
@@ -126,6 +133,10 @@ func (p *peerNotes) add6(a addr6, portState uint32) {
 		p.wide6 = append(p.wide6, peer6{a.hi, a.lo, portState})
 		return
 	}
+	if p.haveLast && a == p.last6 {
+		p.v6 = append(p.v6, uint64(p.last6i)<<24|uint64(portState))
+		return
+	}
 	i, ok := p.index6[a]
 	if !ok {
 		if len(p.addrs6) >= minWide && len(p.addrs6)*wideAfter > len(p.v6) {
@@ -140,6 +151,7 @@ func (p *peerNotes) add6(a addr6, portState uint32) {
 		p.index6[a] = i
 		p.addrs6 = append(p.addrs6, a)
 	}
+	p.last6, p.last6i, p.haveLast = a, i, true
 	p.v6 = append(p.v6, uint64(i)<<24|uint64(portState))
 }
 
@@ -153,12 +165,13 @@ func (p *peerNotes) widen() {
 		a := p.addrs6[n>>24]
 		p.wide6 = append(p.wide6, peer6{a.hi, a.lo, uint32(n & 0xffffff)})
 	}
-	p.wide, p.v6, p.addrs6 = true, p.v6[:0], p.addrs6[:0]
+	p.wide, p.v6, p.addrs6, p.haveLast = true, p.v6[:0], p.addrs6[:0], false
 	clear(p.index6)
 }
 
 func (p *peerNotes) reset() {
 	p.v4, p.v6, p.wide6, p.addrs6, p.merged, p.wide = p.v4[:0], p.v6[:0], p.wide6[:0], p.addrs6[:0], false, false
+	p.haveLast = false
 	clear(p.index6)
 }
 
