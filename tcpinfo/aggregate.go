@@ -68,6 +68,7 @@ type Aggregator struct {
 	locals     []netip.Addr
 
 	cgroupIndex map[uint64]int
+	lastCgroup  int // the row addCgroup counted into last
 	cgroups     []CgroupCount
 
 	// The port tables' rows, reused.
@@ -923,13 +924,20 @@ func (a *Aggregator) countUnseen(s *Socket, o *Owners) {
 	}
 }
 
+// addCgroup counts a socket of cgroup id. A service's sockets come in
+// runs, so the last cgroup's row is tried before the map.
 func (a *Aggregator) addCgroup(id uint64, st State) {
+	if i := a.lastCgroup; i < len(a.cgroups) && a.cgroups[i].ID == id {
+		a.cgroups[i].States[st]++
+		return
+	}
 	i, ok := a.cgroupIndex[id]
 	if !ok {
 		i = len(a.cgroups)
 		a.cgroupIndex[id] = i
 		a.cgroups = append(a.cgroups, CgroupCount{ID: id})
 	}
+	a.lastCgroup = i
 	a.cgroups[i].States[st]++
 }
 

@@ -193,6 +193,17 @@ func TestAggregatorAgainstCounting(t *testing.T) {
 		return cmp.Or(cmp.Compare(b.States.Total(), a.States.Total()), cmp.Compare(a.Port, b.Port))
 	})
 
+	// Each service's sockets, by state: shuffled, runs of one cgroup and
+	// changes of cgroup both.
+	wantCgroups := map[uint64]StateCounts{}
+	for _, s := range socks {
+		if s.Cgroup != 0 {
+			c := wantCgroups[s.Cgroup]
+			c[s.State]++
+			wantCgroups[s.Cgroup] = c
+		}
+	}
+
 	a := NewAggregator(ports)
 	var snap Snapshot
 	byAddrPort := gocmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })
@@ -206,6 +217,13 @@ func TestAggregatorAgainstCounting(t *testing.T) {
 		gotEndpoints := endpointCounts(t, &snap)
 		if diff := gocmp.Diff(wantEndpoints, gotEndpoints, byAddrPort); diff != "" {
 			t.Errorf("remote endpoints (-want +got):\n%s", diff)
+		}
+		gotCgroups := map[uint64]StateCounts{}
+		for _, c := range snap.Cgroups {
+			gotCgroups[c.ID] = c.States
+		}
+		if diff := gocmp.Diff(wantCgroups, gotCgroups); diff != "" {
+			t.Errorf("cgroups (-want +got):\n%s", diff)
 		}
 		gotRemote := map[uint16]StateCounts{}
 		for _, p := range snap.TopRemotePorts {
