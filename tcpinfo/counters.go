@@ -79,7 +79,7 @@ func ReadCounters(procRoot string) (Counters, error) {
 func ReadCountersAt(procDir string) (Counters, error) {
 	var c Counters
 	net := filepath.Join(procDir, "net")
-	b, err := readProcFile(filepath.Join(net, "sockstat"))
+	b, err := procfs.ReadFile(filepath.Join(net, "sockstat"), maxProcFile)
 	if err != nil {
 		return c, fmt.Errorf("tcpinfo: sockstat: %w", err)
 	}
@@ -87,7 +87,7 @@ func ReadCountersAt(procDir string) (Counters, error) {
 		return c, fmt.Errorf("tcpinfo: sockstat: %w", err)
 	}
 	// sockstat6 is absent when IPv6 is disabled; that is zero sockets.
-	if b, err := readProcFile(filepath.Join(net, "sockstat6")); err == nil {
+	if b, err := procfs.ReadFile(filepath.Join(net, "sockstat6"), maxProcFile); err == nil {
 		if err := c.parseSockstat(b); err != nil {
 			return c, fmt.Errorf("tcpinfo: sockstat6: %w", err)
 		}
@@ -95,7 +95,7 @@ func ReadCountersAt(procDir string) (Counters, error) {
 		return c, fmt.Errorf("tcpinfo: sockstat6: %w", err)
 	}
 	for _, name := range []string{"snmp", "netstat"} {
-		b, err := readProcFile(filepath.Join(net, name))
+		b, err := procfs.ReadFile(filepath.Join(net, name), maxProcFile)
 		if err != nil {
 			return c, fmt.Errorf("tcpinfo: %s: %w", name, err)
 		}
@@ -109,12 +109,6 @@ func ReadCountersAt(procDir string) (Counters, error) {
 // maxProcFile bounds what a counters file may cost: netstat, the
 // largest, is some 4 KiB.
 const maxProcFile = 1 << 20
-
-// readProcFile reads a small file from /proc whole, refusing one larger
-// than maxProcFile.
-func readProcFile(path string) ([]byte, error) {
-	return procfs.ReadFile(path, maxProcFile)
-}
 
 // parseSockstat reads sockstat's or sockstat6's lines, "TCP: inuse 5
 // orphan 0 tw 2 ...", into c: only the TCP and TCP6 lines.
