@@ -524,12 +524,18 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 // tuningCaptures reports whether the tuning pane takes msg: it is
 // focused, live, and editing or confirming.
 func (m Model) tuningCaptures(msg tea.KeyPressMsg) bool {
-	return m.view.focus == paneTuning && m.cfg.Tuner != nil && !m.view.recorded && m.tuning.captures(msg)
+	return m.tuningLive() && m.tuning.captures(msg)
+}
+
+// tuningLive reports whether the tuning pane is the one in view and can
+// change anything: focused, with a tuner, on a live namespace.
+func (m Model) tuningLive() bool {
+	return m.view.focus == paneTuning && m.cfg.Tuner != nil && !m.view.recorded
 }
 
 // paste takes a terminal's paste into the field being edited, if any.
 func (m Model) paste(msg tea.PasteMsg) (tea.Model, tea.Cmd) {
-	if m.view.focus == paneTuning && m.cfg.Tuner != nil && !m.view.recorded {
+	if m.tuningLive() {
 		m.tuning, _ = m.tuning.Update(msg)
 	}
 	return m, nil
