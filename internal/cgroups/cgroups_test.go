@@ -91,32 +91,42 @@ func FuzzFindMount(f *testing.F) {
 
 // TestParseContainerSkipsOnlyWhatCannotMatch: the words ParseContainer
 // looks for before compiling its patterns are in every path a pattern
-// matches: over random paths of runtime words, ids and near misses, a
-// path without them matches no pattern.
+// matches. Real runtimes' paths, each also cut, with a character dropped
+// or changed, give what the patterns alone give.
 func TestParseContainerSkipsOnlyWhatCannotMatch(t *testing.T) {
-	words := []string{"docker", "dock", "cri-containerd", "containe", "crio", "cri", "libpod", "lib", "pod", "po",
-		"kubepods", "burstable", "system.slice", "user.slice", ".scope", "-", "_", "/", ".slice",
-		"0123456789ab", strings.Repeat("f", 64), "3f1c2d4e-5a6b-7c8d-9e0f-a1b2c3d4e5f6", "3f1c2d4e_5a6b_7c8d_9e0f_a1b2c3d4e5f6"}
+	id := strings.Repeat("3f1c2a4b", 8)
+	uid := "7c0e2a1b-1111-2222-3333-444455556666"
+	paths := []string{
+		"/system.slice/docker-" + id + ".scope", "/docker/" + id, "/machine.slice/libpod-" + id + ".scope",
+		"/libpod/" + id, "/system.slice/crio-" + id + ".scope", "/crio/" + id,
+		"/system.slice/cri-containerd-" + id + ".scope", "/cri-containerd/" + id,
+		"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + strings.ReplaceAll(uid, "-", "_") + ".slice/cri-containerd-" + id + ".scope",
+		"/kubepods/burstable/pod" + uid + "/" + id, "/kubepods/besteffort/pod" + uid,
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	re := patterns()
-	skipped := 0
+	matched := 0
 	for range 20000 {
-		var b strings.Builder
-		for range 1 + rng.IntN(8) {
-			b.WriteString(words[rng.IntN(len(words))])
+		p := []byte(paths[rng.IntN(len(paths))])
+		switch rng.IntN(4) {
+		case 0: // as it is
+		case 1: // a character dropped
+			i := rng.IntN(len(p))
+			p = append(p[:i:i], p[i+1:]...)
+		case 2: // a character changed
+			p[rng.IntN(len(p))] = "-_/.apdoc0"[rng.IntN(10)]
+		case 3: // cut
+			p = p[rng.IntN(len(p)):]
 		}
-		p := b.String()
-		if !mayName(p) {
-			skipped++
-			if re.scope.MatchString(p) || re.plain.MatchString(p) || re.pod.MatchString(p) {
-				t.Fatalf("%q matches a pattern but is skipped", p)
-			}
-			if _, ok := ParseContainer(p); ok {
-				t.Fatalf("%q: a container", p)
-			}
+		got, gotOK := ParseContainer(string(p))
+		want, wantOK := matchContainer(string(p))
+		if got != want || gotOK != wantOK {
+			t.Fatalf("%q: %+v %v, the patterns alone %+v %v", p, got, gotOK, want, wantOK)
+		}
+		if wantOK {
+			matched++
 		}
 	}
-	if skipped < 1000 {
-		t.Fatalf("only %d paths without the words: the test tries too few", skipped)
+	if matched < 5000 {
+		t.Fatalf("only %d paths named a container: the test tries too few", matched)
 	}
 }

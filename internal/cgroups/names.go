@@ -52,10 +52,15 @@ var runtimes = map[string]string{"docker": "docker", "cri-containerd": "containe
 
 // ParseContainer reads the container a cgroup path names, if any.
 func ParseContainer(path string) (Container, bool) {
-	var c Container
 	if !mayName(path) {
-		return c, false
+		return Container{}, false
 	}
+	return matchContainer(path)
+}
+
+// matchContainer is ParseContainer by the patterns alone.
+func matchContainer(path string) (Container, bool) {
+	var c Container
 	re := patterns()
 	if m := re.pod.FindStringSubmatch(path); m != nil {
 		c.PodUID = strings.ReplaceAll(m[1], "_", "-")
