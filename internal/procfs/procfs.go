@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"slices"
 
 	"golang.org/x/sys/unix"
 )
@@ -75,19 +76,31 @@ func (f *File) Close() error {
 var ErrTooLarge = errors.New("larger than the limit")
 
 // ReadFile reads the file at path whole, refusing one longer than limit
-// bytes (the bound on what a file from outside may cost).
+// bytes (the bound on what a file from outside may cost). It starts with
+// 512 bytes and doubles, as os.ReadFile does: procfs files report no size.
+// (io.ReadAll grows by a quarter: netstat's 4 KiB took seven reads and
+// seven sizes of buffer, each size class a fresh span in a new process.)
 func ReadFile(path string, limit int) ([]byte, error) {
 	f, err := Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
-	if err != nil {
-		return nil, err
+	b := make([]byte, 0, 512)
+	for {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, cap(b)) // doubles: at most twice the limit is held
+		}
+		n, err := f.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if len(b) > limit {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: ErrTooLarge}
+		}
+		if errors.Is(err, io.EOF) {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	if len(b) > limit {
-		return nil, &fs.PathError{Op: "read", Path: path, Err: ErrTooLarge}
-	}
-	return b, nil
 }
