@@ -346,16 +346,31 @@ func (p player) next() tea.Cmd {
 	return tea.Tick(d, func(time.Time) tea.Msg { return playTickMsg{gen} })
 }
 
+// noteLines is the player's note, wrapped to w cells, for the lines above
+// the status line: beside it, an 80-column status line cut the note (the
+// time J could not read, and what it wants instead).
+func (p player) noteLines(w int) []string {
+	if p.note == "" {
+		return nil
+	}
+	style := p.styles.warn
+	if p.jumping {
+		style = p.styles.statusErr
+	}
+	lines := wrap("! "+p.note, w)
+	for i, l := range lines {
+		lines[i] = style.Render(l)
+	}
+	return lines
+}
+
 // View is the status line: play state, speed, time, position, and a
-// timeline with the findings' starts marked.
+// timeline with the findings' starts marked; while J is open, its prompt.
+// The note goes above it (noteLines).
 func (p player) View() string {
 	st := p.styles
 	if p.jumping {
-		s := p.jump.View(st, p.width)
-		if p.note != "" {
-			s += "  " + st.statusErr.Render(p.note)
-		}
-		return fit(s, p.width)
+		return fit(p.jump.View(st, p.width), p.width)
 	}
 	state := "⏸ paused"
 	if p.playing {
@@ -370,15 +385,11 @@ func (p player) View() string {
 	if p.tape.More {
 		head += " (reading the rest…)"
 	}
-	tail := ""
-	if p.note != "" {
-		tail = "  " + p.note
-	}
-	barW := p.width - len([]rune(head)) - len([]rune(tail)) - 2
+	barW := p.width - len([]rune(head)) - 2
 	if barW >= 10 {
 		head += " " + p.timeline(barW)
 	}
-	return fit(st.status.Render(head)+st.warn.Render(tail), p.width)
+	return fit(st.status.Render(head), p.width)
 }
 
 // timeline draws the recording in w cells: ━ up to the position, ● at it,
@@ -506,7 +517,7 @@ func (r replayModel) render() string {
 	if !d.filt.bar.Editing() {
 		c.footer = func(w int) []string {
 			shortHelp := append(r.player.keys.all()[:3:3], d.keys.Quit, d.keys.Help, r.player.keys.Jump, r.player.keys.NextFinding, d.keys.NextPane)
-			return []string{sized(r.player, w, 1).View(), fit(d.help.ShortHelpView(shortHelp), w)}
+			return append(r.player.noteLines(w), sized(r.player, w, 1).View(), fit(d.help.ShortHelpView(shortHelp), w))
 		}
 	}
 	return d.renderIn(c)

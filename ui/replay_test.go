@@ -346,3 +346,29 @@ func TestReplayStartThenRest(t *testing.T) {
 		t.Errorf("after the rest: at %d of %d, want 2 of %d, and no more 'reading'", m.player.pos, m.player.tape.Len(), full.Len())
 	}
 }
+
+// TestReplayNoteWholeAt80: at 80 columns, the time J could not read and
+// what it wants instead are on screen whole, above the prompt, which keeps
+// the text for correcting; the screen stays 24 lines of 80 cells.
+func TestReplayNoteWholeAt80(t *testing.T) {
+	tape := loadTape(t)
+	m := replaying(t, tape, 0, 80, 24)
+	m, _ = keyCmd(t, m, "J", "b", "a", "d", "enter")
+	out := ansi.Strip(m.render())
+	lines := strings.Split(out, "\n")
+	if len(lines) != 24 {
+		t.Errorf("%d lines", len(lines))
+	}
+	for i, l := range lines {
+		if w := ansi.StringWidth(l); w > 80 {
+			t.Errorf("line %d is %d cells wide: %q", i+1, w, l)
+		}
+	}
+	flat := strings.Join(strings.Fields(out), " ")
+	if !strings.Contains(flat, `! time "bad": want a clock time (14:03:10), an offset (+90s) or RFC 3339 (2026-11-27T14:03:10Z)`) {
+		t.Errorf("the note is cut:\n%s", out)
+	}
+	if !strings.Contains(out, "jump to: bad") {
+		t.Errorf("the prompt lost the text:\n%s", out)
+	}
+}
