@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
 
@@ -59,7 +58,7 @@ type Stats struct {
 
 // A Source holds the program, its attachment and what it has told.
 type Source struct {
-	link    link.Link
+	link    *os.File // the raw tracepoint's attachment, while open
 	prog    *ebpf.Program
 	pending *ebpf.Map
 	events  *ebpf.Map
@@ -128,7 +127,7 @@ func Load() (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eBPF program: %w", err)
 	}
-	if s.link, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: "inet_sock_set_state", Program: s.prog}); err != nil {
+	if s.link, err = attachRawTracepoint("inet_sock_set_state", s.prog); err != nil {
 		return nil, fmt.Errorf("attach to the inet_sock_set_state tracepoint: %w", err)
 	}
 	if s.rd, err = ringbuf.NewReader(s.events); err != nil {
