@@ -140,7 +140,7 @@ type portNotes struct {
 	// counts holds each port's TIME_WAIT and ESTABLISHED side by side:
 	// in two arrays, a port read touched two pages, one of them often
 	// never written (a page fault on the zero page all the same).
-	counts  *[1 << 16][2]uint8
+	counts  *[1 << 16][2]uint8   // made at the first count
 	carry   map[uint32]uint32    // port<<1 | TIME_WAIT 0, ESTABLISHED 1: counts past 255, in 256s
 	carried []uint32             // carry's keys, sorted, while each runs
 	touched [1 << 16 / 64]uint64 // ports with a count in the arrays
@@ -149,6 +149,7 @@ type portNotes struct {
 	notes   []uint32             // port<<8 | state
 	scratch []uint32
 	row     portRow // the row each passes on (a local would escape to the heap)
+	mem     *bulk   // where counts come from, if not the heap
 }
 
 // portBatch is a batch's length: 16 KiB, which stays in L1.
@@ -168,6 +169,9 @@ func (p *portNotes) note(port uint16, s State) {
 func (p *portNotes) flush() {
 	if p.batch == nil {
 		p.batch = make([]uint32, 0, portBatch)
+	}
+	if p.counts == nil && len(p.batch) > 0 {
+		p.counts = (*[1 << 16][2]uint8)(bulkMake[[2]uint8](p.mem, 1<<16))
 	}
 	for _, n := range p.batch {
 		var i uint32
@@ -205,12 +209,9 @@ func (p *portNotes) reserve(n int) {
 	}
 }
 
-// reset empties the counts. The arrays are made here, untouched: only
-// the pages of the ports in use are ever written.
+// reset empties the counts. Only the pages of the ports in use were ever
+// written.
 func (p *portNotes) reset() {
-	if p.counts == nil {
-		p.counts = new([1 << 16][2]uint8)
-	}
 	clear(p.carry)
 	for _, w := range p.words {
 		for bits := p.touched[w]; bits != 0; bits &= bits - 1 {
@@ -374,6 +375,14 @@ func NewAggregator(ports PortRange) *Aggregator {
 	a.local.reset()
 	a.remote.reset()
 	return a
+}
+
+// OneShot makes the aggregator take its large tables from memory the
+// kernel backs with huge pages, and never give them back: for a process
+// that counts one dump and exits (see bulk). Call it before the first Add.
+func (a *Aggregator) OneShot() {
+	b := &bulk{}
+	a.local.mem, a.remote.mem, a.groups.mem, a.groupIndex.mem, a.peers.mem = b, b, b, b, b
 }
 
 // RememberOwners makes the aggregator carry owners over from open sockets
@@ -701,6 +710,7 @@ func (a *Aggregator) groupRow(local netip.Addr, ep int32) int32 {
 type groupRows struct {
 	blocks []*[groupBlock]pressureRow
 	n      int
+	mem    *bulk // where blocks come from, if not the heap
 }
 
 // groupBlock is a block's rows: 24 KiB.
@@ -710,7 +720,7 @@ func (g *groupRows) at(i int32) *pressureRow { return &g.blocks[i/groupBlock][i%
 
 func (g *groupRows) add(r pressureRow) int32 {
 	if g.n == len(g.blocks)*groupBlock {
-		g.blocks = append(g.blocks, new([groupBlock]pressureRow))
+		g.blocks = append(g.blocks, (*[groupBlock]pressureRow)(bulkMake[pressureRow](g.mem, groupBlock)))
 	}
 	i := int32(g.n)
 	g.n++
@@ -729,6 +739,7 @@ func (g *groupRows) reset() { g.n = 0 }
 type groupTable struct {
 	slots []int32 // a row's index + 1; 0 is free
 	used  int
+	mem   *bulk // where slots come from, if not the heap
 }
 
 func (t *groupTable) reset() {
@@ -759,7 +770,7 @@ func (t *groupTable) find(a *Aggregator, l, ep int32) int32 {
 
 // grow doubles the table (at first 1,024 slots), placing rows again.
 func (t *groupTable) grow(rows *groupRows) {
-	t.slots = make([]int32, max(1024, 2*len(t.slots)))
+	t.slots = bulkMake[int32](t.mem, max(1024, 2*len(t.slots)))
 	mask := len(t.slots) - 1
 	for g := range t.used {
 		r := rows.at(int32(g))

@@ -204,64 +204,72 @@ func TestAggregatorAgainstCounting(t *testing.T) {
 		}
 	}
 
-	a := NewAggregator(ports)
-	var snap Snapshot
-	byAddrPort := gocmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })
-	for range 2 { // and again, after a Reset
-		a.Reset(ports, Query{})
-		a.Reserve(10)
-		for i := range socks {
-			a.Add(&socks[i])
-		}
-		a.Fill(&snap, 1<<20)
-		gotEndpoints := endpointCounts(t, &snap)
-		if diff := gocmp.Diff(wantEndpoints, gotEndpoints, byAddrPort); diff != "" {
-			t.Errorf("remote endpoints (-want +got):\n%s", diff)
-		}
-		gotCgroups := map[uint64]StateCounts{}
-		for _, c := range snap.Cgroups {
-			gotCgroups[c.ID] = c.States
-		}
-		if diff := gocmp.Diff(wantCgroups, gotCgroups); diff != "" {
-			t.Errorf("cgroups (-want +got):\n%s", diff)
-		}
-		gotRemote := map[uint16]StateCounts{}
-		for _, p := range snap.TopRemotePorts {
-			gotRemote[p.Port] = p.States
-		}
-		if diff := gocmp.Diff(wantRemote, gotRemote); diff != "" {
-			t.Errorf("remote ports (-want +got):\n%s", diff)
-		}
-		gotGroups := map[groupKey]groupCount{}
-		for _, g := range snap.PortPressure {
-			gotGroups[groupKey{g.Local, g.Remote.Addr(), g.Remote.Port()}] = groupCount{g.Used, g.TimeWait, g.OpenerSockets, g.OpenerCgroup}
-		}
-		if diff := gocmp.Diff(wantGroups, gotGroups, gocmp.AllowUnexported(groupKey{}, groupCount{}),
-			gocmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
-			t.Errorf("port pressure groups (-want +got):\n%s", diff)
-		}
-		if diff := gocmp.Diff(wantTop, snap.TopLocalPorts); diff != "" {
-			t.Errorf("local ports (-want +got):\n%s", diff)
-		}
-		gotFolded := map[uint16]StateCounts{}
-		var gotEph FoldedPort
-		for _, f := range snap.LocalPortsFolded {
-			if f.Ports > 0 {
-				gotEph = f
-				continue
+	for _, oneShot := range []bool{false, true} {
+		t.Run(fmt.Sprintf("oneShot=%v", oneShot), func(t *testing.T) {
+			a := NewAggregator(ports)
+			if oneShot {
+				a.OneShot() // its tables from huge pages
 			}
-			gotFolded[f.Port] = f.States
-		}
-		if diff := gocmp.Diff(wantFolded, gotFolded); diff != "" {
-			t.Errorf("folded local ports (-want +got):\n%s", diff)
-		}
-		if gotEph != eph {
-			t.Errorf("folded ephemeral row %+v, want %+v", gotEph, eph)
-		}
-	}
-	a.Fill(&snap, 7) // the top rows of a short table are the first of the long one
-	if diff := gocmp.Diff(wantTop[:7], snap.TopLocalPorts); diff != "" {
-		t.Errorf("top 7 local ports (-want +got):\n%s", diff)
+			var snap Snapshot
+			byAddrPort := gocmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })
+			for range 2 { // and again, after a Reset
+				a.Reset(ports, Query{})
+				a.Reserve(10)
+				for i := range socks {
+					a.Add(&socks[i])
+				}
+				a.Fill(&snap, 1<<20)
+				gotEndpoints := endpointCounts(t, &snap)
+				if diff := gocmp.Diff(wantEndpoints, gotEndpoints, byAddrPort); diff != "" {
+					t.Errorf("remote endpoints (-want +got):\n%s", diff)
+				}
+				gotCgroups := map[uint64]StateCounts{}
+				for _, c := range snap.Cgroups {
+					gotCgroups[c.ID] = c.States
+				}
+				if diff := gocmp.Diff(wantCgroups, gotCgroups); diff != "" {
+					t.Errorf("cgroups (-want +got):\n%s", diff)
+				}
+				gotRemote := map[uint16]StateCounts{}
+				for _, p := range snap.TopRemotePorts {
+					gotRemote[p.Port] = p.States
+				}
+				if diff := gocmp.Diff(wantRemote, gotRemote); diff != "" {
+					t.Errorf("remote ports (-want +got):\n%s", diff)
+				}
+				gotGroups := map[groupKey]groupCount{}
+				for _, g := range snap.PortPressure {
+					gotGroups[groupKey{g.Local, g.Remote.Addr(), g.Remote.Port()}] = groupCount{g.Used, g.TimeWait, g.OpenerSockets, g.OpenerCgroup}
+				}
+				if diff := gocmp.Diff(wantGroups, gotGroups, gocmp.AllowUnexported(groupKey{}, groupCount{}),
+					gocmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+					t.Errorf("port pressure groups (-want +got):\n%s", diff)
+				}
+				if diff := gocmp.Diff(wantTop, snap.TopLocalPorts); diff != "" {
+					t.Errorf("local ports (-want +got):\n%s", diff)
+				}
+				gotFolded := map[uint16]StateCounts{}
+				var gotEph FoldedPort
+				for _, f := range snap.LocalPortsFolded {
+					if f.Ports > 0 {
+						gotEph = f
+						continue
+					}
+					gotFolded[f.Port] = f.States
+				}
+				if diff := gocmp.Diff(wantFolded, gotFolded); diff != "" {
+					t.Errorf("folded local ports (-want +got):\n%s", diff)
+				}
+				if gotEph != eph {
+					t.Errorf("folded ephemeral row %+v, want %+v", gotEph, eph)
+				}
+			}
+			a.Fill(&snap, 7) // the top rows of a short table are the first of the long one
+			if diff := gocmp.Diff(wantTop[:7], snap.TopLocalPorts); diff != "" {
+				t.Errorf("top 7 local ports (-want +got):\n%s", diff)
+			}
+
+		})
 	}
 }
 

@@ -47,6 +47,11 @@ type Options struct {
 	// source); OpenersNote says why there is none, for the snapshot.
 	Openers     OpenerIndex
 	OpenersNote string
+	// OneShot says the collector takes one snapshot and its process exits:
+	// its largest tables come from memory backed by huge pages, never
+	// given back (Aggregator.OneShot). Not for a fleet: each namespace
+	// would hold huge pages of its own.
+	OneShot bool
 }
 
 // A CgroupResolver maps cgroup ids to paths and names
@@ -133,6 +138,9 @@ func newCollector(opts Options, dial func() (dumper, error)) (*Collector, error)
 	}
 	c := &Collector{opts: opts, agg: NewAggregator(PortRange{}), now: time.Now,
 		counters: func() (Counters, error) { return ReadCounters(opts.ProcRoot) }}
+	if opts.OneShot {
+		c.agg.OneShot()
+	}
 	if ns := opts.Namespace; ns != nil {
 		c.counters = func() (c Counters, err error) {
 			err = ns.Do(func() (err error) { c, err = ReadCountersAt(threadProcDir()); return err })

@@ -45,6 +45,7 @@ type peerNotes struct {
 	merged bool
 	known  []keyedRow  // the rows to merge with, reused
 	counts StateCounts // the counts each passes on (a local would escape to the heap)
+	mem    *bulk       // where the notes reserved come from, if not the heap
 }
 
 // peer6 is peerNote for an IPv6 peer without a zone: the address, then
@@ -159,7 +160,7 @@ func (p *peerNotes) add6(a addr6, portState uint32) {
 // notes so far with them.
 func (p *peerNotes) widen() {
 	if cap(p.wide6) < p.n {
-		p.wide6 = make([]peer6, 0, p.n)
+		p.wide6 = bulkMake[peer6](p.mem, p.n)[:0]
 	}
 	for _, n := range p.v6 {
 		a := p.addrs6[n>>24]
@@ -180,10 +181,10 @@ func (p *peerNotes) reset() {
 // copied (and touched) every note a few times over.
 func (p *peerNotes) reserve(n int) {
 	if cap(p.v4) < n {
-		p.v4 = make([]uint64, 0, n)
+		p.v4 = bulkMake[uint64](p.mem, n)[:0]
 	}
 	if cap(p.v6) < n {
-		p.v6 = make([]uint64, 0, n)
+		p.v6 = bulkMake[uint64](p.mem, n)[:0]
 	}
 	p.n = max(p.n, n) // wide6 is made only if need be
 }

@@ -333,7 +333,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer w.Close()
 	// Streams and the dashboard carry owners over to TIME_WAIT; a single
 	// snapshot cannot see the past.
-	opts := tcpinfo.Options{Source: cfg.source, Top: cfg.top, RememberOwners: !cfg.once, WatchCloses: !cfg.once, Health: cfg.health}
+	opts := tcpinfo.Options{Source: cfg.source, Top: cfg.top, RememberOwners: !cfg.once, WatchCloses: !cfg.once, Health: cfg.health, OneShot: cfg.once}
 	if !cfg.once {
 		src, err := loadOpeners(cfg.ebpf)
 		if err != nil {
