@@ -19,11 +19,7 @@ import (
 // runAll is --netns all for --once and --json: every namespace's
 // snapshot, in one object (one per line when streaming).
 func runAll(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
-	dashboard := !cfg.once && !cfg.json && isTerminal(stdout)
-	if !cfg.once && !cfg.json && !dashboard {
-		fmt.Fprintln(stderr, "tcpdash: stdout is not a terminal: printing one snapshot (use --once to say so, --json for JSON)")
-		cfg.once = true
-	}
+	dashboard := !cfg.once && !cfg.json // Run made a snapshot of one whose stdout is no terminal
 	opts := fleetOptions(cfg)
 	if dashboard {
 		// The dashboard's filter narrows the tables of the namespace

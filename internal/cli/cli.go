@@ -318,6 +318,13 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return helpOr(err, cmdMain, stdout)
 	}
+	if !cfg.once && !cfg.json && !isTerminal(stdout) {
+		// Known before anything is set up: a snapshot loads no eBPF
+		// program and listens to no close, which it has no time to use
+		// (they cost a piped tcpdash 120 ms over a --once).
+		fmt.Fprintln(stderr, "tcpdash: stdout is not a terminal: printing one snapshot (use --once to say so, --json for JSON)")
+		cfg.once = true
+	}
 	if !cfg.once {
 		var stop context.CancelFunc
 		ctx, stop = untilSignalled(ctx)
@@ -354,10 +361,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch {
 	case cfg.json && !cfg.once:
 		return streamJSON(ctx, col, cfg, w, stdout)
-	case !cfg.once && isTerminal(stdout):
-		return runDashboard(ctx, col, cfg, w)
 	case !cfg.once:
-		fmt.Fprintln(stderr, "tcpdash: stdout is not a terminal: printing one snapshot (use --once to say so, --json for JSON)")
+		return runDashboard(ctx, col, cfg, w)
 	}
 	// One snapshot, then exit: the garbage collector would only scan
 	// tables about to be dropped (a tenth of the CPU of a snapshot of
