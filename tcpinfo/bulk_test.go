@@ -1,6 +1,10 @@
 package tcpinfo
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"go/types"
 	"reflect"
 	"testing"
 	"unsafe"
@@ -28,10 +32,41 @@ func TestBulkTypesHoldNoPointers(t *testing.T) {
 		}
 		return true
 	}
-	for _, typ := range []reflect.Type{reflect.TypeFor[int32](), reflect.TypeFor[uint64](), reflect.TypeFor[[2]uint8](),
-		reflect.TypeFor[pressureRow](), reflect.TypeFor[peer6]()} {
+	checked := map[string]reflect.Type{"int32": reflect.TypeFor[int32](), "uint64": reflect.TypeFor[uint64](),
+		"[2]uint8": reflect.TypeFor[[2]uint8](), "pressureRow": reflect.TypeFor[pressureRow](), "peer6": reflect.TypeFor[peer6]()}
+	for name, typ := range checked {
 		if hasPointer(typ) {
-			t.Errorf("%v holds a pointer: it cannot live in a bulk", typ)
+			t.Errorf("%s holds a pointer: it cannot live in a bulk", name)
+		}
+	}
+	// The list above is the constraint's, read from its source: a type
+	// added there and not here fails.
+	f, err := parser.ParseFile(token.NewFileSet(), "bulk.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inUnion []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		if ts, ok := n.(*ast.TypeSpec); ok && ts.Name.Name == "pointerFree" {
+			union := ts.Type.(*ast.InterfaceType).Methods.List[0].Type
+			for {
+				b, ok := union.(*ast.BinaryExpr)
+				if !ok {
+					break
+				}
+				inUnion = append(inUnion, types.ExprString(b.Y))
+				union = b.X
+			}
+			inUnion = append(inUnion, types.ExprString(union))
+		}
+		return true
+	})
+	if len(inUnion) != len(checked) {
+		t.Errorf("pointerFree is %v; this test checks %d types", inUnion, len(checked))
+	}
+	for _, name := range inUnion {
+		if _, ok := checked[name]; !ok {
+			t.Errorf("pointerFree's %s is not checked here", name)
 		}
 	}
 }
