@@ -19,7 +19,7 @@ import (
 // runAll is --netns all for --once and --json: every namespace's
 // snapshot, in one object (one per line when streaming).
 func runAll(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
-	dashboard := !cfg.once && !cfg.json // Run made a snapshot of one whose stdout is no terminal
+	dashboard := !cfg.once && !cfg.json // Run made --once of a stdout that is no terminal
 	opts := fleetOptions(cfg)
 	if dashboard {
 		// The dashboard's filter narrows the tables of the namespace
