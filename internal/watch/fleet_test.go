@@ -36,6 +36,20 @@ func TestIntegrationFleetBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fl.Close()
+	// The fleet sees this test's processes alone: a /proc of links to
+	// theirs, and no named namespaces. The host's own (containers, a
+	// benchmark's named namespace) would change the counts.
+	view := t.TempDir()
+	pids := []int{os.Getpid()}
+	for _, c := range procs {
+		pids = append(pids, c.Process.Pid)
+	}
+	for _, pid := range pids {
+		if err := os.Symlink("/proc/"+strconv.Itoa(pid), view+"/"+strconv.Itoa(pid)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fl.finder.ProcRoot, fl.finder.NamedDirs = view, nil
 	if err := fl.Refresh(io.Discard); err != nil {
 		t.Fatal(err)
 	}
