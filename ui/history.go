@@ -72,7 +72,11 @@ func (h *history) rising(st tcpinfo.State, n int) bool {
 }
 
 // sparkline draws the last width values, scaled between their minimum
-// and maximum: it shows the trend, so a steady count is a flat line.
+// and maximum: it shows the trend, so a steady count is a flat line. The
+// scale spans at least an eighth of the largest value, so that a count
+// of 200 that reads 201 for a poll (a connection passing through the
+// state) stays near the floor instead of drawing a full-height spike;
+// from zero, any count is a step.
 func sparkline(values []int, width int) string {
 	runes := []rune("▁▂▃▄▅▆▇█")
 	if width <= 0 {
@@ -92,10 +96,11 @@ func sparkline(values []int, width int) string {
 	for range width - len(values) {
 		out = append(out, ' ')
 	}
+	span := max(hi-lo, (hi+7)/8)
 	for _, v := range values {
 		i := 0
-		if hi > lo {
-			i = (v - lo) * (len(runes) - 1) / (hi - lo)
+		if span > 0 {
+			i = (v - lo) * (len(runes) - 1) / span
 		}
 		out = append(out, runes[i])
 	}
