@@ -85,6 +85,18 @@ type destKey struct {
 	remote netip.AddrPort
 }
 
+// loadErr says what could not be made, and why. Refused for want of a
+// privilege, it names the capabilities instead of passing on
+// cilium/ebpf's hint about RLIMIT_MEMLOCK, which Load has already raised:
+// root in a user namespace (a rootless container, tcpload --netns) has
+// neither in the host's.
+func loadErr(what string, err error) error {
+	if errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("%s: %w (needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN, in the host's user namespace)", what, unix.EPERM)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
 // Load assembles the program for the running kernel, loads and attaches
 // it, and starts reading its events. The error says why it could not.
 func Load() (*Source, error) {
@@ -108,13 +120,13 @@ func Load() (*Source, error) {
 		}
 	}()
 	if s.pending, err = ebpf.NewMap(&ebpf.MapSpec{Name: "tcpdash_pending", Type: ebpf.LRUHash, KeySize: 8, ValueSize: pendingSize, MaxEntries: pendingEntries}); err != nil {
-		return nil, fmt.Errorf("eBPF map: %w", err)
+		return nil, loadErr("eBPF map", err)
 	}
 	if s.events, err = ebpf.NewMap(&ebpf.MapSpec{Name: "tcpdash_events", Type: ebpf.RingBuf, MaxEntries: ringSize}); err != nil {
-		return nil, fmt.Errorf("eBPF ring buffer (Linux 5.8): %w", err)
+		return nil, loadErr("eBPF ring buffer (Linux 5.8)", err)
 	}
 	if s.stats, err = ebpf.NewMap(&ebpf.MapSpec{Name: "tcpdash_stats", Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 1}); err != nil {
-		return nil, fmt.Errorf("eBPF map: %w", err)
+		return nil, loadErr("eBPF map", err)
 	}
 	s.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name:         "tcpdash_openers",
@@ -125,10 +137,10 @@ func Load() (*Source, error) {
 		License: "GPL",
 	})
 	if err != nil {
-		return nil, fmt.Errorf("eBPF program: %w", err)
+		return nil, loadErr("eBPF program", err)
 	}
 	if s.link, err = attachRawTracepoint("inet_sock_set_state", s.prog); err != nil {
-		return nil, fmt.Errorf("attach to the inet_sock_set_state tracepoint: %w", err)
+		return nil, loadErr("attach to the inet_sock_set_state tracepoint", err)
 	}
 	if s.rd, err = ringbuf.NewReader(s.events); err != nil {
 		return nil, fmt.Errorf("eBPF ring buffer: %w", err)

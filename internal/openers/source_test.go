@@ -3,6 +3,7 @@ package openers
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -163,4 +164,25 @@ func TestIntegrationOpenersUnderChurn(t *testing.T) {
 		t.Error("an opener found through another namespace's cookie")
 	}
 	t.Logf("%d connections: TIME_WAIT %d, %d named as pid %d (%s); source %+v", n, tw, named, g.Opener.PID, g.Opener.Command, snap.Attribution.Openers)
+}
+
+// TestIntegrationLoadRefusedSaysWhy: root in a user namespace (a rootless
+// container, tcpload --netns) may not load eBPF; the reason names the
+// capabilities, not cilium/ebpf's hint about RLIMIT_MEMLOCK, which Load
+// raises itself.
+func TestIntegrationLoadRefusedSaysWhy(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	if _, err := kernelOffsets(); err != nil {
+		netns.Require(t, false, "kernel BTF: "+err.Error())
+	}
+	s, err := Load()
+	if err == nil {
+		s.Close()
+		t.Fatal("eBPF loaded inside a user namespace")
+	}
+	if !errors.Is(err, unix.EPERM) || !strings.Contains(err.Error(), "CAP_BPF") || strings.Contains(err.Error(), "MEMLOCK") {
+		t.Errorf("Load in a user namespace: %v; want EPERM naming CAP_BPF, and no word of MEMLOCK", err)
+	}
 }
