@@ -24,9 +24,14 @@ const (
 
 // expiryBuckets are the TIME_WAIT expiry histogram's upper bounds.
 const (
-	expiryStep    = 10 * time.Second
-	expiryBuckets = 6 // 10 s … 60 s; TCP_TIMEWAIT_LEN is 60 s
+	expiryStep    = RecentWindow
+	expiryBuckets = ExpirySlots
 )
+
+// ExpirySlots are a destination group's TIME_WAIT sockets by the time left
+// on their timers (PressureGroup.TimeWaitLeft), RecentWindow apiece:
+// TimeWaitLength is six of them.
+const ExpirySlots = int(TimeWaitLength / RecentWindow)
 
 // An Aggregator folds a stream of sockets into the counts of a Snapshot.
 // It keeps no per-socket data: its tables are sized by distinct ports,
@@ -511,9 +516,10 @@ func (a *Aggregator) Add(s *Socket) {
 	} else {
 		a.families.IPv4++
 	}
+	slot := 0 // a TIME_WAIT socket's slot by the time left on its timer
 	if st == TimeWait {
-		i := int((s.Expires + expiryStep - 1) / expiryStep)
-		a.expiry[min(max(i, 1), expiryBuckets)-1]++
+		slot = min(max(int((s.Expires+expiryStep-1)/expiryStep), 1), expiryBuckets) - 1
+		a.expiry[slot]++
 	}
 	if st == Listen {
 		a.Listening(s.Local.Port())
@@ -600,26 +606,22 @@ func (a *Aggregator) Add(s *Socket) {
 	}
 	if st == TimeWait {
 		g.timeWait++
-		if s.Expires > TimeWaitLength-RecentWindow {
-			g.recent++
-			if s.Expires > TimeWaitLength-FreshWindow {
-				g.fresh++
-			}
-		}
-		if s.Expires <= RecentWindow {
-			g.expiring++
+		g.left[slot]++ // the last slot is RecentWindow's, the first frees within it
+		if s.Expires > TimeWaitLength-FreshWindow {
+			g.fresh++
 		}
 	}
 }
 
 // pressureRow is a destination group's counts while a dump is counted:
-// 48 bytes and no pointer (the garbage collector skips the slice). A
+// 64 bytes (a cache line) and no pointer (the garbage collector skips the slice). A
 // PressureGroup is 208 bytes, most of them filled in at Fill for the
 // rows shown; a client of thousands of destinations has as many groups,
 // and their rows were most of a snapshot's memory.
 type pressureRow struct {
-	local, endpoint                         int32 // indexes in locals and endpoints
-	used, timeWait, recent, fresh, expiring uint32
+	local, endpoint       int32 // indexes in locals and endpoints
+	used, timeWait, fresh uint32
+	left                  [ExpirySlots]uint32 // TIME_WAIT by time left
 	// The first opener seen and its sockets; any other's are in
 	// groupOwners.
 	openerProc   int32
@@ -630,8 +632,12 @@ type pressureRow struct {
 // group is row i as a PressureGroup, without capacity or opener.
 func (a *Aggregator) group(i int) PressureGroup {
 	r := a.groups.at(int32(i))
-	return PressureGroup{Local: a.locals[r.local], Remote: a.endpoints[r.endpoint].endpoint, Used: int(r.used), TimeWait: int(r.timeWait),
-		RecentTimeWait: int(r.recent), FreshTimeWait: int(r.fresh), ExpiringTimeWait: int(r.expiring)}
+	g := PressureGroup{Local: a.locals[r.local], Remote: a.endpoints[r.endpoint].endpoint, Used: int(r.used), TimeWait: int(r.timeWait),
+		RecentTimeWait: int(r.left[ExpirySlots-1]), FreshTimeWait: int(r.fresh), ExpiringTimeWait: int(r.left[0])}
+	for i, n := range r.left {
+		g.TimeWaitLeft[i] = int(n)
+	}
+	return g
 }
 
 // Reserve makes room for a dump with about open sockets not in

@@ -65,7 +65,8 @@ func TestAggregatorTables(t *testing.T) {
 		t.Errorf("top remote endpoints %+v", got)
 	}
 	wantGroups := []PressureGroup{
-		{Local: netip.MustParseAddr("10.0.0.1"), Remote: netip.MustParseAddrPort("10.0.0.5:3306"), Used: 3, TimeWait: 2, ExpiringTimeWait: 1, Capacity: 9, Ratio: 3.0 / 9},
+		{Local: netip.MustParseAddr("10.0.0.1"), Remote: netip.MustParseAddrPort("10.0.0.5:3306"), Used: 3, TimeWait: 2, ExpiringTimeWait: 1,
+			TimeWaitLeft: [ExpirySlots]int{1, 1}, Capacity: 9, Ratio: 3.0 / 9}, // 5 s and 15 s left
 		// Ties go to the lower remote address: 10.0.0.5 before 10.0.0.6.
 		{Local: netip.MustParseAddr("10.0.0.2"), Remote: netip.MustParseAddrPort("10.0.0.5:3306"), Used: 1, TimeWait: 0, Capacity: 9, Ratio: 1.0 / 9},
 	}
@@ -361,9 +362,10 @@ func TestAggregatorQuery(t *testing.T) {
 		})
 	}
 	socks = append(socks, sock(TimeWait, "10.0.0.1:40002", "10.0.0.5:3306", 4*time.Second))
+	wantLeft := [ExpirySlots]int{1, 0, 1, 0, 0, 1} // 4 s, 30 s and 59 s left
 	if g := fill(Query{}).PortPressure; len(g) != 1 || g[0].RecentTimeWait != 1 || g[0].FreshTimeWait != 1 ||
-		g[0].ExpiringTimeWait != 1 || g[0].TimeWait != 3 {
-		t.Errorf("pressure %+v: want one group, 3 TIME_WAIT of which 1 younger than 2s and 10s, 1 expiring within 10s", g)
+		g[0].ExpiringTimeWait != 1 || g[0].TimeWait != 3 || g[0].TimeWaitLeft != wantLeft {
+		t.Errorf("pressure %+v: want one group, 3 TIME_WAIT of which 1 younger than 2s and 10s, 1 expiring within 10s, by time left %v", g, wantLeft)
 	}
 }
 
@@ -522,7 +524,8 @@ func TestSnapshotJSONContract(t *testing.T) {
 	}
 	pp := m["port_pressure"].([]any)[0].(map[string]any)
 	if diff := gocmp.Diff(map[string]any{"local_addr": "10.0.0.1", "remote_addr": "10.0.0.5", "remote_port": 3306.0,
-		"used": 1.0, "time_wait": 1.0, "time_wait_recent": 0.0, "capacity": 10.0, "ratio": 0.1}, pp); diff != "" {
+		"used": 1.0, "time_wait": 1.0, "time_wait_recent": 0.0, "time_wait_left": []any{1.0, 0.0, 0.0, 0.0, 0.0, 0.0},
+		"capacity": 10.0, "ratio": 0.1}, pp); diff != "" {
 		t.Errorf("port_pressure row (-want +got):\n%s", diff)
 	}
 	if m["time"] != "2026-11-24T14:00:00Z" || m["dump_ms"] != 1.5 {

@@ -77,19 +77,20 @@ func TestIntegrationMatchesSS(t *testing.T) {
 				gocmp.Comparer(func(a, b netip.AddrPort) bool { return a == b }),
 				gocmp.Comparer(func(a, b PortRange) bool { return a.String() == b.String() && a.Reserved == b.Reserved }),
 				// ss -tanH shows no timers; checked below instead.
-				cmpopts.IgnoreFields(PressureGroup{}, "RecentTimeWait", "FreshTimeWait", "ExpiringTimeWait",
+				cmpopts.IgnoreFields(PressureGroup{}, "RecentTimeWait", "FreshTimeWait", "ExpiringTimeWait", "TimeWaitLeft",
 					"Opener", "OpenerCgroup", "OpenerCgroupName", "OpenerSockets"),
 			}
 			if diff := gocmp.Diff(want, got, opts...); diff != "" {
 				t.Errorf("snapshot differs from ss -tanH (-ss +tcpdash):\n%s", diff)
 			}
 			// The population was just built: every TIME_WAIT socket is recent.
-			recent := 0
+			recent, last := 0, 0
 			for _, g := range got.PortPressure {
 				recent += g.RecentTimeWait
+				last += g.TimeWaitLeft[ExpirySlots-1]
 			}
-			if recent != testSpec.TimeWait {
-				t.Errorf("%d recent TIME_WAIT sockets in pressure groups, want all %d", recent, testSpec.TimeWait)
+			if recent != testSpec.TimeWait || last != testSpec.TimeWait {
+				t.Errorf("%d recent TIME_WAIT sockets in pressure groups, %d in their last slot of time left; want all %d", recent, last, testSpec.TimeWait)
 			}
 			// Every TIME_WAIT socket frees its port within 60 s.
 			if n := len(got.TimeWaitExpiry); n != expiryBuckets || got.TimeWaitExpiry[n-1].Count != testSpec.TimeWait {

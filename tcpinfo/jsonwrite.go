@@ -178,6 +178,13 @@ func (r *jsonPressure) write(w *jsonw.W) {
 	w.Key("used").Int(int64(r.Used))
 	w.Key("time_wait").Int(int64(r.TimeWait))
 	w.Key("time_wait_recent").Int(int64(r.Recent))
+	if len(r.Left) > 0 {
+		w.Key("time_wait_left").Array()
+		for _, n := range r.Left {
+			w.Int(int64(n))
+		}
+		w.EndArray()
+	}
 	w.Key("capacity").Int(int64(r.Capacity))
 	w.Key("ratio").Float(r.Ratio)
 	if o := r.Opener; o != nil {

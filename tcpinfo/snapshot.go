@@ -165,6 +165,11 @@ type PressureGroup struct {
 	// within RecentWindow: the group's outflow, as RecentTimeWait is its
 	// inflow.
 	ExpiringTimeWait int
+	// TimeWaitLeft counts the TIME_WAIT sockets by the time left on their
+	// timers: slot i frees its ports within (i, i+1] RecentWindows, so
+	// the first is ExpiringTimeWait and the last RecentTimeWait. It says
+	// when the group's ports come free, which a forecast needs.
+	TimeWaitLeft [ExpirySlots]int
 	// Capacity is the number of usable ephemeral ports.
 	Capacity int
 	Ratio    float64

@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"context"
+	"errors"
 	"math"
 	"net/netip"
 	"strconv"
@@ -157,4 +158,64 @@ func forecastOf(t *testing.T, title string) time.Duration {
 		t.Fatalf("forecast in %q: %v", title, err)
 	}
 	return d
+}
+
+// TestIntegrationRampThatLevelsOff: the first seconds of a load test
+// closing 20 connections a second, against 1,500 ports. Its ports grow
+// at 20/s, yet each comes free 60 s after its close: the group levels off
+// at 1,200, and connect() never fails. Neither forecast, from two polls
+// or from the timers alone, may say it will (a line through the growth
+// said so, "in about 1 min", for the whole first minute).
+func TestIntegrationRampThatLevelsOff(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	col, err := tcpinfo.NewCollector(tcpinfo.Options{Top: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer col.Close()
+	setSysctls(t, "net.ipv4.tcp_tw_reuse=0", "net.ipv4.ip_local_port_range=40000 41499")
+	db := netip.MustParseAddrPort("127.0.0.5:3306")
+	loadgen.ClosingServer(t, db)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		failedAt, _, err := loadgen.Churn(ctx, db, 20)
+		if err == nil && !failedAt.IsZero() {
+			err = errors.New("connect() failed with EADDRNOTAVAIL")
+		}
+		done <- err
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("churn: %v", err)
+		}
+	}()
+
+	time.Sleep(8 * time.Second)
+	earlier := collect(t, col)
+	time.Sleep(2 * time.Second)
+	now := collect(t, col)
+	var g *tcpinfo.PressureGroup
+	for i := range now.PortPressure {
+		if now.PortPressure[i].Remote == db {
+			g = &now.PortPressure[i]
+		}
+	}
+	if g == nil || g.Used < 150 || g.TimeWait < 150 {
+		t.Fatalf("after 10 s at 20/s: %+v; want about 200 ports used, in TIME_WAIT", g)
+	}
+	// What the old line said: the growth alone runs out within the
+	// findings' horizon.
+	if r := RatesOf(*g, nil, 0); r.Growth < 10 || float64(g.Capacity-g.Used)/r.Growth > forecastHorizon.Seconds() {
+		t.Fatalf("growth %.1f/s: the ramp does not make the case", r.Growth)
+	}
+	for name, f := range map[string][]Finding{"measured": Diagnose(now, earlier, nil), "timers": Diagnose(now, nil, nil)} {
+		if x := find(f, "127.0.0.5:3306"); x != nil {
+			t.Errorf("%s: a ramp that levels off at 80%% has a finding: %s (%s)", name, x.Title, strings.Join(x.Evidence, "; "))
+		}
+	}
+	t.Logf("%d of %d ports used, %d in TIME_WAIT by time left %v: no forecast", g.Used, g.Capacity, g.TimeWait, g.TimeWaitLeft)
 }

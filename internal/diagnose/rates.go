@@ -17,8 +17,9 @@ type GroupRates struct {
 	// Opens is its new connections per second: the growth plus the ports
 	// its expiring TIME_WAIT sockets free meanwhile.
 	Opens float64
-	// Left is the time until it runs out of ports at Growth: 0 once it is
-	// out of ports, -1 while it does not grow.
+	// Left is the time until it runs out of ports if connections keep
+	// coming at the rate they do (see timeLeft): 0 once it is out of
+	// ports, -1 if it never runs out at that rate.
 	Left time.Duration
 	// How says where the rates come from.
 	How string
@@ -42,13 +43,53 @@ func RatesOf(g tcpinfo.PressureGroup, earlier *tcpinfo.PressureGroup, dt float64
 		r.Opens = float64(g.RecentTimeWait) / w
 		r.How = "from TIME_WAIT timers: the recent rate of closes, assumed to go on"
 	}
+	r.Left = timeLeft(g, r.Growth, max(0, r.Growth+float64(g.ExpiringTimeWait)/w))
+	return r
+}
+
+// timeLeft is when g runs out of ports if in ports a second keep being
+// taken: 0 if it is out already, -1 if it never is at that rate.
+//
+// A port taken now is held for at least TimeWaitLength when this host
+// closes first, so within it only the TIME_WAIT sockets there are now free
+// ports, as their timers say (g.TimeWaitLeft; evenly within a slot). A
+// load test's first minute grows at its whole rate, yet levels off at
+// rate × 60 s: below the capacity, that is no exhaustion, which a line
+// through the growth forecast. After TimeWaitLength, what came in as
+// TIME_WAIT (RecentTimeWait's rate) frees as fast as it comes; only the
+// rest of the inflow, connections held open, keeps taking ports. Without
+// the timers (a recording made before them), the line through growth.
+func timeLeft(g tcpinfo.PressureGroup, growth, in float64) time.Duration {
+	seconds := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+	free := float64(g.Capacity - g.Used)
 	switch {
 	case g.Exhausted():
-		r.Left = 0
-	case r.Growth > 0:
-		r.Left = time.Duration(float64(g.Capacity-g.Used) / r.Growth * float64(time.Second))
-	default:
-		r.Left = -1
+		return 0
+	case in <= 0:
+		return -1
 	}
-	return r
+	known := 0
+	for _, n := range g.TimeWaitLeft {
+		known += n
+	}
+	if known != g.TimeWait {
+		if growth <= 0 {
+			return -1
+		}
+		return seconds(free / growth)
+	}
+	step := tcpinfo.RecentWindow.Seconds()
+	taken := 0.0 // ports taken since now, net of those freed
+	for i, n := range g.TimeWaitLeft {
+		slope := in - float64(n)/step
+		if slope > 0 && taken+slope*step >= free {
+			return seconds(float64(i)*step + (free-taken)/slope)
+		}
+		taken += slope * step
+	}
+	held := in - min(in, float64(g.RecentTimeWait)/step)
+	if held <= 0 {
+		return -1
+	}
+	return seconds(tcpinfo.TimeWaitLength.Seconds() + (free-taken)/held)
 }

@@ -29,6 +29,50 @@ func TestRatesOf(t *testing.T) {
 	}
 }
 
+// TestTimeLeftFromTheTimers: with the TIME_WAIT sockets' time left, a
+// ramp that levels off under the capacity is no exhaustion, one that
+// does not is forecast where it crosses it, and connections held open
+// keep taking ports after the first minute.
+func TestTimeLeftFromTheTimers(t *testing.T) {
+	// 30 s of a load test closing 200 connections a second: 2,000 in each
+	// of the last three slots of time left, none expiring yet.
+	slots := [tcpinfo.ExpirySlots]int{0, 0, 0, 2000, 2000, 2000}
+	ramp := func(used int) tcpinfo.PressureGroup {
+		g := group(used, 6000, 2000, 0)
+		g.TimeWaitLeft = slots
+		return g
+	}
+	seconds := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+	for _, tc := range []struct {
+		name       string
+		used, then int // ports used now, and dt seconds before
+		dt         float64
+		want       time.Duration
+	}{
+		// 200/s levels off at 12,000 of 28,232; a line through the growth
+		// said 111 s.
+		{"levels off", 6000, 5000, 5, -1},
+		// Measured growing 600/s: 18,000 taken in 30 s, then 400/s net as
+		// the first 2,000 expire, 22,000 by 40 s; the last 232 ports free
+		// take 0.58 s.
+		{"crosses", 6000, 5000, 5.0 / 3, seconds(40.58)},
+		// 250/s, of which TIME_WAIT comes in at 200/s: 50/s are held
+		// open. 7,500 taken by 30 s, 9,000 by 60 s, then 50/s for the
+		// 9,232 left of 28,232 - 10,000.
+		{"held open", 10000, 9000, 4, seconds(60 + 9232.0/50)},
+	} {
+		earlier := ramp(tc.then)
+		got := RatesOf(ramp(tc.used), &earlier, tc.dt).Left
+		if d := got - tc.want; d < -time.Millisecond || d > time.Millisecond {
+			t.Errorf("%s: %v left, want %v", tc.name, got, tc.want)
+		}
+	}
+	// Out of ports is out, whatever the timers say.
+	if r := RatesOf(ramp(28232), nil, 0); r.Left != 0 {
+		t.Errorf("out of ports: %v left, want 0", r.Left)
+	}
+}
+
 // TestOpenerRateIsTheModels: the finding names the opener's rate as the
 // one model gives it, the number the pressure pane's NEW/S shows, not a
 // second estimate from the timers alone.

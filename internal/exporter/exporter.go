@@ -305,7 +305,7 @@ func (e *Exporter) series(ch chan<- prometheus.Metric, l labelled) {
 	ratio := e.desc("tcpdash_port_pressure_ratio", "Share of the ephemeral port range a destination group uses, TIME_WAIT included: at 1, connect() fails with EADDRNOTAVAIL.", "local_addr", "remote_addr", "remote_port")
 	used := e.desc("tcpdash_port_pressure_used_ports", "Ephemeral ports a destination group uses.", "local_addr", "remote_addr", "remote_port")
 	tw := e.desc("tcpdash_port_pressure_time_wait_ports", "Of those, ports held by TIME_WAIT.", "local_addr", "remote_addr", "remote_port")
-	exhaust := e.desc("tcpdash_port_pressure_exhaustion_seconds", "Seconds until the group runs out of ports at its growth (since the last scrape; on the first, from the kernel's TIME_WAIT timers), as the finding forecasts it: 0 while it is out of ports, +Inf while it does not grow.", "local_addr", "remote_addr", "remote_port")
+	exhaust := e.desc("tcpdash_port_pressure_exhaustion_seconds", "Seconds until the group runs out of ports at the rate it takes them (since the last scrape; on the first, from the kernel's TIME_WAIT timers), its TIME_WAIT ports coming free as their timers say, as the finding forecasts it: 0 while it is out of ports, +Inf while it does not run out at that rate.", "local_addr", "remote_addr", "remote_port")
 	exhausted := e.desc("tcpdash_port_pressure_exhausted", "1 while the group uses every port it has (all but half a percent): connect() to it fails now with EADDRNOTAVAIL.", "local_addr", "remote_addr", "remote_port")
 	closesTo := e.desc("tcpdash_port_pressure_closes_total", "Connections of a destination group that closed since tcpdash began to listen (the port-pressure rows only; rate() it for closes per second).", "local_addr", "remote_addr", "remote_port")
 	prevGroups := map[[2]string]tcpinfo.PressureGroup{}
@@ -427,10 +427,11 @@ func (e *Exporter) series(ch chan<- prometheus.Metric, l labelled) {
 	counter(e.desc("tcpdash_tcpext_listen_drops_total", "TcpExt ListenDrops."), c.ListenDrops)
 }
 
-// exhaustionSeconds forecasts when g runs out of ports, at its growth since
-// the last scrape. It is defined on every scrape, so an alert's for: holds
-// while the trouble lasts: 0 once the group is out of ports (its growth
-// stops there, but connect() fails), +Inf while it does not grow.
+// exhaustionSeconds forecasts when g runs out of ports, at the rate it took
+// them since the last scrape. It is defined on every scrape, so an alert's
+// for: holds while the trouble lasts: 0 once the group is out of ports (its
+// growth stops there, but connect() fails), +Inf while it does not run out
+// at that rate.
 func exhaustionSeconds(g tcpinfo.PressureGroup, prev map[[2]string]tcpinfo.PressureGroup, l labelled) float64 {
 	var then *tcpinfo.PressureGroup
 	var dt float64
