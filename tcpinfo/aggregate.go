@@ -1027,6 +1027,10 @@ func (a *Aggregator) Fill(snap *Snapshot, n int) {
 		if capacity > 0 {
 			g.Ratio = float64(g.Used) / float64(capacity)
 		}
+		if snap.TimeWaitReuse.Applies(g.Local, g.Remote.Addr()) {
+			g.ReuseAfter = snap.TimeWaitReuse.Delay
+			g.ReusableTimeWait = g.TimeWait - youngTimeWait(&g, g.ReuseAfter)
+		}
 		return g, true
 	}, comparePressure)
 
@@ -1038,6 +1042,23 @@ func (a *Aggregator) Fill(snap *Snapshot, n int) {
 		sum += c
 		snap.TimeWaitExpiry = append(snap.TimeWaitExpiry, ExpiryBucket{Within: time.Duration(i+1) * expiryStep, Count: sum})
 	}
+}
+
+// youngTimeWait is how many of g's TIME_WAIT sockets may be younger than
+// age: those younger than FreshWindow when age is within it, else those
+// of every slot of time left that reaches under age.
+func youngTimeWait(g *PressureGroup, age time.Duration) int {
+	if age <= FreshWindow {
+		return g.FreshTimeWait
+	}
+	n := 0
+	for i, c := range g.TimeWaitLeft {
+		// Slot i's sockets are at least TimeWaitLength - (i+1) slots old.
+		if TimeWaitLength-time.Duration(i+1)*RecentWindow < age {
+			n += c
+		}
+	}
+	return n
 }
 
 // groupCapacity is how many ports connect() can give one destination group:

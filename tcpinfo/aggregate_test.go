@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -869,5 +870,60 @@ func TestLow32(t *testing.T) {
 		if got := low32(netip.MustParseAddr(s)); got != want {
 			t.Errorf("low32(%s) = %#x, want %#x", s, got, want)
 		}
+	}
+}
+
+// TestTimeWaitReuse: connect() surely takes over TIME_WAIT ports over
+// loopback only, with tcp_tw_reuse on and timestamps; a group there counts
+// the TIME_WAIT older than the delay as reusable, and is not out of ports
+// while they are.
+func TestTimeWaitReuse(t *testing.T) {
+	lo, lo6, mapped := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1"), netip.MustParseAddr("::ffff:127.0.0.5")
+	far := netip.MustParseAddr("10.0.0.5")
+	def := TimeWaitReuse{Reuse: 2, Timestamps: true, Delay: time.Second}
+	for _, tc := range []struct {
+		r             TimeWaitReuse
+		local, remote netip.Addr
+		want          bool
+	}{
+		{def, lo, lo, true},
+		{def, far, lo, true}, // a loopback end is enough, as the kernel says
+		{def, lo6, lo6, true},
+		{def, mapped, mapped, true},
+		{def, far, far, false}, // 2 is loopback only
+		{TimeWaitReuse{Reuse: 1, Timestamps: true}, far, far, false}, // the peer's timestamps are unknown
+		{TimeWaitReuse{Reuse: 1, Timestamps: true}, lo, lo, true},
+		{TimeWaitReuse{Reuse: 0, Timestamps: true}, lo, lo, false},
+		{TimeWaitReuse{Reuse: 2, Timestamps: false}, lo, lo, false},
+	} {
+		if got := tc.r.Applies(tc.local, tc.remote); got != tc.want {
+			t.Errorf("%+v from %v to %v: applies %v, want %v", tc.r, tc.local, tc.remote, got, tc.want)
+		}
+	}
+
+	ports, err := ParsePortRange([]byte("40000 40003"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill := func(r TimeWaitReuse, local, remote string) PressureGroup {
+		a := NewAggregator(ports)
+		a.Reset(ports, Query{})
+		for i, left := range []time.Duration{59500 * time.Millisecond, 30 * time.Second, 5 * time.Second, 45 * time.Second} {
+			a.Add(sock(TimeWait, local+":"+strconv.Itoa(40000+i), remote, left))
+		}
+		snap := Snapshot{TimeWaitReuse: r}
+		a.Fill(&snap, 10)
+		return snap.PortPressure[0]
+	}
+	// Four ports of four in TIME_WAIT, one younger than 2 s.
+	if g := fill(def, "127.0.0.1", "127.0.0.5:3306"); g.ReuseAfter != time.Second || g.ReusableTimeWait != 3 || g.Held() != 1 || g.Exhausted() {
+		t.Errorf("over loopback: %+v; want 3 reusable after 1s, 1 held, not out of ports", g)
+	}
+	// A longer delay: 20 s old at least, the slots that cannot be younger.
+	if g := fill(TimeWaitReuse{Reuse: 2, Timestamps: true, Delay: 20 * time.Second}, "127.0.0.1", "127.0.0.5:3306"); g.ReusableTimeWait != 2 {
+		t.Errorf("reuse after 20s: %d reusable, want 2 (30 s and 5 s left)", g.ReusableTimeWait)
+	}
+	if g := fill(def, "10.0.0.1", "10.0.0.5:3306"); g.ReuseAfter != 0 || g.ReusableTimeWait != 0 || !g.Exhausted() {
+		t.Errorf("to 10.0.0.5: %+v; want nothing reusable, out of ports", g)
 	}
 }

@@ -312,17 +312,21 @@ func (c *Collector) Counters() (Counters, error) { return c.counters() }
 func (c *Collector) Collect(q Query) (*Snapshot, error) {
 	var ports PortRange
 	var maxTW int
+	var reuse TimeWaitReuse
 	err := c.inNamespace(func() (err error) {
 		if ports, err = ReadPortRange(c.opts.SysctlRoot); err != nil {
 			return err
 		}
-		maxTW, err = readSysctlInt(c.opts.SysctlRoot, "net/ipv4/tcp_max_tw_buckets")
+		if maxTW, err = readSysctlInt(c.opts.SysctlRoot, "net/ipv4/tcp_max_tw_buckets"); err != nil {
+			return err
+		}
+		reuse, err = readTimeWaitReuse(c.opts.SysctlRoot)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	snap := &Snapshot{MaxTimeWaitBuckets: maxTW}
+	snap := &Snapshot{MaxTimeWaitBuckets: maxTW, TimeWaitReuse: reuse}
 	snap.Source, snap.SourceNote = c.Source()
 
 	// The counters are read at the instant Time names, before the dump:

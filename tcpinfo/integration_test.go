@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp/cmpopts"
 
@@ -71,17 +72,22 @@ func TestIntegrationMatchesSS(t *testing.T) {
 			}
 			opts := []gocmp.Option{
 				cmpopts.IgnoreFields(Snapshot{}, "Time", "Source", "SourceNote", "Dump",
-					"TimeWaitExpiry", "Counters", "MaxTimeWaitBuckets", "Cgroups", "Listeners",
+					"TimeWaitExpiry", "Counters", "MaxTimeWaitBuckets", "TimeWaitReuse", "Cgroups", "Listeners",
 					"LocalPortsFolded", "RemoteEndpointsFolded"),
 				gocmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
 				gocmp.Comparer(func(a, b netip.AddrPort) bool { return a == b }),
 				gocmp.Comparer(func(a, b PortRange) bool { return a.String() == b.String() && a.Reserved == b.Reserved }),
 				// ss -tanH shows no timers; checked below instead.
-				cmpopts.IgnoreFields(PressureGroup{}, "RecentTimeWait", "FreshTimeWait", "ExpiringTimeWait", "TimeWaitLeft",
+				cmpopts.IgnoreFields(PressureGroup{}, "RecentTimeWait", "FreshTimeWait", "ExpiringTimeWait", "TimeWaitLeft", "ReuseAfter", "ReusableTimeWait",
 					"Opener", "OpenerCgroup", "OpenerCgroupName", "OpenerSockets"),
 			}
 			if diff := gocmp.Diff(want, got, opts...); diff != "" {
 				t.Errorf("snapshot differs from ss -tanH (-ss +tcpdash):\n%s", diff)
+			}
+			// A fresh namespace's defaults: loopback reuse, timestamps on,
+			// and a second's delay (tcp_tw_reuse_delay's, or before it).
+			if r := got.TimeWaitReuse; r != (TimeWaitReuse{Reuse: 2, Timestamps: true, Delay: time.Second}) {
+				t.Errorf("TIME_WAIT reuse %+v, want tcp_tw_reuse 2, timestamps on, 1s", r)
 			}
 			// The population was just built: every TIME_WAIT socket is recent.
 			recent, last := 0, 0

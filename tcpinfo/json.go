@@ -205,12 +205,16 @@ type (
 		Recent     int    `json:"time_wait_recent"`
 		// TIME_WAIT by the time left on their timers, 10 s a slot; absent
 		// without TIME_WAIT, and in recordings made before it.
-		Left       []int       `json:"time_wait_left,omitempty"`
-		Capacity   int         `json:"capacity"`
-		Ratio      float64     `json:"ratio"`
-		Opener     *jsonOpener `json:"opener,omitempty"`
-		Closes     *uint64     `json:"closes,omitempty"`
-		ClosesPerS *float64    `json:"closes_per_s,omitempty"`
+		Left []int `json:"time_wait_left,omitempty"`
+		// When connect() surely takes over its TIME_WAIT ports (loopback,
+		// tcp_tw_reuse on): after how long, and how many it may now.
+		ReuseAfterMS *int64      `json:"time_wait_reuse_after_ms,omitempty"`
+		Reusable     *int        `json:"time_wait_reusable,omitempty"`
+		Capacity     int         `json:"capacity"`
+		Ratio        float64     `json:"ratio"`
+		Opener       *jsonOpener `json:"opener,omitempty"`
+		Closes       *uint64     `json:"closes,omitempty"`
+		ClosesPerS   *float64    `json:"closes_per_s,omitempty"`
 		// With an event source (eBPF): connects that failed and resets.
 		FailedConnects *uint64 `json:"failed_connects,omitempty"`
 		Resets         *uint64 `json:"resets,omitempty"`
@@ -343,6 +347,10 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 		}
 		if g.TimeWaitLeft != [ExpirySlots]int{} { // known: a hand-made or older snapshot has none
 			jp.Left = g.TimeWaitLeft[:]
+		}
+		if g.ReuseAfter > 0 {
+			ms, n := g.ReuseAfter.Milliseconds(), g.ReusableTimeWait
+			jp.ReuseAfterMS, jp.Reusable = &ms, &n
 		}
 		if g.OpenerSockets > 0 {
 			jp.Opener = &jsonOpener{g.Opener.PID, g.Opener.Command, g.OpenerCgroupName, g.OpenerSockets}
@@ -478,6 +486,16 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 				pg.TimeWaitLeft[i] = n
 			}
 			pg.ExpiringTimeWait = g.Left[0]
+		}
+		if ms := g.ReuseAfterMS; ms != nil {
+			n := 0
+			if g.Reusable != nil {
+				n = *g.Reusable
+			}
+			if *ms <= 0 || *ms > 3_600_000 || n < 0 || n > g.TimeWait {
+				return fmt.Errorf("port_pressure: time_wait_reuse_after_ms %d with %d of %d TIME_WAIT reusable: want 1 to 3,600,000 ms, and at most every TIME_WAIT", *ms, n, g.TimeWait)
+			}
+			pg.ReuseAfter, pg.ReusableTimeWait = time.Duration(*ms)*time.Millisecond, n
 		}
 		if o := g.Opener; o != nil {
 			pg.Opener, pg.OpenerCgroupName, pg.OpenerSockets = Owner{PID: o.PID, Command: o.Command}, o.Cgroup, o.Sockets

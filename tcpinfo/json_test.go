@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A line as tcpdash --json writes it (findings cut), with every table.
@@ -17,7 +18,7 @@ const sampleJSON = `{"time":"2026-11-27T14:03:10.123456789+01:00","source":"netl
 	`"top_remote_endpoints":[{"addr":"10.0.0.5","port":3306,"total":4,"states":{"ESTABLISHED":1,"TIME_WAIT":3},"closes":120,"closes_per_s":3.5}],` +
 	`"local_ports_folded":[{"ephemeral":"32768-60999","ports":4,"total":4,"states":{"ESTABLISHED":1,"TIME_WAIT":3}},{"port":8080,"total":3,"states":{"ESTABLISHED":1,"CLOSE_WAIT":1,"LISTEN":1}}],` +
 	`"remote_endpoints_folded":[{"addr":"10.0.0.5","port":3306,"total":4,"states":{"ESTABLISHED":1,"TIME_WAIT":3},"closes":120,"closes_per_s":3.5},{"addr":"fe80::1","port":0,"ports":2,"total":2,"states":{"ESTABLISHED":1,"CLOSE_WAIT":1}}],` +
-	`"port_pressure":[{"local_addr":"10.0.0.1","remote_addr":"10.0.0.5","remote_port":3306,"used":4,"time_wait":3,"time_wait_recent":2,"time_wait_left":[1,0,0,0,0,2],"capacity":28232,"ratio":0.0001,"opener":{"pid":42,"command":"api","cgroup":"api.service","sockets":1},"closes":120,"closes_per_s":3.5,"failed_connects":2,"resets":1}],` +
+	`"port_pressure":[{"local_addr":"10.0.0.1","remote_addr":"10.0.0.5","remote_port":3306,"used":4,"time_wait":3,"time_wait_recent":2,"time_wait_left":[1,0,0,0,0,2],"time_wait_reuse_after_ms":1000,"time_wait_reusable":1,"capacity":28232,"ratio":0.0001,"opener":{"pid":42,"command":"api","cgroup":"api.service","sockets":1},"closes":120,"closes_per_s":3.5,"failed_connects":2,"resets":1}],` +
 	`"time_wait_expiry":[{"within_s":10,"count":1},{"within_s":60,"count":3}],` +
 	`"counters":{"inuse":7,"inuse6":1,"orphan":0,"tw":3,"alloc":9,"mem":4,"CurrEstab":2,"ActiveOpens":10,"PassiveOpens":4,"AttemptFails":0,"EstabResets":1,` +
 	`"OutSegs":900,"RetransSegs":12,"InErrs":0,"OutRsts":3,"TW":30,"TWRecycled":0,"TWKilled":0,"TCPTimeWaitOverflow":0,"ListenOverflows":0,"ListenDrops":0,` +
@@ -41,7 +42,8 @@ func TestJSONRoundTrip(t *testing.T) {
 	if s.States[TimeWait] != 3 || s.PortRange.Low != 32768 || s.PortPressure[0].Opener.PID != 42 || !s.Attribution.Enabled ||
 		s.PortPressure[0].ClosesPerS != 3.5 || s.TopRemoteEndpoints[0].Closes != 120 || s.Closes.Total != 250 || !s.Closes.Watching ||
 		s.Attribution.Openers.Name != "ebpf" || s.Attribution.FromOpener != 3 ||
-		s.PortPressure[0].TimeWaitLeft != [ExpirySlots]int{1, 0, 0, 0, 0, 2} || s.PortPressure[0].ExpiringTimeWait != 1 {
+		s.PortPressure[0].TimeWaitLeft != [ExpirySlots]int{1, 0, 0, 0, 0, 2} || s.PortPressure[0].ExpiringTimeWait != 1 ||
+		s.PortPressure[0].ReuseAfter != time.Second || s.PortPressure[0].ReusableTimeWait != 1 {
 		t.Fatalf("decoded %+v", s)
 	}
 	b, err := json.Marshal(&s)
@@ -54,13 +56,17 @@ func TestJSONRoundTrip(t *testing.T) {
 }
 
 // TestJSONTimeWaitLeftRefused: a recording's slots of time left are six
-// counts, none negative, or the line is refused with what was wrong.
+// counts, none negative, and its reusable TIME_WAIT are some of them,
+// after a delay the kernel allows, or the line is refused with what was
+// wrong.
 func TestJSONTimeWaitLeftRefused(t *testing.T) {
 	for _, tc := range []struct{ left, want string }{
-		{"[1,2]", "time_wait_left has 2 slots, want 6"},
-		{"[1,0,0,0,0,-2]", "time_wait_left: a negative count, -2"},
+		{`"time_wait_left":[1,2]`, "time_wait_left has 2 slots, want 6"},
+		{`"time_wait_left":[1,0,0,0,0,-2]`, "time_wait_left: a negative count, -2"},
+		{`"time_wait_reuse_after_ms":0,"time_wait_reusable":1`, "time_wait_reuse_after_ms 0 with 1 of 3"},
+		{`"time_wait_reuse_after_ms":1000,"time_wait_reusable":4`, "with 4 of 3 TIME_WAIT reusable"},
 	} {
-		line := bytes.Replace([]byte(sampleJSON), []byte(`"time_wait_left":[1,0,0,0,0,2]`), []byte(`"time_wait_left":`+tc.left), 1)
+		line := bytes.Replace([]byte(sampleJSON), []byte(`"time_wait_left":[1,0,0,0,0,2],"time_wait_reuse_after_ms":1000,"time_wait_reusable":1`), []byte(tc.left), 1)
 		var s Snapshot
 		if err := json.Unmarshal(line, &s); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("time_wait_left %s: %v, want an error saying %q", tc.left, err, tc.want)

@@ -185,6 +185,12 @@ func (r *jsonPressure) write(w *jsonw.W) {
 		}
 		w.EndArray()
 	}
+	if r.ReuseAfterMS != nil {
+		w.Key("time_wait_reuse_after_ms").Int(*r.ReuseAfterMS)
+	}
+	if r.Reusable != nil {
+		w.Key("time_wait_reusable").Int(int64(*r.Reusable))
+	}
 	w.Key("capacity").Int(int64(r.Capacity))
 	w.Key("ratio").Float(r.Ratio)
 	if o := r.Opener; o != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/tcpdash/tcpdash/internal/sysctl"
 )
@@ -106,4 +107,27 @@ func readSysctlInt(sysctlRoot, key string) (int, error) {
 		return 0, fmt.Errorf("tcpinfo: %s: %w", key, err)
 	}
 	return n, nil
+}
+
+// readTimeWaitReuse reads what decides whether connect() may take over a
+// TIME_WAIT port: tcp_tw_reuse, tcp_timestamps and tcp_tw_reuse_delay (in
+// ms; a second before Linux 6.14, which has no such key).
+func readTimeWaitReuse(sysctlRoot string) (TimeWaitReuse, error) {
+	reuse, err := readSysctlInt(sysctlRoot, "net/ipv4/tcp_tw_reuse")
+	if err != nil {
+		return TimeWaitReuse{}, err
+	}
+	ts, err := readSysctlInt(sysctlRoot, "net/ipv4/tcp_timestamps")
+	if err != nil {
+		return TimeWaitReuse{}, err
+	}
+	ms, err := readSysctlInt(sysctlRoot, "net/ipv4/tcp_tw_reuse_delay") // 1 at least; 0 if absent
+	if err != nil {
+		return TimeWaitReuse{}, err
+	}
+	delay := time.Second
+	if ms > 0 {
+		delay = time.Duration(ms) * time.Millisecond
+	}
+	return TimeWaitReuse{Reuse: reuse, Timestamps: ts != 0, Delay: delay}, nil
 }

@@ -92,7 +92,10 @@ type Snapshot struct {
 	Query Query
 	// MaxTimeWaitBuckets is net.ipv4.tcp_max_tw_buckets; 0 if unknown.
 	MaxTimeWaitBuckets int
-	Counters           Counters
+	// TimeWaitReuse is what decides whether connect() may take over
+	// TIME_WAIT ports (PressureGroup.ReusableTimeWait).
+	TimeWaitReuse TimeWaitReuse
+	Counters      Counters
 }
 
 // FamilyCounts counts sockets per address family of their table.
@@ -170,6 +173,13 @@ type PressureGroup struct {
 	// the first is ExpiringTimeWait and the last RecentTimeWait. It says
 	// when the group's ports come free, which a forecast needs.
 	TimeWaitLeft [ExpirySlots]int
+	// ReuseAfter is how old a TIME_WAIT socket must be for connect() to
+	// take over its port for a new connection to the destination, when
+	// the kernel surely does (TimeWaitReuse.Applies); 0 when its port is
+	// held for the whole of TimeWaitLength. ReusableTimeWait counts the
+	// sockets that old, at the least: their ports are as good as free.
+	ReuseAfter       time.Duration
+	ReusableTimeWait int
 	// Capacity is the number of usable ephemeral ports.
 	Capacity int
 	Ratio    float64
@@ -285,7 +295,37 @@ func (s *Snapshot) GroupCapacity() int {
 // it takes back at once; within half a percent of the capacity (at least
 // one port) the group is out of ports, so the verdict does not flap.
 func (g PressureGroup) Exhausted() bool {
-	return g.Capacity > 0 && g.Used >= g.Capacity-max(1, g.Capacity/200)
+	return g.Capacity > 0 && g.Held() >= g.Capacity-max(1, g.Capacity/200)
+}
+
+// Held is how many of the group's ports connect() cannot take: those in
+// use, less the TIME_WAIT ones it would take over.
+func (g PressureGroup) Held() int { return g.Used - g.ReusableTimeWait }
+
+// HeldRatio is Held's share of the capacity (Ratio is Used's).
+func (g PressureGroup) HeldRatio() float64 {
+	if g.Capacity <= 0 {
+		return 0
+	}
+	return float64(g.Held()) / float64(g.Capacity)
+}
+
+// TimeWaitReuse is what lets connect() take over a TIME_WAIT port for a
+// new connection to the same destination: tcp_tw_reuse 1 (everywhere) or
+// 2 (over loopback, the default), with timestamps at both ends, once the
+// TIME_WAIT socket is Delay old (tcp_tw_reuse_delay, 1 s by default).
+type TimeWaitReuse struct {
+	Reuse      int  // tcp_tw_reuse
+	Timestamps bool // tcp_timestamps is not 0
+	Delay      time.Duration
+}
+
+// Applies reports whether connect() from local to remote surely takes over
+// TIME_WAIT ports older than Delay: over loopback, where both ends are
+// this kernel, which uses timestamps. Elsewhere tcp_tw_reuse=1 needs the
+// peer's timestamps too, which a snapshot cannot see.
+func (r TimeWaitReuse) Applies(local, remote netip.Addr) bool {
+	return r.Timestamps && (r.Reuse == 1 || r.Reuse == 2) && (local.Unmap().IsLoopback() || remote.Unmap().IsLoopback())
 }
 
 // Listening lists the ports listened on that the snapshot knows, sorted:

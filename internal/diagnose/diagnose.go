@@ -305,28 +305,31 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, settings []tuning.Se
 		}
 		rates := RatesOf(g, then, dt)
 		growth, how, left := rates.Growth, rates.How, rates.Left
-		if g.Ratio < PressureWarn && (left < 0 || left > forecastHorizon) {
+		// The ports connect() cannot take: a TIME_WAIT port it takes over
+		// (loopback, tcp_tw_reuse) is as good as free.
+		held := g.HeldRatio()
+		if held < PressureWarn && (left < 0 || left > forecastHorizon) {
 			continue
 		}
 		sev := Warning
-		if g.Ratio >= PressureCritical || left >= 0 && left < time.Minute {
+		if held >= PressureCritical || left >= 0 && left < time.Minute {
 			sev = Critical
 		}
-		title := fmt.Sprintf("connect() to %s from %s uses %.0f%% of its %s ports", g.Remote, g.Local, 100*g.Ratio, humanize.Int(g.Capacity))
+		title := fmt.Sprintf("connect() to %s from %s uses %.0f%% of its %s ports", g.Remote, g.Local, 100*held, humanize.Int(g.Capacity))
 		short := ""
 		switch {
 		case left == 0:
 			// Out of ports: said so on every poll at the cap, whatever the
 			// growth (it stops there, the failures do not).
-			title = fmt.Sprintf("connect() to %s from %s is failing now with EADDRNOTAVAIL: %s of its %s ports are in use", g.Remote, g.Local, humanize.Int(g.Used), humanize.Int(g.Capacity))
+			title = fmt.Sprintf("connect() to %s from %s is failing now with EADDRNOTAVAIL: %s of its %s ports are in use", g.Remote, g.Local, humanize.Int(g.Held()), humanize.Int(g.Capacity))
 			short = fmt.Sprintf("%s: out of ports, connect() failing now (from %s)", g.Remote, g.Local)
 		case left >= 0:
 			title = fmt.Sprintf("connect() to %s from %s will start failing with EADDRNOTAVAIL in about %s", g.Remote, g.Local, about(left))
-			short = fmt.Sprintf("%s: out of ports in about %s (from %s, %.0f%% used)", g.Remote, about(left), g.Local, 100*g.Ratio)
+			short = fmt.Sprintf("%s: out of ports in about %s (from %s, %.0f%% used)", g.Remote, about(left), g.Local, 100*held)
 		}
 		// The sysctls that help this destination, whatever the pressure
 		// thresholds of the general advice: a forecast alone calls for them.
-		sysctls := ForPressure("for the finding \""+title+"\"", settings, listening)
+		sysctls := ForPressure("for the finding \""+title+"\"", g, settings, listening)
 		fixes := []string{}
 		for _, r := range sysctls {
 			fix := r.Key + "=" + r.Value
@@ -339,6 +342,9 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, settings []tuning.Se
 			"more destination addresses or ports (each pair gets the whole range)",
 			"for bind() before connect(), IP_BIND_ADDRESS_NO_PORT; IP_LOCAL_PORT_RANGE per socket")
 		ev := []string{fmt.Sprintf("%s of %s ports used, %s in TIME_WAIT", humanize.Int(g.Used), humanize.Int(g.Capacity), humanize.Int(g.TimeWait))}
+		if g.ReuseAfter > 0 {
+			ev = append(ev, fmt.Sprintf("connect() takes over a TIME_WAIT port once it is %s old (tcp_tw_reuse, loopback): %s of them, not counted", g.ReuseAfter, humanize.Int(g.ReusableTimeWait)))
+		}
 		if who := opener(g, rates.Opens); who != "" {
 			ev = append([]string{who}, ev...)
 		} else if why := unnamedOpener(now.Attribution, g); why != "" {
@@ -347,7 +353,7 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, settings []tuning.Se
 		if growth != 0 {
 			ev = append(ev, fmt.Sprintf("growing %s/s (%s)", fmtRate(growth), how))
 		}
-		f = append(f, Finding{Kind: "port_exhaustion", Severity: sev, Rank: pressureRank(g.Ratio, left), Title: title, Short: short,
+		f = append(f, Finding{Kind: "port_exhaustion", Severity: sev, Rank: pressureRank(held, left), Title: title, Short: short,
 			Subject: fmt.Sprintf("%s from %s", g.Remote, g.Local),
 			Detail: "Each (source, destination, port) group can hold each local port once, TIME_WAIT included (60 s). Fixes: " +
 				strings.Join(fixes, "; ") + ".",

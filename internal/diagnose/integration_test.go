@@ -219,3 +219,63 @@ func TestIntegrationRampThatLevelsOff(t *testing.T) {
 	}
 	t.Logf("%d of %d ports used, %d in TIME_WAIT by time left %v: no forecast", g.Used, g.Capacity, g.TimeWait, g.TimeWaitLeft)
 }
+
+// TestIntegrationLoopbackReusesTimeWait: over loopback, tcp_tw_reuse=2
+// (the default) lets connect() take over a TIME_WAIT port older than a
+// second. 100 connections a second into 1,500 ports for 20 s fill every
+// port with TIME_WAIT, yet connect() never fails: no finding may say it
+// does, or will, and none may advise tcp_tw_reuse=1.
+func TestIntegrationLoopbackReusesTimeWait(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	col, err := tcpinfo.NewCollector(tcpinfo.Options{Top: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer col.Close()
+	setSysctls(t, "net.ipv4.tcp_tw_reuse=2", "net.ipv4.tcp_timestamps=1", "net.ipv4.ip_local_port_range=40000 41499")
+	db := netip.MustParseAddrPort("127.0.0.5:3306")
+	loadgen.ClosingServer(t, db)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan time.Time, 1)
+	go func() {
+		failedAt, _, err := loadgen.Churn(ctx, db, 100)
+		if err != nil {
+			t.Errorf("churn: %v", err)
+		}
+		done <- failedAt
+	}()
+	time.Sleep(17 * time.Second)
+	earlier := collect(t, col)
+	time.Sleep(2 * time.Second)
+	now := collect(t, col)
+	if failedAt := <-done; !failedAt.IsZero() {
+		t.Fatal("connect() failed with EADDRNOTAVAIL: the kernel did not reuse TIME_WAIT ports")
+	}
+	var g *tcpinfo.PressureGroup
+	for i := range now.PortPressure {
+		if now.PortPressure[i].Remote == db {
+			g = &now.PortPressure[i]
+		}
+	}
+	if g == nil || g.TimeWait < 300 {
+		t.Fatalf("after 19 s at 100/s: %+v; want hundreds of ports in TIME_WAIT", g)
+	}
+	settings, err := tuning.New(tuning.Options{NoUndo: true}).Settings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range map[string][]Finding{"measured": Diagnose(now, earlier, settings), "timers": Diagnose(now, nil, settings)} {
+		if x := find(f, "127.0.0.5:3306"); x != nil {
+			t.Errorf("%s: a group whose TIME_WAIT connect() reuses has a finding: %s (%s)", name, x.Title, strings.Join(x.Evidence, "; "))
+		}
+	}
+	for _, r := range Recommend(now, earlier, settings, now.Listening()) {
+		if r.Key == "net.ipv4.tcp_tw_reuse" {
+			t.Errorf("advised tcp_tw_reuse=%s: %s", r.Value, r.Reason)
+		}
+	}
+	t.Logf("%d of %d ports used, %d in TIME_WAIT, %d of them reusable", g.Used, g.Capacity, g.TimeWait, g.ReusableTimeWait)
+}

@@ -57,17 +57,29 @@ func RatesOf(g tcpinfo.PressureGroup, earlier *tcpinfo.PressureGroup, dt float64
 // rate × 60 s: below the capacity, that is no exhaustion, which a line
 // through the growth forecast. After TimeWaitLength, what came in as
 // TIME_WAIT (RecentTimeWait's rate) frees as fast as it comes; only the
-// rest of the inflow, connections held open, keeps taking ports. Without
-// the timers (a recording made before them), the line through growth.
+// rest of the inflow, connections held open, keeps taking ports. Where
+// connect() takes over TIME_WAIT ports (g.ReuseAfter), a close holds its
+// port that long instead. Without the timers (a recording made before
+// them), the line through growth.
 func timeLeft(g tcpinfo.PressureGroup, growth, in float64) time.Duration {
-	seconds := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
-	free := float64(g.Capacity - g.Used)
-	switch {
-	case g.Exhausted():
+	if g.Exhausted() {
 		return 0
-	case in <= 0:
+	}
+	if in <= 0 {
 		return -1
 	}
+	seconds := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+	step := tcpinfo.RecentWindow.Seconds()
+	twIn := min(in, float64(g.RecentTimeWait)/step) // closes into TIME_WAIT
+	heldOpen := in - twIn
+	if g.ReuseAfter > 0 {
+		free := float64(g.Capacity-g.Held()) - twIn*g.ReuseAfter.Seconds()
+		if heldOpen <= 0 {
+			return -1
+		}
+		return seconds(max(0, free) / heldOpen)
+	}
+	free := float64(g.Capacity - g.Used)
 	known := 0
 	for _, n := range g.TimeWaitLeft {
 		known += n
@@ -78,7 +90,6 @@ func timeLeft(g tcpinfo.PressureGroup, growth, in float64) time.Duration {
 		}
 		return seconds(free / growth)
 	}
-	step := tcpinfo.RecentWindow.Seconds()
 	taken := 0.0 // ports taken since now, net of those freed
 	for i, n := range g.TimeWaitLeft {
 		slope := in - float64(n)/step
@@ -87,9 +98,8 @@ func timeLeft(g tcpinfo.PressureGroup, growth, in float64) time.Duration {
 		}
 		taken += slope * step
 	}
-	held := in - min(in, float64(g.RecentTimeWait)/step)
-	if held <= 0 {
+	if heldOpen <= 0 {
 		return -1
 	}
-	return seconds(tcpinfo.TimeWaitLength.Seconds() + (free-taken)/held)
+	return seconds(tcpinfo.TimeWaitLength.Seconds() + (free-taken)/heldOpen)
 }

@@ -2,11 +2,13 @@ package diagnose
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tcpdash/tcpdash/tcpinfo"
+	"github.com/tcpdash/tcpdash/tuning"
 )
 
 // TestRatesOf: the one model of a group's rates, measured or from the
@@ -85,5 +87,34 @@ func TestOpenerRateIsTheModels(t *testing.T) {
 	want := fmt.Sprintf("opens %s connections/s", fmtRate(RatesOf(g, &then.PortPressure[0], 5).Opens))
 	if len(f) == 0 || !strings.Contains(strings.Join(f[0].Evidence, " "), want) {
 		t.Errorf("want the evidence to say %q:\n%v", want, f)
+	}
+}
+
+// TestTimeLeftWithReuse: where connect() takes over TIME_WAIT ports after
+// a second, closes into TIME_WAIT hold a port a second; only what is held
+// open runs a group out, and no advice sets tcp_tw_reuse=1 for it.
+func TestTimeLeftWithReuse(t *testing.T) {
+	g := group(1400, 1400, 1000, 0) // 100 closes a second into TIME_WAIT
+	g.Local, g.Remote, g.Capacity = netip.MustParseAddr("127.0.0.1"), netip.MustParseAddrPort("127.0.0.5:3306"), 1500
+	g.TimeWaitLeft = [tcpinfo.ExpirySlots]int{0, 0, 0, 0, 400, 1000}
+	g.ReuseAfter, g.ReusableTimeWait = time.Second, 1200
+	if g.Exhausted() {
+		t.Errorf("%d of %d used, %d reusable: out of ports", g.Used, g.Capacity, g.ReusableTimeWait)
+	}
+	if r := RatesOf(g, nil, 0); r.Left != -1 {
+		t.Errorf("closes alone: %v left, want -1 (never)", r.Left)
+	}
+	// 20 more a second held open: the 1,300 ports left less the 100 the
+	// closes hold take 60 s.
+	then := g
+	then.Used -= 240
+	then.TimeWait -= 200
+	if r := RatesOf(g, &then, 2); r.Left != time.Minute {
+		t.Errorf("20/s held open: %v left, want 1m0s", r.Left)
+	}
+	for _, r := range ForPressure("why", g, []tuning.Setting{{Tunable: tuning.Tunable{Key: "net.ipv4.tcp_tw_reuse"}, Value: "2", Exists: true}}, nil) {
+		if r.Key == "net.ipv4.tcp_tw_reuse" {
+			t.Errorf("advised tcp_tw_reuse=%s for a group that reuses its TIME_WAIT", r.Value)
+		}
 	}
 }

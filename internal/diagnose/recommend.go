@@ -36,10 +36,11 @@ func TimeWaitNearLimit(s *tcpinfo.Snapshot) bool {
 	return max > 0 && float64(s.Counters.TWSockets) >= TimeWaitNearFull*float64(max)
 }
 
-// ForPressure is the sysctl advice for a destination running out of
-// ports, why saying which and how: tcp_tw_reuse=1 and a wider port range,
-// as far as the current settings leave room.
-func ForPressure(why string, settings []tuning.Setting, listening []uint16) []Recommendation {
+// ForPressure is the sysctl advice for g, a destination running out of
+// ports, why saying which and how: tcp_tw_reuse=1 (unless it reuses its
+// TIME_WAIT ports already) and a wider port range, as far as the current
+// settings leave room.
+func ForPressure(why string, g tcpinfo.PressureGroup, settings []tuning.Setting, listening []uint16) []Recommendation {
 	val := map[string]string{}
 	for _, s := range settings {
 		if s.Exists {
@@ -47,7 +48,7 @@ func ForPressure(why string, settings []tuning.Setting, listening []uint16) []Re
 		}
 	}
 	var out []Recommendation
-	if val["net.ipv4.tcp_tw_reuse"] != "1" {
+	if val["net.ipv4.tcp_tw_reuse"] != "1" && g.ReuseAfter == 0 {
 		reason := why + "; tcp_tw_reuse=1 lets new outgoing connections take over TIME_WAIT ports (outgoing only; needs timestamps on both ends)"
 		if val["net.ipv4.tcp_timestamps"] == "0" {
 			reason += "; tcp_timestamps is 0 here, so turn it on too"
@@ -121,10 +122,10 @@ func Recommend(now, prev *tcpinfo.Snapshot, settings []tuning.Setting, listening
 		return a, b, b > a
 	}
 
-	if g, ok := worstGroup(now); ok && g.Ratio >= PressureWarn {
+	if g, ok := worstGroup(now); ok && g.HeldRatio() >= PressureWarn {
 		where := fmt.Sprintf("connect() from %s to %s uses %.0f%% of its %d ports (%d in TIME_WAIT)",
-			g.Local, g.Remote, 100*g.Ratio, g.Capacity, g.TimeWait)
-		out = append(out, ForPressure(where, settings, listening)...)
+			g.Local, g.Remote, 100*g.HeldRatio(), g.Capacity, g.TimeWait)
+		out = append(out, ForPressure(where, g, settings, listening)...)
 	}
 
 	tw, max := now.Counters.TWSockets, now.MaxTimeWaitBuckets
@@ -187,7 +188,15 @@ func worstGroup(s *tcpinfo.Snapshot) (tcpinfo.PressureGroup, bool) {
 	if len(s.PortPressure) == 0 {
 		return tcpinfo.PressureGroup{}, false
 	}
-	return s.PortPressure[0], true // sorted fullest first
+	// Sorted fullest first; a group whose TIME_WAIT connect() takes over
+	// may be fuller than the one that holds most.
+	worst := s.PortPressure[0]
+	for _, g := range s.PortPressure[1:] {
+		if g.HeldRatio() > worst.HeldRatio() {
+			worst = g
+		}
+	}
+	return worst, true
 }
 
 // widerRange proposes LOW 65535 with LOW above every listening port below

@@ -306,7 +306,7 @@ func (e *Exporter) series(ch chan<- prometheus.Metric, l labelled) {
 	used := e.desc("tcpdash_port_pressure_used_ports", "Ephemeral ports a destination group uses.", "local_addr", "remote_addr", "remote_port")
 	tw := e.desc("tcpdash_port_pressure_time_wait_ports", "Of those, ports held by TIME_WAIT.", "local_addr", "remote_addr", "remote_port")
 	exhaust := e.desc("tcpdash_port_pressure_exhaustion_seconds", "Seconds until the group runs out of ports at the rate it takes them (since the last scrape; on the first, from the kernel's TIME_WAIT timers), its TIME_WAIT ports coming free as their timers say, as the finding forecasts it: 0 while it is out of ports, +Inf while it does not run out at that rate.", "local_addr", "remote_addr", "remote_port")
-	exhausted := e.desc("tcpdash_port_pressure_exhausted", "1 while the group uses every port it has (all but half a percent): connect() to it fails now with EADDRNOTAVAIL.", "local_addr", "remote_addr", "remote_port")
+	exhausted := e.desc("tcpdash_port_pressure_exhausted", "1 while the group holds every port it has (all but half a percent; TIME_WAIT ports connect() takes over do not count): connect() to it fails now with EADDRNOTAVAIL.", "local_addr", "remote_addr", "remote_port")
 	closesTo := e.desc("tcpdash_port_pressure_closes_total", "Connections of a destination group that closed since tcpdash began to listen (the port-pressure rows only; rate() it for closes per second).", "local_addr", "remote_addr", "remote_port")
 	prevGroups := map[[2]string]tcpinfo.PressureGroup{}
 	if l.prev != nil {
