@@ -57,6 +57,41 @@ func (h *history) growth(st tcpinfo.State, window time.Duration) (float64, bool)
 	return float64(last.states[st]-h.samples[i].states[st]) / dt, true
 }
 
+// floorGrowth is growth for a count that flickers: between the lowest of
+// up to three samples at each end of the window, at their own times, so a
+// socket passing through the state at one poll (a churned connection's
+// CLOSE_WAIT) is no rise, while a leak, which raises the lowest, is. With
+// few samples the ends have one each, as growth.
+func (h *history) floorGrowth(st tcpinfo.State, window time.Duration) (float64, bool) {
+	n := len(h.samples)
+	if n < 2 {
+		return 0, false
+	}
+	last := h.samples[n-1].at
+	i := n - 2
+	for i > 0 && last.Sub(h.samples[i].at) < window {
+		i--
+	}
+	k := max(1, min(3, (n-i)/2)) // the ends share no sample
+	// Ties go to the earliest at the start and the latest at the end, so
+	// a flat count reads as flat.
+	lowest := func(from []sample, latest bool) sample {
+		best := from[0]
+		for _, s := range from[1:] {
+			if s.states[st] < best.states[st] || latest && s.states[st] == best.states[st] {
+				best = s
+			}
+		}
+		return best
+	}
+	a, b := lowest(h.samples[i:i+k], false), lowest(h.samples[n-k:], true)
+	dt := b.at.Sub(a.at).Seconds()
+	if dt <= 0 {
+		return 0, false
+	}
+	return float64(b.states[st]-a.states[st]) / dt, true
+}
+
 // rising reports whether state st grew at every one of the last n polls.
 func (h *history) rising(st tcpinfo.State, n int) bool {
 	if len(h.samples) < n+1 {

@@ -1,6 +1,11 @@
 package ui
 
-import "testing"
+import (
+	"testing"
+	"time"
+
+	"github.com/tcpdash/tcpdash/tcpinfo"
+)
 
 func TestSparkline(t *testing.T) {
 	for _, tc := range []struct {
@@ -23,6 +28,39 @@ func TestSparkline(t *testing.T) {
 	} {
 		if got := sparkline(tc.values, tc.width); got != tc.want {
 			t.Errorf("%s: sparkline(%v, %d) = %q, want %q", tc.name, tc.values, tc.width, got, tc.want)
+		}
+	}
+}
+
+// TestFloorGrowth: CLOSE_WAIT's trouble mark reads the lowest counts at
+// each end of its window, so churned connections passing through the
+// state at one poll or another are no rise, while a leak is.
+func TestFloorGrowth(t *testing.T) {
+	at := time.Date(2026, 12, 2, 18, 0, 0, 0, time.UTC)
+	hist := func(counts ...int) *history {
+		h := &history{}
+		for i, c := range counts {
+			var s tcpinfo.Snapshot
+			s.Time = at.Add(time.Duration(i) * time.Second)
+			s.States[tcpinfo.CloseWait] = c
+			h.add(&s)
+		}
+		return h
+	}
+	for _, tc := range []struct {
+		name   string
+		counts []int
+		want   float64
+	}{
+		{"flicker", []int{200, 201, 200, 200, 201, 200, 200, 201, 200, 200, 201}, 0},
+		{"flicker at the end", []int{200, 200, 200, 200, 200, 200, 200, 200, 200, 202}, 0},
+		{"a leak", []int{200, 201, 202, 203, 204, 205, 206, 207, 208, 209, 210}, 1},
+		{"a leak of a few at once", []int{200, 200, 200, 200, 200, 210, 210, 210, 210, 210, 210}, 10.0 / 10},
+		{"few polls: as growth", []int{10, 15, 20}, 5},
+	} {
+		g, ok := hist(tc.counts...).floorGrowth(tcpinfo.CloseWait, 10*time.Second)
+		if !ok || g != tc.want {
+			t.Errorf("%s %v: growth %v (%v), want %v", tc.name, tc.counts, g, ok, tc.want)
 		}
 	}
 }

@@ -17,7 +17,7 @@ func (b *board) trouble(st tcpinfo.State) string {
 	s := b.snap
 	switch st {
 	case tcpinfo.CloseWait:
-		if g, ok := b.history.growth(st, 10*time.Second); ok && g > 0 && s.States[st] > 0 {
+		if g, ok := b.history.floorGrowth(st, 10*time.Second); ok && g > 0 && s.States[st] > 0 {
 			return fmt.Sprintf("CLOSE_WAIT +%s/s: the app is not closing sockets", fmtRate(g))
 		}
 	case tcpinfo.SynRecv:
