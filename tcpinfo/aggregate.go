@@ -1027,12 +1027,15 @@ func (a *Aggregator) Fill(snap *Snapshot, n int) {
 		if capacity > 0 {
 			g.Ratio = float64(g.Used) / float64(capacity)
 		}
-		if snap.TimeWaitReuse.Applies(g.Local, g.Remote.Addr()) {
-			g.ReuseAfter = snap.TimeWaitReuse.Delay
-			g.ReusableTimeWait = g.TimeWait - youngTimeWait(&g, g.ReuseAfter)
-		}
 		return g, true
 	}, comparePressure)
+	for i := range snap.PortPressure { // the rows kept, not every group
+		g := &snap.PortPressure[i]
+		if snap.TimeWaitReuse.Applies(g.Local, g.Remote.Addr()) {
+			g.ReuseAfter = snap.TimeWaitReuse.Delay
+			g.ReusableTimeWait = g.TimeWait - youngTimeWait(g, g.ReuseAfter)
+		}
+	}
 
 	a.fillProcesses(snap, n)
 
