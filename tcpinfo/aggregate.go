@@ -1027,15 +1027,14 @@ func (a *Aggregator) Fill(snap *Snapshot, n int) {
 		if capacity > 0 {
 			g.Ratio = float64(g.Used) / float64(capacity)
 		}
-		return g, true
-	}, comparePressure)
-	for i := range snap.PortPressure { // the rows kept, not every group
-		g := &snap.PortPressure[i]
+		// Ranked by the ports connect() cannot take: a loopback group
+		// full of TIME_WAIT it takes over must not push out one in danger.
 		if snap.TimeWaitReuse.Applies(g.Local, g.Remote.Addr()) {
 			g.ReuseAfter = snap.TimeWaitReuse.Delay
-			g.ReusableTimeWait = g.TimeWait - youngTimeWait(g, g.ReuseAfter)
+			g.ReusableTimeWait = g.TimeWait - youngTimeWait(&g, g.ReuseAfter)
 		}
-	}
+		return g, true
+	}, comparePressure)
 
 	a.fillProcesses(snap, n)
 
@@ -1206,7 +1205,7 @@ func (r *portRow) total() uint32 {
 }
 
 func comparePressure(a, b PressureGroup) int {
-	return cmp.Or(cmp.Compare(b.Ratio, a.Ratio), cmp.Compare(b.Used, a.Used),
+	return cmp.Or(cmp.Compare(b.HeldRatio(), a.HeldRatio()), cmp.Compare(b.Ratio, a.Ratio), cmp.Compare(b.Used, a.Used),
 		cmp.Compare(a.Remote.Port(), b.Remote.Port()),
 		a.Remote.Addr().Compare(b.Remote.Addr()), a.Local.Compare(b.Local))
 }

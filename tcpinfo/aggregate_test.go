@@ -926,4 +926,20 @@ func TestTimeWaitReuse(t *testing.T) {
 	if g := fill(def, "10.0.0.1", "10.0.0.5:3306"); g.ReuseAfter != 0 || g.ReusableTimeWait != 0 || !g.Exhausted() {
 		t.Errorf("to 10.0.0.5: %+v; want nothing reusable, out of ports", g)
 	}
+
+	// Ranked by what connect() cannot take: two ports held open to
+	// 10.0.0.5 come before four in TIME_WAIT over loopback, three of them
+	// reusable, however many fewer they are.
+	a := NewAggregator(ports)
+	a.Reset(ports, Query{})
+	for i, left := range []time.Duration{59500 * time.Millisecond, 30 * time.Second, 5 * time.Second, 45 * time.Second} {
+		a.Add(sock(TimeWait, "127.0.0.1:"+strconv.Itoa(40000+i), "127.0.0.5:3306", left))
+	}
+	a.Add(sock(Established, "10.0.0.1:40000", "10.0.0.5:3306", 0))
+	a.Add(sock(Established, "10.0.0.1:40001", "10.0.0.5:3306", 0))
+	snap := Snapshot{TimeWaitReuse: def}
+	a.Fill(&snap, 1)
+	if g := snap.PortPressure; len(g) != 1 || g[0].Remote != netip.MustParseAddrPort("10.0.0.5:3306") {
+		t.Errorf("top pressure row %+v: want the two held open to 10.0.0.5:3306", g)
+	}
 }

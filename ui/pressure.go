@@ -31,7 +31,8 @@ func (b *board) newPerSecond(g tcpinfo.PressureGroup, prev map[groupKey]tcpinfo.
 }
 
 // pressurePane is port pressure: each destination group's share of the
-// ephemeral range, fullest first.
+// ephemeral range, in the order of the snapshot: the most ports connect()
+// cannot take first.
 type pressurePane struct {
 	table
 }

@@ -188,15 +188,7 @@ func worstGroup(s *tcpinfo.Snapshot) (tcpinfo.PressureGroup, bool) {
 	if len(s.PortPressure) == 0 {
 		return tcpinfo.PressureGroup{}, false
 	}
-	// Sorted fullest first; a group whose TIME_WAIT connect() takes over
-	// may be fuller than the one that holds most.
-	worst := s.PortPressure[0]
-	for _, g := range s.PortPressure[1:] {
-		if g.HeldRatio() > worst.HeldRatio() {
-			worst = g
-		}
-	}
-	return worst, true
+	return s.PortPressure[0], true // sorted by the ports connect() cannot take
 }
 
 // widerRange proposes LOW 65535 with LOW above every listening port below
