@@ -3,6 +3,7 @@ package tcpinfo
 import (
 	"cmp"
 	"encoding/binary"
+	"math"
 	mathbits "math/bits"
 	"net/netip"
 	"slices"
@@ -606,7 +607,9 @@ func (a *Aggregator) Add(s *Socket) {
 	}
 	if st == TimeWait {
 		g.timeWait++
-		g.left[slot]++ // the last slot is RecentWindow's, the first frees within it
+		if g.left[slot] < math.MaxUint16 { // the last slot is RecentWindow's, the first frees within it
+			g.left[slot]++
+		}
 		if s.Expires > TimeWaitLength-FreshWindow {
 			g.fresh++
 		}
@@ -614,14 +617,16 @@ func (a *Aggregator) Add(s *Socket) {
 }
 
 // pressureRow is a destination group's counts while a dump is counted:
-// 64 bytes (a cache line) and no pointer (the garbage collector skips the slice). A
+// 48 bytes and no pointer (the garbage collector skips the slice). A
 // PressureGroup is 208 bytes, most of them filled in at Fill for the
 // rows shown; a client of thousands of destinations has as many groups,
 // and their rows were most of a snapshot's memory.
 type pressureRow struct {
 	local, endpoint       int32 // indexes in locals and endpoints
 	used, timeWait, fresh uint32
-	left                  [ExpirySlots]uint32 // TIME_WAIT by time left
+	// TIME_WAIT by time left: a group's sockets have distinct local
+	// ports, so each slot fits 16 bits, and the row stays 48 bytes.
+	left [ExpirySlots]uint16
 	// The first opener seen and its sockets; any other's are in
 	// groupOwners.
 	openerProc   int32
