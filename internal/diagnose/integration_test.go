@@ -2,7 +2,6 @@ package diagnose
 
 import (
 	"context"
-	"errors"
 	"math"
 	"net/netip"
 	"strconv"
@@ -160,6 +159,44 @@ func forecastOf(t *testing.T, title string) time.Duration {
 	return d
 }
 
+// churnPolls churns rate connections a second from this private
+// namespace into 127.0.0.5:3306, whose server waits for the client's FIN
+// (so the client is left in TIME_WAIT), under sysctls; polls at after and
+// 2 s later; and returns the two snapshots, the destination's group in the
+// second (nil if none), and whether connect() failed with EADDRNOTAVAIL.
+func churnPolls(t *testing.T, rate int, after time.Duration, sysctls ...string) (earlier, now *tcpinfo.Snapshot, g *tcpinfo.PressureGroup, failed bool) {
+	t.Helper()
+	col, err := tcpinfo.NewCollector(tcpinfo.Options{Top: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer col.Close()
+	setSysctls(t, sysctls...)
+	db := netip.MustParseAddrPort("127.0.0.5:3306")
+	loadgen.ClosingServer(t, db)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan time.Time, 1)
+	go func() {
+		failedAt, _, err := loadgen.Churn(ctx, db, rate)
+		if err != nil {
+			t.Errorf("churn: %v", err)
+		}
+		done <- failedAt
+	}()
+	time.Sleep(after)
+	earlier = collect(t, col)
+	time.Sleep(2 * time.Second)
+	now = collect(t, col)
+	cancel()
+	failed = !(<-done).IsZero()
+	for i := range now.PortPressure {
+		if now.PortPressure[i].Remote == db {
+			g = &now.PortPressure[i]
+		}
+	}
+	return earlier, now, g, failed
+}
+
 // TestIntegrationRampThatLevelsOff: the first seconds of a load test
 // closing 20 connections a second, against 1,500 ports. Its ports grow
 // at 20/s, yet each comes free 60 s after its close: the group levels off
@@ -170,39 +207,9 @@ func TestIntegrationRampThatLevelsOff(t *testing.T) {
 	if !netns.Run(t) {
 		return
 	}
-	col, err := tcpinfo.NewCollector(tcpinfo.Options{Top: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer col.Close()
-	setSysctls(t, "net.ipv4.tcp_tw_reuse=0", "net.ipv4.ip_local_port_range=40000 41499")
-	db := netip.MustParseAddrPort("127.0.0.5:3306")
-	loadgen.ClosingServer(t, db)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		failedAt, _, err := loadgen.Churn(ctx, db, 20)
-		if err == nil && !failedAt.IsZero() {
-			err = errors.New("connect() failed with EADDRNOTAVAIL")
-		}
-		done <- err
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("churn: %v", err)
-		}
-	}()
-
-	time.Sleep(8 * time.Second)
-	earlier := collect(t, col)
-	time.Sleep(2 * time.Second)
-	now := collect(t, col)
-	var g *tcpinfo.PressureGroup
-	for i := range now.PortPressure {
-		if now.PortPressure[i].Remote == db {
-			g = &now.PortPressure[i]
-		}
+	earlier, now, g, failed := churnPolls(t, 20, 8*time.Second, "net.ipv4.tcp_tw_reuse=0", "net.ipv4.ip_local_port_range=40000 41499")
+	if failed {
+		t.Fatal("connect() failed with EADDRNOTAVAIL")
 	}
 	if g == nil || g.Used < 150 || g.TimeWait < 150 {
 		t.Fatalf("after 10 s at 20/s: %+v; want about 200 ports used, in TIME_WAIT", g)
@@ -222,43 +229,18 @@ func TestIntegrationRampThatLevelsOff(t *testing.T) {
 
 // TestIntegrationLoopbackReusesTimeWait: over loopback, tcp_tw_reuse=2
 // (the default) lets connect() take over a TIME_WAIT port older than a
-// second. 100 connections a second into 1,500 ports for 20 s fill every
-// port with TIME_WAIT, yet connect() never fails: no finding may say it
-// does, or will, and none may advise tcp_tw_reuse=1.
+// second. 100 connections a second into 1,500 ports for 19 s would need
+// 1,900, yet connect() never fails (the kernel takes over about half the
+// TIME_WAIT ports it meets, and TIME_WAIT settles near 700): no finding may
+// say it does, or will, and none may advise tcp_tw_reuse=1.
 func TestIntegrationLoopbackReusesTimeWait(t *testing.T) {
 	if !netns.Run(t) {
 		return
 	}
-	col, err := tcpinfo.NewCollector(tcpinfo.Options{Top: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer col.Close()
-	setSysctls(t, "net.ipv4.tcp_tw_reuse=2", "net.ipv4.tcp_timestamps=1", "net.ipv4.ip_local_port_range=40000 41499")
-	db := netip.MustParseAddrPort("127.0.0.5:3306")
-	loadgen.ClosingServer(t, db)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	done := make(chan time.Time, 1)
-	go func() {
-		failedAt, _, err := loadgen.Churn(ctx, db, 100)
-		if err != nil {
-			t.Errorf("churn: %v", err)
-		}
-		done <- failedAt
-	}()
-	time.Sleep(17 * time.Second)
-	earlier := collect(t, col)
-	time.Sleep(2 * time.Second)
-	now := collect(t, col)
-	if failedAt := <-done; !failedAt.IsZero() {
+	earlier, now, g, failed := churnPolls(t, 100, 17*time.Second,
+		"net.ipv4.tcp_tw_reuse=2", "net.ipv4.tcp_timestamps=1", "net.ipv4.ip_local_port_range=40000 41499")
+	if failed {
 		t.Fatal("connect() failed with EADDRNOTAVAIL: the kernel did not reuse TIME_WAIT ports")
-	}
-	var g *tcpinfo.PressureGroup
-	for i := range now.PortPressure {
-		if now.PortPressure[i].Remote == db {
-			g = &now.PortPressure[i]
-		}
 	}
 	if g == nil || g.TimeWait < 300 {
 		t.Fatalf("after 19 s at 100/s: %+v; want hundreds of ports in TIME_WAIT", g)
