@@ -105,7 +105,7 @@ func (f fleetModel) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			f.inFlight = true
 			return f, pollFleet(f.fleet)
 		}
-	case key.Matches(msg, k.Quit, k.Help, k.Suspend):
+	case key.Matches(msg, k.Quit, k.Help, k.Suspend, k.Redraw):
 		nm, cmd := f.dash.Update(msg)
 		f.dash = nm.(Model)
 		return f, cmd

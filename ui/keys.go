@@ -9,6 +9,7 @@ import (
 // lists is what works.
 type keyMap struct {
 	Quit, Help, Suspend   key.Binding
+	Redraw                key.Binding
 	NextPane, PrevPane    key.Binding
 	Pane1, Pane2, Pane3   key.Binding
 	Pane4, Pane5          key.Binding
@@ -30,6 +31,7 @@ func newKeyMap() keyMap {
 		Quit:        key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 		Help:        key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Suspend:     key.NewBinding(key.WithKeys("ctrl+z"), key.WithHelp("ctrl+z", "suspend (fg resumes)")),
+		Redraw:      key.NewBinding(key.WithKeys("ctrl+l"), key.WithHelp("ctrl+l", "redraw the screen")),
 		NextPane:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane")),
 		PrevPane:    key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous pane")),
 		Pane1:       key.NewBinding(key.WithKeys("1"), key.WithHelp("1", "states")),
@@ -71,7 +73,7 @@ func (k keyMap) ShortHelp() []key.Binding {
 // FullHelp is what `?` shows, in columns.
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Quit, k.Help, k.Suspend, k.Pause, k.Faster, k.Slower, k.Refresh, k.Listeners},
+		{k.Quit, k.Help, k.Suspend, k.Redraw, k.Pause, k.Faster, k.Slower, k.Refresh, k.Listeners},
 		{k.NextPane, k.PrevPane, k.Pane1, k.Pane2, k.Pane3, k.Pane4, k.Pane5, k.Pane6, k.Pane7, k.Pane8, k.Pane9},
 		{k.StateFilter, k.Sort, k.Search, k.ClearSearch, k.Up, k.Down},
 		{k.Services, k.Edit, k.Undo, k.Persist, k.Yes, k.No},

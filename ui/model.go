@@ -431,6 +431,11 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		// As in a shell: the terminal is restored while stopped, and
 		// fg brings the dashboard back.
 		return m, tea.Suspend
+	case key.Matches(msg, k.Redraw):
+		// Another process wrote to the terminal (a wall message, a
+		// program started beside tcpdash): the renderer draws only what
+		// changed, so what it did not draw stays until it is cleared.
+		return m, tea.ClearScreen
 	}
 	if m.tuningCaptures(msg) {
 		var cmd tea.Cmd

@@ -32,6 +32,8 @@ func press(k string) tea.KeyPressMsg {
 		return tea.KeyPressMsg{Code: tea.KeyDown}
 	case "ctrl+c":
 		return tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
+	case "ctrl+l":
+		return tea.KeyPressMsg{Code: 'l', Mod: tea.ModCtrl}
 	}
 	r := []rune(k)[0]
 	return tea.KeyPressMsg{Code: r, Text: k}
@@ -342,6 +344,28 @@ func TestQuitAndHelp(t *testing.T) {
 	if m.view.showHelp {
 		t.Error("esc closes the help")
 	}
+}
+
+// TestRedraw: ctrl+l clears the screen and draws it whole, on the
+// dashboard, the fleet's Namespaces pane and a recording alike: what
+// another process wrote to the terminal goes.
+func TestRedraw(t *testing.T) {
+	clear := fmt.Sprintf("%T", tea.ClearScreen())
+	check := func(name string, m tea.Model) {
+		t.Helper()
+		_, cmd := m.Update(press("ctrl+l"))
+		if cmd == nil {
+			t.Fatalf("%s: ctrl+l gives no command", name)
+		}
+		if got := fmt.Sprintf("%T", cmd()); got != clear {
+			t.Errorf("%s: ctrl+l gives %s, want %s", name, got, clear)
+		}
+	}
+	check("dashboard", started(t, &fakeCollector{}, 80, 24, 1))
+	fleet := NewRoot(Config{Fleet: &fakeFleet{col: &fakeCollector{}}, Interval: time.Second, Info: HostInfo{Netns: "all"}})
+	fleet, _ = fleet.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	check("fleet", fleet)
+	check("recording", replaying(t, loadTape(t), 0, 80, 24))
 }
 
 func TestTroubleHighlights(t *testing.T) {

@@ -157,6 +157,37 @@ func TestIntegrationDashboardInTmux(t *testing.T) {
 		}
 	}
 
+	// Another process writes to the terminal: the renderer redraws only
+	// what changed, so the text stays through polls until ctrl+l.
+	tty, err := s.run("display-message", "-p", "-t", "e2e", "#{pane_tty}")
+	if err != nil {
+		t.Fatalf("pane tty: %v: %s", err, tty)
+	}
+	f, err := os.OpenFile(strings.TrimSpace(tty), os.O_WRONLY|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// At a place of its own (row 20): written where the cursor happens
+	// to be, it could scroll the screen, which ctrl+l must mend as well.
+	fmt.Fprint(f, "\x1b[20;5HSTRAY-OUTPUT-FROM-ELSEWHERE")
+	f.Close()
+	s.waitScreen("the stray text", "STRAY-OUTPUT-FROM-ELSEWHERE")
+	time.Sleep(2500 * time.Millisecond) // two polls at least
+	if !strings.Contains(s.capture(), "STRAY-OUTPUT-FROM-ELSEWHERE") {
+		t.Log("the stray text was drawn over by the polls; ctrl+l is not put to the test")
+	}
+	s.run("send-keys", "-t", "e2e", "C-l")
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Contains(s.capture(), "STRAY-OUTPUT-FROM-ELSEWHERE") {
+		if time.Now().After(deadline) {
+			t.Fatalf("ctrl+l left the stray text:\n%s", s.capture())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if screen := s.waitScreen("the screen redrawn", "1 States", "5 Counters"); !strings.HasPrefix(screen, "tcpdash ") {
+		t.Errorf("after ctrl+l the header is not on the first line:\n%s", screen)
+	}
+
 	s.run("send-keys", "-t", "e2e", "p")
 	s.waitScreen("the paused marker", "PAUSED")
 	s.run("send-keys", "-t", "e2e", "?")
