@@ -1,11 +1,13 @@
 package ui
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/tcpdash/tcpdash/internal/diagnose"
@@ -99,6 +101,46 @@ func TestFleet(t *testing.T) {
 	m, _ = step(t, m, polledMsg{snap: fakeSnapshot(9, tcpinfo.Query{})})
 	if out := ansi.Strip(m.render()); !strings.Contains(out, "Namespaces · 2") {
 		t.Fatalf("back at the fleet:\n%s", out)
+	}
+}
+
+// TestFleetAt80x24: on an 80-column terminal a namespace's worst finding,
+// too long to share its row, has a line of its own under it, whole; at 200
+// columns it shares the row, and the names are whole (the fake's include
+// an escape sequence, shown escaped: at 80 they are cut after the first).
+func TestFleetAt80x24(t *testing.T) {
+	f := &fakeFleet{col: &fakeCollector{}}
+	m := NewRoot(Config{Fleet: f, Interval: time.Second, Info: HostInfo{Host: "node-1", Netns: "all"}}).(fleetModel)
+	for _, size := range [][2]int{{80, 24}, {200, 50}} {
+		m, _ = step(t, m, tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+		m, _ = step(t, m, pollFleet(f)())
+		out := ansi.Strip(m.render())
+		lines := strings.Split(out, "\n")
+		for _, l := range lines {
+			if w := lipgloss.Width(l); w > size[0] {
+				t.Errorf("%dx%d: a line %d wide: %q", size[0], size[1], w, l)
+			}
+		}
+		name := regexp.MustCompile(`│docker 0123456789ab web, `)
+		if size[0] == 200 {
+			name = regexp.MustCompile(`│docker 0123456789ab web, .*net:\[2\] +[0-9]`)
+		}
+		finding := "pid 4242 (java) holds 20 CLOSE_WAIT sockets"
+		var nameAt, findingAt int = -1, -1
+		for i, l := range lines {
+			if name.MatchString(l) {
+				nameAt = i
+			}
+			if strings.Contains(l, finding) {
+				findingAt = i
+			}
+		}
+		switch {
+		case nameAt < 0 || findingAt < 0:
+			t.Errorf("%dx%d: the name or the finding is not whole:\n%s", size[0], size[1], out)
+		case size[0] == 80 && findingAt != nameAt+1, size[0] == 200 && findingAt != nameAt:
+			t.Errorf("%dx%d: the finding on line %d, its namespace on %d:\n%s", size[0], size[1], findingAt, nameAt, out)
+		}
 	}
 }
 

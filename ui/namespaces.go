@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"github.com/tcpdash/tcpdash/internal/diagnose"
 	"github.com/tcpdash/tcpdash/internal/humanize"
@@ -130,46 +131,114 @@ func (p namespacesPane) selected() string {
 	return ""
 }
 
-// View draws the pane in its box.
+// View draws the pane in its box. Columns are as wide as what they hold;
+// the namespace keeps its whole name, and its worst finding (its short
+// form) takes the rest of the line, or, where that leaves it under
+// minFinding cells (80 columns), a line of its own under the row.
 func (p namespacesPane) View(focused bool) []string {
 	st := p.b.styles
 	w, h := p.w, p.h
 	inner := w - 2
-	const numW = 9
-	findW := max(inner/3, 12)
-	nameW := max(inner-5*numW-findW-2, 12)
-	body := []string{st.header.Render(fit("NAMESPACE", nameW) + padLeft("SOCKETS", numW) + padLeft("ESTAB", numW) +
-		padLeft("T_WAIT", numW) + padLeft("C_WAIT", numW) + padLeft("PORTS%", numW) + "  " + fit("WORST FINDING", findW))}
-	if p.err != nil {
-		body = append(body, st.statusErr.Render("! "+termsafe.Error(p.err)))
+	const minFinding = 30
+	heads := []string{"SOCKETS", "ESTAB", "T_WAIT", "C_WAIT", "PORTS%"}
+	type row struct {
+		name    string
+		nums    [5]string
+		finding string
 	}
-	rows := make([]string, 0, len(p.rows))
+	rows := make([]row, 0, len(p.rows))
+	nameW := lipgloss.Width("NAMESPACE")
+	numW := make([]int, len(heads))
+	for i, hd := range heads {
+		numW[i] = len(hd)
+	}
 	for _, r := range p.rows {
-		name := r.Netns
+		x := row{name: r.Netns, finding: st.dim.Render("-")}
 		if len(r.Names) > 0 {
-			name = strings.Join(r.Names, ", ") + " " + r.Netns
+			x.name = strings.Join(r.Names, ", ") + " " + r.Netns
 		}
 		s := r.Snap
 		worstRatio := 0.0
 		if len(s.PortPressure) > 0 {
 			worstRatio = s.PortPressure[0].Ratio
 		}
-		finding := st.dim.Render("-")
-		if r.Worst != nil {
+		x.nums = [5]string{humanize.Int(s.Total), humanize.Int(s.States[tcpinfo.Established]),
+			humanize.Int(s.States[tcpinfo.TimeWait]), humanize.Int(s.States[tcpinfo.CloseWait]), fmt.Sprintf("%.1f", 100*worstRatio)}
+		if f := r.Worst; f != nil {
 			style := st.warn
-			if r.Worst.Severity == diagnose.Critical {
+			if f.Severity == diagnose.Critical {
 				style = st.trouble
 			}
-			finding = style.Render(r.Worst.Title)
+			x.finding = style.Render(cmp.Or(f.Short, f.Title))
 		}
-		rows = append(rows, fit(name, nameW-1)+" "+padLeft(humanize.Int(s.Total), numW)+
-			padLeft(humanize.Int(s.States[tcpinfo.Established]), numW)+padLeft(humanize.Int(s.States[tcpinfo.TimeWait]), numW)+
-			padLeft(humanize.Int(s.States[tcpinfo.CloseWait]), numW)+padLeft(fmt.Sprintf("%.1f", 100*worstRatio), numW)+"  "+fit(finding, findW))
+		nameW = max(nameW, lipgloss.Width(x.name))
+		for i, n := range x.nums {
+			numW[i] = max(numW[i], len(n))
+		}
+		rows = append(rows, x)
+	}
+	numsW := 0
+	for _, n := range numW {
+		numsW += n + 2
+	}
+	nameW = min(nameW, max(inner-numsW, 12))
+	findW := inner - nameW - numsW - 2
+	below := findW < minFinding // the finding under its row
+	if below {
+		nameW = max(inner-numsW, 12)
+	}
+	nums := func(vals []string) string {
+		var b strings.Builder
+		for i, v := range vals {
+			b.WriteString(padLeft(v, numW[i]+2))
+		}
+		return b.String()
+	}
+	header := fit("NAMESPACE", nameW) + nums(heads)
+	if !below {
+		header += "  " + fit("WORST FINDING", findW)
+	}
+	body := []string{st.header.Render(header)}
+	if p.err != nil {
+		body = append(body, st.statusErr.Render("! "+termsafe.Error(p.err)))
 	}
 	if len(rows) == 0 && p.err == nil {
 		body = append(body, st.dim.Render("looking for network namespaces…"))
 	}
-	body = append(body, tableRows(rows, h-4, p.row, focused, st)...)
-	body = append(body, st.dim.Render("enter: watch the selected namespace (every pane, tuning included) · esc there: back here"))
+	lines := make([][]string, len(rows)) // each row's lines
+	for i, x := range rows {
+		first := fit(x.name, nameW) + nums(x.nums[:])
+		if !below {
+			lines[i] = []string{first + "  " + fit(x.finding, findW)}
+			continue
+		}
+		lines[i] = []string{first}
+		if x.finding != st.dim.Render("-") {
+			lines[i] = append(lines[i], "  "+fit(x.finding, inner-2))
+		}
+	}
+	body = append(body, rowLines(lines, h-4, p.row, focused, st)...)
+	body = append(body, st.dim.Render("enter: watch the selected namespace · esc there: back here"))
 	return frame(fmt.Sprintf("Namespaces · %d", len(p.rows)), focused, body, w, h, st)
+}
+
+// rowLines is tableRows for rows of one line or more: as many whole rows
+// as fit in h lines, from the first row that keeps row cur in view (the
+// top while it is), its lines highlighted when focused.
+func rowLines(rows [][]string, h, cur int, focused bool, st styles) []string {
+	off, n := 0, 0
+	for i := min(cur, len(rows)-1); i >= 0 && n+len(rows[i]) <= h; i-- {
+		n += len(rows[i])
+		off = i
+	}
+	out := make([]string, 0, max(h, 0))
+	for i := off; i < len(rows) && len(out)+len(rows[i]) <= h; i++ {
+		for _, l := range rows[i] {
+			if i == cur && focused {
+				l = st.selected.Render(l)
+			}
+			out = append(out, l)
+		}
+	}
+	return out
 }
