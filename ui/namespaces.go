@@ -144,7 +144,8 @@ func (p namespacesPane) View(focused bool) []string {
 	type row struct {
 		name    string
 		nums    [5]string
-		finding string
+		finding string // "-" without one
+		worst   bool   // it has a finding
 	}
 	rows := make([]row, 0, len(p.rows))
 	nameW := lipgloss.Width("NAMESPACE")
@@ -169,7 +170,7 @@ func (p namespacesPane) View(focused bool) []string {
 			if f.Severity == diagnose.Critical {
 				style = st.trouble
 			}
-			x.finding = style.Render(cmp.Or(f.Short, f.Title))
+			x.finding, x.worst = style.Render(cmp.Or(f.Short, f.Title)), true
 		}
 		nameW = max(nameW, lipgloss.Width(x.name))
 		for i, n := range x.nums {
@@ -213,7 +214,7 @@ func (p namespacesPane) View(focused bool) []string {
 			continue
 		}
 		lines[i] = []string{first}
-		if x.finding != st.dim.Render("-") {
+		if x.worst {
 			lines[i] = append(lines[i], "  "+fit(x.finding, inner-2))
 		}
 	}
