@@ -490,6 +490,24 @@ func TestPaneGolden(t *testing.T) {
 	}
 }
 
+// TestGaugeShadesReusableTimeWait: a loopback group full of TIME_WAIT that
+// connect() takes over draws those ports shaded, apart from the ports it
+// holds, which alone decide the colour; a group without reuse, as before.
+func TestGaugeShadesReusableTimeWait(t *testing.T) {
+	st := newStyles(true)
+	g := tcpinfo.PressureGroup{Used: 950, TimeWait: 900, ReusableTimeWait: 800, ReuseAfter: time.Second, Capacity: 1000, Ratio: 0.95}
+	if got := ansi.Strip(gauge(g, 20, st)); got != strings.Repeat("█", 3)+strings.Repeat("▒", 16)+"░" {
+		t.Errorf("with 800 of 950 reusable: %q", got)
+	}
+	if gauge(g, 20, st) == gauge(tcpinfo.PressureGroup{Used: 950, Capacity: 1000, Ratio: 0.95}, 20, st) {
+		t.Error("a group that holds 15% is drawn as one that holds 95%")
+	}
+	g.ReusableTimeWait, g.ReuseAfter = 0, 0
+	if got := ansi.Strip(gauge(g, 20, st)); got != strings.Repeat("█", 19)+"░" {
+		t.Errorf("without reuse: %q", got)
+	}
+}
+
 // TestProcessesToldApart: two python3 processes whose command lines differ
 // only past the column's width are told apart by their ends.
 func TestProcessesToldApart(t *testing.T) {

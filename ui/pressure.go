@@ -139,14 +139,7 @@ func (p pressurePane) View(focused bool) []string {
 	for _, g := range b.snap.PortPressure {
 		row := fit(g.Local.String()+" → "+g.Remote.String(), routeW) + " "
 		if gaugeW > 0 {
-			filled := min(int(g.Ratio*float64(gaugeW)+0.5), gaugeW)
-			style := st.gaugeFill
-			if g.Ratio >= diagnose.PressureCritical {
-				style = st.trouble
-			} else if g.Ratio >= diagnose.PressureWarn {
-				style = st.warn
-			}
-			row += style.Render(strings.Repeat("█", filled)) + st.gaugeEmpty.Render(strings.Repeat("░", gaugeW-filled))
+			row += gauge(g, gaugeW, st)
 		}
 		for _, c := range shown {
 			row += cell(c, c.cell(g))
@@ -190,4 +183,22 @@ func openerOf(g tcpinfo.PressureGroup) string {
 		return g.OpenerCgroupName
 	}
 	return "-"
+}
+
+// gauge draws g's ports in w cells: those connect() cannot take in full
+// blocks, coloured by their share (the findings' thresholds), then those
+// in TIME_WAIT it takes over (over loopback, tcp_tw_reuse) shaded, then
+// the free ones.
+func gauge(g tcpinfo.PressureGroup, w int, st styles) string {
+	cells := func(r float64) int { return min(max(int(r*float64(w)+0.5), 0), w) }
+	used, held := cells(g.Ratio), cells(g.HeldRatio())
+	held = min(held, used)
+	style := st.gaugeFill
+	if r := g.HeldRatio(); r >= diagnose.PressureCritical {
+		style = st.trouble
+	} else if r >= diagnose.PressureWarn {
+		style = st.warn
+	}
+	return style.Render(strings.Repeat("█", held)) + st.dim.Render(strings.Repeat("▒", used-held)) +
+		st.gaugeEmpty.Render(strings.Repeat("░", w-used))
 }
