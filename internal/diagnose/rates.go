@@ -36,6 +36,13 @@ func RatesOf(g tcpinfo.PressureGroup, earlier *tcpinfo.PressureGroup, dt float64
 	if earlier != nil && earlier.Capacity > 0 && dt > 0 {
 		r.Growth = float64(g.Used-earlier.Used) / dt
 		r.Opens = max(0, r.Growth+float64(g.ExpiringTimeWait)/w)
+		if g.ReuseAfter > 0 {
+			// A connection that takes over a TIME_WAIT port neither grows
+			// the group nor waits for an expiry: its close, a TIME_WAIT
+			// the timers see, says it was opened. The youngest are the
+			// fewest taken over since.
+			r.Opens = max(r.Opens, float64(g.RecentTimeWait)/w, float64(g.FreshTimeWait)/tcpinfo.FreshWindow.Seconds())
+		}
 		r.How = fmt.Sprintf("measured over %.0fs", dt)
 	} else {
 		in := min(float64(g.RecentTimeWait)/w, float64(g.FreshTimeWait)/tcpinfo.FreshWindow.Seconds())

@@ -112,6 +112,12 @@ func TestTimeLeftWithReuse(t *testing.T) {
 	if r := RatesOf(g, &then, 2); r.Left != time.Minute {
 		t.Errorf("20/s held open: %v left, want 1m0s", r.Left)
 	}
+	// Closes into TIME_WAIT at 100/s whose ports connect() takes over
+	// leave the group's count still: they are opened all the same.
+	then = g
+	if r := RatesOf(g, &then, 2); r.Growth != 0 || r.Opens != 100 || r.Left != -1 {
+		t.Errorf("reused at 100/s: growth %v, opens %v, %v left; want 0, 100, never", r.Growth, r.Opens, r.Left)
+	}
 	for _, r := range ForPressure("why", g, []tuning.Setting{{Tunable: tuning.Tunable{Key: "net.ipv4.tcp_tw_reuse"}, Value: "2", Exists: true}}, nil) {
 		if r.Key == "net.ipv4.tcp_tw_reuse" {
 			t.Errorf("advised tcp_tw_reuse=%s for a group that reuses its TIME_WAIT", r.Value)
