@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -89,9 +91,23 @@ func writeReport(w io.Writer, s *tcpinfo.Snapshot, findings []diagnose.Finding) 
 	}
 
 	p("\nPORT PRESSURE (ephemeral range %s, %d ports per local address → destination)\n", s.PortRange, s.GroupCapacity())
-	p("LOCAL\tDESTINATION\tUSED\tTIME_WAIT\tCAPACITY\tUSE\n")
+	// REUSABLE, where a group has TIME_WAIT connect() takes over: its
+	// ports are used, and as good as free.
+	reuse := slices.ContainsFunc(s.PortPressure, func(g tcpinfo.PressureGroup) bool { return g.ReuseAfter > 0 })
+	if reuse {
+		p("LOCAL\tDESTINATION\tUSED\tTIME_WAIT\tREUSABLE\tCAPACITY\tUSE\n")
+	} else {
+		p("LOCAL\tDESTINATION\tUSED\tTIME_WAIT\tCAPACITY\tUSE\n")
+	}
 	for _, g := range s.PortPressure {
-		p("%s\t%s\t%d\t%d\t%d\t%.1f%%\n", g.Local, g.Remote, g.Used, g.TimeWait, g.Capacity, 100*g.Ratio)
+		reusable := ""
+		if reuse {
+			reusable = "-\t"
+			if g.ReuseAfter > 0 {
+				reusable = strconv.Itoa(g.ReusableTimeWait) + "\t"
+			}
+		}
+		p("%s\t%s\t%d\t%d\t%s%d\t%.1f%%\n", g.Local, g.Remote, g.Used, g.TimeWait, reusable, g.Capacity, 100*g.Ratio)
 	}
 
 	if a := s.Attribution; a.Enabled {

@@ -68,3 +68,33 @@ func FuzzReportNames(f *testing.F) {
 		}
 	})
 }
+
+// TestReportReusable: the --once report's port pressure has a REUSABLE
+// column where a group has TIME_WAIT connect() takes over (its 95% is not
+// a port exhaustion), "-" on the others, and none when no group has any.
+func TestReportReusable(t *testing.T) {
+	snap := &tcpinfo.Snapshot{Time: time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC), Source: tcpinfo.SourceNetlink}
+	snap.PortPressure = []tcpinfo.PressureGroup{
+		{Local: netip.MustParseAddr("10.0.0.1"), Remote: netip.MustParseAddrPort("10.0.0.5:3306"), Used: 600, Capacity: 1000, Ratio: 0.6},
+		{Local: netip.MustParseAddr("127.0.0.1"), Remote: netip.MustParseAddrPort("127.0.0.5:6379"), Used: 950, TimeWait: 950,
+			ReuseAfter: time.Second, ReusableTimeWait: 900, Capacity: 1000, Ratio: 0.95},
+	}
+	var out bytes.Buffer
+	if err := writeReport(&out, snap, nil); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	for _, want := range []string{"REUSABLE", "127.0.0.5:6379  950   950        900       1000      95.0%", "10.0.0.5:3306   600   0          -         1000      60.0%"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q:\n%s", want, text)
+		}
+	}
+	snap.PortPressure = snap.PortPressure[:1]
+	out.Reset()
+	if err := writeReport(&out, snap, nil); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "REUSABLE") {
+		t.Errorf("a column for no reuse:\n%s", out.String())
+	}
+}
