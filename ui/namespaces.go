@@ -87,7 +87,7 @@ func sortRows(rows []NamespaceRow) {
 		}
 		if w := rows[i].Worst; w != nil {
 			f := *w
-			f.Title = termsafe.String(f.Title)
+			f.Title, f.Short = termsafe.String(f.Title), termsafe.String(f.Short) // processes' names in both
 			rows[i].Worst = &f
 		}
 	}
@@ -133,13 +133,12 @@ func (p namespacesPane) selected() string {
 
 // View draws the pane in its box. Columns are as wide as what they hold;
 // the namespace keeps its whole name, and its worst finding (its short
-// form) takes the rest of the line, or, where that leaves it under
-// minFinding cells (80 columns), a line of its own under the row.
+// form) takes the rest of the line, or, where a finding would be cut
+// there, every finding takes a line of its own under its row.
 func (p namespacesPane) View(focused bool) []string {
 	st := p.b.styles
 	w, h := p.w, p.h
 	inner := w - 2
-	const minFinding = 30
 	heads := []string{"SOCKETS", "ESTAB", "T_WAIT", "C_WAIT", "PORTS%"}
 	type row struct {
 		name    string
@@ -148,7 +147,7 @@ func (p namespacesPane) View(focused bool) []string {
 		worst   bool   // it has a finding
 	}
 	rows := make([]row, 0, len(p.rows))
-	nameW := lipgloss.Width("NAMESPACE")
+	nameW, widest := lipgloss.Width("NAMESPACE"), 0
 	numW := make([]int, len(heads))
 	for i, hd := range heads {
 		numW[i] = len(hd)
@@ -171,6 +170,7 @@ func (p namespacesPane) View(focused bool) []string {
 				style = st.trouble
 			}
 			x.finding, x.worst = style.Render(cmp.Or(f.Short, f.Title)), true
+			widest = max(widest, lipgloss.Width(x.finding))
 		}
 		nameW = max(nameW, lipgloss.Width(x.name))
 		for i, n := range x.nums {
@@ -184,7 +184,7 @@ func (p namespacesPane) View(focused bool) []string {
 	}
 	nameW = min(nameW, max(inner-numsW, 12))
 	findW := inner - nameW - numsW - 2
-	below := findW < minFinding // the finding under its row
+	below := findW < widest // the findings under their rows
 	if below {
 		nameW = max(inner-numsW, 12)
 	}
