@@ -315,17 +315,24 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, settings []tuning.Se
 		if held >= PressureCritical || left >= 0 && left < time.Minute {
 			sev = Critical
 		}
-		title := fmt.Sprintf("connect() to %s from %s uses %.0f%% of its %s ports", g.Remote, g.Local, 100*held, humanize.Int(g.Capacity))
+		// "used" is the pane's USE%; where reuse frees some ports, the
+		// finding says "held", the share it is about, so that it never
+		// gives a number under the pane's name for another.
+		verb, share, inUse := "uses", "used", "in use"
+		if g.ReusableTimeWait > 0 {
+			verb, share, inUse = "holds", "held", "held"
+		}
+		title := fmt.Sprintf("connect() to %s from %s %s %.0f%% of its %s ports", g.Remote, g.Local, verb, 100*held, humanize.Int(g.Capacity))
 		short := ""
 		switch {
 		case left == 0:
 			// Out of ports: said so on every poll at the cap, whatever the
 			// growth (it stops there, the failures do not).
-			title = fmt.Sprintf("connect() to %s from %s is failing now with EADDRNOTAVAIL: %s of its %s ports are in use", g.Remote, g.Local, humanize.Int(g.Held()), humanize.Int(g.Capacity))
+			title = fmt.Sprintf("connect() to %s from %s is failing now with EADDRNOTAVAIL: %s of its %s ports are %s", g.Remote, g.Local, humanize.Int(g.Held()), humanize.Int(g.Capacity), inUse)
 			short = fmt.Sprintf("%s: out of ports, connect() failing now (from %s)", g.Remote, g.Local)
 		case left >= 0:
 			title = fmt.Sprintf("connect() to %s from %s will start failing with EADDRNOTAVAIL in about %s", g.Remote, g.Local, about(left))
-			short = fmt.Sprintf("%s: out of ports in about %s (from %s, %.0f%% used)", g.Remote, about(left), g.Local, 100*held)
+			short = fmt.Sprintf("%s: out of ports in about %s (from %s, %.0f%% %s)", g.Remote, about(left), g.Local, 100*held, share)
 		}
 		// The sysctls that help this destination, whatever the pressure
 		// thresholds of the general advice: a forecast alone calls for them.

@@ -124,3 +124,17 @@ func TestTimeLeftWithReuse(t *testing.T) {
 		}
 	}
 }
+
+// TestHeldNotUsed: a finding about a group with reusable TIME_WAIT gives
+// the share it holds as held, not under the pane's "used" (USE%), which
+// counts those ports.
+func TestHeldNotUsed(t *testing.T) {
+	g := group(1480, 1480, 100, 0)
+	g.Local, g.Remote, g.Capacity, g.Ratio = netip.MustParseAddr("127.0.0.1"), netip.MustParseAddrPort("127.0.0.5:3306"), 1500, 1480.0/1500
+	g.ReuseAfter, g.ReusableTimeWait = time.Second, 400
+	now := &tcpinfo.Snapshot{PortPressure: []tcpinfo.PressureGroup{g}}
+	f := find(Diagnose(now, nil, nil), "127.0.0.5:3306")
+	if f == nil || !strings.Contains(f.Title, "holds 72% of its 1,500 ports") || strings.Contains(f.Title, "uses") {
+		t.Errorf("finding %+v; want 'holds 72%% of its 1,500 ports'", f)
+	}
+}
