@@ -41,28 +41,21 @@ func (h *history) series(st tcpinfo.State, n int) []int {
 // growth returns how much state st grew per second over the last window,
 // and whether there is enough history to say.
 func (h *history) growth(st tcpinfo.State, window time.Duration) (float64, bool) {
-	n := len(h.samples)
-	if n < 2 {
-		return 0, false
-	}
-	last := h.samples[n-1]
-	i := n - 2
-	for i > 0 && last.at.Sub(h.samples[i].at) < window {
-		i--
-	}
-	dt := last.at.Sub(h.samples[i].at).Seconds()
-	if dt <= 0 {
-		return 0, false
-	}
-	return float64(last.states[st]-h.samples[i].states[st]) / dt, true
+	return h.rise(st, window, 1)
 }
 
 // floorGrowth is growth for a count that flickers: between the lowest of
-// up to three samples at each end of the window, at their own times, so a
-// socket passing through the state at one poll (a churned connection's
-// CLOSE_WAIT) is no rise, while a leak, which raises the lowest, is. With
-// few samples the ends have one each, as growth.
+// up to three samples at each end of the window, so a socket passing
+// through the state at one poll (a churned connection's CLOSE_WAIT) is no
+// rise, while a leak, which raises the lowest, is.
 func (h *history) floorGrowth(st tcpinfo.State, window time.Duration) (float64, bool) {
+	return h.rise(st, window, 3)
+}
+
+// rise is state st's growth per second over the last window, between the
+// lowest of up to most samples at each end, at their own times (one each
+// with few samples: the ends share none).
+func (h *history) rise(st tcpinfo.State, window time.Duration, most int) (float64, bool) {
 	n := len(h.samples)
 	if n < 2 {
 		return 0, false
@@ -72,7 +65,7 @@ func (h *history) floorGrowth(st tcpinfo.State, window time.Duration) (float64, 
 	for i > 0 && last.Sub(h.samples[i].at) < window {
 		i--
 	}
-	k := max(1, min(3, (n-i)/2)) // the ends share no sample
+	k := max(1, min(most, (n-i)/2))
 	// Ties go to the earliest at the start and the latest at the end, so
 	// a flat count reads as flat.
 	lowest := func(from []sample, latest bool) sample {
