@@ -23,7 +23,7 @@ type board struct {
 	// and computes nothing of its own.
 	settings []tuning.Setting
 	advice   []diagnose.Recommendation
-	styles   styles
+	styles   *styles
 	// filter is the state filter (0: all), sort the sort column (0:
 	// total, else index+1 into columns), match the port/address filter
 	// as typed.
@@ -54,7 +54,7 @@ func (p *base) setBoard(b *board) { p.b = b }
 type table struct {
 	base
 	cursor
-	keys keyMap
+	keys *keyMap
 }
 
 // snap is the board's snapshot, nil before the first.
@@ -129,7 +129,7 @@ func (b *board) stateColumns(w int) (header string, cell func(*tcpinfo.StateCoun
 
 // tableRows renders rows with the cursor's row highlighted when focused,
 // scrolled so that the cursor stays visible in h lines.
-func tableRows(rows []string, h, cur int, focused bool, st styles) []string {
+func tableRows(rows []string, h, cur int, focused bool, st *styles) []string {
 	off := max(0, cur-h+1)
 	out := make([]string, 0, max(h, 0))
 	for i := off; i < len(rows) && len(out) < h; i++ {

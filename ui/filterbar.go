@@ -18,7 +18,7 @@ import (
 // a filter never silences an alarm (tcpinfo.Query.Narrow).
 type filterBar struct {
 	input   lineInput
-	keys    keyMap
+	keys    *keyMap
 	parse   func(string) (*filter.Filter, error)
 	editing bool
 	err     string         // why the text typed was refused, printable
@@ -27,7 +27,7 @@ type filterBar struct {
 
 // newFilterBar starts with initial (--filter's) in force. parse reads an
 // expression; nil means filter.Parse, which resolves no cgroup path.
-func newFilterBar(keys keyMap, initial *filter.Filter, parse func(string) (*filter.Filter, error)) filterBar {
+func newFilterBar(keys *keyMap, initial *filter.Filter, parse func(string) (*filter.Filter, error)) filterBar {
 	if parse == nil {
 		parse = filter.Parse
 	}
@@ -105,7 +105,7 @@ func (f filterBar) Update(msg tea.Msg) (_ filterBar, changed bool) {
 // View is the prompt while editing: why the last text was refused,
 // wrapped to w cells above the prompt line, so that the reason is read
 // whole at any width.
-func (f filterBar) View(st styles, w int) []string {
+func (f filterBar) View(st *styles, w int) []string {
 	var out []string
 	if f.err != "" {
 		for _, l := range wrap("! "+f.err, w) {

@@ -25,7 +25,7 @@ func fit(s string, w int) string {
 
 // frame draws body in a rounded box of exactly w×h cells, with title in
 // the top border. Lines that do not fit are cut, never wrapped.
-func frame(title string, focused bool, body []string, w, h int, st styles) []string {
+func frame(title string, focused bool, body []string, w, h int, st *styles) []string {
 	if w < 4 || h < 2 {
 		return blank(w, h)
 	}

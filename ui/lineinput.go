@@ -160,7 +160,7 @@ func (f *lineInput) wordForward() int {
 // View is the prompt and the text with the cursor drawn on it, within w
 // cells (0: no limit): a text too long for them shows the part around
 // the cursor, "…" marking what is hidden to its left.
-func (f lineInput) View(st styles, w int) string {
+func (f lineInput) View(st *styles, w int) string {
 	cursor := func(s string) string {
 		if !f.focused {
 			return s

@@ -100,9 +100,9 @@ var columns = []tcpinfo.State{tcpinfo.Established, tcpinfo.TimeWait, tcpinfo.Clo
 // Model is the root model.
 type Model struct {
 	cfg    Config
-	keys   keyMap
+	keys   *keyMap
 	help   help.Model
-	styles styles
+	styles *styles
 
 	view  viewState
 	sched schedule

@@ -226,7 +226,7 @@ func (p namespacesPane) View(focused bool) []string {
 // rowLines is tableRows for rows of one line or more: as many whole rows
 // as fit in h lines, from the first row that keeps row cur in view (the
 // top while it is), its lines highlighted when focused.
-func rowLines(rows [][]string, h, cur int, focused bool, st styles) []string {
+func rowLines(rows [][]string, h, cur int, focused bool, st *styles) []string {
 	off, n := 0, 0
 	for i := min(cur, len(rows)-1); i >= 0 && n+len(rows[i]) <= h; i-- {
 		n += len(rows[i])

@@ -189,7 +189,7 @@ func openerOf(g tcpinfo.PressureGroup) string {
 // blocks, coloured by their share (the findings' thresholds), then those
 // in TIME_WAIT it takes over (over loopback, tcp_tw_reuse) shaded, then
 // the free ones.
-func gauge(g tcpinfo.PressureGroup, w int, st styles) string {
+func gauge(g tcpinfo.PressureGroup, w int, st *styles) string {
 	cells := func(r float64) int { return min(max(int(r*float64(w)+0.5), 0), w) }
 	used, held := cells(g.Ratio), cells(g.HeldRatio())
 	held = min(held, used)

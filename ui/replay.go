@@ -148,7 +148,7 @@ func (k replayKeys) all() []key.Binding {
 type player struct {
 	tape   *recording.Tape
 	keys   replayKeys
-	styles styles
+	styles *styles
 	width  int
 
 	pos     int

@@ -17,7 +17,7 @@ type styles struct {
 	gaugeFill, gaugeEmpty     lipgloss.Style
 }
 
-func newStyles(isDark bool) styles {
+func newStyles(isDark bool) *styles {
 	ld := lipgloss.LightDark(isDark)
 	accent := ld(lipgloss.Color("#005f87"), lipgloss.Color("#5fafff"))
 	muted := ld(lipgloss.Color("#6c6c6c"), lipgloss.Color("#8a8a8a"))
@@ -25,7 +25,7 @@ func newStyles(isDark bool) styles {
 	yellow := ld(lipgloss.Color("#875f00"), lipgloss.Color("#ffd75f"))
 	green := ld(lipgloss.Color("#005f00"), lipgloss.Color("#87d787"))
 	s := lipgloss.NewStyle()
-	return styles{
+	return &styles{
 		title:      s.Bold(true).Foreground(accent),
 		header:     s.Bold(true),
 		dim:        s.Foreground(muted),

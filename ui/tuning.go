@@ -88,7 +88,7 @@ type tuningPane struct {
 	resultErr error
 }
 
-func newTuningPane(cfg Config, keys keyMap) tuningPane {
+func newTuningPane(cfg Config, keys *keyMap) tuningPane {
 	return tuningPane{edit: lineInput{Prompt: "new value: "}, table: table{keys: keys}, tuner: cfg.Tuner, persistPath: cfg.PersistPath,
 		netns: cmp.Or(cfg.Info.Where, cfg.Info.Netns), unrecorded: cfg.Unrecorded}
 }

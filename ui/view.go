@@ -396,7 +396,7 @@ func dropToFit(w int, fields []field) string {
 
 // conntrackField is the header's word on the conntrack table while it
 // tracks connections: marked when it is near full or dropping.
-func conntrackField(s *tcpinfo.Snapshot, st styles) string {
+func conntrackField(s *tcpinfo.Snapshot, st *styles) string {
 	t := s.Conntrack
 	if t == nil || t.Count == 0 || t.Max == 0 {
 		return ""
