@@ -143,6 +143,41 @@ func TestIntegrationClosesPerDestination(t *testing.T) {
 	t.Logf("%d connections in %v (%.0f/s): %d closes on the destination at %.1f/s", n, took.Round(time.Millisecond), load, g.Closes, g.ClosesPerS)
 }
 
+// TestFilesForecastNeedsGrowth: a connection pool that opens 50 sockets a
+// second for 6 s and then holds them is forecast to run out of files
+// while it grows, and no longer once a walk RateWindow after its last
+// growth sees none, though its smoothed rate stays above zero for tens of
+// seconds; a leak walked every 10 s, as on a large host, is forecast at
+// every walk that sees it grow.
+func TestFilesForecastNeedsGrowth(t *testing.T) {
+	start := time.Now()
+	pool := func(sec int) int { return 100 + 50*min(sec, 6) }
+	var r procRates
+	for sec := range 21 {
+		walk := start.Add(time.Duration(sec) * time.Second)
+		procs := []ProcessCount{{Owner: Owner{PID: 7, Command: "pool"}, Files: FileCount{Open: pool(sec), Limit: 512}}}
+		r.update(procs, walk)
+		p := procs[0]
+		switch {
+		case sec >= 1 && sec <= 6 && (p.FilesLeft < 0 || p.FilesLeft > 10*time.Second):
+			t.Errorf("second %d, growing to %d of 512 at 50/s: %v left, want a forecast", sec, pool(sec), p.FilesLeft)
+		case sec > 6+int(RateWindow/time.Second) && p.FilesLeft >= 0:
+			t.Errorf("second %d, held at %d since second 6: %v left (%.1f/s smoothed), want none", sec, pool(sec), p.FilesLeft, p.FilesPerS)
+		case sec == 20 && p.FilesPerS <= 0:
+			t.Errorf("second %d: smoothed rate %.2f/s: the test no longer tells growth from its memory", sec, p.FilesPerS)
+		}
+	}
+	var slow procRates
+	for i := range 6 {
+		walk := start.Add(time.Duration(10*i) * time.Second)
+		procs := []ProcessCount{{Owner: Owner{PID: 8, Command: "leaky"}, Files: FileCount{Open: 100 + 20*i, Limit: 1024}}}
+		slow.update(procs, walk)
+		if p := procs[0]; i > 0 && (p.FilesLeft < 0 || math.Abs(p.FilesLeft.Seconds()-float64(1024-p.Files.Open)/2) > 1) {
+			t.Errorf("walk %d, %d files growing 2/s: %v left, want %.0fs", i, p.Files.Open, p.FilesLeft, float64(1024-p.Files.Open)/2)
+		}
+	}
+}
+
 // TestProcessRateDoesNotFlap: a process leaking CLOSE_WAIT at 3/s, walked
 // every 5 s and polled every second, reads about 3/s at every poll once
 // two walks have seen it, where a rate between polls read 0 for four polls

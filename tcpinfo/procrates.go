@@ -19,6 +19,7 @@ type procRates struct {
 type procRate struct {
 	closeWait, files int
 	at               time.Time // the walk the counts are from
+	grewAt           time.Time // the last walk that saw more files than the one before
 	perS, filesPerS  float64
 	known            bool
 }
@@ -54,11 +55,19 @@ func (r *procRates) update(procs []ProcessCount, walk time.Time) {
 			} else {
 				pr.perS, pr.filesPerS, pr.known = growth, files, true
 			}
+			if p.Files.Open > pr.files {
+				pr.grewAt = walk
+			}
 			pr.closeWait, pr.files, pr.at = n, p.Files.Open, walk
 		}
 		p.CloseWaitPerS, p.RateKnown, p.FilesPerS = pr.perS, pr.known, pr.filesPerS
 		p.FilesLeft = -1
-		if pr.known && pr.filesPerS > 0 && p.Files.Limit > 0 {
+		// A forecast needs growth now: the last walk grew, or one within
+		// RateWindow of it. The smoothed rate outlives the growth by tens
+		// of seconds, and a connection pool that filled up and stopped
+		// read as running out of files in seconds long after it stopped.
+		growing := !pr.grewAt.IsZero() && pr.at.Sub(pr.grewAt) <= RateWindow
+		if pr.known && growing && pr.filesPerS > 0 && p.Files.Limit > 0 {
 			// From the walk's count: the next walk brings it up to date.
 			left := time.Duration(float64(p.Files.Limit-p.Files.Open) / pr.filesPerS * float64(time.Second))
 			p.FilesLeft = max(left, 0)

@@ -226,8 +226,9 @@ type ProcessCount struct {
 	// Files is its open files against its soft limit, as the walk read
 	// them; FilesPerS how fast they grow (measured and smoothed as
 	// CloseWaitPerS), and FilesLeft the time until socket() and accept()
-	// fail with EMFILE at that growth: -1 when it does not grow or the
-	// limit is unknown.
+	// fail with EMFILE at that growth: -1 when the limit is unknown or the
+	// files do not grow now (no walk within RateWindow of the last saw
+	// more than the walk before it).
 	Files     FileCount
 	FilesPerS float64
 	FilesLeft time.Duration

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tcpdash/tcpdash/internal/loadgen"
 	"github.com/tcpdash/tcpdash/internal/netns"
+	"github.com/tcpdash/tcpdash/tcpinfo"
 )
 
 // TestIntegrationFileDescriptorLeak: a process that leaks a socket every
@@ -93,4 +94,86 @@ func TestIntegrationFileDescriptorLeak(t *testing.T) {
 	if math.Abs((forecast - actual).Seconds()) > 0.3*actual.Seconds() {
 		t.Errorf("at %s: forecast %v left, it took %v", madeAt.Format("15:04:05.000"), forecast, actual)
 	}
+}
+
+// TestIntegrationPoolFillsUp: a process that opens a connection every
+// 20 ms until it holds 300, under a 512-file limit, and then holds them (a
+// connection pool filling up) is forecast to run out while it grows; once
+// it has held still for RateWindow and a walk's slack, neither its row nor
+// a finding says it will. Its smoothed rate alone said "in about 18 s" for
+// half a minute after it stopped.
+func TestIntegrationPoolFillsUp(t *testing.T) {
+	if !netns.Run(t) {
+		return
+	}
+	to := netip.MustParseAddrPort("127.0.0.10:3306")
+	loadgen.ClosingServer(t, to)
+	pid, full := loadgen.StartPool(t, "pool-filler", to, 20*time.Millisecond, 512, 300)
+
+	type row struct {
+		PID      int
+		Fds      int      `json:"fds"`
+		FdsLeftS *float64 `json:"fds_left_s"`
+	}
+	type finding struct{ Kind, Title string }
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	r, w := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, []string{"--json", "--interval", "500ms", "--ebpf", "off"}, strings.NewReader(""), w, io.Discard)
+		w.Close()
+	}()
+	defer r.Close()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<22)
+	var fullAt time.Time
+	forecasts, checked := 0, 0
+	for sc.Scan() {
+		var snap struct {
+			Time      time.Time
+			Processes []row
+			Findings  []finding
+		}
+		if err := json.Unmarshal(sc.Bytes(), &snap); err != nil {
+			t.Fatal(err)
+		}
+		if fullAt.IsZero() {
+			select {
+			case at, ok := <-full:
+				if !ok {
+					t.Fatal("the pool never filled up")
+				}
+				fullAt = at
+			default:
+			}
+		}
+		settled := !fullAt.IsZero() && snap.Time.Sub(fullAt) > tcpinfo.RateWindow+2500*time.Millisecond
+		for _, p := range snap.Processes {
+			switch {
+			case p.PID != pid:
+			case !settled && p.FdsLeftS != nil:
+				forecasts++
+			case settled && p.FdsLeftS != nil:
+				t.Errorf("%s after the pool filled up at %d files: %.1f s left", snap.Time.Sub(fullAt).Round(time.Millisecond), p.Fds, *p.FdsLeftS)
+			}
+		}
+		for _, f := range snap.Findings {
+			if settled && f.Kind == "fd_exhaustion" && strings.Contains(f.Title, "pool-filler") {
+				t.Errorf("%s after the pool filled up: %s", snap.Time.Sub(fullAt).Round(time.Millisecond), f.Title)
+			}
+		}
+		if settled {
+			if checked++; checked == 6 {
+				break
+			}
+		}
+	}
+	cancel()
+	r.Close()
+	<-done
+	if forecasts == 0 || checked < 6 {
+		t.Fatalf("%d forecasts while the pool grew, %d snapshots after: want a forecast, then 6 snapshots", forecasts, checked)
+	}
+	t.Logf("%d forecasts while it grew; none in %d snapshots from %s after it stopped", forecasts, checked, tcpinfo.RateWindow+2500*time.Millisecond)
 }

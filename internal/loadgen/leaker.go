@@ -32,7 +32,8 @@ func MaybeLeak() {
 		os.Exit(2)
 	}
 	if every, err := time.ParseDuration(os.Getenv(leakEnv + "_EVERY")); err == nil {
-		drip(ap, n, every)
+		size, _ := strconv.Atoi(os.Getenv(leakEnv + "_POOL"))
+		drip(ap, n, every, size)
 	}
 	var fds []int
 	for i := range n {
@@ -63,15 +64,21 @@ func MaybeLeak() {
 
 // drip lowers the soft RLIMIT_NOFILE to nofile, says "ready", then leaks
 // a connection every `every` until socket() fails with EMFILE, says when
-// ("emfile UNIXNANO"), and holds what it has until its stdin closes.
-func drip(ap netip.AddrPort, nofile int, every time.Duration) {
+// ("emfile UNIXNANO"), and holds what it has until its stdin closes. With
+// a pool size, it stops at that many connections instead, as a pool that
+// has filled up, and says when ("full UNIXNANO").
+func drip(ap netip.AddrPort, nofile int, every time.Duration, pool int) {
 	lim := unix.Rlimit{Cur: uint64(nofile), Max: uint64(nofile)}
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
 		fmt.Fprintln(os.Stderr, "leaker:", err)
 		os.Exit(1)
 	}
 	fmt.Println("ready")
-	for {
+	for held := 0; ; held++ {
+		if pool > 0 && held == pool {
+			fmt.Printf("full %d\n", time.Now().UnixNano())
+			break
+		}
 		fd, err := unix.Socket(family(ap), unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err == unix.EMFILE {
 			fmt.Printf("emfile %d\n", time.Now().UnixNano())
@@ -95,12 +102,27 @@ func drip(ap netip.AddrPort, nofile int, every time.Duration) {
 // to to every `every` until EMFILE; the channel gets the time it did.
 func StartDripper(t *testing.T, name string, to netip.AddrPort, every time.Duration, nofile int) (pid int, emfile <-chan time.Time) {
 	t.Helper()
-	pid, _, r := startLeaker(t, name, "", leakEnv+"="+to.String(), leakEnv+"_N="+strconv.Itoa(nofile), leakEnv+"_EVERY="+every.String())
+	return startDrip(t, name, to, every, nofile, 0, "emfile")
+}
+
+// StartPool runs the test binary, under the command name name, as a
+// process whose soft RLIMIT_NOFILE is nofile and that opens a connection
+// to to every `every` until it holds size of them, and then holds them:
+// a connection pool filling up. The channel gets the time it was full.
+func StartPool(t *testing.T, name string, to netip.AddrPort, every time.Duration, nofile, size int) (pid int, full <-chan time.Time) {
+	t.Helper()
+	return startDrip(t, name, to, every, nofile, size, "full")
+}
+
+func startDrip(t *testing.T, name string, to netip.AddrPort, every time.Duration, nofile, pool int, event string) (int, <-chan time.Time) {
+	t.Helper()
+	pid, _, r := startLeaker(t, name, "", leakEnv+"="+to.String(), leakEnv+"_N="+strconv.Itoa(nofile),
+		leakEnv+"_EVERY="+every.String(), leakEnv+"_POOL="+strconv.Itoa(pool))
 	ch := make(chan time.Time, 1)
 	go func() {
 		var ns int64
 		if line, err := r.ReadString('\n'); err == nil {
-			if _, err := fmt.Sscanf(line, "emfile %d", &ns); err == nil {
+			if _, err := fmt.Sscanf(line, event+" %d", &ns); err == nil {
 				ch <- time.Unix(0, ns)
 			}
 		}
