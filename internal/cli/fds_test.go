@@ -28,35 +28,9 @@ func TestIntegrationFileDescriptorLeak(t *testing.T) {
 	loadgen.ClosingServer(t, to)
 	pid, emfile := loadgen.StartDripper(t, "fd-leaker", to, 20*time.Millisecond, 512)
 
-	type row struct {
-		PID      int
-		Fds      int      `json:"fds"`
-		FdLimit  int      `json:"fd_limit"`
-		FdsLeftS *float64 `json:"fds_left_s"`
-	}
-	type finding struct{ Kind, Title string }
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	r, w := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, []string{"--json", "--interval", "500ms", "--ebpf", "off"}, strings.NewReader(""), w, io.Discard)
-		w.Close()
-	}()
-	defer r.Close()
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<22)
 	var madeAt, predicted time.Time
 	var seenFinding string
-	for sc.Scan() {
-		var snap struct {
-			Time      time.Time
-			Processes []row
-			Findings  []finding
-		}
-		if err := json.Unmarshal(sc.Bytes(), &snap); err != nil {
-			t.Fatal(err)
-		}
+	streamProcesses(t, 30*time.Second, func(snap *fdSnapshot) bool {
 		for _, p := range snap.Processes {
 			if p.PID != pid {
 				continue
@@ -74,13 +48,8 @@ func TestIntegrationFileDescriptorLeak(t *testing.T) {
 				seenFinding = f.Title
 			}
 		}
-		if !predicted.IsZero() && seenFinding != "" {
-			break
-		}
-	}
-	cancel()
-	r.Close() // the stream's next write fails, and it ends
-	<-done
+		return predicted.IsZero() || seenFinding == ""
+	})
 	at, ok := <-emfile
 	if !ok {
 		t.Fatal("the leaker never hit EMFILE")
@@ -110,39 +79,15 @@ func TestIntegrationPoolFillsUp(t *testing.T) {
 	loadgen.ClosingServer(t, to)
 	pid, full := loadgen.StartPool(t, "pool-filler", to, 20*time.Millisecond, 512, 300)
 
-	type row struct {
-		PID      int
-		Fds      int      `json:"fds"`
-		FdsLeftS *float64 `json:"fds_left_s"`
-	}
-	type finding struct{ Kind, Title string }
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	defer cancel()
-	r, w := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, []string{"--json", "--interval", "500ms", "--ebpf", "off"}, strings.NewReader(""), w, io.Discard)
-		w.Close()
-	}()
-	defer r.Close()
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<22)
 	var fullAt time.Time
 	forecasts, checked := 0, 0
-	for sc.Scan() {
-		var snap struct {
-			Time      time.Time
-			Processes []row
-			Findings  []finding
-		}
-		if err := json.Unmarshal(sc.Bytes(), &snap); err != nil {
-			t.Fatal(err)
-		}
+	streamProcesses(t, 40*time.Second, func(snap *fdSnapshot) bool {
 		if fullAt.IsZero() {
 			select {
 			case at, ok := <-full:
 				if !ok {
-					t.Fatal("the pool never filled up")
+					t.Error("the pool never filled up")
+					return false
 				}
 				fullAt = at
 			default:
@@ -164,16 +109,55 @@ func TestIntegrationPoolFillsUp(t *testing.T) {
 			}
 		}
 		if settled {
-			if checked++; checked == 6 {
-				break
-			}
+			checked++
 		}
-	}
-	cancel()
-	r.Close()
-	<-done
+		return checked < 6
+	})
 	if forecasts == 0 || checked < 6 {
 		t.Fatalf("%d forecasts while the pool grew, %d snapshots after: want a forecast, then 6 snapshots", forecasts, checked)
 	}
 	t.Logf("%d forecasts while it grew; none in %d snapshots from %s after it stopped", forecasts, checked, tcpinfo.RateWindow+2500*time.Millisecond)
+}
+
+// fdSnapshot is what the file-descriptor tests read of a snapshot.
+type fdSnapshot struct {
+	Time      time.Time
+	Processes []struct {
+		PID      int
+		Fds      int      `json:"fds"`
+		FdLimit  int      `json:"fd_limit"`
+		FdsLeftS *float64 `json:"fds_left_s"`
+	}
+	Findings []struct{ Kind, Title string }
+}
+
+// streamProcesses runs the JSON stream, polling every 500 ms, and hands
+// each snapshot to each until it returns false or timeout passes.
+func streamProcesses(t *testing.T, timeout time.Duration, each func(*fdSnapshot) bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	r, w := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, []string{"--json", "--interval", "500ms", "--ebpf", "off"}, strings.NewReader(""), w, io.Discard)
+		w.Close()
+	}()
+	// Deferred, so that a t.Fatal in each ends the stream too.
+	defer func() {
+		cancel()
+		r.Close() // the stream's next write fails, and it ends
+		<-done
+	}()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<22)
+	for sc.Scan() {
+		var snap fdSnapshot
+		if err := json.Unmarshal(sc.Bytes(), &snap); err != nil {
+			t.Error(err)
+			break
+		}
+		if !each(&snap) {
+			break
+		}
+	}
 }
