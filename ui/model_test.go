@@ -508,6 +508,41 @@ func TestGaugeShadesReusableTimeWait(t *testing.T) {
 	}
 }
 
+// TestPressureShowsReusable: at 80 columns, where no gauge fits, the
+// pressure pane says how many of a loopback group's TIME_WAIT ports
+// connect() takes over (REUSE), so that a group using 44% ranked below
+// one holding 10% says why; without such a group the column is not there
+// and TW% keeps its place.
+func TestPressureShowsReusable(t *testing.T) {
+	lo := netip.MustParseAddr("127.0.0.1")
+	leak := tcpinfo.PressureGroup{Local: lo, Remote: netip.MustParseAddrPort("127.0.0.1:20101"), Used: 150, Capacity: 1501, Ratio: 150.0 / 1501}
+	churn := tcpinfo.PressureGroup{Local: lo, Remote: netip.MustParseAddrPort("127.0.0.250:7000"), Used: 655, TimeWait: 655,
+		ReusableTimeWait: 612, ReuseAfter: time.Second, Capacity: 1501, Ratio: 655.0 / 1501}
+	view := func(groups ...tcpinfo.PressureGroup) []string {
+		snap := &tcpinfo.Snapshot{PortPressure: groups}
+		p := pressurePane{table{keys: newKeyMap(), base: base{b: &board{snap: snap, styles: newStyles(true)}}}}
+		p.SetSize(80, 8)
+		var lines []string
+		for _, l := range p.View(true) {
+			lines = append(lines, ansi.Strip(l))
+		}
+		return lines
+	}
+	got := view(leak, churn)
+	if !strings.Contains(got[1], "REUSE") || !strings.Contains(got[3], "7000") || !strings.Contains(got[3], " 612 ") {
+		t.Errorf("with a reusable group:\n%s", strings.Join(got, "\n"))
+	}
+	for _, col := range []string{"USED", "USE%", "NEW/S"} {
+		if !strings.Contains(got[1], col) {
+			t.Errorf("REUSE pushed %s out:\n%s", col, strings.Join(got, "\n"))
+		}
+	}
+	got = view(leak)
+	if strings.Contains(got[1], "REUSE") || !strings.Contains(got[1], "TW%") {
+		t.Errorf("without one:\n%s", strings.Join(got, "\n"))
+	}
+}
+
 // TestProcessesToldApart: two python3 processes whose command lines differ
 // only past the column's width are told apart by their ends.
 func TestProcessesToldApart(t *testing.T) {

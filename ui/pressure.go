@@ -81,11 +81,16 @@ func (p pressurePane) View(focused bool) []string {
 		cell func(g tcpinfo.PressureGroup) string
 		on   bool
 	}
+	// REUSE, where connect() takes over TIME_WAIT ports (tcp_tw_reuse
+	// over loopback): why a group that uses many ports ranks below one
+	// that holds fewer, which the gauge shows where it has room.
+	reuse := slices.ContainsFunc(b.snap.PortPressure, func(g tcpinfo.PressureGroup) bool { return g.ReusableTimeWait > 0 })
 	cols := []column{
 		{"USED", 0, numW, func(g tcpinfo.PressureGroup) string { return humanize.Int(g.Used) }, false},
-		{"CAP", 4, numW, func(g tcpinfo.PressureGroup) string { return humanize.Int(g.Capacity) }, false},
+		{"CAP", 5, numW, func(g tcpinfo.PressureGroup) string { return humanize.Int(g.Capacity) }, false},
 		{"USE%", 1, numW, func(g tcpinfo.PressureGroup) string { return fmt.Sprintf("%.1f", g.Ratio*100) }, false},
-		{"TW%", 5, numW, func(g tcpinfo.PressureGroup) string {
+		{"REUSE", 4, numW, func(g tcpinfo.PressureGroup) string { return humanize.Int(g.ReusableTimeWait) }, false},
+		{"TW%", 6, numW, func(g tcpinfo.PressureGroup) string {
 			if g.Used == 0 {
 				return "0"
 			}
@@ -93,7 +98,7 @@ func (p pressurePane) View(focused bool) []string {
 		}, false},
 		{"NEW/S", 2, numW, func(g tcpinfo.PressureGroup) string { return fmtRate(b.newPerSecond(g, prev)) }, false},
 		{"CLOSE/S", 3, numW, func(g tcpinfo.PressureGroup) string { return fmtRate(g.ClosesPerS) }, false},
-		{"OPENER", 6, 28, openerOf, false},
+		{"OPENER", 7, 28, openerOf, false},
 	}
 	const must = 3
 	routeW = min(routeW, max(inner-must*numW-1, lipgloss.Width("LOCAL → DESTINATION")))
@@ -104,6 +109,7 @@ func (p pressurePane) View(focused bool) []string {
 			switch {
 			case c.prio != prio,
 				c.name == "CLOSE/S" && !closes,
+				c.name == "REUSE" && !reuse,
 				c.name == "OPENER" && inner < 150, // who opens them: where the width allows
 				c.w > left:
 				continue
