@@ -638,7 +638,7 @@ type pressureRow struct {
 func (a *Aggregator) group(i int) PressureGroup {
 	r := a.groups.at(int32(i))
 	g := PressureGroup{Local: a.locals[r.local], Remote: a.endpoints[r.endpoint].endpoint, Used: int(r.used), TimeWait: int(r.timeWait),
-		RecentTimeWait: int(r.left[ExpirySlots-1]), FreshTimeWait: int(r.fresh), ExpiringTimeWait: int(r.left[0])}
+		RecentTimeWait: int(r.left[ExpirySlots-1]), FreshTimeWait: int(r.fresh)}
 	for i, n := range r.left {
 		g.TimeWaitLeft[i] = int(n)
 	}

@@ -66,7 +66,7 @@ func TestAggregatorTables(t *testing.T) {
 		t.Errorf("top remote endpoints %+v", got)
 	}
 	wantGroups := []PressureGroup{
-		{Local: netip.MustParseAddr("10.0.0.1"), Remote: netip.MustParseAddrPort("10.0.0.5:3306"), Used: 3, TimeWait: 2, ExpiringTimeWait: 1,
+		{Local: netip.MustParseAddr("10.0.0.1"), Remote: netip.MustParseAddrPort("10.0.0.5:3306"), Used: 3, TimeWait: 2,
 			TimeWaitLeft: [ExpirySlots]int{1, 1}, Capacity: 9, Ratio: 3.0 / 9}, // 5 s and 15 s left
 		// Ties go to the lower remote address: 10.0.0.5 before 10.0.0.6.
 		{Local: netip.MustParseAddr("10.0.0.2"), Remote: netip.MustParseAddrPort("10.0.0.5:3306"), Used: 1, TimeWait: 0, Capacity: 9, Ratio: 1.0 / 9},
@@ -365,7 +365,7 @@ func TestAggregatorQuery(t *testing.T) {
 	socks = append(socks, sock(TimeWait, "10.0.0.1:40002", "10.0.0.5:3306", 4*time.Second))
 	wantLeft := [ExpirySlots]int{1, 0, 1, 0, 0, 1} // 4 s, 30 s and 59 s left
 	if g := fill(Query{}).PortPressure; len(g) != 1 || g[0].RecentTimeWait != 1 || g[0].FreshTimeWait != 1 ||
-		g[0].ExpiringTimeWait != 1 || g[0].TimeWait != 3 || g[0].TimeWaitLeft != wantLeft {
+		g[0].ExpiringTimeWait() != 1 || g[0].TimeWait != 3 || g[0].TimeWaitLeft != wantLeft {
 		t.Errorf("pressure %+v: want one group, 3 TIME_WAIT of which 1 younger than 2s and 10s, 1 expiring within 10s, by time left %v", g, wantLeft)
 	}
 }

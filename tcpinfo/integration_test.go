@@ -78,7 +78,7 @@ func TestIntegrationMatchesSS(t *testing.T) {
 				gocmp.Comparer(func(a, b netip.AddrPort) bool { return a == b }),
 				gocmp.Comparer(func(a, b PortRange) bool { return a.String() == b.String() && a.Reserved == b.Reserved }),
 				// ss -tanH shows no timers; checked below instead.
-				cmpopts.IgnoreFields(PressureGroup{}, "RecentTimeWait", "FreshTimeWait", "ExpiringTimeWait", "TimeWaitLeft", "ReuseAfter", "ReusableTimeWait",
+				cmpopts.IgnoreFields(PressureGroup{}, "RecentTimeWait", "FreshTimeWait", "TimeWaitLeft", "ReuseAfter", "ReusableTimeWait",
 					"Opener", "OpenerCgroup", "OpenerCgroupName", "OpenerSockets"),
 			}
 			if diff := gocmp.Diff(want, got, opts...); diff != "" {

@@ -485,7 +485,6 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 				}
 				pg.TimeWaitLeft[i] = n
 			}
-			pg.ExpiringTimeWait = g.Left[0]
 		}
 		if ms := g.ReuseAfterMS; ms != nil {
 			n := 0

@@ -42,7 +42,7 @@ func TestJSONRoundTrip(t *testing.T) {
 	if s.States[TimeWait] != 3 || s.PortRange.Low != 32768 || s.PortPressure[0].Opener.PID != 42 || !s.Attribution.Enabled ||
 		s.PortPressure[0].ClosesPerS != 3.5 || s.TopRemoteEndpoints[0].Closes != 120 || s.Closes.Total != 250 || !s.Closes.Watching ||
 		s.Attribution.Openers.Name != "ebpf" || s.Attribution.FromOpener != 3 ||
-		s.PortPressure[0].TimeWaitLeft != [ExpirySlots]int{1, 0, 0, 0, 0, 2} || s.PortPressure[0].ExpiringTimeWait != 1 ||
+		s.PortPressure[0].TimeWaitLeft != [ExpirySlots]int{1, 0, 0, 0, 0, 2} || s.PortPressure[0].ExpiringTimeWait() != 1 ||
 		s.PortPressure[0].ReuseAfter != time.Second || s.PortPressure[0].ReusableTimeWait != 1 {
 		t.Fatalf("decoded %+v", s)
 	}

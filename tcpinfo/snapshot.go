@@ -164,14 +164,11 @@ type PressureGroup struct {
 	RecentTimeWait int
 	// FreshTimeWait counts those younger than FreshWindow.
 	FreshTimeWait int
-	// ExpiringTimeWait counts TIME_WAIT sockets that free their port
-	// within RecentWindow: the group's outflow, as RecentTimeWait is its
-	// inflow.
-	ExpiringTimeWait int
 	// TimeWaitLeft counts the TIME_WAIT sockets by the time left on their
 	// timers: slot i frees its ports within (i, i+1] RecentWindows, so
-	// the first is ExpiringTimeWait and the last RecentTimeWait. It says
-	// when the group's ports come free, which a forecast needs.
+	// the first is ExpiringTimeWait and the last RecentTimeWait (which a
+	// recording made before the slots has alone). It says when the
+	// group's ports come free, which a forecast needs.
 	TimeWaitLeft [ExpirySlots]int
 	// ReuseAfter is how old a TIME_WAIT socket must be for connect() to
 	// take over its port for a new connection to the destination, when
@@ -298,6 +295,11 @@ func (s *Snapshot) GroupCapacity() int {
 func (g PressureGroup) Exhausted() bool {
 	return g.Capacity > 0 && g.Held() >= g.Capacity-max(1, g.Capacity/200)
 }
+
+// ExpiringTimeWait counts the TIME_WAIT sockets that free their port
+// within RecentWindow: the group's outflow, as RecentTimeWait is its
+// inflow.
+func (g PressureGroup) ExpiringTimeWait() int { return g.TimeWaitLeft[0] }
 
 // Held is how many of the group's ports connect() cannot take: those in
 // use, less the TIME_WAIT ones it would take over.

@@ -22,8 +22,8 @@ func base(at time.Duration) *tcpinfo.Snapshot {
 // group is a destination group whose recent closes came at a steady rate.
 func group(used, tw, recent, expiring int) tcpinfo.PressureGroup {
 	return tcpinfo.PressureGroup{Local: netip.MustParseAddr("10.0.0.9"), Remote: netip.MustParseAddrPort("10.0.0.5:3306"),
-		Used: used, TimeWait: tw, RecentTimeWait: recent, FreshTimeWait: recent / 5, ExpiringTimeWait: expiring,
-		Capacity: 28232, Ratio: float64(used) / 28232}
+		Used: used, TimeWait: tw, RecentTimeWait: recent, FreshTimeWait: recent / 5,
+		TimeWaitLeft: [tcpinfo.ExpirySlots]int{expiring}, Capacity: 28232, Ratio: float64(used) / 28232}
 }
 
 func titles(f []Finding) string {

@@ -35,7 +35,7 @@ func RatesOf(g tcpinfo.PressureGroup, earlier *tcpinfo.PressureGroup, dt float64
 	w := tcpinfo.RecentWindow.Seconds()
 	if earlier != nil && earlier.Capacity > 0 && dt > 0 {
 		r.Growth = float64(g.Used-earlier.Used) / dt
-		r.Opens = max(0, r.Growth+float64(g.ExpiringTimeWait)/w)
+		r.Opens = max(0, r.Growth+float64(g.ExpiringTimeWait())/w)
 		if g.ReuseAfter > 0 {
 			// A connection that takes over a TIME_WAIT port neither grows
 			// the group nor waits for an expiry: its close, a TIME_WAIT
@@ -46,11 +46,11 @@ func RatesOf(g tcpinfo.PressureGroup, earlier *tcpinfo.PressureGroup, dt float64
 		r.How = fmt.Sprintf("measured over %.0fs", dt)
 	} else {
 		in := min(float64(g.RecentTimeWait)/w, float64(g.FreshTimeWait)/tcpinfo.FreshWindow.Seconds())
-		r.Growth = in - float64(g.ExpiringTimeWait)/w
+		r.Growth = in - float64(g.ExpiringTimeWait())/w
 		r.Opens = float64(g.RecentTimeWait) / w
 		r.How = "from TIME_WAIT timers: the recent rate of closes, assumed to go on"
 	}
-	r.Left = timeLeft(g, r.Growth, max(0, r.Growth+float64(g.ExpiringTimeWait)/w))
+	r.Left = timeLeft(g, r.Growth, max(0, r.Growth+float64(g.ExpiringTimeWait())/w))
 	return r
 }
 
