@@ -284,6 +284,17 @@ func fileExhaustion(now *tcpinfo.Snapshot) []Finding {
 	return f
 }
 
+// pressureWords are how a group's share of its ports is said: "used" is
+// the pane's USE%; where reuse frees some ports, the share given is the
+// held one (HeldRatio), and it is called so, so that a finding or advice
+// never gives a number under the pane's name for another.
+func pressureWords(g tcpinfo.PressureGroup) (verb, share, inUse string) {
+	if g.ReusableTimeWait > 0 {
+		return "holds", "held", "held"
+	}
+	return "uses", "used", "in use"
+}
+
 // exhaustion reports destination groups running out of ports, with the
 // time left at the current growth.
 func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, settings []tuning.Setting, listening []uint16) []Finding {
@@ -315,13 +326,7 @@ func exhaustion(now, earlier *tcpinfo.Snapshot, dt float64, settings []tuning.Se
 		if held >= PressureCritical || left >= 0 && left < time.Minute {
 			sev = Critical
 		}
-		// "used" is the pane's USE%; where reuse frees some ports, the
-		// finding says "held", the share it is about, so that it never
-		// gives a number under the pane's name for another.
-		verb, share, inUse := "uses", "used", "in use"
-		if g.ReusableTimeWait > 0 {
-			verb, share, inUse = "holds", "held", "held"
-		}
+		verb, share, inUse := pressureWords(g)
 		title := fmt.Sprintf("connect() to %s from %s %s %.0f%% of its %s ports", g.Remote, g.Local, verb, 100*held, humanize.Int(g.Capacity))
 		short := ""
 		switch {

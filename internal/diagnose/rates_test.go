@@ -137,4 +137,15 @@ func TestHeldNotUsed(t *testing.T) {
 	if f == nil || !strings.Contains(f.Title, "holds 72% of its 1,500 ports") || strings.Contains(f.Title, "uses") {
 		t.Errorf("finding %+v; want 'holds 72%% of its 1,500 ports'", f)
 	}
+	// The advice says it the same way, wherever it gives the share.
+	settings := settingsOf(map[string]string{"net.ipv4.ip_local_port_range": "64000 65499", "net.ipv4.tcp_tw_reuse": "2"})
+	recs := Recommend(now, nil, settings, nil)
+	if len(recs) == 0 {
+		t.Fatal("no advice for a group holding 72%")
+	}
+	for _, r := range recs {
+		if strings.Contains(r.Reason, "uses 72%") || strings.Contains(r.Reason, "72%") && !strings.Contains(r.Reason, "holds 72%") {
+			t.Errorf("advice %s: %q; want the held share called held", r.Key, r.Reason)
+		}
+	}
 }

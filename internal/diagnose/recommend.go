@@ -123,8 +123,9 @@ func Recommend(now, prev *tcpinfo.Snapshot, settings []tuning.Setting, listening
 	}
 
 	if g, ok := worstGroup(now); ok && g.HeldRatio() >= PressureWarn {
-		where := fmt.Sprintf("connect() from %s to %s uses %.0f%% of its %d ports (%d in TIME_WAIT)",
-			g.Local, g.Remote, 100*g.HeldRatio(), g.Capacity, g.TimeWait)
+		verb, _, _ := pressureWords(g)
+		where := fmt.Sprintf("connect() from %s to %s %s %.0f%% of its %s ports (%s in TIME_WAIT)",
+			g.Local, g.Remote, verb, 100*g.HeldRatio(), humanize.Int(g.Capacity), humanize.Int(g.TimeWait))
 		out = append(out, ForPressure(where, g, settings, listening)...)
 	}
 
