@@ -296,6 +296,17 @@ func (g PressureGroup) Exhausted() bool {
 	return g.Capacity > 0 && g.Held() >= g.Capacity-max(1, g.Capacity/200)
 }
 
+// FullestRatio is the largest share of its ports that a destination group
+// of the snapshot uses (Ratio), 0 without groups. The groups are ranked by
+// what they hold (HeldRatio), so the first need not be the fullest.
+func (s *Snapshot) FullestRatio() float64 {
+	r := 0.0
+	for _, g := range s.PortPressure {
+		r = max(r, g.Ratio)
+	}
+	return r
+}
+
 // ExpiringTimeWait counts the TIME_WAIT sockets that free their port
 // within RecentWindow: the group's outflow, as RecentTimeWait is its
 // inflow.

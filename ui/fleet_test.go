@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
@@ -165,4 +166,27 @@ func pollOf(t *testing.T, cmd tea.Cmd) tea.Cmd {
 	}
 	t.Fatal("no poll in the batch")
 	return nil
+}
+
+// TestFleetPortsIsTheFullest: PORTS% is the namespace's fullest group, as
+// the exporter's tcpdash_port_pressure_max_ratio is, though the groups are
+// ranked by what they hold: a loopback group using 80%, most of it TIME_WAIT
+// connect() takes over, ranks below one holding 30%, and is still 80.0.
+func TestFleetPortsIsTheFullest(t *testing.T) {
+	lo := netip.MustParseAddr("127.0.0.1")
+	snap := &tcpinfo.Snapshot{Total: 10, PortPressure: []tcpinfo.PressureGroup{
+		{Local: lo, Remote: netip.MustParseAddrPort("10.0.0.5:3306"), Used: 300, Capacity: 1000, Ratio: 0.3},
+		{Local: lo, Remote: netip.MustParseAddrPort("127.0.0.1:7000"), Used: 800, TimeWait: 800, ReusableTimeWait: 700,
+			ReuseAfter: time.Second, Capacity: 1000, Ratio: 0.8},
+	}}
+	if got := snap.FullestRatio(); got != 0.8 {
+		t.Errorf("FullestRatio %v, want 0.8", got)
+	}
+	p := namespacesPane{table: table{keys: newKeyMap(), base: base{b: &board{styles: newStyles(true)}}},
+		rows: []NamespaceRow{{Netns: "net:[9]", Snap: snap}}}
+	p.SetSize(80, 8)
+	out := ansi.Strip(strings.Join(p.View(true), "\n"))
+	if !strings.Contains(out, "80.0") || strings.Contains(out, "30.0") {
+		t.Errorf("PORTS%% of the first-ranked group, not the fullest:\n%s", out)
+	}
 }

@@ -158,12 +158,8 @@ func (p namespacesPane) View(focused bool) []string {
 			x.name = strings.Join(r.Names, ", ") + " " + r.Netns
 		}
 		s := r.Snap
-		worstRatio := 0.0
-		if len(s.PortPressure) > 0 {
-			worstRatio = s.PortPressure[0].Ratio
-		}
 		x.nums = [5]string{humanize.Int(s.Total), humanize.Int(s.States[tcpinfo.Established]),
-			humanize.Int(s.States[tcpinfo.TimeWait]), humanize.Int(s.States[tcpinfo.CloseWait]), fmt.Sprintf("%.1f", 100*worstRatio)}
+			humanize.Int(s.States[tcpinfo.TimeWait]), humanize.Int(s.States[tcpinfo.CloseWait]), fmt.Sprintf("%.1f", 100*s.FullestRatio())}
 		if f := r.Worst; f != nil {
 			style := st.warn
 			if f.Severity == diagnose.Critical {

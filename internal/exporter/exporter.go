@@ -314,13 +314,11 @@ func (e *Exporter) series(ch chan<- prometheus.Metric, l labelled) {
 			prevGroups[[2]string{g.Local.String(), g.Remote.String()}] = g
 		}
 	}
-	maxRatio := 0.0
 	for _, g := range s.PortPressure {
 		lv := []string{g.Local.String(), g.Remote.Addr().String(), strconv.Itoa(int(g.Remote.Port()))}
 		gauge(ratio, g.Ratio, lv...)
 		gauge(used, float64(g.Used), lv...)
 		gauge(tw, float64(g.TimeWait), lv...)
-		maxRatio = max(maxRatio, g.Ratio)
 		gauge(exhaust, exhaustionSeconds(g, prevGroups, l), lv...)
 		gauge(exhausted, boolValue(g.Exhausted()), lv...)
 		if s.Closes.Watching {
@@ -357,7 +355,7 @@ func (e *Exporter) series(ch chan<- prometheus.Metric, l labelled) {
 		counter(e.desc("tcpdash_close_notifications_lost_total", "Times the kernel dropped destroy notifications (tcpdash's socket buffer was full): each is at least one close not counted."), c.Lost)
 	}
 	gauge(e.desc("tcpdash_port_pressure_capacity_ports", "Usable ephemeral ports per destination group: the range less the reserved ports and the ports listened on in it."), float64(s.GroupCapacity()))
-	gauge(e.desc("tcpdash_port_pressure_max_ratio", "The fullest destination group's ratio."), maxRatio)
+	gauge(e.desc("tcpdash_port_pressure_max_ratio", "The fullest destination group's ratio."), s.FullestRatio())
 
 	cg := e.desc("tcpdash_cgroup_sockets", "Sockets by the cgroup that created them, by state (the top cgroups).", "cgroup", "state")
 	for _, c := range s.Cgroups {
