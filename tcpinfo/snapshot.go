@@ -307,6 +307,13 @@ func (s *Snapshot) FullestRatio() float64 {
 	return r
 }
 
+// HasReusableTimeWait reports whether a destination group of the snapshot
+// has TIME_WAIT ports connect() takes over: where the pane and the report
+// give them a column.
+func (s *Snapshot) HasReusableTimeWait() bool {
+	return slices.ContainsFunc(s.PortPressure, func(g PressureGroup) bool { return g.ReusableTimeWait > 0 })
+}
+
 // ExpiringTimeWait counts the TIME_WAIT sockets that free their port
 // within RecentWindow: the group's outflow, as RecentTimeWait is its
 // inflow.

@@ -84,7 +84,7 @@ func (p pressurePane) View(focused bool) []string {
 	// REUSE, where connect() takes over TIME_WAIT ports (tcp_tw_reuse
 	// over loopback): why a group that uses many ports ranks below one
 	// that holds fewer, which the gauge shows where it has room.
-	reuse := slices.ContainsFunc(b.snap.PortPressure, func(g tcpinfo.PressureGroup) bool { return g.ReusableTimeWait > 0 })
+	reuse := b.snap.HasReusableTimeWait()
 	cols := []column{
 		{"USED", 0, numW, func(g tcpinfo.PressureGroup) string { return humanize.Int(g.Used) }, false},
 		{"CAP", 5, numW, func(g tcpinfo.PressureGroup) string { return humanize.Int(g.Capacity) }, false},

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -93,7 +92,7 @@ func writeReport(w io.Writer, s *tcpinfo.Snapshot, findings []diagnose.Finding) 
 	p("\nPORT PRESSURE (ephemeral range %s, %d ports per local address → destination)\n", s.PortRange, s.GroupCapacity())
 	// REUSABLE, where a group has TIME_WAIT connect() takes over: its
 	// ports are used, and as good as free.
-	reuse := slices.ContainsFunc(s.PortPressure, func(g tcpinfo.PressureGroup) bool { return g.ReuseAfter > 0 })
+	reuse := s.HasReusableTimeWait()
 	if reuse {
 		p("LOCAL\tDESTINATION\tUSED\tTIME_WAIT\tREUSABLE\tCAPACITY\tUSE\n")
 	} else {
