@@ -873,6 +873,48 @@ func TestLow32(t *testing.T) {
 	}
 }
 
+// TestDestinationGroupsApart: groups whose addresses differ only where a
+// hash might not look (an IPv6 address's high bits, its zone, an IPv4
+// address and its mapped form, the port) are groups apart, through the
+// table's growth, with each socket counted in its own.
+func TestDestinationGroupsApart(t *testing.T) {
+	ports, _ := ParsePortRange([]byte("40000 60000"), nil)
+	a := NewAggregator(ports)
+	remotes := []string{"10.0.0.5:443", "[::ffff:10.0.0.5]:443", "10.0.0.5:444", "[2001:db8:1::1]:443", "[2001:db8:2::1]:443",
+		"[fe80::1%eth0]:443", "[fe80::1%eth1]:443", "[fe80::1]:443"}
+	locals := []string{"10.0.0.1", "::ffff:10.0.0.1", "2001:db8:1::7", "2001:db8:2::7", "fe80::7%eth0"}
+	want := map[[2]string]int{}
+	port := 40000
+	for round := range 3 { // a second socket finds its group's row, a third too
+		for _, r := range remotes {
+			for _, l := range locals {
+				for n := range 100 { // 4,000 groups: the tables grow
+					local := netip.AddrPortFrom(netip.MustParseAddr(l), uint16(40000+n))
+					remote := netip.MustParseAddrPort(r)
+					if n > 0 {
+						remote = netip.AddrPortFrom(remote.Addr(), remote.Port()+uint16(n)*10)
+					}
+					a.Add(&Socket{State: Established, Family: IPv6, Local: local, Remote: remote, Cookie: uint64(port)})
+					want[[2]string{local.Addr().String(), remote.String()}]++
+					port++
+				}
+			}
+		}
+		if round == 0 && a.groups.n != len(remotes)*len(locals)*100 {
+			t.Fatalf("%d groups after one socket each, want %d", a.groups.n, len(remotes)*len(locals)*100)
+		}
+	}
+	var snap Snapshot
+	a.Fill(&snap, a.groups.n)
+	got := map[[2]string]int{}
+	for _, g := range snap.PortPressure {
+		got[[2]string{g.Local.String(), g.Remote.String()}] += g.Used
+	}
+	if diff := gocmp.Diff(want, got); diff != "" {
+		t.Errorf("groups (-want +got):\n%s", diff)
+	}
+}
+
 // TestTimeWaitReuse: connect() surely takes over TIME_WAIT ports over
 // loopback only, with tcp_tw_reuse on and timestamps; a group there counts
 // the TIME_WAIT older than the delay as reusable, and is not out of ports
