@@ -127,17 +127,32 @@ func (b *board) stateColumns(w int) (header string, cell func(*tcpinfo.StateCoun
 	return header, cell
 }
 
-// tableRows renders rows with the cursor's row highlighted when focused,
-// scrolled so that the cursor stays visible in h lines.
-func tableRows(rows []string, h, cur int, focused bool, st *styles) []string {
-	off := max(0, cur-h+1)
+// rowLines renders rows of one line or more: as many whole rows as fit
+// in h lines, from the first row that keeps row cur in view (the top
+// while it is), its lines highlighted when focused.
+func rowLines(rows [][]string, h, cur int, focused bool, st *styles) []string {
+	off, n := 0, 0
+	for i := min(cur, len(rows)-1); i >= 0 && n+len(rows[i]) <= h; i-- {
+		n += len(rows[i])
+		off = i
+	}
 	out := make([]string, 0, max(h, 0))
-	for i := off; i < len(rows) && len(out) < h; i++ {
-		if i == cur && focused {
-			out = append(out, st.selected.Render(rows[i]))
-			continue
+	for i := off; i < len(rows) && len(out)+len(rows[i]) <= h; i++ {
+		for _, l := range rows[i] {
+			if i == cur && focused {
+				l = st.selected.Render(l)
+			}
+			out = append(out, l)
 		}
-		out = append(out, rows[i])
 	}
 	return out
+}
+
+// tableRows renders rows of one line each, as rowLines does.
+func tableRows(rows []string, h, cur int, focused bool, st *styles) []string {
+	lines := make([][]string, len(rows))
+	for i := range rows {
+		lines[i] = rows[i : i+1]
+	}
+	return rowLines(lines, h, cur, focused, st)
 }

@@ -218,24 +218,3 @@ func (p namespacesPane) View(focused bool) []string {
 	body = append(body, st.dim.Render("enter: watch the selected namespace · esc there: back here"))
 	return frame(fmt.Sprintf("Namespaces · %d", len(p.rows)), focused, body, w, h, st)
 }
-
-// rowLines is tableRows for rows of one line or more: as many whole rows
-// as fit in h lines, from the first row that keeps row cur in view (the
-// top while it is), its lines highlighted when focused.
-func rowLines(rows [][]string, h, cur int, focused bool, st *styles) []string {
-	off, n := 0, 0
-	for i := min(cur, len(rows)-1); i >= 0 && n+len(rows[i]) <= h; i-- {
-		n += len(rows[i])
-		off = i
-	}
-	out := make([]string, 0, max(h, 0))
-	for i := off; i < len(rows) && len(out)+len(rows[i]) <= h; i++ {
-		for _, l := range rows[i] {
-			if i == cur && focused {
-				l = st.selected.Render(l)
-			}
-			out = append(out, l)
-		}
-	}
-	return out
-}
