@@ -876,7 +876,7 @@ func TestLow32(t *testing.T) {
 // TestDestinationGroupsApart: groups whose addresses differ only where a
 // hash might not look (an IPv6 address's high bits, its zone, an IPv4
 // address and its mapped form, the port) are groups apart, through the
-// table's growth, with each socket counted in its own.
+// tables' growth, with each socket counted in its own.
 func TestDestinationGroupsApart(t *testing.T) {
 	ports, _ := ParsePortRange([]byte("40000 60000"), nil)
 	a := NewAggregator(ports)
@@ -894,7 +894,11 @@ func TestDestinationGroupsApart(t *testing.T) {
 					if n > 0 {
 						remote = netip.AddrPortFrom(remote.Addr(), remote.Port()+uint16(n)*10)
 					}
-					a.Add(&Socket{State: Established, Family: IPv6, Local: local, Remote: remote, Cookie: uint64(port)})
+					family := IPv6
+					if local.Addr().Is4() {
+						family = IPv4
+					}
+					a.Add(&Socket{State: Established, Family: family, Local: local, Remote: remote, Cookie: uint64(port)})
 					want[[2]string{local.Addr().String(), remote.String()}]++
 					port++
 				}
