@@ -89,7 +89,12 @@ func (p pressurePane) View(focused bool) []string {
 		{"USED", 0, numW, func(g tcpinfo.PressureGroup) string { return humanize.Int(g.Used) }, false},
 		{"CAP", 5, numW, func(g tcpinfo.PressureGroup) string { return humanize.Int(g.Capacity) }, false},
 		{"USE%", 1, numW, func(g tcpinfo.PressureGroup) string { return fmt.Sprintf("%.1f", g.Ratio*100) }, false},
-		{"REUSE", 4, numW, func(g tcpinfo.PressureGroup) string { return humanize.Int(g.ReusableTimeWait) }, false},
+		{"REUSE", 4, numW, func(g tcpinfo.PressureGroup) string {
+			if g.ReuseAfter == 0 { // connect() takes over none of its ports: as the report says it
+				return "-"
+			}
+			return humanize.Int(g.ReusableTimeWait)
+		}, false},
 		{"TW%", 6, numW, func(g tcpinfo.PressureGroup) string {
 			if g.Used == 0 {
 				return "0"
