@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"net/netip"
@@ -68,10 +69,14 @@ func TestIntegrationFileDescriptorLeak(t *testing.T) {
 // TestIntegrationPoolFillsUp: a process that opens a connection every
 // 20 ms until it holds 300, under a 512-file limit, and then holds them (a
 // connection pool filling up) is forecast to run out while it grows; once
-// the /proc walks have seen it hold still for RateWindow, neither its row
-// nor a finding says it will. Its smoothed rate alone said "in about 18 s"
-// for half a minute after it stopped. Time is the walks' (the counts are
-// theirs), so a host whose walks are slow and rare cannot fail it.
+// the /proc walks have seen its count of files hold still for RateWindow,
+// neither its row nor a finding says it will. Its smoothed rate alone said
+// "in about 18 s" for half a minute after it stopped. Time is the walks'
+// (the counts are theirs), so a host whose walks are slow and rare cannot
+// fail it; and "still" is the walks' counts, not the pool's word that it
+// is full: a CI run once saw its count rise after the first walk after
+// "full" (the runtime's own files, or a walk that read the directory as it
+// changed), and the forecast rightly lasted RateWindow from that rise.
 func TestIntegrationPoolFillsUp(t *testing.T) {
 	if !netns.Run(t) {
 		return
@@ -80,9 +85,11 @@ func TestIntegrationPoolFillsUp(t *testing.T) {
 	loadgen.ClosingServer(t, to)
 	pid, full := loadgen.StartPool(t, "pool-filler", to, 20*time.Millisecond, 512, 300)
 
-	// fullAt is when the pool was full, heldAt the first walk after it:
-	// the last that may see growth.
-	var fullAt, heldAt time.Time
+	// fullAt is when the pool said it was full; changedAt the last walk
+	// whose count of its files differed from the walk before.
+	var fullAt, lastWalk, changedAt time.Time
+	lastFds := -1
+	var counts []string // the walks' counts once it was full, for the log
 	forecasts, checked := 0, 0
 	streamProcesses(t, 40*time.Second, func(snap *fdSnapshot) bool {
 		if fullAt.IsZero() {
@@ -97,17 +104,27 @@ func TestIntegrationPoolFillsUp(t *testing.T) {
 			}
 		}
 		walk := snap.Owners.WalkTime
-		if heldAt.IsZero() && !fullAt.IsZero() && walk.After(fullAt) {
-			heldAt = walk
+		for _, p := range snap.Processes {
+			if p.PID != pid || !walk.After(lastWalk) {
+				continue
+			}
+			if p.Fds != lastFds {
+				changedAt, lastFds = walk, p.Fds
+				if !fullAt.IsZero() {
+					counts = append(counts, fmt.Sprintf("%d at +%s", p.Fds, walk.Sub(fullAt).Round(time.Millisecond)))
+				}
+			}
+			lastWalk = walk
 		}
-		settled := !heldAt.IsZero() && walk.Sub(heldAt) > tcpinfo.RateWindow
+		settled := !fullAt.IsZero() && walk.After(fullAt) && walk.Sub(changedAt) > tcpinfo.RateWindow
 		for _, p := range snap.Processes {
 			switch {
 			case p.PID != pid:
 			case !settled && p.FdsLeftS != nil:
 				forecasts++
 			case settled && p.FdsLeftS != nil:
-				t.Errorf("%s after the pool filled up at %d files: %.1f s left", snap.Time.Sub(fullAt).Round(time.Millisecond), p.Fds, *p.FdsLeftS)
+				t.Errorf("%s after the pool filled up at %d files (still since +%s): %.1f s left",
+					snap.Time.Sub(fullAt).Round(time.Millisecond), p.Fds, changedAt.Sub(fullAt).Round(time.Millisecond), *p.FdsLeftS)
 			}
 		}
 		for _, f := range snap.Findings {
@@ -123,8 +140,8 @@ func TestIntegrationPoolFillsUp(t *testing.T) {
 	if forecasts == 0 || checked < 6 {
 		t.Fatalf("%d forecasts while the pool grew, %d snapshots after: want a forecast, then 6 snapshots", forecasts, checked)
 	}
-	t.Logf("%d forecasts while it grew; none in %d snapshots from walks over %s after the first that saw it full (%s after it was)",
-		forecasts, checked, tcpinfo.RateWindow, heldAt.Sub(fullAt).Round(time.Millisecond))
+	t.Logf("%d forecasts while it grew; none in %d snapshots from walks over %s after its count last changed; counts from the pool's \"full\": %s",
+		forecasts, checked, tcpinfo.RateWindow, strings.Join(counts, ", "))
 }
 
 // fdSnapshot is what the file-descriptor tests read of a snapshot.
