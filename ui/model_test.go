@@ -584,6 +584,58 @@ func TestHealthMarksWhatTheFindingsName(t *testing.T) {
 	}
 }
 
+// TestFilesMarkIsTheFinding: the processes pane marks a process's
+// FDS/LIMIT exactly when the findings name it in an fd_exhaustion: out of
+// files, due to run out within 5 minutes, or at 90%. A process of 60
+// files at a limit of 64 is below the findings' floor (64 open files) and
+// was marked all the same; one forecast 6 minutes out is past the horizon.
+func TestFilesMarkIsTheFinding(t *testing.T) {
+	m := started(t, &fakeCollector{}, 120, 40, 1)
+	s := fakeSnapshot(0, tcpinfo.Query{})
+	s.Attribution.Enabled = true
+	proc := func(pid, open, limit int, left time.Duration) tcpinfo.ProcessCount {
+		return tcpinfo.ProcessCount{Owner: tcpinfo.Owner{PID: pid, Command: fmt.Sprintf("p%d", pid)},
+			Files: tcpinfo.FileCount{Open: open, Limit: limit}, FilesLeft: left}
+	}
+	s.Processes = []tcpinfo.ProcessCount{
+		proc(101, 1023, 1024, -1),           // out
+		proc(102, 500, 1024, 3*time.Minute), // soon
+		proc(103, 930, 1024, -1),            // 90%
+		proc(104, 60, 64, -1),               // few files: no finding
+		proc(105, 500, 1024, 6*time.Minute), // past the horizon
+		proc(106, 500, 1024, -1),            // fine
+		proc(107, 900, 0, 10*time.Second),   // no limit known
+	}
+	named := map[string]bool{}
+	for _, f := range diagnose.Diagnose(s, nil, nil) {
+		if f.Kind == "fd_exhaustion" {
+			named[strings.Fields(f.Subject)[1]] = true // "pid 101 (p101)"
+		}
+	}
+	m.board.snap = s
+	p := m.processes
+	p.SetSize(120, 20)
+	view := ansi.Strip(strings.Join(p.View(true), "\n"))
+	for _, pr := range s.Processes {
+		pid := fmt.Sprint(pr.PID)
+		var row string
+		for _, l := range strings.Split(view, "\n") {
+			if strings.Contains(l, " "+pid+" ") || strings.Contains(l, "│"+pid+" ") {
+				row = l
+			}
+		}
+		if row == "" {
+			t.Fatalf("no row for pid %s:\n%s", pid, view)
+		}
+		if marked := strings.Contains(row, "!"); marked != named[pid] {
+			t.Errorf("pid %s: marked %v, named by an fd_exhaustion finding %v:\n%s", pid, marked, named[pid], row)
+		}
+	}
+	if len(named) != 3 {
+		t.Errorf("findings name %v, want 101, 102 and 103", named)
+	}
+}
+
 // TestConntrackMarkIsTheFinding: the header marks the conntrack table
 // exactly when the findings name it: near full, or dropping.
 func TestConntrackMarkIsTheFinding(t *testing.T) {

@@ -3,7 +3,6 @@ package ui
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -105,7 +104,7 @@ func (p processesPane) View(focused bool) []string {
 			fds = compactCount(f.Open)
 		}
 		fdCell := padLeft(fds, fdW-1) + " "
-		if p.Files.Limit > 0 && (p.FilesLeft >= 0 && p.FilesLeft < 5*time.Minute || p.Files.Open*10 >= p.Files.Limit*9) {
+		if diagnose.FilesAtRisk(p) { // where the findings name it, by their rule
 			fdCell = st.trouble.Render(padLeft("!"+fds, fdW-1)) + " "
 		}
 		rows = append(rows, fit(fmt.Sprint(p.PID), pidW)+fit(command, cmdW)+cg+padLeft(rate, numW)+fdCell+cell(&p.States))

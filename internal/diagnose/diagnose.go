@@ -234,28 +234,61 @@ func closeWait(now, earlier *tcpinfo.Snapshot, dt float64) []Finding {
 	return f
 }
 
+// A fileRisk is how close a process is to running out of file
+// descriptors: the one rule the fd_exhaustion finding and the processes
+// pane's mark (FilesAtRisk) share.
+type fileRisk int
+
+const (
+	filesFine fileRisk = iota
+	filesOut           // socket() and accept() fail with EMFILE now
+	filesSoon          // they will within forecastHorizon, at the growth now
+	filesHigh          // 90% of the limit
+)
+
+func filesRisk(p tcpinfo.ProcessCount) fileRisk {
+	fc := p.Files
+	switch {
+	case fc.Limit == 0 || fc.Open < minFiles:
+		return filesFine
+	case fc.Open >= fc.Limit-1:
+		return filesOut
+	case p.FilesLeft >= 0 && p.FilesLeft < forecastHorizon:
+		return filesSoon
+	case fc.Open*10 >= fc.Limit*9:
+		return filesHigh
+	}
+	return filesFine
+}
+
+// FilesAtRisk reports whether p has an fd_exhaustion finding: out of file
+// descriptors, due to run out within forecastHorizon, or at 90% of its
+// limit. The processes pane marks its FDS/LIMIT so.
+func FilesAtRisk(p tcpinfo.ProcessCount) bool { return filesRisk(p) != filesFine }
+
 // fileExhaustion names the processes running out of file descriptors: a
 // socket leak kills a process with EMFILE long before ports run out when
 // its RLIMIT_NOFILE is 1,024 or 4,096.
 func fileExhaustion(now *tcpinfo.Snapshot) []Finding {
 	var f []Finding
 	for _, p := range now.Processes {
-		fc := p.Files
-		if fc.Limit == 0 || fc.Open < minFiles {
+		risk := filesRisk(p)
+		if risk == filesFine {
 			continue
 		}
+		fc := p.Files
 		who := fmt.Sprintf("pid %d (%s)", p.PID, p.Command)
 		used := fmt.Sprintf("%s of %s file descriptors open", humanize.Int(fc.Open), humanize.Int(fc.Limit))
 		var sev Severity
 		var title, short string
 		rank := float64(fc.Open) / float64(fc.Limit)
-		switch {
-		case fc.Open >= fc.Limit-1:
+		switch risk {
+		case filesOut:
 			sev = Critical
 			title = fmt.Sprintf("%s is out of file descriptors: %s; its socket() and accept() fail with EMFILE", who, used)
 			short = fmt.Sprintf("%s: out of file descriptors (%s), EMFILE now", who, humanize.Int(fc.Limit))
 			rank++
-		case p.FilesLeft >= 0 && p.FilesLeft < forecastHorizon:
+		case filesSoon:
 			sev = Warning
 			if p.FilesLeft < time.Minute {
 				sev = Critical
@@ -263,11 +296,9 @@ func fileExhaustion(now *tcpinfo.Snapshot) []Finding {
 			title = fmt.Sprintf("%s will run out of file descriptors in about %s: %s, +%s/s", who, about(p.FilesLeft), used, fmtRate(p.FilesPerS))
 			short = fmt.Sprintf("%s: EMFILE in about %s (%s of %s fds)", who, about(p.FilesLeft), humanize.Int(fc.Open), humanize.Int(fc.Limit))
 			rank += 1 / (1 + p.FilesLeft.Seconds())
-		case fc.Open*10 >= fc.Limit*9:
+		case filesHigh:
 			sev = Warning
 			title = fmt.Sprintf("%s uses %.0f%% of its file descriptors: %s", who, 100*rank, used)
-		default:
-			continue
 		}
 		ev := []string{used + fmt.Sprintf(" (soft RLIMIT_NOFILE %s)", humanize.Int(fc.Limit))}
 		if p.RateKnown && p.FilesPerS != 0 {
