@@ -209,3 +209,19 @@ func TestProcessRateDoesNotFlap(t *testing.T) {
 		t.Errorf("%d processes remembered", len(r.byPID))
 	}
 }
+
+// BenchmarkProcRatesPoll: one poll's rates for 300 processes, each poll
+// from a fresh walk (the dashboard's every second on a busy host).
+func BenchmarkProcRatesPoll(b *testing.B) {
+	procs := make([]ProcessCount, 300)
+	for i := range procs {
+		procs[i] = ProcessCount{Owner: Owner{PID: 1000 + i}, Files: FileCount{Open: 100, Limit: 1024}}
+	}
+	var r procRates
+	walk := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		walk = walk.Add(time.Second)
+		r.update(procs, walk)
+	}
+}

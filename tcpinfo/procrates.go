@@ -19,6 +19,7 @@ type procRates struct {
 type procRate struct {
 	closeWait, files int
 	at               time.Time // the walk the counts are from
+	listed           time.Time // the last walk whose rows had it
 	grewAt           time.Time // the last walk that saw more files than the one before
 	perS, filesPerS  float64
 	known            bool
@@ -31,10 +32,8 @@ func (r *procRates) update(procs []ProcessCount, walk time.Time) {
 		r.byPID = map[int]*procRate{}
 	}
 	fresh := walk.After(r.walk)
-	seen := make(map[int]bool, len(procs))
 	for i := range procs {
 		p := &procs[i]
-		seen[p.PID] = true
 		pr := r.byPID[p.PID]
 		n := p.States[CloseWait]
 		switch {
@@ -60,6 +59,7 @@ func (r *procRates) update(procs []ProcessCount, walk time.Time) {
 			}
 			pr.closeWait, pr.files, pr.at = n, p.Files.Open, walk
 		}
+		pr.listed = walk
 		p.CloseWaitPerS, p.RateKnown, p.FilesPerS = pr.perS, pr.known, pr.filesPerS
 		p.FilesLeft = -1
 		// A forecast needs growth now: the last walk grew, or one within
@@ -75,8 +75,10 @@ func (r *procRates) update(procs []ProcessCount, walk time.Time) {
 	}
 	if fresh {
 		r.walk = walk
-		for pid := range r.byPID {
-			if !seen[pid] {
+		// Marked on the rates, not in a set of the rows: this runs every
+		// poll, and a map made for it was garbage every poll.
+		for pid, pr := range r.byPID {
+			if !pr.listed.Equal(walk) {
 				delete(r.byPID, pid) // gone, or holds no socket now
 			}
 		}
