@@ -18,7 +18,8 @@ import (
 // TestIntegrationHealthUnderLoss drops 1 packet in 20 on the way to one
 // destination with nftables in a private namespace, and sends data to it
 // and to a clean one: the lossy destination's row shows retransmits, the
-// clean one's none, and its total is the sum of ss -tni over its sockets.
+// clean one's at most a quarter of its share, and each total is the sum of
+// ss -tni over its sockets.
 func TestIntegrationHealthUnderLoss(t *testing.T) {
 	if !netns.Run(t) {
 		return
@@ -82,11 +83,19 @@ func TestIntegrationHealthUnderLoss(t *testing.T) {
 		rows[h.Remote] = h
 	}
 	l, c := rows[lossy], rows[clean]
-	if l.Sockets != 4 || c.Sockets != 4 || l.RetransTotal == 0 || c.RetransTotal != 0 || l.RetransPct() < 1 {
+	// The clean path loses nothing, but its count is not always 0: on a
+	// starved machine (CI runs packages side by side) an ACK late by more
+	// than the tail-loss-probe timeout (a few ms on loopback) or the RTO
+	// sends a segment again, and the kernel counts it as a retransmit
+	// (seen once in CI: 3 of 2179 segments, the lossy path 113 of 2112).
+	// So the clean row must stay far below the lossy one, not at zero.
+	if l.Sockets != 4 || c.Sockets != 4 || l.RetransPct() < 1 || c.RetransPct() > l.RetransPct()/4 {
 		t.Fatalf("lossy %+v\nclean %+v", l, c)
 	}
-	if want := ssRetrans(t, lossy); l.RetransTotal != want {
-		t.Errorf("lossy: %d retransmits, ss -tni sums %d", l.RetransTotal, want)
+	for _, row := range []DestinationHealth{l, c} {
+		if want := ssRetrans(t, row.Remote); row.RetransTotal != want {
+			t.Errorf("%v: %d retransmits, ss -tni sums %d", row.Remote, row.RetransTotal, want)
+		}
 	}
 	// Per service: this test's cgroup holds all eight.
 	if len(snap.HealthByCgroup) != 1 || snap.HealthByCgroup[0].Sockets != 8 ||
