@@ -33,9 +33,12 @@ type GroupRates struct {
 func RatesOf(g tcpinfo.PressureGroup, earlier *tcpinfo.PressureGroup, dt float64) GroupRates {
 	var r GroupRates
 	w := tcpinfo.RecentWindow.Seconds()
+	out := float64(g.ExpiringTimeWait()) / w // ports their timers free a second
+	var in float64                           // ports taken a second: the growth and what is freed
 	if earlier != nil && earlier.Capacity > 0 && dt > 0 {
 		r.Growth = float64(g.Used-earlier.Used) / dt
-		r.Opens = max(0, r.Growth+float64(g.ExpiringTimeWait())/w)
+		in = max(0, r.Growth+out)
+		r.Opens = in
 		if g.ReuseAfter > 0 {
 			// A connection that takes over a TIME_WAIT port neither grows
 			// the group nor waits for an expiry: its close, a TIME_WAIT
@@ -45,12 +48,12 @@ func RatesOf(g tcpinfo.PressureGroup, earlier *tcpinfo.PressureGroup, dt float64
 		}
 		r.How = fmt.Sprintf("measured over %.0fs", dt)
 	} else {
-		in := min(float64(g.RecentTimeWait)/w, float64(g.FreshTimeWait)/tcpinfo.FreshWindow.Seconds())
-		r.Growth = in - float64(g.ExpiringTimeWait())/w
+		in = min(float64(g.RecentTimeWait)/w, float64(g.FreshTimeWait)/tcpinfo.FreshWindow.Seconds())
+		r.Growth = in - out
 		r.Opens = float64(g.RecentTimeWait) / w
 		r.How = "from TIME_WAIT timers: the recent rate of closes, assumed to go on"
 	}
-	r.Left = timeLeft(g, r.Growth, max(0, r.Growth+float64(g.ExpiringTimeWait())/w))
+	r.Left = timeLeft(g, r.Growth, in)
 	return r
 }
 
