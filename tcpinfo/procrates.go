@@ -19,7 +19,6 @@ type procRates struct {
 type procRate struct {
 	closeWait, files int
 	at               time.Time // the walk the counts are from
-	listed           time.Time // the last walk whose rows had it
 	grewAt           time.Time // the last walk that saw more files than the one before
 	perS, filesPerS  float64
 	known            bool
@@ -59,7 +58,6 @@ func (r *procRates) update(procs []ProcessCount, walk time.Time) {
 			}
 			pr.closeWait, pr.files, pr.at = n, p.Files.Open, walk
 		}
-		pr.listed = walk
 		p.CloseWaitPerS, p.RateKnown, p.FilesPerS = pr.perS, pr.known, pr.filesPerS
 		p.FilesLeft = -1
 		// A forecast needs growth now: the last walk grew, or one within
@@ -75,10 +73,11 @@ func (r *procRates) update(procs []ProcessCount, walk time.Time) {
 	}
 	if fresh {
 		r.walk = walk
-		// Marked on the rates, not in a set of the rows: this runs every
-		// poll, and a map made for it was garbage every poll.
+		// A fresh walk's rows have just taken its time as their counts'
+		// (no rate is from a later walk), so the rest are not in it: no set
+		// of the rows, which was garbage every poll.
 		for pid, pr := range r.byPID {
-			if !pr.listed.Equal(walk) {
+			if !pr.at.Equal(walk) {
 				delete(r.byPID, pid) // gone, or holds no socket now
 			}
 		}
